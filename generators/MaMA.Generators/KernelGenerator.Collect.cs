@@ -11,7 +11,11 @@ namespace MaMA.Generators
 {
     public sealed partial class KernelGenerator
     {
-        private const int MaxParametersAfterIndex = 15;
+        /// <summary>
+        /// The launcher delegate is Action&lt;AcceleratorStream, Index1D, T1..Tn&gt;; System.Action and
+        /// ILGPU's KernelLoaders stop at 16 type arguments, which leaves 14 after the index.
+        /// </summary>
+        internal const int MaxParametersAfterIndex = 14;
         private const string ArrayViewName = "global::ILGPU.ArrayView<T>";
         private const string ExtentAttributeName = "MaMA.Kernels.ExtentAttribute";
 
@@ -49,6 +53,8 @@ namespace MaMA.Generators
                 Report(DiagnosticDescriptors.InvalidTiling, syntax, method.Name, $"GroupSize must be 0 (automatic) or 1..1024, not {groupSize}");
 
             var parameters = new List<KernelParameter>();
+            if (method.Parameters.Length == 0)
+                Report(DiagnosticDescriptors.FirstParameterMustBeIndex, syntax.ParameterList, method.Name);
             for (int i = 0; i < method.Parameters.Length; i++)
             {
                 IParameterSymbol p = method.Parameters[i];
@@ -90,7 +96,8 @@ namespace MaMA.Generators
                 }
             }
             if (method.Parameters.Length - 1 > MaxParametersAfterIndex)
-                Report(DiagnosticDescriptors.TooManyParameters, syntax.ParameterList, method.Name, (method.Parameters.Length - 1).ToString());
+                Report(DiagnosticDescriptors.TooManyParameters, syntax.ParameterList, method.Name,
+                    (method.Parameters.Length - 1).ToString(), MaxParametersAfterIndex.ToString());
 
             if (diagnostics.Count > 0)
                 return new KernelResult(null, EquatableArray.From(diagnostics));

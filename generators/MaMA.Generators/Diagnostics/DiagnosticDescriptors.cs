@@ -52,7 +52,7 @@ namespace MaMA.Generators.Diagnostics
 
         public static readonly DiagnosticDescriptor TooManyParameters = new DiagnosticDescriptor(
             "MAMA0012", "Too many kernel parameters",
-            "Kernel '{0}' has {1} parameters after the index; ILGPU launchers take at most 15", Category, DiagnosticSeverity.Error, true);
+            "Kernel '{0}' has {1} parameters after the index; generated launchers take at most {2}", Category, DiagnosticSeverity.Error, true);
 
         public static DiagnosticDescriptor? ById(string id)
         {
