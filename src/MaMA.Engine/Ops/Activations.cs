@@ -1,0 +1,90 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using ActivationKernels = MaMA.Kernels.Elementwise.Activations;
+
+namespace MaMA.Engine;
+
+/// <summary>The two GELU forms of the paper's encoders.</summary>
+public enum GeluForm
+{
+    /// <summary>Exact x Phi(x) (DINOv2 ViT MLP).</summary>
+    Erf,
+
+    /// <summary>tanh approximation, "gelu_new" (GPT-2 / BioMedLM MLP).</summary>
+    Tanh,
+}
+
+public static partial class Ops
+{
+    public static unsafe Tensor Relu(Tensor x)
+    {
+        Dispatch.RequireFloat("relu", x);
+        Tensor xf = Dispatch.F32(x);
+        Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+        int n = checked((int)xf.Numel);
+        Dispatch.Run(xf.Device,
+            cpu: () => ActivationKernels.ReluForward.RunCpu(n, xf.Ptr<float>(), y.Ptr<float>()),
+            ilgpu: s => ActivationKernels.ReluForward.Launch(s, n, xf.View<float>(), y.View<float>()));
+        return GradMode.RecordIfNeeded(y, new ReluNode(x, xf));
+    }
+
+    public static unsafe Tensor Gelu(Tensor x, GeluForm form = GeluForm.Erf)
+    {
+        Dispatch.RequireFloat("gelu", x);
+        Tensor xf = Dispatch.F32(x);
+        Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+        int n = checked((int)xf.Numel);
+        Dispatch.Run(xf.Device,
+            cpu: () =>
+            {
+                if (form == GeluForm.Erf) ActivationKernels.GeluErfForward.RunCpu(n, xf.Ptr<float>(), y.Ptr<float>());
+                else ActivationKernels.GeluTanhForward.RunCpu(n, xf.Ptr<float>(), y.Ptr<float>());
+            },
+            ilgpu: s =>
+            {
+                if (form == GeluForm.Erf) ActivationKernels.GeluErfForward.Launch(s, n, xf.View<float>(), y.View<float>());
+                else ActivationKernels.GeluTanhForward.Launch(s, n, xf.View<float>(), y.View<float>());
+            });
+        return GradMode.RecordIfNeeded(y, new GeluNode(x, xf, form));
+    }
+
+    private sealed class ReluNode(Tensor x, Tensor xf) : Node(x)
+    {
+        public override string Name => "relu";
+
+        public override unsafe Tensor?[] Backward(Tensor dy)
+        {
+            Tensor g = Dispatch.F32(dy);
+            Tensor dx = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+            int n = checked((int)xf.Numel);
+            Dispatch.Run(xf.Device,
+                cpu: () => ActivationKernels.ReluBackward.RunCpu(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>()),
+                ilgpu: s => ActivationKernels.ReluBackward.Launch(s, n, xf.View<float>(), g.View<float>(), dx.View<float>()));
+            return [dx];
+        }
+    }
+
+    private sealed class GeluNode(Tensor x, Tensor xf, GeluForm form) : Node(x)
+    {
+        public override string Name => form == GeluForm.Erf ? "gelu_erf" : "gelu_tanh";
+
+        public override unsafe Tensor?[] Backward(Tensor dy)
+        {
+            Tensor g = Dispatch.F32(dy);
+            Tensor dx = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+            int n = checked((int)xf.Numel);
+            Dispatch.Run(xf.Device,
+                cpu: () =>
+                {
+                    if (form == GeluForm.Erf) ActivationKernels.GeluErfBackward.RunCpu(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
+                    else ActivationKernels.GeluTanhBackward.RunCpu(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
+                },
+                ilgpu: s =>
+                {
+                    if (form == GeluForm.Erf) ActivationKernels.GeluErfBackward.Launch(s, n, xf.View<float>(), g.View<float>(), dx.View<float>());
+                    else ActivationKernels.GeluTanhBackward.Launch(s, n, xf.View<float>(), g.View<float>(), dx.View<float>());
+                });
+            return [dx];
+        }
+    }
+}

@@ -1,0 +1,168 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using BinaryKernels = MaMA.Kernels.Elementwise.Binary;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>a + b with NumPy broadcasting.</summary>
+    public static Tensor Add(Tensor a, Tensor b) => BinaryOp(a, b, BinaryKernels.Add);
+
+    /// <summary>a - b with NumPy broadcasting.</summary>
+    public static Tensor Sub(Tensor a, Tensor b) => BinaryOp(a, b, BinaryKernels.Subtract);
+
+    /// <summary>a * b (elementwise) with NumPy broadcasting; a row vector b is a bias or a scale.</summary>
+    public static Tensor Mul(Tensor a, Tensor b) => BinaryOp(a, b, BinaryKernels.Multiply);
+
+    /// <summary>a / b (elementwise) with NumPy broadcasting.</summary>
+    public static Tensor Div(Tensor a, Tensor b) => BinaryOp(a, b, BinaryKernels.Divide);
+
+    /// <summary>alpha * x + beta with scalars.</summary>
+    public static unsafe Tensor Affine(Tensor x, float alpha, float beta = 0f)
+    {
+        Dispatch.RequireFloat("affine", x);
+        Tensor xf = Dispatch.F32(x);
+        Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+        int n = checked((int)xf.Numel);
+        Dispatch.Run(xf.Device,
+            cpu: () =>
+            {
+                var src = new ReadOnlySpan<float>(xf.Ptr<float>(), n);
+                var dst = new Span<float>(y.Ptr<float>(), n);
+                TensorPrimitives.Multiply(src, alpha, dst);
+                if (beta != 0f) TensorPrimitives.Add(dst, beta, dst);
+            },
+            ilgpu: s => BinaryKernels.Affine.Launch(s, n, xf.View<float>(), y.View<float>(), alpha, beta));
+        return GradMode.RecordIfNeeded(y, new AffineNode(x, alpha));
+    }
+
+    /// <summary>x * alpha.</summary>
+    public static Tensor Scale(Tensor x, float alpha) => Affine(x, alpha);
+
+    private static unsafe Tensor BinaryOp(Tensor a, Tensor b, int op)
+    {
+        string name = OpName(op);
+        Dispatch.SameDevice(name, a, b);
+        Dispatch.RequireFloat(name, a);
+        Dispatch.RequireFloat(name, b);
+        int[] shape = Shape.Broadcast(a.Shape, b.Shape);
+        Tensor af = a.DType == DType.Float32 ? a : a.To(DType.Float32);
+        Tensor bf = b.DType == DType.Float32 ? b : b.To(DType.Float32);
+        Tensor y = Tensor.Empty(shape, DType.Float32, a.Device);
+        int n = checked((int)y.Numel);
+        if (n > 0)
+        {
+            if (a.Device.IsCpu && af.IsContiguous && bf.IsContiguous && Shape.SameShape(af.Shape, bf.Shape))
+                SameShapeCpu(af, bf, y, op, n);
+            else
+                BroadcastKernel(af, bf, y, op, n);
+        }
+        return GradMode.RecordIfNeeded(y, new BinaryNode(a, b, op));
+    }
+
+    /// <summary>Fast CPU path for equal contiguous shapes: TensorPrimitives (SIMD), chunked across cores.</summary>
+    private static unsafe void SameShapeCpu(Tensor a, Tensor b, Tensor y, int op, int n)
+    {
+        nint pa = (nint)a.Ptr<float>(), pb = (nint)b.Ptr<float>(), py = (nint)y.Ptr<float>();
+        const int chunk = 1 << 16;
+        int chunks = (n + chunk - 1) / chunk;
+        void Body(int c)
+        {
+            int start = c * chunk, len = Math.Min(chunk, n - start);
+            var sa = new ReadOnlySpan<float>((float*)pa + start, len);
+            var sb = new ReadOnlySpan<float>((float*)pb + start, len);
+            var sy = new Span<float>((float*)py + start, len);
+            switch (op)
+            {
+                case BinaryKernels.Add: TensorPrimitives.Add(sa, sb, sy); break;
+                case BinaryKernels.Subtract: TensorPrimitives.Subtract(sa, sb, sy); break;
+                case BinaryKernels.Multiply: TensorPrimitives.Multiply(sa, sb, sy); break;
+                default: TensorPrimitives.Divide(sa, sb, sy); break;
+            }
+        }
+        if (chunks == 1) Body(0);
+        else Parallel.For(0, chunks, Body);
+    }
+
+    private static unsafe void BroadcastKernel(Tensor a, Tensor b, Tensor y, int op, int n)
+    {
+        int rank = Math.Max(y.Rank, 1);
+        var meta = new long[3 * rank];
+        for (int d = 0; d < rank; d++) meta[d] = y.Rank == 0 ? 1 : y.Shape[d];
+        FillBroadcastStrides(a, y.Rank, meta, rank);
+        FillBroadcastStrides(b, y.Rank, meta, 2 * rank);
+        Dispatch.Run(y.Device,
+            cpu: () =>
+            {
+                fixed (long* m = meta)
+                    BinaryKernels.Broadcast.RunCpu(n, a.Ptr<float>(), b.Ptr<float>(), y.Ptr<float>(), m, rank, op);
+            },
+            ilgpu: s =>
+            {
+                using Tensor metaT = Dispatch.Meta(y.Device, meta);
+                BinaryKernels.Broadcast.Launch(s, n, a.View<float>(a.Extent), b.View<float>(b.Extent), y.View<float>(), metaT.View<long>(), rank, op);
+                s.Synchronize();
+            });
+
+        // Strides index from the view's first element; broadcast axes get stride 0.
+        void FillBroadcastStrides(Tensor t, int outRank, long[] m, int at)
+        {
+            int lead = outRank - t.Rank;
+            for (int d = 0; d < outRank; d++)
+            {
+                int td = d - lead;
+                m[at + d] = td < 0 || t.Shape[td] == 1 ? 0 : t.Strides[td];
+            }
+            if (outRank == 0) m[at] = 0;
+        }
+    }
+
+    private static string OpName(int op) => op switch
+    {
+        BinaryKernels.Add => "add",
+        BinaryKernels.Subtract => "sub",
+        BinaryKernels.Multiply => "mul",
+        _ => "div",
+    };
+
+    private sealed class BinaryNode(Tensor a, Tensor b, int op) : Node(a, b)
+    {
+        public override string Name => OpName(op);
+
+        public override Tensor?[] Backward(Tensor dy)
+        {
+            Tensor a = Inputs[0], b = Inputs[1];
+            Tensor? da = null, db = null;
+            switch (op)
+            {
+                case BinaryKernels.Add:
+                    da = a.RequiresGrad ? SumTo(dy, a.Shape) : null;
+                    db = b.RequiresGrad ? SumTo(dy, b.Shape) : null;
+                    break;
+                case BinaryKernels.Subtract:
+                    da = a.RequiresGrad ? SumTo(dy, a.Shape) : null;
+                    db = b.RequiresGrad ? SumTo(Scale(dy, -1f), b.Shape) : null;
+                    break;
+                case BinaryKernels.Multiply:
+                    da = a.RequiresGrad ? SumTo(Mul(dy, b), a.Shape) : null;
+                    db = b.RequiresGrad ? SumTo(Mul(dy, a), b.Shape) : null;
+                    break;
+                default:
+                    // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
+                    da = a.RequiresGrad ? SumTo(Div(dy, b), a.Shape) : null;
+                    db = b.RequiresGrad ? SumTo(Scale(Div(Mul(dy, a), Mul(b, b)), -1f), b.Shape) : null;
+                    break;
+            }
+            return [da, db];
+        }
+    }
+
+    private sealed class AffineNode(Tensor x, float alpha) : Node(x)
+    {
+        public override string Name => "affine";
+
+        public override Tensor?[] Backward(Tensor dy) => [Scale(dy, alpha)];
+    }
+}

@@ -1,0 +1,53 @@
+using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+
+namespace MaMA.Engine;
+
+/// <summary>
+/// The backend boundary: every op hands one closure per backend and this picks by device. The fast
+/// CPU closure gets raw pointers (generated RunCpu / hand-written SIMD), the ILGPU closure gets the
+/// device's stream (generated Launch); ILGPU covers CUDA, OpenCL and the CPU simulator alike.
+/// </summary>
+internal static class Dispatch
+{
+    public static void Run(Device device, Action cpu, Action<AcceleratorStream> ilgpu)
+    {
+        switch (device)
+        {
+            case CpuDevice:
+                cpu();
+                break;
+            case IlgpuDevice d:
+                ilgpu(d.Stream);
+                break;
+            default:
+                throw new NotSupportedException($"No kernels compiled for device {device.Name}.");
+        }
+    }
+
+    /// <summary>All tensors on one device, else an error naming both devices.</summary>
+    public static Device SameDevice(string op, params Tensor[] tensors)
+    {
+        Device device = tensors[0].Device;
+        foreach (Tensor t in tensors)
+            if (!ReferenceEquals(t.Device, device))
+                throw new ArgumentException($"{op}: tensors are on different devices ({device.Name} and {t.Device.Name}); move them with To(device).");
+        return device;
+    }
+
+    /// <summary>The fp32 contiguous form kernels read (a no-op for fp32 contiguous inputs).</summary>
+    public static Tensor F32(Tensor t)
+    {
+        Tensor f = t.DType == DType.Float32 ? t : t.To(DType.Float32);
+        return f.Contiguous();
+    }
+
+    /// <summary>Small int64 parameter block (shapes, strides) on the device.</summary>
+    public static Tensor Meta(Device device, params long[] values) => Tensor.FromArray(values, [values.Length], device);
+
+    public static void RequireFloat(string op, Tensor t)
+    {
+        if (!t.DType.IsFloating()) throw new ArgumentException($"{op} needs a floating tensor, got {t.DType}.");
+    }
+}

@@ -1,0 +1,106 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.Linear;
+using MatMulKernels = MaMA.Kernels.Linear.MatMul;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Batched matrix product: a [..., M, K] (or [..., K, M] with transposeA) times b [..., K, N]
+    /// (or [..., N, K] with transposeB) gives [..., M, N]. Leading batch axes broadcast; a 2-D
+    /// operand is shared by every batch. Transposes are stride swaps, never copies.
+    /// </summary>
+    public static unsafe Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false)
+    {
+        Dispatch.SameDevice("matmul", a, b);
+        Dispatch.RequireFloat("matmul", a);
+        Dispatch.RequireFloat("matmul", b);
+        if (a.Rank < 2 || b.Rank < 2)
+            throw new ArgumentException($"matmul needs rank >= 2 operands, got {Shape.Format(a.Shape)} and {Shape.Format(b.Shape)}.");
+        Tensor av = transposeA ? Transpose(a, -1, -2) : a;
+        Tensor bv = transposeB ? Transpose(b, -1, -2) : b;
+        int m = av.Shape[^2], k = av.Shape[^1], kb = bv.Shape[^2], n = bv.Shape[^1];
+        if (k != kb)
+            throw new ArgumentException($"matmul: inner dimensions differ: {Shape.Format(a.Shape)}{(transposeA ? "^T" : "")} @ {Shape.Format(b.Shape)}{(transposeB ? "^T" : "")} ({k} vs {kb}).");
+        int[] batch = Shape.Broadcast(av.Shape[..^2], bv.Shape[..^2]);
+        int batchCount = checked((int)Shape.Numel(batch));
+        int[] outShape = [.. batch, m, n];
+
+        using (GradMode.NoGrad())
+        {
+            // Operands in fp32, batch axes flattened to one (stride 0 where broadcast).
+            Tensor a3 = Batched(av.DType == DType.Float32 ? av : av.To(DType.Float32), batch, m, k);
+            Tensor b3 = Batched(bv.DType == DType.Float32 ? bv : bv.To(DType.Float32), batch, k, n);
+            Tensor c = Tensor.Empty(outShape, DType.Float32, a.Device);
+            if (c.Numel > 0) Gemm(a3, b3, c, batchCount, m, n, k);
+            return GradMode.IsEnabled ? GradMode.RecordIfNeeded(c, new MatMulNode(a, b, transposeA, transposeB)) : c;
+        }
+    }
+
+    /// <summary>Views x [..., r, s] as [batchCount, r, s] with broadcast batch strides (copying only if the batch axes cannot be merged).</summary>
+    private static Tensor Batched(Tensor x, int[] batch, int r, int s)
+    {
+        int[] full = [.. batch, r, s];
+        Tensor e = Expand(x, full);
+        // Merge batch axes: possible without copy when each is contiguous over the next or has stride 0 throughout.
+        long[] strides = e.Strides.ToArray();
+        bool allZero = batch.Length > 0 && strides[..batch.Length].All(st => st == 0);
+        bool mergeable = allZero;
+        if (!allZero)
+        {
+            mergeable = true;
+            for (int d = 0; d < batch.Length - 1; d++)
+                if (batch[d + 1] != 1 && strides[d] != strides[d + 1] * batch[d + 1] && batch[d] != 1) mergeable = false;
+        }
+        if (!mergeable) e = Contiguous(e);
+        long batchStride = batch.Length == 0 ? 0 : allZero && mergeable ? 0 : e.Strides[batch.Length - 1];
+        if (batch.Length > 0 && Shape.Numel(batch) == 1) batchStride = 0;
+        e.Storage.AddReference();
+        return new Tensor(e.Storage, e.Offset, [checked((int)Math.Max(1, Shape.Numel(batch))), r, s], [batchStride, e.Strides[^2], e.Strides[^1]], DType.Float32);
+    }
+
+    /// <summary>c [batch, m, n] (contiguous) = a [batch, m, k] @ b [batch, k, n] with arbitrary strides.</summary>
+    private static unsafe void Gemm(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k)
+    {
+        long aB = a.Strides[0], aR = a.Strides[1], aC = a.Strides[2];
+        long bB = b.Strides[0], bR = b.Strides[1], bC = b.Strides[2];
+        Dispatch.Run(c.Device,
+            cpu: () =>
+            {
+                float* pa = a.Ptr<float>(), pb = b.Ptr<float>(), pc = c.Ptr<float>();
+                for (int i = 0; i < batch; i++)
+                    Sgemm.Run(m, n, k, pa + i * aB, aR, aC, pb + i * bB, bR, bC, pc + (long)i * m * n, n);
+            },
+            ilgpu: s =>
+            {
+                using Tensor meta = Dispatch.Meta(c.Device, batch, m, n, k, aB, aR, aC, bB, bR, bC);
+                MatMulKernels.Strided.Launch(s, checked((int)c.Numel), a.View<float>(a.Extent), b.View<float>(b.Extent), c.View<float>(), meta.View<long>(), 1f, 0f);
+                s.Synchronize();
+            });
+    }
+
+    private sealed class MatMulNode(Tensor a, Tensor b, bool transposeA, bool transposeB) : Node(a, b)
+    {
+        public override string Name => "matmul";
+
+        public override Tensor?[] Backward(Tensor dy)
+        {
+            // C = A B:  dA = dC B^T,  dB = A^T dC; with transposed operands the products swap.
+            Tensor a = Inputs[0], b = Inputs[1];
+            Tensor? da = null, db = null;
+            if (a.RequiresGrad)
+            {
+                Tensor g = transposeA ? MatMul(b, dy, transposeA: transposeB, transposeB: true) : MatMul(dy, b, transposeB: !transposeB);
+                da = SumTo(g, a.Shape);
+            }
+            if (b.RequiresGrad)
+            {
+                Tensor g = transposeB ? MatMul(dy, a, transposeA: true, transposeB: transposeA) : MatMul(a, dy, transposeA: !transposeA);
+                db = SumTo(g, b.Shape);
+            }
+            return [da, db];
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.Reduction;
+
+namespace MaMA.Engine;
+
+/// <summary>
+/// Sum, mean and max over any set of axes. Reduced axes are permuted to the end and made
+/// contiguous, so every reduction is a row reduction over [rows, n] (RowReduce kernels).
+/// </summary>
+public static partial class Ops
+{
+    /// <summary>Sum over <paramref name="axes"/> (all axes when empty).</summary>
+    public static Tensor Sum(Tensor x, int[]? axes = null, bool keepDim = false) => ReduceSum(x, axes, keepDim, mean: false);
+
+    /// <summary>Mean over <paramref name="axes"/> (all axes when empty).</summary>
+    public static Tensor Mean(Tensor x, int[]? axes = null, bool keepDim = false) => ReduceSum(x, axes, keepDim, mean: true);
+
+    /// <summary>Max over one axis; also returns the int32 arg-max (first occurrence).</summary>
+    public static unsafe (Tensor Values, Tensor Indices) Max(Tensor x, int axis, bool keepDim = false)
+    {
+        Dispatch.RequireFloat("max", x);
+        int a = Shape.Axis(axis, x.Rank);
+        (Tensor rows, int[] outShape, int n) = ToRows(x, [a], keepDim);
+        if (n == 0) throw new ArgumentException($"max over an empty axis of {Shape.Format(x.Shape)}.");
+        int count = outShape.Length == 0 ? 1 : checked((int)Shape.Numel(outShape));
+        Tensor values = Tensor.Empty(outShape, DType.Float32, x.Device);
+        Tensor indices = Tensor.Empty(outShape, DType.Int32, x.Device);
+        Dispatch.Run(x.Device,
+            cpu: () => RowReduce.Max.RunCpu(count, rows.Ptr<float>(), values.Ptr<float>(), indices.Ptr<int>(), n),
+            ilgpu: s => RowReduce.Max.Launch(s, count, rows.View<float>(), values.View<float>(), indices.View<int>(), n));
+        GradMode.RecordIfNeeded(values, new MaxNode(x, a, indices));
+        return (values, indices);
+    }
+
+    /// <summary>Sums a broadcast result back to <paramref name="shape"/> (the gradient of broadcasting).</summary>
+    public static Tensor SumTo(Tensor x, ReadOnlySpan<int> shape)
+    {
+        if (Shape.SameShape(x.Shape, shape)) return x;
+        int lead = x.Rank - shape.Length;
+        var axes = new List<int>();
+        for (int d = 0; d < x.Rank; d++)
+            if (d < lead || (shape[d - lead] == 1 && x.Shape[d] != 1)) axes.Add(d);
+        Tensor reduced = axes.Count == 0 ? x : Sum(x, axes.ToArray(), keepDim: true);
+        return Reshape(reduced, shape.ToArray());
+    }
+
+    private static unsafe Tensor ReduceSum(Tensor x, int[]? axes, bool keepDim, bool mean)
+    {
+        Dispatch.RequireFloat(mean ? "mean" : "sum", x);
+        int[] ax = (axes is null || axes.Length == 0 ? Enumerable.Range(0, x.Rank) : axes.Select(a => Shape.Axis(a, x.Rank))).Distinct().Order().ToArray();
+        (Tensor rows, int[] outShape, int n) = ToRows(x, ax, keepDim);
+        int count = checked((int)Shape.Numel(outShape));
+        float scale = mean ? 1f / Math.Max(n, 1) : 1f;
+        Tensor y = Tensor.Empty(outShape, DType.Float32, x.Device);
+        Dispatch.Run(x.Device,
+            cpu: () => RowReduce.Sum.RunCpu(count, rows.Ptr<float>(), y.Ptr<float>(), n, scale),
+            ilgpu: s => RowReduce.Sum.Launch(s, count, rows.View<float>(), y.View<float>(), n, scale));
+        return GradMode.RecordIfNeeded(y, new SumNode(x, ax, scale));
+    }
+
+    /// <summary>Permutes the reduced axes last and flattens to contiguous fp32 [rows, n].</summary>
+    private static (Tensor Rows, int[] OutShape, int N) ToRows(Tensor x, int[] axes, bool keepDim)
+    {
+        int[] kept = Enumerable.Range(0, x.Rank).Where(d => !axes.Contains(d)).ToArray();
+        int n = 1;
+        foreach (int a in axes) n *= x.Shape[a];
+        int[] outShape = keepDim
+            ? Enumerable.Range(0, x.Rank).Select(d => axes.Contains(d) ? 1 : x.Shape[d]).ToArray()
+            : kept.Select(d => x.Shape[d]).ToArray();
+        Tensor f = x.DType == DType.Float32 ? x : x.To(DType.Float32);
+        using (GradMode.NoGrad())
+        {
+            Tensor rows = Contiguous(Permute(f, kept.Concat(axes).ToArray()));
+            return (rows, outShape, n);
+        }
+    }
+
+    private sealed class SumNode(Tensor x, int[] axes, float scale) : Node(x)
+    {
+        public override string Name => "sum";
+
+        public override unsafe Tensor?[] Backward(Tensor dy)
+        {
+            // Broadcast dy (scaled) over the reduced axes: dy in [rows] -> [rows, n] -> permute back.
+            Tensor x = Inputs[0];
+            int[] kept = Enumerable.Range(0, x.Rank).Where(d => !axes.Contains(d)).ToArray();
+            int n = 1;
+            foreach (int a in axes) n *= x.Shape[a];
+            Tensor g = Dispatch.F32(dy);
+            int[] permutedShape = kept.Concat(axes).Select(d => x.Shape[d]).ToArray();
+            Tensor expanded = Tensor.Empty(permutedShape, DType.Float32, x.Device);
+            int count = checked((int)expanded.Numel);
+            if (count > 0)
+                Dispatch.Run(x.Device,
+                    cpu: () => RowReduce.SumBackward.RunCpu(count, expanded.Ptr<float>(), g.Ptr<float>(), n, scale),
+                    ilgpu: s => RowReduce.SumBackward.Launch(s, count, expanded.View<float>(), g.View<float>(), n, scale));
+            int[] order = kept.Concat(axes).ToArray();
+            var inverse = new int[order.Length];
+            for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+            return [Contiguous(Permute(expanded, inverse))];
+        }
+    }
+
+    private sealed class MaxNode(Tensor x, int axis, Tensor indices) : Node(x)
+    {
+        public override string Name => "max";
+
+        public override unsafe Tensor?[] Backward(Tensor dy)
+        {
+            Tensor x = Inputs[0];
+            int[] kept = Enumerable.Range(0, x.Rank).Where(d => d != axis).ToArray();
+            int n = x.Shape[axis];
+            Tensor g = Dispatch.F32(dy);
+            int[] permutedShape = kept.Append(axis).Select(d => x.Shape[d]).ToArray();
+            Tensor dxRows = Tensor.Empty(permutedShape, DType.Float32, x.Device);
+            int count = checked((int)dxRows.Numel);
+            Dispatch.Run(x.Device,
+                cpu: () => RowReduce.MaxBackward.RunCpu(count, dxRows.Ptr<float>(), g.Ptr<float>(), indices.Ptr<int>(), n),
+                ilgpu: s => RowReduce.MaxBackward.Launch(s, count, dxRows.View<float>(), g.View<float>(), indices.View<int>(), n));
+            int[] order = kept.Append(axis).ToArray();
+            var inverse = new int[order.Length];
+            for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+            return [Contiguous(Permute(dxRows, inverse))];
+        }
+    }
+}

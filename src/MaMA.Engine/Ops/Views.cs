@@ -1,0 +1,218 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.Layout;
+
+namespace MaMA.Engine;
+
+/// <summary>Views share storage and only change shape/strides/offset; Contiguous materialises one.</summary>
+public static partial class Ops
+{
+    /// <summary>Same elements, new shape (one dimension may be -1). Copies only when the view is not contiguous.</summary>
+    public static Tensor Reshape(Tensor x, params int[] shape)
+    {
+        int[] resolved = ResolveShape(shape, x.Numel);
+        Tensor src = x.IsContiguous ? x : Contiguous(x);
+        src.Storage.AddReference();
+        var y = new Tensor(src.Storage, src.Offset, resolved, Shape.ContiguousStrides(resolved), src.DType);
+        return GradMode.RecordIfNeeded(y, new ReshapeNode(src));
+    }
+
+    /// <summary>Swaps two axes (a view).</summary>
+    public static Tensor Transpose(Tensor x, int axis0, int axis1)
+    {
+        int a = Shape.Axis(axis0, x.Rank), b = Shape.Axis(axis1, x.Rank);
+        var order = Enumerable.Range(0, x.Rank).ToArray();
+        (order[a], order[b]) = (order[b], order[a]);
+        return Permute(x, order);
+    }
+
+    /// <summary>Reorders axes: output axis i is input axis order[i] (a view).</summary>
+    public static Tensor Permute(Tensor x, params int[] order)
+    {
+        if (order.Length != x.Rank || order.Distinct().Count() != x.Rank || order.Any(o => o < 0 || o >= x.Rank))
+            throw new ArgumentException($"Permutation [{string.Join(", ", order)}] is not a permutation of {x.Rank} axes.");
+        int[] shape = order.Select(o => x.Shape[o]).ToArray();
+        long[] strides = order.Select(o => x.Strides[o]).ToArray();
+        x.Storage.AddReference();
+        var y = new Tensor(x.Storage, x.Offset, shape, strides, x.DType);
+        return GradMode.RecordIfNeeded(y, new PermuteNode(x, order));
+    }
+
+    /// <summary>x[..., start:start+length, ...] along <paramref name="axis"/> (a view).</summary>
+    public static Tensor Narrow(Tensor x, int axis, int start, int length)
+    {
+        int a = Shape.Axis(axis, x.Rank);
+        if (start < 0 || length < 0 || start + length > x.Shape[a])
+            throw new ArgumentOutOfRangeException(nameof(start), $"Slice [{start}, {start + length}) is outside axis {a} of size {x.Shape[a]}.");
+        int[] shape = x.ShapeArray;
+        shape[a] = length;
+        x.Storage.AddReference();
+        var y = new Tensor(x.Storage, x.Offset + start * x.Strides[a], shape, x.Strides.ToArray(), x.DType);
+        return GradMode.RecordIfNeeded(y, new NarrowNode(x, a, start));
+    }
+
+    /// <summary>Broadcasts size-1 axes to <paramref name="shape"/> with zero strides (a view).</summary>
+    public static Tensor Expand(Tensor x, params int[] shape)
+    {
+        if (shape.Length < x.Rank) throw new ArgumentException($"Cannot expand {Shape.Format(x.Shape)} to fewer axes {Shape.Format(shape)}.");
+        int lead = shape.Length - x.Rank;
+        var strides = new long[shape.Length];
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (i < lead) continue;
+            int d = x.Shape[i - lead];
+            if (d == shape[i]) strides[i] = x.Strides[i - lead];
+            else if (d != 1) throw new ArgumentException($"Cannot expand {Shape.Format(x.Shape)} to {Shape.Format(shape)}.");
+        }
+        x.Storage.AddReference();
+        var y = new Tensor(x.Storage, x.Offset, (int[])shape.Clone(), strides, x.DType);
+        return GradMode.RecordIfNeeded(y, new ExpandNode(x));
+    }
+
+    /// <summary>Row-major copy of a strided view (the tensor itself when already contiguous).</summary>
+    public static Tensor Contiguous(Tensor x)
+    {
+        if (x.IsContiguous) return x;
+        Tensor y = Tensor.Empty(x.Shape, x.DType, x.Device);
+        CopyStrided(x, y);
+        return GradMode.RecordIfNeeded(y, new ContiguousNode(x));
+    }
+
+    /// <summary>Copies the elements of view <paramref name="x"/> into contiguous <paramref name="y"/>.</summary>
+    internal static unsafe void CopyStrided(Tensor x, Tensor y)
+    {
+        int rank = Math.Max(x.Rank, 1);
+        var meta = new long[2 * rank];
+        for (int d = 0; d < rank; d++)
+        {
+            meta[d] = x.Rank == 0 ? 1 : x.Shape[d];
+            meta[rank + d] = x.Rank == 0 ? 1 : x.Strides[d];
+        }
+        int count = checked((int)x.Numel);
+        if (count == 0) return;
+        long offset = x.Offset;
+        int width = x.DType.Size();
+        Dispatch.Run(x.Device,
+            cpu: () =>
+            {
+                // Kernels take a base pointer at storage element 0 and the view offset as srcOffset.
+                fixed (long* m = meta)
+                {
+                    byte* basePtr = x.Ptr<byte>() - offset * width;
+                    switch (width)
+                    {
+                        case 1: StridedCopy.Copy8.RunCpu(count, basePtr, y.Ptr<byte>(), m, rank, offset); break;
+                        case 2: StridedCopy.Copy16.RunCpu(count, (ushort*)basePtr, y.Ptr<ushort>(), m, rank, offset); break;
+                        case 4: StridedCopy.Copy32.RunCpu(count, (uint*)basePtr, y.Ptr<uint>(), m, rank, offset); break;
+                        default: StridedCopy.Copy64.RunCpu(count, (ulong*)basePtr, y.Ptr<ulong>(), m, rank, offset); break;
+                    }
+                }
+            },
+            ilgpu: stream =>
+            {
+                using Tensor metaT = Dispatch.Meta(x.Device, meta);
+                var storage = (Devices.IlgpuStorage)x.Storage;
+                var all = storage.Buffer.View.AsContiguous();
+                switch (width)
+                {
+                    case 1: StridedCopy.Copy8.Launch(stream, count, all, y.View<byte>(), metaT.View<long>(), rank, offset); break;
+                    case 2: StridedCopy.Copy16.Launch(stream, count, all.Cast<ushort>(), y.View<ushort>(), metaT.View<long>(), rank, offset); break;
+                    case 4: StridedCopy.Copy32.Launch(stream, count, all.Cast<uint>(), y.View<uint>(), metaT.View<long>(), rank, offset); break;
+                    default: StridedCopy.Copy64.Launch(stream, count, all.Cast<ulong>(), y.View<ulong>(), metaT.View<long>(), rank, offset); break;
+                }
+                stream.Synchronize();
+            });
+    }
+
+    /// <summary>Writes contiguous fp32 <paramref name="src"/> into the (possibly strided) fp32 view <paramref name="dst"/>.</summary>
+    internal static unsafe void CopyInto(Tensor src, Tensor dst)
+    {
+        if (src.DType != DType.Float32 || dst.DType != DType.Float32 || !src.IsContiguous || !Shape.SameShape(src.Shape, dst.Shape))
+            throw new InvalidOperationException("Internal error: CopyInto needs a contiguous fp32 source of the destination's shape.");
+        int rank = Math.Max(dst.Rank, 1);
+        var meta = new long[2 * rank];
+        for (int d = 0; d < rank; d++)
+        {
+            meta[d] = dst.Rank == 0 ? 1 : dst.Shape[d];
+            meta[rank + d] = dst.Rank == 0 ? 1 : dst.Strides[d];
+        }
+        int count = checked((int)src.Numel);
+        if (count == 0) return;
+        long offset = dst.Offset;
+        Dispatch.Run(dst.Device,
+            cpu: () =>
+            {
+                fixed (long* m = meta)
+                    StridedCopy.Scatter32.RunCpu(count, src.Ptr<uint>(), dst.Ptr<uint>() - offset, m, rank, offset);
+            },
+            ilgpu: stream =>
+            {
+                using Tensor metaT = Dispatch.Meta(dst.Device, meta);
+                var all = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous().Cast<uint>();
+                StridedCopy.Scatter32.Launch(stream, count, src.View<uint>(), all, metaT.View<long>(), rank, offset);
+                stream.Synchronize();
+            });
+    }
+
+    private static int[] ResolveShape(int[] shape, long numel)
+    {
+        int[] result = (int[])shape.Clone();
+        int infer = Array.IndexOf(result, -1);
+        if (infer >= 0)
+        {
+            long known = 1;
+            for (int i = 0; i < result.Length; i++) if (i != infer) known *= result[i];
+            if (known == 0 || numel % known != 0) throw new ArgumentException($"Cannot reshape {numel} elements to {Shape.Format(shape)}.");
+            result[infer] = (int)(numel / known);
+        }
+        if (Shape.Numel(result) != numel) throw new ArgumentException($"Cannot reshape {numel} elements to {Shape.Format(shape)}.");
+        return result;
+    }
+
+    private sealed class ReshapeNode(Tensor x) : Node(x)
+    {
+        public override string Name => "reshape";
+
+        public override Tensor?[] Backward(Tensor dy) => [Reshape(dy, Inputs[0].ShapeArray)];
+    }
+
+    private sealed class PermuteNode(Tensor x, int[] order) : Node(x)
+    {
+        public override string Name => "permute";
+
+        public override Tensor?[] Backward(Tensor dy)
+        {
+            var inverse = new int[order.Length];
+            for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+            return [Permute(dy, inverse)];
+        }
+    }
+
+    private sealed class NarrowNode(Tensor x, int axis, int start) : Node(x)
+    {
+        public override string Name => "narrow";
+
+        public override Tensor?[] Backward(Tensor dy)
+        {
+            // dx is zero except the slice, which receives dy.
+            Tensor dx = Tensor.Zeros(Inputs[0].Shape, DType.Float32, dy.Device);
+            Tensor window = Narrow(dx, axis, start, dy.Shape[axis]);
+            CopyInto(Dispatch.F32(dy), window);
+            return [dx];
+        }
+    }
+
+    private sealed class ExpandNode(Tensor x) : Node(x)
+    {
+        public override string Name => "expand";
+
+        public override Tensor?[] Backward(Tensor dy) => [SumTo(dy, Inputs[0].Shape)];
+    }
+
+    private sealed class ContiguousNode(Tensor x) : Node(x)
+    {
+        public override string Name => "contiguous";
+
+        public override Tensor?[] Backward(Tensor dy) => [dy];
+    }
+}

@@ -1,0 +1,81 @@
+using ILGPU;
+
+namespace MaMA.Kernels.Layout;
+
+/// <summary>
+/// Gathers a strided view into a contiguous buffer: dst[i] = src[srcOffset + sum_d idx_d(i) * stride_d].
+/// <c>meta</c> holds the view's shape (rank values) then its strides (rank values), in elements.
+/// The row-major output index is decomposed innermost-first and mapped through the strides.
+/// One kernel per element width (1, 2, 4, 8 bytes) because copying is dtype-agnostic.
+/// </summary>
+public static partial class StridedCopy
+{
+    [Kernel]
+    private static void Copy8Kernel(int i, ArrayView<byte> src, [Extent("count")] ArrayView<byte> dst, [Extent("2 * rank")] ArrayView<long> meta, int rank, long srcOffset)
+    {
+        long rest = i, index = srcOffset;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            long size = meta[d];
+            index += rest % size * meta[rank + d];
+            rest /= size;
+        }
+        dst[i] = src[index];
+    }
+
+    [Kernel]
+    private static void Copy16Kernel(int i, ArrayView<ushort> src, [Extent("count")] ArrayView<ushort> dst, [Extent("2 * rank")] ArrayView<long> meta, int rank, long srcOffset)
+    {
+        long rest = i, index = srcOffset;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            long size = meta[d];
+            index += rest % size * meta[rank + d];
+            rest /= size;
+        }
+        dst[i] = src[index];
+    }
+
+    [Kernel]
+    private static void Copy32Kernel(int i, ArrayView<uint> src, [Extent("count")] ArrayView<uint> dst, [Extent("2 * rank")] ArrayView<long> meta, int rank, long srcOffset)
+    {
+        long rest = i, index = srcOffset;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            long size = meta[d];
+            index += rest % size * meta[rank + d];
+            rest /= size;
+        }
+        dst[i] = src[index];
+    }
+
+    [Kernel]
+    private static void Copy64Kernel(int i, ArrayView<ulong> src, [Extent("count")] ArrayView<ulong> dst, [Extent("2 * rank")] ArrayView<long> meta, int rank, long srcOffset)
+    {
+        long rest = i, index = srcOffset;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            long size = meta[d];
+            index += rest % size * meta[rank + d];
+            rest /= size;
+        }
+        dst[i] = src[index];
+    }
+
+    /// <summary>
+    /// The inverse: writes contiguous <c>src</c> into a strided view of <c>dst</c> (4-byte elements),
+    /// dst[dstOffset + sum_d idx_d(i) * stride_d] = src[i]. The view must not overlap itself.
+    /// </summary>
+    [Kernel]
+    private static void Scatter32Kernel(int i, [Extent("count")] ArrayView<uint> src, ArrayView<uint> dst, [Extent("2 * rank")] ArrayView<long> meta, int rank, long dstOffset)
+    {
+        long rest = i, index = dstOffset;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            long size = meta[d];
+            index += rest % size * meta[rank + d];
+            rest /= size;
+        }
+        dst[index] = src[i];
+    }
+}
