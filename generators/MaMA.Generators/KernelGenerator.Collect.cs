@@ -19,6 +19,13 @@ namespace MaMA.Generators
         private const string ArrayViewName = "global::ILGPU.ArrayView<T>";
         private const string ExtentAttributeName = "MaMA.Kernels.ExtentAttribute";
 
+        /// <summary>
+        /// Names the generated Launch/RunCpu use next to the kernel's own parameters: the launch
+        /// arguments (count is also the extent variable) and the host type's members.
+        /// Generated locals start with "__", so that prefix is reserved too.
+        /// </summary>
+        internal static readonly string[] ReservedParameterNames = { "count", "stream", "Name", "CpuGrain", "EntryKernel", "Body", "s_loaded" };
+
         /// <summary>Reads one [Kernel] method into a value-equal model, or collects why it is invalid.</summary>
         private static KernelResult Collect(GeneratorAttributeSyntaxContext ctx, CancellationToken token)
         {
@@ -42,7 +49,8 @@ namespace MaMA.Generators
                     .OfType<TypeDeclarationSyntax>()
                     .Any(t => t.Modifiers.Any(SyntaxKind.PartialKeyword));
                 if (!isPartial) Report(DiagnosticDescriptors.ContainingTypeMustBePartial, syntax, type.Name, method.Name);
-                containers.Insert(0, new ContainingType(Keyword(type), type.Name, Accessibility(type)));
+                string typeParameters = type.TypeParameters.Length == 0 ? "" : "<" + string.Join(", ", type.TypeParameters.Select(t => t.Name)) + ">";
+                containers.Insert(0, new ContainingType(Keyword(type), type.Name, Accessibility(type), typeParameters));
             }
 
             AttributeData attribute = ctx.Attributes[0];
@@ -67,9 +75,12 @@ namespace MaMA.Generators
                 {
                     if (p.Type.SpecialType != SpecialType.System_Int32 || p.RefKind != RefKind.None)
                         Report(DiagnosticDescriptors.FirstParameterMustBeIndex, at, method.Name);
-                    parameters.Add(new KernelParameter(p.Name, ParameterKind.Index, "int", null));
+                    parameters.Add(new KernelParameter(Identifier(p.Name), ParameterKind.Index, "int", null));
                     continue;
                 }
+
+                if (System.Array.IndexOf(ReservedParameterNames, p.Name) >= 0 || p.Name.StartsWith("__", System.StringComparison.Ordinal))
+                    Report(DiagnosticDescriptors.ReservedParameterName, at, p.Name, method.Name, string.Join(", ", ReservedParameterNames));
 
                 if (p.RefKind != RefKind.None)
                 {
@@ -82,13 +93,13 @@ namespace MaMA.Generators
                     && named.TypeArguments[0].IsUnmanagedType)
                 {
                     string element = named.TypeArguments[0].ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
-                    parameters.Add(new KernelParameter(p.Name, ParameterKind.View, element, extent));
+                    parameters.Add(new KernelParameter(Identifier(p.Name), ParameterKind.View, element, extent));
                     ReportNonIndexingUses(syntax, p, method.Name, ctx.SemanticModel, diagnostics, token);
                 }
                 else if (p.Type.IsUnmanagedType && p.Type.TypeKind != TypeKind.Pointer)
                 {
                     if (extent is not null) Report(DiagnosticDescriptors.ExtentOnScalar, at, p.Name, method.Name);
-                    parameters.Add(new KernelParameter(p.Name, ParameterKind.Scalar, p.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), null));
+                    parameters.Add(new KernelParameter(Identifier(p.Name), ParameterKind.Scalar, p.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), null));
                 }
                 else
                 {
@@ -108,7 +119,8 @@ namespace MaMA.Generators
             string[] usings = syntax.SyntaxTree.GetCompilationUnitRoot(token).Usings.Select(u => u.ToString()).ToArray();
             string host = method.Name.Substring(0, method.Name.Length - "Kernel".Length);
             string? ns = method.ContainingNamespace.IsGlobalNamespace ? null : method.ContainingNamespace.ToDisplayString();
-            string hint = string.Join(".", containers.Select(c => c.Name)) + "." + host + ".g.cs";
+            // The namespace keeps equally named containers in different namespaces apart.
+            string hint = (ns is null ? "" : ns + ".") + string.Join(".", containers.Select(c => c.Name)) + "." + host + ".g.cs";
 
             var model = new KernelModel(hint, ns, EquatableArray.From(containers), EquatableArray.From(usings),
                 method.Name, host, EquatableArray.From(parameters), body, cpuGrain, groupSize);
@@ -132,6 +144,10 @@ namespace MaMA.Generators
                 diagnostics.Add(Info(DiagnosticDescriptors.ViewUsedOtherThanIndexing, id.GetLocation(), view.Name, kernel));
             }
         }
+
+        /// <summary>A name as it must be written in code: keywords (a parameter declared @in) get their '@' back.</summary>
+        private static string Identifier(string name) =>
+            SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
 
         private static int NamedInt(AttributeData attribute, string name, int fallback)
         {

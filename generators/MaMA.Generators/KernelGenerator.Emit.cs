@@ -34,7 +34,7 @@ namespace MaMA.Generators
             }
             foreach (ContainingType c in m.Containers)
             {
-                w.Line(c.Accessibility + " partial " + c.Keyword + " " + c.Name);
+                w.Line(c.Accessibility + " partial " + c.Keyword + " " + c.Name + c.TypeParameters);
                 w.Open();
             }
 
@@ -70,13 +70,13 @@ namespace MaMA.Generators
             w.Open();
             w.Line("global::MaMA.Kernels.KernelChecks.Count(Name, count);");
             foreach (KernelParameter p in args.Where(p => p.Kind == ParameterKind.View && p.Extent is not null))
-                w.Line("global::MaMA.Kernels.KernelChecks.Extent(Name, \"" + p.Name + "\", " + p.Name + ".Length, (long)(" + p.Extent + "), \"" + Escape(p.Extent!) + "\");");
+                w.Line("global::MaMA.Kernels.KernelChecks.Extent(Name, \"" + Unescaped(p.Name) + "\", " + p.Name + ".Length, (long)(" + p.Extent + "), \"" + Escape(p.Extent!) + "\");");
             w.Line("if (count == 0) return;");
             string load = m.GroupSize > 0
-                ? "static a => global::ILGPU.Runtime.KernelLoaders.LoadImplicitlyGroupedKernel<global::ILGPU.Index1D" + (args.Length > 0 ? ", " + viewTypes : "") + ">(a, EntryKernel, " + m.GroupSize + ")"
-                : "static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<global::ILGPU.Index1D" + (args.Length > 0 ? ", " + viewTypes : "") + ">(a, EntryKernel)";
-            w.Line(delegateType + " kernel = s_loaded.GetValue(stream.Accelerator, " + load + ");");
-            w.Line("kernel(stream, count" + (args.Length > 0 ? ", " : "") + string.Join(", ", args.Select(p => p.Name)) + ");");
+                ? "static __accelerator => global::ILGPU.Runtime.KernelLoaders.LoadImplicitlyGroupedKernel<global::ILGPU.Index1D" + (args.Length > 0 ? ", " + viewTypes : "") + ">(__accelerator, EntryKernel, " + m.GroupSize + ")"
+                : "static __accelerator => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<global::ILGPU.Index1D" + (args.Length > 0 ? ", " + viewTypes : "") + ">(__accelerator, EntryKernel)";
+            w.Line(delegateType + " __kernel = s_loaded.GetValue(stream.Accelerator, " + load + ");");
+            w.Line("__kernel(stream, count" + (args.Length > 0 ? ", " : "") + string.Join(", ", args.Select(p => p.Name)) + ");");
             w.Close();
             w.Line();
 
@@ -89,19 +89,20 @@ namespace MaMA.Generators
             string callArgs = string.Join(", ", args.Select(p => p.Name));
             w.Line("if (count <= CpuGrain)");
             w.Open();
-            w.Line("for (int i = 0; i < count; i++) Body(i" + (args.Length > 0 ? ", " : "") + callArgs + ");");
+            w.Line("for (int __i = 0; __i < count; __i++) Body(__i" + (args.Length > 0 ? ", " : "") + callArgs + ");");
             w.Line("return;");
             w.Close();
-            // Lambdas cannot capture pointers: carry them as nint.
+            // Lambdas cannot capture pointers: carry them as nint. Generated locals start with "__"
+            // (a prefix kernel parameters may not use, MAMA0013), so no parameter name can collide.
             foreach (KernelParameter p in args.Where(p => p.Kind == ParameterKind.View))
-                w.Line("nint " + p.Name + "Address = (nint)" + p.Name + ";");
-            w.Line("int chunks = (int)(((long)count + CpuGrain - 1) / CpuGrain);");
-            w.Line("global::System.Threading.Tasks.Parallel.For(0, chunks, chunk =>");
+                w.Line("nint " + AddressLocal(p) + " = (nint)" + p.Name + ";");
+            w.Line("int __chunks = (int)(((long)count + CpuGrain - 1) / CpuGrain);");
+            w.Line("global::System.Threading.Tasks.Parallel.For(0, __chunks, __chunk =>");
             w.Open();
-            w.Line("int start = chunk * CpuGrain;");
-            w.Line("int end = (int)global::System.Math.Min((long)count, (long)start + CpuGrain);");
-            string chunkArgs = string.Join(", ", args.Select(p => p.Kind == ParameterKind.View ? "(" + HostType(p) + ")" + p.Name + "Address" : p.Name));
-            w.Line("for (int i = start; i < end; i++) Body(i" + (args.Length > 0 ? ", " : "") + chunkArgs + ");");
+            w.Line("int __start = __chunk * CpuGrain;");
+            w.Line("int __end = (int)global::System.Math.Min((long)count, (long)__start + CpuGrain);");
+            string chunkArgs = string.Join(", ", args.Select(p => p.Kind == ParameterKind.View ? "(" + HostType(p) + ")" + AddressLocal(p) : p.Name));
+            w.Line("for (int __i = __start; __i < __end; __i++) Body(__i" + (args.Length > 0 ? ", " : "") + chunkArgs + ");");
             w.Dedent();
             w.Line("});");
             w.Close();
@@ -122,6 +123,11 @@ namespace MaMA.Generators
 
         private static string HostType(KernelParameter p) =>
             p.Kind == ParameterKind.View ? p.ElementType + "*" : p.ElementType;
+
+        private static string AddressLocal(KernelParameter p) => "__" + Unescaped(p.Name);
+
+        /// <summary>A parameter name without its verbatim '@' (for messages and derived names).</summary>
+        private static string Unescaped(string name) => name.TrimStart('@');
 
         private static string Escape(string s) => s.Replace("\\", "\\\\").Replace("\"", "\\\"");
 

@@ -54,6 +54,11 @@ namespace MaMA.Generators.Diagnostics
             "MAMA0012", "Too many kernel parameters",
             "Kernel '{0}' has {1} parameters after the index; generated launchers take at most {2}", Category, DiagnosticSeverity.Error, true);
 
+        public static readonly DiagnosticDescriptor ReservedParameterName = new DiagnosticDescriptor(
+            "MAMA0013", "Kernel parameter name is reserved",
+            "Parameter '{0}' of kernel '{1}' uses a name the generated host type needs ({2}, or any name starting with '__'); rename it",
+            Category, DiagnosticSeverity.Error, true);
+
         public static DiagnosticDescriptor? ById(string id)
         {
             switch (id)
@@ -70,6 +75,7 @@ namespace MaMA.Generators.Diagnostics
                 case "MAMA0010": return KernelNeedsBody;
                 case "MAMA0011": return ExtentOnScalar;
                 case "MAMA0012": return TooManyParameters;
+                case "MAMA0013": return ReservedParameterName;
                 default: return null;
             }
         }

@@ -14,8 +14,11 @@ namespace MaMA.Generators.Models
     /// </summary>
     internal sealed record KernelParameter(string Name, ParameterKind Kind, string ElementType, string? Extent);
 
-    /// <summary>A containing type of the kernel, outermost first (the generated code reopens each).</summary>
-    internal sealed record ContainingType(string Keyword, string Name, string Accessibility);
+    /// <summary>
+    /// A containing type of the kernel, outermost first (the generated code reopens each).
+    /// <see cref="TypeParameters"/> is "" or the parameter list, e.g. "&lt;T, U&gt;".
+    /// </summary>
+    internal sealed record ContainingType(string Keyword, string Name, string Accessibility, string TypeParameters);
 
     /// <summary>
     /// Everything the emitter needs to write one kernel's {Name}.g.cs; value-equal so unchanged

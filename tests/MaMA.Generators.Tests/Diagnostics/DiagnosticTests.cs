@@ -29,7 +29,7 @@ public sealed class DiagnosticTests
     /// <summary>(id, source, text the diagnostic span must contain, hint name the kernel would get).</summary>
     public static IEnumerable<TestCaseData> Cases()
     {
-        static TestCaseData Case(string id, string name, string source, string located, string hint = "Ops.Bad.g.cs") =>
+        static TestCaseData Case(string id, string name, string source, string located, string hint = "Sample.Ops.Bad.g.cs") =>
             new TestCaseData(id, source, located, hint).SetName($"{id}_{name}");
 
         yield return Case("MAMA0001", "InstanceMethod", """
@@ -44,10 +44,10 @@ public sealed class DiagnosticTests
 
         yield return Case("MAMA0002", "MissingSuffix", InOps("""
             [Kernel] private static void Bad(int i, ArrayView<float> x) { x[i] = 0f; }
-            """), "Bad(int i", hint: "Ops.g.cs");
+            """), "Bad(int i", hint: "Sample.Ops.g.cs");
         yield return Case("MAMA0002", "OnlySuffix", InOps("""
             [Kernel] private static void Kernel(int i, ArrayView<float> x) { x[i] = 0f; }
-            """), "Kernel(int i", hint: "Ops..g.cs");
+            """), "Kernel(int i", hint: "Sample.Ops..g.cs");
 
         yield return Case("MAMA0003", "LongIndex", InOps("""
             [Kernel] private static void BadKernel(long i, ArrayView<float> x) { x[i] = 0f; }
@@ -104,7 +104,7 @@ public sealed class DiagnosticTests
                     [Kernel] private static void BadKernel(int i, ArrayView<float> x) { x[i] = 0f; }
                 }
             }
-            """, "BadKernel", hint: "Outer.Ops.Bad.g.cs");
+            """, "BadKernel", hint: "Sample.Outer.Ops.Bad.g.cs");
 
         yield return Case("MAMA0008", "ZeroCpuGrain", InOps("""
             [Kernel(CpuGrain = 0)] private static void BadKernel(int i, ArrayView<float> x) { x[i] = 0f; }
@@ -131,6 +131,16 @@ public sealed class DiagnosticTests
         yield return Case("MAMA0011", "ExtentOnScalar", InOps("""
             [Kernel] private static void BadKernel(int i, ArrayView<float> x, [Extent("count")] int n) { x[i] = n; }
             """), "int n");
+
+        yield return Case("MAMA0013", "ScalarNamedCount", InOps("""
+            [Kernel] private static void BadKernel(int i, ArrayView<float> x, int count) { x[i] = count; }
+            """), "int count");
+        yield return Case("MAMA0013", "ViewNamedStream", InOps("""
+            [Kernel] private static void BadKernel(int i, ArrayView<float> stream) { stream[i] = 0f; }
+            """), "ArrayView<float> stream");
+        yield return Case("MAMA0013", "GeneratedPrefix", InOps("""
+            [Kernel] private static void BadKernel(int i, ArrayView<float> x, float __scale) { x[i] = __scale; }
+            """), "float __scale");
 
         yield return Case("MAMA0012", "SixteenParameters", InOps($$"""
             [Kernel] private static void BadKernel(int i, {{Scalars(16)}}) { }
@@ -187,7 +197,7 @@ public sealed class DiagnosticTests
             """));
 
         Assert.That(run.GeneratorDiagnostics.Select(d => d.Id), Is.EqualTo(new[] { "MAMA0006" }));
-        Assert.That(run.Sources.Select(s => s.HintName), Is.EqualTo(new[] { "Ops.Good.g.cs" }));
+        Assert.That(run.Sources.Select(s => s.HintName), Is.EqualTo(new[] { "Sample.Ops.Good.g.cs" }));
     }
 
     [Test]
@@ -198,7 +208,7 @@ public sealed class DiagnosticTests
             """));
 
         Assert.That(run.GeneratorDiagnostics, Is.Empty, GeneratorHarness.Describe(run.GeneratorDiagnostics));
-        Assert.That(run.Sources.Select(s => s.HintName), Is.EqualTo(new[] { "Ops.Wide.g.cs" }));
+        Assert.That(run.Sources.Select(s => s.HintName), Is.EqualTo(new[] { "Sample.Ops.Wide.g.cs" }));
         Assert.That(run.OutputErrors, Is.Empty, GeneratorHarness.Describe(run.OutputErrors));
     }
 }

@@ -29,8 +29,8 @@ internal partial class Outer
             {
                 global::MaMA.Kernels.KernelChecks.Count(Name, count);
                 if (count == 0) return;
-                global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::ILGPU.ArrayView<double>, double> kernel = s_loaded.GetValue(stream.Accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadImplicitlyGroupedKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<double>, double>(a, EntryKernel, 128));
-                kernel(stream, count, data, factor);
+                global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::ILGPU.ArrayView<double>, double> __kernel = s_loaded.GetValue(stream.Accelerator, static __accelerator => global::ILGPU.Runtime.KernelLoaders.LoadImplicitlyGroupedKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<double>, double>(__accelerator, EntryKernel, 128));
+                __kernel(stream, count, data, factor);
             }
 
             /// <summary>Runs the kernel body on the CPU for indices [0, count), CpuGrain indices per work item across all cores.</summary>
@@ -39,16 +39,16 @@ internal partial class Outer
                 global::MaMA.Kernels.KernelChecks.Count(Name, count);
                 if (count <= CpuGrain)
                 {
-                    for (int i = 0; i < count; i++) Body(i, data, factor);
+                    for (int __i = 0; __i < count; __i++) Body(__i, data, factor);
                     return;
                 }
-                nint dataAddress = (nint)data;
-                int chunks = (int)(((long)count + CpuGrain - 1) / CpuGrain);
-                global::System.Threading.Tasks.Parallel.For(0, chunks, chunk =>
+                nint __data = (nint)data;
+                int __chunks = (int)(((long)count + CpuGrain - 1) / CpuGrain);
+                global::System.Threading.Tasks.Parallel.For(0, __chunks, __chunk =>
                 {
-                    int start = chunk * CpuGrain;
-                    int end = (int)global::System.Math.Min((long)count, (long)start + CpuGrain);
-                    for (int i = start; i < end; i++) Body(i, (double*)dataAddress, factor);
+                    int __start = __chunk * CpuGrain;
+                    int __end = (int)global::System.Math.Min((long)count, (long)__start + CpuGrain);
+                    for (int __i = __start; __i < __end; __i++) Body(__i, (double*)__data, factor);
                 });
             }
 

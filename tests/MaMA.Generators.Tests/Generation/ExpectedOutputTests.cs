@@ -49,8 +49,8 @@ public sealed class ExpectedOutputTests
         GeneratorRun run = GeneratorHarness.Run(AxpySource);
 
         AssertClean(run);
-        Assert.That(run.Sources.Select(s => s.HintName), Is.EqualTo(new[] { "Blas.Axpy.g.cs" }));
-        ExpectedFiles.AssertMatches("Blas.Axpy.g.cs", run.Source("Blas.Axpy.g.cs").Text);
+        Assert.That(run.Sources.Select(s => s.HintName), Is.EqualTo(new[] { "Sample.Kernels.Blas.Axpy.g.cs" }));
+        ExpectedFiles.AssertMatches("Sample.Kernels.Blas.Axpy.g.cs", run.Source("Sample.Kernels.Blas.Axpy.g.cs").Text);
     }
 
     [Test]
