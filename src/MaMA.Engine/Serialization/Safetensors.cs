@@ -1,0 +1,194 @@
+using System.IO.MemoryMappedFiles;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MaMA.Engine.Tensors;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Engine.Serialization;
+
+/// <summary>
+/// The safetensors format (Hugging Face): u64 little-endian header length, a JSON header mapping
+/// each tensor name to {dtype, shape, data_offsets} plus optional "__metadata__" strings, then the
+/// raw little-endian data. Files are read memory-mapped and checked (offsets in bounds, sizes
+/// matching shape x dtype, no overlaps); writes go to a temporary file renamed into place, so a
+/// killed writer never leaves a half-written file under the final name.
+/// </summary>
+public static class Safetensors
+{
+    /// <summary>Largest header accepted (the reference implementation's limit).</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var header = new JsonObject();
+        if (metadata is { Count: > 0 })
+        {
+            var meta = new JsonObject();
+            foreach ((string k, string v) in metadata.OrderBy(p => p.Key, StringComparer.Ordinal)) meta[k] = v;
+            header["__metadata__"] = meta;
+        }
+        long offset = 0;
+        var ordered = tensors.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+        var payloads = new List<byte[]>(ordered.Count);
+        foreach ((string name, Tensor t) in ordered)
+        {
+            byte[] bytes = t.ToBytes();
+            payloads.Add(bytes);
+            header[name] = new JsonObject
+            {
+                ["dtype"] = t.DType.SafetensorsName(),
+                ["shape"] = new JsonArray(t.ShapeArray.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + bytes.Length),
+            };
+            offset += bytes.Length;
+        }
+        byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int pad = (8 - json.Length % 8) % 8; // keep data 8-byte aligned, padding with spaces as the spec allows
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        string tmp = path + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                Span<byte> len = stackalloc byte[8];
+                BitConverter.TryWriteBytes(len, (ulong)(json.Length + pad));
+                fs.Write(len);
+                fs.Write(json);
+                for (int i = 0; i < pad; i++) fs.WriteByte((byte)' ');
+                foreach (byte[] p in payloads) fs.Write(p);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+    }
+
+    /// <summary>Opens and validates a file; tensors are loaded on demand.</summary>
+    public static SafetensorsFile Open(string path) => new(path);
+}
+
+/// <summary>One entry of a safetensors header.</summary>
+public sealed record SafetensorsEntry(string Name, DType DType, int[] Shape, long Begin, long End);
+
+/// <summary>A validated, memory-mapped safetensors file.</summary>
+public sealed class SafetensorsFile : IDisposable
+{
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly long _dataStart;
+
+    internal SafetensorsFile(string path)
+    {
+        Path = path;
+        if (!File.Exists(path)) throw new FileNotFoundException($"safetensors file not found: {path}", path);
+        long length = new FileInfo(path).Length;
+        if (length < 8) throw Bad("file is shorter than the 8-byte header length");
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            Span<byte> len = stackalloc byte[8];
+            fs.ReadExactly(len);
+            ulong headerLength = BitConverter.ToUInt64(len);
+            if (headerLength == 0 || headerLength > Safetensors.MaxHeaderBytes || (long)headerLength > length - 8)
+                throw Bad($"header length {headerLength} is impossible for a {length}-byte file");
+            var json = new byte[headerLength];
+            fs.ReadExactly(json);
+            _dataStart = 8 + (long)headerLength;
+            (Entries, Metadata) = ParseHeader(json, length - _dataStart);
+        }
+        if (length > 0)
+        {
+            _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        }
+    }
+
+    public string Path { get; }
+
+    public IReadOnlyDictionary<string, SafetensorsEntry> Entries { get; }
+
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    public IEnumerable<string> Names => Entries.Keys;
+
+    public bool Contains(string name) => Entries.ContainsKey(name);
+
+    /// <summary>Copies one tensor out of the mapping onto <paramref name="device"/>.</summary>
+    public unsafe Tensor Load(string name, Device? device = null)
+    {
+        if (!Entries.TryGetValue(name, out SafetensorsEntry? e))
+            throw new KeyNotFoundException($"{Path}: no tensor named '{name}'. It has: {string.Join(", ", Entries.Keys.Take(20))}{(Entries.Count > 20 ? ", ..." : "")}.");
+        long bytes = e.End - e.Begin;
+        byte* basePtr = null;
+        _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+        try
+        {
+            var span = new ReadOnlySpan<byte>(basePtr + _view.PointerOffset + _dataStart + e.Begin, checked((int)bytes));
+            return Tensor.FromBytes(span, e.Shape, e.DType, device);
+        }
+        finally
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+    }
+
+    public void Dispose()
+    {
+        _view?.Dispose();
+        _map?.Dispose();
+    }
+
+    private (IReadOnlyDictionary<string, SafetensorsEntry>, IReadOnlyDictionary<string, string>) ParseHeader(byte[] json, long dataLength)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json)?.AsObject() ?? throw Bad("header is not a JSON object");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            throw Bad("header is not valid JSON: " + e.Message);
+        }
+        var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string name, JsonNode? node) in root)
+        {
+            if (name == "__metadata__")
+            {
+                if (node is JsonObject meta)
+                    foreach ((string k, JsonNode? v) in meta) metadata[k] = v?.ToString() ?? "";
+                continue;
+            }
+            try
+            {
+                JsonObject o = node!.AsObject();
+                DType dtype = DTypeExtensions.FromSafetensorsName(o["dtype"]!.GetValue<string>());
+                int[] shape = o["shape"]!.AsArray().Select(d => d!.GetValue<int>()).ToArray();
+                long[] off = o["data_offsets"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
+                if (off.Length != 2 || off[0] < 0 || off[1] < off[0] || off[1] > dataLength)
+                    throw Bad($"tensor '{name}' has data_offsets [{string.Join(", ", off)}] outside the {dataLength}-byte data section");
+                if (shape.Any(d => d < 0)) throw Bad($"tensor '{name}' has a negative dimension");
+                long expected = Tensors.Shape.Numel(shape) * dtype.Size();
+                if (off[1] - off[0] != expected)
+                    throw Bad($"tensor '{name}' holds {off[1] - off[0]} bytes but {dtype.SafetensorsName()} {Tensors.Shape.Format(shape)} needs {expected}");
+                entries[name] = new SafetensorsEntry(name, dtype, shape, off[0], off[1]);
+            }
+            catch (Exception e) when (e is not InvalidDataException)
+            {
+                throw Bad($"tensor '{name}' has a malformed header entry ({e.Message})");
+            }
+        }
+        var sorted = entries.Values.Where(e => e.End > e.Begin).OrderBy(e => e.Begin).ToList();
+        for (int i = 1; i < sorted.Count; i++)
+            if (sorted[i].Begin < sorted[i - 1].End)
+                throw Bad($"tensors '{sorted[i - 1].Name}' and '{sorted[i].Name}' overlap");
+        return (entries, metadata);
+    }
+
+    private InvalidDataException Bad(string why) => new($"{Path}: not a valid safetensors file: {why}.");
+}
