@@ -11,6 +11,11 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
     private readonly Func<long, TBlock> _allocate;
     private readonly Action<TBlock> _free;
     private readonly Dictionary<long, Stack<TBlock>> _cache = new();
+
+    // Blocks handed out and not yet returned. Holding them here keeps them reachable while only a
+    // Storage's finalizer references them: otherwise a block with its own finalizer (ILGPU
+    // buffers) could be finalized in the same GC as its Storage and then be handed out again freed.
+    private readonly HashSet<TBlock> _live = new(ReferenceEqualityComparer.Instance);
     private readonly object _gate = new();
 
     public CachingAllocator(string deviceName, Func<long, TBlock> allocate, Action<TBlock> free)
@@ -54,13 +59,19 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
                 CachedBytes -= size;
                 CacheHits++;
                 Account(size);
-                return (stack.Pop(), size);
+                TBlock cached = stack.Pop();
+                _live.Add(cached);
+                return (cached, size);
             }
             CacheMisses++;
         }
 
         TBlock block = AllocateWithRetry(size);
-        lock (_gate) Account(size);
+        lock (_gate)
+        {
+            Account(size);
+            _live.Add(block);
+        }
         return (block, size);
     }
 
@@ -69,6 +80,7 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
     {
         lock (_gate)
         {
+            if (!_live.Remove(block)) return; // already returned
             AllocatedBytes -= capacity;
             CachedBytes += capacity;
             if (!_cache.TryGetValue(capacity, out Stack<TBlock>? stack))

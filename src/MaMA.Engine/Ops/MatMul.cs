@@ -28,15 +28,15 @@ public static partial class Ops
         int batchCount = checked((int)Shape.Numel(batch));
         int[] outShape = [.. batch, m, n];
 
+        Tensor c = Tensor.Empty(outShape, DType.Float32, a.Device);
         using (GradMode.NoGrad())
         {
             // Operands in fp32, batch axes flattened to one (stride 0 where broadcast).
             Tensor a3 = Batched(av.DType == DType.Float32 ? av : av.To(DType.Float32), batch, m, k);
             Tensor b3 = Batched(bv.DType == DType.Float32 ? bv : bv.To(DType.Float32), batch, k, n);
-            Tensor c = Tensor.Empty(outShape, DType.Float32, a.Device);
             if (c.Numel > 0) Gemm(a3, b3, c, batchCount, m, n, k);
-            return GradMode.IsEnabled ? GradMode.RecordIfNeeded(c, new MatMulNode(a, b, transposeA, transposeB)) : c;
         }
+        return GradMode.RecordIfNeeded(c, new MatMulNode(a, b, transposeA, transposeB));
     }
 
     /// <summary>Views x [..., r, s] as [batchCount, r, s] with broadcast batch strides (copying only if the batch axes cannot be merged).</summary>
