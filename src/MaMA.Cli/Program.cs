@@ -1,0 +1,59 @@
+using MaMA.Cli;
+using MaMA.Cli.Commands;
+
+// `mama`: the MaMA.Engine command line. Each command lives in Commands/ and documents itself in
+// README.md. Errors a user can cause print one clear line (exit 2 for usage, 1 for failures).
+return Cli.Run(args);
+
+namespace MaMA.Cli
+{
+    internal static class Cli
+    {
+        private static readonly (string Name, string Summary, Func<CommandLine, int> Run)[] Commands =
+        [
+            ("demo", "train the smallest end-to-end model on built-in synthetic mammography phantoms", DemoCommand.Run),
+            ("devices", "list the compute devices this machine offers", DevicesCommand.Run),
+        ];
+
+        public static int Run(string[] args)
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                PrintHelp();
+                return args.Length == 0 ? 2 : 0;
+            }
+            var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+            if (command.Run is null)
+            {
+                Console.Error.WriteLine($"mama: unknown command '{args[0]}'. Run `mama --help` for the list.");
+                return 2;
+            }
+            try
+            {
+                return command.Run(new CommandLine(args.Skip(1)));
+            }
+            catch (UsageException e)
+            {
+                Console.Error.WriteLine($"mama {command.Name}: {e.Message}");
+                return 2;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or InvalidOperationException
+                                          or MaMA.Engine.Memory.DeviceOutOfMemoryException)
+            {
+                Console.Error.WriteLine($"mama {command.Name}: {e.Message}");
+                return 1;
+            }
+        }
+
+        private static void PrintHelp()
+        {
+            Console.WriteLine("mama — MaMA.Engine: mammography vision-language pre-training engine");
+            Console.WriteLine();
+            Console.WriteLine("usage: mama <command> [options]");
+            Console.WriteLine();
+            foreach (var c in Commands) Console.WriteLine($"  {c.Name,-10} {c.Summary}");
+            Console.WriteLine();
+            Console.WriteLine("Common option: --device auto|cuda|opencl|cpu|ilgpu-cpu (default auto).");
+        }
+    }
+}
