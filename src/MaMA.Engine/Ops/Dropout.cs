@@ -1,0 +1,50 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using DropoutKernels = MaMA.Kernels.Random.Dropout;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Inverted dropout: in training each element is zeroed with probability <paramref name="p"/> and
+    /// the kept ones are scaled by 1 / (1 - p); in evaluation (or with p = 0) it is the identity and
+    /// returns <paramref name="x"/>. The keep-mask comes from Philox-4x32-10 keyed by
+    /// <paramref name="seed"/> at counter block <paramref name="offset"/>: the same (seed, offset)
+    /// gives the same mask on every device, and backward regenerates it rather than storing it.
+    /// Callers advance <paramref name="offset"/> per call so masks stay independent.
+    /// </summary>
+    public static Tensor Dropout(Tensor x, float p, ulong seed, ulong offset, bool training)
+    {
+        if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1].");
+        Dispatch.RequireFloat("dropout", x);
+        if (!training || p == 0f) return x;
+        Tensor xf = Dispatch.F32(x);
+        Tensor y = ApplyDropout(xf, p, seed, offset);
+        return GradMode.RecordIfNeeded(y, new DropoutNode(x, p, seed, offset));
+    }
+
+    /// <summary>mask(seed, offset) * x / (1 - p) over contiguous fp32 <paramref name="xf"/>.</summary>
+    private static unsafe Tensor ApplyDropout(Tensor xf, float p, ulong seed, ulong offset)
+    {
+        Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+        int n = checked((int)xf.Numel);
+        if (n == 0) return y;
+        int groups = (int)(((long)n + 3) / 4);
+        float keep = 1f - p;
+        float scale = keep > 0f ? 1f / keep : 0f;
+        uint sLo = (uint)seed, sHi = (uint)(seed >> 32), oLo = (uint)offset, oHi = (uint)(offset >> 32);
+        Dispatch.Run(xf.Device,
+            cpu: () => DropoutKernels.Apply.RunCpu(groups, xf.Ptr<float>(), y.Ptr<float>(), n, keep, scale, sLo, sHi, oLo, oHi),
+            ilgpu: s => DropoutKernels.Apply.Launch(s, groups, xf.View<float>(), y.View<float>(), n, keep, scale, sLo, sHi, oLo, oHi));
+        return y;
+    }
+
+    private sealed class DropoutNode(Tensor x, float p, ulong seed, ulong offset) : Node(x)
+    {
+        public override string Name => "dropout";
+
+        // y = m * x * scale, so dx = m * dy * scale: the same kernel over dy with the same mask.
+        public override Tensor?[] Backward(Tensor dy) => [ApplyDropout(Dispatch.F32(dy), p, seed, offset)];
+    }
+}
