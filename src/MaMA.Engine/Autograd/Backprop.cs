@@ -26,9 +26,13 @@ internal static class Backprop
 
         using IDisposable _ = GradMode.NoGrad();
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        // Storages a leaf Grad may not adopt: the caller's gradient and those already adopted by
+        // another leaf in this pass (c = a + b hands the same dy to a and b). A Grad is then owned
+        // by its leaf alone, so in-place updates of it (clipping, scaling) touch nothing else.
+        var taken = new HashSet<Memory.Storage>(ReferenceEqualityComparer.Instance) { gradient.Storage };
         if (root.GradFn is null)
         {
-            Accumulate(root, gradient);
+            Accumulate(root, gradient, taken);
             return;
         }
 
@@ -44,16 +48,23 @@ internal static class Backprop
                 if (!Shape.SameShape(g.Shape, input.Shape))
                     throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(input.Shape)}.");
                 if (input.GradFn is null)
-                    Accumulate(input, g);
+                    Accumulate(input, g, taken);
                 else
                     grads[input] = grads.TryGetValue(input, out Tensor? existing) ? Ops.Add(existing, g) : g;
             }
         }
     }
 
-    private static void Accumulate(Tensor leaf, Tensor g)
+    private static void Accumulate(Tensor leaf, Tensor g, HashSet<Memory.Storage> taken)
     {
-        leaf.Grad = leaf.Grad is null ? g.Contiguous() : Ops.Add(leaf.Grad, g);
+        if (leaf.Grad is not null)
+        {
+            leaf.Grad = Ops.Add(leaf.Grad, g);
+            return;
+        }
+        Tensor own = g.Contiguous();
+        if (ReferenceEquals(own, g) && !taken.Add(g.Storage)) own = Ops.Affine(g, 1f); // exact fp32 copy
+        leaf.Grad = own;
     }
 
     /// <summary>Nodes reachable from <paramref name="start"/>, newest first.</summary>
