@@ -1,0 +1,51 @@
+using MaMA.Engine.Tensors;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Engine.Nn;
+
+/// <summary>
+/// y = x W^T + b, as torch.nn.Linear: weight [out, in], bias [out] (no weight decay). Initialised
+/// like PyTorch's reset_parameters: kaiming_uniform(a = sqrt 5) for the weight, which is
+/// U(-1/sqrt(in), 1/sqrt(in)), and the same bound for the bias, drawn from <paramref name="rng"/>.
+/// </summary>
+public sealed class Linear : Module
+{
+    public Linear(int inFeatures, int outFeatures, Random rng, bool bias = true, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentOutOfRangeException.ThrowIfNegative(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegative(outFeatures);
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        double bound = inFeatures > 0 ? 1.0 / Math.Sqrt(inFeatures) : 0.0;
+        Weight = RegisterParameter("weight", Tensor.FromArray(Uniform(rng, outFeatures * inFeatures, bound), [outFeatures, inFeatures], device));
+        if (bias)
+            Bias = RegisterParameter("bias", Tensor.FromArray(Uniform(rng, outFeatures, bound), [outFeatures], device), noWeightDecay: true);
+    }
+
+    public int InFeatures { get; }
+
+    public int OutFeatures { get; }
+
+    public Parameter Weight { get; }
+
+    public Parameter? Bias { get; }
+
+    /// <summary>x [..., in] -> [..., out].</summary>
+    public Tensor Forward(Tensor x)
+    {
+        if (x.Rank == 0 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} does not end in {InFeatures}.", nameof(x));
+        Tensor x2 = x.Rank == 1 ? x.Reshape(1, InFeatures) : x;
+        Tensor y = Ops.MatMul(x2, Weight, transposeB: true);
+        if (Bias is not null) y = Ops.Add(y, Bias);
+        return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
+    }
+
+    private static float[] Uniform(Random rng, int count, double bound)
+    {
+        var data = new float[count];
+        for (int i = 0; i < count; i++) data[i] = (float)((rng.NextDouble() * 2.0 - 1.0) * bound);
+        return data;
+    }
+}
