@@ -1,0 +1,66 @@
+using MaMA.Engine.Devices;
+using MaMA.Engine.Memory;
+using MaMA.Engine.Tensors;
+
+namespace MaMA.Engine.Tests.Core;
+
+[TestFixture]
+public sealed class AllocatorTests
+{
+    [TestCase(1, 512)]
+    [TestCase(512, 512)]
+    [TestCase(513, 1024)]
+    [TestCase(1 << 20, 1 << 20)]
+    [TestCase((1 << 20) + 1, 2 << 20)]
+    [TestCase((5 << 20) + 7, 6 << 20)]
+    public void RoundsSizesIntoBuckets(long request, long expected) =>
+        Assert.That(CachingAllocator<object>.RoundSize(request), Is.EqualTo(expected));
+
+    [Test]
+    public void DisposedBlocksAreReusedNotReallocated()
+    {
+        int allocations = 0, frees = 0;
+        var allocator = new CachingAllocator<object>("test", _ => { allocations++; return new object(); }, _ => frees++);
+        (object a, long capA) = allocator.Rent(1000);
+        allocator.Return(a, capA);
+        (object b, long capB) = allocator.Rent(900);
+        Assert.That(b, Is.SameAs(a));
+        Assert.That(capB, Is.EqualTo(1024));
+        Assert.That(allocations, Is.EqualTo(1));
+        Assert.That(allocator.CacheHits, Is.EqualTo(1));
+        Assert.That(allocator.AllocatedBytes, Is.EqualTo(1024));
+        allocator.Return(b, capB);
+        allocator.Return(b, capB); // a second return of the same block is ignored
+        Assert.That(allocator.CachedBytes, Is.EqualTo(1024));
+        allocator.EmptyCache();
+        Assert.That(frees, Is.EqualTo(1));
+        Assert.That(allocator.CachedBytes, Is.EqualTo(0));
+    }
+
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void TensorDisposeReturnsMemoryToTheDevice(string device)
+    {
+        Device d = Device.Parse(device);
+        long before = d.AllocatedBytes;
+        Tensor t = Tensor.Zeros([100, 333], DType.Float32, d);
+        Tensor view = t.Transpose(0, 1);
+        Assert.That(d.AllocatedBytes - before, Is.GreaterThanOrEqualTo(100 * 333 * 4));
+        t.Dispose();
+        Assert.That(d.AllocatedBytes - before, Is.GreaterThan(0), "a live view keeps the storage");
+        using (Tensor copy = view.Contiguous())
+            Assert.That(copy.ToArray<float>().Sum(), Is.EqualTo(0));
+        view.Dispose();
+        Assert.That(d.AllocatedBytes, Is.EqualTo(before));
+    }
+
+    [Test]
+    public void DeviceParsingNamesTheChoices()
+    {
+        Assert.That(Device.Parse("cpu"), Is.SameAs(Device.Cpu));
+        Assert.That(Device.Parse("ilgpu-cpu").Kind, Is.EqualTo(DeviceKind.IlgpuCpu));
+        Assert.That(Device.Parse("auto"), Is.Not.Null);
+        var e = Assert.Throws<ArgumentException>(() => Device.Parse("tpu"))!;
+        Assert.That(e.Message, Does.Contain("auto, cuda, opencl, cpu or ilgpu-cpu"));
+    }
+}
