@@ -40,6 +40,32 @@ public sealed class OpData
         return new OpData { Case = c, Floats = floats, Indices = indices };
     }
 
+    /// <summary>
+    /// Data from given values (a golden file's inputs), one array per input in <see cref="OpCase.Inputs"/>
+    /// order: <c>long[]</c> for <see cref="InputKind.Index"/> inputs, <c>float[]</c> otherwise, each
+    /// holding exactly as many elements as the input's shape.
+    /// </summary>
+    public static OpData FromArrays(OpCase c, IReadOnlyList<Array> values)
+    {
+        if (values.Count != c.Inputs.Length)
+            throw new ArgumentException($"{c.Name}: {values.Count} input arrays for {c.Inputs.Length} inputs.", nameof(values));
+        var floats = new List<float[]?>();
+        var indices = new List<long[]?>();
+        for (int i = 0; i < values.Count; i++)
+        {
+            OpInput input = c.Inputs[i];
+            long n = MaMA.Engine.Tensors.Shape.Numel(input.Shape);
+            bool isIndex = input.Kind == InputKind.Index;
+            if (values[i] is not { } v || (isIndex ? v is not long[] : v is not float[]))
+                throw new ArgumentException($"{c.Name}: input '{input.Name}' needs a {(isIndex ? "long[]" : "float[]")}, got {values[i]?.GetType().Name ?? "null"}.", nameof(values));
+            if (v.LongLength != n)
+                throw new ArgumentException($"{c.Name}: input '{input.Name}' has {v.LongLength} values; shape [{string.Join(", ", input.Shape)}] needs {n}.", nameof(values));
+            floats.Add(v as float[]);
+            indices.Add(v as long[]);
+        }
+        return new OpData { Case = c, Floats = floats, Indices = indices };
+    }
+
     /// <summary>Standard normal by Box-Muller.</summary>
     public static float Normal(Random rng)
     {
