@@ -1,0 +1,136 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+using LayerNormKernels = MaMA.Kernels.Normalization.LayerNorm;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>Rows summed per block in the first stage of the weight/bias gradient.</summary>
+    private const int LayerNormRowsPerBlock = 32;
+
+    /// <summary>
+    /// Layer normalisation over the last axis of <paramref name="x"/> [..., C], as
+    /// torch.nn.functional.layer_norm(x, [C], weight, bias, eps): (x - mean) / sqrt(var + eps) * weight + bias
+    /// with the biased variance. <paramref name="weight"/> and <paramref name="bias"/> are [C] or null.
+    /// ViT uses eps 1e-6, GPT-2 1e-5. Each row's mean and 1/std are kept for the backward.
+    /// </summary>
+    public static unsafe Tensor LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps = 1e-5f)
+    {
+        const string op = "layer_norm";
+        Dispatch.RequireFloat(op, x);
+        if (x.Rank == 0) throw new ArgumentException($"{op}: input must have at least one axis.", nameof(x));
+        int c = x.Shape[^1];
+        if (c == 0) throw new ArgumentException($"{op}: the normalised axis of {Shape.Format(x.Shape)} is empty.", nameof(x));
+        if (!(eps >= 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"{op}: eps must be non-negative, got {eps}.");
+        CheckLayerNormParameter(op, "weight", weight, x, c);
+        CheckLayerNormParameter(op, "bias", bias, x, c);
+
+        Tensor xf;
+        Tensor? wf, bf;
+        using (GradMode.NoGrad())
+        {
+            xf = Dispatch.F32(x);
+            wf = weight is null ? null : Dispatch.F32(weight);
+            bf = bias is null ? null : Dispatch.F32(bias);
+        }
+        int rows = checked((int)(xf.Numel / c));
+        Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+        Tensor mean = Tensor.Empty([rows], DType.Float32, xf.Device);
+        Tensor rstd = Tensor.Empty([rows], DType.Float32, xf.Device);
+        int hasWeight = wf is null ? 0 : 1, hasBias = bf is null ? 0 : 1;
+        // An absent weight or bias is never read; the kernels get x in its place.
+        Tensor wArg = wf ?? xf, bArg = bf ?? xf;
+        if (rows > 0)
+            Dispatch.Run(xf.Device,
+                cpu: () => LayerNormKernels.Forward.RunCpu(rows, xf.Ptr<float>(), wArg.Ptr<float>(), bArg.Ptr<float>(), y.Ptr<float>(),
+                    mean.Ptr<float>(), rstd.Ptr<float>(), c, eps, hasWeight, hasBias),
+                ilgpu: s => LayerNormKernels.Forward.Launch(s, rows, xf.View<float>(), wArg.View<float>(), bArg.View<float>(), y.View<float>(),
+                    mean.View<float>(), rstd.View<float>(), c, eps, hasWeight, hasBias));
+
+        var inputs = new List<Tensor> { x };
+        if (weight is not null) inputs.Add(weight);
+        if (bias is not null) inputs.Add(bias);
+        return GradMode.RecordIfNeeded(y, new LayerNormNode(inputs.ToArray(), xf, wf, mean, rstd, weight is not null, bias is not null));
+    }
+
+    private static void CheckLayerNormParameter(string op, string name, Tensor? p, Tensor x, int c)
+    {
+        if (p is null) return;
+        Dispatch.SameDevice(op, x, p);
+        Dispatch.RequireFloat(op, p);
+        if (p.Rank != 1 || p.Shape[0] != c)
+            throw new ArgumentException($"{op}: {name} must be [{c}] for input {Shape.Format(x.Shape)}, got {Shape.Format(p.Shape)}.", name);
+    }
+
+    /// <summary>Inputs are x, then weight and bias when present (in that order).</summary>
+    private sealed class LayerNormNode(Tensor[] inputs, Tensor xf, Tensor? wf, Tensor mean, Tensor rstd, bool hasWeight, bool hasBias) : Node(inputs)
+    {
+        public override string Name => "layer_norm";
+
+        public override unsafe Tensor?[] Backward(Tensor dy)
+        {
+            Tensor x = Inputs[0];
+            Tensor? weight = hasWeight ? Inputs[1] : null;
+            Tensor? bias = hasBias ? Inputs[hasWeight ? 2 : 1] : null;
+            Tensor g = Dispatch.F32(dy);
+            int c = xf.Shape[^1];
+            int rows = checked((int)(xf.Numel / c));
+            Device device = xf.Device;
+
+            Tensor? dx = null;
+            if (x.RequiresGrad)
+            {
+                dx = Tensor.Empty(xf.Shape, DType.Float32, device);
+                Tensor wArg = wf ?? xf;
+                int flag = wf is null ? 0 : 1;
+                if (rows > 0)
+                    Dispatch.Run(device,
+                        cpu: () => LayerNormKernels.BackwardInput.RunCpu(rows, xf.Ptr<float>(), wArg.Ptr<float>(), g.Ptr<float>(), mean.Ptr<float>(),
+                            rstd.Ptr<float>(), dx.Ptr<float>(), c, flag),
+                        ilgpu: s => LayerNormKernels.BackwardInput.Launch(s, rows, xf.View<float>(), wArg.View<float>(), g.View<float>(), mean.View<float>(),
+                            rstd.View<float>(), dx.View<float>(), c, flag));
+            }
+
+            Tensor? dWeight = null, dBias = null;
+            if (weight is { RequiresGrad: true } || bias is { RequiresGrad: true })
+            {
+                if (rows == 0)
+                {
+                    dWeight = Tensor.Zeros([c], DType.Float32, device);
+                    dBias = Tensor.Zeros([c], DType.Float32, device);
+                }
+                else
+                {
+                    int blocks = (rows + LayerNormRowsPerBlock - 1) / LayerNormRowsPerBlock;
+                    int partialCount = checked(blocks * c);
+                    Tensor partialW = Tensor.Empty([partialCount], DType.Float32, device);
+                    Tensor partialB = Tensor.Empty([partialCount], DType.Float32, device);
+                    Tensor dw = Tensor.Empty([c], DType.Float32, device);
+                    Tensor db = Tensor.Empty([c], DType.Float32, device);
+                    Dispatch.Run(device,
+                        cpu: () =>
+                        {
+                            LayerNormKernels.ParamGradPartial.RunCpu(partialCount, xf.Ptr<float>(), g.Ptr<float>(), mean.Ptr<float>(), rstd.Ptr<float>(),
+                                partialW.Ptr<float>(), partialB.Ptr<float>(), rows, c, LayerNormRowsPerBlock);
+                            LayerNormKernels.ParamGradReduce.RunCpu(c, partialW.Ptr<float>(), partialB.Ptr<float>(), dw.Ptr<float>(), db.Ptr<float>(), blocks, c);
+                        },
+                        ilgpu: s =>
+                        {
+                            LayerNormKernels.ParamGradPartial.Launch(s, partialCount, xf.View<float>(), g.View<float>(), mean.View<float>(), rstd.View<float>(),
+                                partialW.View<float>(), partialB.View<float>(), rows, c, LayerNormRowsPerBlock);
+                            LayerNormKernels.ParamGradReduce.Launch(s, c, partialW.View<float>(), partialB.View<float>(), dw.View<float>(), db.View<float>(), blocks, c);
+                        });
+                    dWeight = dw;
+                    dBias = db;
+                }
+            }
+
+            var grads = new List<Tensor?> { dx };
+            if (hasWeight) grads.Add(weight!.RequiresGrad ? dWeight : null);
+            if (hasBias) grads.Add(bias!.RequiresGrad ? dBias : null);
+            return grads.ToArray();
+        }
+    }
+}
