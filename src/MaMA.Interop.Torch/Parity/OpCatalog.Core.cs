@@ -18,10 +18,11 @@ public static partial class OpCatalog
         cases.Add(new("div_broadcast", [new("a", [6, 11]), new("b", [11], InputKind.Positive)], x => Ops.Div(x[0], x[1]), x => x[0] / x[1]));
         cases.Add(new("affine", [new("x", [4, 19])], x => Ops.Affine(x[0], -1.5f, 0.25f), x => x[0] * -1.5 + 0.25));
 
-        // Reductions over one axis, several axes, all axes.
+        // Reductions over one axis, several axes, all axes (the full mean on positive data: a mean
+        // of zero-centred values is ~0 and its relative error would measure only rounding).
         cases.Add(new("sum_axis", [new("x", [5, 33, 3])], x => Ops.Sum(x[0], [1]), x => x[0].sum(1)));
         cases.Add(new("sum_axes_keepdim", [new("x", [4, 6, 5])], x => Ops.Sum(x[0], [0, 2], keepDim: true), x => x[0].sum([0L, 2L], keepdim: true)));
-        cases.Add(new("mean_all", [new("x", [7, 13])], x => Ops.Mean(x[0]), x => x[0].mean()));
+        cases.Add(new("mean_all", [new("x", [7, 13], InputKind.Positive)], x => Ops.Mean(x[0]), x => x[0].mean()));
         cases.Add(new("mean_last", [new("x", [3, 1374])], x => Ops.Mean(x[0], [-1]), x => x[0].mean([-1L])));
         cases.Add(new("max_axis", [new("x", [6, 17])], x => Ops.Max(x[0], 1).Values, x => x[0].max(1).values));
         cases.Add(new("max_axis0_keepdim", [new("x", [9, 4])], x => Ops.Max(x[0], 0, keepDim: true).Values, x => x[0].max(0, keepdim: true).values));
