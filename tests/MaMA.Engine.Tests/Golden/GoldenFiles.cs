@@ -134,6 +134,28 @@ internal static class GoldenFiles
     }
 
     /// <summary>
+    /// Inputs whose stored values differ from what <see cref="OpData.Generate"/> draws for the case
+    /// from <paramref name="seed"/> today (an input's kind or index range changed since generation).
+    /// </summary>
+    public static List<string> InputDrift(GoldenEntry e, OpCase c, int seed)
+    {
+        GoldenCaseData golden = Load(e, c);
+        OpData now = OpData.Generate(c, seed);
+        var drift = new List<string>();
+        for (int i = 0; i < c.Inputs.Length; i++)
+        {
+            bool same = golden.Inputs[i] switch
+            {
+                long[] ids => now.Indices[i] is { } n && ids.SequenceEqual(n),
+                float[] values => now.Floats[i] is { } n && values.SequenceEqual(n),
+                _ => false,
+            };
+            if (!same) drift.Add($"input '{c.Inputs[i].Name}' values differ from OpData.Generate(seed {seed})");
+        }
+        return drift;
+    }
+
+    /// <summary>
     /// Reads one case's file, checking that it holds exactly the tensors the catalog case implies
     /// (in.{input}, out, and grad_out plus grad.{input} for the differentiable inputs).
     /// </summary>
