@@ -18,6 +18,7 @@ namespace MaMA.Generators
         internal const int MaxParametersAfterIndex = 14;
         private const string ArrayViewName = "global::ILGPU.ArrayView<T>";
         private const string ExtentAttributeName = "MaMA.Kernels.ExtentAttribute";
+        private const string DeviceFunctionAttributeName = "MaMA.Kernels.DeviceFunctionAttribute";
 
         /// <summary>
         /// Names the generated Launch/RunCpu use next to the kernel's own parameters: the launch
@@ -110,6 +111,8 @@ namespace MaMA.Generators
                 Report(DiagnosticDescriptors.TooManyParameters, syntax.ParameterList, method.Name,
                     (method.Parameters.Length - 1).ToString(), MaxParametersAfterIndex.ToString());
 
+            List<DeviceFunctionModel> deviceFunctions = CollectDeviceFunctions(syntax, ctx.SemanticModel, diagnostics, token);
+
             if (diagnostics.Count > 0)
                 return new KernelResult(null, EquatableArray.From(diagnostics));
 
@@ -123,7 +126,7 @@ namespace MaMA.Generators
             string hint = (ns is null ? "" : ns + ".") + string.Join(".", containers.Select(c => c.Name)) + "." + host + ".g.cs";
 
             var model = new KernelModel(hint, ns, EquatableArray.From(containers), EquatableArray.From(usings),
-                method.Name, host, EquatableArray.From(parameters), body, cpuGrain, groupSize);
+                method.Name, host, EquatableArray.From(parameters), body, cpuGrain, groupSize, EquatableArray.From(deviceFunctions));
             return new KernelResult(model, default);
         }
 
@@ -141,9 +144,54 @@ namespace MaMA.Generators
                 if (id.Identifier.ValueText != view.Name) continue;
                 if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(id, token).Symbol, view)) continue;
                 if (id.Parent is ElementAccessExpressionSyntax access && access.Expression == id) continue;
+                if (IsDeviceFunctionArgument(id, model, token)) continue;
                 diagnostics.Add(Info(DiagnosticDescriptors.ViewUsedOtherThanIndexing, id.GetLocation(), view.Name, kernel));
             }
         }
+
+        /// <summary>True when the identifier is passed whole as an argument to a [DeviceFunction] call.</summary>
+        private static bool IsDeviceFunctionArgument(IdentifierNameSyntax id, SemanticModel model, CancellationToken token) =>
+            id.Parent is ArgumentSyntax { Parent: ArgumentListSyntax { Parent: InvocationExpressionSyntax call } } arg
+            && arg.Expression == id
+            && model.GetSymbolInfo(call, token).Symbol is IMethodSymbol target
+            && target.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == DeviceFunctionAttributeName);
+
+        /// <summary>
+        /// The [DeviceFunction] methods with view parameters declared next to the kernel (same type
+        /// declaration, so an edit to one regenerates the kernel), rewritten for the CPU.
+        /// </summary>
+        private static List<DeviceFunctionModel> CollectDeviceFunctions(MethodDeclarationSyntax kernel, SemanticModel model,
+            List<DiagnosticInfo> diagnostics, CancellationToken token)
+        {
+            var result = new List<DeviceFunctionModel>();
+            if (kernel.Parent is not TypeDeclarationSyntax type) return result;
+            foreach (MethodDeclarationSyntax m in type.Members.OfType<MethodDeclarationSyntax>())
+            {
+                if (model.GetDeclaredSymbol(m, token) is not IMethodSymbol symbol) continue;
+                if (!symbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == DeviceFunctionAttributeName)) continue;
+                if (!symbol.Parameters.Any(IsView)) continue;
+                if (!symbol.IsStatic || symbol.IsGenericMethod || (m.Body is null && m.ExpressionBody is null) || symbol.Parameters.Any(p => p.RefKind != RefKind.None))
+                {
+                    diagnostics.Add(Info(DiagnosticDescriptors.UnsupportedParameter, m.Identifier.GetLocation(), symbol.Name, symbol.Name,
+                        "a device function must be static, non-generic, have a body and take its parameters by value"));
+                    continue;
+                }
+                foreach (IParameterSymbol p in symbol.Parameters.Where(IsView))
+                    ReportNonIndexingUses(m, p, symbol.Name, model, diagnostics, token);
+                string parameters = string.Join(", ", symbol.Parameters.Select(p =>
+                    (IsView(p) ? ((INamedTypeSymbol)p.Type).TypeArguments[0].ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) + "*"
+                               : p.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)) + " " + Identifier(p.Name)));
+                string signature = symbol.ReturnType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) + " " + symbol.Name + "(" + parameters + ")";
+                string body = m.Body is not null ? m.Body.ToFullString() : "{ return " + m.ExpressionBody!.Expression.ToFullString() + "; }";
+                if (symbol.ReturnsVoid && m.Body is null) body = "{ " + m.ExpressionBody!.Expression.ToFullString() + "; }";
+                result.Add(new DeviceFunctionModel(signature, body));
+            }
+            return result;
+        }
+
+        private static bool IsView(IParameterSymbol p) =>
+            p.Type is INamedTypeSymbol { IsGenericType: true } named
+            && named.ConstructedFrom.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) == ArrayViewName;
 
         /// <summary>A name as it must be written in code: keywords (a parameter declared @in) get their '@' back.</summary>
         private static string Identifier(string name) =>

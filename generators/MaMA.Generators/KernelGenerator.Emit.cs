@@ -112,6 +112,15 @@ namespace MaMA.Generators
             w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
             w.Line("private static unsafe void Body(int " + index.Name + (args.Length > 0 ? ", " : "") + cpuParams + ")");
             w.Raw(Reindent(m.Body, w.Indent));
+            foreach (DeviceFunctionModel f in m.DeviceFunctions)
+            {
+                // Found before the container's own helper by name lookup, so the copied body binds to it.
+                w.Line();
+                w.Line("/// <summary>CPU twin of a [DeviceFunction] helper, views as pointers.</summary>");
+                w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+                w.Line("private static unsafe " + f.Signature);
+                w.Raw(Reindent(f.Body, w.Indent));
+            }
             w.Close();
 
             foreach (ContainingType _ in m.Containers) w.Close();

@@ -34,7 +34,14 @@ namespace MaMA.Generators.Models
         EquatableArray<KernelParameter> Parameters,
         string Body,
         int CpuGrain,
-        int GroupSize);
+        int GroupSize,
+        EquatableArray<DeviceFunctionModel> DeviceFunctions);
+
+    /// <summary>
+    /// A [DeviceFunction] helper with view parameters, ready to be re-emitted for the CPU:
+    /// <see cref="Signature"/> already has pointers in place of views.
+    /// </summary>
+    internal sealed record DeviceFunctionModel(string Signature, string Body);
 
     /// <summary>A diagnostic stored by value (Location is not equatable across compilations).</summary>
     internal sealed record DiagnosticInfo(string Id, string FilePath, int Start, int Length, int StartLine, int StartColumn, int EndLine, int EndColumn, EquatableArray<string> Arguments);

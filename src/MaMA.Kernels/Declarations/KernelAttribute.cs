@@ -40,3 +40,15 @@ public sealed class ExtentAttribute(string expression) : Attribute
 {
     public string Expression { get; } = expression;
 }
+
+/// <summary>
+/// Marks a static helper that kernels in the same type declaration call with views
+/// (<c>ArrayView&lt;T&gt;</c> parameters). On accelerators ILGPU inlines it as is; for the CPU
+/// implementation the generator emits a twin inside each kernel's host type with every view
+/// parameter turned into a pointer, so the same rule applies: views are only indexed or passed
+/// on to other device functions. Helpers without view parameters need no attribute.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false, AllowMultiple = false)]
+public sealed class DeviceFunctionAttribute : Attribute
+{
+}
