@@ -1,8 +1,0 @@
-namespace MaMA.Data.Tests;
-
-[TestFixture]
-public sealed class DatasetLayoutTests
-{
-    [Test]
-    public void TablesLiveUnderTables() => Assert.That(MaMA.Data.DatasetLayout.MetadataCsv, Does.StartWith(MaMA.Data.DatasetLayout.TablesFolder + "/"));
-}
