@@ -13,6 +13,7 @@ namespace MaMA.Cli
         [
             ("demo", "train the smallest end-to-end model on built-in synthetic mammography phantoms", DemoCommand.Run),
             ("devices", "list the compute devices this machine offers", DevicesCommand.Run),
+            ("prepare", "convert a folder of DICOM/PNG/JPEG mammograms to preprocessed 8-bit PNGs (long side 1024, padded)", PrepareCommand.Run),
             ("captions", "write the structured reports of an EMBED-shaped folder's split as JSON Lines", CaptionsCommand.Run),
         ];
 
