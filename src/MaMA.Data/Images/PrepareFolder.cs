@@ -140,7 +140,8 @@ public static class PrepareFolder
         foreach (PrepareFailure f in failures)
             lock (logLock) log.WriteLine($"  failed: {f.Path}: {f.Reason}");
 
-        using (var timer = new Timer(_ => Progress(false), null, options.ProgressInterval, options.ProgressInterval))
+        var timer = new Timer(_ => Progress(false), null, options.ProgressInterval, options.ProgressInterval);
+        try
         {
             try
             {
@@ -176,8 +177,15 @@ public static class PrepareFolder
             catch (AggregateException e) when (e.InnerExceptions.Count > 0)
             {
                 Exception first = e.InnerExceptions[0];
-                throw new IOException($"prepare stopped: cannot write an output: {first.Message}", first);
+                if (first is IOException or UnauthorizedAccessException)
+                    throw new IOException($"prepare stopped: cannot write an output: {first.Message}", first);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
             }
+        }
+        finally
+        {
+            using var stopped = new ManualResetEvent(false);
+            if (timer.Dispose(stopped)) stopped.WaitOne(); // no progress line after the summary
         }
         Progress(final: true);
 

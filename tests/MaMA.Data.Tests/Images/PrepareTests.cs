@@ -100,6 +100,16 @@ public sealed class PrepareTests
     }
 
     [Test]
+    public void AnOutputThatCannotBeWrittenStopsTheRun()
+    {
+        Directory.CreateDirectory(Path.Combine(_out, "e.png")); // a folder where the file should go
+        var e = Assert.Throws<IOException>(() => Run(new StringWriter()))!;
+        Assert.That(e.Message, Does.StartWith("prepare stopped: cannot write an output"));
+        Assert.That(Directory.GetFiles(_out, "*" + AtomicFile.TempSuffix, SearchOption.AllDirectories), Is.Empty);
+        Assert.That(MaMA.Cli.Cli.Run(["prepare", "--in", _in, "--out", _out, "--size", "32"]), Is.EqualTo(1));
+    }
+
+    [Test]
     public void NoPadKeepsTheAspectRatio()
     {
         PrepareFolder.Run(new PrepareOptions { InputDir = _in, OutputDir = _out, Size = 32, Pad = false, Workers = 1 }, new StringWriter());
