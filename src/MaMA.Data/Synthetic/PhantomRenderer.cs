@@ -298,9 +298,6 @@ internal static class PhantomRenderer
 
         public double ImageX(double fromChest) => Left ? fromChest : W - fromChest;
 
-        /// <summary>Image direction (unit x) pointing from the chest wall toward the nipple.</summary>
-        public double NippleDirection => Left ? 1 : -1;
-
         public void Add(int x, int y, double amount)
         {
             if (x < 0 || y < 0 || x >= W || y >= H) return;
@@ -488,7 +485,7 @@ internal static class PhantomRenderer
                 case "FP": Speck(c, px, py, rng.Range(0.5, 0.8) * s, rng.Range(1, 1.6), rng.Range(0, Math.PI), k * rng.Range(0.8, 1.1), specks); break;
                 case "PL": Speck(c, px, py, rng.Range(0.6, 1.15) * s, rng.Range(1, 1.8), rng.Range(0, Math.PI), k * rng.Range(0.8, 1.15), specks); break;
                 case "CH": Speck(c, px, py, rng.Range(0.8, 1.2) * s, rng.Range(1, 1.5), rng.Range(0, Math.PI), k * rng.Range(0.9, 1.1), specks); break;
-                case "FB": Speck(c, px, py, rng.Range(1.2, 2.0) * s, 0.5 * s / (1.6 * s), dirAngle + rng.Range(-0.5, 0.5), k * rng.Range(0.8, 1.0), specks); break;
+                case "FB": Speck(c, px, py, rng.Range(1.2, 2.0) * s, rng.Range(0.25, 0.35), dirAngle + rng.Range(-0.5, 0.5), k * rng.Range(0.8, 1.0), specks); break;
                 case "RD": Speck(c, px, py, rng.Range(1.1, 1.6) * s, 1, 0, k, specks); break;
                 case "PC":
                 {
