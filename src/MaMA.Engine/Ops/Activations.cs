@@ -1,5 +1,6 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using ActivationKernels = MaMA.Kernels.Elementwise.Activations;
 
 namespace MaMA.Engine;
@@ -14,6 +15,7 @@ public enum GeluForm
     Tanh,
 }
 
+/// <remarks>CPU: hand-written SIMD (<see cref="ActivationsSimd"/>); ILGPU: the generated kernels.</remarks>
 public static partial class Ops
 {
     public static unsafe Tensor Relu(Tensor x)
@@ -23,7 +25,7 @@ public static partial class Ops
         Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
         int n = checked((int)xf.Numel);
         Dispatch.Run(xf.Device,
-            cpu: () => ActivationKernels.ReluForward.RunCpu(n, xf.Ptr<float>(), y.Ptr<float>()),
+            cpu: () => ActivationsSimd.ReluForward(n, xf.Ptr<float>(), y.Ptr<float>()),
             ilgpu: s => ActivationKernels.ReluForward.Launch(s, n, xf.View<float>(), y.View<float>()));
         return GradMode.RecordIfNeeded(y, new ReluNode(x, xf));
     }
@@ -37,8 +39,8 @@ public static partial class Ops
         Dispatch.Run(xf.Device,
             cpu: () =>
             {
-                if (form == GeluForm.Erf) ActivationKernels.GeluErfForward.RunCpu(n, xf.Ptr<float>(), y.Ptr<float>());
-                else ActivationKernels.GeluTanhForward.RunCpu(n, xf.Ptr<float>(), y.Ptr<float>());
+                if (form == GeluForm.Erf) ActivationsSimd.GeluErfForward(n, xf.Ptr<float>(), y.Ptr<float>());
+                else ActivationsSimd.GeluTanhForward(n, xf.Ptr<float>(), y.Ptr<float>());
             },
             ilgpu: s =>
             {
@@ -58,7 +60,7 @@ public static partial class Ops
             Tensor dx = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
             int n = checked((int)xf.Numel);
             Dispatch.Run(xf.Device,
-                cpu: () => ActivationKernels.ReluBackward.RunCpu(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>()),
+                cpu: () => ActivationsSimd.ReluBackward(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>()),
                 ilgpu: s => ActivationKernels.ReluBackward.Launch(s, n, xf.View<float>(), g.View<float>(), dx.View<float>()));
             return [dx];
         }
@@ -76,8 +78,8 @@ public static partial class Ops
             Dispatch.Run(xf.Device,
                 cpu: () =>
                 {
-                    if (form == GeluForm.Erf) ActivationKernels.GeluErfBackward.RunCpu(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
-                    else ActivationKernels.GeluTanhBackward.RunCpu(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
+                    if (form == GeluForm.Erf) ActivationsSimd.GeluErfBackward(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
+                    else ActivationsSimd.GeluTanhBackward(n, xf.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
                 },
                 ilgpu: s =>
                 {

@@ -1,6 +1,7 @@
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using BinaryKernels = MaMA.Kernels.Elementwise.Binary;
 
 namespace MaMA.Engine;
@@ -86,6 +87,7 @@ public static partial class Ops
         else Parallel.For(0, chunks, Body);
     }
 
+    /// <summary>Broadcasting (or strided) operands: the generated kernel on ILGPU; on the CPU, row-wise SIMD (<see cref="BinarySimd"/>).</summary>
     private static unsafe void BroadcastKernel(Tensor a, Tensor b, Tensor y, int op, int n)
     {
         int rank = Math.Max(y.Rank, 1);
@@ -94,11 +96,7 @@ public static partial class Ops
         FillBroadcastStrides(a, y.Rank, meta, rank);
         FillBroadcastStrides(b, y.Rank, meta, 2 * rank);
         Dispatch.Run(y.Device,
-            cpu: () =>
-            {
-                fixed (long* m = meta)
-                    BinaryKernels.Broadcast.RunCpu(n, a.Ptr<float>(), b.Ptr<float>(), y.Ptr<float>(), m, rank, op);
-            },
+            cpu: () => BinarySimd.Run(y.Shape, a.Ptr<float>(), meta.AsSpan(rank, y.Rank), b.Ptr<float>(), meta.AsSpan(2 * rank, y.Rank), y.Ptr<float>(), op),
             ilgpu: s =>
             {
                 using Tensor metaT = Dispatch.Meta(y.Device, meta);

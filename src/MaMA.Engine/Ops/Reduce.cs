@@ -1,12 +1,15 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using MaMA.Kernels.Reduction;
+using BinaryKernels = MaMA.Kernels.Elementwise.Binary;
 
 namespace MaMA.Engine;
 
 /// <summary>
-/// Sum, mean and max over any set of axes. Reduced axes are permuted to the end and made
-/// contiguous, so every reduction is a row reduction over [rows, n] (RowReduce kernels).
+/// Sum, mean and max over any set of axes. On ILGPU (and for max) reduced axes are permuted to the
+/// end and made contiguous, so every reduction is a row reduction over [rows, n] (RowReduce
+/// kernels); the CPU sum/mean reduces in place (ReduceSimd).
 /// </summary>
 public static partial class Ops
 {
@@ -49,6 +52,7 @@ public static partial class Ops
     {
         Dispatch.RequireFloat(mean ? "mean" : "sum", x);
         int[] ax = (axes is null || axes.Length == 0 ? Enumerable.Range(0, x.Rank) : axes.Select(a => Shape.Axis(a, x.Rank))).Distinct().Order().ToArray();
+        if (x.Device.IsCpu) return ReduceSumCpu(x, ax, keepDim, mean);
         (Tensor rows, int[] outShape, int n) = ToRows(x, ax, keepDim);
         int count = checked((int)Shape.Numel(outShape));
         float scale = mean ? 1f / Math.Max(n, 1) : 1f;
@@ -57,6 +61,51 @@ public static partial class Ops
             cpu: () => RowReduce.Sum.RunCpu(count, rows.Ptr<float>(), y.Ptr<float>(), n, scale),
             ilgpu: s => RowReduce.Sum.Launch(s, count, rows.View<float>(), y.View<float>(), n, scale));
         return GradMode.RecordIfNeeded(y, new SumNode(x, ax, scale));
+    }
+
+    /// <summary>
+    /// Fast CPU sum/mean: reduces the contiguous input in place of the permuted copy the row kernels
+    /// need (<see cref="ReduceSimd"/>: row sums when the innermost axis is reduced, running row
+    /// additions when it is kept, e.g. a mean over tokens or a bias gradient).
+    /// </summary>
+    private static unsafe Tensor ReduceSumCpu(Tensor x, int[] ax, bool keepDim, bool mean)
+    {
+        bool[] reduced = new bool[x.Rank];
+        int n = 1;
+        foreach (int a in ax)
+        {
+            reduced[a] = true;
+            n *= x.Shape[a];
+        }
+        int[] outShape = keepDim
+            ? Enumerable.Range(0, x.Rank).Select(d => reduced[d] ? 1 : x.Shape[d]).ToArray()
+            : Enumerable.Range(0, x.Rank).Where(d => !reduced[d]).Select(d => x.Shape[d]).ToArray();
+        float scale = mean ? 1f / Math.Max(n, 1) : 1f;
+        Tensor xc;
+        using (GradMode.NoGrad())
+            xc = Contiguous(x.DType == DType.Float32 ? x : x.To(DType.Float32));
+        Tensor y = Tensor.Empty(outShape, DType.Float32, x.Device);
+        ReduceSimd.Sum(xc.Shape, xc.Ptr<float>(), reduced, y.Ptr<float>(), scale);
+        return GradMode.RecordIfNeeded(y, new SumNode(x, ax, scale));
+    }
+
+    /// <summary>dx = scale * dy broadcast over the reduced axes, on the CPU (<see cref="BinarySimd"/> with a zero-stride operand).</summary>
+    private static unsafe Tensor SumBackwardCpu(Tensor x, int[] axes, Tensor dy, float scale)
+    {
+        Tensor g = Dispatch.F32(dy);
+        Tensor dx = Tensor.Empty(x.Shape, DType.Float32, x.Device);
+        var gStrides = new long[x.Rank];
+        long stride = 1;
+        for (int d = x.Rank - 1; d >= 0; d--)
+        {
+            if (axes.Contains(d)) continue;
+            gStrides[d] = stride;
+            stride *= x.Shape[d];
+        }
+        var zero = new long[x.Rank];
+        float s = scale;
+        BinarySimd.Run(x.Shape, g.Ptr<float>(), gStrides, &s, zero, dx.Ptr<float>(), BinaryKernels.Multiply);
+        return dx;
     }
 
     /// <summary>Permutes the reduced axes last and flattens to contiguous fp32 [rows, n].</summary>
@@ -84,6 +133,7 @@ public static partial class Ops
         {
             // Broadcast dy (scaled) over the reduced axes: dy in [rows] -> [rows, n] -> permute back.
             Tensor x = Inputs[0];
+            if (x.Device.IsCpu) return [SumBackwardCpu(x, axes, dy, scale)];
             int[] kept = Enumerable.Range(0, x.Rank).Where(d => !axes.Contains(d)).ToArray();
             int n = 1;
             foreach (int a in axes) n *= x.Shape[a];

@@ -1,5 +1,6 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using MaMA.Kernels.Layout;
 
 namespace MaMA.Engine;
@@ -78,7 +79,10 @@ public static partial class Ops
         return GradMode.RecordIfNeeded(y, new ContiguousNode(x));
     }
 
-    /// <summary>Copies the elements of view <paramref name="x"/> into contiguous <paramref name="y"/>.</summary>
+    /// <summary>
+    /// Copies the elements of view <paramref name="x"/> into contiguous <paramref name="y"/>: on the CPU
+    /// row by row with block copies (<see cref="StridedCopySimd"/>), on ILGPU one index per element.
+    /// </summary>
     internal static unsafe void CopyStrided(Tensor x, Tensor y)
     {
         int rank = Math.Max(x.Rank, 1);
@@ -93,21 +97,7 @@ public static partial class Ops
         long offset = x.Offset;
         int width = x.DType.Size();
         Dispatch.Run(x.Device,
-            cpu: () =>
-            {
-                // Kernels take a base pointer at storage element 0 and the view offset as srcOffset.
-                fixed (long* m = meta)
-                {
-                    byte* basePtr = x.Ptr<byte>() - offset * width;
-                    switch (width)
-                    {
-                        case 1: StridedCopy.Copy8.RunCpu(count, basePtr, y.Ptr<byte>(), m, rank, offset); break;
-                        case 2: StridedCopy.Copy16.RunCpu(count, (ushort*)basePtr, y.Ptr<ushort>(), m, rank, offset); break;
-                        case 4: StridedCopy.Copy32.RunCpu(count, (uint*)basePtr, y.Ptr<uint>(), m, rank, offset); break;
-                        default: StridedCopy.Copy64.RunCpu(count, (ulong*)basePtr, y.Ptr<ulong>(), m, rank, offset); break;
-                    }
-                }
-            },
+            cpu: () => StridedCopySimd.Copy(x.Shape, x.Ptr<byte>(), x.Strides, y.Ptr<byte>(), y.Strides, width),
             ilgpu: stream =>
             {
                 using Tensor metaT = Dispatch.Meta(x.Device, meta);
@@ -140,11 +130,7 @@ public static partial class Ops
         if (count == 0) return;
         long offset = dst.Offset;
         Dispatch.Run(dst.Device,
-            cpu: () =>
-            {
-                fixed (long* m = meta)
-                    StridedCopy.Scatter32.RunCpu(count, src.Ptr<uint>(), dst.Ptr<uint>() - offset, m, rank, offset);
-            },
+            cpu: () => StridedCopySimd.Copy(dst.Shape, src.Ptr<byte>(), src.Strides, dst.Ptr<byte>(), dst.Strides, sizeof(float)),
             ilgpu: stream =>
             {
                 using Tensor metaT = Dispatch.Meta(dst.Device, meta);
