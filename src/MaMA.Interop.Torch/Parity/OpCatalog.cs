@@ -21,6 +21,10 @@ public static partial class OpCatalog
         AddEmbeddingFamily(cases);
         AddDropoutFamily(cases);
         AddSpatialFamily(cases);
+        AddAttentionFamily(cases);
+        AddLoraFamily(cases);
+        AddLocalAlignmentFamily(cases);
+        AddContrastiveFamily(cases);
         var duplicate = cases.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new InvalidOperationException($"Duplicate op case '{duplicate.Key}'.");
         return cases;
@@ -36,4 +40,13 @@ public static partial class OpCatalog
     static partial void AddDropoutFamily(List<OpCase> cases);
 
     static partial void AddSpatialFamily(List<OpCase> cases);
+
+    // The four MaMA kernel families.
+    static partial void AddAttentionFamily(List<OpCase> cases);
+
+    static partial void AddLoraFamily(List<OpCase> cases);
+
+    static partial void AddLocalAlignmentFamily(List<OpCase> cases);
+
+    static partial void AddContrastiveFamily(List<OpCase> cases);
 }
