@@ -14,6 +14,7 @@ namespace MaMA.Cli
             ("demo", "train the smallest end-to-end model on built-in synthetic mammography phantoms", DemoCommand.Run),
             ("devices", "list the compute devices this machine offers", DevicesCommand.Run),
             ("prepare", "convert a folder of DICOM/PNG/JPEG mammograms to preprocessed 8-bit PNGs (long side 1024, padded)", PrepareCommand.Run),
+            ("bench", "time the four MaMA kernel families at the paper's shapes (--vs torch: against libtorch on this CPU)", BenchCommand.Run),
             ("captions", "write the structured reports of an EMBED-shaped folder's split as JSON Lines", CaptionsCommand.Run),
             ("op", "run one kernel family op (attention, lora_linear, sla_loss, clip_loss, ntxent_loss) on named tensors from a safetensors file", OpCommand.Run),
             ("synth", "write the built-in synthetic EMBED-shaped dataset (tables and PNG mammograms)", SynthCommand.Run),
