@@ -1,0 +1,139 @@
+using ILGPU;
+using MaMA.Kernels.Random;
+
+namespace MaMA.Kernels.Lora;
+
+/// <summary>
+/// LoRA linear, y = x W + b + s * dropout(x) A^T B^T, for accelerators (the portable reference
+/// path; the fast CPU path is <see cref="Cpu.LoraSimd"/>). x is contiguous [m, inF], u = dropout(x) A^T
+/// is [m, r], A is [r, inF], B is [outF, r], y is [m, outF]. The frozen base weight is read through
+/// element strides: w(k, j) = w[k * wRow + j * wCol] (Conv1D [in, out]: wRow = outF, wCol = 1;
+/// Linear [out, in]: wRow = 1, wCol = inF).
+/// <para>
+/// Fusion: the low-rank product enters the base GEMM's epilogue (<see cref="ForwardKernel"/> adds
+/// bias and s * u B^T to the dot product it has in hand), and the input gradient adds
+/// mask * (du A) the same way. Dropout is the keep-mask of <see cref="Random.Dropout"/> over the
+/// flattened x (element e of [m, inF] is lane e % 4 of Philox block e / 4 at offset), regenerated
+/// wherever it is needed and never stored. keepProb &gt;= 1 turns it off (every element kept, scale 1).
+/// </para>
+/// </summary>
+public static partial class Lora
+{
+    /// <summary>Dropout factor of element <paramref name="e"/> of x: scale when kept, else 0 (1 when keepProb &gt;= 1: dropout off).</summary>
+    public static float MaskScale(long e, float keepProb, float scale, ulong seed, ulong offset)
+    {
+        if (keepProb >= 1f) return 1f;
+        UInt4 block = Philox.Block((uint)(e >> 2), 0u, (uint)offset, (uint)(offset >> 32), (uint)seed, (uint)(seed >> 32));
+        uint word = block.Lane((int)(e & 3));
+        return Philox.ToUniform(word) < keepProb ? scale : 0f;
+    }
+
+    /// <summary>u[row, t] = sum_k dropout(x)[row, k] A[t, k]; count = m * r.</summary>
+    [Kernel(CpuGrain = 16)]
+    private static void ProjectKernel(int i, [Extent("(long)count / r * inF")] ArrayView<float> x, [Extent("(long)r * inF")] ArrayView<float> a,
+        [Extent("count")] ArrayView<float> u, int inF, int r,
+        float keepProb, float scale, ulong seed, ulong offset)
+    {
+        long row = i / r, t = i % r;
+        long xBase = row * inF, aBase = t * inF;
+        float sum = 0f;
+        for (long k = 0; k < inF; k++)
+            sum += x[xBase + k] * MaskScale(xBase + k, keepProb, scale, seed, offset) * a[aBase + k];
+        u[i] = sum;
+    }
+
+    /// <summary>y[row, j] = sum_k x[row, k] w(k, j) + bias[j] + scaling * sum_t u[row, t] B[j, t]; count = m * outF.</summary>
+    [Kernel(CpuGrain = 64)]
+    private static void ForwardKernel(int i, [Extent("(long)count / outF * inF")] ArrayView<float> x, ArrayView<float> w,
+        [Extent("hasBias != 0 ? outF : 0")] ArrayView<float> bias, [Extent("(long)count / outF * r")] ArrayView<float> u,
+        [Extent("(long)outF * r")] ArrayView<float> b, [Extent("count")] ArrayView<float> y,
+        int inF, int outF, int r, long wRow, long wCol, int hasBias, float scaling)
+    {
+        long row = i / outF, j = i % outF;
+        long xBase = row * inF, wBase = j * wCol;
+        float sum = 0f;
+        for (long k = 0; k < inF; k++) sum += x[xBase + k] * w[wBase + k * wRow];
+        float low = 0f;
+        for (long t = 0; t < r; t++) low += u[row * r + t] * b[j * r + t];
+        y[i] = sum + (hasBias != 0 ? bias[j] : 0f) + scaling * low;
+    }
+
+    /// <summary>du[row, t] = scaling * sum_j dy[row, j] B[j, t]; count = m * r.</summary>
+    [Kernel(CpuGrain = 16)]
+    private static void GradUKernel(int i, [Extent("(long)count / r * outF")] ArrayView<float> dy, [Extent("(long)outF * r")] ArrayView<float> b,
+        [Extent("count")] ArrayView<float> du, int outF, int r, float scaling)
+    {
+        long row = i / r, t = i % r;
+        float sum = 0f;
+        for (long j = 0; j < outF; j++) sum += dy[row * outF + j] * b[j * r + t];
+        du[i] = scaling * sum;
+    }
+
+    /// <summary>dB[j, t] = scaling * sum_row dy[row, j] u[row, t]; count = outF * r.</summary>
+    [Kernel(CpuGrain = 16)]
+    private static void GradBKernel(int i, [Extent("(long)m * outF")] ArrayView<float> dy, [Extent("(long)m * r")] ArrayView<float> u,
+        [Extent("count")] ArrayView<float> db, int m, int outF, int r, float scaling)
+    {
+        long j = i / r, t = i % r;
+        float sum = 0f;
+        for (long row = 0; row < m; row++) sum += dy[row * outF + j] * u[row * r + t];
+        db[i] = scaling * sum;
+    }
+
+    /// <summary>dbias[j] = sum_row dy[row, j]; count = outF.</summary>
+    [Kernel(CpuGrain = 64)]
+    private static void GradBiasKernel(int j, [Extent("(long)m * outF")] ArrayView<float> dy, [Extent("count")] ArrayView<float> dbias, int m, int outF)
+    {
+        float sum = 0f;
+        for (long row = 0; row < m; row++) sum += dy[row * outF + j];
+        dbias[j] = sum;
+    }
+
+    /// <summary>dA[t, k] = sum_row du[row, t] dropout(x)[row, k]; count = r * inF.</summary>
+    [Kernel(CpuGrain = 16)]
+    private static void GradAKernel(int i, [Extent("(long)m * r")] ArrayView<float> du, [Extent("(long)m * inF")] ArrayView<float> x,
+        [Extent("count")] ArrayView<float> da, int m, int inF, int r,
+        float keepProb, float scale, ulong seed, ulong offset)
+    {
+        long t = i / inF, k = i % inF;
+        float sum = 0f;
+        for (long row = 0; row < m; row++)
+        {
+            long e = row * inF + k;
+            sum += du[row * r + t] * x[e] * MaskScale(e, keepProb, scale, seed, offset);
+        }
+        da[i] = sum;
+    }
+
+    /// <summary>dx[row, k] = sum_j dy[row, j] w(k, j) + mask(row, k) * sum_t du[row, t] A[t, k]; count = m * inF.</summary>
+    [Kernel(CpuGrain = 64)]
+    private static void GradInputKernel(int i, [Extent("(long)count / inF * outF")] ArrayView<float> dy, ArrayView<float> w,
+        [Extent("(long)count / inF * r")] ArrayView<float> du, [Extent("(long)r * inF")] ArrayView<float> a, [Extent("count")] ArrayView<float> dx,
+        int inF, int outF, int r, long wRow, long wCol,
+        float keepProb, float scale, ulong seed, ulong offset)
+    {
+        long row = i / inF, k = i % inF;
+        long dyBase = row * outF, wBase = k * wRow;
+        float sum = 0f;
+        for (long j = 0; j < outF; j++) sum += dy[dyBase + j] * w[wBase + j * wCol];
+        float low = 0f;
+        for (long t = 0; t < r; t++) low += du[row * r + t] * a[t * inF + k];
+        dx[i] = sum + MaskScale(i, keepProb, scale, seed, offset) * low;
+    }
+
+    /// <summary>
+    /// w += alpha * delta with delta(k, j) = sum_t B[j, t] A[t, k], over w's storage: Conv1D
+    /// (<paramref name="conv1D"/> != 0) element i is (k = i / outF, j = i % outF), Linear it is
+    /// (j = i / inF, k = i % inF); count = inF * outF. alpha = +scaling merges, -scaling unmerges.
+    /// </summary>
+    [Kernel(CpuGrain = 1024)]
+    private static void MergeKernel(int i, [Extent("count")] ArrayView<float> w, [Extent("(long)r * inF")] ArrayView<float> a,
+        [Extent("(long)outF * r")] ArrayView<float> b, int inF, int outF, int r, int conv1D, float alpha)
+    {
+        long k = conv1D != 0 ? i / outF : i % inF;
+        long j = conv1D != 0 ? i % outF : i / inF;
+        float delta = 0f;
+        for (long t = 0; t < r; t++) delta += b[j * r + t] * a[t * inF + k];
+        w[i] += alpha * delta;
+    }
+}
