@@ -1,0 +1,111 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
+using FlashKernels = MaMA.Kernels.Attention.FlashAttention;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Scaled dot-product attention, flash style: out[b, h, i] = sum_j softmax_j(scale q_i . k_j) v_j
+    /// over the keys j visible to query i: <c>keyPaddingMask[b, j] != 0</c> (1 keep, 0 pad; fp32, any
+    /// floating, int or bool; null keeps all) and, when <paramref name="causal"/>, j &lt;= i.
+    /// <para>
+    /// q, k, v are [B, H, T, D] in fp32 or bf16/fp16 storage; they are widened to fp32 once (a
+    /// recorded cast, so a bf16 input gets a bf16 gradient) and everything accumulates in fp32; the
+    /// output is fp32. <paramref name="scale"/> is the full multiplier on q . k (ViT 1/sqrt(D);
+    /// GPT-2 1/sqrt(D)/(layer + 1)).
+    /// </para>
+    /// <para>
+    /// A query row that sees no key (all keys padded, or causal with every earlier key padded) gets
+    /// an output of 0 and zero gradients; PyTorch's scaled_dot_product_attention gives NaN there.
+    /// </para>
+    /// Memory: the forward keeps only the output and the per-row log-sum-exp [B, H, T]; the backward
+    /// recomputes probabilities from it. No T x T matrix is ever allocated.
+    /// </summary>
+    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale)
+    {
+        const string name = "attention";
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentNullException.ThrowIfNull(k);
+        ArgumentNullException.ThrowIfNull(v);
+        if (q.Rank != 4) throw new ArgumentException($"{name}: q must be [B, H, T, D], got {Shape.Format(q.Shape)}.", nameof(q));
+        if (!Shape.SameShape(k.Shape, q.Shape)) throw new ArgumentException($"{name}: k has shape {Shape.Format(k.Shape)} but q has {Shape.Format(q.Shape)}.", nameof(k));
+        if (!Shape.SameShape(v.Shape, q.Shape)) throw new ArgumentException($"{name}: v has shape {Shape.Format(v.Shape)} but q has {Shape.Format(q.Shape)}.", nameof(v));
+        Dispatch.RequireFloat(name, q);
+        Dispatch.RequireFloat(name, k);
+        Dispatch.RequireFloat(name, v);
+        if (!float.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(scale), $"{name}: scale must be finite, got {scale}.");
+        int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
+        if (d == 0) throw new ArgumentException($"{name}: head size D must be at least 1, got {Shape.Format(q.Shape)}.", nameof(q));
+        if (keyPaddingMask is not null && (keyPaddingMask.Rank != 2 || keyPaddingMask.Size(0) != batch || keyPaddingMask.Size(1) != t))
+            throw new ArgumentException($"{name}: keyPaddingMask must be [B, T] = [{batch}, {t}], got {Shape.Format(keyPaddingMask.Shape)}.", nameof(keyPaddingMask));
+        if (keyPaddingMask is null) Dispatch.SameDevice(name, q, k, v);
+        else Dispatch.SameDevice(name, q, k, v, keyPaddingMask);
+        checked
+        {
+            _ = batch * heads * t * d;
+        }
+
+        // Recorded widening (no-ops for fp32 contiguous inputs): gradients flow back through them.
+        Tensor qf = Contiguous(Cast(q, DType.Float32)), kf = Contiguous(Cast(k, DType.Float32)), vf = Contiguous(Cast(v, DType.Float32));
+        Tensor? keep = null;
+        if (keyPaddingMask is not null)
+            using (GradMode.NoGrad())
+                keep = Contiguous(Cast(keyPaddingMask, DType.Float32));
+
+        Tensor o = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+        Tensor lse = Tensor.Empty([batch, heads, t], DType.Float32, q.Device);
+        int rows = batch * heads * t;
+        if (rows > 0)
+            Dispatch.Run(q.Device,
+                cpu: () => AttentionCpu.Forward(batch, heads, t, d, qf.Ptr<float>(), kf.Ptr<float>(), vf.Ptr<float>(),
+                    keep is null ? null : keep.Ptr<float>(), causal, scale, o.Ptr<float>(), lse.Ptr<float>()),
+                ilgpu: s =>
+                {
+                    // Kernels always read a mask; the stream is in order, so the buffer may go back to the cache at once.
+                    using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
+                    Tensor keepAll = keep ?? ones!;
+                    FlashKernels.AttentionForward.Launch(s, rows, qf.View<float>(), kf.View<float>(), vf.View<float>(), keepAll.View<float>(),
+                        o.View<float>(), lse.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
+                });
+        return GradMode.RecordIfNeeded(o, new AttentionNode(qf, kf, vf, keep, o, lse, causal, scale));
+    }
+
+    /// <summary>
+    /// Backward from the saved output and log-sum-exp: D_i = rowsum(dO_i * O_i), then dQ per query
+    /// row and dK, dV per key row, each probability recomputed as exp(scale q . k - L).
+    /// </summary>
+    private sealed class AttentionNode(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o, Tensor lse, bool causal, float scale) : Node(q, k, v)
+    {
+        public override string Name => "attention";
+
+        public override unsafe Tensor?[] Backward(Tensor gradOutput)
+        {
+            Tensor g = Dispatch.F32(gradOutput);
+            int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
+            Tensor dq = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+            Tensor dk = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+            Tensor dv = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+            int rows = batch * heads * t;
+            if (rows > 0)
+                Dispatch.Run(q.Device,
+                    cpu: () => AttentionCpu.Backward(batch, heads, t, d, q.Ptr<float>(), k.Ptr<float>(), v.Ptr<float>(),
+                        keep is null ? null : keep.Ptr<float>(), causal, scale, o.Ptr<float>(), lse.Ptr<float>(), g.Ptr<float>(),
+                        dq.Ptr<float>(), dk.Ptr<float>(), dv.Ptr<float>()),
+                    ilgpu: s =>
+                    {
+                        using Tensor delta = Tensor.Empty([batch, heads, t], DType.Float32, q.Device);
+                        using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
+                        Tensor keepAll = keep ?? ones!;
+                        FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
+                        FlashKernels.AttentionBackwardQuery.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keepAll.View<float>(),
+                            g.View<float>(), lse.View<float>(), delta.View<float>(), dq.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
+                        FlashKernels.AttentionBackwardKey.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keepAll.View<float>(),
+                            g.View<float>(), lse.View<float>(), delta.View<float>(), dk.View<float>(), dv.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
+                    });
+            return [dq, dk, dv];
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using MaMA.Engine;
+using MaMA.Engine.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
+using EngineTensor = MaMA.Engine.Tensors.Tensor;
+using TorchTensor = TorchSharp.torch.Tensor;
+
+namespace MaMA.Interop.Torch.Parity;
+
+/// <summary>
+/// Flash attention (<see cref="Ops.Attention"/>) against torch.nn.functional.scaled_dot_product_attention:
+/// odd T (17, 33, and 130 for several key/query blocks) and D (16, 24, and the real 64 and 128),
+/// bidirectional, causal, padding masks (trailing keys padded per batch, never a whole row), the
+/// GPT-2 extra 1/(layer + 1) score scale, and bf16 storage with fp32 accumulation.
+/// </summary>
+public static partial class OpCatalog
+{
+    static partial void AddAttentionFamily(List<OpCase> cases)
+    {
+        // fp32: relative error 1e-4 on the output and every gradient.
+        AddAttention(cases, "attention_bidirectional", [2, 3, 33, 16], causal: false, keptKeys: null);
+        AddAttention(cases, "attention_bidirectional_d24", [1, 2, 17, 24], causal: false, keptKeys: null);
+        AddAttention(cases, "attention_vit_head_d64", [1, 2, 130, 64], causal: false, keptKeys: null);
+        AddAttention(cases, "attention_causal", [2, 2, 33, 16], causal: true, keptKeys: null);
+        AddAttention(cases, "attention_padding", [3, 2, 17, 16], causal: false, keptKeys: [17, 12, 5]);
+        AddAttention(cases, "attention_causal_padding_layer_scale", [2, 2, 17, 24], causal: true, keptKeys: [17, 9], layer: 2);
+        AddAttention(cases, "attention_gpt2_head_d128", [2, 1, 130, 128], causal: true, keptKeys: [101, 130], layer: 4);
+        AddAttention(cases, "attention_causal_padding_t130", [2, 2, 130, 32], causal: true, keptKeys: [130, 66], layer: 1);
+
+        // bf16 storage, fp32 accumulation: 2e-2 (the engine's inputs are rounded to bf16; torch
+        // rounds the same way and computes in fp32).
+        AddAttention(cases, "attention_bf16", [2, 2, 33, 16], causal: false, keptKeys: null, bf16: true);
+        AddAttention(cases, "attention_bf16_causal_padding", [2, 2, 17, 24], causal: true, keptKeys: [17, 11], layer: 3, bf16: true);
+    }
+
+    /// <summary>
+    /// One attention case over q, k, v of <paramref name="shape"/> [B, H, T, D]; <paramref name="keptKeys"/>
+    /// gives per batch how many leading keys are kept (the rest padded); the scale is
+    /// 1/sqrt(D)/(layer + 1).
+    /// </summary>
+    private static void AddAttention(List<OpCase> cases, string name, int[] shape, bool causal, int[]? keptKeys, int layer = 0, bool bf16 = false)
+    {
+        int batch = shape[0], t = shape[2], d = shape[3];
+        float scale = (float)(1.0 / Math.Sqrt(d) / (layer + 1));
+        cases.Add(new(name, [new("q", shape), new("k", shape), new("v", shape)],
+            x =>
+            {
+                EngineTensor? keep = keptKeys is null ? null : EngineTensor.FromArray(KeepMask(batch, t, keptKeys), [batch, t], x[0].Device);
+                return bf16
+                    ? Ops.Attention(x[0].To(DType.BFloat16), x[1].To(DType.BFloat16), x[2].To(DType.BFloat16), keep, causal, scale)
+                    : Ops.Attention(x[0], x[1], x[2], keep, causal, scale);
+            },
+            x => bf16
+                ? TorchAttention(Bf16(x[0]), Bf16(x[1]), Bf16(x[2]), keptKeys, causal, scale)
+                : TorchAttention(x[0], x[1], x[2], keptKeys, causal, scale),
+            Tolerance: bf16 ? 2e-2 : 1e-4,
+            GradTolerance: bf16 ? 2e-2 : 1e-4));
+    }
+
+    /// <summary>keep[b, j] = 1 for j &lt; keptKeys[b], else 0 (trailing keys padded).</summary>
+    public static float[] KeepMask(int batch, int t, int[] keptKeys)
+    {
+        var keep = new float[batch * t];
+        for (int b = 0; b < batch; b++)
+            for (int j = 0; j < keptKeys[b]; j++) keep[b * t + j] = 1f;
+        return keep;
+    }
+
+    /// <summary>
+    /// libtorch's scaled_dot_product_attention with the full score multiplier <paramref name="scale"/>:
+    /// TorchSharp's binding has no scale argument, so q is pre-multiplied by scale * sqrt(D) (SDPA
+    /// then divides by sqrt(D)). Padding and causality become one boolean mask [B, 1, T, T]
+    /// (true = attend); causal alone uses is_causal.
+    /// </summary>
+    public static TorchTensor TorchAttention(TorchTensor q, TorchTensor k, TorchTensor v, int[]? keptKeys, bool causal, float scale)
+    {
+        long batch = q.shape[0], t = q.shape[2], d = q.shape[3];
+        double factor = scale * Math.Sqrt(d);
+        TorchTensor qs = Math.Abs(factor - 1.0) < 1e-12 ? q : q * factor;
+        if (keptKeys is null) return nn.functional.scaled_dot_product_attention(qs, k, v, is_casual: causal);
+        bool[] keep = KeepMask((int)batch, (int)t, keptKeys).Select(f => f != 0f).ToArray();
+        TorchTensor mask = tensor(keep, [batch, 1, 1, t]);
+        if (causal) mask = mask.logical_and(ones([t, t], ScalarType.Bool).tril().reshape(1, 1, t, t));
+        return nn.functional.scaled_dot_product_attention(qs, k, v, attn_mask: mask);
+    }
+
+    /// <summary>bf16 storage, fp32 compute: round to bf16 and widen back.</summary>
+    private static TorchTensor Bf16(TorchTensor x) => x.to(ScalarType.BFloat16).to(ScalarType.Float32);
+}

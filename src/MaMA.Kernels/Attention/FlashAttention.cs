@@ -1,0 +1,169 @@
+using ILGPU;
+
+namespace MaMA.Kernels.Attention;
+
+/// <summary>
+/// Scaled dot-product attention over contiguous fp32 [B, H, T, D] buffers seen as rows
+/// [B * H * T, D], flash style: the forward keeps an online softmax (running max m, running sum l,
+/// output row rescaled in place when m grows) and saves only the output and the per-row
+/// log-sum-exp L = m + log l; the backward recomputes each probability as exp(s - L). Nothing of
+/// size T x T exists at any point.
+/// <para>
+/// Key j is visible to query i when <c>keep[b, j] != 0</c> and, if causal, j &lt;= i. A query row
+/// that sees no key gets output 0 and L = +inf (PyTorch gives NaN there), and zero gradients.
+/// </para>
+/// These are the ILGPU kernels (one launch index per query row, or per key row for dK/dV; the
+/// D-length accumulators live in the output rows themselves). The fast CPU backend uses the
+/// blocked SIMD twin in <c>Cpu/AttentionCpu.cs</c>; tiling these kernels in shared memory is a
+/// GPU-speed matter left for later.
+/// </summary>
+public static partial class FlashAttention
+{
+    /// <summary>
+    /// o[r] = sum_j softmax_j(scale q_r . k_j) v_j over the visible keys j of row r, and
+    /// lse[r] = log sum_j exp(scale q_r . k_j) (+inf when no key is visible).
+    /// </summary>
+    [Kernel(CpuGrain = 4)]
+    private static void AttentionForwardKernel(int r,
+        [Extent("(long)count * d")] ArrayView<float> q, [Extent("(long)count * d")] ArrayView<float> k, [Extent("(long)count * d")] ArrayView<float> v,
+        [Extent("(long)(count / headsTimesT) * t")] ArrayView<float> keep,
+        [Extent("(long)count * d")] ArrayView<float> o, [Extent("count")] ArrayView<float> lse,
+        int t, int d, int headsTimesT, int causal, float scale)
+    {
+        int i = r % t;
+        long head = r - i;
+        long keepRow = (long)(r / headsTimesT) * t;
+        long qo = (long)r * d;
+        Fill(o, qo, 0f, d);
+        float m = float.NegativeInfinity, l = 0f;
+        int end = causal != 0 ? i + 1 : t;
+        for (int j = 0; j < end; j++)
+        {
+            if (keep[keepRow + j] == 0f) continue;
+            long ko = (head + j) * d;
+            float s = scale * Dot(q, qo, k, ko, d);
+            if (s > m)
+            {
+                // The running max grows: rescale what was accumulated (nothing yet when l == 0).
+                if (l > 0f)
+                {
+                    float corr = MathF.Exp(m - s);
+                    l *= corr;
+                    Scale(o, qo, corr, d);
+                }
+                m = s;
+            }
+            float p = MathF.Exp(s - m);
+            l += p;
+            Axpy(o, qo, p, v, ko, d);
+        }
+        if (l > 0f)
+        {
+            Scale(o, qo, 1f / l, d);
+            lse[r] = m + MathF.Log(l);
+        }
+        else
+        {
+            lse[r] = float.PositiveInfinity;
+        }
+    }
+
+    /// <summary>delta[r] = sum_c dO[r, c] o[r, c] (the D_i of the backward).</summary>
+    [Kernel(CpuGrain = 64)]
+    private static void AttentionRowDotKernel(int r, [Extent("(long)count * d")] ArrayView<float> dO, [Extent("(long)count * d")] ArrayView<float> o,
+        [Extent("count")] ArrayView<float> delta, int d)
+    {
+        long ro = (long)r * d;
+        delta[r] = Dot(dO, ro, o, ro, d);
+    }
+
+    /// <summary>
+    /// dq[r] = scale sum_j p_rj (dO_r . v_j - delta_r) k_j with p_rj = exp(scale q_r . k_j - lse[r]),
+    /// over the visible keys of row r.
+    /// </summary>
+    [Kernel(CpuGrain = 4)]
+    private static void AttentionBackwardQueryKernel(int r,
+        [Extent("(long)count * d")] ArrayView<float> q, [Extent("(long)count * d")] ArrayView<float> k, [Extent("(long)count * d")] ArrayView<float> v,
+        [Extent("(long)(count / headsTimesT) * t")] ArrayView<float> keep, [Extent("(long)count * d")] ArrayView<float> dO,
+        [Extent("count")] ArrayView<float> lse, [Extent("count")] ArrayView<float> delta, [Extent("(long)count * d")] ArrayView<float> dq,
+        int t, int d, int headsTimesT, int causal, float scale)
+    {
+        int i = r % t;
+        long head = r - i;
+        long keepRow = (long)(r / headsTimesT) * t;
+        long qo = (long)r * d;
+        Fill(dq, qo, 0f, d);
+        float li = lse[r];
+        if (li == float.PositiveInfinity) return; // no visible key: output 0, gradients 0
+        float di = delta[r];
+        int end = causal != 0 ? i + 1 : t;
+        for (int j = 0; j < end; j++)
+        {
+            if (keep[keepRow + j] == 0f) continue;
+            long ko = (head + j) * d;
+            float p = MathF.Exp(scale * Dot(q, qo, k, ko, d) - li);
+            float ds = p * (Dot(dO, qo, v, ko, d) - di) * scale;
+            Axpy(dq, qo, ds, k, ko, d);
+        }
+    }
+
+    /// <summary>
+    /// For key row r (key j of its head): dv[r] = sum_i p_ij dO_i and
+    /// dk[r] = scale sum_i p_ij (dO_i . v_j - delta_i) q_i over the query rows i that see key j.
+    /// </summary>
+    [Kernel(CpuGrain = 4)]
+    private static void AttentionBackwardKeyKernel(int r,
+        [Extent("(long)count * d")] ArrayView<float> q, [Extent("(long)count * d")] ArrayView<float> k, [Extent("(long)count * d")] ArrayView<float> v,
+        [Extent("(long)(count / headsTimesT) * t")] ArrayView<float> keep, [Extent("(long)count * d")] ArrayView<float> dO,
+        [Extent("count")] ArrayView<float> lse, [Extent("count")] ArrayView<float> delta,
+        [Extent("(long)count * d")] ArrayView<float> dk, [Extent("(long)count * d")] ArrayView<float> dv,
+        int t, int d, int headsTimesT, int causal, float scale)
+    {
+        int j = r % t;
+        long head = r - j;
+        long ko = (long)r * d;
+        Fill(dk, ko, 0f, d);
+        Fill(dv, ko, 0f, d);
+        if (keep[(long)(r / headsTimesT) * t + j] == 0f) return;
+        // A query row that sees key j sees at least one key, so its lse is finite.
+        for (int i = causal != 0 ? j : 0; i < t; i++)
+        {
+            long row = head + i;
+            long qo = row * d;
+            float p = MathF.Exp(scale * Dot(q, qo, k, ko, d) - lse[row]);
+            Axpy(dv, ko, p, dO, qo, d);
+            float ds = p * (Dot(dO, qo, v, ko, d) - delta[row]) * scale;
+            Axpy(dk, ko, ds, q, qo, d);
+        }
+    }
+
+    /// <summary>sum_c a[ao + c] b[bo + c], c &lt; n.</summary>
+    [DeviceFunction]
+    private static float Dot(ArrayView<float> a, long ao, ArrayView<float> b, long bo, int n)
+    {
+        float sum = 0f;
+        for (int c = 0; c < n; c++) sum += a[ao + c] * b[bo + c];
+        return sum;
+    }
+
+    /// <summary>y[yo + c] += alpha x[xo + c], c &lt; n.</summary>
+    [DeviceFunction]
+    private static void Axpy(ArrayView<float> y, long yo, float alpha, ArrayView<float> x, long xo, int n)
+    {
+        for (int c = 0; c < n; c++) y[yo + c] += alpha * x[xo + c];
+    }
+
+    /// <summary>y[yo + c] *= alpha, c &lt; n.</summary>
+    [DeviceFunction]
+    private static void Scale(ArrayView<float> y, long yo, float alpha, int n)
+    {
+        for (int c = 0; c < n; c++) y[yo + c] *= alpha;
+    }
+
+    /// <summary>y[yo + c] = value, c &lt; n.</summary>
+    [DeviceFunction]
+    private static void Fill(ArrayView<float> y, long yo, float value, int n)
+    {
+        for (int c = 0; c < n; c++) y[yo + c] = value;
+    }
+}
