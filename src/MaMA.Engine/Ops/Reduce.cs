@@ -24,6 +24,7 @@ public static partial class Ops
     {
         Dispatch.RequireFloat("max", x);
         int a = Shape.Axis(axis, x.Rank);
+        if (x.Device.IsCpu) return MaxCpu(x, a, keepDim);
         (Tensor rows, int[] outShape, int n) = ToRows(x, [a], keepDim);
         if (n == 0) throw new ArgumentException($"max over an empty axis of {Shape.Format(x.Shape)}.");
         int count = outShape.Length == 0 ? 1 : checked((int)Shape.Numel(outShape));
@@ -34,6 +35,34 @@ public static partial class Ops
             ilgpu: s => RowReduce.Max.Launch(s, count, rows.View<float>(), values.View<float>(), indices.View<int>(), n));
         GradMode.RecordIfNeeded(values, new MaxNode(x, a, indices));
         return (values, indices);
+    }
+
+    /// <summary>CPU max over one axis of the contiguous input seen as [outer, n, inner] (<see cref="ReduceSimd.Max"/>), no permuted copy.</summary>
+    private static unsafe (Tensor Values, Tensor Indices) MaxCpu(Tensor x, int axis, bool keepDim)
+    {
+        int n = x.Shape[axis];
+        if (n == 0) throw new ArgumentException($"max over an empty axis of {Shape.Format(x.Shape)}.");
+        int[] outShape = keepDim
+            ? Enumerable.Range(0, x.Rank).Select(d => d == axis ? 1 : x.Shape[d]).ToArray()
+            : Enumerable.Range(0, x.Rank).Where(d => d != axis).Select(d => x.Shape[d]).ToArray();
+        (long outer, long inner) = AroundAxis(x.Shape, axis);
+        Tensor xc;
+        using (GradMode.NoGrad())
+            xc = Contiguous(x.DType == DType.Float32 ? x : x.To(DType.Float32));
+        Tensor values = Tensor.Empty(outShape, DType.Float32, x.Device);
+        Tensor indices = Tensor.Empty(outShape, DType.Int32, x.Device);
+        ReduceSimd.Max(xc.Ptr<float>(), outer, n, inner, values.Ptr<float>(), indices.Ptr<int>());
+        GradMode.RecordIfNeeded(values, new MaxNode(x, axis, indices));
+        return (values, indices);
+    }
+
+    /// <summary>Element counts before and after <paramref name="axis"/>.</summary>
+    private static (long Outer, long Inner) AroundAxis(ReadOnlySpan<int> shape, int axis)
+    {
+        long outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= shape[d];
+        for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+        return (outer, inner);
     }
 
     /// <summary>Sums a broadcast result back to <paramref name="shape"/> (the gradient of broadcasting).</summary>
@@ -159,9 +188,24 @@ public static partial class Ops
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
             Tensor x = Inputs[0];
-            int[] kept = Enumerable.Range(0, x.Rank).Where(d => d != axis).ToArray();
             int n = x.Shape[axis];
             Tensor g = Dispatch.F32(dy);
+            if (x.Device.IsCpu)
+            {
+                // dx is zero but for dy at each arg-max: [outer, n, inner] with one write per output.
+                Tensor dx = Tensor.Zeros(x.Shape, DType.Float32, x.Device);
+                (long outer, long inner) = AroundAxis(x.Shape, axis);
+                float* pdx = dx.Ptr<float>(), pg = g.Ptr<float>();
+                int* pi = indices.Ptr<int>();
+                for (long o = 0; o < outer; o++)
+                    for (long i = 0; i < inner; i++)
+                    {
+                        long at = o * inner + i;
+                        pdx[(o * n + pi[at]) * inner + i] = pg[at];
+                    }
+                return [dx];
+            }
+            int[] kept = Enumerable.Range(0, x.Rank).Where(d => d != axis).ToArray();
             int[] permutedShape = kept.Append(axis).Select(d => x.Shape[d]).ToArray();
             Tensor dxRows = Tensor.Empty(permutedShape, DType.Float32, x.Device);
             int count = checked((int)dxRows.Numel);

@@ -110,6 +110,132 @@ public static unsafe class ReduceSimd
         }
     }
 
+    /// <summary>
+    /// Max over the middle axis of a contiguous [outer, n, inner] tensor: values and the int32 index of
+    /// the first maximum; a NaN wins (the first NaN), as in PyTorch and the RowReduce kernel.
+    /// inner == 1 scans rows; otherwise running lane-wise maxima over the n rows of each outer slice.
+    /// </summary>
+    public static void Max(float* x, long outer, int n, long inner, float* values, int* indices)
+    {
+        if (n <= 0) throw new ArgumentOutOfRangeException(nameof(n), "max over an empty axis.");
+        long count = outer * inner;
+        if (count == 0) return;
+        nint px = (nint)x, pv = (nint)values, pi = (nint)indices;
+        if (inner == 1)
+        {
+            CpuParallel.For(outer, CpuParallel.ChunkFor(n), (first, rows) =>
+            {
+                for (long r = first; r < first + rows; r++)
+                    ((int*)pi)[r] = RowArgMax((float*)px + r * n, n, out ((float*)pv)[r]);
+            });
+            return;
+        }
+        long strip = Math.Min(inner, MaxStrip);
+        long strips = (inner + strip - 1) / strip;
+        CpuParallel.For(outer * strips, Math.Max(1, CpuParallel.ChunkFor((long)n * strip)), (first, items) =>
+        {
+            for (long item = first; item < first + items; item++)
+            {
+                long o = item / strips, c0 = item % strips * strip;
+                int cl = (int)Math.Min(strip, inner - c0);
+                ColumnArgMax((float*)px + o * n * inner + c0, n, inner, cl, (float*)pv + o * inner + c0, (int*)pi + o * inner + c0);
+            }
+        });
+    }
+
+    /// <summary>Index of the first maximum of p[0:n] (the first NaN if any) and its value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int RowArgMax(float* p, int n, out float value)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 32)
+        {
+            // Lane-wise max, with a NaN flag (x != x); the index is found by a scan for the max afterwards.
+            Vector256<float> m = Vector256.Load(p), nan = Vector256<float>.Zero;
+            for (j = 8; j <= n - 8; j += 8)
+            {
+                Vector256<float> v = Vector256.Load(p + j);
+                nan |= ~Vector256.Equals(v, v);
+                m = Vector256.Max(m, v);
+            }
+            // The tail as one more (overlapping) vector, so a NaN there is seen too.
+            Vector256<float> last = Vector256.Load(p + n - 8);
+            nan |= ~Vector256.Equals(last, last);
+            m = Vector256.Max(m, last);
+            nan |= ~Vector256.Equals(m, m);
+            if (nan == Vector256<float>.Zero)
+            {
+                float best = m.GetElement(0);
+                for (int i = 1; i < 8; i++) best = MathF.Max(best, m.GetElement(i));
+                // The first element equal to the max is the one the sequential scan keeps (ties, +-0 included).
+                for (int i = 0; i < n; i++)
+                {
+                    if (p[i] == best)
+                    {
+                        value = p[i];
+                        return i;
+                    }
+                }
+            }
+        }
+        float b = p[0];
+        int arg = 0;
+        for (int i = 1; i < n; i++)
+        {
+            float v = p[i];
+            if (float.IsNaN(b)) break;
+            if (v > b || float.IsNaN(v))
+            {
+                b = v;
+                arg = i;
+            }
+        }
+        value = b;
+        return arg;
+    }
+
+    /// <summary>Lane-wise first max over n rows (row stride <paramref name="stride"/>) of cl columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ColumnArgMax(float* x, int n, long stride, int cl, float* values, int* indices)
+    {
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c <= cl - 8; c += 8)
+            {
+                Vector256<float> best = Vector256.Load(x + c);
+                Vector256<int> arg = Vector256<int>.Zero;
+                for (int j = 1; j < n; j++)
+                {
+                    Vector256<float> v = Vector256.Load(x + j * stride + c);
+                    // Update where best is not NaN and (v > best or v is NaN).
+                    Vector256<float> update = Vector256.Equals(best, best) & (Vector256.GreaterThan(v, best) | ~Vector256.Equals(v, v));
+                    best = Vector256.ConditionalSelect(update, v, best);
+                    arg = Vector256.ConditionalSelect(update.AsInt32(), Vector256.Create(j), arg);
+                }
+                Vector256.Store(best, values + c);
+                Vector256.Store(arg, indices + c);
+            }
+        }
+        for (; c < cl; c++)
+        {
+            float b = x[c];
+            int arg = 0;
+            for (int j = 1; j < n; j++)
+            {
+                float v = x[j * stride + c];
+                if (float.IsNaN(b)) break;
+                if (v > b || float.IsNaN(v))
+                {
+                    b = v;
+                    arg = j;
+                }
+            }
+            values[c] = b;
+            indices[c] = arg;
+        }
+    }
+
     /// <summary>dst[0:cl] = scale * sum over the reduced index r of src[r-offset + 0:cl].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ColumnSums(float* src, long[] rDims, long[] rXs, int rRank, long rCount, int cl, float* partial, double* total, float* dst, float scale)

@@ -64,8 +64,9 @@ public static unsafe class Sgemm
 
                     int rowBlocks = (m + mc - 1) / mc;
                     int colSplits = 1;
-                    if (parallel && rowBlocks < 2 * Environment.ProcessorCount)
-                        colSplits = Math.Min(panels, (2 * Environment.ProcessorCount + rowBlocks - 1) / rowBlocks);
+                    // At least ~4 items per core, so dynamic scheduling can even out a busy core.
+                    if (parallel && rowBlocks < 4 * Environment.ProcessorCount)
+                        colSplits = Math.Min(panels, (4 * Environment.ProcessorCount + rowBlocks - 1) / rowBlocks);
                     int panelsPerSplit = (panels + colSplits - 1) / colSplits;
                     colSplits = (panels + panelsPerSplit - 1) / panelsPerSplit;
                     var job = new Job
