@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using MaMA.Kernels.Random;
 
 namespace MaMA.Kernels.Cpu;
@@ -46,15 +47,73 @@ public readonly struct LoraDropout
 
     public uint OffsetHi { get; }
 
-    /// <summary>dst[i] = dropout factor of element e0 + i (Scale or 0), for i &lt; n. Bit-identical to the Dropout kernel's mask.</summary>
+    /// <summary>
+    /// dst[i] = dropout factor of element e0 + i (Scale or 0), for i &lt; n. Bit-identical to the Dropout
+    /// kernel's mask: whole runs of eight Philox blocks go through <see cref="Philox8"/> (AVX-512), the
+    /// rest through the scalar <see cref="Philox.Block"/>.
+    /// </summary>
     public unsafe void Fill(long e0, int n, float* dst)
     {
         long e = e0, end = e0 + n;
+        uint* words = stackalloc uint[32];
         while (e < end)
         {
+            if ((e & 3) == 0 && end - e >= 32 && Avx512F.IsSupported)
+            {
+                Philox8((uint)(e >> 2), words);
+                float* d = dst + (e - e0);
+                for (int i = 0; i < 32; i++) d[i] = Philox.ToUniform(words[i]) < KeepProb ? Scale : 0f;
+                e += 32;
+                continue;
+            }
             UInt4 block = Philox.Block((uint)(e >> 2), 0u, OffsetLo, OffsetHi, SeedLo, SeedHi);
             for (int lane = (int)(e & 3); lane < 4 && e < end; lane++, e++)
                 dst[e - e0] = Philox.ToUniform(block.Lane(lane)) < KeepProb ? Scale : 0f;
+        }
+    }
+
+    /// <summary>
+    /// Philox-4x32-10 of the eight counters (g0 + b, 0, offset.lo, offset.hi), b &lt; 8, as
+    /// <see cref="Philox.Block"/> computes them: each 32-bit word in the low half of a 64-bit lane,
+    /// the 32 x 32 -> 64 products by vpmuludq. words[4 b + j] = word j of block b.
+    /// </summary>
+    private unsafe void Philox8(uint g0, uint* words)
+    {
+        var low = Vector512.Create(0xFFFFFFFFUL);
+        Vector512<ulong> c0 = (Vector512.Create((ulong)g0) + Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7)) & low;
+        Vector512<ulong> c1 = Vector512<ulong>.Zero;
+        Vector512<ulong> c2 = Vector512.Create((ulong)OffsetLo);
+        Vector512<ulong> c3 = Vector512.Create((ulong)OffsetHi);
+        Vector512<uint> m0 = Vector512.Create((ulong)0xD2511F53u).AsUInt32();
+        Vector512<uint> m1 = Vector512.Create((ulong)0xCD9E8D57u).AsUInt32();
+        uint k0 = SeedLo, k1 = SeedHi;
+        for (int round = 0; round < 10; round++)
+        {
+            if (round > 0)
+            {
+                k0 += 0x9E3779B9u;
+                k1 += 0xBB67AE85u;
+            }
+            Vector512<ulong> p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
+            Vector512<ulong> p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
+            Vector512<ulong> n0 = Vector512.ShiftRightLogical(p1, 32) ^ c1 ^ Vector512.Create((ulong)k0);
+            Vector512<ulong> n2 = Vector512.ShiftRightLogical(p0, 32) ^ c3 ^ Vector512.Create((ulong)k1);
+            c0 = n0;
+            c1 = p1 & low;
+            c2 = n2;
+            c3 = p0 & low;
+        }
+        ulong* lanes = stackalloc ulong[32];
+        c0.Store(lanes);
+        c1.Store(lanes + 8);
+        c2.Store(lanes + 16);
+        c3.Store(lanes + 24);
+        for (int b = 0; b < 8; b++)
+        {
+            words[4 * b] = (uint)lanes[b];
+            words[4 * b + 1] = (uint)lanes[8 + b];
+            words[4 * b + 2] = (uint)lanes[16 + b];
+            words[4 * b + 3] = (uint)lanes[24 + b];
         }
     }
 }
@@ -135,7 +194,7 @@ public static unsafe class LoraSimd
     /// </summary>
     public static void BackwardOutput(int m, int outF, int r, float* dy, float* bT, float* u, float scaling, float* du, float* dbT, float* dbias)
     {
-        if (m <= 0) 
+        if (m <= 0)
         {
             if (dbT != null) new Span<float>(dbT, r * outF).Clear();
             if (dbias != null) new Span<float>(dbias, outF).Clear();
@@ -156,13 +215,19 @@ public static unsafe class LoraSimd
                 float* pBias = ppBias == 0 ? null : (float*)ppBias + (long)c * outF;
                 if (pB != null) new Span<float>(pB, (int)bSize).Clear();
                 if (pBias != null) new Span<float>(pBias, outF).Clear();
-                for (int row = r0; row < r1; row++)
+                // Groups of four rows: each row's dot products and bias sum, then the group's rank-1
+                // updates of the dB partial, while the rows are still in cache.
+                for (int g0 = r0; g0 < r1; g0 += 4)
                 {
-                    float* d = (float*)pdy + (long)row * outF;
-                    if (pdu != 0) DotRows(d, (float*)pbT, outF, r, (float*)pdu + (long)row * r, scaling);
-                    if (pBias != null) Add(pBias, d, outF);
+                    int g1 = Math.Min(r1, g0 + 4);
+                    for (int row = g0; row < g1; row++)
+                    {
+                        float* d = (float*)pdy + (long)row * outF;
+                        if (pdu != 0) DotRows(d, (float*)pbT, outF, r, (float*)pdu + (long)row * r, scaling);
+                        if (pBias != null) Add(pBias, d, outF);
+                    }
+                    if (pB != null) OuterAccumulate(pB, r, outF, (float*)pu, r, (float*)pdy, outF, g0, g1);
                 }
-                if (pB != null) OuterAccumulate(pB, r, outF, (float*)pu, r, (float*)pdy, outF, r0, r1);
             });
             if (dbT != null) ReducePartials(partB, chunks, bSize, scaling, dbT);
             if (dbias != null) ReducePartials(partBias, chunks, outF, 1f, dbias);
@@ -197,34 +262,39 @@ public static unsafe class LoraSimd
             {
                 int r0 = c * rowsPer, r1 = Math.Min(m, r0 + rowsPer);
                 float* pA = ppA == 0 ? null : (float*)ppA + c * aSize;
-                // Masked rows of this chunk (only with dropout and dA): the mask is drawn once per row for both terms.
+                // Groups of four rows. With dropout the mask is drawn once per row for both terms, and
+                // with dA the group's masked rows go to a small buffer for its rank-1 updates.
                 bool masked = dropout.Active;
                 float* mask = masked ? Alloc(inF) : null;
-                float* xd = masked && pA != null ? Alloc((long)(r1 - r0) * inF) : null;
+                float* xd = masked && pA != null ? Alloc(4L * inF) : null;
                 try
                 {
                     if (pA != null) new Span<float>(pA, (int)aSize).Clear();
-                    for (int row = r0; row < r1; row++)
+                    for (int g0 = r0; g0 < r1; g0 += 4)
                     {
-                        if (masked) dropout.Fill((long)row * inF, inF, mask);
-                        if (pdx != 0)
+                        int g1 = Math.Min(r1, g0 + 4);
+                        for (int row = g0; row < g1; row++)
                         {
-                            float* dxr = (float*)pdx + (long)row * inF;
-                            if (Wide) Combine<V512>((float*)pdu + (long)row * r, (float*)pa, r, inF, null, dxr);
-                            else Combine<V256>((float*)pdu + (long)row * r, (float*)pa, r, inF, null, dxr);
-                            if (masked) Multiply(dxr, mask, inF);
+                            if (masked) dropout.Fill((long)row * inF, inF, mask);
+                            if (pdx != 0)
+                            {
+                                float* dxr = (float*)pdx + (long)row * inF;
+                                if (Wide) Combine<V512>((float*)pdu + (long)row * r, (float*)pa, r, inF, null, dxr);
+                                else Combine<V256>((float*)pdu + (long)row * r, (float*)pa, r, inF, null, dxr);
+                                if (masked) Multiply(dxr, mask, inF);
+                            }
+                            if (xd != null)
+                            {
+                                float* xr = (float*)px + (long)row * inF;
+                                System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(xr, inF), new ReadOnlySpan<float>(mask, inF),
+                                    new Span<float>(xd + (long)(row - g0) * inF, inF));
+                            }
                         }
-                        if (xd != null)
+                        if (pA != null)
                         {
-                            float* xr = (float*)px + (long)row * inF;
-                            System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(xr, inF), new ReadOnlySpan<float>(mask, inF),
-                                new Span<float>(xd + (long)(row - r0) * inF, inF));
+                            if (xd != null) OuterAccumulate(pA, r, inF, (float*)pdu, r, xd - (long)g0 * inF, inF, g0, g1);
+                            else OuterAccumulate(pA, r, inF, (float*)pdu, r, (float*)px, inF, g0, g1);
                         }
-                    }
-                    if (pA != null)
-                    {
-                        if (xd != null) OuterAccumulate(pA, r, inF, (float*)pdu, r, xd - (long)r0 * inF, inF, r0, r1);
-                        else OuterAccumulate(pA, r, inF, (float*)pdu, r, (float*)px, inF, r0, r1);
                     }
                 }
                 finally

@@ -150,6 +150,50 @@ public sealed class LoraTests
         Assert.That(RelativeError(LowRank(78, 3), reference), Is.GreaterThan(0.1), "another seed, another mask");
     }
 
+    [TestCase(0L)]
+    [TestCase(5L)]
+    [TestCase(4L * 0xFFFFFFFAL + 3)] // the 32-bit block counter wraps inside the run
+    public unsafe void CpuMaskFillMatchesScalarPhilox(long e0)
+    {
+        // The CPU path draws eight Philox blocks at a time with AVX-512; it must equal the scalar
+        // generator (and so the Dropout kernel) element for element, from any start.
+        var dropout = new MaMA.Kernels.Cpu.LoraDropout(0.3f, 0xDEADBEEF12345UL, 0x1_0000_0007UL);
+        const int n = 1001;
+        var got = new float[n];
+        fixed (float* p = got) dropout.Fill(e0, n, p);
+        for (int i = 0; i < n; i++)
+        {
+            long e = e0 + i;
+            var block = MaMA.Kernels.Random.Philox.Block((uint)(e >> 2), 0u, dropout.OffsetLo, dropout.OffsetHi, dropout.SeedLo, dropout.SeedHi);
+            float expected = MaMA.Kernels.Random.Philox.ToUniform(block.Lane((int)(e & 3))) < 0.7f ? 1f / 0.7f : 0f;
+            Assert.That(got[i], Is.EqualTo(expected), $"element {e}");
+        }
+        Assert.That(got.Count(v => v == 0f), Is.InRange(200, 400), "about 30% dropped");
+    }
+
+    [Test]
+    public void CpuMaskEqualsTheDropoutOpMask()
+    {
+        const int n = 4099;
+        float[] ones = Enumerable.Repeat(1f, n).ToArray();
+        float[] reference = EngineOps.Dropout(Tensor.FromArray(ones, [n]), 0.25f, 42, 9, training: true).ToFloatArray();
+        // The low-rank path alone with A = identity picks x's dropout factors out: x = 1, W = 0, B = I.
+        var x = Tensor.FromArray(ones, [1, n]);
+        float[] got = new float[n];
+        for (int start = 0; start < n; start += 64)
+        {
+            int len = Math.Min(64, n - start);
+            var a = new float[len * n];
+            for (int t = 0; t < len; t++) a[t * n + start + t] = 1f;
+            var b = new float[len * len];
+            for (int t = 0; t < len; t++) b[t * len + t] = 1f;
+            float[] y = EngineOps.LoraLinear(x, Tensor.Zeros([n, len]), null, Tensor.FromArray(a, [len, n]), Tensor.FromArray(b, [len, len]), 1f,
+                WeightLayout.Conv1D, 0.25f, 42, 9, training: true).ToFloatArray();
+            Array.Copy(y, 0, got, start, len);
+        }
+        Assert.That(got, Is.EqualTo(reference));
+    }
+
     [TestCase("cpu")]
     [TestCase("ilgpu-cpu")]
     public void EvaluationAndZeroProbabilityIgnoreDropout(string deviceName)
