@@ -1,0 +1,189 @@
+using ILGPU;
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
+using MaMA.Kernels.Linear;
+using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
+using ContrastiveKernels = MaMA.Kernels.Contrastive.ContrastiveLoss;
+using Device = MaMA.Engine.Devices.Device;
+using MatMulKernels = MaMA.Kernels.Linear.MatMul;
+
+namespace MaMA.Engine.Losses;
+
+/// <summary>
+/// The fused contrastive cross-entropy shared by <see cref="Losses.ClipLoss"/> and
+/// <see cref="Losses.InterViewContrast"/> (kernels: <see cref="ContrastiveKernels"/>; fast CPU:
+/// <see cref="ContrastiveSimd"/>).
+/// <para>
+/// Forward: the similarity blocks sim [blocks, N, N] by GEMM (X = left right^T; with self
+/// blocks also A = left left^T and Z = right right^T; Y = X^T is read as columns of X, never
+/// formed), then one stats pass giving every row's log-sum-exp (left rows and right rows), the
+/// loss, and the log-scale derivative, then a one-index reduction. Backward: one pass writes the
+/// gradient with respect to the similarities, grad [blocks, N, N] (the only other N x N buffer),
+/// then GEMMs: dleft = G_X right (+ G_A left), dright = G_X^T left (+ G_Z right).
+/// </para>
+/// <para>
+/// Gradient derivation (logits = s sim, loss = inv * sum over the 2N rows of lse(row) - target):
+/// d lse(row) / d logit = softmax(row), d target / d logit = one-hot, so each similarity gets
+/// s inv (softmax - onehot) from every row it appears in. X[r, j] appears in left row r and, as
+/// Y[j, r], in right row j: G_X = s inv (P_left + P_right^T - 2 I). A[r, j] = left_r . left_j is
+/// one product read by left rows r and j: G_A = s inv (P_A + P_A^T) off the diagonal (likewise Z).
+/// With sim = left right^T: dleft = G right, dright = G^T left. For the log-scale,
+/// d loss / d s = inv * sum over rows of (softmax-weighted mean of the unscaled row - its target),
+/// which is sum(G_unscaled o sim), so d loss / d log s = s * that.
+/// </para>
+/// </summary>
+internal static class ContrastiveFusion
+{
+    /// <summary>
+    /// The loss (0-d fp32) over left/right [N, E]; <paramref name="logScale"/> (one element, the
+    /// log of the scale) or <paramref name="fixedScale"/>; <paramref name="selfBlocks"/> adds the A and Z blocks.
+    /// </summary>
+    public static unsafe Tensor Loss(string op, Tensor left, Tensor right, Tensor? logScale, float fixedScale, bool selfBlocks, float inv)
+    {
+        int n = left.Size(0), e = left.Size(1);
+        int blocks = selfBlocks ? 3 : 1;
+        Device device = left.Device;
+        Tensor lf, rf, ls;
+        using (GradMode.NoGrad())
+        {
+            lf = Dispatch.F32(left);
+            rf = Dispatch.F32(right);
+            ls = logScale is null ? Tensor.Zeros([1], DType.Float32, device) : Dispatch.F32(logScale);
+        }
+        int useLog = logScale is null ? 0 : 1;
+        Tensor sim = Tensor.Empty([blocks, n, n], DType.Float32, device);
+        Tensor lse = Tensor.Empty([2 * n], DType.Float32, device);
+        Tensor scaleGrad = Tensor.Empty([1], DType.Float32, device);
+        Tensor loss = Tensor.Empty([], DType.Float32, device);
+        Dispatch.Run(device,
+            cpu: () =>
+            {
+                float* l = lf.Ptr<float>(), r = rf.Ptr<float>(), s = sim.Ptr<float>();
+                long nn = (long)n * n;
+                // The second operands as row-major [E, N] copies (right^T, and left^T with self
+                // blocks): the GEMM packs those with row copies (see ContrastiveSimd.Transpose).
+                using Tensor transposed = Tensor.Empty([selfBlocks ? 2 : 1, e, n], DType.Float32, device);
+                float* rT = transposed.Ptr<float>(), lT = rT + (long)e * n;
+                ContrastiveSimd.Transpose(n, e, r, rT);
+                Sgemm.Run(n, n, e, l, e, 1, rT, n, 1, s, n);
+                if (selfBlocks)
+                {
+                    ContrastiveSimd.Transpose(n, e, l, lT);
+                    Sgemm.Run(n, n, e, l, e, 1, lT, n, 1, s + nn, n);
+                    Sgemm.Run(n, n, e, r, e, 1, rT, n, 1, s + 2 * nn, n);
+                }
+                float scale = useLog != 0 ? MathF.Exp(ls.Ptr<float>()[0]) : fixedScale;
+                ContrastiveSimd.Forward(n, blocks, scale, inv, s, lse.Ptr<float>(), loss.Ptr<float>(), scaleGrad.Ptr<float>());
+            },
+            ilgpu: st =>
+            {
+                ArrayView<float> l = lf.View<float>(), r = rf.View<float>(), s = sim.View<float>();
+                long nn = (long)n * n;
+                Gemm(st, device, n, n, e, l, e, 1, r, 1, e, s.SubView(0, nn), 0f);
+                if (selfBlocks)
+                {
+                    Gemm(st, device, n, n, e, l, e, 1, l, 1, e, s.SubView(nn, nn), 0f);
+                    Gemm(st, device, n, n, e, r, e, 1, r, 1, e, s.SubView(2 * nn, nn), 0f);
+                }
+                using Tensor partial = Tensor.Empty([2 * n], DType.Float32, device);
+                ContrastiveKernels.Stats.Launch(st, n, s, ls.View<float>(), lse.View<float>(), partial.View<float>(), n, blocks, fixedScale, useLog);
+                ContrastiveKernels.Reduce.Launch(st, 1, partial.View<float>(), ls.View<float>(), loss.View<float>(), scaleGrad.View<float>(), n, inv, fixedScale, useLog);
+                st.Synchronize();
+            });
+
+        Tensor[] inputs = logScale is null ? [left, right] : [left, right, logScale];
+        var node = new ContrastiveNode(op, inputs, lf, rf, ls, sim, lse, scaleGrad, blocks, useLog, fixedScale, inv);
+        GradMode.RecordIfNeeded(loss, node);
+        if (loss.GradFn is null)
+        {
+            // Nothing to differentiate: hand the N x N buffers back to the allocator now.
+            sim.Dispose();
+            lse.Dispose();
+            scaleGrad.Dispose();
+            if (!ReferenceEquals(lf, left)) lf.Dispose();
+            if (!ReferenceEquals(rf, right)) rf.Dispose();
+            if (!ReferenceEquals(ls, logScale)) ls.Dispose();
+        }
+        return loss;
+    }
+
+    /// <summary>c [m, n] (row-major, contiguous) = a @ b (+ beta c) with element strides, through the generated strided GEMM.</summary>
+    private static void Gemm(AcceleratorStream stream, Device device, int m, int n, int k, ArrayView<float> a, long aRow, long aCol,
+        ArrayView<float> b, long bRow, long bCol, ArrayView<float> c, float beta)
+    {
+        using Tensor meta = Dispatch.Meta(device, 1, m, n, k, 0, aRow, aCol, 0, bRow, bCol);
+        MatMulKernels.Strided.Launch(stream, m * n, a, b, c, meta.View<long>(), 1f, beta);
+        stream.Synchronize();
+    }
+
+    /// <summary>Saved: fp32 operands, the log-scale, sim, the log-sum-exps and the log-scale derivative.</summary>
+    private sealed class ContrastiveNode(string op, Tensor[] inputs, Tensor lf, Tensor rf, Tensor ls, Tensor sim, Tensor lse, Tensor scaleGrad,
+        int blocks, int useLog, float fixedScale, float inv) : Node(inputs)
+    {
+        public override string Name => op;
+
+        public override unsafe Tensor?[] Backward(Tensor dy)
+        {
+            Tensor g = Dispatch.F32(dy);
+            int n = lf.Size(0), e = lf.Size(1);
+            long nn = (long)n * n;
+            Device device = lf.Device;
+            bool needLeft = Inputs[0].RequiresGrad, needRight = Inputs[1].RequiresGrad;
+            bool needScale = Inputs.Length > 2 && Inputs[2].RequiresGrad;
+            Tensor grad = Tensor.Empty([blocks, n, n], DType.Float32, device);
+            Tensor? dLeft = needLeft ? Tensor.Empty([n, e], DType.Float32, device) : null;
+            Tensor? dRight = needRight ? Tensor.Empty([n, e], DType.Float32, device) : null;
+            Tensor dScale = Tensor.Empty(useLog != 0 ? Inputs[2].Shape : [1], DType.Float32, device);
+            Dispatch.Run(device,
+                cpu: () =>
+                {
+                    float scale = useLog != 0 ? MathF.Exp(ls.Ptr<float>()[0]) : fixedScale;
+                    float d = g.Ptr<float>()[0];
+                    dScale.Ptr<float>()[0] = d * scaleGrad.Ptr<float>()[0];
+                    if (!needLeft && !needRight) return;
+                    float* l = lf.Ptr<float>(), r = rf.Ptr<float>(), gr = grad.Ptr<float>();
+                    ContrastiveSimd.Gradient(n, blocks, scale, d * scale * inv, sim.Ptr<float>(), lse.Ptr<float>(), gr);
+                    if (dLeft is not null)
+                    {
+                        Sgemm.Run(n, e, n, gr, n, 1, r, e, 1, dLeft.Ptr<float>(), e);
+                        if (blocks == 3) Sgemm.Run(n, e, n, gr + nn, n, 1, l, e, 1, dLeft.Ptr<float>(), e, beta: 1f);
+                    }
+                    if (dRight is not null)
+                    {
+                        Sgemm.Run(n, e, n, gr, 1, n, l, e, 1, dRight.Ptr<float>(), e);
+                        if (blocks == 3) Sgemm.Run(n, e, n, gr + 2 * nn, n, 1, r, e, 1, dRight.Ptr<float>(), e, beta: 1f);
+                    }
+                },
+                ilgpu: st =>
+                {
+                    ArrayView<float> l = lf.View<float>(), r = rf.View<float>(), gr = grad.View<float>();
+                    ContrastiveKernels.Gradient.Launch(st, checked((int)(blocks * nn)), sim.View<float>(), ls.View<float>(), lse.View<float>(), g.View<float>(),
+                        scaleGrad.View<float>(), gr, dScale.View<float>(), n, inv, fixedScale, useLog);
+                    if (dLeft is not null)
+                    {
+                        Gemm(st, device, n, e, n, gr.SubView(0, nn), n, 1, r, e, 1, dLeft.View<float>(), 0f);
+                        if (blocks == 3) Gemm(st, device, n, e, n, gr.SubView(nn, nn), n, 1, l, e, 1, dLeft.View<float>(), 1f);
+                    }
+                    if (dRight is not null)
+                    {
+                        Gemm(st, device, n, e, n, gr.SubView(0, nn), 1, n, l, e, 1, dRight.View<float>(), 0f);
+                        if (blocks == 3) Gemm(st, device, n, e, n, gr.SubView(2 * nn, nn), n, 1, r, e, 1, dRight.View<float>(), 1f);
+                    }
+                    st.Synchronize();
+                });
+            grad.Dispose();
+            if (Inputs.Length == 2)
+            {
+                dScale.Dispose();
+                return [dLeft, dRight];
+            }
+            if (!needScale)
+            {
+                dScale.Dispose();
+                return [dLeft, dRight, null];
+            }
+            return [dLeft, dRight, dScale];
+        }
+    }
+}
