@@ -53,7 +53,8 @@ public static partial class OpCatalog
             },
             x =>
             {
-                TorchTensor v = nn.functional.normalize(x[0], dim: -1), t = nn.functional.normalize(x[1], dim: -1), ls = x[2] + logScaleShift;
+                using Scalar shift = logScaleShift.ToScalar();
+                TorchTensor v = nn.functional.normalize(x[0], dim: -1), t = nn.functional.normalize(x[1], dim: -1), ls = x[2].add(shift);
                 return bf16
                     ? TorchClipLoss(ContrastiveBf16(v), ContrastiveBf16(t), ContrastiveBf16(ls))
                     : TorchClipLoss(v, t, ls);
@@ -86,7 +87,7 @@ public static partial class OpCatalog
     public static TorchTensor TorchClipLoss(TorchTensor image, TorchTensor text, TorchTensor logitScale)
     {
         TorchTensor logits = logitScale.exp() * image.matmul(text.t());
-        TorchTensor labels = arange(image.shape[0], dtype: ScalarType.Int64);
+        TorchTensor labels = ContrastiveLabels(image.shape[0], repeats: 1);
         return nn.functional.cross_entropy(logits, labels) + nn.functional.cross_entropy(logits.t(), labels);
     }
 
@@ -99,16 +100,24 @@ public static partial class OpCatalog
     public static TorchTensor TorchNtXentLoss(TorchTensor z0, TorchTensor z1, float temperature)
     {
         long n = z0.shape[0];
+        using Scalar tau = temperature.ToScalar();
         TorchTensor a = nn.functional.normalize(z0, dim: 1), b = nn.functional.normalize(z1, dim: 1);
         TorchTensor offDiagonal = eye(n, dtype: ScalarType.Bool).logical_not();
-        TorchTensor l00 = a.matmul(a.t()) / temperature;
-        TorchTensor l01 = a.matmul(b.t()) / temperature;
-        TorchTensor l10 = b.matmul(a.t()) / temperature;
-        TorchTensor l11 = b.matmul(b.t()) / temperature;
+        TorchTensor l00 = a.matmul(a.t()).div(tau);
+        TorchTensor l01 = a.matmul(b.t()).div(tau);
+        TorchTensor l10 = b.matmul(a.t()).div(tau);
+        TorchTensor l11 = b.matmul(b.t()).div(tau);
         l00 = l00.masked_select(offDiagonal).view(n, n - 1);
         l11 = l11.masked_select(offDiagonal).view(n, n - 1);
         TorchTensor logits = cat([cat([l01, l00], 1), cat([l10, l11], 1)], 0);
-        TorchTensor labels = arange(n, dtype: ScalarType.Int64).repeat(2);
-        return nn.functional.cross_entropy(logits, labels);
+        return nn.functional.cross_entropy(logits, ContrastiveLabels(n, repeats: 2));
     }
+
+    /// <summary>
+    /// Targets 0 .. n - 1, <paramref name="repeats"/> times, as int64 (torch.arange(n).repeat(r)),
+    /// made from an array. The references take no implicit Scalar conversions: TorchSharp frees
+    /// such temporaries from the finalizer, which can run while libtorch still reads them.
+    /// </summary>
+    private static TorchTensor ContrastiveLabels(long n, int repeats) =>
+        tensor(Enumerable.Range(0, repeats).SelectMany(_ => Enumerable.Range(0, (int)n)).Select(i => (long)i).ToArray());
 }
