@@ -7,7 +7,7 @@ using SlaKernels = MaMA.Kernels.LocalAlignment.SlaScores;
 namespace MaMA.Engine.Losses;
 
 /// <summary>
-/// The four outputs of <see cref="SymmetricLocalAlignment.Compute"/>, all differentiable.
+/// The four outputs of <see cref="Losses.SymmetricLocalAlignment"/>, all differentiable.
 /// </summary>
 /// <param name="LossT2I">CE(l t2i) + CE(l t2i^T), 0-d.</param>
 /// <param name="LossI2T">CE(l i2t) + CE(l i2t^T), 0-d.</param>
@@ -15,70 +15,71 @@ namespace MaMA.Engine.Losses;
 /// <param name="I2T">[N, N] (rows reports, columns images): mean over patches of the max over sentences, before scaling.</param>
 public sealed record SymmetricLocalAlignmentResult(Tensor LossT2I, Tensor LossI2T, Tensor T2I, Tensor I2T);
 
-/// <summary>
-/// Symmetric Local Alignment (SLA, SPEC section 6) for a micro-batch of N image-report pairs.
-/// Image n has patch embeddings p_n [P, E], report m has sentence embeddings q_m [S_m, E] (S_m
-/// varies; packed as rows offsets[m]..offsets[m+1] of one [sum S, E] tensor). With
-/// sim[n, m, p, s] = p_n[p] . q_m[s]:
-/// <code>
-/// t2i[m, n] = mean_s max_p sim      i2t[m, n] = mean_p max_s sim
-/// L_t2i = CE(l t2i) + CE(l t2i^T)   L_i2t = CE(l i2t) + CE(l i2t^T),   l = exp(local_scale)
-/// </code>
-/// CE = mean over rows of -log softmax(row)[i] (targets on the diagonal). Embeddings are used as
-/// given (the caller normalises).
-/// <para>
-/// The N x N x P x S similarity tensor is never built: one fused kernel computes similarity tiles
-/// blockwise and reduces them on the fly, keeping only the winners' indices for the backward:
-/// argP [N, sum S] and argS [N, P, N] int32, i.e. N (sum S + N P) * 4 bytes (about 7 MB at
-/// N = 36, P = 1369, S &lt;= 12, against 85 MB for the padded similarity tensor). The backward
-/// spreads dt2i[m, n] / S_m to each (argmax patch, sentence) pair and di2t[m, n] / P to each
-/// (patch, argmax sentence) pair. The cross-entropies and the scale are ordinary ops
-/// (<see cref="Ops.Exp"/>, <see cref="Ops.Mul"/>, <see cref="Ops.CrossEntropy"/>), so local_scale
-/// gets its gradient through l = exp(local_scale).
-/// </para>
-/// </summary>
-public static class SymmetricLocalAlignment
+public static partial class Losses
 {
-    private const string Op = "sla_loss";
+    private const string SlaOp = "sla_loss";
 
     /// <summary>
-    /// Scores and losses. <paramref name="patches"/> [N, P, E] and <paramref name="sentences"/>
-    /// [sum S, E] (any floating dtype, computed in fp32), <paramref name="sentenceOffsets"/> [N + 1]
-    /// int64 or int32 (0 first, sum S last, every S_m &gt;= 1), <paramref name="localScale"/> a
-    /// one-element floating tensor holding the log-scale.
+    /// Symmetric Local Alignment (SLA, SPEC section 6) for a micro-batch of N image-report pairs.
+    /// Image n has patch embeddings p_n [P, E], report m has sentence embeddings q_m [S_m, E] (S_m
+    /// varies; packed as rows offsets[m]..offsets[m+1] of one [sum S, E] tensor). With
+    /// sim[n, m, p, s] = p_n[p] . q_m[s]:
+    /// <code>
+    /// t2i[m, n] = mean_s max_p sim      i2t[m, n] = mean_p max_s sim
+    /// L_t2i = CE(l t2i) + CE(l t2i^T)   L_i2t = CE(l i2t) + CE(l i2t^T),   l = exp(local_scale)
+    /// </code>
+    /// CE = mean over rows of -log softmax(row)[i] (targets on the diagonal). Embeddings are used as
+    /// given (the caller normalises).
+    /// <para>
+    /// The N x N x P x S similarity tensor is never built: fused kernels compute similarity tiles
+    /// blockwise and reduce them on the fly, keeping only the winners' indices for the backward:
+    /// argP [N, sum S] and argS [N, P, N] int32, i.e. N (sum S + N P) * 4 bytes (about 7 MB at
+    /// N = 36, P = 1369, S &lt;= 12, against 85 MB for the padded similarity tensor; the ILGPU
+    /// path also holds the [N, P, N] fp32 row maxima during the forward). The backward
+    /// spreads dt2i[m, n] / S_m to each (argmax patch, sentence) pair and di2t[m, n] / P to each
+    /// (patch, argmax sentence) pair. The cross-entropies and the scale are ordinary ops
+    /// (<see cref="Ops.Exp"/>, <see cref="Ops.Mul"/>, <see cref="Ops.CrossEntropy"/>), so local_scale
+    /// gets its gradient through l = exp(local_scale).
+    /// </para>
+    /// <para>
+    /// <paramref name="patches"/> [N, P, E] and <paramref name="sentences"/> [sum S, E] (any
+    /// floating dtype, computed in fp32), <paramref name="sentenceOffsets"/> [N + 1] int64 or int32
+    /// (0 first, sum S last, every S_m &gt;= 1), <paramref name="localScale"/> a one-element
+    /// floating tensor holding the log-scale.
+    /// </para>
     /// </summary>
-    public static SymmetricLocalAlignmentResult Compute(Tensor patches, Tensor sentences, Tensor sentenceOffsets, Tensor localScale)
+    public static SymmetricLocalAlignmentResult SymmetricLocalAlignment(Tensor patches, Tensor sentences, Tensor sentenceOffsets, Tensor localScale)
     {
-        Dispatch.RequireFloat(Op, localScale);
+        Dispatch.RequireFloat(SlaOp, localScale);
         if (localScale.Numel != 1)
-            throw new ArgumentException($"{Op}: local_scale must hold one value (a 0-d tensor), got shape {Shape.Format(localScale.Shape)}.", nameof(localScale));
-        Dispatch.SameDevice(Op, patches, localScale);
-        (Tensor t2i, Tensor i2t) = Scores(patches, sentences, sentenceOffsets);
+            throw new ArgumentException($"{SlaOp}: local_scale must hold one value (a 0-d tensor), got shape {Shape.Format(localScale.Shape)}.", nameof(localScale));
+        Dispatch.SameDevice(SlaOp, patches, localScale);
+        (Tensor t2i, Tensor i2t) = LocalAlignmentScores(patches, sentences, sentenceOffsets);
         int n = t2i.Shape[0];
         Tensor scale = Ops.Exp(localScale.Rank == 0 ? localScale : Ops.Reshape(localScale));
         Tensor targets = Tensor.FromArray(Enumerable.Range(0, n).Select(i => (long)i).ToArray(), [n], patches.Device);
-        Tensor lossT2I = SymmetricCrossEntropy(Ops.Mul(t2i, scale), targets);
-        Tensor lossI2T = SymmetricCrossEntropy(Ops.Mul(i2t, scale), targets);
+        Tensor lossT2I = SlaSymmetricCrossEntropy(Ops.Mul(t2i, scale), targets);
+        Tensor lossI2T = SlaSymmetricCrossEntropy(Ops.Mul(i2t, scale), targets);
         return new SymmetricLocalAlignmentResult(lossT2I, lossI2T, t2i, i2t);
     }
 
     /// <summary>
     /// t2i and i2t [N, N] (rows reports, columns images), unscaled, differentiable with respect to
-    /// patches and sentences. Arguments as in <see cref="Compute"/>.
+    /// patches and sentences. Arguments as in <see cref="SymmetricLocalAlignment"/>.
     /// </summary>
-    public static unsafe (Tensor T2I, Tensor I2T) Scores(Tensor patches, Tensor sentences, Tensor sentenceOffsets)
+    public static unsafe (Tensor T2I, Tensor I2T) LocalAlignmentScores(Tensor patches, Tensor sentences, Tensor sentenceOffsets)
     {
-        Dispatch.SameDevice(Op, patches, sentences, sentenceOffsets);
-        Dispatch.RequireFloat(Op, patches);
-        Dispatch.RequireFloat(Op, sentences);
+        Dispatch.SameDevice(SlaOp, patches, sentences, sentenceOffsets);
+        Dispatch.RequireFloat(SlaOp, patches);
+        Dispatch.RequireFloat(SlaOp, sentences);
         if (patches.Rank != 3)
-            throw new ArgumentException($"{Op}: patches must be [N, P, E], got {Shape.Format(patches.Shape)}.", nameof(patches));
+            throw new ArgumentException($"{SlaOp}: patches must be [N, P, E], got {Shape.Format(patches.Shape)}.", nameof(patches));
         if (sentences.Rank != 2 || sentences.Shape[1] != patches.Shape[2])
-            throw new ArgumentException($"{Op}: sentences must be [sum S, {patches.Shape[2]}] for patches {Shape.Format(patches.Shape)}, got {Shape.Format(sentences.Shape)}.", nameof(sentences));
+            throw new ArgumentException($"{SlaOp}: sentences must be [sum S, {patches.Shape[2]}] for patches {Shape.Format(patches.Shape)}, got {Shape.Format(sentences.Shape)}.", nameof(sentences));
         int n = patches.Shape[0], p = patches.Shape[1], e = patches.Shape[2], r = sentences.Shape[0];
         if (n == 0 || p == 0 || e == 0)
-            throw new ArgumentException($"{Op}: patches {Shape.Format(patches.Shape)} are empty.", nameof(patches));
-        int[] offsets = ReadOffsets(sentenceOffsets, n, r);
+            throw new ArgumentException($"{SlaOp}: patches {Shape.Format(patches.Shape)} are empty.", nameof(patches));
+        int[] offsets = SlaReadOffsets(sentenceOffsets, n, r);
         var reportOf = new int[r];
         for (int m = 0; m < n; m++)
             for (int row = offsets[m]; row < offsets[m + 1]; row++) reportOf[row] = m;
@@ -106,38 +107,38 @@ public static class SymmetricLocalAlignment
                 SlaKernels.Reduce.Launch(s, n * n, colMax.View<float>(), rowMax.View<float>(), offsetsOnDevice.View<int>(), scores.View<float>(), n, p, r);
                 s.Synchronize();
             });
-        GradMode.RecordIfNeeded(scores, new ScoresNode(patches, sentences, pf, sf, offsetsOnDevice, reportOnDevice, argP, argS));
+        GradMode.RecordIfNeeded(scores, new SlaScoresNode(patches, sentences, pf, sf, offsetsOnDevice, reportOnDevice, argP, argS));
         Tensor t2i = Ops.Reshape(Ops.Narrow(scores, 0, 0, 1), n, n);
         Tensor i2t = Ops.Reshape(Ops.Narrow(scores, 0, 1, 1), n, n);
         return (t2i, i2t);
     }
 
-    private static Tensor SymmetricCrossEntropy(Tensor logits, Tensor targets) =>
+    private static Tensor SlaSymmetricCrossEntropy(Tensor logits, Tensor targets) =>
         Ops.Add(Ops.CrossEntropy(logits, targets), Ops.CrossEntropy(Ops.Transpose(logits, 0, 1), targets));
 
     /// <summary>Host copy of the offsets, checked: [N + 1] integers, 0 first, R last, strictly increasing.</summary>
-    private static int[] ReadOffsets(Tensor offsets, int n, int r)
+    private static int[] SlaReadOffsets(Tensor offsets, int n, int r)
     {
         if (offsets.DType is not (DType.Int64 or DType.Int32))
-            throw new ArgumentException($"{Op}: sentence_offsets must be int64 or int32, got {offsets.DType}.", nameof(offsets));
+            throw new ArgumentException($"{SlaOp}: sentence_offsets must be int64 or int32, got {offsets.DType}.", nameof(offsets));
         if (offsets.Rank != 1 || offsets.Shape[0] != n + 1)
-            throw new ArgumentException($"{Op}: sentence_offsets must be [{n + 1}] (N + 1 for N = {n} images), got {Shape.Format(offsets.Shape)}.", nameof(offsets));
+            throw new ArgumentException($"{SlaOp}: sentence_offsets must be [{n + 1}] (N + 1 for N = {n} images), got {Shape.Format(offsets.Shape)}.", nameof(offsets));
         long[] values = offsets.DType == DType.Int64 ? offsets.Contiguous().ToArray<long>() : Array.ConvertAll(offsets.Contiguous().ToArray<int>(), v => (long)v);
         if (values[0] != 0)
-            throw new ArgumentException($"{Op}: sentence_offsets must start at 0, got {values[0]}.", nameof(offsets));
+            throw new ArgumentException($"{SlaOp}: sentence_offsets must start at 0, got {values[0]}.", nameof(offsets));
         for (int m = 0; m < n; m++)
             if (values[m + 1] <= values[m])
-                throw new ArgumentException($"{Op}: sentence_offsets must increase strictly (every report has at least one sentence); report {m} has {values[m + 1] - values[m]} ({values[m]}..{values[m + 1]}).", nameof(offsets));
+                throw new ArgumentException($"{SlaOp}: sentence_offsets must increase strictly (every report has at least one sentence); report {m} has {values[m + 1] - values[m]} ({values[m]}..{values[m + 1]}).", nameof(offsets));
         if (values[n] != r)
-            throw new ArgumentException($"{Op}: sentence_offsets must end at the number of sentence rows {r}, got {values[n]}.", nameof(offsets));
+            throw new ArgumentException($"{SlaOp}: sentence_offsets must end at the number of sentence rows {r}, got {values[n]}.", nameof(offsets));
         return Array.ConvertAll(values, v => (int)v);
     }
 
     /// <summary>Backward of the stacked scores [2, N, N] through the saved selections.</summary>
-    private sealed class ScoresNode(Tensor patches, Tensor sentences, Tensor pf, Tensor sf, Tensor offsets, Tensor reportOf, Tensor argP, Tensor argS)
+    private sealed class SlaScoresNode(Tensor patches, Tensor sentences, Tensor pf, Tensor sf, Tensor offsets, Tensor reportOf, Tensor argP, Tensor argS)
         : Node(patches, sentences)
     {
-        public override string Name => Op;
+        public override string Name => SlaOp;
 
         public override unsafe Tensor?[] Backward(Tensor dy)
         {

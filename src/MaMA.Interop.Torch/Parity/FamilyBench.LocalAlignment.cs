@@ -22,7 +22,7 @@ public static partial class FamilyBench
             x =>
             {
                 EngineTensor offsetsTensor = EngineTensor.FromArray(offsets, [offsets.Length], x[0].Device);
-                SymmetricLocalAlignmentResult res = SymmetricLocalAlignment.Compute(x[0], x[1], offsetsTensor, x[2]);
+                SymmetricLocalAlignmentResult res = Losses.SymmetricLocalAlignment(x[0], x[1], offsetsTensor, x[2]);
                 return Ops.Add(res.LossT2I, res.LossI2T);
             },
             x =>

@@ -9,7 +9,7 @@ using TorchTensor = TorchSharp.torch.Tensor;
 namespace MaMA.Interop.Torch.Parity;
 
 /// <summary>
-/// Symmetric Local Alignment (<see cref="SymmetricLocalAlignment"/>) and <see cref="Ops.Exp"/>.
+/// Symmetric Local Alignment (<see cref="Losses.SymmetricLocalAlignment"/>) and <see cref="Ops.Exp"/>.
 /// The SLA cases fix the sentences per report inside the case (S = [1, 3, 2, 4] for N = 4; the
 /// offsets tensor is built inside both lambdas, it is not an input) and L2-normalise patches and
 /// sentences inside both computations, so the gradients through the normalisation are compared
@@ -63,7 +63,7 @@ public static partial class OpCatalog
                 EngineTensor patches = Ops.L2Normalize(x[0]).To(DType.BFloat16);
                 EngineTensor sentences = Ops.L2Normalize(x[1]).To(DType.BFloat16);
                 EngineTensor offsets = EngineTensor.FromArray(offsets4, [offsets4.Length], x[0].Device);
-                SymmetricLocalAlignmentResult res = SymmetricLocalAlignment.Compute(patches, sentences, offsets, x[2].To(DType.BFloat16));
+                SymmetricLocalAlignmentResult res = Losses.SymmetricLocalAlignment(patches, sentences, offsets, x[2].To(DType.BFloat16));
                 return Ops.Add(res.LossT2I, res.LossI2T);
             },
             x =>
@@ -123,14 +123,14 @@ public static partial class OpCatalog
         EngineTensor patches = normalise ? Ops.L2Normalize(x[0]) : x[0];
         EngineTensor sentences = normalise ? Ops.L2Normalize(x[1]) : x[1];
         EngineTensor offsetsTensor = EngineTensor.FromArray(offsets, [offsets.Length], x[0].Device);
-        return SymmetricLocalAlignment.Compute(patches, sentences, offsetsTensor, x[2]);
+        return Losses.SymmetricLocalAlignment(patches, sentences, offsetsTensor, x[2]);
     }
 
     private static (TorchTensor LossT2I, TorchTensor LossI2T, TorchTensor T2I, TorchTensor I2T) SlaTorch(TorchTensor[] x, long[] offsets) =>
         SlaReference(nn.functional.normalize(x[0], dim: -1), nn.functional.normalize(x[1], dim: -1), offsets, x[2]);
 
     private static (EngineTensor T2I, EngineTensor I2T) SlaEngineScores(EngineTensor[] x, long[] offsets) =>
-        SymmetricLocalAlignment.Scores(Ops.L2Normalize(x[0]), Ops.L2Normalize(x[1]), EngineTensor.FromArray(offsets, [offsets.Length], x[0].Device));
+        Losses.LocalAlignmentScores(Ops.L2Normalize(x[0]), Ops.L2Normalize(x[1]), EngineTensor.FromArray(offsets, [offsets.Length], x[0].Device));
 
     private static (TorchTensor T2I, TorchTensor I2T) SlaTorchScores(TorchTensor[] x, long[] offsets) =>
         SlaReferenceScores(nn.functional.normalize(x[0], dim: -1), nn.functional.normalize(x[1], dim: -1), offsets);

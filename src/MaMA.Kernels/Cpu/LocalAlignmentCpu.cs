@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MaMA.Kernels.Cpu;
 
@@ -22,7 +23,7 @@ namespace MaMA.Kernels.Cpu;
 /// </para>
 /// <para>
 /// Backward: the selections make the similarity gradient sparse: N*N*(P + S) entries. Work items
-/// are column chunks of E (4 vectors wide, so a patch row chunk and its gradient stay in
+/// are column chunks of E (8 vectors wide with AVX-512, 4 with AVX2, so a patch row chunk and its gradient stay in
 /// registers while the N selected sentence rows are gathered and the N sentence gradients are
 /// updated), which keeps every write private to its item; with few chunks for many cores, images
 /// are also split into groups that accumulate sentence gradients into private buffers.
@@ -161,6 +162,7 @@ public static unsafe class LocalAlignmentCpu
         public int* Offsets, ArgS, ColArgPart;
         public long PanelFloats, CtFloats, RunFloats, I2tFloats;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run<V>(int item, float* scratch) where V : unmanaged, ISimd<V>
         {
             int vc = V.Count;
@@ -189,8 +191,8 @@ public static unsafe class LocalAlignmentCpu
                 Pack(imagePatches + (long)p0 * E, valid, E, Lanes, panel);
                 for (int t = 0; t < RPad; t += TileRows)
                 {
-                    if (TileRows == 8) Tile8<V>(t, R, E, Sentences, panel, ct + (long)t * Lanes, Lanes);
-                    else Tile6<V>(t, R, E, Sentences, panel, ct + (long)t * Lanes, Lanes);
+                    if (TileRows == 8) Tile8(t, R, E, Sentences, panel, ct + (long)t * Lanes, Lanes);
+                    else Tile6(t, R, E, Sentences, panel, ct + (long)t * Lanes, Lanes);
                 }
 
                 V validCount = V.Splat(valid);
@@ -262,13 +264,25 @@ public static unsafe class LocalAlignmentCpu
         }
     }
 
-    /// <summary>panel[k, j] = rows[j, k] for the valid rows, zero for the padding lanes.</summary>
+    /// <summary>
+    /// panel[k, j] = rows[j, k] for the valid rows, zero for the padding lanes. With AVX, 8 x 8
+    /// blocks are transposed in registers (8 loads, 24 shuffles, 8 stores); the rest is scalar.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pack(float* rows, int valid, int e, int lanes, float* panel)
     {
         if (valid < lanes)
             for (int k = 0; k < e; k++)
                 new Span<float>(panel + (long)k * lanes + valid, lanes - valid).Clear();
-        for (int j = 0; j < valid; j++)
+        int j = 0, kBlocks = Avx.IsSupported ? e / 8 * 8 : 0;
+        for (; j + 8 <= valid && kBlocks > 0; j += 8)
+        {
+            float* src = rows + (long)j * e;
+            for (int k = 0; k < kBlocks; k += 8) Transpose8x8(src + k, e, panel + (long)k * lanes + j, lanes);
+            for (int k = kBlocks; k < e; k++)
+                for (int i = 0; i < 8; i++) panel[(long)k * lanes + j + i] = src[(long)i * e + k];
+        }
+        for (; j < valid; j++)
         {
             float* src = rows + (long)j * e;
             float* dst = panel + j;
@@ -276,110 +290,131 @@ public static unsafe class LocalAlignmentCpu
         }
     }
 
-    /// <summary>
-    /// ct[i, :] = sentences[t + i] . panel for 8 sentence rows and 2 vectors of patches (rows past
-    /// R repeat the last one; their results land in the padding of ct).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8<V>(int t, int r, int e, float* sentences, float* panel, float* ct, int lanes) where V : unmanaged, ISimd<V>
+    /// <summary>dst[i * dstStride + r] = src[r * srcStride + i] for an 8 x 8 block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
     {
-        int vc = V.Count;
-        float* q0 = Row(sentences, t, r, e), q1 = Row(sentences, t + 1, r, e), q2 = Row(sentences, t + 2, r, e), q3 = Row(sentences, t + 3, r, e);
-        float* q4 = Row(sentences, t + 4, r, e), q5 = Row(sentences, t + 5, r, e), q6 = Row(sentences, t + 6, r, e), q7 = Row(sentences, t + 7, r, e);
-        V z = V.Splat(0f);
-        V c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-        V c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
-        float* b = panel;
-        for (int k = 0; k < e; k++, b += lanes)
-        {
-            V b0 = V.Load(b), b1 = V.Load(b + vc);
-            V a = V.Splat(q0[k]);
-            c00 = V.Fma(a, b0, c00);
-            c01 = V.Fma(a, b1, c01);
-            a = V.Splat(q1[k]);
-            c10 = V.Fma(a, b0, c10);
-            c11 = V.Fma(a, b1, c11);
-            a = V.Splat(q2[k]);
-            c20 = V.Fma(a, b0, c20);
-            c21 = V.Fma(a, b1, c21);
-            a = V.Splat(q3[k]);
-            c30 = V.Fma(a, b0, c30);
-            c31 = V.Fma(a, b1, c31);
-            a = V.Splat(q4[k]);
-            c40 = V.Fma(a, b0, c40);
-            c41 = V.Fma(a, b1, c41);
-            a = V.Splat(q5[k]);
-            c50 = V.Fma(a, b0, c50);
-            c51 = V.Fma(a, b1, c51);
-            a = V.Splat(q6[k]);
-            c60 = V.Fma(a, b0, c60);
-            c61 = V.Fma(a, b1, c61);
-            a = V.Splat(q7[k]);
-            c70 = V.Fma(a, b0, c70);
-            c71 = V.Fma(a, b1, c71);
-        }
-        V.Store(c00, ct);
-        V.Store(c01, ct + vc);
-        V.Store(c10, ct + lanes);
-        V.Store(c11, ct + lanes + vc);
-        V.Store(c20, ct + 2 * lanes);
-        V.Store(c21, ct + 2 * lanes + vc);
-        V.Store(c30, ct + 3 * lanes);
-        V.Store(c31, ct + 3 * lanes + vc);
-        V.Store(c40, ct + 4 * lanes);
-        V.Store(c41, ct + 4 * lanes + vc);
-        V.Store(c50, ct + 5 * lanes);
-        V.Store(c51, ct + 5 * lanes + vc);
-        V.Store(c60, ct + 6 * lanes);
-        V.Store(c61, ct + 6 * lanes + vc);
-        V.Store(c70, ct + 7 * lanes);
-        V.Store(c71, ct + 7 * lanes + vc);
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + srcStride);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * srcStride), r3 = Avx.LoadVector256(src + 3 * srcStride);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * srcStride), r5 = Avx.LoadVector256(src + 5 * srcStride);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * srcStride), r7 = Avx.LoadVector256(src + 7 * srcStride);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
-    /// <summary>The 6-row tile for 16-register (AVX2) machines: 12 accumulators.</summary>
+    /// <summary>
+    /// ct[i, :] = sentences[t + i] . panel for 8 sentence rows and 2 x 16 patches (AVX-512: 16
+    /// accumulators). Rows past R repeat the last one; their results land in the padding of ct.
+    /// Written on Vector512 itself rather than <see cref="ISimd{TSelf}"/> so that it is fast in
+    /// Debug builds too (intrinsics expand there, wrapper calls would not inline).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6<V>(int t, int r, int e, float* sentences, float* panel, float* ct, int lanes) where V : unmanaged, ISimd<V>
+    private static void Tile8(int t, int r, int e, float* sentences, float* panel, float* ct, int lanes)
     {
-        int vc = V.Count;
-        float* q0 = Row(sentences, t, r, e), q1 = Row(sentences, t + 1, r, e), q2 = Row(sentences, t + 2, r, e);
-        float* q3 = Row(sentences, t + 3, r, e), q4 = Row(sentences, t + 4, r, e), q5 = Row(sentences, t + 5, r, e);
-        V z = V.Splat(0f);
-        V c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        float* q0 = Row(sentences, t, r, e), q1 = Row(sentences, t + 1, r, e), q2 = Row(sentences, t + 2, r, e), q3 = Row(sentences, t + 3, r, e);
+        float* q4 = Row(sentences, t + 4, r, e), q5 = Row(sentences, t + 5, r, e), q6 = Row(sentences, t + 6, r, e), q7 = Row(sentences, t + 7, r, e);
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         float* b = panel;
         for (int k = 0; k < e; k++, b += lanes)
         {
-            V b0 = V.Load(b), b1 = V.Load(b + vc);
-            V a = V.Splat(q0[k]);
-            c00 = V.Fma(a, b0, c00);
-            c01 = V.Fma(a, b1, c01);
-            a = V.Splat(q1[k]);
-            c10 = V.Fma(a, b0, c10);
-            c11 = V.Fma(a, b1, c11);
-            a = V.Splat(q2[k]);
-            c20 = V.Fma(a, b0, c20);
-            c21 = V.Fma(a, b1, c21);
-            a = V.Splat(q3[k]);
-            c30 = V.Fma(a, b0, c30);
-            c31 = V.Fma(a, b1, c31);
-            a = V.Splat(q4[k]);
-            c40 = V.Fma(a, b0, c40);
-            c41 = V.Fma(a, b1, c41);
-            a = V.Splat(q5[k]);
-            c50 = V.Fma(a, b0, c50);
-            c51 = V.Fma(a, b1, c51);
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            Vector512<float> a = Vector512.Create(q0[k]);
+            c00 = Vector512.FusedMultiplyAdd(a, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(a, b1, c01);
+            a = Vector512.Create(q1[k]);
+            c10 = Vector512.FusedMultiplyAdd(a, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(a, b1, c11);
+            a = Vector512.Create(q2[k]);
+            c20 = Vector512.FusedMultiplyAdd(a, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(a, b1, c21);
+            a = Vector512.Create(q3[k]);
+            c30 = Vector512.FusedMultiplyAdd(a, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(a, b1, c31);
+            a = Vector512.Create(q4[k]);
+            c40 = Vector512.FusedMultiplyAdd(a, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(a, b1, c41);
+            a = Vector512.Create(q5[k]);
+            c50 = Vector512.FusedMultiplyAdd(a, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(a, b1, c51);
+            a = Vector512.Create(q6[k]);
+            c60 = Vector512.FusedMultiplyAdd(a, b0, c60);
+            c61 = Vector512.FusedMultiplyAdd(a, b1, c61);
+            a = Vector512.Create(q7[k]);
+            c70 = Vector512.FusedMultiplyAdd(a, b0, c70);
+            c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
         }
-        V.Store(c00, ct);
-        V.Store(c01, ct + vc);
-        V.Store(c10, ct + lanes);
-        V.Store(c11, ct + lanes + vc);
-        V.Store(c20, ct + 2 * lanes);
-        V.Store(c21, ct + 2 * lanes + vc);
-        V.Store(c30, ct + 3 * lanes);
-        V.Store(c31, ct + 3 * lanes + vc);
-        V.Store(c40, ct + 4 * lanes);
-        V.Store(c41, ct + 4 * lanes + vc);
-        V.Store(c50, ct + 5 * lanes);
-        V.Store(c51, ct + 5 * lanes + vc);
+        c00.Store(ct);
+        c01.Store(ct + 16);
+        c10.Store(ct + lanes);
+        c11.Store(ct + lanes + 16);
+        c20.Store(ct + 2 * lanes);
+        c21.Store(ct + 2 * lanes + 16);
+        c30.Store(ct + 3 * lanes);
+        c31.Store(ct + 3 * lanes + 16);
+        c40.Store(ct + 4 * lanes);
+        c41.Store(ct + 4 * lanes + 16);
+        c50.Store(ct + 5 * lanes);
+        c51.Store(ct + 5 * lanes + 16);
+        c60.Store(ct + 6 * lanes);
+        c61.Store(ct + 6 * lanes + 16);
+        c70.Store(ct + 7 * lanes);
+        c71.Store(ct + 7 * lanes + 16);
+    }
+
+    /// <summary>The 6-row tile of 2 x 8 patches for 16-register (AVX2) machines: 12 accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6(int t, int r, int e, float* sentences, float* panel, float* ct, int lanes)
+    {
+        float* q0 = Row(sentences, t, r, e), q1 = Row(sentences, t + 1, r, e), q2 = Row(sentences, t + 2, r, e);
+        float* q3 = Row(sentences, t + 3, r, e), q4 = Row(sentences, t + 4, r, e), q5 = Row(sentences, t + 5, r, e);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* b = panel;
+        for (int k = 0; k < e; k++, b += lanes)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            Vector256<float> a = Vector256.Create(q0[k]);
+            c00 = Vector256.FusedMultiplyAdd(a, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(a, b1, c01);
+            a = Vector256.Create(q1[k]);
+            c10 = Vector256.FusedMultiplyAdd(a, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(a, b1, c11);
+            a = Vector256.Create(q2[k]);
+            c20 = Vector256.FusedMultiplyAdd(a, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(a, b1, c21);
+            a = Vector256.Create(q3[k]);
+            c30 = Vector256.FusedMultiplyAdd(a, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(a, b1, c31);
+            a = Vector256.Create(q4[k]);
+            c40 = Vector256.FusedMultiplyAdd(a, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(a, b1, c41);
+            a = Vector256.Create(q5[k]);
+            c50 = Vector256.FusedMultiplyAdd(a, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(a, b1, c51);
+        }
+        c00.Store(ct);
+        c01.Store(ct + 8);
+        c10.Store(ct + lanes);
+        c11.Store(ct + lanes + 8);
+        c20.Store(ct + 2 * lanes);
+        c21.Store(ct + 2 * lanes + 8);
+        c30.Store(ct + 3 * lanes);
+        c31.Store(ct + 3 * lanes + 8);
+        c40.Store(ct + 4 * lanes);
+        c41.Store(ct + 4 * lanes + 8);
+        c50.Store(ct + 5 * lanes);
+        c51.Store(ct + 5 * lanes + 8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -406,10 +441,11 @@ public static unsafe class LocalAlignmentCpu
                     for (int row = start; row < end; row++) cT[(long)img * r + row] = t;
                 }
 
-            // Column chunks: 4 vectors, then single vectors, then single columns.
+            // Column chunks: wide blocks (8 vectors with 32 registers, 4 with 16), then single
+            // vectors, then single columns. Wide blocks amortise the per-selection index work.
             var chunks = new List<(int Start, int Kind)>();
-            int vc = V.Count, col = 0;
-            for (; col + 4 * vc <= e; col += 4 * vc) chunks.Add((col, 4));
+            int vc = V.Count, col = 0, unroll = V.Count == 16 ? 8 : 4;
+            for (; col + unroll * vc <= e; col += unroll * vc) chunks.Add((col, unroll));
             for (; col + vc <= e; col += vc) chunks.Add((col, 1));
             for (; col < e; col++) chunks.Add((col, 0));
             int groups = chunks.Count == 0 ? 1 : Math.Clamp((2 * Environment.ProcessorCount + chunks.Count - 1) / chunks.Count, 1, n);
@@ -425,9 +461,8 @@ public static unsafe class LocalAlignmentCpu
             {
                 (int start, int kind) = chunks[item % chunks.Count];
                 int group = item / chunks.Count;
-                int width = kind == 4 ? 4 * vc : kind == 1 ? vc : 1;
-                if (kind == 0) job.Run<V1>(start, width, group, unroll4: false);
-                else job.Run<V>(start, width, group, unroll4: kind == 4);
+                if (kind == 0) job.Run<V1>(start, 1, group, unroll: 1);
+                else job.Run<V>(start, kind * vc, group, kind);
             }
             if (items <= 1 || Environment.ProcessorCount == 1)
                 for (int item = 0; item < items; item++) RunItem(item);
@@ -461,97 +496,169 @@ public static unsafe class LocalAlignmentCpu
         public int* Offsets, ArgP, ArgS;
         public bool AnyI;
 
-        /// <summary>Columns [e0, e0 + width) of both gradients for the images of one group.</summary>
-        public readonly void Run<V>(int e0, int width, int group, bool unroll4) where V : unmanaged, ISimd<V>
+        /// <summary>
+        /// Columns [e0, e0 + width) of both gradients for the images of one group. The sentence
+        /// rows' chunk and its gradient are copied into a private contiguous buffer ([R, width]
+        /// each, the gradient shifted by 64 bytes): gathered rows then sit width * 4 bytes apart
+        /// instead of E * 4 (which maps them onto a few cache sets), and the gradient's stores do
+        /// not alias the next loads modulo 4 KiB.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run<V>(int e0, int width, int group, int unroll) where V : unmanaged, ISimd<V>
         {
             int vc = V.Count;
             int img0 = (int)((long)group * N / Groups), img1 = (int)((long)(group + 1) * N / Groups);
-            float* dq = DSentences + (Groups > 1 ? (long)group * R * E : 0);
-            for (int row = 0; row < R; row++) new Span<float>(dq + (long)row * E + e0, width).Clear();
-            for (int img = img0; img < img1; img++)
+            long chunkFloats = (long)R * width;
+            float* q = (float*)NativeMemory.AlignedAlloc((nuint)((2 * chunkFloats + 16) * sizeof(float)), 64);
+            try
             {
-                float* imagePatches = Patches + (long)img * P * E;
-                float* dImage = DPatches + (long)img * P * E;
-                if (!AnyI)
-                    for (int pp = 0; pp < P; pp++) new Span<float>(dImage + (long)pp * E + e0, width).Clear();
-                else if (unroll4)
-                    I2t4<V>(e0, imagePatches, dImage, dq, ArgS + (long)img * P * N, CI + (long)img * N);
-                else
-                    for (int c = 0; c < width; c += vc) I2t1<V>(e0 + c, imagePatches, dImage, dq, ArgS + (long)img * P * N, CI + (long)img * N);
-
-                // t2i: each sentence row's chosen patch.
-                float* cT = CT + (long)img * R;
-                int* chosen = ArgP + (long)img * R;
+                float* dq = q + chunkFloats + 16;
                 for (int row = 0; row < R; row++)
+                    new ReadOnlySpan<float>(Sentences + (long)row * E + e0, width).CopyTo(new Span<float>(q + (long)row * width, width));
+                new Span<float>(dq, checked((int)chunkFloats)).Clear();
+                for (int img = img0; img < img1; img++)
                 {
-                    float c = cT[row];
-                    if (c == 0f) continue;
-                    V cv = V.Splat(c);
-                    long patchAt = (long)chosen[row] * E;
-                    float* q = Sentences + (long)row * E;
-                    float* d = dq + (long)row * E;
-                    for (int k = e0; k < e0 + width; k += vc)
+                    float* imagePatches = Patches + (long)img * P * E + e0;
+                    float* dImage = DPatches + (long)img * P * E + e0;
+                    int* imageArgS = ArgS + (long)img * P * N;
+                    float* cI = CI + (long)img * N;
+                    if (!AnyI)
+                        for (int pp = 0; pp < P; pp++) new Span<float>(dImage + (long)pp * E, width).Clear();
+                    else if (unroll == 8)
+                        I2t8(width, imagePatches, dImage, q, dq, imageArgS, cI);
+                    else if (unroll == 4)
+                        I2t4(width, imagePatches, dImage, q, dq, imageArgS, cI);
+                    else
+                        for (int c = 0; c < width; c += vc) I2t1<V>(width, imagePatches + c, dImage + c, q + c, dq + c, imageArgS, cI);
+
+                    // t2i: each sentence row's chosen patch.
+                    float* cT = CT + (long)img * R;
+                    int* chosen = ArgP + (long)img * R;
+                    for (int row = 0; row < R; row++)
                     {
-                        V.Store(V.Fma(cv, V.Load(q + k), V.Load(dImage + patchAt + k)), dImage + patchAt + k);
-                        V.Store(V.Fma(cv, V.Load(imagePatches + patchAt + k), V.Load(d + k)), d + k);
+                        float c = cT[row];
+                        if (c == 0f) continue;
+                        V cv = V.Splat(c);
+                        long patchAt = (long)chosen[row] * E;
+                        float* qRow = q + (long)row * width;
+                        float* dqRow = dq + (long)row * width;
+                        for (int k = 0; k < width; k += vc)
+                        {
+                            V.Store(V.Fma(cv, V.Load(qRow + k), V.Load(dImage + patchAt + k)), dImage + patchAt + k);
+                            V.Store(V.Fma(cv, V.Load(imagePatches + patchAt + k), V.Load(dqRow + k)), dqRow + k);
+                        }
                     }
                 }
+                float* target = DSentences + (Groups > 1 ? (long)group * R * E : 0);
+                for (int row = 0; row < R; row++)
+                    new ReadOnlySpan<float>(dq + (long)row * width, width).CopyTo(new Span<float>(target + (long)row * E + e0, width));
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(q);
             }
         }
 
         /// <summary>
-        /// i2t for one image over 4 vectors of columns: the patch row chunk and its gradient stay in
-        /// registers while the N chosen sentence rows are gathered and their gradients updated.
+        /// i2t for one image over 8 x 16 columns (AVX-512): the patch row chunk and its gradient stay
+        /// in registers while the N chosen sentence rows (packed, row stride <paramref name="width"/>)
+        /// are gathered and their gradients updated. Vector512 itself, for Debug builds' sake.
         /// </summary>
-        private readonly void I2t4<V>(int e0, float* imagePatches, float* dImage, float* dq, int* imageArgS, float* cI) where V : unmanaged, ISimd<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void I2t8(int width, float* imagePatches, float* dImage, float* q, float* dq, int* imageArgS, float* cI)
         {
-            int vc = V.Count;
-            V z = V.Splat(0f);
             for (int pp = 0; pp < P; pp++)
             {
-                float* x = imagePatches + (long)pp * E + e0;
-                V x0 = V.Load(x), x1 = V.Load(x + vc), x2 = V.Load(x + 2 * vc), x3 = V.Load(x + 3 * vc);
-                V a0 = z, a1 = z, a2 = z, a3 = z;
+                float* x = imagePatches + (long)pp * E;
+                Vector512<float> x0 = Vector512.Load(x), x1 = Vector512.Load(x + 16), x2 = Vector512.Load(x + 32), x3 = Vector512.Load(x + 48);
+                Vector512<float> x4 = Vector512.Load(x + 64), x5 = Vector512.Load(x + 80), x6 = Vector512.Load(x + 96), x7 = Vector512.Load(x + 112);
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
                 int* args = imageArgS + (long)pp * N;
                 for (int m = 0; m < N; m++)
                 {
-                    V c = V.Splat(cI[m]);
-                    long at = (long)(Offsets[m] + args[m]) * E + e0;
-                    float* q = Sentences + at;
+                    Vector512<float> c = Vector512.Create(cI[m]);
+                    long at = (long)(Offsets[m] + args[m]) * width;
+                    float* g = q + at;
                     float* d = dq + at;
-                    a0 = V.Fma(c, V.Load(q), a0);
-                    a1 = V.Fma(c, V.Load(q + vc), a1);
-                    a2 = V.Fma(c, V.Load(q + 2 * vc), a2);
-                    a3 = V.Fma(c, V.Load(q + 3 * vc), a3);
-                    V.Store(V.Fma(c, x0, V.Load(d)), d);
-                    V.Store(V.Fma(c, x1, V.Load(d + vc)), d + vc);
-                    V.Store(V.Fma(c, x2, V.Load(d + 2 * vc)), d + 2 * vc);
-                    V.Store(V.Fma(c, x3, V.Load(d + 3 * vc)), d + 3 * vc);
+                    a0 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g), a0);
+                    a1 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g + 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g + 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g + 48), a3);
+                    a4 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g + 64), a4);
+                    a5 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g + 80), a5);
+                    a6 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g + 96), a6);
+                    a7 = Vector512.FusedMultiplyAdd(c, Vector512.Load(g + 112), a7);
+                    Vector512.FusedMultiplyAdd(c, x0, Vector512.Load(d)).Store(d);
+                    Vector512.FusedMultiplyAdd(c, x1, Vector512.Load(d + 16)).Store(d + 16);
+                    Vector512.FusedMultiplyAdd(c, x2, Vector512.Load(d + 32)).Store(d + 32);
+                    Vector512.FusedMultiplyAdd(c, x3, Vector512.Load(d + 48)).Store(d + 48);
+                    Vector512.FusedMultiplyAdd(c, x4, Vector512.Load(d + 64)).Store(d + 64);
+                    Vector512.FusedMultiplyAdd(c, x5, Vector512.Load(d + 80)).Store(d + 80);
+                    Vector512.FusedMultiplyAdd(c, x6, Vector512.Load(d + 96)).Store(d + 96);
+                    Vector512.FusedMultiplyAdd(c, x7, Vector512.Load(d + 112)).Store(d + 112);
                 }
-                float* y = dImage + (long)pp * E + e0;
-                V.Store(a0, y);
-                V.Store(a1, y + vc);
-                V.Store(a2, y + 2 * vc);
-                V.Store(a3, y + 3 * vc);
+                float* y = dImage + (long)pp * E;
+                a0.Store(y);
+                a1.Store(y + 16);
+                a2.Store(y + 32);
+                a3.Store(y + 48);
+                a4.Store(y + 64);
+                a5.Store(y + 80);
+                a6.Store(y + 96);
+                a7.Store(y + 112);
             }
         }
 
-        /// <summary>i2t for one image over one vector of columns.</summary>
-        private readonly void I2t1<V>(int e0, float* imagePatches, float* dImage, float* dq, int* imageArgS, float* cI) where V : unmanaged, ISimd<V>
+        /// <summary>i2t for one image over 4 x 8 columns (AVX2, 16 registers), as <see cref="I2t8"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void I2t4(int width, float* imagePatches, float* dImage, float* q, float* dq, int* imageArgS, float* cI)
         {
             for (int pp = 0; pp < P; pp++)
             {
-                V x0 = V.Load(imagePatches + (long)pp * E + e0);
+                float* x = imagePatches + (long)pp * E;
+                Vector256<float> x0 = Vector256.Load(x), x1 = Vector256.Load(x + 8), x2 = Vector256.Load(x + 16), x3 = Vector256.Load(x + 24);
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                int* args = imageArgS + (long)pp * N;
+                for (int m = 0; m < N; m++)
+                {
+                    Vector256<float> c = Vector256.Create(cI[m]);
+                    long at = (long)(Offsets[m] + args[m]) * width;
+                    float* g = q + at;
+                    float* d = dq + at;
+                    a0 = Vector256.FusedMultiplyAdd(c, Vector256.Load(g), a0);
+                    a1 = Vector256.FusedMultiplyAdd(c, Vector256.Load(g + 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(c, Vector256.Load(g + 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(c, Vector256.Load(g + 24), a3);
+                    Vector256.FusedMultiplyAdd(c, x0, Vector256.Load(d)).Store(d);
+                    Vector256.FusedMultiplyAdd(c, x1, Vector256.Load(d + 8)).Store(d + 8);
+                    Vector256.FusedMultiplyAdd(c, x2, Vector256.Load(d + 16)).Store(d + 16);
+                    Vector256.FusedMultiplyAdd(c, x3, Vector256.Load(d + 24)).Store(d + 24);
+                }
+                float* y = dImage + (long)pp * E;
+                a0.Store(y);
+                a1.Store(y + 8);
+                a2.Store(y + 16);
+                a3.Store(y + 24);
+            }
+        }
+
+        /// <summary>i2t for one image over one vector of columns (packed sentence rows with row stride <paramref name="width"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void I2t1<V>(int width, float* imagePatches, float* dImage, float* q, float* dq, int* imageArgS, float* cI) where V : unmanaged, ISimd<V>
+        {
+            for (int pp = 0; pp < P; pp++)
+            {
+                V x0 = V.Load(imagePatches + (long)pp * E);
                 V a0 = V.Splat(0f);
                 int* args = imageArgS + (long)pp * N;
                 for (int m = 0; m < N; m++)
                 {
                     V c = V.Splat(cI[m]);
-                    long at = (long)(Offsets[m] + args[m]) * E + e0;
-                    a0 = V.Fma(c, V.Load(Sentences + at), a0);
+                    long at = (long)(Offsets[m] + args[m]) * width;
+                    a0 = V.Fma(c, V.Load(q + at), a0);
                     V.Store(V.Fma(c, x0, V.Load(dq + at)), dq + at);
                 }
-                V.Store(a0, dImage + (long)pp * E + e0);
+                V.Store(a0, dImage + (long)pp * E);
             }
         }
     }
