@@ -58,7 +58,7 @@ public sealed class ContrastiveOpCommandTests
 
     private static double RelativeError(float[] actual, float[] expected) => OpResult.RelativeError(actual, expected);
 
-    private static int RunOp(string op, string input, string output, bool backward, out string stderr)
+    private static int RunOp(string op, string input, string output, bool backward, out string stderr, string device = "cpu")
     {
         var error = new StringWriter();
         TextWriter saved = Console.Error;
@@ -66,8 +66,8 @@ public sealed class ContrastiveOpCommandTests
         try
         {
             string[] args = backward
-                ? ["op", op, "--in", input, "--out", output, "--backward", "--device", "cpu"]
-                : ["op", op, "--in", input, "--out", output, "--device", "cpu"];
+                ? ["op", op, "--in", input, "--out", output, "--backward", "--device", device]
+                : ["op", op, "--in", input, "--out", output, "--device", device];
             return MaMA.Cli.Cli.Run(args);
         }
         finally
@@ -89,8 +89,9 @@ public sealed class ContrastiveOpCommandTests
         }
     }
 
-    [Test]
-    public void ClipLossForwardAndBackwardMatchTorchSharp()
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void ClipLossForwardAndBackwardMatchTorchSharp(string device)
     {
         float[] image = UnitRows(Normal(N * E, 1), E), text = UnitRows(Normal(N * E, 2), E);
         string input = Write(new()
@@ -101,7 +102,7 @@ public sealed class ContrastiveOpCommandTests
             ["grad_loss"] = Tensor.Scalar(GradLoss),
         });
         string output = Path.Combine(_dir, "out.safetensors");
-        Assert.That(RunOp("clip_loss", input, output, backward: true, out string stderr), Is.EqualTo(0), stderr);
+        Assert.That(RunOp("clip_loss", input, output, backward: true, out string stderr, device), Is.EqualTo(0), stderr);
 
         using var scope = torch.NewDisposeScope();
         TorchTensor v = torch.tensor(image, [N, E]).requires_grad_(true), t = torch.tensor(text, [N, E]).requires_grad_(true);
@@ -117,8 +118,9 @@ public sealed class ContrastiveOpCommandTests
         });
     }
 
-    [Test]
-    public void NtXentLossForwardAndBackwardMatchTorchSharp()
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void NtXentLossForwardAndBackwardMatchTorchSharp(string device)
     {
         float[] z0 = Normal(N * E, 3), z1 = Normal(N * E, 4);
         string input = Write(new()
@@ -129,7 +131,7 @@ public sealed class ContrastiveOpCommandTests
             ["grad_loss"] = Tensor.Scalar(GradLoss),
         });
         string output = Path.Combine(_dir, "out.safetensors");
-        Assert.That(RunOp("ntxent_loss", input, output, backward: true, out string stderr), Is.EqualTo(0), stderr);
+        Assert.That(RunOp("ntxent_loss", input, output, backward: true, out string stderr, device), Is.EqualTo(0), stderr);
 
         using var scope = torch.NewDisposeScope();
         TorchTensor a = torch.tensor(z0, [N, E]).requires_grad_(true), b = torch.tensor(z1, [N, E]).requires_grad_(true);
