@@ -85,7 +85,9 @@ public static partial class OpCatalog
         (TorchTensor t2i, TorchTensor i2t) = SlaReferenceScores(patches, sentences, offsets);
         int n = offsets.Length - 1;
         TorchTensor scale = localScale.exp();
-        TorchTensor targets = arange(n, ScalarType.Int64);
+        // Targets from an array, not arange(n): no implicit TorchSharp Scalar, whose finalizer could
+        // free it while libtorch still reads it.
+        TorchTensor targets = tensor(Enumerable.Range(0, n).Select(i => (long)i).ToArray());
         TorchTensor Symmetric(TorchTensor scores)
         {
             TorchTensor logits = scale * scores;

@@ -106,7 +106,7 @@ public sealed class SlaOpCommandTests
         TorchTensor ts = torch.tensor(sentences, [Rows, E]).requires_grad_(true);
         TorchTensor tl = torch.tensor(LocalScale).requires_grad_(true);
         var r = OpCatalog.SlaReference(tp, ts, Offsets, tl);
-        TorchTensor objective = r.LossT2I * gLossT2I + r.LossI2T * gLossI2T
+        TorchTensor objective = r.LossT2I * torch.tensor(gLossT2I) + r.LossI2T * torch.tensor(gLossI2T)
             + (r.T2I * torch.tensor(gT2I, [N, N])).sum() + (r.I2T * torch.tensor(gI2T, [N, N])).sum();
         objective.backward();
         var expected = new Dictionary<string, TorchTensor>
