@@ -242,6 +242,19 @@ public static unsafe class ReduceSimd
     {
         var acc = new Span<float>(partial, cl);
         var rc = new RowCursor(rDims, rRank + 1, 0, rXs);
+        if (cl < 16)
+        {
+            // Narrow strips: plain double accumulation beats a library call per row.
+            for (int j = 0; j < cl; j++) total[j] = 0;
+            for (long r = 0; r < rCount; r++)
+            {
+                float* row = src + rc.Offset0;
+                for (int j = 0; j < cl; j++) total[j] += row[j];
+                rc.Next();
+            }
+            for (int j = 0; j < cl; j++) dst[j] = (float)(total[j] * scale);
+            return;
+        }
         if (rCount <= FoldRows)
         {
             acc.Clear();
@@ -281,13 +294,13 @@ public static unsafe class ReduceSimd
 
     /// <summary>
     /// Sum of n contiguous floats with four independent vector accumulators (TensorPrimitives.Sum
-    /// is several times slower for the short rows met here).
+    /// is several times slower for the short rows met here); the lanes and the scalar tail are added in double.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float BlockSum(float* p, int n)
+    public static double BlockSum(float* p, int n)
     {
         int i = 0;
-        float sum = 0f;
+        double sum = 0;
         if (Vector512.IsHardwareAccelerated && n >= 64)
         {
             Vector512<float> s0 = Vector512<float>.Zero, s1 = s0, s2 = s0, s3 = s0;
@@ -299,7 +312,8 @@ public static unsafe class ReduceSimd
                 s3 += Vector512.Load(p + i + 48);
             }
             for (; i <= n - 16; i += 16) s0 += Vector512.Load(p + i);
-            sum = Vector512.Sum((s0 + s1) + (s2 + s3));
+            (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen((s0 + s1) + (s2 + s3));
+            sum = Vector512.Sum(lo + hi);
         }
         else if (Vector256.IsHardwareAccelerated && n >= 32)
         {
@@ -312,7 +326,8 @@ public static unsafe class ReduceSimd
                 s3 += Vector256.Load(p + i + 24);
             }
             for (; i <= n - 8; i += 8) s0 += Vector256.Load(p + i);
-            sum = Vector256.Sum((s0 + s1) + (s2 + s3));
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen((s0 + s1) + (s2 + s3));
+            sum = Vector256.Sum(lo + hi);
         }
         for (; i < n; i++) sum += p[i];
         return sum;
