@@ -37,6 +37,8 @@ internal static class BenchCases
             x => Ops.Sum(x[0], [-1]), x => x[0].sum(-1));
         yield return new("max last [288x1369x12]", [new("x", [288, 1369, 12])],
             x => Ops.Max(x[0], -1).Values, x => x[0].max(-1).values);
+        yield return new("layer norm [1374x768]", [new("x", [1374, 768]), new("weight", [768]), new("bias", [768])],
+            x => Ops.LayerNorm(x[0], x[1], x[2], 1e-6f), x => nn.functional.layer_norm(x[0], [768], x[1], x[2], 1e-6));
         yield return new("transpose+contiguous [12x1374x64]", [new("x", [12, 1374, 64])],
             x => Ops.Transpose(x[0], 0, 1).Contiguous(), x => x[0].transpose(0, 1).contiguous());
 
@@ -49,10 +51,11 @@ internal static class BenchCases
         var byName = OpCatalog.All.ToDictionary(c => c.Name);
         (string Case, string Label, int[][] Shapes)[] wanted =
         [
-            ("layer_norm", "layer norm [1374x768]", [[1374, 768], [768], [768]]),
-            ("softmax", "softmax [144x1374]x12", [[12 * 144, 1374]]),
-            ("log_softmax", "log softmax [288x288]", [[288, 288]]),
-            ("l2_normalize", "l2 normalize [36x1369x512]", [[36 * 1369, 512]]),
+            ("softmax_last", "softmax [12x144 rows x 1374]", [[12 * 144, 1374]]),
+            ("log_softmax_last", "log softmax [288x288]", [[288, 288]]),
+            ("l2_normalize_last", "l2 normalize [36x1369 x 512]", [[36 * 1369, 512]]),
+            ("cross_entropy", "cross entropy [288x288]", [[288, 288], [288]]),
+            ("embedding_2d_ids", "embedding [2000x2560] ids [4x144]", [[2000, 2560], [4, 144]]),
         ];
         foreach ((string name, string label, int[][] shapes) in wanted)
         {
