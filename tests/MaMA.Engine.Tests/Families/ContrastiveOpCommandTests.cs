@@ -4,6 +4,8 @@ using TorchSharp;
 using Tensor = MaMA.Engine.Tensors.Tensor;
 using TorchTensor = TorchSharp.torch.Tensor;
 
+using static MaMA.Engine.Tests.Families.OpCommandHarness;
+
 namespace MaMA.Engine.Tests.Families;
 
 /// <summary>
@@ -31,12 +33,6 @@ public sealed class ContrastiveOpCommandTests
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
-    private static float[] Normal(int n, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => OpData.Normal(rng)).ToArray();
-    }
-
     /// <summary>Rows scaled to unit length (clip_loss takes normalised embeddings).</summary>
     private static float[] UnitRows(float[] x, int e)
     {
@@ -57,25 +53,6 @@ public sealed class ContrastiveOpCommandTests
     }
 
     private static double RelativeError(float[] actual, float[] expected) => OpResult.RelativeError(actual, expected);
-
-    private static int RunOp(string op, string input, string output, bool backward, out string stderr, string device = "cpu")
-    {
-        var error = new StringWriter();
-        TextWriter saved = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            string[] args = backward
-                ? ["op", op, "--in", input, "--out", output, "--backward", "--device", device]
-                : ["op", op, "--in", input, "--out", output, "--device", device];
-            return MaMA.Cli.Cli.Run(args);
-        }
-        finally
-        {
-            Console.SetError(saved);
-            stderr = error.ToString();
-        }
-    }
 
     private static void AssertMatches(string output, Dictionary<string, TorchTensor> expected)
     {

@@ -5,6 +5,8 @@ using static TorchSharp.torch;
 using Tensor = MaMA.Engine.Tensors.Tensor;
 using TorchTensor = TorchSharp.torch.Tensor;
 
+using static MaMA.Engine.Tests.Families.OpCommandHarness;
+
 namespace MaMA.Engine.Tests.Families;
 
 /// <summary><c>mama op lora_linear</c>: outputs and gradients against TorchSharp; bad shapes exit 2 naming the tensor.</summary>
@@ -27,12 +29,6 @@ public sealed class LoraOpCommandTests
     public void DeleteFolder()
     {
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
-    }
-
-    private static float[] Normal(int n, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()))).ToArray();
     }
 
     private static Dictionary<string, float[]> Inputs() => new()

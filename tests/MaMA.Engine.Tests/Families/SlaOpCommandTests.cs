@@ -4,6 +4,8 @@ using TorchSharp;
 using Tensor = MaMA.Engine.Tensors.Tensor;
 using TorchTensor = TorchSharp.torch.Tensor;
 
+using static MaMA.Engine.Tests.Families.OpCommandHarness;
+
 namespace MaMA.Engine.Tests.Families;
 
 /// <summary>
@@ -49,12 +51,6 @@ public sealed class SlaOpCommandTests
         return x;
     }
 
-    private static float[] Normal(int count, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => OpData.Normal(rng)).ToArray();
-    }
-
     private string Write(Dictionary<string, Tensor> tensors)
     {
         string path = Path.Combine(_dir, "in.safetensors");
@@ -62,24 +58,8 @@ public sealed class SlaOpCommandTests
         return path;
     }
 
-    private static int RunOp(string input, string output, bool backward, out string stderr)
-    {
-        var error = new StringWriter();
-        TextWriter saved = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            string[] args = backward
-                ? ["op", "sla_loss", "--in", input, "--out", output, "--backward", "--device", "cpu"]
-                : ["op", "sla_loss", "--in", input, "--out", output, "--device", "cpu"];
-            return MaMA.Cli.Cli.Run(args);
-        }
-        finally
-        {
-            Console.SetError(saved);
-            stderr = error.ToString();
-        }
-    }
+    private static int RunOp(string input, string output, bool backward, out string stderr) =>
+        OpCommandHarness.RunOp("sla_loss", input, output, backward, out stderr);
 
     [Test]
     public void ForwardAndBackwardMatchTorchSharp()
