@@ -1,4 +1,3 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Cpu;
@@ -28,13 +27,7 @@ public static partial class Ops
         Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
         int n = checked((int)xf.Numel);
         Dispatch.Run(xf.Device,
-            cpu: () =>
-            {
-                var src = new ReadOnlySpan<float>(xf.Ptr<float>(), n);
-                var dst = new Span<float>(y.Ptr<float>(), n);
-                TensorPrimitives.Multiply(src, alpha, dst);
-                if (beta != 0f) TensorPrimitives.Add(dst, beta, dst);
-            },
+            cpu: () => BinarySimd.Affine(n, xf.Ptr<float>(), y.Ptr<float>(), alpha, beta),
             ilgpu: s => BinaryKernels.Affine.Launch(s, n, xf.View<float>(), y.View<float>(), alpha, beta));
         return GradMode.RecordIfNeeded(y, new AffineNode(x, alpha));
     }
@@ -53,41 +46,14 @@ public static partial class Ops
         Tensor bf = b.DType == DType.Float32 ? b : b.To(DType.Float32);
         Tensor y = Tensor.Empty(shape, DType.Float32, a.Device);
         int n = checked((int)y.Numel);
-        if (n > 0)
-        {
-            if (a.Device.IsCpu && af.IsContiguous && bf.IsContiguous && Shape.SameShape(af.Shape, bf.Shape))
-                SameShapeCpu(af, bf, y, op, n);
-            else
-                BroadcastKernel(af, bf, y, op, n);
-        }
+        if (n > 0) BroadcastKernel(af, bf, y, op, n);
         return GradMode.RecordIfNeeded(y, new BinaryNode(a, b, op));
     }
 
-    /// <summary>Fast CPU path for equal contiguous shapes: TensorPrimitives (SIMD), chunked across cores.</summary>
-    private static unsafe void SameShapeCpu(Tensor a, Tensor b, Tensor y, int op, int n)
-    {
-        nint pa = (nint)a.Ptr<float>(), pb = (nint)b.Ptr<float>(), py = (nint)y.Ptr<float>();
-        const int chunk = 1 << 16;
-        int chunks = (n + chunk - 1) / chunk;
-        void Body(int c)
-        {
-            int start = c * chunk, len = Math.Min(chunk, n - start);
-            var sa = new ReadOnlySpan<float>((float*)pa + start, len);
-            var sb = new ReadOnlySpan<float>((float*)pb + start, len);
-            var sy = new Span<float>((float*)py + start, len);
-            switch (op)
-            {
-                case BinaryKernels.Add: TensorPrimitives.Add(sa, sb, sy); break;
-                case BinaryKernels.Subtract: TensorPrimitives.Subtract(sa, sb, sy); break;
-                case BinaryKernels.Multiply: TensorPrimitives.Multiply(sa, sb, sy); break;
-                default: TensorPrimitives.Divide(sa, sb, sy); break;
-            }
-        }
-        if (chunks == 1) Body(0);
-        else Parallel.For(0, chunks, Body);
-    }
-
-    /// <summary>Broadcasting (or strided) operands: the generated kernel on ILGPU; on the CPU, row-wise SIMD (<see cref="BinarySimd"/>).</summary>
+    /// <summary>
+    /// Any operand layout: the generated kernel on ILGPU; on the CPU, row-wise SIMD (<see cref="BinarySimd"/>),
+    /// which coalesces equal contiguous shapes into one long row split across cores.
+    /// </summary>
     private static unsafe void BroadcastKernel(Tensor a, Tensor b, Tensor y, int op, int n)
     {
         int rank = Math.Max(y.Rank, 1);

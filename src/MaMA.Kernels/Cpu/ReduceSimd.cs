@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace MaMA.Kernels.Cpu;
 
@@ -8,10 +7,10 @@ namespace MaMA.Kernels.Cpu;
 /// Sums over any set of axes of a contiguous fp32 tensor on the fast CPU backend, without
 /// permuting the reduced axes last. After coalescing, the innermost axis is either
 /// <list type="bullet">
-/// <item>reduced: each output is a sum of contiguous rows (TensorPrimitives.Sum, in blocks of
+/// <item>reduced: each output is a sum of contiguous rows (SIMD row sums, in blocks of
 /// 4096 added in double), or</item>
 /// <item>kept: each output row is a running row sum, out[0:L] += x[r, 0:L] over the reduced
-/// index r (TensorPrimitives.Add on column strips that stay in L1), with the fp32 partial folded
+/// index r (SIMD adds on column strips that stay in L1), with the fp32 partial folded
 /// into a double accumulator every 256 rows so long reductions stay accurate.</item>
 /// </list>
 /// Work is split over outputs (and column strips) across cores; no two work items write the same output.
@@ -66,7 +65,7 @@ public static unsafe class ReduceSimd
             if (kCount < 2 * Environment.ProcessorCount && len > 256)
                 strip = Math.Clamp((len / (2L * Environment.ProcessorCount) + 15) / 16 * 16, 256, MaxStrip);
             long strips = (len + strip - 1) / strip;
-            CpuParallel.For(kCount * strips, Math.Max(1, CpuParallel.ChunkFor(rCount * strip)), (first, count) =>
+            CpuParallel.For(kCount * strips, Math.Max(1, CpuParallel.ChunkFor(rCount * strip)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
             {
                 float* partial = stackalloc float[MaxStrip];
                 double* total = stackalloc double[MaxStrip];
@@ -83,7 +82,7 @@ public static unsafe class ReduceSimd
         }
         else
         {
-            CpuParallel.For(kCount, Math.Max(1, CpuParallel.ChunkFor(rCount * len)), (first, count) =>
+            CpuParallel.For(kCount, Math.Max(1, CpuParallel.ChunkFor(rCount * len)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
             {
                 var oc = new RowCursor(kDims, kRank + 1, first, kXs, kYs);
                 for (long o = 0; o < count; o++)
@@ -123,7 +122,7 @@ public static unsafe class ReduceSimd
         nint px = (nint)x, pv = (nint)values, pi = (nint)indices;
         if (inner == 1)
         {
-            CpuParallel.For(outer, CpuParallel.ChunkFor(n), (first, rows) =>
+            CpuParallel.For(outer, CpuParallel.ChunkFor(n), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, rows) =>
             {
                 for (long r = first; r < first + rows; r++)
                     ((int*)pi)[r] = RowArgMax((float*)px + r * n, n, out ((float*)pv)[r]);
@@ -132,7 +131,7 @@ public static unsafe class ReduceSimd
         }
         long strip = Math.Min(inner, MaxStrip);
         long strips = (inner + strip - 1) / strip;
-        CpuParallel.For(outer * strips, Math.Max(1, CpuParallel.ChunkFor((long)n * strip)), (first, items) =>
+        CpuParallel.For(outer * strips, Math.Max(1, CpuParallel.ChunkFor((long)n * strip)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, items) =>
         {
             for (long item = first; item < first + items; item++)
             {
@@ -260,10 +259,10 @@ public static unsafe class ReduceSimd
             acc.Clear();
             for (long r = 0; r < rCount; r++)
             {
-                TensorPrimitives.Add(acc, new ReadOnlySpan<float>(src + rc.Offset0, cl), acc);
+                BinarySimd.VectorVector<BinarySimd.AddOp>(partial, src + rc.Offset0, partial, cl);
                 rc.Next();
             }
-            TensorPrimitives.Multiply(acc, scale, new Span<float>(dst, cl));
+            BinarySimd.VectorScalar<BinarySimd.MultiplyOp>(partial, scale, dst, cl);
             return;
         }
         new Span<double>(total, cl).Clear();
@@ -273,7 +272,7 @@ public static unsafe class ReduceSimd
             long rows = Math.Min(FoldRows, rCount - r0);
             for (long r = 0; r < rows; r++)
             {
-                TensorPrimitives.Add(acc, new ReadOnlySpan<float>(src + rc.Offset0, cl), acc);
+                BinarySimd.VectorVector<BinarySimd.AddOp>(partial, src + rc.Offset0, partial, cl);
                 rc.Next();
             }
             for (int j = 0; j < cl; j++) total[j] += partial[j];

@@ -41,7 +41,7 @@ public static unsafe class StridedCopySimd
 
         long len = dims[rank - 1], rows = numel / len;
         long si = ss[rank - 1], di = ds[rank - 1];
-        CpuParallel.For(rows, CpuParallel.ChunkFor(len), (first, count) =>
+        CpuParallel.For(rows, CpuParallel.ChunkFor(len), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
             var cursor = new RowCursor(dims, rank, first, ss, ds);
             for (long r = 0; r < count; r++)
@@ -102,7 +102,7 @@ public static unsafe class StridedCopySimd
         long kBlocks = (kLen + Tile - 1) / Tile;
         nint ps = (nint)src, pd = (nint)dst;
         long perItem = Tile * jLen;
-        CpuParallel.For(outer * kBlocks, CpuParallel.ChunkFor(perItem), (first, count) =>
+        CpuParallel.For(outer * kBlocks, CpuParallel.ChunkFor(perItem), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
             for (long item = first; item < first + count; item++)
             {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace MaMA.Kernels.Cpu;
 
 /// <summary>
@@ -64,6 +66,7 @@ public struct RowCursor
     /// <summary>Offsets of the current row's first element in operands 0, 1, 2.</summary>
     public long Offset0, Offset1, Offset2;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RowCursor(long[] shape, int rank, long row, long[] s0, long[]? s1 = null, long[]? s2 = null)
     {
         _shape = shape;
@@ -85,6 +88,7 @@ public struct RowCursor
     }
 
     /// <summary>Advances to the next row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Next()
     {
         for (int d = _outer - 1; d >= 0; d--)

@@ -132,6 +132,7 @@ public static unsafe class Sgemm
         public bool Accumulate, Wide;
 
         /// <summary>Row block item / ColSplits, panel range item % ColSplits.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int item, float* packA)
         {
             int i0 = item / ColSplits * Mc;
@@ -163,6 +164,7 @@ public static unsafe class Sgemm
     {
         int panels = (nc + nr - 1) / nr;
         nint pb = (nint)b, pp = (nint)packed;
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Panel(int p)
         {
             float* dst = (float*)pp + (long)p * kc * nr;
@@ -200,6 +202,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>Packs a[i0:i0+rows, k0:k0+kc] as panels of [kc][mr], zero-padding rows past the block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(float* a, long aRow, long aCol, int i0, int rows, int k0, int kc, int mr, float* packed)
     {
         int panels = (rows + mr - 1) / mr;
