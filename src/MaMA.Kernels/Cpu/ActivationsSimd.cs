@@ -127,7 +127,7 @@ public static unsafe class ActivationsSimd
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static V Apply<V>(V x, V g) where V : unmanaged, ISimd<V>
         {
-            V pdf = V.Splat(InvSqrt2Pi) * SimdMath.Exp(V.Splat(-0.5f) * x * x);
+            V pdf = V.Splat(InvSqrt2Pi) * SimdMath.ExpNonPositive(V.Splat(-0.5f) * x * x);
             return g * V.Fma(x, pdf, Cdf(x));
         }
     }
@@ -189,8 +189,9 @@ public static unsafe class ActivationsSimd
         p = V.Fma(p, t, V.Splat(0.09678418f));
         p = V.Fma(p, t, V.Splat(0.37409196f));
         p = V.Fma(p, t, V.Splat(1.00002368f));
-        p = V.Fma(p, t, V.Splat(-1.26551223f));
-        V halfErfc = V.Splat(0.5f) * t * SimdMath.Exp(p - z * z);
+        // The fit's constant -1.26551223 with ln(1/2) folded in: exp(...) is erfc / (2 t).
+        p = V.Fma(p, t, V.Splat(-1.26551223f - 0.69314718f));
+        V halfErfc = t * SimdMath.ExpNonPositive(p - z * z);
         return V.Select(V.GreaterThanOrEqual(x, V.Splat(0f)), V.Splat(1f) - halfErfc, halfErfc);
     }
 }

@@ -256,8 +256,15 @@ internal static class SimdMath
     public static V Exp<V>(V x) where V : unmanaged, ISimd<V>
     {
         // Max/Min return their second operand on NaN, so x goes second to keep NaN.
-        x = V.Max(V.Splat(-87f), x);
         x = V.Min(V.Splat(88f), x);
+        return ExpNonPositive(x);
+    }
+
+    /// <summary><see cref="Exp{V}"/> for arguments known to be at most 88 (no upper clamp), e.g. -z^2 + small terms.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V ExpNonPositive<V>(V x) where V : unmanaged, ISimd<V>
+    {
+        x = V.Max(V.Splat(-87f), x);
         V shifted = V.Fma(x, V.Splat(Log2E), V.Splat(RoundMagic));
         V n = shifted - V.Splat(RoundMagic);
         V r = V.Fma(n, V.Splat(-Ln2Hi), x);
