@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MaMA.Kernels.Cpu;
 
@@ -122,9 +123,14 @@ public static unsafe class ReduceSimd
         nint px = (nint)x, pv = (nint)values, pi = (nint)indices;
         if (inner == 1)
         {
-            CpuParallel.For(outer, CpuParallel.ChunkFor(n), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, rows) =>
+            CpuParallel.For(outer, Math.Max(8, CpuParallel.ChunkFor(n)) / 8 * 8, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, rows) =>
             {
-                for (long r = first; r < first + rows; r++)
+                long r = first;
+                // Short rows: eight rows at a time, one gathered column per step.
+                if (Avx2.IsSupported && n < 32)
+                    for (; r <= first + rows - 8; r += 8)
+                        ShortRowsArgMax((float*)px + r * n, n, (float*)pv + r, (int*)pi + r);
+                for (; r < first + rows; r++)
                     ((int*)pi)[r] = RowArgMax((float*)px + r * n, n, out ((float*)pv)[r]);
             });
             return;
@@ -140,6 +146,24 @@ public static unsafe class ReduceSimd
                 ColumnArgMax((float*)px + o * n * inner + c0, n, inner, cl, (float*)pv + o * inner + c0, (int*)pi + o * inner + c0);
             }
         });
+    }
+
+    /// <summary>Arg-max of 8 consecutive rows of n floats: lane r walks row r through AVX2 gathers (same NaN rule).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ShortRowsArgMax(float* p, int n, float* values, int* indices)
+    {
+        Vector256<int> offsets = Vector256.Create(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
+        Vector256<float> best = Avx2.GatherVector256(p, offsets, 4);
+        Vector256<int> arg = Vector256<int>.Zero;
+        for (int j = 1; j < n; j++)
+        {
+            Vector256<float> v = Avx2.GatherVector256(p + j, offsets, 4);
+            Vector256<float> update = Vector256.Equals(best, best) & (Vector256.GreaterThan(v, best) | ~Vector256.Equals(v, v));
+            best = Vector256.ConditionalSelect(update, v, best);
+            arg = Vector256.ConditionalSelect(update.AsInt32(), Vector256.Create(j), arg);
+        }
+        Vector256.Store(best, values);
+        Vector256.Store(arg, indices);
     }
 
     /// <summary>Index of the first maximum of p[0:n] (the first NaN if any) and its value.</summary>

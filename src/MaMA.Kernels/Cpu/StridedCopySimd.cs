@@ -68,7 +68,18 @@ public static unsafe class StridedCopySimd
     {
         if (si == 1 && di == 1)
         {
-            Buffer.MemoryCopy(s, d, n * width, n * width);
+            long bytes = n * width;
+            if (bytes > 1024)
+            {
+                Buffer.MemoryCopy(s, d, bytes, bytes);
+                return;
+            }
+            // Short rows (e.g. one attention head's 64 floats): inline vector moves, no call per row.
+            long i = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; i <= bytes - 32; i += 32) Vector256.Store(Vector256.Load(s + i), d + i);
+            for (; i <= bytes - 8; i += 8) *(ulong*)(d + i) = *(ulong*)(s + i);
+            for (; i < bytes; i++) d[i] = s[i];
             return;
         }
         switch (width)
