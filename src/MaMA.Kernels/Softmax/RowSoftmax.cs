@@ -15,20 +15,8 @@ public static partial class RowSoftmax
     private static void SoftmaxForwardKernel(int r, [Extent("(long)count * n")] ArrayView<float> x, [Extent("(long)count * n")] ArrayView<float> y, int n)
     {
         long start = (long)r * n;
-        float max = x[start];
-        for (int j = 1; j < n; j++)
-        {
-            float v = x[start + j];
-            if (v > max) max = v;
-        }
-        float sum = 0f, carry = 0f;
-        for (int j = 0; j < n; j++)
-        {
-            float e = MathF.Exp(x[start + j] - max) - carry;
-            float t = sum + e;
-            carry = (t - sum) - e;
-            sum = t;
-        }
+        float max = RowMax(x, start, n);
+        float sum = SumExp(x, start, n, max);
         float inv = 1f / sum;
         for (int j = 0; j < n; j++)
             y[start + j] = MathF.Exp(x[start + j] - max) * inv;
@@ -39,20 +27,8 @@ public static partial class RowSoftmax
     private static void LogSoftmaxForwardKernel(int r, [Extent("(long)count * n")] ArrayView<float> x, [Extent("(long)count * n")] ArrayView<float> y, int n)
     {
         long start = (long)r * n;
-        float max = x[start];
-        for (int j = 1; j < n; j++)
-        {
-            float v = x[start + j];
-            if (v > max) max = v;
-        }
-        float sum = 0f, carry = 0f;
-        for (int j = 0; j < n; j++)
-        {
-            float e = MathF.Exp(x[start + j] - max) - carry;
-            float t = sum + e;
-            carry = (t - sum) - e;
-            sum = t;
-        }
+        float max = RowMax(x, start, n);
+        float sum = SumExp(x, start, n, max);
         // (x - max) - log(sum), not x - (max + log(sum)): the latter loses log(sum) next to a huge max.
         float logSum = MathF.Log(sum);
         for (int j = 0; j < n; j++)
@@ -99,5 +75,33 @@ public static partial class RowSoftmax
             long k = start + j;
             dx[k] = dy[k] - MathF.Exp(y[k]) * sum;
         }
+    }
+
+    /// <summary>max of x[start .. start + n).</summary>
+    [DeviceFunction]
+    private static float RowMax(ArrayView<float> x, long start, int n)
+    {
+        float max = x[start];
+        for (int j = 1; j < n; j++)
+        {
+            float v = x[start + j];
+            if (v > max) max = v;
+        }
+        return max;
+    }
+
+    /// <summary>sum of exp(x[start + j] - max) over the row, Kahan-compensated.</summary>
+    [DeviceFunction]
+    private static float SumExp(ArrayView<float> x, long start, int n, float max)
+    {
+        float sum = 0f, carry = 0f;
+        for (int j = 0; j < n; j++)
+        {
+            float e = MathF.Exp(x[start + j] - max) - carry;
+            float t = sum + e;
+            carry = (t - sum) - e;
+            sum = t;
+        }
+        return sum;
     }
 }
