@@ -19,6 +19,17 @@ public static class GradMode
         return new Scope();
     }
 
+    /// <summary>
+    /// Turns recording back on inside a no-grad region (as torch.enable_grad) until disposed; used by
+    /// activation recomputation, whose backward re-runs a block with the tape on.
+    /// </summary>
+    public static IDisposable EnableGrad()
+    {
+        int saved = t_disabledDepth;
+        t_disabledDepth = 0;
+        return new RestoreScope(saved);
+    }
+
     /// <summary>True when an op over these inputs must be recorded.</summary>
     public static bool ShouldRecord(params Tensor?[] inputs)
     {
@@ -49,6 +60,18 @@ public static class GradMode
             if (_done) return;
             _done = true;
             t_disabledDepth--;
+        }
+    }
+
+    private sealed class RestoreScope(int depth) : IDisposable
+    {
+        private bool _done;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            t_disabledDepth = depth;
         }
     }
 }

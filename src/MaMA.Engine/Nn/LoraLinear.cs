@@ -14,7 +14,7 @@ namespace MaMA.Engine.Nn;
 /// base weight starts as HF's Conv1D (N(0, 0.02), bias 0) or torch.nn.Linear (U(+-1/sqrt(in)))
 /// initialisation and is normally overwritten from a checkpoint.
 /// </summary>
-public sealed class LoraLinear : Module
+public sealed class LoraLinear : Module, IStochasticModule
 {
     /// <summary>PEFT's adapter name.</summary>
     public const string DefaultAdapter = "default";
