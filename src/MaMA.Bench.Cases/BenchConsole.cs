@@ -30,5 +30,5 @@ public sealed class BenchConsole(TextWriter output, bool compareTorch)
 
     private static string Ms(double ms) => $"{ms:F2} ms";
 
-    private static string Tflops(double? t) => t is { } v ? $"{v:F3}" : "-";
+    private static string Tflops(double? t) => t switch { null => "-", < 10 => $"{t:F3}", _ => $"{t:F1}" };
 }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using MaMA.Engine.Tensors;
 
@@ -22,7 +23,12 @@ public sealed record BenchReport(
     string EngineVersion,
     IReadOnlyList<BenchResult> Rows)
 {
-    public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // "0.1.0+abc", not "0.1.0\u002Babc"
+    };
 
     /// <summary>A report dated today (UTC), with this build's engine version.</summary>
     public static BenchReport Create(string device, string? torch, int? torchThreads, int repeat, BenchShapes? shapes, IReadOnlyList<BenchResult> rows) =>

@@ -2,13 +2,13 @@ namespace MaMA.Bench.Cases;
 
 /// <summary>
 /// One row of a benchmark report: medians in milliseconds, FLOPs per run and the engine's
-/// throughput. Torch columns are null when libtorch was not timed; family, dtype and FLOPs are null
+/// throughput. Torch columns are null when libtorch was not timed; family, dtype (fp32 or bf16) and FLOPs are null
 /// for cases that do not count them (MaMA.Bench's base ops).
 /// </summary>
 public sealed record BenchResult(
     string Op,
     string? Family,
-    string? DType,
+    string? Dtype,
     double EngineForwardMs,
     double EngineForwardBackwardMs,
     double? TorchForwardMs,

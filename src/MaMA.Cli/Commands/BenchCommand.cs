@@ -1,3 +1,4 @@
+using MaMA.Bench.Cases;
 #if MAMA_TORCH
 using MaMA.Interop.Torch.Parity;
 using TorchSharp;
@@ -7,40 +8,71 @@ using Device = MaMA.Engine.Devices.Device;
 namespace MaMA.Cli.Commands;
 
 /// <summary>
-/// <c>mama bench ops [--vs torch] [--device D] [--repeat N] [--threads N] [--json FILE] [--only TEXT]</c>:
+/// <c>mama bench ops [--device D] [--quick] [--repeat N] [--json FILE] [--only TEXT] [--vs torch [--threads N]]</c>:
 /// times the four MaMA kernel families (attention, LoRA linear, SLA, CLIP and NT-Xent) at the
-/// paper's shapes, forward and forward+backward; with <c>--vs torch</c> also in TorchSharp
-/// (libtorch) on this CPU in the same process, with the speed ratio.
+/// paper's shapes (or tiny ones with <c>--quick</c>), forward and forward+backward, with FLOPs and
+/// the engine's TFLOP/s. The engine side (MaMA.Bench.Cases) needs no TorchSharp, so the single-file
+/// publish for GPU machines has it; <c>--vs torch</c> also times TorchSharp (libtorch) on this CPU
+/// in the same process, with the speed ratio, in builds that include TorchSharp.
 /// </summary>
 internal static class BenchCommand
 {
+    private const string Usage = "usage: mama bench ops [--device D] [--quick] [--repeat N] [--json FILE] [--only TEXT] [--vs torch [--threads N]]";
+
     public static int Run(CommandLine cl)
     {
         if (cl.Positionals.Count != 1 || cl.Positionals[0] != "ops")
-            throw new UsageException("usage: mama bench ops [--vs torch] [--device D] [--repeat N] [--threads N] [--json FILE] [--only TEXT]");
+            throw new UsageException(Usage);
         string? vs = cl.Get("vs");
-        if (vs is not null && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs}'.");
         Device device = DeviceOption.Read(cl);
         int repeat = cl.GetInt("repeat", 5);
+        bool threadsGiven = cl.Has("threads");
         int threads = cl.GetInt("threads", Environment.ProcessorCount);
         string? json = cl.Get("json");
         string? only = cl.Get("only");
+        bool quick = cl.Has("quick");
+        if (quick && cl.Get("quick") is { } quickValue)
+            throw new UsageException($"--quick takes no value (got '{quickValue}').");
         cl.RejectUnknown();
+        if (cl.Has("vs") && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs ?? ""}'.");
         if (repeat < 1) throw new UsageException("--repeat must be at least 1.");
-#if MAMA_TORCH
-        if (vs is not null) torch.set_num_threads(threads);
-        var runner = new BenchRunner(device, repeat, compareTorch: vs is not null, Console.Out);
-        IReadOnlyList<BenchRow> rows = runner.Run(FamilyBench.All, only);
-        if (rows.Count == 0) throw new UsageException(only is null ? "no benchmark cases are registered in this build." : $"no benchmark case matches '{only}'.");
+        if (threadsGiven && vs is null) throw new UsageException("--threads sets libtorch's CPU threads; it needs --vs torch.");
+        if (threads < 1) throw new UsageException("--threads must be at least 1.");
         if (json is not null)
         {
-            runner.WriteJson(json, rows);
+            string dir = Path.GetDirectoryName(Path.GetFullPath(json))!;
+            if (!Directory.Exists(dir)) throw new UsageException($"--json {json}: folder '{dir}' does not exist; create it first.");
+        }
+        BenchShapes shapes = quick ? BenchShapes.Quick : BenchShapes.Paper;
+        IReadOnlyList<BenchCase> cases = FamilyCases.Get(shapes);
+        if (only is not null && !EngineBench.Filter(cases, only).Any())
+            throw new UsageException($"no benchmark case matches '{only}'. Cases: {string.Join("; ", cases.Select(c => c.Name))}.");
+
+        if (vs is not null)
+        {
+#if MAMA_TORCH
+            torch.set_num_threads(threads);
+            var runner = new BenchRunner(device, repeat, compareTorch: true, Console.Out);
+            IReadOnlyList<BenchRow> torchRows = runner.Run(cases, only);
+            if (json is not null)
+            {
+                runner.WriteJson(json, torchRows, shapes);
+                Console.WriteLine($"wrote {json}");
+            }
+            return 0;
+#else
+            throw new UsageException("--vs torch needs TorchSharp, and this mama was built without it (-p:MamaWithTorch=false). "
+                                     + "Run `bench ops` without --vs torch here, use tools/device-bench.sh to compare with PyTorch on a GPU machine, "
+                                     + "or `dotnet run --project src/MaMA.Cli -c Release -- bench ops --vs torch` from a source checkout.");
+#endif
+        }
+
+        IReadOnlyList<BenchResult> rows = new EngineBench(device, repeat, Console.Out).Run(cases, only);
+        if (json is not null)
+        {
+            BenchReport.Create(device.Name, null, null, repeat, shapes, rows).Write(json);
             Console.WriteLine($"wrote {json}");
         }
         return 0;
-#else
-        _ = (device, threads, json, only);
-        throw new UsageException("this mama was published without TorchSharp (-p:MamaWithTorch=false); run `dotnet run --project src/MaMA.Cli -c Release -- bench ops` from a source checkout, or tools/device-bench.sh on a GPU machine.");
-#endif
     }
 }

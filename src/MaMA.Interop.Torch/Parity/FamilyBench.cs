@@ -1,30 +1,33 @@
+using MaMA.Bench.Cases;
+using TorchSharp;
+using TorchTensor = TorchSharp.torch.Tensor;
+
 namespace MaMA.Interop.Torch.Parity;
 
 /// <summary>
-/// The four MaMA kernel families at the paper's real shapes, for benchmarks (engine vs libtorch):
-/// attention B=2 T=1374 H=12 D=64 and B=4 T=144 H=20 D=128 causal; LoRA M=576 in=2560 out=7680
-/// r=8; SLA N=36 P=1369 S&lt;=12 E=512; CLIP and NT-Xent N=288 E=512. Each family adds its cases
-/// in FamilyBench.{Family}.cs; the engine and libtorch computations are those of the parity cases.
+/// The libtorch side of the kernel-family benchmark (`mama bench ops --vs torch`): for each
+/// torch-free <see cref="BenchCase"/> of MaMA.Bench.Cases (shapes, inputs, FLOPs, the engine
+/// computation), the same computation in TorchSharp, written as the parity catalog's references.
+/// One file per family: FamilyBench.{Family}.cs.
 /// </summary>
 public static partial class FamilyBench
 {
-    public static IReadOnlyList<OpCase> All { get; } = Build();
-
-    private static List<OpCase> Build()
+    /// <summary>The libtorch computation of <paramref name="c"/> over its inputs in order.</summary>
+    public static Func<TorchTensor[], TorchTensor> Torch(BenchCase c) => c switch
     {
-        var cases = new List<OpCase>();
-        AddAttention(cases);
-        AddLora(cases);
-        AddLocalAlignment(cases);
-        AddContrastive(cases);
-        return cases;
+        AttentionCase a => Attention(a),
+        LoraCase l => Lora(l),
+        LocalAlignmentCase s => LocalAlignment(s),
+        ClipCase => Clip(),
+        NtXentCase n => NtXent(n),
+        _ => throw new ArgumentException($"no libtorch computation for benchmark case '{c.Name}' ({c.GetType().Name}).", nameof(c)),
+    };
+
+    /// <summary>Input <paramref name="i"/> as a libtorch tensor holding the engine's values, in the case's storage dtype.</summary>
+    public static TorchTensor TorchInput(BenchData data, int i)
+    {
+        BenchInput spec = data.Case.Inputs[i];
+        TorchTensor t = torch.tensor(data.Values[i], spec.Shape.Select(d => (long)d).ToArray());
+        return spec.DType == Engine.Tensors.DType.BFloat16 ? t.to(torch.ScalarType.BFloat16) : t;
     }
-
-    static partial void AddAttention(List<OpCase> cases);
-
-    static partial void AddLora(List<OpCase> cases);
-
-    static partial void AddLocalAlignment(List<OpCase> cases);
-
-    static partial void AddContrastive(List<OpCase> cases);
 }
