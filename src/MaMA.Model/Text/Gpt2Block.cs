@@ -1,0 +1,37 @@
+using MaMA.Engine;
+using MaMA.Engine.Nn;
+using MaMA.Engine.Tensors;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Model.Text;
+
+/// <summary>
+/// A pre-norm GPT-2 block (HF GPT2Block): h = x + attn(ln_1(x)); y = h + mlp(ln_2(h)).
+/// Keys <c>ln_1.*</c>, <c>attn.*</c>, <c>ln_2.*</c>, <c>mlp.*</c>.
+/// </summary>
+public sealed class Gpt2Block : Module
+{
+    public Gpt2Block(Gpt2Config config, int layerIndex, Random rng, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Ln1 = RegisterModule("ln_1", new Gpt2LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
+        Attn = RegisterModule("attn", new Gpt2Attention(config, layerIndex, rng, device));
+        Ln2 = RegisterModule("ln_2", new Gpt2LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
+        Mlp = RegisterModule("mlp", new Gpt2Mlp(config, rng, device));
+    }
+
+    public Gpt2LayerNorm Ln1 { get; }
+
+    public Gpt2Attention Attn { get; }
+
+    public Gpt2LayerNorm Ln2 { get; }
+
+    public Gpt2Mlp Mlp { get; }
+
+    /// <summary>x [B, T, C], attentionMask [B, T] -> [B, T, C].</summary>
+    public Tensor Forward(Tensor x, Tensor attentionMask)
+    {
+        Tensor h = Ops.Add(x, Attn.Forward(Ln1.Forward(x), attentionMask));
+        return Ops.Add(h, Mlp.Forward(Ln2.Forward(h)));
+    }
+}

@@ -1,0 +1,30 @@
+using MaMA.Engine;
+using MaMA.Engine.Nn;
+using MaMA.Engine.Tensors;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Model.Text;
+
+/// <summary>
+/// GPT-2 MLP (HF GPT2MLP): c_fc [C, n_inner], GELU ("gelu_new" = tanh form for BioMedLM, "gelu" =
+/// erf), c_proj [n_inner, C]. Keys <c>c_fc.*</c>, <c>c_proj.*</c>. No dropout (SPEC section 4).
+/// </summary>
+public sealed class Gpt2Mlp : Module
+{
+    public Gpt2Mlp(Gpt2Config config, Random rng, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Form = config.ActivationFunction == "gelu" ? GeluForm.Erf : GeluForm.Tanh;
+        CFc = RegisterModule("c_fc", Gpt2Projection.Create("mlp.c_fc", config.NEmbd, config.NInner, Gpt2Init.Std, config.Lora, rng, device));
+        CProj = RegisterModule("c_proj", Gpt2Projection.Create("mlp.c_proj", config.NInner, config.NEmbd, Gpt2Init.ResidualStd(config.NLayer), config.Lora, rng, device));
+    }
+
+    public GeluForm Form { get; }
+
+    public Module CFc { get; }
+
+    public Module CProj { get; }
+
+    /// <summary>x [B, T, C] -> [B, T, C].</summary>
+    public Tensor Forward(Tensor x) => Gpt2Projection.Forward(CProj, Ops.Gelu(Gpt2Projection.Forward(CFc, x), Form));
+}

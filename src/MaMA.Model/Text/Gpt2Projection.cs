@@ -1,0 +1,39 @@
+using MaMA.Engine;
+using MaMA.Engine.Nn;
+using MaMA.Engine.Tensors;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Model.Text;
+
+/// <summary>
+/// One of GPT-2's Conv1D projections (c_attn, attn.c_proj, c_fc, mlp.c_proj), built as a plain
+/// <see cref="Conv1D"/> or, when the LoRA config targets it, as PEFT builds it: an
+/// <see cref="LoraLinear"/> in Conv1D layout (weight [in, out], PEFT's fan_in_fan_out) with r,
+/// alpha and dropout from <see cref="LoraConfig"/>. A target matches the module's dotted name
+/// within the block ("attn.c_attn") or its tail after a dot, as PEFT matches target_modules.
+/// </summary>
+internal static class Gpt2Projection
+{
+    /// <summary>True when <paramref name="lora"/> puts an adapter on the module named <paramref name="name"/> ("attn.c_attn").</summary>
+    public static bool IsTargeted(LoraConfig? lora, string name) =>
+        lora is not null && lora.TargetModules.Any(t => name == t || name.EndsWith("." + t, StringComparison.Ordinal));
+
+    public static Module Create(string name, int inFeatures, int outFeatures, double std, LoraConfig? lora, Random rng, Device? device)
+    {
+        if (!IsTargeted(lora, name)) return new Conv1D(inFeatures, outFeatures, rng, std, device);
+        var layer = new LoraLinear(inFeatures, outFeatures, WeightLayout.Conv1D, rng, lora!.Rank, lora.Alpha, lora.Dropout, bias: true, device);
+        // LoraLinear draws its base weight N(0, 0.02); the residual projections use HF's smaller std.
+        if (std != Gpt2Init.Std) layer.Weight.CopyFrom(Gpt2Init.NormalTensor(rng, [inFeatures, outFeatures], std, device));
+        // Distinct Philox keys per layer, so layers do not share dropout masks.
+        layer.DropoutSeed = (ulong)rng.NextInt64();
+        return layer;
+    }
+
+    /// <summary>x [..., in] -> [..., out] through either kind.</summary>
+    public static Tensor Forward(Module projection, Tensor x) => projection switch
+    {
+        Conv1D conv => conv.Forward(x),
+        LoraLinear lora => lora.Forward(x),
+        _ => throw new InvalidOperationException($"Not a GPT-2 projection: {projection.GetType().Name}."),
+    };
+}
