@@ -1,5 +1,6 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using CrossEntropyKernels = MaMA.Kernels.Softmax.CrossEntropy;
 using RowReduceKernels = MaMA.Kernels.Reduction.RowReduce;
 
@@ -47,11 +48,8 @@ public static partial class Ops
         Tensor logSum = Tensor.Empty([rows], DType.Float32, logits.Device);
         Tensor loss = Tensor.Empty([], DType.Float32, logits.Device);
         Dispatch.Run(logits.Device,
-            cpu: () =>
-            {
-                CrossEntropyKernels.Forward.RunCpu(rows, xf.Ptr<float>(), t32.Ptr<int>(), rowLoss.Ptr<float>(), rowMax.Ptr<float>(), logSum.Ptr<float>(), c, labelSmoothing, ignore);
-                RowReduceKernels.Sum.RunCpu(1, rowLoss.Ptr<float>(), loss.Ptr<float>(), rows, scale);
-            },
+            cpu: () => loss.Ptr<float>()[0] = CrossEntropySimd.Forward(rows, c, xf.Ptr<float>(), t32.Ptr<int>(), rowMax.Ptr<float>(), logSum.Ptr<float>(),
+                labelSmoothing, ignore, scale),
             ilgpu: s =>
             {
                 CrossEntropyKernels.Forward.Launch(s, rows, xf.View<float>(), t32.View<int>(), rowLoss.View<float>(), rowMax.View<float>(), logSum.View<float>(), c, labelSmoothing, ignore);
@@ -99,7 +97,8 @@ public static partial class Ops
             int c = xf.Shape[1];
             int count = checked((int)xf.Numel);
             Dispatch.Run(xf.Device,
-                cpu: () => CrossEntropyKernels.Backward.RunCpu(count, xf.Ptr<float>(), targets.Ptr<int>(), rowMax.Ptr<float>(), logSum.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>(), c, smoothing, ignore, scale),
+                cpu: () => CrossEntropySimd.Backward(xf.Shape[0], c, xf.Ptr<float>(), targets.Ptr<int>(), rowMax.Ptr<float>(), logSum.Ptr<float>(), dx.Ptr<float>(),
+                    smoothing, ignore, scale * g.Ptr<float>()[0]),
                 ilgpu: s => CrossEntropyKernels.Backward.Launch(s, count, xf.View<float>(), targets.View<int>(), rowMax.View<float>(), logSum.View<float>(), g.View<float>(), dx.View<float>(), c, smoothing, ignore, scale));
             return [dx];
         }

@@ -1,5 +1,8 @@
+using System.Buffers;
 using MaMA.Engine.Autograd;
+using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using EmbeddingKernels = MaMA.Kernels.Embedding.Embedding;
 
 namespace MaMA.Engine;
@@ -29,11 +32,14 @@ public static partial class Ops
         if (count > 0)
         {
             Tensor wf = Dispatch.F32(weight);
-            using Tensor idsT = Tensor.FromArray(hostIds, [hostIds.Length], weight.Device);
             Dispatch.Run(weight.Device,
-                cpu: () => EmbeddingKernels.Gather.RunCpu(count, idsT.Ptr<int>(), wf.Ptr<float>(), y.Ptr<float>(), c),
+                cpu: () =>
+                {
+                    fixed (int* pIds = hostIds) EmbeddingSimd.Gather(hostIds.Length, c, pIds, wf.Ptr<float>(), y.Ptr<float>());
+                },
                 ilgpu: s =>
                 {
+                    using Tensor idsT = Tensor.FromArray(hostIds, [hostIds.Length], weight.Device);
                     EmbeddingKernels.Gather.Launch(s, count, idsT.View<int>(), wf.View<float>(), y.View<float>(), c);
                     s.Synchronize();
                 });
@@ -63,8 +69,7 @@ public static partial class Ops
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
             Tensor g = Dispatch.F32(dy);
-            Tensor dw = Tensor.Zeros([v, c], DType.Float32, g.Device);
-            if (ids.Length == 0 || c == 0) return [dw];
+            if (ids.Length == 0 || c == 0) return [Tensor.Zeros([v, c], DType.Float32, g.Device)];
 
             // CSR grouping of token positions by id, tokens ascending within a group: sort id * n + t.
             long n = ids.Length;
@@ -87,13 +92,30 @@ public static partial class Ops
             starts.Add((int)n);
 
             int count = checked(unique.Count * c);
-            using Tensor uniqueT = Tensor.FromArray(unique.ToArray(), [unique.Count], g.Device);
-            using Tensor startsT = Tensor.FromArray(starts.ToArray(), [starts.Count], g.Device);
-            using Tensor tokensT = Tensor.FromArray(order, [order.Length], g.Device);
+            Tensor dw = g.Device is CpuDevice ? Tensor.Empty([v, c], DType.Float32, g.Device) : Tensor.Zeros([v, c], DType.Float32, g.Device);
             Dispatch.Run(g.Device,
-                cpu: () => EmbeddingKernels.ScatterAdd.RunCpu(count, uniqueT.Ptr<int>(), startsT.Ptr<int>(), tokensT.Ptr<int>(), g.Ptr<float>(), dw.Ptr<float>(), c),
+                cpu: () =>
+                {
+                    // Every row of dw is written once: its tokens' sum, or zeros (so no separate fill).
+                    int[] group = ArrayPool<int>.Shared.Rent(v);
+                    try
+                    {
+                        Array.Fill(group, -1, 0, v);
+                        for (int u = 0; u < unique.Count; u++) group[unique[u]] = u;
+                        int[] startsArray = starts.ToArray();
+                        fixed (int* pGroup = group, pStarts = startsArray, pTokens = order)
+                            EmbeddingSimd.ScatterAdd(v, c, pGroup, pStarts, pTokens, g.Ptr<float>(), dw.Ptr<float>());
+                    }
+                    finally
+                    {
+                        ArrayPool<int>.Shared.Return(group);
+                    }
+                },
                 ilgpu: s =>
                 {
+                    using Tensor uniqueT = Tensor.FromArray(unique.ToArray(), [unique.Count], g.Device);
+                    using Tensor startsT = Tensor.FromArray(starts.ToArray(), [starts.Count], g.Device);
+                    using Tensor tokensT = Tensor.FromArray(order, [order.Length], g.Device);
                     EmbeddingKernels.ScatterAdd.Launch(s, count, uniqueT.View<int>(), startsT.View<int>(), tokensT.View<int>(), g.View<float>(), dw.View<float>(), c);
                     s.Synchronize();
                 });

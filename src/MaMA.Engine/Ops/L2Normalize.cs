@@ -1,5 +1,6 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using L2NormalizeKernels = MaMA.Kernels.Softmax.L2Normalize;
 
 namespace MaMA.Engine;
@@ -28,7 +29,7 @@ public static partial class Ops
         Tensor norm = Tensor.Empty([rows], DType.Float32, xf.Device);
         if (rows > 0)
             Dispatch.Run(xf.Device,
-                cpu: () => L2NormalizeKernels.Forward.RunCpu(rows, xf.Ptr<float>(), y.Ptr<float>(), norm.Ptr<float>(), n, eps),
+                cpu: () => L2NormalizeSimd.Forward(rows, n, xf.Ptr<float>(), y.Ptr<float>(), norm.Ptr<float>(), eps),
                 ilgpu: s => L2NormalizeKernels.Forward.Launch(s, rows, xf.View<float>(), y.View<float>(), norm.View<float>(), n, eps));
         return GradMode.RecordIfNeeded(y, new L2NormalizeNode(x, y, norm, eps));
     }
@@ -46,7 +47,7 @@ public static partial class Ops
             int rows = n == 0 ? 0 : checked((int)(y.Numel / n));
             if (rows > 0)
                 Dispatch.Run(y.Device,
-                    cpu: () => L2NormalizeKernels.Backward.RunCpu(rows, y.Ptr<float>(), g.Ptr<float>(), norm.Ptr<float>(), dx.Ptr<float>(), n, eps),
+                    cpu: () => L2NormalizeSimd.Backward(rows, n, y.Ptr<float>(), g.Ptr<float>(), norm.Ptr<float>(), dx.Ptr<float>(), eps),
                     ilgpu: s => L2NormalizeKernels.Backward.Launch(s, rows, y.View<float>(), g.View<float>(), norm.View<float>(), dx.View<float>(), n, eps));
             return [dx];
         }

@@ -1,6 +1,7 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using LayerNormKernels = MaMA.Kernels.Normalization.LayerNorm;
 
 namespace MaMA.Engine;
@@ -44,8 +45,8 @@ public static partial class Ops
         Tensor wArg = wf ?? xf, bArg = bf ?? xf;
         if (rows > 0)
             Dispatch.Run(xf.Device,
-                cpu: () => LayerNormKernels.Forward.RunCpu(rows, xf.Ptr<float>(), wArg.Ptr<float>(), bArg.Ptr<float>(), y.Ptr<float>(),
-                    mean.Ptr<float>(), rstd.Ptr<float>(), c, eps, hasWeight, hasBias),
+                cpu: () => LayerNormSimd.Forward(rows, c, xf.Ptr<float>(), wf is null ? null : wf.Ptr<float>(), bf is null ? null : bf.Ptr<float>(),
+                    y.Ptr<float>(), mean.Ptr<float>(), rstd.Ptr<float>(), eps),
                 ilgpu: s => LayerNormKernels.Forward.Launch(s, rows, xf.View<float>(), wArg.View<float>(), bArg.View<float>(), y.View<float>(),
                     mean.View<float>(), rstd.View<float>(), c, eps, hasWeight, hasBias));
 
@@ -79,53 +80,46 @@ public static partial class Ops
             int rows = checked((int)(xf.Numel / c));
             Device device = xf.Device;
 
-            Tensor? dx = null;
-            if (x.RequiresGrad)
-            {
-                dx = Tensor.Empty(xf.Shape, DType.Float32, device);
-                Tensor wArg = wf ?? xf;
-                int flag = wf is null ? 0 : 1;
-                if (rows > 0)
-                    Dispatch.Run(device,
-                        cpu: () => LayerNormKernels.BackwardInput.RunCpu(rows, xf.Ptr<float>(), wArg.Ptr<float>(), g.Ptr<float>(), mean.Ptr<float>(),
-                            rstd.Ptr<float>(), dx.Ptr<float>(), c, flag),
-                        ilgpu: s => LayerNormKernels.BackwardInput.Launch(s, rows, xf.View<float>(), wArg.View<float>(), g.View<float>(), mean.View<float>(),
-                            rstd.View<float>(), dx.View<float>(), c, flag));
-            }
-
-            Tensor? dWeight = null, dBias = null;
-            if (weight is { RequiresGrad: true } || bias is { RequiresGrad: true })
-            {
-                if (rows == 0)
+            bool needParameters = weight is { RequiresGrad: true } || bias is { RequiresGrad: true };
+            Tensor? dx = x.RequiresGrad ? Tensor.Empty(xf.Shape, DType.Float32, device) : null;
+            Tensor? dWeight = needParameters ? Tensor.Empty([c], DType.Float32, device) : null;
+            Tensor? dBias = needParameters ? Tensor.Empty([c], DType.Float32, device) : null;
+            Dispatch.Run(device,
+                // One fused pass: dx and the weight/bias column sums (see LayerNormSimd).
+                cpu: () =>
                 {
-                    dWeight = Tensor.Zeros([c], DType.Float32, device);
-                    dBias = Tensor.Zeros([c], DType.Float32, device);
-                }
-                else
+                    if (rows == 0)
+                    {
+                        dWeight?.ZeroBytes();
+                        dBias?.ZeroBytes();
+                        return;
+                    }
+                    LayerNormSimd.Backward(rows, c, xf.Ptr<float>(), wf is null ? null : wf.Ptr<float>(), g.Ptr<float>(), mean.Ptr<float>(),
+                        rstd.Ptr<float>(), dx is null ? null : dx.Ptr<float>(), dWeight is null ? null : dWeight.Ptr<float>(), dBias is null ? null : dBias.Ptr<float>());
+                },
+                ilgpu: s =>
                 {
+                    if (dx is not null && rows > 0)
+                    {
+                        Tensor wArg = wf ?? xf;
+                        LayerNormKernels.BackwardInput.Launch(s, rows, xf.View<float>(), wArg.View<float>(), g.View<float>(), mean.View<float>(),
+                            rstd.View<float>(), dx.View<float>(), c, wf is null ? 0 : 1);
+                    }
+                    if (dWeight is null || dBias is null) return;
+                    if (rows == 0)
+                    {
+                        dWeight.ZeroBytes();
+                        dBias.ZeroBytes();
+                        return;
+                    }
                     int blocks = (rows + LayerNormRowsPerBlock - 1) / LayerNormRowsPerBlock;
                     int partialCount = checked(blocks * c);
                     Tensor partialW = Tensor.Empty([partialCount], DType.Float32, device);
                     Tensor partialB = Tensor.Empty([partialCount], DType.Float32, device);
-                    Tensor dw = Tensor.Empty([c], DType.Float32, device);
-                    Tensor db = Tensor.Empty([c], DType.Float32, device);
-                    Dispatch.Run(device,
-                        cpu: () =>
-                        {
-                            LayerNormKernels.ParamGradPartial.RunCpu(partialCount, xf.Ptr<float>(), g.Ptr<float>(), mean.Ptr<float>(), rstd.Ptr<float>(),
-                                partialW.Ptr<float>(), partialB.Ptr<float>(), rows, c, LayerNormRowsPerBlock);
-                            LayerNormKernels.ParamGradReduce.RunCpu(c, partialW.Ptr<float>(), partialB.Ptr<float>(), dw.Ptr<float>(), db.Ptr<float>(), blocks, c);
-                        },
-                        ilgpu: s =>
-                        {
-                            LayerNormKernels.ParamGradPartial.Launch(s, partialCount, xf.View<float>(), g.View<float>(), mean.View<float>(), rstd.View<float>(),
-                                partialW.View<float>(), partialB.View<float>(), rows, c, LayerNormRowsPerBlock);
-                            LayerNormKernels.ParamGradReduce.Launch(s, c, partialW.View<float>(), partialB.View<float>(), dw.View<float>(), db.View<float>(), blocks, c);
-                        });
-                    dWeight = dw;
-                    dBias = db;
-                }
-            }
+                    LayerNormKernels.ParamGradPartial.Launch(s, partialCount, xf.View<float>(), g.View<float>(), mean.View<float>(), rstd.View<float>(),
+                        partialW.View<float>(), partialB.View<float>(), rows, c, LayerNormRowsPerBlock);
+                    LayerNormKernels.ParamGradReduce.Launch(s, c, partialW.View<float>(), partialB.View<float>(), dWeight.View<float>(), dBias.View<float>(), blocks, c);
+                });
 
             var grads = new List<Tensor?> { dx };
             if (hasWeight) grads.Add(weight!.RequiresGrad ? dWeight : null);

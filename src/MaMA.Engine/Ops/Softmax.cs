@@ -1,5 +1,6 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using RowSoftmaxKernels = MaMA.Kernels.Softmax.RowSoftmax;
 
 namespace MaMA.Engine;
@@ -46,8 +47,8 @@ public static partial class Ops
             Dispatch.Run(xf.Device,
                 cpu: () =>
                 {
-                    if (log) RowSoftmaxKernels.LogSoftmaxForward.RunCpu(rows, xf.Ptr<float>(), y.Ptr<float>(), n);
-                    else RowSoftmaxKernels.SoftmaxForward.RunCpu(rows, xf.Ptr<float>(), y.Ptr<float>(), n);
+                    if (log) SoftmaxSimd.LogSoftmaxForward(rows, n, xf.Ptr<float>(), y.Ptr<float>());
+                    else SoftmaxSimd.SoftmaxForward(rows, n, xf.Ptr<float>(), y.Ptr<float>());
                 },
                 ilgpu: s =>
                 {
@@ -72,8 +73,8 @@ public static partial class Ops
                 Dispatch.Run(y.Device,
                     cpu: () =>
                     {
-                        if (log) RowSoftmaxKernels.LogSoftmaxBackward.RunCpu(rows, y.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>(), n);
-                        else RowSoftmaxKernels.SoftmaxBackward.RunCpu(rows, y.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>(), n);
+                        if (log) SoftmaxSimd.LogSoftmaxBackward(rows, n, y.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
+                        else SoftmaxSimd.SoftmaxBackward(rows, n, y.Ptr<float>(), g.Ptr<float>(), dx.Ptr<float>());
                     },
                     ilgpu: s =>
                     {

@@ -21,4 +21,32 @@ public static class CpuParallel
 
     /// <summary>Chunk size for <paramref name="count"/> items of roughly <paramref name="work"/> elements each, so a chunk holds about <see cref="ElementChunk"/> elements.</summary>
     public static long ChunkFor(long work) => Math.Max(1, ElementChunk / Math.Max(1, work));
+
+    /// <summary>Below this many elements a row op runs on the calling thread: waking pool threads costs more than it saves.</summary>
+    public const long InlineElements = 1 << 17;
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(firstRow, rowCount) over <paramref name="rows"/> rows of
+    /// <paramref name="rowLength"/> elements: inline when the whole op is small, else in row
+    /// ranges of about <see cref="ElementChunk"/> elements (at least two per core for balance).
+    /// </summary>
+    public static void ForRows(int rows, int rowLength, Action<int, int> body)
+    {
+        if (rows <= 0) return;
+        long work = (long)rows * Math.Max(1, rowLength);
+        int cores = Environment.ProcessorCount;
+        if (cores == 1 || rows == 1 || work < InlineElements)
+        {
+            body(0, rows);
+            return;
+        }
+        long items = Math.Min(Math.Max(work / ElementChunk, 2L * cores), rows);
+        int perItem = (int)((rows + items - 1) / items);
+        int count = (rows + perItem - 1) / perItem;
+        Parallel.For(0, count, i =>
+        {
+            int start = i * perItem;
+            body(start, Math.Min(perItem, rows - start));
+        });
+    }
 }

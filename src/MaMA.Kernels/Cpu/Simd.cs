@@ -54,6 +54,12 @@ internal unsafe interface ISimd<TSelf> where TSelf : unmanaged, ISimd<TSelf>
     /// p must be a normal float whose exponent stays in range after the shift.
     /// </summary>
     static abstract TSelf ScaleByPow2(TSelf p, TSelf shifted);
+
+    /// <summary>Sum of the lanes (a row reduction's last step).</summary>
+    static abstract float SumLanes(TSelf a);
+
+    /// <summary>Largest lane (with a NaN lane the result may be NaN; rows holding NaN give NaN anyway).</summary>
+    static abstract float MaxLanes(TSelf a);
 }
 
 internal readonly unsafe struct V512 : ISimd<V512>
@@ -112,13 +118,19 @@ internal readonly unsafe struct V512 : ISimd<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 ScaleByPow2(V512 p, V512 shifted) =>
         new((p._v.AsInt32() + Vector512.ShiftLeft(shifted._v.AsInt32(), 23)).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumLanes(V512 a) => Vector512.Sum(a._v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxLanes(V512 a) => V256.MaxLanes(new V256(Vector256.Max(a._v.GetLower(), a._v.GetUpper())));
 }
 
 internal readonly unsafe struct V256 : ISimd<V256>
 {
     private readonly Vector256<float> _v;
 
-    private V256(Vector256<float> v) => _v = v;
+    internal V256(Vector256<float> v) => _v = v;
 
     public static int Count => Vector256<float>.Count;
 
@@ -170,6 +182,21 @@ internal readonly unsafe struct V256 : ISimd<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 ScaleByPow2(V256 p, V256 shifted) =>
         new((p._v.AsInt32() + Vector256.ShiftLeft(shifted._v.AsInt32(), 23)).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumLanes(V256 a) => Vector256.Sum(a._v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxLanes(V256 a)
+    {
+        float m = a._v.GetElement(0);
+        for (int i = 1; i < Vector256<float>.Count; i++)
+        {
+            float v = a._v.GetElement(i);
+            m = v > m ? v : m;
+        }
+        return m;
+    }
 }
 
 /// <summary>One lane: the scalar twin of the vector structs (tails, no SIMD hardware).</summary>
@@ -230,6 +257,12 @@ internal readonly unsafe struct V1 : ISimd<V1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 ScaleByPow2(V1 p, V1 shifted) =>
         new(BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(p._v) + (BitConverter.SingleToInt32Bits(shifted._v) << 23)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumLanes(V1 a) => a._v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxLanes(V1 a) => a._v;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V1 Mask(bool m) => new(BitConverter.Int32BitsToSingle(m ? -1 : 0));
