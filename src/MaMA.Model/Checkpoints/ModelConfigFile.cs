@@ -47,6 +47,12 @@ public sealed record ModelConfigFile
     /// <summary>Where the weights came from (file names, import time), for people reading the folder.</summary>
     public string? Source { get; init; }
 
+    /// <summary>
+    /// SHA-256 (lower-case hex) of <c>model.safetensors</c>, written by <see cref="ModelDirectory.Save(string, ModelConfigFile, IReadOnlyDictionary{string, TensorSource}, ModelDirectory.SaveOptions?)"/>
+    /// and checked by <see cref="ModelDirectory.Load"/>; null in hand-assembled folders (not checked).
+    /// </summary>
+    public string? WeightsSha256 { get; init; }
+
     public static JsonSerializerOptions JsonOptions { get; } = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -108,6 +114,8 @@ public sealed record ModelConfigFile
             throw new ArgumentException($"format_version {FormatVersion} is not supported by this engine (expected {CurrentFormatVersion}).");
         if (Dtype is not ("float32" or "bfloat16" or "float16"))
             throw new ArgumentException($"dtype '{Dtype}' is not one of float32, bfloat16, float16.");
+        if (WeightsSha256 is not null && !WeightsChecksum.IsWellFormed(WeightsSha256))
+            throw new ArgumentException($"weights_sha256 '{WeightsSha256}' is not 64 lower-case hex digits.");
         switch (Arch)
         {
             case ModelArch.Dinov2:

@@ -1,0 +1,50 @@
+using MaMA.Engine.Nn;
+using MaMA.Model.MaMA;
+using MaMA.Model.Text;
+using MaMA.Model.Vision;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Model.Checkpoints;
+
+/// <summary>
+/// Builds the module a <see cref="ModelConfigFile"/> describes and fills it from a model folder
+/// with a strict load (every key present, none extra, shapes equal; errors name the keys):
+/// dinov2 -> <see cref="DinoVisionTransformer"/>, gpt2 -> <see cref="Gpt2Model"/> (or
+/// <see cref="PeftGpt2Model"/>, PEFT's key layout, when the config has LoRA), mama -> <see cref="MaMAModel"/>.
+/// </summary>
+public static class ModelFactory
+{
+    /// <summary>A freshly initialised module (weights random from <paramref name="seed"/>).</summary>
+    public static Module Create(ModelConfigFile config, int seed = 0, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var rng = new Random(seed);
+        return config.Arch switch
+        {
+            ModelArch.Dinov2 => new DinoVisionTransformer(config.Vision!, rng, device),
+            ModelArch.Gpt2 => config.Text!.Lora is null ? new Gpt2Model(config.Text, rng, device) : new PeftGpt2Model(config.Text, rng, device),
+            ModelArch.Mama => new MaMAModel(config.Mama!, rng, device),
+            _ => throw new ArgumentOutOfRangeException(nameof(config), config.Arch, "unknown arch"),
+        };
+    }
+
+    /// <summary>Opens <paramref name="dir"/> (checksum verified), builds its model and loads the weights strictly.</summary>
+    public static Module Load(string dir, Device? device = null)
+    {
+        using ModelCheckpoint checkpoint = ModelDirectory.Load(dir);
+        Module model = Create(checkpoint.Config, device: device);
+        LoadInto(model, checkpoint);
+        return model;
+    }
+
+    /// <summary>Typed <see cref="Load(string, Device?)"/>: fails clearly when the folder holds another kind of model.</summary>
+    public static T Load<T>(string dir, Device? device = null) where T : Module
+    {
+        Module model = Load(dir, device);
+        return model as T ?? throw new InvalidDataException($"{dir}: holds a {model.GetType().Name}, not a {typeof(T).Name}.");
+    }
+
+    /// <summary>Strict load of an opened folder's weights into <paramref name="model"/>.</summary>
+    public static void LoadInto(Module model, ModelCheckpoint checkpoint) => model.LoadSafetensors(checkpoint.Weights.Path, strict: true);
+}
