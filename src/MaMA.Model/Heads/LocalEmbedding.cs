@@ -76,7 +76,7 @@ public sealed class LocalEmbedding : Module
             if (length <= 0) throw new ArgumentException($"LocalEmbedding: segment {k} is empty (offsets must increase strictly).", nameof(offsets));
             parts.Add(Tail(hidden.Narrow(0, start, length)));
         }
-        return PackedRows.Concat(parts);
+        return Ops.Concat(parts, axis: 0);   // [sum S, E]
     }
 
     // hidden [M, hidden] -> BN, ReLU, conv, BN -> [M, E].
