@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# One run on a GPU machine (CUDA + PyTorch, no .NET SDK): the engine's kernel-family benchmark from
+# the published single-file `mama`, PyTorch at the same shapes (tools/device_bench.py), and one
+# markdown table naming the card, driver and commit. See docs/device-bench.md.
+#
+#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile]
+#
+#   --mama PATH    the published CLI (default publish/mama)
+#   --device D     engine device (default cuda); PyTorch runs on cuda for cuda, else on cpu
+#   --quick        tiny shapes (a smoke test of the whole path in seconds)
+#   --repeat N     timed runs per case and pass, medians reported (default 10)
+#   --peak T       bf16 dense peak in TFLOP/s for "% of peak" (H100/H200 are known: 989)
+#   --no-compile   skip the torch.compile'd variants (they compile for a minute or two)
+#
+# Writes under $OUT (default publish/bench-out): machine.txt, engine.json + engine.log,
+# torch.json + torch.log, table.md. Exit status: 0 when both sides ran, 1 when one failed (the
+# table is still written with that side's columns as n/a), 2 for bad arguments.
+set -uo pipefail
+here=$(pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+usage() { sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+mama="" device=cuda repeat=10
+quick=() peak=() compile=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --mama) [ $# -ge 2 ] || usage; mama=$2; shift 2 ;;
+    --device) [ $# -ge 2 ] || usage; device=$2; shift 2 ;;
+    --quick) quick=(--quick); shift ;;
+    --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
+    --peak) [ $# -ge 2 ] || usage; peak=(--peak "$2"); shift 2 ;;
+    --no-compile) compile=(--no-compile); shift ;;
+    -h|--help) usage ;;
+    *) echo "device-bench.sh: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+case "$device" in cuda|cpu|ilgpu-cpu) ;; *) echo "device-bench.sh: --device takes cuda, cpu or ilgpu-cpu, not '$device'" >&2; exit 2 ;; esac
+[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "device-bench.sh: --repeat takes a positive integer, not '$repeat'" >&2; exit 2; }
+# --mama relative to where the script was called from; the default inside the repository.
+case "$mama" in "") mama=$repo/publish/mama ;; /*) ;; *) mama=$here/$mama ;; esac
+if [ ! -x "$mama" ]; then
+  echo "device-bench.sh: no executable mama at '$mama'. Publish it first (docs/device-bench.md):" >&2
+  echo "  dotnet publish src/MaMA.Cli -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:MamaWithTorch=false -o publish" >&2
+  exit 2
+fi
+torch_device=cpu
+[ "$device" = cuda ] && torch_device=cuda
+
+# $OUT relative to where the script was called from; everything else from the repository root.
+out=${OUT:-$repo/publish/bench-out}
+case "$out" in /*) ;; *) out=$here/$out ;; esac
+cd "$repo" || exit 2
+mkdir -p "$out" || exit 2
+
+# The machine: card and driver from nvidia-smi (absent on a CPU-only machine); the checkout's commit
+# when it has its .git (the table prefers the commit in the engine's version string).
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1)
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || true)
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "card: ${card:-none}"
+  echo "driver: ${driver:-none}"
+  echo "checkout commit: ${commit:-unknown (no .git)}"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
+  nvidia-smi 2>/dev/null
+  "$mama" devices 2>&1
+} > "$out/machine.txt"
+
+echo "== engine: $mama bench ops --device $device" >&2
+"$mama" bench ops --device "$device" --repeat "$repeat" --json "$out/engine.json" "${quick[@]}" 2>&1 | tee "$out/engine.log"
+engine_rc=${PIPESTATUS[0]}
+
+echo "== PyTorch: tools/device_bench.py run --device $torch_device" >&2
+python3 tools/device_bench.py run --device "$torch_device" --repeat "$repeat" --json "$out/torch.json" "${quick[@]}" "${compile[@]}" 2>&1 | tee "$out/torch.log"
+torch_rc=${PIPESTATUS[0]}
+
+# A failed side leaves no report (both sides write theirs atomically); the table then shows n/a.
+[ "$engine_rc" -eq 0 ] || rm -f "$out/engine.json"
+[ "$torch_rc" -eq 0 ] || rm -f "$out/torch.json"
+table_args=(--engine "$out/engine.json" --torch "$out/torch.json")
+[ -n "$card" ] && table_args+=(--card "$card")
+[ -n "$driver" ] && table_args+=(--driver "$driver")
+# The engine report names the commit its binary was built from; git's HEAD only when it is missing.
+[ -n "$commit" ] && [ ! -f "$out/engine.json" ] && table_args+=(--commit "$commit")
+python3 tools/device_bench.py table "${table_args[@]}" "${peak[@]}" > "$out/table.md"
+table_rc=$?
+cat "$out/table.md"
+echo "wrote $out/{machine.txt,engine.json,engine.log,torch.json,torch.log,table.md}" >&2
+[ "$engine_rc" -eq 0 ] || echo "device-bench.sh: the engine run failed (exit $engine_rc); see $out/engine.log" >&2
+[ "$torch_rc" -eq 0 ] || echo "device-bench.sh: the PyTorch run failed (exit $torch_rc); see $out/torch.log" >&2
+[ "$engine_rc" -eq 0 ] && [ "$torch_rc" -eq 0 ] && [ "$table_rc" -eq 0 ] || exit 1

@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""PyTorch side of tools/device-bench.sh: the MaMA kernel families at the engine's shapes.
+
+  device_bench.py list  [--quick]
+      The cases as JSON (names, shapes, FLOPs), without importing torch. A C# test compares this
+      with the engine's case list (MaMA.Bench.Cases.FamilyCases), so the shapes cannot drift.
+  device_bench.py run   --json FILE [--device cuda|cpu] [--quick] [--repeat N] [--only TEXT] [--no-compile]
+      Times each case in PyTorch, forward and forward+backward: inputs and the upstream gradient
+      (ones) are made before the clock; one warm-up (two for torch.compile'd variants), then the
+      median of N runs, each bracketed by torch.cuda.synchronize() on CUDA. Variants: attention
+      runs F.scaled_dot_product_attention (flash for bf16 without a mask); LoRA runs cuBLAS
+      x @ W + b plus the separate low-rank matmuls; SLA, CLIP and NT-Xent run eager and
+      torch.compile'd. fp32 matmuls keep PyTorch's default (no TF32).
+  device_bench.py table --engine FILE --torch FILE [--peak TFLOPS] [--card NAME] [--driver V] [--commit C]
+      One markdown table from `mama bench ops --json` and `run --json`: engine and torch times,
+      TFLOP/s, the engine's share of the card's bf16 dense peak and the ratio torch / engine.
+      Either file may be missing (that side's columns then read n/a).
+
+FLOPs count matrix products only (2 per multiply-add), exactly as the engine counts them; the
+formulas are documented in src/MaMA.Bench.Cases/Families/*.cs.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+# bf16 dense tensor-core peak in TFLOP/s, by a substring of nvidia-smi's card name.
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0}
+
+
+# ---------------------------------------------------------------- cases (no torch needed)
+
+def attention_case(model, b, h, t, d, causal, kept_keys, layer, bf16):
+    name = f"attention {model} B{b} H{h} T{t} D{d}" + (" causal" if causal else "") \
+        + ("" if kept_keys is None else f"+pad layer{layer}") + (" bf16" if bf16 else "")
+    # visible (query, key) pairs: j <= i when causal, j < kept[b] when padded
+    pairs = sum(min(i + 1 if causal else t, t if kept_keys is None else kept_keys[bi]) for bi in range(b) for i in range(t))
+    shape = [b, h, t, d]
+    return {
+        "name": name, "family": "attention", "dtype": "bf16" if bf16 else "fp32",
+        "params": {"model": model, "batch": b, "heads": h, "tokens": t, "head_dim": d, "causal": causal,
+                   "kept_keys": kept_keys, "layer": layer},
+        "inputs": [inp("q", shape), inp("k", shape), inp("v", shape)],
+        # forward q k^T and P v: 4 D per pair and head; backward 10 D (FlashAttention-2's count)
+        "forward_flops": 4 * h * d * pairs,
+        "forward_backward_flops": 14 * h * d * pairs,
+    }
+
+
+def lora_case(m, fin, fout, r, scaling):
+    low_rank = 2 * m * r * (fin + fout)
+    return {
+        "name": f"lora_linear c_attn M={m} in={fin} out={fout} r={r}", "family": "lora_linear", "dtype": "fp32",
+        "params": {"tokens": m, "in_features": fin, "out_features": fout, "rank": r, "scaling": scaling},
+        "inputs": [inp("x", [m, fin]), inp("weight", [fin, fout], False), inp("bias", [fout], False),
+                   inp("lora_a", [r, fin]), inp("lora_b", [fout, r])],
+        # base x W (W frozen: backward only dx = dy W^T) plus the low-rank pair (backward twice forward)
+        "forward_flops": 2 * m * fin * fout + low_rank,
+        "forward_backward_flops": 4 * m * fin * fout + 3 * low_rank,
+    }
+
+
+def sla_case(n, p, e, sentences):
+    rows = sum(sentences)
+    fwd = 2 * n * p * rows * e
+    return {
+        "name": f"sla_loss_n{n}_p{p}_e{e}", "family": "sla_loss", "dtype": "fp32",
+        "params": {"pairs": n, "patches": p, "embed": e, "sentences": sentences},
+        "inputs": [inp("patches", [n, p, e]), inp("sentences", [rows, e]), inp("local_scale", [])],
+        # dense similarity forward; the backward scatters through the max winners only
+        "forward_flops": fwd,
+        "forward_backward_flops": fwd + 4 * n * e * (rows + n * p),
+    }
+
+
+def clip_case(n, e):
+    return {
+        "name": f"clip_loss N{n} E{e}", "family": "clip_loss", "dtype": "fp32",
+        "params": {"pairs": n, "embed": e},
+        "inputs": [inp("image", [n, e]), inp("text", [n, e]), inp("logit_scale", [])],
+        "forward_flops": 2 * n * n * e,
+        "forward_backward_flops": 6 * n * n * e,
+    }
+
+
+def ntxent_case(n, e, tau):
+    return {
+        "name": f"ntxent_loss N{n} E{e} tau{tau:g}", "family": "ntxent_loss", "dtype": "fp32",
+        "params": {"pairs": n, "embed": e, "temperature": tau},
+        "inputs": [inp("z0", [n, e]), inp("z1", [n, e])],
+        # three distinct similarity blocks forward, four gradient products backward
+        "forward_flops": 6 * n * n * e,
+        "forward_backward_flops": 14 * n * n * e,
+    }
+
+
+def inp(name, shape, differentiable=True):
+    return {"name": name, "shape": shape, "differentiable": differentiable}
+
+
+def sentence_counts(pairs):
+    """S_m = 4 + (5 m mod 9): a fixed spread of 4 to 12 sentences per report (as the engine)."""
+    return [4 + m * 5 % 9 for m in range(pairs)]
+
+
+def cases(quick):
+    """The engine's FamilyCases, in its order: paper shapes, or the tiny --quick ones."""
+    if quick:
+        vit, gpt2, kept, lora, sla, con = (1, 2, 33, 16), (2, 2, 17, 32), [17, 9], (17, 64, 96, 4, 4.0), (4, 25, 32), (16, 32)
+    else:
+        vit, gpt2, kept, lora, sla, con = (2, 12, 1374, 64), (4, 20, 144, 128), [144, 97, 61, 30], (576, 2560, 7680, 8, 4.0), (36, 1369, 512), (288, 512)
+    out = [attention_case("vit", *vit, False, None, 0, bf16) for bf16 in (False, True)]
+    out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
+    out.append(attention_case("gpt2", *gpt2, True, kept, 11, False))
+    out.append(lora_case(*lora))
+    out.append(sla_case(*sla, sentence_counts(sla[0])))
+    out.append(clip_case(*con))
+    out.append(ntxent_case(*con, 0.5))
+    return out
+
+
+# ---------------------------------------------------------------- PyTorch computations
+
+def torch_fn(case, torch, device):
+    """The case's PyTorch computation over its inputs in order, and whether torch.compile is also timed."""
+    F = torch.nn.functional
+    p = case["params"]
+    fam = case["family"]
+    if fam == "attention":
+        b, t, causal, kept = p["batch"], p["tokens"], p["causal"], p["kept_keys"]
+        scale = 1.0 / math.sqrt(p["head_dim"]) / (p["layer"] + 1)
+        mask = None
+        if kept is not None:  # [B, 1, T, T], true = attend: key j < kept[b] (and j <= i when causal)
+            mask = (torch.arange(t, device=device)[None, :] < torch.tensor(kept, device=device)[:, None])[:, None, None, :]
+            if causal:
+                mask = mask & torch.ones(t, t, dtype=torch.bool, device=device).tril()
+            mask = mask.expand(b, 1, t, t)
+        return (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)), False
+    if fam == "lora_linear":
+        s = p["scaling"]
+        return (lambda x, w, bias, a, bb: torch.addmm(bias, x, w) + s * ((x @ a.t()) @ bb.t())), False
+    if fam == "sla_loss":
+        counts = p["sentences"]
+        n, smax, rows = len(counts), max(counts), sum(counts)
+        starts = [sum(counts[:m]) for m in range(n)]
+        # index [M, Smax] into the sentence rows (padding repeats row 0 and is masked), valid [M, Smax]
+        index = torch.tensor([[starts[m] + min(s, counts[m] - 1) for s in range(smax)] for m in range(n)], device=device)
+        valid = torch.tensor([[s < counts[m] for s in range(smax)] for m in range(n)], device=device)
+        # seg_avg [R, M]: 1 / S_m on report m's rows, so (x [N, R]) @ seg_avg is the per-report mean
+        seg_avg = torch.zeros(rows, n, device=device)
+        for m in range(n):
+            seg_avg[starts[m]:starts[m] + counts[m], m] = 1.0 / counts[m]
+        targets = torch.arange(n, device=device)
+
+        def sla(patches, sentences, local_scale):
+            sim = patches @ sentences.t()                                   # [N, P, R]
+            t2i = (sim.amax(dim=1) @ seg_avg).t()                           # [M, N]: mean_s max_p
+            grouped = sim[:, :, index].masked_fill(~valid, float("-inf"))   # [N, P, M, Smax]
+            i2t = grouped.amax(dim=3).mean(dim=1).t()                       # [M, N]: mean_p max_s
+            scale = local_scale.exp()
+
+            def symmetric(scores):
+                logits = scale * scores
+                return F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)
+            return symmetric(t2i) + symmetric(i2t)
+        return sla, True
+    if fam == "clip_loss":
+        targets = torch.arange(p["pairs"], device=device)
+
+        def clip(image, text, logit_scale):
+            logits = logit_scale.exp() * (image @ text.t())
+            return F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)
+        return clip, True
+    if fam == "ntxent_loss":
+        n, tau = p["pairs"], p["temperature"]
+        off_diagonal = ~torch.eye(n, dtype=torch.bool, device=device)
+        targets = torch.arange(n, device=device).repeat(2)
+
+        def ntxent(z0, z1):  # literally as MaMA's loss.py: four blocks, diagonals dropped, torch.cat
+            a, b = F.normalize(z0, dim=1), F.normalize(z1, dim=1)
+            l00 = (a @ a.t() / tau).masked_select(off_diagonal).view(n, n - 1)
+            l01 = a @ b.t() / tau
+            l10 = b @ a.t() / tau
+            l11 = (b @ b.t() / tau).masked_select(off_diagonal).view(n, n - 1)
+            logits = torch.cat([torch.cat([l01, l00], 1), torch.cat([l10, l11], 1)], 0)
+            return F.cross_entropy(logits, targets)
+        return ntxent, True
+    raise ValueError(f"unknown family {fam}")
+
+
+def time_variant(torch, fn, case, device, backward, repeat, warmup, seed=7):
+    """Median milliseconds of fn forward (or forward+backward) over repeat runs after warmup runs."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    dtype = torch.bfloat16 if case["dtype"] == "bf16" else torch.float32
+    inputs = []
+    for spec in case["inputs"]:
+        x = torch.randn(spec["shape"], generator=gen, device=device, dtype=torch.float32).to(dtype)
+        inputs.append(x.requires_grad_(backward and spec["differentiable"]))
+    seed_grad = None
+    if backward:
+        with torch.no_grad():
+            seed_grad = torch.ones_like(fn(*inputs))
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    def once():
+        for x in inputs:
+            x.grad = None
+        sync()
+        t0 = time.perf_counter()
+        y = fn(*inputs)
+        if backward:
+            y.backward(seed_grad)
+        sync()
+        return (time.perf_counter() - t0) * 1e3
+
+    for _ in range(warmup):
+        once()
+    return statistics.median(once() for _ in range(repeat))
+
+
+def run(args):
+    try:
+        import torch  # only this mode needs PyTorch
+    except ImportError:
+        sys.exit("device_bench.py run: PyTorch is not installed here (`list` and `table` work without it)")
+    device = args.device
+    if device == "cuda" and not torch.cuda.is_available():
+        sys.exit("device_bench.py: --device cuda, but torch.cuda.is_available() is False")
+    card = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
+    print(f"torch {torch.__version__} on {card}; median of {args.repeat} after warm-up", flush=True)
+    rows = []
+    for case in cases(args.quick):
+        if args.only and args.only.lower() not in case["name"].lower():
+            continue
+        fn, compilable = torch_fn(case, torch, device)
+        variants = [("eager", fn, 1)]
+        if compilable and args.compile:
+            variants.append(("compiled", torch.compile(fn), 2))
+        for variant, f, warmup in variants:
+            row = {"op": case["name"], "variant": variant, "dtype": case["dtype"],
+                   "forward_ms": None, "forward_backward_ms": None,
+                   "forward_flops": case["forward_flops"], "forward_backward_flops": case["forward_backward_flops"], "error": None}
+            try:
+                row["forward_ms"] = time_variant(torch, f, case, device, False, args.repeat, warmup)
+                row["forward_backward_ms"] = time_variant(torch, f, case, device, True, args.repeat, warmup)
+            except Exception as e:  # a failing variant (e.g. no compiler for torch.compile) must not lose the others
+                row["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            rows.append(row)
+            print(f"{case['name']:<52} {variant:<9} fwd {fmt_ms(row['forward_ms']):>10}  f+b {fmt_ms(row['forward_backward_ms']):>10}"
+                  + (f"  ERROR {row['error']}" if row["error"] else ""), flush=True)
+    report = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": device, "card": card,
+              "shapes": "quick" if args.quick else "paper", "repeat": args.repeat,
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), "rows": rows}
+    tmp = args.json + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(tmp, args.json)
+    print(f"wrote {args.json}")
+
+
+# ---------------------------------------------------------------- merged table
+
+def fmt_ms(ms):
+    if ms is None:
+        return "n/a"
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}"
+
+
+def fmt_tflops(t):
+    if t is None:
+        return "n/a"
+    return f"{t:.1f}" if t >= 10 else f"{t:.3f}"
+
+
+def tflops(flops, ms):
+    return flops / (ms * 1e-3) / 1e12 if flops is not None and ms else None
+
+
+def load(path):
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def peak_for(card, peak):
+    if peak is not None:
+        return peak
+    for key, value in PEAK_BF16_TFLOPS.items():
+        if card and key in card:
+            return value
+    return None
+
+
+def table(engine, torch_report, card=None, driver=None, commit=None, peak=None):
+    """Markdown lines merging the two reports by op name (engine order, then torch-only ops)."""
+    engine_rows = (engine or {}).get("rows", [])
+    torch_rows = (torch_report or {}).get("rows", [])
+    card = card or (torch_report or {}).get("card") or "unknown card"
+    peak = peak_for(card, peak)
+    if commit is None and engine and "+" in engine.get("engine_version", ""):
+        commit = engine["engine_version"].split("+", 1)[1][:12]
+    ops = [r["op"] for r in engine_rows] + [r["op"] for r in torch_rows if r["op"] not in {e["op"] for e in engine_rows}]
+    ops = list(dict.fromkeys(ops))
+    lines = [
+        f"Card: {card}" + (f", driver {driver}" if driver else "")
+        + (f"; bf16 dense peak {peak:g} TFLOP/s" if peak else "; bf16 dense peak n/a (pass --peak)")
+        + f"; commit {commit or 'unknown'}",
+        f"Engine: {engine['device'] if engine else 'n/a (no engine report)'}"
+        + (f", {engine.get('shapes')} shapes, median of {engine.get('repeat')}" if engine else "")
+        + f". PyTorch: {('torch ' + torch_report['torch'] + ' on ' + torch_report['device']) if torch_report else 'n/a (no torch report)'}"
+        + (f", median of {torch_report.get('repeat')}" if torch_report else "") + ".",
+        "",
+        "| op | pass | engine ms | torch ms | torch.compile ms | engine TFLOP/s | torch TFLOP/s | engine % of bf16 peak | torch / engine |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    notes = []
+    for op in ops:
+        e = next((r for r in engine_rows if r["op"] == op), None)
+        variants = {r["variant"]: r for r in torch_rows if r["op"] == op}
+        for key, label in (("forward", "fwd"), ("forward_backward", "f+b")):
+            flops = e.get(f"{key}_flops") if e else None
+            for v in variants.values():
+                if v.get(f"{key}_flops") is not None and flops is not None and v[f"{key}_flops"] != flops:
+                    notes.append(f"{op} {label}: FLOP counts differ (engine {flops}, torch {v[f'{key}_flops']}); the case lists drifted apart.")
+                flops = flops if flops is not None else v.get(f"{key}_flops")
+            engine_ms = e.get(f"engine_{key}_ms") if e else None
+            eager = variants.get("eager", {}).get(f"{key}_ms")
+            compiled = variants.get("compiled", {}).get(f"{key}_ms")
+            torch_best = min((t for t in (eager, compiled) if t), default=None)
+            engine_t = tflops(flops, engine_ms)
+            pct = f"{100 * engine_t / peak:.1f}%" if engine_t is not None and peak else "n/a"
+            ratio = f"{torch_best / engine_ms:.2f}" if torch_best and engine_ms else "n/a"
+            compiled_cell = fmt_ms(compiled) if "compiled" in variants else "-"
+            lines.append(f"| {op} | {label} | {fmt_ms(engine_ms)} | {fmt_ms(eager)} | {compiled_cell} | {fmt_tflops(engine_t)} "
+                         f"| {fmt_tflops(tflops(flops, torch_best))} | {pct} | {ratio} |")
+        for name, v in variants.items():
+            if v.get("error"):
+                notes.append(f"{op} torch {name}: {v['error']}")
+    lines.append("")
+    lines.append("torch / engine = the faster PyTorch variant's time / the engine's time (> 1: the engine is faster). "
+                 "TFLOP/s count matrix products only; % of peak is against the bf16 dense tensor-core peak for every row.")
+    lines += [f"- {n}" for n in notes]
+    return lines
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="mode", required=True)
+    p_list = sub.add_parser("list", help="print the cases as JSON (no torch needed)")
+    p_list.add_argument("--quick", action="store_true", help="the tiny shapes of `mama bench ops --quick`")
+    p_run = sub.add_parser("run", help="time the cases in PyTorch")
+    p_run.add_argument("--json", required=True, help="where to write the report")
+    p_run.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    p_run.add_argument("--quick", action="store_true", help="the tiny shapes of `mama bench ops --quick`")
+    p_run.add_argument("--repeat", type=int, default=10, help="timed runs per case and pass (median)")
+    p_run.add_argument("--only", help="only cases whose name contains this text")
+    p_run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True, help="also time torch.compile'd SLA, CLIP, NT-Xent")
+    p_table = sub.add_parser("table", help="merge the engine's and PyTorch's reports into one markdown table")
+    p_table.add_argument("--engine", required=True, help="`mama bench ops --json` output")
+    p_table.add_argument("--torch", required=True, help="`device_bench.py run --json` output")
+    p_table.add_argument("--peak", type=float, help="bf16 dense peak in TFLOP/s (default: known from the card name)")
+    p_table.add_argument("--card", help="card name (default: from the torch report)")
+    p_table.add_argument("--driver", help="driver version")
+    p_table.add_argument("--commit", help="commit (default: from the engine's version)")
+    args = ap.parse_args(argv)
+    if args.mode == "list":
+        print(json.dumps(cases(args.quick), indent=2))
+    elif args.mode == "run":
+        if args.repeat < 1:
+            ap.error("--repeat must be at least 1")
+        run(args)
+    else:
+        engine, torch_report = load(args.engine), load(args.torch)
+        if engine is None and torch_report is None:
+            sys.exit(f"device_bench.py table: neither {args.engine} nor {args.torch} exists")
+        print("\n".join(table(engine, torch_report, args.card, args.driver, args.commit, args.peak)))
+
+
+if __name__ == "__main__":
+    main()
