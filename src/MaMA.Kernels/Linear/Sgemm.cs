@@ -16,6 +16,10 @@ namespace MaMA.Kernels.Linear;
 /// instead, so every core has work.
 /// </para>
 /// <para>
+/// Products up to <see cref="SgemmSmall.MaxWork"/> multiply-adds take <see cref="SgemmSmall"/> instead
+/// (one fork-join, B read in place when row-major).
+/// </para>
+/// <para>
 /// Micro-kernels: 8 x 32 with 16 Vector512 accumulators when 512-bit vectors are accelerated,
 /// else 6 x 16 with 12 Vector256 accumulators (AVX2; software Vector256 elsewhere, still correct).
 /// Ragged edges compute on the zero padding and store only the valid rows and columns.
@@ -44,6 +48,11 @@ public static unsafe class Sgemm
         // beta == 0: the first depth block overwrites C (never read, so NaN garbage cannot leak in).
         // beta == 1: every block accumulates. Otherwise C is scaled first, then accumulated into.
         if (beta != 0f && beta != 1f) ScaleC(m, n, c, ldc, beta);
+        if (SgemmSmall.Suits(m, n, k))
+        {
+            SgemmSmall.Run(m, n, k, a, aRow, aCol, b, bRow, bCol, c, ldc, alpha, accumulate: beta != 0f);
+            return;
+        }
 
         int mc = MCBlocks * mr;
         int ncMax = Math.Min(NC, RoundUp(n, nr));
@@ -152,15 +161,15 @@ public static unsafe class Sgemm
                     int r0 = i0 + ip * Mr;
                     int mr = Math.Min(Mr, M - r0);
                     float* aPanel = packA + (long)ip * Kc * Mr;
-                    if (Wide) Kernel8x32(aPanel, bPanel, Kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, Accumulate, tile);
-                    else Kernel6x16(aPanel, bPanel, Kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, Accumulate, tile);
+                    if (Wide) Kernel8x32(aPanel, bPanel, Nr, Kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, Accumulate, tile);
+                    else Kernel6x16(aPanel, bPanel, Nr, Kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, Accumulate, tile);
                 }
             }
         }
     }
 
     /// <summary>Packs b[k0:k0+kc, j0:j0+nc] as panels of [kc][nr], zero-padding the last panel.</summary>
-    private static void PackB(float* b, long bRow, long bCol, int k0, int kc, int j0, int nc, int nr, float* packed, bool parallel)
+    internal static void PackB(float* b, long bRow, long bCol, int k0, int kc, int j0, int nc, int nr, float* packed, bool parallel)
     {
         int panels = (nc + nr - 1) / nr;
         nint pb = (nint)b, pp = (nint)packed;
@@ -203,7 +212,7 @@ public static unsafe class Sgemm
 
     /// <summary>Packs a[i0:i0+rows, k0:k0+kc] as panels of [kc][mr], zero-padding rows past the block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA(float* a, long aRow, long aCol, int i0, int rows, int k0, int kc, int mr, float* packed)
+    internal static void PackA(float* a, long aRow, long aCol, int i0, int rows, int k0, int kc, int mr, float* packed)
     {
         int panels = (rows + mr - 1) / mr;
         for (int ip = 0; ip < panels; ip++)
@@ -232,9 +241,12 @@ public static unsafe class Sgemm
         }
     }
 
-    /// <summary>C[0:mr, 0:cols] (+)= alpha * aPanel (kc x 8) ^T-packed @ bPanel (kc x 32).</summary>
+    /// <summary>
+    /// C[0:mr, 0:cols] (+)= alpha * aPanel (kc x 8) ^T-packed @ bPanel (kc rows of 32, row stride
+    /// ldb: 32 when packed, the matrix's row stride when read in place).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(float* ap, float* bp, int kc, float* c, long ldc, int mr, int cols, float alpha, bool accumulate, float* tile)
+    internal static void Kernel8x32(float* ap, float* bp, long ldb, int kc, float* c, long ldc, int mr, int cols, float alpha, bool accumulate, float* tile)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
@@ -270,7 +282,7 @@ public static unsafe class Sgemm
             c70 = Vector512.FusedMultiplyAdd(a, b0, c70);
             c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
             ap += 8;
-            bp += 32;
+            bp += ldb;
         }
         // No calls while the accumulators are live: all of ymm/zmm are caller-saved, so a call
         // here would make the register allocator spill them inside the loop.
@@ -336,9 +348,9 @@ public static unsafe class Sgemm
         StoreEdge(tile, 32, c, ldc, mr, cols, alpha, accumulate);
     }
 
-    /// <summary>C[0:mr, 0:cols] (+)= alpha * aPanel (kc x 6) @ bPanel (kc x 16).</summary>
+    /// <summary>C[0:mr, 0:cols] (+)= alpha * aPanel (kc x 6) @ bPanel (kc rows of 16, row stride ldb).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x16(float* ap, float* bp, int kc, float* c, long ldc, int mr, int cols, float alpha, bool accumulate, float* tile)
+    internal static void Kernel6x16(float* ap, float* bp, long ldb, int kc, float* c, long ldc, int mr, int cols, float alpha, bool accumulate, float* tile)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
@@ -367,7 +379,7 @@ public static unsafe class Sgemm
             c50 = Vector256.FusedMultiplyAdd(a, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(a, b1, c51);
             ap += 6;
-            bp += 16;
+            bp += ldb;
         }
         if (mr == 6 && cols == 16)
         {
