@@ -1,0 +1,210 @@
+using System.Globalization;
+using System.Text.Json;
+using MaMA.Engine.Serialization;
+using MaMA.Engine.Tensors;
+
+namespace MaMA.Training.Checkpoints;
+
+/// <summary>
+/// The checkpoints of a run: one folder per step, <c>ROOT/step-000500/</c>, holding
+/// <c>model.safetensors</c> (the model's state dict), <c>optimizer.safetensors</c> (moments and
+/// per-parameter step, keyed by parameter name) and <c>state.json</c> (<see cref="TrainingCheckpoint"/>
+/// with the SHA-256 of the two other files).
+/// <para>
+/// Crash safety: a checkpoint is written into <c>ROOT/.tmp-step-000500-PID/</c>, every file flushed
+/// to disk, state.json written last, and only then renamed to its final name (one atomic rename),
+/// so a killed run leaves at most a temporary folder, which is never read and is removed by the
+/// next <see cref="Save"/> or <see cref="RemoveTemporaries"/>. Loading checks the format and every
+/// checksum and falls back to the next older checkpoint, with a warning, when one is damaged.
+/// Only the newest <see cref="KeepLast"/> checkpoints are kept.
+/// </para>
+/// </summary>
+public sealed class CheckpointStore
+{
+    public const string ModelFile = "model.safetensors";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string StateFile = "state.json";
+    private const string Prefix = "step-";
+    private const string TempPrefix = ".tmp-";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+    };
+
+    private readonly Action<string> _warn;
+
+    public CheckpointStore(string root, int keepLast, Action<string>? warn = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        if (keepLast < 1) throw new ArgumentOutOfRangeException(nameof(keepLast), $"keep_last must be at least 1, not {keepLast}.");
+        Root = Path.GetFullPath(root);
+        KeepLast = keepLast;
+        _warn = warn ?? (m => Console.Error.WriteLine("warning: " + m));
+    }
+
+    public string Root { get; }
+
+    public int KeepLast { get; }
+
+    public static string FolderName(long step) => Prefix + step.ToString("D6", CultureInfo.InvariantCulture);
+
+    /// <summary>Completed checkpoint folders (by name; not yet verified), oldest first.</summary>
+    public IReadOnlyList<(long Step, string Path)> List()
+    {
+        if (!Directory.Exists(Root)) return [];
+        var found = new List<(long, string)>();
+        foreach (string dir in Directory.EnumerateDirectories(Root, Prefix + "*"))
+        {
+            string name = Path.GetFileName(dir);
+            if (long.TryParse(name.AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long step)) found.Add((step, dir));
+        }
+        found.Sort((a, b) => a.Item1.CompareTo(b.Item1));
+        return found;
+    }
+
+    /// <summary>
+    /// Writes the checkpoint of <paramref name="state"/>.Step atomically (see the class summary),
+    /// replacing a folder of the same step (left by a run that was resumed from an older one),
+    /// then removes all but the newest <see cref="KeepLast"/>. Returns the folder.
+    /// </summary>
+    public string Save(TrainingCheckpoint state, IReadOnlyDictionary<string, Tensor> model, IReadOnlyDictionary<string, Tensor> optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Directory.CreateDirectory(Root);
+        RemoveTemporaries();
+        string final = Path.Combine(Root, FolderName(state.Step));
+        string temp = Path.Combine(Root, TempPrefix + FolderName(state.Step) + "-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(temp);
+        try
+        {
+            string modelPath = Path.Combine(temp, ModelFile), optimizerPath = Path.Combine(temp, OptimizerFile);
+            Safetensors.Write(modelPath, model, new Dictionary<string, string> { ["step"] = state.Step.ToString(CultureInfo.InvariantCulture) });
+            Safetensors.Write(optimizerPath, optimizer, new Dictionary<string, string> { ["step"] = state.Step.ToString(CultureInfo.InvariantCulture) });
+            TrainingCheckpoint sealedState = state with
+            {
+                Sha256 = new Dictionary<string, string>
+                {
+                    [ModelFile] = DurableFiles.Sha256Of(modelPath),
+                    [OptimizerFile] = DurableFiles.Sha256Of(optimizerPath),
+                },
+            };
+            DurableFiles.WriteAllBytes(Path.Combine(temp, StateFile), JsonSerializer.SerializeToUtf8Bytes(sealedState, Json));
+            DurableFiles.FlushDirectory(temp);
+            if (Directory.Exists(final))
+            {
+                // Same step written before (a resume from an older checkpoint): move it aside first,
+                // so that some complete checkpoint of this step exists at every moment.
+                string old = Path.Combine(Root, TempPrefix + "old-" + FolderName(state.Step) + "-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+                Directory.Move(final, old);
+                Directory.Move(temp, final);
+                Directory.Delete(old, recursive: true);
+            }
+            else
+            {
+                Directory.Move(temp, final);
+            }
+            DurableFiles.FlushDirectory(Root);
+        }
+        catch
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            throw;
+        }
+        Prune();
+        return final;
+    }
+
+    /// <summary>
+    /// The newest checkpoint that passes verification, or null when there is none. Each damaged
+    /// newer one is reported through the warning callback and renamed to <c>damaged-step-NNNNNN</c>
+    /// (kept for inspection, no longer listed), so the run continues from the good one.
+    /// </summary>
+    public LoadedCheckpoint? LoadNewest()
+    {
+        IReadOnlyList<(long Step, string Path)> all = List();
+        for (int i = all.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                return Verify(all[i].Path);
+            }
+            catch (InvalidDataException e)
+            {
+                string aside = SetAside(all[i].Path);
+                _warn($"checkpoint {all[i].Path} is damaged ({e.Message}); moved to {Path.GetFileName(aside)}, " +
+                      (i > 0 ? $"falling back to {Path.GetFileName(all[i - 1].Path)}." : "no older checkpoint to fall back to."));
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Reads state.json of <paramref name="folder"/> and checks every file's SHA-256; <see cref="InvalidDataException"/> otherwise.</summary>
+    public static LoadedCheckpoint Verify(string folder)
+    {
+        string statePath = Path.Combine(folder, StateFile);
+        if (!File.Exists(statePath)) throw new InvalidDataException($"{StateFile} is missing");
+        TrainingCheckpoint? state;
+        try
+        {
+            state = JsonSerializer.Deserialize<TrainingCheckpoint>(File.ReadAllBytes(statePath), Json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{StateFile} is not valid JSON: {e.Message}", e);
+        }
+        if (state is null) throw new InvalidDataException($"{StateFile} is empty");
+        if (state.FormatVersion != TrainingCheckpoint.CurrentFormatVersion)
+            throw new InvalidDataException($"{StateFile} has format_version {state.FormatVersion}, this engine reads {TrainingCheckpoint.CurrentFormatVersion}");
+        foreach (string file in new[] { ModelFile, OptimizerFile })
+        {
+            string path = Path.Combine(folder, file);
+            if (!state.Sha256.TryGetValue(file, out string? expected)) throw new InvalidDataException($"{StateFile} lists no checksum for {file}");
+            if (!File.Exists(path)) throw new InvalidDataException($"{file} is missing");
+            string actual = DurableFiles.Sha256Of(path);
+            if (!string.Equals(actual, expected, StringComparison.Ordinal)) throw new InvalidDataException($"{file} has SHA-256 {actual[..12]}..., {StateFile} says {expected[..Math.Min(12, expected.Length)]}...");
+        }
+        return new LoadedCheckpoint(folder, state);
+    }
+
+    /// <summary>Deletes temporary folders left by killed writers (never read as checkpoints).</summary>
+    public void RemoveTemporaries()
+    {
+        if (!Directory.Exists(Root)) return;
+        foreach (string dir in Directory.EnumerateDirectories(Root, TempPrefix + "*"))
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException e)
+            {
+                _warn($"could not remove the temporary folder {dir}: {e.Message}");
+            }
+        }
+    }
+
+    private static string SetAside(string folder)
+    {
+        string parent = Path.GetDirectoryName(folder)!;
+        string target = Path.Combine(parent, "damaged-" + Path.GetFileName(folder));
+        for (int n = 1; Directory.Exists(target); n++) target = Path.Combine(parent, $"damaged-{Path.GetFileName(folder)}-{n}");
+        Directory.Move(folder, target);
+        return target;
+    }
+
+    private void Prune()
+    {
+        IReadOnlyList<(long Step, string Path)> all = List();
+        for (int i = 0; i < all.Count - KeepLast; i++) Directory.Delete(all[i].Path, recursive: true);
+    }
+}
+
+/// <summary>A verified checkpoint folder and its state.</summary>
+public sealed record LoadedCheckpoint(string Folder, TrainingCheckpoint State)
+{
+    public string ModelPath => Path.Combine(Folder, CheckpointStore.ModelFile);
+
+    public string OptimizerPath => Path.Combine(Folder, CheckpointStore.OptimizerFile);
+}

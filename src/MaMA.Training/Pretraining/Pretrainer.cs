@@ -1,0 +1,331 @@
+using System.Diagnostics;
+using System.Globalization;
+using MaMA.Data.Loading;
+using MaMA.Data.Images.Transforms;
+using MaMA.Data.Reports;
+using MaMA.Engine;
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Memory;
+using MaMA.Engine.Nn;
+using MaMA.Engine.Optim;
+using MaMA.Engine.Tensors;
+using MaMA.Evaluation.Plots;
+using MaMA.Model.Checkpoints;
+using MaMA.Model.MaMA;
+using MaMA.Training.Checkpoints;
+using MaMA.Training.Config;
+using MaMA.Training.Data;
+using MaMA.Training.Guards;
+using MaMA.Training.Runs;
+using MaMA.Training.Schedules;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Training.Pretraining;
+
+/// <summary>
+/// MaMA pre-training (SPEC sections 6 and 7). One optimizer step s (0-based):
+/// <list type="number">
+/// <item>lr = schedule(s) on both parameter groups (decay / no_decay);</item>
+/// <item>for each of batch.accumulation micro-batches: forward at global step s (the model switches
+/// in the late terms and unfreezes the local heads from its late-loss step), backward of
+/// loss / accumulation (gradients sum, so they are the mean over the step's micro-batches);</item>
+/// <item>the global gradient norm (clipped to grad_clip when set); a NaN/Inf loss or norm skips the
+/// update (BatchNorm statistics restored, counted, the run stops after max_nonfinite_in_a_row);</item>
+/// <item>AdamW update; metrics every log_every steps, validation every eval_every, a checkpoint
+/// every checkpoint_every and at the end.</item>
+/// </list>
+/// Determinism: model init, LoRA dropout streams and data are seeded; on CPU the kernels reduce in
+/// a fixed order, so a run resumed from a checkpoint reproduces the uninterrupted one.
+/// </summary>
+public sealed class Pretrainer
+{
+    private readonly TrainingConfig _config;
+    private readonly Device _device;
+    private readonly RunFolder _run;
+    private readonly bool _resume;
+    private readonly Action<string> _say;
+
+    /// <param name="config">The run's configuration (for a resume: the replacement, or null to use the folder's).</param>
+    /// <param name="runDir">The run folder.</param>
+    /// <param name="resume">Continue from the newest good checkpoint of <paramref name="runDir"/>.</param>
+    /// <param name="device">Where to train.</param>
+    /// <param name="say">Messages for a person (default: stderr).</param>
+    public Pretrainer(TrainingConfig? config, string runDir, bool resume, Device device, Action<string>? say = null)
+    {
+        _say = say ?? (m => Console.Error.WriteLine(m));
+        _device = device;
+        _resume = resume;
+        if (resume)
+        {
+            (_run, _config) = RunFolder.OpenForResume(runDir, config, m => _say("warning: " + m));
+        }
+        else
+        {
+            _config = config ?? throw new ArgumentNullException(nameof(config), "A new run needs a config.");
+            _config.Validate();
+            _run = RunFolder.CreateNew(runDir, _config);
+        }
+    }
+
+    public TrainingConfig Config => _config;
+
+    public RunFolder Run => _run;
+
+    /// <summary>Tests: called with (step, micro-batch index, batch) before each forward, e.g. to put NaNs in.</summary>
+    internal Action<long, int, MammoBatch>? BatchHook { get; init; }
+
+    /// <summary>Tests: after this many completed steps the run ends as if killed (no further checkpoint, no final files).</summary>
+    internal long? KillAfterStep { get; init; }
+
+    /// <summary>Tests: plain progress lines go here instead of the console.</summary>
+    internal TextWriter? ProgressOutput { get; init; }
+
+    public PretrainResult Train(CancellationToken cancellation = default)
+    {
+        ModelSource.Resolved source = ModelSource.Resolve(_config.Model, _config.ActivationCheckpointing);
+        ReportPrecision();
+        MaMAModel model = ModelSource.Build(source, _config.Seed, _device);
+        model.Train();
+        var tokenizer = ModelSource.Tokenizer(source);
+        TrainingData data = TrainingData.Open(_config.Data, _run.SyntheticDataDir, _config.SyntheticStudies, _config.SyntheticWidth, _config.Seed, _config.SplitSeed, _say);
+        int side = source.Config.Vision.ImageSize;
+        var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
+        var loader = new MammoLoader(data.Train, tokenizer, new LoaderOptions
+        {
+            BatchSize = _config.Batch.MicroBatch,
+            Seed = _config.Seed,
+            PairProbability = _config.PairProbability,
+            Masking = new MetaMasking(_config.MaskRatio, _config.MaskMeta, _config.Seed),
+            Workers = _config.Workers,
+            Transform = transform,
+        });
+        MammoLoader? validLoader = data.Valid.Count >= _config.Batch.MicroBatch
+            ? new MammoLoader(data.Valid, tokenizer, new LoaderOptions
+            {
+                BatchSize = _config.Batch.MicroBatch, Training = false, DropLast = true, Workers = _config.Workers, Transform = transform,
+            })
+            : null;
+        if (_config.EvalEvery > 0 && validLoader is null)
+            _say($"note: the valid split has {data.Valid.Count} images, fewer than one micro-batch of {_config.Batch.MicroBatch}; no validation.");
+
+        var optimizer = new AdamW(ParamGroup.DecayAndNoDecay(model.Parameters(), _config.Optimizer.Lr, _config.Optimizer.WeightDecay),
+            _config.Optimizer.Beta1, _config.Optimizer.Beta2, _config.Optimizer.Eps);
+        var schedule = new WarmupCosineSchedule(_config.Optimizer.Lr, _config.Schedule.MinLr, _config.Schedule.WarmupSteps, _config.Schedule.MaxSteps);
+        var store = new CheckpointStore(_run.CheckpointsDir, _config.KeepLast, m => _say("warning: " + m));
+        store.RemoveTemporaries();
+
+        long start = 0;
+        var position = new DataPosition(0, 0);
+        var guard = new NonFiniteGuard(_config.MaxNonfiniteInARow);
+        if (_resume)
+        {
+            if (store.LoadNewest() is { } checkpoint)
+            {
+                model.LoadSafetensors(checkpoint.ModelPath, strict: true);
+                OptimizerStateFile.Load(optimizer, checkpoint.OptimizerPath);
+                RestoreStreams(model, checkpoint.State.RandomStreams);
+                start = checkpoint.State.Step;
+                position = checkpoint.State.Data;
+                guard = new NonFiniteGuard(_config.MaxNonfiniteInARow, checkpoint.State.SkippedTotal, checkpoint.State.SkippedInARow);
+                _say($"resuming from {checkpoint.Folder} (step {start}, epoch {position.Epoch} batch {position.Batch})");
+            }
+            else
+            {
+                _say($"no checkpoint in {_run.CheckpointsDir}: starting from step 0");
+            }
+        }
+
+        long trainable = model.Parameters().Where(p => !p.IsFrozen).Sum(p => p.Numel);
+        _say($"model {_config.Model}: {model.ParameterCount:N0} parameters ({trainable:N0} trainable at step {start}); " +
+             $"{data.Train.Count} training images, {loader.BatchesPerEpoch} micro-batches of {_config.Batch.MicroBatch} per epoch; " +
+             $"{_config.Batch.Accumulation} per step; device {_device.Name}");
+
+        using var metrics = new MetricsLog(_run.MetricsPath, _resume ? start : null);
+        using var stream = new BatchStream(loader, position);
+        long maxSteps = _config.Schedule.MaxSteps;
+        long lastSaved = start;
+        int pairsPerStep = _config.Batch.MicroBatch * _config.Batch.Accumulation;
+        StepMetrics? last = null;
+        double lastImagesPerSecond = 0;
+        string? stopMessage = null;
+        var wall = Stopwatch.StartNew();
+
+        long finished = ProgressReporter.Run("pretrain", maxSteps, start, progress =>
+        {
+            for (long s = start; s < maxSteps; s++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var clock = Stopwatch.StartNew();
+                double lr = schedule.At(s);
+                optimizer.SetLearningRate(lr);
+                optimizer.ZeroGrad();
+                BufferSnapshot buffers = BufferSnapshot.Take(model);
+                var step = new StepMetrics();
+                for (int micro = 0; micro < _config.Batch.Accumulation; micro++)
+                {
+                    MammoBatch batch = stream.Next();
+                    BatchHook?.Invoke(s, micro, batch);
+                    RunMicroBatch(model, batch, s, step);
+                }
+                float gradNorm = _config.GradClip > 0
+                    ? GradClip.ClipGradNorm(optimizer.Parameters, (float)_config.GradClip)
+                    : GradClip.GradNorm(optimizer.Parameters);
+                bool ok = guard.Check(step.Loss, gradNorm);
+                if (ok) optimizer.Step();
+                else
+                {
+                    buffers.Restore(model);
+                    progress.Message($"step {s + 1}: non-finite loss {step.Loss} / gradient norm {gradNorm}; skipped ({guard.InARow} in a row, {guard.SkippedTotal} in all)");
+                }
+                optimizer.ZeroGrad();
+                long done = s + 1;
+                double seconds = clock.Elapsed.TotalSeconds;
+                lastImagesPerSecond = pairsPerStep / Math.Max(seconds, 1e-9);
+                last = step;
+
+                if (done % _config.LogEvery == 0 || done == maxSteps || !ok)
+                {
+                    var values = step.Means().ToList();
+                    values.Add(new("lr", lr));
+                    values.Add(new("grad_norm", gradNorm));
+                    values.Add(new("logit_scale", model.LogitScale.Item()));
+                    values.Add(new("images_per_s", lastImagesPerSecond));
+                    values.Add(new("step_seconds", seconds));
+                    values.Add(new("memory_mb", _device.PeakAllocatedBytes / (1024.0 * 1024.0)));
+                    values.Add(new("skipped_total", guard.SkippedTotal));
+                    metrics.Append(done, "train", values);
+                }
+                progress.Update(done, step.Summary(), lastImagesPerSecond);
+
+                if (guard.ShouldStop)
+                {
+                    stopMessage = guard.StopMessage(done);
+                    return done;
+                }
+                if (validLoader is not null && _config.EvalEvery > 0 && (done % _config.EvalEvery == 0 || done == maxSteps))
+                {
+                    StepMetrics valid = Validate(model, validLoader, s);
+                    metrics.Append(done, "eval", valid.Means("val_"));
+                    progress.Message($"step {done}: validation {valid.Summary()}");
+                }
+                if (KillAfterStep is { } kill && done >= kill) return done;
+                if (done % _config.CheckpointEvery == 0 || done == maxSteps)
+                {
+                    Save(store, model, optimizer, stream.Position, done, lr, guard);
+                    lastSaved = done;
+                    Plot();
+                }
+            }
+            return maxSteps;
+        }, plainEvery: _config.LogEvery, plain: ProgressOutput);
+
+        bool killed = KillAfterStep is { } k && finished >= k && finished < maxSteps;
+        if (!killed && stopMessage is null)
+        {
+            ModelDirectory.Save(_run.FinalModelDir, ModelConfigFile.ForMaMA(source.Config) with { Source = $"mama pretrain, {_run.Root}, step {finished}" }, model.StateDict());
+        }
+        return new PretrainResult(finished, guard.SkippedTotal, last?.Loss ?? double.NaN, lastImagesPerSecond, wall.Elapsed, stopMessage, lastSaved);
+    }
+
+    /// <summary>Forward and backward of one micro-batch; its values are added to <paramref name="step"/>.</summary>
+    private void RunMicroBatch(MaMAModel model, MammoBatch batch, long s, StepMetrics step)
+    {
+        try
+        {
+            using Tensor view1 = batch.View1Tensor(_device);
+            using Tensor view2 = batch.View2Tensor(_device);
+            using Tensor ids = batch.TokenIdsTensor(_device);
+            using Tensor mask = batch.AttentionMaskTensor(_device);
+            MaMAOutput output = model.Forward(new MaMABatch(view1, ids, mask, view2), s);
+            step.Add(output);
+            Tensor loss = _config.Batch.Accumulation == 1 ? output.Loss : Ops.Scale(output.Loss, 1f / _config.Batch.Accumulation);
+            loss.Backward();
+        }
+        catch (DeviceOutOfMemoryException e)
+        {
+            throw new InvalidOperationException(
+                $"Out of memory on {_device.Name} with batch.micro_batch = {_config.Batch.MicroBatch}: lower batch.micro_batch " +
+                $"(e.g. to {Math.Max(2, _config.Batch.MicroBatch / 2)}) and raise batch.accumulation to keep the pairs per step" +
+                (_config.ActivationCheckpointing ? "." : ", or set activation_checkpointing to true.") + $" ({e.Message})", e);
+        }
+    }
+
+    private StepMetrics Validate(MaMAModel model, MammoLoader loader, long s)
+    {
+        var result = new StepMetrics();
+        model.Eval();
+        try
+        {
+            using IDisposable _ = GradMode.NoGrad();
+            foreach (MammoBatch batch in loader.Epoch(0).Take(_config.EvalBatches))
+            {
+                using Tensor view1 = batch.View1Tensor(_device);
+                using Tensor view2 = batch.View2Tensor(_device);
+                using Tensor ids = batch.TokenIdsTensor(_device);
+                using Tensor mask = batch.AttentionMaskTensor(_device);
+                result.Add(model.Forward(new MaMABatch(view1, ids, mask, view2), s));
+            }
+        }
+        finally
+        {
+            model.Train();
+        }
+        return result;
+    }
+
+    private void Save(CheckpointStore store, MaMAModel model, AdamW optimizer, DataPosition position, long done, double lr, NonFiniteGuard guard)
+    {
+        var state = new TrainingCheckpoint
+        {
+            Step = done,
+            Data = position,
+            LearningRate = lr,
+            SkippedTotal = guard.SkippedTotal,
+            SkippedInARow = guard.InARow,
+            RandomStreams = model.NamedModules().Where(m => m.Module is IStochasticModule)
+                .ToDictionary(m => m.Prefix.TrimEnd('.'), m => ((IStochasticModule)m.Module).DropoutOffset, StringComparer.Ordinal),
+            Extra = new Dictionary<string, string>
+            {
+                ["seed"] = _config.Seed.ToString(CultureInfo.InvariantCulture),
+                ["model"] = _config.Model,
+            },
+        };
+        store.Save(state, model.StateDict(), OptimizerStateFile.ToNamed(optimizer));
+    }
+
+    private static void RestoreStreams(MaMAModel model, IReadOnlyDictionary<string, ulong> streams)
+    {
+        foreach ((string prefix, Module m) in model.NamedModules())
+            if (m is IStochasticModule s && streams.TryGetValue(prefix.TrimEnd('.'), out ulong offset)) s.DropoutOffset = offset;
+    }
+
+    private void Plot()
+    {
+        try
+        {
+            LossCurvePlot.FromMetricsJsonl(_run.MetricsPath, _run.LossPlotPath, logY: false);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            _say($"warning: could not draw {_run.LossPlotPath}: {e.Message}");
+        }
+    }
+
+    private void ReportPrecision()
+    {
+        if (_config.Precision != Precision.Bf16) return;
+        _say(_device.IsCpu || _device.Name.Contains("CPU", StringComparison.OrdinalIgnoreCase)
+            ? $"note: precision bf16: {_device.Name} has no bf16 arithmetic; training in fp32."
+            : "note: precision bf16: the engine has no bf16 autocast yet; training in fp32 with fp32 master weights.");
+    }
+}
+
+/// <summary>What a pre-training run ended with.</summary>
+/// <param name="Steps">Optimizer steps completed (skipped ones included).</param>
+/// <param name="Skipped">Steps skipped for a non-finite loss or gradient.</param>
+/// <param name="LastLoss">Mean loss of the last step.</param>
+/// <param name="ImagesPerSecond">Image-report pairs per second of the last step.</param>
+/// <param name="Elapsed">Wall time of the run (setup included).</param>
+/// <param name="StopMessage">Why the run stopped early (too many non-finite steps in a row), or null.</param>
+/// <param name="LastCheckpointStep">Step of the newest checkpoint written.</param>
+public sealed record PretrainResult(long Steps, long Skipped, double LastLoss, double ImagesPerSecond, TimeSpan Elapsed, string? StopMessage, long LastCheckpointStep);

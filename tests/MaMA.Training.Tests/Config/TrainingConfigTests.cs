@@ -1,0 +1,64 @@
+using MaMA.Training.Config;
+
+namespace MaMA.Training.Tests.Config;
+
+public class TrainingConfigTests
+{
+    [Test]
+    public void PaperConfigFileHoldsTheSpecSettings()
+    {
+        TrainingConfig c = TrainingConfigFile.Load(Path.Combine(TestPaths.Configs, "pretrain-paper.json"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(c.Model, Is.EqualTo("paper"));
+            Assert.That(c.Optimizer, Is.EqualTo(new OptimizerSettings { Lr = 4e-5, WeightDecay = 0.1, Beta1 = 0.9, Beta2 = 0.999, Eps = 1e-8 }));
+            Assert.That(c.Schedule, Is.EqualTo(new ScheduleSettings { WarmupSteps = 4000, MaxSteps = 40000, MinLr = 1e-8 }));
+            Assert.That(c.Batch, Is.EqualTo(new BatchSettings { MicroBatch = 36, Accumulation = 2 }));
+            Assert.That(c.Precision, Is.EqualTo(Precision.Bf16));
+            Assert.That(c.ActivationCheckpointing, Is.True);
+            Assert.That(c.MaskRatio, Is.EqualTo(1.0));
+            Assert.That(c.MaskMeta, Is.EqualTo(0.8));
+        });
+        // The paper file spells out every default: the defaults are the paper's setting.
+        Assert.That(c with { Model = "tiny", Workers = 4, EvalEvery = 0, EvalBatches = 8 }, Is.EqualTo(new TrainingConfig()));
+    }
+
+    [Test]
+    public void TinyConfigFileParses()
+    {
+        TrainingConfig c = TrainingConfigFile.Load(Path.Combine(TestPaths.Configs, "pretrain-tiny.json"));
+        Assert.That(c.Model, Is.EqualTo("tiny"));
+        Assert.That(c.Data, Is.Null);
+        Assert.That(c.Precision, Is.EqualTo(Precision.Fp32));
+    }
+
+    [Test]
+    public void JsonRoundTrips()
+    {
+        var c = new TrainingConfig { Model = "x", Data = "/d", Precision = Precision.Fp32, Batch = new BatchSettings { MicroBatch = 4, Accumulation = 3 } };
+        Assert.That(TrainingConfigFile.Parse(TrainingConfigFile.ToJson(c)), Is.EqualTo(c));
+        Assert.That(TrainingConfigFile.ToJson(c), Does.Contain("\"micro_batch\": 4"));
+        Assert.That(TrainingConfigFile.ToJson(c), Does.Contain("\"precision\": \"fp32\""));
+    }
+
+    [TestCase("{\"modle\": \"tiny\"}", "unknown key 'modle'")]
+    [TestCase("{\"optimizer\": {\"learning_rate\": 1}}", "unknown key 'learning_rate' at $.optimizer")]
+    [TestCase("{\"precision\": \"fp8\"}", "$.precision")]
+    [TestCase("{\"batch\": {\"micro_batch\": \"8\"}}", "$.batch.micro_batch")]
+    [TestCase("{\"batch\": {\"micro_batch\": 1}}", "batch.micro_batch must be at least 2")]
+    [TestCase("{\"schedule\": {\"warmup_steps\": 10, \"max_steps\": 5}}", "schedule.warmup_steps")]
+    [TestCase("{\"mask_meta\": 1.5}", "mask_meta")]
+    public void ProblemsNameTheKey(string json, string expected)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => TrainingConfigFile.Parse(json, "cfg.json"))!;
+        Assert.That(e.Message, Does.StartWith("cfg.json: "));
+        Assert.That(e.Message, Does.Contain(expected));
+    }
+
+    [Test]
+    public void MissingFileIsAClearError()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => TrainingConfigFile.Load("/nonexistent/x.json"))!;
+        Assert.That(e.Message, Does.Contain("/nonexistent/x.json"));
+    }
+}
