@@ -26,12 +26,7 @@ internal static class VitInit
     public static Tensor TruncNormal(Random rng, int[] shape, double std, Device? device)
     {
         var data = new float[checked((int)Shape.Numel(shape))];
-        for (int i = 0; i < data.Length; i++)
-        {
-            double v;
-            do v = std * StandardNormal(rng); while (v < -2.0 || v > 2.0);
-            data[i] = (float)v;
-        }
+        FillNormal(rng, data, std, truncate: true);
         return Tensor.FromArray(data, shape, device);
     }
 
@@ -41,7 +36,8 @@ internal static class VitInit
     /// </summary>
     public static Linear Linear(int inFeatures, int outFeatures, Random rng, Device? device)
     {
-        var linear = new Linear(inFeatures, outFeatures, rng, bias: true, device: device);
+        // Linear's own Kaiming-uniform draw is replaced at once; a constant source makes it free.
+        var linear = new Linear(inFeatures, outFeatures, ConstantSource.Instance, bias: true, device: device);
         using (GradMode.NoGrad())
         {
             linear.Weight.CopyFrom(TruncNormal(rng, [outFeatures, inFeatures], WeightStd, null));
@@ -54,7 +50,7 @@ internal static class VitInit
     public static Tensor Normal(Random rng, int[] shape, double std, Device? device)
     {
         var data = new float[checked((int)Shape.Numel(shape))];
-        for (int i = 0; i < data.Length; i++) data[i] = (float)(std * StandardNormal(rng));
+        FillNormal(rng, data, std, truncate: false);
         return Tensor.FromArray(data, shape, device);
     }
 
@@ -66,10 +62,40 @@ internal static class VitInit
         return Tensor.FromArray(data, shape, device);
     }
 
-    /// <summary>Box-Muller with 1 - u so the logarithm never sees 0.</summary>
-    private static double StandardNormal(Random rng)
+    /// <summary>
+    /// Normal(0, std) values by Box-Muller (both values of each pair used; 1 - u keeps the
+    /// logarithm away from 0); with <paramref name="truncate"/>, values outside [-2, 2] are redrawn.
+    /// The array is filled in chunks of 64K values in parallel, chunk c from its own generator
+    /// seeded by one draw from <paramref name="rng"/> and c, so the values depend on the seed only,
+    /// not on the core count (ViT-B has 86M values to draw).
+    /// </summary>
+    private static void FillNormal(Random rng, float[] data, double std, bool truncate)
     {
-        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+        const int chunk = 1 << 16;
+        int seed = rng.Next();
+        int chunks = (data.Length + chunk - 1) / chunk;
+        Parallel.For(0, chunks, c =>
+        {
+            var local = new Random(unchecked(seed ^ (c * 0x5BD1E995)));
+            int i = c * chunk, end = Math.Min(data.Length, i + chunk);
+            while (i < end)
+            {
+                double radius = std * Math.Sqrt(-2.0 * Math.Log(1.0 - local.NextDouble()));
+                (double sin, double cos) = Math.SinCos(2.0 * Math.PI * local.NextDouble());
+                double a = radius * cos, b = radius * sin;
+                if (!truncate || (a >= -2.0 && a <= 2.0)) data[i++] = (float)a;
+                if (i < end && (!truncate || (b >= -2.0 && b <= 2.0))) data[i++] = (float)b;
+            }
+        });
+    }
+
+    /// <summary>A <see cref="Random"/> that always returns the middle of its range (a zero Kaiming-uniform draw).</summary>
+    private sealed class ConstantSource : Random
+    {
+        public static readonly ConstantSource Instance = new();
+
+        public override double NextDouble() => 0.5;
+
+        protected override double Sample() => 0.5;
     }
 }
