@@ -46,17 +46,12 @@ public sealed record MetricsReport(
             Number(w, "accuracy", Accuracy);
             Number(w, "balanced_accuracy", BalancedAccuracy);
             Number(w, "auc", Auc);
-            w.WriteStartArray("confusion_matrix");
-            foreach (long[] row in ConfusionMatrix.ToRows())
-            {
-                w.WriteStartArray();
-                foreach (long v in row) w.WriteNumberValue(v);
-                w.WriteEndArray();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("per_class_accuracy");
-            foreach (double v in PerClassAccuracy) Number(w, v);
-            w.WriteEndArray();
+            // Rows and per-class values stay on one line each (raw JSON arrays) so the matrix reads as a matrix.
+            w.WritePropertyName("confusion_matrix");
+            w.WriteRawValue("[\n" + string.Join(",\n", ConfusionMatrix.ToRows().Select(row =>
+                "    [" + string.Join(", ", row.Select(v => v.ToString(CultureInfo.InvariantCulture))) + "]")) + "\n  ]");
+            w.WritePropertyName("per_class_accuracy");
+            w.WriteRawValue("[" + string.Join(", ", PerClassAccuracy.Select(JsonNumber)) + "]");
             Number(w, "sensitivity", Binary?.Sensitivity ?? double.NaN);
             Number(w, "specificity", Binary?.Specificity ?? double.NaN);
             Number(w, "ppv", Binary?.Ppv ?? double.NaN);
@@ -106,6 +101,9 @@ public sealed record MetricsReport(
     private static string Line(string name, double value) => $"{name,-31} {Format(value)}";
 
     private static string Format(double value) => double.IsNaN(value) ? "n/a" : value.ToString("F4", CultureInfo.InvariantCulture);
+
+    /// <summary>A double as JSON text: shortest round-trip form, null when not finite.</summary>
+    private static string JsonNumber(double value) => double.IsFinite(value) ? value.ToString("R", CultureInfo.InvariantCulture) : "null";
 
     private static void Number(Utf8JsonWriter w, string name, double value)
     {

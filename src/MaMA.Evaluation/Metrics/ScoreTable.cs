@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace MaMA.Evaluation.Metrics;
 
 /// <summary>
@@ -100,11 +102,11 @@ public sealed class ScoreTable
         for (int c = 0; c < row.Length; c++)
         {
             if (row[c] < 0 || row[c] > 1)
-                return $"score {row[c]:R} of class {c} is not a probability in [0, 1] (pass --logits if the scores are logits).";
+                return $"score {row[c].ToString("G6", CultureInfo.InvariantCulture)} of class {c} is not a probability in [0, 1] (pass --logits if the scores are logits).";
             sum += row[c];
         }
         if (Math.Abs(sum - 1) > SumTolerance)
-            return $"the class probabilities sum to {sum:R}, not 1 (within {SumTolerance}); pass --logits if the scores are logits, or normalise the rows.";
+            return $"the class probabilities sum to {sum.ToString("G6", CultureInfo.InvariantCulture)}, not 1 (within {SumTolerance}); pass --logits if the scores are logits, or normalise the rows.";
         return null;
     }
 

@@ -44,7 +44,7 @@ public static class RocPlot
         for (int i = 0; i < curves.Count; i++)
         {
             Curve curve = curves[i];
-            string auc = double.IsNaN(curve.Auc) ? "no samples" : "AUC " + curve.Auc.ToString("F3", CultureInfo.InvariantCulture);
+            string auc = double.IsNaN(curve.Auc) ? "no samples" : "AUC " + curve.Auc.ToString("F4", CultureInfo.InvariantCulture);
             if (curve.Roc is null)
             {
                 // A legend-only entry: a zero-length invisible line still lists the class and why it has no curve.
@@ -58,7 +58,8 @@ public static class RocPlot
             line.LineWidth = 2;
             line.LegendText = $"{curve.Name} ({auc})";
         }
-        plot.Axes.SetLimits(0, 1, 0, 1);
+        // A little room around [0, 1] so curves along the frame (a perfect class) stay visible.
+        plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
         plot.XLabel("false positive rate (1 - specificity)");
         plot.YLabel("true positive rate (sensitivity)");
         plot.Title(title);
