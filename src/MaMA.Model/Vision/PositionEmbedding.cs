@@ -74,9 +74,12 @@ public sealed class PositionEmbedding
         lock (_lock) Clear(null);
     }
 
+    /// <summary>
+    /// Forgets the cached tables without disposing them: a forward on another thread may still
+    /// hold one; the allocator takes their memory back when they are collected.
+    /// </summary>
     private void Clear(byte[]? source)
     {
-        foreach (Tensor t in _cache.Values) t.Dispose();
         _cache.Clear();
         _cachedFrom = source;
     }
