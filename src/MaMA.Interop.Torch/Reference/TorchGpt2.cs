@@ -135,8 +135,11 @@ public sealed class TorchGpt2 : nn.Module
     private sealed class Projection : nn.Module
     {
         private readonly TorchParameter _weight, _bias;
-        private readonly TorchParameter? _loraA, _loraB;
         private readonly double _scaling, _dropout;
+
+        // [A, B] when adapted. An array, not Parameter fields: TorchSharp's automatic field
+        // registration would list them a second time under the field names.
+        private readonly TorchParameter[] _lora = [];
 
         public Projection(int inFeatures, int outFeatures, LoraConfig? lora) : base("Conv1D")
         {
@@ -147,8 +150,7 @@ public sealed class TorchGpt2 : nn.Module
             if (lora is null) return;
             _scaling = lora.Scaling;
             _dropout = lora.Dropout;
-            _loraA = AddFactor("lora_A", lora.Rank, inFeatures);
-            _loraB = AddFactor("lora_B", outFeatures, lora.Rank);
+            _lora = [AddFactor("lora_A", lora.Rank, inFeatures), AddFactor("lora_B", outFeatures, lora.Rank)];
         }
 
         private TorchParameter AddFactor(string name, int rows, int columns)
@@ -165,9 +167,9 @@ public sealed class TorchGpt2 : nn.Module
         public TorchTensor Forward(TorchTensor x, bool training)
         {
             TorchTensor y = matmul(x, _weight) + _bias;
-            if (_loraA is null) return y;
+            if (_lora.Length == 0) return y;
             TorchTensor dropped = nn.functional.dropout(x, _dropout, training);
-            return y + matmul(matmul(dropped, _loraA.t()), _loraB!.t()) * _scaling;
+            return y + matmul(matmul(dropped, _lora[0].t()), _lora[1].t()) * _scaling;
         }
     }
 

@@ -39,8 +39,9 @@ public static class TextFeatures
                     for (int i = 0; i < t; i++) count += keep[row * t + i] != 0f ? 1f : 0f;
                     for (int i = 0; i < t; i++) weights[row * t + i] = keep[row * t + i] != 0f ? 1f / count : 0f;
                 }
-                using (Tensor w = Tensor.FromArray(weights, [b, t, 1], hidden.Device))
-                    return Ops.Sum(Ops.Mul(hidden, w), [1]);
+                // Not disposed here: the multiply's backward keeps it.
+                Tensor w = Tensor.FromArray(weights, [b, t, 1], hidden.Device);
+                return Ops.Sum(Ops.Mul(hidden, w), [1]);
             default:
                 throw new ArgumentOutOfRangeException(nameof(pooling), pooling, "Unknown text pooling.");
         }
