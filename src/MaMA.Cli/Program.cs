@@ -18,6 +18,7 @@ namespace MaMA.Cli
             ("captions", "write the structured reports of an EMBED-shaped folder's split as JSON Lines", CaptionsCommand.Run),
             ("op", "run one kernel family op (attention, lora_linear, sla_loss, clip_loss, ntxent_loss) on named tensors from a safetensors file", OpCommand.Run),
             ("synth", "write the built-in synthetic EMBED-shaped dataset (tables and PNG mammograms)", SynthCommand.Run),
+            ("import", "convert a PyTorch / Hugging Face / Lightning / TorchSharp checkpoint into a model folder (config.json + model.safetensors)", ImportCommand.Run),
             ("metrics", "accuracy, balanced accuracy, AUC, confusion matrix and binary metrics of a scores CSV against a labels CSV (JSON + PNG plots)", MetricsCommand.Run),
         ];
 

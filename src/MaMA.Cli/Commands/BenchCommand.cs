@@ -21,6 +21,7 @@ internal static class BenchCommand
 
     public static int Run(CommandLine cl)
     {
+        if (cl.Positionals is ["model"]) return BenchModelCommand.Run(cl);
         if (cl.Positionals.Count != 1 || cl.Positionals[0] != "ops")
             throw new UsageException(Usage);
         string? vs = cl.Get("vs");
