@@ -19,7 +19,7 @@ set -uo pipefail
 here=$(pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 mama="" device=cuda repeat=10
 quick=() peak=() compile=()
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
     --peak) [ $# -ge 2 ] || usage; peak=(--peak "$2"); shift 2 ;;
     --no-compile) compile=(--no-compile); shift ;;
-    -h|--help) usage ;;
+    -h|--help) usage 0 ;;
     *) echo "device-bench.sh: unknown argument '$1'" >&2; usage ;;
   esac
 done
