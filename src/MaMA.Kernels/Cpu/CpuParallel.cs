@@ -23,7 +23,7 @@ public static class CpuParallel
     public static long ChunkFor(long work) => Math.Max(1, ElementChunk / Math.Max(1, work));
 
     /// <summary>Below this many elements a row op runs on the calling thread: waking pool threads costs more than it saves.</summary>
-    public const long InlineElements = 1 << 17;
+    public const long InlineElements = 1 << 18;
 
     /// <summary>
     /// Runs <paramref name="body"/>(firstRow, rowCount) over <paramref name="rows"/> rows of

@@ -19,7 +19,7 @@ public sealed class RowKernelSimdTests
     private static readonly Device Fast = Device.Parse("cpu");
     private static readonly Device Plain = Device.Parse("ilgpu-cpu");
 
-    private static readonly (int Rows, int Cols)[] Shapes = [(1, 1), (3, 2), (7, 15), (5, 33), (9, 17), (3, 1025), (130, 1025), (301, 513)];
+    private static readonly (int Rows, int Cols)[] Shapes = [(1, 1), (3, 2), (7, 15), (5, 33), (9, 17), (3, 1025), (130, 1025), (301, 513), (520, 1025)];
 
     [TestCaseSource(nameof(Shapes))]
     public void SoftmaxMatchesThePlainKernel((int Rows, int Cols) shape) =>
