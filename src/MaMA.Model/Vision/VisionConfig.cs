@@ -31,8 +31,12 @@ public sealed record VisionConfig
 
     public float LayerNormEps { get; init; } = 1e-6f;
 
-    /// <summary>LayerScale gamma at initialisation (DINOv2: 1e-5); checkpoints overwrite it.</summary>
-    public float LayerScaleInit { get; init; } = 1e-5f;
+    /// <summary>
+    /// LayerScale gamma at initialisation. The published code builds its ViT with
+    /// <c>init_values=1.0</c> (DINOv2's hub models; the LayerScale class default 1e-5 is not what
+    /// MaMA uses); it only matters when training from scratch, since checkpoints overwrite gamma.
+    /// </summary>
+    public float LayerScaleInit { get; init; } = 1f;
 
     /// <summary>Side of the patch grid the position table was trained for (37 for 518 / 14).</summary>
     public int PositionGrid { get; init; } = 37;
