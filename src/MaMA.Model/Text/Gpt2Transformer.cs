@@ -1,4 +1,5 @@
 using MaMA.Engine;
+using MaMA.Engine.Autograd;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Tensors;
 using Device = MaMA.Engine.Devices.Device;
@@ -57,10 +58,13 @@ public sealed class Gpt2Transformer : Module
         int[] positions = Enumerable.Range(0, t).ToArray();
         using Tensor positionIds = Tensor.FromArray(positions, [t], inputIds.Device);
         Tensor h = Ops.Add(Wte.Forward(inputIds), Wpe.Forward(positionIds));   // [B, T, C] + [T, C]
+        // The key-padding mask as fp32 once, instead of a cast inside every block's attention.
+        Tensor keep;
+        using (GradMode.NoGrad()) keep = Ops.Contiguous(Ops.Cast(attentionMask, DType.Float32));
         foreach (Gpt2Block block in H)
             h = UseActivationCheckpointing
-                ? ActivationCheckpoint.Run(block, x => block.Forward(x, attentionMask), h)
-                : block.Forward(h, attentionMask);
+                ? ActivationCheckpoint.Run(block, x => block.Forward(x, keep), h)
+                : block.Forward(h, keep);
         return LnF.Forward(h);
     }
 }
