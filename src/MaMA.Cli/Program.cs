@@ -17,6 +17,7 @@ namespace MaMA.Cli
             ("bench", "time the four MaMA kernel families at the paper's shapes (--vs torch: against libtorch on this CPU)", BenchCommand.Run),
             ("captions", "write the structured reports of an EMBED-shaped folder's split as JSON Lines", CaptionsCommand.Run),
             ("op", "run one kernel family op (attention, lora_linear, sla_loss, clip_loss, ntxent_loss) on named tensors from a safetensors file", OpCommand.Run),
+            ("forward", "run a model folder (dinov2, gpt2, mama) in evaluation mode on named tensors: features, embeddings and, with a second view, every MaMA loss term", ForwardCommand.Run),
             ("synth", "write the built-in synthetic EMBED-shaped dataset (tables and PNG mammograms)", SynthCommand.Run),
             ("import", "convert a PyTorch / Hugging Face / Lightning / TorchSharp checkpoint into a model folder (config.json + model.safetensors)", ImportCommand.Run),
             ("metrics", "accuracy, balanced accuracy, AUC, confusion matrix and binary metrics of a scores CSV against a labels CSV (JSON + PNG plots)", MetricsCommand.Run),
