@@ -1,0 +1,54 @@
+using MaMA.Data.Embed;
+using MaMA.Data.Rsna;
+using MaMA.Data.Splits;
+
+namespace MaMA.Evaluation.ZeroShot;
+
+/// <summary>The images a zero-shot run classifies and a one-line description of how they were chosen.</summary>
+public sealed record ZeroShotSelection(IReadOnlyList<ZeroShotSample> Samples, string Description)
+{
+    /// <summary>
+    /// EMBED (BI-RADS or density): the kept records of <paramref name="split"/> (all records when
+    /// null) under the dataset's patient split file (<c>DIR/splits.csv</c>, created with
+    /// <paramref name="seed"/> on first use, as every command does), those with a label for the
+    /// task (density 5, "normal male dense", is not a class), then with <paramref name="balanced"/>
+    /// the class-balanced subset (<see cref="BalancedSubset"/>, seeded by <paramref name="seed"/>;
+    /// the paper evaluates on it).
+    /// </summary>
+    public static ZeroShotSelection FromEmbed(string directory, ZeroShotTask task, DataSplit? split, bool balanced, ulong seed = 0, string? splitsPath = null)
+    {
+        if (task == ZeroShotTask.Rsna) throw new ArgumentException("the RSNA task reads an RSNA-Mammo folder; use FromRsna.", nameof(task));
+        EmbedDataset data = EmbedDataset.Load(directory);
+        IReadOnlyList<EmbedRecord> records = split is { } s ? data.InSplit(data.LoadOrCreateSplits(splitsPath, seed), s) : data.Records;
+        Func<EmbedRecord, int?> label = task == ZeroShotTask.Birads ? r => r.Birads : r => r.DensityLabel;
+        List<EmbedRecord> labelled = records.Where(r => label(r) is not null).ToList();
+        IReadOnlyList<EmbedRecord> chosen = balanced ? BalancedSubset.Select(labelled, label, seed) : labelled;
+        var samples = chosen.Select(r => new ZeroShotSample(r.Path, r.Report.Base, label(r)!.Value)).ToArray();
+        return new ZeroShotSelection(samples, Describe("EMBED", data.Directory, split, labelled.Count, balanced, samples.Length, seed));
+    }
+
+    /// <summary>
+    /// RSNA-Mammo (cancer): the readable rows of <c>train.csv</c>; with <paramref name="split"/> a
+    /// patient-level 70/10/20 split drawn from <paramref name="seed"/> (RSNA ships no split; it is
+    /// made in memory with <see cref="PatientSplits.Create"/>, the same every time), then optionally
+    /// the class-balanced subset.
+    /// </summary>
+    public static ZeroShotSelection FromRsna(string directory, DataSplit? split, bool balanced, ulong seed = 0)
+    {
+        RsnaDataset data = RsnaDataset.Load(directory);
+        IReadOnlyList<RsnaRecord> records = data.Records;
+        if (split is { } s)
+        {
+            PatientSplits splits = PatientSplits.Create(records.Select(r => r.PatientId).Distinct(StringComparer.Ordinal), seed);
+            records = records.Where(r => splits.SplitOf(r.PatientId) == s).ToArray();
+        }
+        int available = records.Count;
+        IReadOnlyList<RsnaRecord> chosen = balanced ? BalancedSubset.Select(records, r => r.Cancer, seed) : records;
+        var samples = chosen.Select(r => new ZeroShotSample(r.Path, "", r.Cancer)).ToArray();
+        return new ZeroShotSelection(samples, Describe("RSNA-Mammo", data.Directory, split, available, balanced, samples.Length, seed));
+    }
+
+    private static string Describe(string kind, string dir, DataSplit? split, int labelled, bool balanced, int count, ulong seed) =>
+        $"{kind} {dir}, {(split is { } s ? $"split {s.Name()}" : "all splits")}: {labelled} labelled images"
+        + (balanced ? $", class-balanced subset of {count} (seed {seed})" : "");
+}
