@@ -19,6 +19,9 @@ namespace MaMA.Cli
             ("op", "run one kernel family op (attention, lora_linear, sla_loss, clip_loss, ntxent_loss) on named tensors from a safetensors file", OpCommand.Run),
             ("forward", "run a model folder (dinov2, gpt2, mama) in evaluation mode on named tensors: features, embeddings and, with a second view, every MaMA loss term", ForwardCommand.Run),
             ("synth", "write the built-in synthetic EMBED-shaped dataset (tables and PNG mammograms)", SynthCommand.Run),
+            ("pretrain", "MaMA pre-training from a JSON config (configs/pretrain-tiny.json, pretrain-paper.json): run folder, metrics, checkpoints, --resume", PretrainCommand.Run),
+            ("probe", "linear probing of a MaMA model's ViT on EMBED BI-RADS or density (--fraction 0.01|0.1|1): classifier + metrics", ProbeCommand.Run),
+            ("finetune", "full fine-tuning of a MaMA model's ViT on EMBED BI-RADS or density: classifier + metrics", FinetuneCommand.Run),
             ("import", "convert a PyTorch / Hugging Face / Lightning / TorchSharp checkpoint into a model folder (config.json + model.safetensors)", ImportCommand.Run),
             ("metrics", "accuracy, balanced accuracy, AUC, confusion matrix and binary metrics of a scores CSV against a labels CSV (JSON + PNG plots)", MetricsCommand.Run),
         ];

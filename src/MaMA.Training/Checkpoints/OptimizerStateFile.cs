@@ -11,17 +11,19 @@ namespace MaMA.Training.Checkpoints;
 /// in the order parameters are enumerated and says which moments belong to which weight:
 /// <c>{parameter name}.{slot}</c> (slot "exp_avg", "exp_avg_sq", "momentum_buffer": parameter-shaped
 /// fp32; "step": int64 scalar) plus <c>step_count</c>. Translates to and from
-/// <see cref="Optimizer.StateTensors"/>' <c>state.{i}.{slot}</c>.
+/// <see cref="Optimizer.StateTensors"/>' <c>state.{i}.{slot}</c>. Names come from the model's
+/// <see cref="Module.NamedParameters"/> (a parameter's own Name may hold a shorter path when a
+/// sub-module was enumerated on its own).
 /// </summary>
 public static class OptimizerStateFile
 {
     private const string StepCount = "step_count";
 
     /// <summary>The live state tensors under name keys (no copies).</summary>
-    public static Dictionary<string, Tensor> ToNamed(Optimizer optimizer)
+    public static Dictionary<string, Tensor> ToNamed(Optimizer optimizer, Module model)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        string[] names = ParameterNames(optimizer);
+        string[] names = ParameterNames(optimizer, model);
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach ((string key, Tensor t) in optimizer.StateTensors())
         {
@@ -43,10 +45,10 @@ public static class OptimizerStateFile
     /// trained parameter must be covered and every entry must name a parameter of this optimizer:
     /// an <see cref="InvalidDataException"/> lists the first differences otherwise.
     /// </summary>
-    public static void Load(Optimizer optimizer, string path)
+    public static void Load(Optimizer optimizer, Module model, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        string[] names = ParameterNames(optimizer);
+        string[] names = ParameterNames(optimizer, model);
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < names.Length; i++) index[names[i]] = i;
         var byIndex = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -86,17 +88,16 @@ public static class OptimizerStateFile
         }
     }
 
-    private static string[] ParameterNames(Optimizer optimizer)
+    private static string[] ParameterNames(Optimizer optimizer, Module model)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        var byParameter = new Dictionary<Parameter, string>(ReferenceEqualityComparer.Instance);
+        foreach ((string name, Parameter p) in model.NamedParameters()) byParameter[p] = name;
         var names = new string[optimizer.Parameters.Count];
-        var seen = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < names.Length; i++)
-        {
-            Parameter p = optimizer.Parameters[i];
-            string name = p.Name ?? throw new InvalidOperationException($"Optimizer parameter #{i} has no name; enumerate the model's NamedParameters() before building the optimizer.");
-            if (!seen.Add(name)) throw new InvalidOperationException($"Two optimizer parameters are both named '{name}'.");
-            names[i] = name;
-        }
+            names[i] = byParameter.TryGetValue(optimizer.Parameters[i], out string? name)
+                ? name
+                : throw new InvalidOperationException($"Optimizer parameter #{i} ('{optimizer.Parameters[i].Name ?? "?"}') is not a parameter of the {model.GetType().Name}.");
         return names;
     }
 }

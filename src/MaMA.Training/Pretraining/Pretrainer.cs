@@ -122,7 +122,7 @@ public sealed class Pretrainer
             if (store.LoadNewest() is { } checkpoint)
             {
                 model.LoadSafetensors(checkpoint.ModelPath, strict: true);
-                OptimizerStateFile.Load(optimizer, checkpoint.OptimizerPath);
+                OptimizerStateFile.Load(optimizer, model, checkpoint.OptimizerPath);
                 RestoreStreams(model, checkpoint.State.RandomStreams);
                 start = checkpoint.State.Step;
                 position = checkpoint.State.Data;
@@ -209,7 +209,8 @@ public sealed class Pretrainer
                     progress.Message($"step {done}: validation {valid.Summary()}");
                 }
                 if (KillAfterStep is { } kill && done >= kill) return done;
-                if (done % _config.CheckpointEvery == 0 || done == maxSteps)
+                // A skipped step changes nothing, but its checkpoint would hide which state was the last good one.
+                if ((done % _config.CheckpointEvery == 0 && guard.InARow == 0) || done == maxSteps)
                 {
                     Save(store, model, optimizer, stream.Position, done, lr, guard);
                     lastSaved = done;
@@ -290,7 +291,7 @@ public sealed class Pretrainer
                 ["model"] = _config.Model,
             },
         };
-        store.Save(state, model.StateDict(), OptimizerStateFile.ToNamed(optimizer));
+        store.Save(state, model.StateDict(), OptimizerStateFile.ToNamed(optimizer, model));
     }
 
     private static void RestoreStreams(MaMAModel model, IReadOnlyDictionary<string, ulong> streams)

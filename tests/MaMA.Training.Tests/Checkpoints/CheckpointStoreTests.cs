@@ -49,7 +49,7 @@ public class CheckpointStoreTests
     {
         var (model, opt) = Trained(3);
         var store = new CheckpointStore(_root, 3);
-        string folder = store.Save(State(3), model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        string folder = store.Save(State(3), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
         Assert.That(Path.GetFileName(folder), Is.EqualTo("step-000003"));
         Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "model.safetensors", "optimizer.safetensors", "state.json" }));
 
@@ -64,7 +64,7 @@ public class CheckpointStoreTests
         _ = model2.NamedParameters().ToList();
         var opt2 = new AdamW(ParamGroup.DecayAndNoDecay(model2.Parameters(), 1e-2, 0.1));
         model2.LoadSafetensors(loaded.ModelPath);
-        OptimizerStateFile.Load(opt2, loaded.OptimizerPath);
+        OptimizerStateFile.Load(opt2, model2, loaded.OptimizerPath);
         Assert.That(opt2.StepCount, Is.EqualTo(3));
         for (int i = 3; i < 6; i++)
         {
@@ -78,8 +78,8 @@ public class CheckpointStoreTests
     [Test]
     public void OptimizerStateIsKeyedByParameterName()
     {
-        var (_, opt) = Trained(1);
-        Assert.That(OptimizerStateFile.ToNamed(opt).Keys, Is.EquivalentTo(new[]
+        var (model, opt) = Trained(1);
+        Assert.That(OptimizerStateFile.ToNamed(opt, model).Keys, Is.EquivalentTo(new[]
         {
             "step_count", "weight.step", "weight.exp_avg", "weight.exp_avg_sq", "bias.step", "bias.exp_avg", "bias.exp_avg_sq",
         }));
@@ -89,11 +89,11 @@ public class CheckpointStoreTests
     public void OptimizerStateOfAnotherModelIsRejected()
     {
         var (model, opt) = Trained(1);
-        new CheckpointStore(_root, 1).Save(State(1), model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        new CheckpointStore(_root, 1).Save(State(1), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
         var other = new Linear(5, 3, new Random(1), bias: false);
         _ = other.NamedParameters().ToList();
         var otherOpt = new AdamW(other.Parameters());
-        var e = Assert.Throws<InvalidDataException>(() => OptimizerStateFile.Load(otherOpt, Path.Combine(_root, "step-000001", "optimizer.safetensors")))!;
+        var e = Assert.Throws<InvalidDataException>(() => OptimizerStateFile.Load(otherOpt, other, Path.Combine(_root, "step-000001", "optimizer.safetensors")))!;
         Assert.That(e.Message, Does.Contain("bias."));
     }
 
@@ -102,7 +102,7 @@ public class CheckpointStoreTests
     {
         var (model, opt) = Trained(1);
         var store = new CheckpointStore(_root, 2);
-        foreach (long s in new long[] { 10, 20, 30, 40 }) store.Save(State(s), model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        foreach (long s in new long[] { 10, 20, 30, 40 }) store.Save(State(s), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
         Assert.That(store.List().Select(c => c.Step), Is.EqualTo(new long[] { 30, 40 }));
     }
 
@@ -112,8 +112,8 @@ public class CheckpointStoreTests
         var (model, opt) = Trained(1);
         var warnings = new List<string>();
         var store = new CheckpointStore(_root, 3, warnings.Add);
-        store.Save(State(10), model.StateDict(), OptimizerStateFile.ToNamed(opt));
-        string newest = store.Save(State(20), model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        store.Save(State(10), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
+        string newest = store.Save(State(20), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
 
         // One flipped bit in the weights.
         string weights = Path.Combine(newest, "model.safetensors");
@@ -137,7 +137,7 @@ public class CheckpointStoreTests
         var (model, opt) = Trained(1);
         var warnings = new List<string>();
         var store = new CheckpointStore(_root, 3, warnings.Add);
-        string folder = store.Save(State(5), model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        string folder = store.Save(State(5), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
         string path = Path.Combine(folder, file);
         File.WriteAllBytes(path, File.ReadAllBytes(path)[..20]);
         Assert.That(store.LoadNewest(), Is.Null);
@@ -149,13 +149,13 @@ public class CheckpointStoreTests
     {
         var (model, opt) = Trained(1);
         var store = new CheckpointStore(_root, 3);
-        store.Save(State(10), model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        store.Save(State(10), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
         // What a writer killed before its rename leaves: a complete-looking folder under the temporary name.
         string killed = Path.Combine(_root, ".tmp-step-000020-4242");
         CopyDirectory(Path.Combine(_root, "step-000010"), killed);
         Assert.That(store.List().Select(c => c.Step), Is.EqualTo(new long[] { 10 }));
         Assert.That(store.LoadNewest()!.State.Step, Is.EqualTo(10));
-        store.Save(State(30), model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        store.Save(State(30), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
         Assert.That(Directory.Exists(killed), Is.False);
     }
 
@@ -164,8 +164,8 @@ public class CheckpointStoreTests
     {
         var (model, opt) = Trained(1);
         var store = new CheckpointStore(_root, 3);
-        store.Save(State(10), model.StateDict(), OptimizerStateFile.ToNamed(opt));
-        store.Save(State(10) with { LearningRate = 7 }, model.StateDict(), OptimizerStateFile.ToNamed(opt));
+        store.Save(State(10), model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
+        store.Save(State(10) with { LearningRate = 7 }, model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
         Assert.That(store.LoadNewest()!.State.LearningRate, Is.EqualTo(7));
         Assert.That(Directory.GetDirectories(_root).Select(Path.GetFileName), Is.EqualTo(new[] { "step-000010" }));
     }

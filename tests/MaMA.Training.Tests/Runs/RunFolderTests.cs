@@ -32,10 +32,10 @@ public class RunFolderTests
         var warnings = new List<string>();
         var (_, same) = RunFolder.OpenForResume(_dir, null, warnings.Add);
         Assert.That(same, Is.EqualTo(config));
-        var changed = config with { Schedule = config.Schedule with { MaxSteps = 99 } };
+        var changed = config with { Schedule = config.Schedule with { MaxSteps = 50000 } };
         var (run, used) = RunFolder.OpenForResume(_dir, changed, warnings.Add);
         Assert.That(used, Is.EqualTo(changed));
-        Assert.That(warnings, Is.EqualTo(new[] { "resuming with a changed config: schedule.max_steps: 40000 -> 99" }));
+        Assert.That(warnings, Is.EqualTo(new[] { "resuming with a changed config: schedule.max_steps: 40000 -> 50000" }));
         Assert.That(TrainingConfigFile.Load(run.ConfigPath), Is.EqualTo(changed));
     }
 

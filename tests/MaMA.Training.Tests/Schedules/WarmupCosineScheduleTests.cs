@@ -11,13 +11,21 @@ public class WarmupCosineScheduleTests
     [TestCase(2000, 1e-8 + (4e-5 - 1e-8) * 0.5)]
     [TestCase(4000, 4e-5)]
     [TestCase(22000, 1e-8 + (4e-5 - 1e-8) * 0.5)]
-    [TestCase(39999, 1e-8 + (4e-5 - 1e-8) * 0.5 * (1 + 0.99999999619228))]
     [TestCase(40000, 1e-8)]
     [TestCase(50000, 1e-8)]
     public void PaperSchedule(long step, double expected)
     {
         var s = new WarmupCosineSchedule(4e-5, 1e-8, 4000, 40000);
         Assert.That(s.At(step), Is.EqualTo(expected).Within(1e-12 + 1e-9 * expected));
+    }
+
+    [Test]
+    public void LastStepIsJustAboveTheFloor()
+    {
+        var s = new WarmupCosineSchedule(4e-5, 1e-8, 4000, 40000);
+        double expected = 1e-8 + (4e-5 - 1e-8) * 0.5 * (1 + Math.Cos(Math.PI * 35999 / 36000));
+        Assert.That(s.At(39999), Is.EqualTo(expected).Within(1e-20));
+        Assert.That(s.At(39999), Is.GreaterThan(1e-8));
     }
 
     [Test]

@@ -1,0 +1,75 @@
+using System.Globalization;
+using MaMA.Training.Probing;
+
+namespace MaMA.Cli.Commands;
+
+/// <summary>
+/// <c>mama probe --model M [--data DIR] [--task birads|density] [--fraction 0.01|0.1|1] [--out DIR]
+/// [--steps 8000] [--warmup 100] [--lr 5e-4] [--min-lr 1e-5] [--weight-decay 1e-3] [--batch 32]
+/// [--seed 0] [--workers N] [--device D]</c>: linear probing of a MaMA model's ViT (SPEC section 7);
+/// <c>mama finetune</c> takes the same options and trains the ViT too. Writes the classifier
+/// weights, train.jsonl, loss.png, metrics.json and confusion.png into --out (docs/training.md).
+/// </summary>
+internal static class ProbeCommand
+{
+    public static int Run(CommandLine cl) => Run(cl, fineTune: false);
+
+    internal static int Run(CommandLine cl, bool fineTune)
+    {
+        string name = fineTune ? "finetune" : "probe";
+        var defaults = new ClassifierSettings();
+        string? model = cl.Get("model");
+        string? data = cl.Get("data");
+        string task = cl.Get("task", "density");
+        double fraction = GetDouble(cl, "fraction", 1.0);
+        string outDir = cl.Get("out", Path.Combine("runs", $"{name}-{task}-{fraction.ToString("0.##", CultureInfo.InvariantCulture)}"));
+        var settings = defaults with
+        {
+            Model = model ?? "",
+            Data = data is null ? null : Path.GetFullPath(data),
+            Task = task switch
+            {
+                "birads" => ClassifierTask.Birads,
+                "density" => ClassifierTask.Density,
+                _ => throw new UsageException($"--task must be birads or density, got '{task}'."),
+            },
+            Fraction = fraction,
+            FineTune = fineTune,
+            Steps = cl.GetInt("steps", (int)defaults.Steps),
+            WarmupSteps = cl.GetInt("warmup", (int)defaults.WarmupSteps),
+            Lr = GetDouble(cl, "lr", defaults.Lr),
+            MinLr = GetDouble(cl, "min-lr", defaults.MinLr),
+            WeightDecay = GetDouble(cl, "weight-decay", defaults.WeightDecay),
+            BatchSize = cl.GetInt("batch", defaults.BatchSize),
+            Seed = (ulong)cl.GetInt("seed", 0),
+            Workers = cl.GetInt("workers", Environment.ProcessorCount),
+            LogEvery = cl.GetInt("log-every", defaults.LogEvery),
+        };
+        var device = DeviceOption.Read(cl);
+        cl.RejectUnknown();
+        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
+        if (model is null) throw new UsageException("--model is required: tiny, paper, a MaMA model folder, or a pre-training run folder (its final/ model).");
+        try
+        {
+            settings.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        Console.WriteLine($"mama {name}: {settings.Task} on {model} ({device.Name}) -> {Path.GetFullPath(outDir)}");
+        ClassifierResult result = fineTune ? FineTuner.Run(settings, outDir, device) : LinearProbe.Run(settings, outDir, device);
+        Console.WriteLine($"{settings.Steps} steps in {result.Elapsed.TotalMinutes:F1} min, last loss {result.LastLoss:F4}");
+        foreach (string line in result.Report.Lines()) Console.WriteLine(line);
+        Console.WriteLine($"written: {Path.Combine(result.OutputDir, "metrics.json")}, classifier.safetensors, loss.png, confusion.png");
+        return 0;
+    }
+
+    private static double GetDouble(CommandLine cl, string option, double fallback)
+    {
+        string? v = cl.Get(option);
+        if (v is null) return fallback;
+        return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) ? r : throw new UsageException($"--{option} expects a number, got '{v}'.");
+    }
+}

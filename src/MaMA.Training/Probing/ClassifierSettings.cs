@@ -1,0 +1,72 @@
+namespace MaMA.Training.Probing;
+
+/// <summary>The EMBED label a classifier learns (SPEC section 1): BI-RADS, 7 classes (A N B P S M K), or density, 4 classes (1-4).</summary>
+public enum ClassifierTask
+{
+    Birads,
+    Density,
+}
+
+/// <summary>
+/// Linear probing and fine-tuning (SPEC section 7): Linear(C -> classes) on the ViT's pooled
+/// feature (mean of x_prenorm over all tokens), SGD with momentum 0.9, lr 5e-4, weight decay 1e-3,
+/// 100 warm-up steps to 8000 with a cosine down to 1e-5, class-balanced sampling of the training
+/// images, evaluation on a class-balanced subset of the test split. The defaults are the paper's.
+/// </summary>
+public sealed record ClassifierSettings
+{
+    /// <summary>"tiny", "paper", a MaMA model directory, or a pre-training run folder (its <c>final/</c> model).</summary>
+    public string Model { get; init; } = "tiny";
+
+    /// <summary>An EMBED-shaped folder; null uses the synthetic dataset in <c>OUT/synthetic</c>.</summary>
+    public string? Data { get; init; }
+
+    public ClassifierTask Task { get; init; } = ClassifierTask.Density;
+
+    /// <summary>Share of the training split used (1%, 10%, 100% in the paper), drawn by seed.</summary>
+    public double Fraction { get; init; } = 1.0;
+
+    /// <summary>False: linear probing (frozen ViT). True: full fine-tuning (ViT trainable).</summary>
+    public bool FineTune { get; init; }
+
+    public long Steps { get; init; } = 8000;
+
+    public long WarmupSteps { get; init; } = 100;
+
+    public double Lr { get; init; } = 5e-4;
+
+    public double MinLr { get; init; } = 1e-5;
+
+    public double WeightDecay { get; init; } = 1e-3;
+
+    public double Momentum { get; init; } = 0.9;
+
+    public int BatchSize { get; init; } = 32;
+
+    public ulong Seed { get; init; }
+
+    public int Workers { get; init; } = 4;
+
+    /// <summary>A metrics line every this many steps.</summary>
+    public int LogEvery { get; init; } = 50;
+
+    public int SyntheticStudies { get; init; } = 24;
+
+    public int SyntheticWidth { get; init; } = 128;
+
+    public int Classes => Task == ClassifierTask.Birads ? 7 : 4;
+
+    public IReadOnlyList<string> ClassNames => Task == ClassifierTask.Birads
+        ? ["A", "N", "B", "P", "S", "M", "K"]
+        : ["1", "2", "3", "4"];
+
+    public void Validate()
+    {
+        if (!(Fraction > 0.0 && Fraction <= 1.0)) throw new ArgumentException($"fraction must be in (0, 1], not {Fraction}.");
+        if (Steps < 1) throw new ArgumentException($"steps must be at least 1, not {Steps}.");
+        if (WarmupSteps < 0 || WarmupSteps > Steps) throw new ArgumentException($"warm-up steps must be in [0, {Steps}], not {WarmupSteps}.");
+        if (!(Lr > 0.0) || !(MinLr >= 0.0 && MinLr <= Lr)) throw new ArgumentException($"need lr > 0 and 0 <= min lr <= lr, got {Lr} and {MinLr}.");
+        if (!(WeightDecay >= 0.0) || !(Momentum >= 0.0)) throw new ArgumentException("weight decay and momentum must be >= 0.");
+        if (BatchSize < 1 || Workers < 1 || LogEvery < 1) throw new ArgumentException("batch size, workers and log interval must be at least 1.");
+    }
+}
