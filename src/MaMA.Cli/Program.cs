@@ -24,6 +24,10 @@ namespace MaMA.Cli
             ("finetune", "full fine-tuning of a MaMA model's ViT on EMBED BI-RADS or density: classifier + metrics", FinetuneCommand.Run),
             ("import", "convert a PyTorch / Hugging Face / Lightning / TorchSharp checkpoint into a model folder (config.json + model.safetensors)", ImportCommand.Run),
             ("metrics", "accuracy, balanced accuracy, AUC, confusion matrix and binary metrics of a scores CSV against a labels CSV (JSON + PNG plots)", MetricsCommand.Run),
+            ("zeroshot", "zero-shot BI-RADS / density / RSNA cancer classification of a dataset split with instance prompts: scores, labels, metrics JSON, confusion and ROC PNGs", ZeroShotCommand.Run),
+            ("embed", "export L2-normalised image and/or text embeddings (optionally patch / sentence) of a model folder to safetensors", EmbedCommand.Run),
+            ("explain", "patch-sentence similarity heat-maps of the local alignment heads over a mammogram, one PNG per report sentence, with zero-shot scores", ExplainCommand.Run),
+            ("golden", "record a model's named outputs for fixed inputs (golden record) or recompute and compare them on another engine or device (golden verify)", GoldenCommand.Run),
         ];
 
         public static int Run(string[] args)
