@@ -33,6 +33,22 @@ public abstract class Module
         return p;
     }
 
+    /// <summary>
+    /// Swaps the parameter registered under <paramref name="name"/> for <paramref name="value"/>,
+    /// whose shape may differ (resize_token_embeddings); the registration order is kept. Optimizers
+    /// built before the swap still hold the old parameter.
+    /// </summary>
+    public Parameter ReplaceParameter(string name, Tensor value, bool noWeightDecay = false)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (!_parameters.TryGetValue(name, out Parameter? old))
+            throw new KeyNotFoundException($"{GetType().Name} has no parameter '{name}' to replace.");
+        var p = value as Parameter ?? new Parameter(value, name, noWeightDecay || old.NoWeightDecay);
+        p.Name ??= old.Name ?? name;
+        _parameters[name] = p;
+        return p;
+    }
+
     /// <summary>Adds a child module; its entries appear under "<paramref name="name"/>.".</summary>
     public T RegisterModule<T>(string name, T module) where T : Module
     {

@@ -14,17 +14,17 @@ public sealed class Gpt2Block : Module
     public Gpt2Block(Gpt2Config config, int layerIndex, Random rng, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        Ln1 = RegisterModule("ln_1", new Gpt2LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
+        Ln1 = RegisterModule("ln_1", new LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
         Attn = RegisterModule("attn", new Gpt2Attention(config, layerIndex, rng, device));
-        Ln2 = RegisterModule("ln_2", new Gpt2LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
+        Ln2 = RegisterModule("ln_2", new LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
         Mlp = RegisterModule("mlp", new Gpt2Mlp(config, rng, device));
     }
 
-    public Gpt2LayerNorm Ln1 { get; }
+    public LayerNorm Ln1 { get; }
 
     public Gpt2Attention Attn { get; }
 
-    public Gpt2LayerNorm Ln2 { get; }
+    public LayerNorm Ln2 { get; }
 
     public Gpt2Mlp Mlp { get; }
 

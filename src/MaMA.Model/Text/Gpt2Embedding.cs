@@ -64,21 +64,6 @@ public sealed class Gpt2Embedding : Module
         using (GradMode.NoGrad()) table = Tensor.FromArray(data, [newCount, c], previous.Device).To(previous.DType);
         var resized = new Parameter(table, previous.Name, previous.NoWeightDecay);
         if (previous.IsFrozen) resized.Freeze();
-        ReplaceRegisteredParameter(WeightName, resized);
-        Weight = resized;
-    }
-
-    /// <summary>
-    /// Stopgap until <see cref="Module"/> has a public way to swap a parameter for one of another
-    /// shape: overwrites the entry in Module's private parameter table (the registration order,
-    /// which only holds the name, stays valid). Fails loudly if Module's internals change.
-    /// </summary>
-    private void ReplaceRegisteredParameter(string name, Parameter value)
-    {
-        System.Reflection.FieldInfo field = typeof(Module).GetField("_parameters", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
-            ?? throw new InvalidOperationException("Gpt2Embedding.Resize: Module no longer has a '_parameters' table; replace this stopgap with Module's own API.");
-        var table = (Dictionary<string, Parameter>)field.GetValue(this)!;
-        if (!table.ContainsKey(name)) throw new InvalidOperationException($"Gpt2Embedding.Resize: no parameter '{name}' registered.");
-        table[name] = value;
+        Weight = ReplaceParameter(WeightName, resized);
     }
 }

@@ -23,7 +23,7 @@ public sealed class Gpt2Transformer : Module
         Wte = RegisterModule("wte", new Gpt2Embedding(config.VocabSize, config.NEmbd, rng, device));
         Wpe = RegisterModule("wpe", new Gpt2Embedding(config.NPositions, config.NEmbd, rng, device));
         H = RegisterModule("h", new ModuleList<Gpt2Block>(Enumerable.Range(0, config.NLayer).Select(i => new Gpt2Block(config, i, rng, device))));
-        LnF = RegisterModule("ln_f", new Gpt2LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
+        LnF = RegisterModule("ln_f", new LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
     }
 
     public Gpt2Config Config { get; }
@@ -34,7 +34,7 @@ public sealed class Gpt2Transformer : Module
 
     public ModuleList<Gpt2Block> H { get; }
 
-    public Gpt2LayerNorm LnF { get; }
+    public LayerNorm LnF { get; }
 
     /// <summary>Run each block through <see cref="ActivationCheckpoint.Run"/> (recomputed in backward).</summary>
     public bool UseActivationCheckpointing { get; set; }

@@ -44,7 +44,7 @@ public sealed class DinoVisionTransformer : Module
 
         RegisterModule("patch_embed", PatchEmbed);
         Blocks = RegisterModule("blocks", new ModuleList<VitBlock>(Enumerable.Range(0, config.Depth).Select(_ => new VitBlock(config, rng, device))));
-        Norm = RegisterModule("norm", new VitLayerNorm(c, config.LayerNormEps, device));
+        Norm = RegisterModule("norm", new LayerNorm(c, config.LayerNormEps, device));
         _positions = new PositionEmbedding(PosEmbed, m);
     }
 
@@ -67,7 +67,7 @@ public sealed class DinoVisionTransformer : Module
     public ModuleList<VitBlock> Blocks { get; }
 
     /// <summary>The final LayerNorm (<c>norm</c>) giving x_norm; MaMA freezes its weight and bias.</summary>
-    public VitLayerNorm Norm { get; }
+    public LayerNorm Norm { get; }
 
     /// <summary>The position table and its per-grid interpolation cache.</summary>
     public PositionEmbedding Positions => _positions;

@@ -17,21 +17,21 @@ public sealed class VitBlock : Module
     {
         ArgumentNullException.ThrowIfNull(config);
         int c = config.EmbedDim;
-        Norm1 = RegisterModule("norm1", new VitLayerNorm(c, config.LayerNormEps, device));
+        Norm1 = RegisterModule("norm1", new LayerNorm(c, config.LayerNormEps, device));
         Attn = RegisterModule("attn", new VitAttention(c, config.NumHeads, rng, device));
         Ls1 = RegisterModule("ls1", new LayerScale(c, config.LayerScaleInit, device));
-        Norm2 = RegisterModule("norm2", new VitLayerNorm(c, config.LayerNormEps, device));
+        Norm2 = RegisterModule("norm2", new LayerNorm(c, config.LayerNormEps, device));
         Mlp = RegisterModule("mlp", new VitMlp(c, config.MlpHiddenDim, rng, device));
         Ls2 = RegisterModule("ls2", new LayerScale(c, config.LayerScaleInit, device));
     }
 
-    public VitLayerNorm Norm1 { get; }
+    public LayerNorm Norm1 { get; }
 
     public VitAttention Attn { get; }
 
     public LayerScale Ls1 { get; }
 
-    public VitLayerNorm Norm2 { get; }
+    public LayerNorm Norm2 { get; }
 
     public VitMlp Mlp { get; }
 
