@@ -22,7 +22,7 @@ public static class TorchScalarTypes
         "CharStorage" => (1, DType.Int32),
         "ByteStorage" => (1, DType.Int32),
         "BoolStorage" => (1, DType.Bool),
-        _ => throw new NotSupportedException($"{source}: tensors stored as {storage} cannot be imported (float, double, half, bfloat16, integer and bool storages can)."),
+        _ => throw new InvalidDataException($"{source}: tensors stored as {storage} cannot be imported (float, double, half, bfloat16, integer and bool storages can)."),
     };
 
     /// <summary>Storage name of a TorchSharp ScalarType code (torch's c10::ScalarType numbering).</summary>
@@ -38,7 +38,7 @@ public static class TorchScalarTypes
         7 => "DoubleStorage",
         11 => "BoolStorage",
         15 => "BFloat16Storage",
-        _ => throw new NotSupportedException($"{source}: TorchSharp scalar type {code} cannot be imported."),
+        _ => throw new InvalidDataException($"{source}: TorchSharp scalar type {code} cannot be imported."),
     };
 
     /// <summary>

@@ -50,7 +50,7 @@ public static class TorchSharpDatFile
 
     private static Tensor ReadAt(string path, string key, long start, long bytes, int[] shape, string storage)
     {
-        if (bytes > int.MaxValue) throw new NotSupportedException($"{path}: tensor '{key}' is over 2 GB.");
+        if (bytes > int.MaxValue) throw new InvalidDataException($"{path}: tensor '{key}' is over 2 GB.");
         var buffer = new byte[bytes];
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         fs.Position = start;

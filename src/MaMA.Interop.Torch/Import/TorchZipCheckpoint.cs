@@ -129,7 +129,7 @@ public sealed class TorchZipCheckpoint : IDisposable
         if (entry.Length < need)
             throw new InvalidDataException($"{Path}: storage data/{t.Storage.Key} of tensor '{key}' holds {entry.Length} bytes, {need} needed; the file is truncated.");
         if (need > int.MaxValue)
-            throw new NotSupportedException($"{Path}: tensor '{key}' spans {need} bytes; tensors over 2 GB cannot be imported.");
+            throw new InvalidDataException($"{Path}: tensor '{key}' spans {need} bytes; tensors over 2 GB cannot be imported.");
         var buffer = new byte[need];
         try
         {
