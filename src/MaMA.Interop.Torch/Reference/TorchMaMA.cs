@@ -93,15 +93,6 @@ public sealed class TorchMaMA : nn.Module
         foreach ((string name, Parameter p) in _vit.named_parameters())
             p.requires_grad = name is not ("mask_token" or "norm.weight" or "norm.bias");
         _gpt.MarkTrainable();
-        // TorchGpt2.MarkTrainable matches LoRA factors by name, but named_parameters() can list them
-        // under their C# field names; find them by their registered names (state_dict) instead.
-        if (_config.Text.Lora is not null)
-        {
-            var byHandle = _gpt.named_parameters().GroupBy(p => p.parameter.Handle).ToDictionary(g => g.Key, g => g.First().parameter);
-            foreach ((string name, Tensor t) in _gpt.state_dict())
-                if ((name.Contains(".lora_A.", StringComparison.Ordinal) || name.Contains(".lora_B.", StringComparison.Ordinal)) && byHandle.TryGetValue(t.Handle, out Parameter? p))
-                    p.requires_grad = true;
-        }
         foreach ((_, Parameter p) in _imageLocal.named_parameters()) p.requires_grad = late;
         foreach ((_, Parameter p) in _textLocal.named_parameters()) p.requires_grad = late;
         _localScale.requires_grad = late;
