@@ -33,6 +33,9 @@ public sealed class ZeroShotClassifier
 
     public IReadOnlyList<string> ClassNames { get; }
 
+    /// <summary>Tests: replaces the text encoder (texts -> embeddings [B, E], row-major) to check the scoring on constructed embeddings.</summary>
+    internal Func<IReadOnlyList<string>, float[]>? TextEmbedder { get; init; }
+
     /// <summary>Distinct prompts encoded so far.</summary>
     public int CachedPrompts => _prompts.Count;
 
@@ -129,7 +132,7 @@ public sealed class ZeroShotClassifier
         for (int start = 0; start < missing.Length; start += Math.Max(1, batch))
         {
             string[] chunk = missing.Skip(start).Take(Math.Max(1, batch)).ToArray();
-            float[] t = Model.TextEmbeddings(chunk);                            // [chunk, E]
+            float[] t = TextEmbedder?.Invoke(chunk) ?? Model.TextEmbeddings(chunk);   // [chunk, E]
             for (int i = 0; i < chunk.Length; i++) _prompts[chunk[i]] = t.AsSpan(i * e, e).ToArray();
         }
     }
