@@ -1,0 +1,87 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace MaMA.Kernels.TensorCore;
+
+public static partial class TensorCoreGemm
+{
+    private static readonly Dictionary<Accelerator, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmArgs,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>>> s_kernels = new();
+
+    /// <summary>
+    /// C = alpha A B + beta C (+ bias, + LoRA term) per <paramref name="p"/>, on
+    /// <paramref name="stream"/>'s accelerator (CUDA: mma.sync) or, for the ILGPU CPU simulator, on
+    /// its 32-lane companion (<see cref="WarpSimulator"/>; the emulated mma). Unused epilogue views
+    /// may be empty. Returns after the kernel has finished on the simulator; on CUDA it is queued.
+    /// </summary>
+    public static void Launch(AcceleratorStream stream, ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmArgs p,
+        ArrayView<float> bias = default, ArrayView<float> loraU = default, ArrayView<float> loraB = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Validate(a.Length, b.Length, c.Length, p, bias.Length, loraU.Length, loraB.Length);
+        if (p.M == 0 || p.N == 0 || p.Batch == 0) return;
+        // Keep every view non-empty: kernels take them even when the epilogue ignores them.
+        if (bias.Length == 0) bias = c;
+        if (loraU.Length == 0) loraU = c;
+        if (loraB.Length == 0) loraB = c;
+        var config = new KernelConfig(new Index3D((p.N + BlockN - 1) / BlockN, (p.M + BlockM - 1) / BlockM, p.Batch), new Index3D(Threads, 1, 1));
+
+        Accelerator target = WarpSimulator.For(stream.Accelerator);
+        if (ReferenceEquals(target, stream.Accelerator))
+        {
+            Kernel(target)(stream, config, a, b, c, p, bias, loraU, loraB);
+            return;
+        }
+        stream.Synchronize();
+        Kernel(target)(target.DefaultStream, config, a, b, c, p, bias, loraU, loraB);
+        target.DefaultStream.Synchronize();
+    }
+
+    /// <summary>Checks shapes, strides and that every addressed element lies inside its view.</summary>
+    public static void Validate(long aLength, long bLength, long cLength, GemmArgs p, long biasLength, long loraULength, long loraBLength)
+    {
+        if (p.M < 0 || p.N < 0 || p.K < 0 || p.Batch < 0)
+            throw new ArgumentOutOfRangeException(nameof(p), $"tensor-core gemm: negative size (M {p.M}, N {p.N}, K {p.K}, batch {p.Batch}).");
+        if (p.ARow < 0 || p.ACol < 0 || p.BRow < 0 || p.BCol < 0 || p.ABatch < 0 || p.BBatch < 0 || p.CBatch < 0 || p.Ldc < p.N)
+            throw new ArgumentOutOfRangeException(nameof(p), "tensor-core gemm: strides must be non-negative and Ldc >= N.");
+        if (p.M == 0 || p.N == 0 || p.Batch == 0) return;
+        long z = p.Batch - 1;
+        if (p.K > 0)
+        {
+            Need("A", aLength, z * p.ABatch + (p.M - 1L) * p.ARow + (p.K - 1L) * p.ACol + 1);
+            Need("B", bLength, z * p.BBatch + (p.K - 1L) * p.BRow + (p.N - 1L) * p.BCol + 1);
+        }
+        Need("C", cLength, z * p.CBatch + (p.M - 1L) * p.Ldc + p.N);
+        if (p.HasBias != 0) Need("bias", biasLength, p.N);
+        if (p.LoraRank < 0) throw new ArgumentOutOfRangeException(nameof(p), "tensor-core gemm: LoRA rank must be >= 0.");
+        if (p.LoraRank > 0)
+        {
+            if (p.Batch != 1) throw new ArgumentException("tensor-core gemm: the LoRA epilogue takes one batch (flatten rows into M).", nameof(p));
+            Need("lora U", loraULength, (long)p.M * p.LoraRank);
+            Need("lora B", loraBLength, (long)p.N * p.LoraRank);
+        }
+    }
+
+    private static void Need(string name, long length, long needed)
+    {
+        if (length < needed)
+            throw new ArgumentException($"tensor-core gemm: {name} has {length} elements but the shape and strides address {needed}.");
+    }
+
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmArgs,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>> Kernel(Accelerator accelerator)
+    {
+        lock (s_kernels)
+        {
+            if (!s_kernels.TryGetValue(accelerator, out var kernel))
+            {
+                kernel = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmArgs,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>>(accelerator.AcceleratorType == AcceleratorType.Cuda
+                        ? GemmKernel<PtxMma>
+                        : GemmKernel<EmulatedMma>);
+                s_kernels[accelerator] = kernel;
+            }
+            return kernel;
+        }
+    }
+}

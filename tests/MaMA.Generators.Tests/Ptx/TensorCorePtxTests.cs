@@ -1,0 +1,109 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MaMA.Kernels.TensorCore;
+
+namespace MaMA.Generators.Tests.Ptx;
+
+/// <summary>
+/// The hand-written tensor-core kernels (src/MaMA.Kernels/TensorCore, explicitly grouped, so the
+/// reflection sweep of <see cref="PtxCompilationTests"/> does not see them) compile to sm_80 PTX
+/// and really use the tensor cores: the PTX contains <c>mma.sync.aligned.m16n8k16</c> with bf16
+/// operands and fp32 accumulators, and none of the CPU emulation (warp shuffles) survives.
+/// </summary>
+[TestFixture]
+public sealed class TensorCorePtxTests
+{
+    private static readonly CudaArchitecture Architecture = CudaArchitecture.SM_80;
+
+    private Context? _context;
+    private PTXBackend? _backend;
+
+    /// <summary>
+    /// Every explicitly grouped kernel of the TensorCore folder (public static, name ends in Kernel),
+    /// generic ones in their CUDA instantiation (<see cref="PtxMma"/>), as the launcher loads them on CUDA.
+    /// </summary>
+    public static IEnumerable<TestCaseData> Kernels() =>
+        typeof(TensorCoreGemm).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(TensorCoreGemm).Namespace)
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => m.Name.EndsWith("Kernel", StringComparison.Ordinal))
+            .Select(m => m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(PtxMma)) : m)
+            .OrderBy(m => m.DeclaringType!.Name + "." + m.Name, StringComparer.Ordinal)
+            .Select(m => new TestCaseData(m).SetName("TensorCorePtx_" + m.DeclaringType!.Name + "_" + m.Name));
+
+    [OneTimeSetUp]
+    public void CreateBackend()
+    {
+        _context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        _backend = new PTXBackend(_context, new CudaCapabilityContext(Architecture), Architecture, CudaInstructionSet.ISA_71, null);
+    }
+
+    [OneTimeTearDown]
+    public void DisposeBackend()
+    {
+        _backend?.Dispose();
+        _context?.Dispose();
+    }
+
+    [Test]
+    public void Kernels_AreFound() =>
+        Assert.That(Kernels().Count(), Is.GreaterThanOrEqualTo(1));
+
+    [TestCaseSource(nameof(Kernels))]
+    public void Kernel_CompilesToPtx_WithTensorCoreMma(MethodInfo kernel)
+    {
+        string ptx = Compile(kernel);
+        Assert.That(ptx, Does.Contain(".target sm_80"));
+        Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no tensor-core instruction in the PTX");
+        Assert.That(ptx, Does.Not.Contain("shfl.sync"), "the CPU emulation (warp shuffles) leaked into the CUDA code");
+    }
+
+    [Test]
+    public void GemmKernel_IssuesSixteenMmaPerKStep_AndStaysUnderStaticSharedLimit()
+    {
+        string ptx = Compile(typeof(TensorCoreGemm).GetMethod(nameof(TensorCoreGemm.GemmKernel))!.MakeGenericMethod(typeof(PtxMma)));
+        int mmas = CountOf(ptx, "mma.sync.aligned.m16n8k16");
+        // The 64 x 32 warp tile is 16 m16n8 fragments; ILGPU may keep the 16-wide k loop or unroll it.
+        Assert.That(mmas % 16, Is.EqualTo(0), $"{mmas} mma instructions");
+        Assert.That(mmas, Is.GreaterThanOrEqualTo(16));
+        Assert.That(ptx, Does.Contain(".shared"));
+        Assert.That((4 * TensorCoreGemm.BlockM * TensorCoreGemm.Pitch * sizeof(ushort)), Is.LessThanOrEqualTo(48 * 1024),
+            "static shared memory above 48 KB needs the dynamic opt-in (DynamicSharedMemory)");
+    }
+
+    [Test]
+    public void EmulatedInstantiation_CompilesWithoutMma()
+    {
+        // The simulator's instantiation is plain ILGPU (shuffles): it must compile too, and carry no inline PTX.
+        string ptx = Compile(typeof(TensorCoreGemm).GetMethod(nameof(TensorCoreGemm.GemmKernel))!.MakeGenericMethod(typeof(EmulatedMma)));
+        Assert.That(ptx, Does.Contain("shfl.sync"));
+        Assert.That(ptx, Does.Not.Contain("mma.sync"));
+    }
+
+    private string Compile(MethodInfo kernel)
+    {
+        var description = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+        try
+        {
+            return ((PTXCompiledKernel)_backend!.Compile(description, new KernelSpecialization())).PTXAssembly;
+        }
+        catch (Exception e)
+        {
+            var reasons = new List<string>();
+            for (Exception? x = e; x is not null; x = x.InnerException) reasons.Add(x.GetType().Name + ": " + x.Message);
+            Assert.Fail($"ILGPU could not compile {kernel.Name} to PTX:\n  " + string.Join("\n  ", reasons));
+            throw;
+        }
+    }
+
+    private static int CountOf(string text, string what)
+    {
+        int count = 0;
+        for (int i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal)) count++;
+        return count;
+    }
+}
