@@ -46,6 +46,7 @@ internal static class CheckTraining
             output.Loss.Backward();
             bucketer.AllReduceMean();
             optimizer.Step();
+            ParameterSync.BroadcastBuffersFromRoot(comm, model);
             losses.Add(output.Loss.Item());
             checksum = ParameterSync.Verify(comm, model);
         }
@@ -70,20 +71,18 @@ internal static class CheckTraining
             refLosses.Add(output.Loss.Item());
         }
         var mine = model.StateDict();
-        double worst = 0;
-        string worstName = "";
+        var errors = new Dictionary<string, double>();
         double moved = 0;
         var initial = new MaMAModel(config, new Random(Seed)).StateDict();
         foreach ((string name, Tensor t) in reference.StateDict())
         {
             float[] want = t.ToFloatArray();
-            double e = Compare.RelativeError(mine[name].ToFloatArray(), want);
-            if (e > worst) (worst, worstName) = (e, name);
+            errors[name] = Compare.RelativeError(mine[name].ToFloatArray(), want);
             moved = Math.Max(moved, Compare.RelativeError(initial[name].ToFloatArray(), want));
         }
         report["reference_losses"] = refLosses;
-        report["max_parameter_relative_error"] = worst;
-        report["worst_parameter"] = worstName;
+        report["parameter_relative_error"] = errors.OrderByDescending(kv => kv.Value).Take(6).ToDictionary(kv => kv.Key, kv => kv.Value);
+        report["max_parameter_relative_error"] = errors.Values.Max();
         report["max_parameter_relative_change"] = moved;
         return report;
     }

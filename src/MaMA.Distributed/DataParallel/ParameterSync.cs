@@ -13,7 +13,16 @@ namespace MaMA.Distributed.DataParallel;
 public static class ParameterSync
 {
     /// <summary>Overwrites every rank's state dict with rank 0's (raw bytes, so bit-exact).</summary>
-    public static void BroadcastFromRoot(ICommunicator comm, Module model)
+    public static void BroadcastFromRoot(ICommunicator comm, Module model) => Broadcast(comm, model, buffersOnly: false);
+
+    /// <summary>
+    /// Overwrites every rank's persistent buffers with rank 0's, as DDP's broadcast_buffers: the
+    /// BatchNorm running statistics are updated from each rank's local batch and would otherwise
+    /// drift apart. Call once per optimizer step (a few KB for MaMA's heads).
+    /// </summary>
+    public static void BroadcastBuffersFromRoot(ICommunicator comm, Module model) => Broadcast(comm, model, buffersOnly: true);
+
+    private static void Broadcast(ICommunicator comm, Module model, bool buffersOnly)
     {
         ArgumentNullException.ThrowIfNull(comm);
         ArgumentNullException.ThrowIfNull(model);
@@ -21,11 +30,12 @@ public static class ParameterSync
         var received = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach ((string name, Tensor t) in model.StateDict())
         {
+            if (buffersOnly && t is Parameter) continue;
             byte[] bytes = t.ToBytes();
             comm.Broadcast<byte>(bytes);
             if (comm.Rank != 0) received[name] = Tensor.FromBytes(bytes, t.Shape, t.DType, t.Device);
         }
-        if (comm.Rank != 0) model.LoadStateDict(received, strict: true);
+        if (comm.Rank != 0) model.LoadStateDict(received, strict: !buffersOnly);
     }
 
     /// <summary>Checksum of each state-dict tensor (name, dtype, shape and bytes), in state-dict order.</summary>

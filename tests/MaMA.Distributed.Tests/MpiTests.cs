@@ -1,0 +1,94 @@
+using System.Text.Json;
+
+namespace MaMA.Distributed.Tests;
+
+/// <summary>
+/// Several processes under mpirun against one process on the doubled (global) batch. Category MPI:
+/// selected by `MAMA_CI_MPI=1 bash .ci/run`, which installs Open MPI first.
+/// </summary>
+[Category("MPI")]
+[NonParallelizable]
+public sealed class MpiTests
+{
+    [TestCase(2)]
+    [TestCase(3)]
+    public void Collectives_match_their_closed_forms(int ranks)
+    {
+        JsonElement r = MpiRun.Check(ranks, "collectives");
+        Assert.That(r.GetProperty("failures").GetString(), Is.Empty);
+        Assert.That(r.GetProperty("ok").GetBoolean());
+        Assert.That(r.GetProperty("ranks").GetInt32(), Is.EqualTo(ranks));
+    }
+
+    /// <summary>
+    /// CLIP, NT-Xent and SLA over gathered embeddings equal the single-process losses over the global
+    /// batch, and the averaged parameter gradients equal the single-process gradients, for both exact
+    /// backward modes (all-reduced, and replicated x R).
+    /// </summary>
+    [TestCase("sum")]
+    [TestCase("replicated")]
+    public void Global_losses_and_gradients_equal_one_process_on_the_global_batch(string backward)
+    {
+        JsonElement r = MpiRun.Check(2, "losses", "--backward", backward);
+        Assert.That(r.GetProperty("global_batch").GetInt32(), Is.EqualTo(6));
+        Assert.That(r.GetProperty("buckets").GetInt32(), Is.GreaterThan(1), "the check uses small buckets so several reductions are in flight");
+        foreach (JsonProperty loss in r.GetProperty("losses").EnumerateObject())
+        {
+            double mine = loss.Value[0].GetDouble(), reference = loss.Value[1].GetDouble();
+            Assert.That(mine, Is.EqualTo(reference).Within(1e-6 * Math.Abs(reference)), loss.Name);
+        }
+        foreach (JsonProperty g in r.GetProperty("gradient_relative_error").EnumerateObject())
+            Assert.That(g.Value.GetDouble(), Is.LessThan(1e-5), $"gradient of {g.Name}");
+    }
+
+    /// <summary>
+    /// Why the backward must sum over ranks (or scale by R): with only the local slice of the
+    /// gradient, the embedding path gets 1/R of its gradient after averaging while the scales get all
+    /// of theirs, which no learning-rate change repairs.
+    /// </summary>
+    [Test]
+    public void Local_only_backward_gives_the_embeddings_one_over_R_of_their_gradient()
+    {
+        JsonElement r = MpiRun.Check(2, "losses", "--backward", "local");
+        JsonElement ratios = r.GetProperty("gradient_norm_ratio");
+        foreach (string w in new[] { "wv", "wt", "wz", "wp", "ws" })
+            Assert.That(ratios.GetProperty(w).GetDouble(), Is.EqualTo(0.5).Within(1e-5), w);
+        Assert.That(ratios.GetProperty("logit_scale").GetDouble(), Is.EqualTo(1.0).Within(1e-6));
+        Assert.That(ratios.GetProperty("local_scale").GetDouble(), Is.EqualTo(1.0).Within(1e-6));
+    }
+
+    /// <summary>
+    /// Three AdamW steps of MaMAConfig.Tiny on 2 x 2 pairs equal three steps of one process on the
+    /// 4-pair batch: losses per step and every parameter. The tolerance is state-level: Adam turns
+    /// rounding noise in gradients that are zero in exact arithmetic (the attention key bias, softmax
+    /// invariant) into updates of up to lr, so those tensors differ by ~1e-4 relative; the rest by ~1e-5.
+    /// </summary>
+    [Test]
+    public void Three_training_steps_on_two_ranks_equal_one_process_with_the_doubled_batch()
+    {
+        JsonElement r = MpiRun.Check(2, "train", "--steps", "3");
+        double[] mine = r.GetProperty("losses").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] reference = r.GetProperty("reference_losses").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.That(mine, Has.Length.EqualTo(3));
+        for (int s = 0; s < 3; s++) Assert.That(mine[s], Is.EqualTo(reference[s]).Within(1e-5 * Math.Abs(reference[s])), $"loss of step {s + 1}");
+        Assert.That(r.GetProperty("max_parameter_relative_error").GetDouble(), Is.LessThan(1e-3));
+        Assert.That(r.GetProperty("max_parameter_relative_change").GetDouble(), Is.GreaterThan(1e-2), "the steps must move the parameters");
+        foreach (JsonProperty p in r.GetProperty("parameter_relative_error").EnumerateObject())
+            if (!p.Name.EndsWith(".attn.qkv.bias", StringComparison.Ordinal))
+                Assert.That(p.Value.GetDouble(), Is.LessThan(5e-5), p.Name);
+    }
+
+    /// <summary>
+    /// From the late-loss step on every term runs; the BatchNorm heads normalise per rank (as the
+    /// published DDP run), so the losses are close to but not equal to one process. The replicas
+    /// stay identical (the check verifies the parameter checksums after every step, with the
+    /// BatchNorm statistics broadcast from rank 0).
+    /// </summary>
+    [Test]
+    public void Late_loss_steps_keep_the_replicas_identical()
+    {
+        JsonElement r = MpiRun.Check(2, "train", "--steps", "2", "--late");
+        Assert.That(r.GetProperty("losses").EnumerateArray().All(e => double.IsFinite(e.GetDouble())));
+        Assert.That(r.GetProperty("late").GetBoolean());
+    }
+}
