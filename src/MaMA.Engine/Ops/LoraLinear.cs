@@ -93,6 +93,10 @@ public static partial class Ops
         Tensor y = Tensor.Empty([m, outF], DType.Float32, x.Device);
         Tensor u = Tensor.Empty([m, r], DType.Float32, x.Device);
         (long wRow, long wCol) = WeightStrides(layout, inF, outF);
+        if (UsesTensorCores(x.Device, x.DType, weight.DType))
+            using (GradMode.NoGrad())
+                LoraTensorCoreForward(x, weight, bias, loraA, loraB, scaling, mask, u, y, m, inF, outF, r, wRow, wCol); // TensorCorePath.cs
+        else
         using (GradMode.NoGrad())
         {
             using var scope = new TempScope();

@@ -31,10 +31,18 @@ public static partial class Ops
         Tensor c = Tensor.Empty(outShape, DType.Float32, a.Device);
         using (GradMode.NoGrad())
         {
-            // Operands in fp32, batch axes flattened to one (stride 0 where broadcast).
-            Tensor a3 = Batched(av.DType == DType.Float32 ? av : av.To(DType.Float32), batch, m, k);
-            Tensor b3 = Batched(bv.DType == DType.Float32 ? bv : bv.To(DType.Float32), batch, k, n);
-            if (c.Numel > 0) Gemm(a3, b3, c, batchCount, m, n, k);
+            if (UsesTensorCores(c.Device, av.DType, bv.DType))
+            {
+                // bf16 operands (or fp32 under TensorCoreMath.AllowBf16) on CUDA / the simulator: TensorCorePath.cs.
+                if (c.Numel > 0) TensorCoreMatMul(av, bv, c, batch, batchCount, m, n, k);
+            }
+            else
+            {
+                // Operands in fp32, batch axes flattened to one (stride 0 where broadcast).
+                Tensor a3 = Batched(av.DType == DType.Float32 ? av : av.To(DType.Float32), batch, m, k);
+                Tensor b3 = Batched(bv.DType == DType.Float32 ? bv : bv.To(DType.Float32), batch, k, n);
+                if (c.Numel > 0) Gemm(a3, b3, c, batchCount, m, n, k);
+            }
         }
         return GradMode.RecordIfNeeded(c, new MatMulNode(a, b, transposeA, transposeB));
     }
@@ -58,7 +66,7 @@ public static partial class Ops
         long batchStride = batch.Length == 0 ? 0 : allZero && mergeable ? 0 : e.Strides[batch.Length - 1];
         if (batch.Length > 0 && Shape.Numel(batch) == 1) batchStride = 0;
         e.Storage.AddReference();
-        return new Tensor(e.Storage, e.Offset, [checked((int)Math.Max(1, Shape.Numel(batch))), r, s], [batchStride, e.Strides[^2], e.Strides[^1]], DType.Float32);
+        return new Tensor(e.Storage, e.Offset, [checked((int)Math.Max(1, Shape.Numel(batch))), r, s], [batchStride, e.Strides[^2], e.Strides[^1]], e.DType);
     }
 
     /// <summary>c [batch, m, n] (contiguous) = a [batch, m, k] @ b [batch, k, n] with arbitrary strides.</summary>

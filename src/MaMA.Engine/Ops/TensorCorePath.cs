@@ -1,0 +1,101 @@
+using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
+using MaMA.Kernels.TensorCore;
+using LoraKernels = MaMA.Kernels.Lora.Lora;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Whether a matrix product over operands of these dtypes runs on the bf16 tensor-core kernels:
+    /// only on CUDA and the ILGPU CPU simulator (which emulates the mma), when both operands are
+    /// bf16, or both floating inside <see cref="TensorCoreMath.AllowBf16"/>.
+    /// </summary>
+    internal static bool UsesTensorCores(Device device, DType a, DType b)
+    {
+        if (device is not IlgpuDevice { Kind: DeviceKind.Cuda or DeviceKind.IlgpuCpu }) return false;
+        if (a == DType.BFloat16 && b == DType.BFloat16) return true;
+        return TensorCoreMath.Bf16ForFp32 && a.IsFloating() && b.IsFloating();
+    }
+
+    /// <summary>x in bf16 (itself when it already is; a fresh bf16 copy otherwise, owned by the caller).</summary>
+    private static Tensor AsBf16(Tensor x) => x.DType == DType.BFloat16 ? x : x.To(DType.BFloat16);
+
+    /// <summary>
+    /// c [batch, m, n] (fp32, contiguous) = av [..., m, k] @ bv [..., k, n] on the tensor cores
+    /// (<see cref="TensorCoreGemm"/>). Operands keep their strides (transposes cost nothing); the
+    /// kernel's loads walk each operand's unit-stride axis.
+    /// </summary>
+    private static void TensorCoreMatMul(Tensor av, Tensor bv, Tensor c, int[] batch, int batchCount, int m, int n, int k)
+    {
+        Tensor a16 = AsBf16(av), b16 = AsBf16(bv);
+        try
+        {
+            Tensor a3 = Batched(a16, batch, m, k), b3 = Batched(b16, batch, k, n);
+            var p = new GemmArgs
+            {
+                M = m, N = n, K = k, Batch = batchCount,
+                ABatch = a3.Strides[0], ARow = a3.Strides[1], ACol = a3.Strides[2],
+                BBatch = b3.Strides[0], BRow = b3.Strides[1], BCol = b3.Strides[2],
+                CBatch = (long)m * n, Ldc = n, Alpha = 1f,
+                AKFast = UnitStrideFirst(a3.Strides[2], a3.Strides[1]), BKFast = UnitStrideFirst(b3.Strides[1], b3.Strides[2]),
+            };
+            var device = (IlgpuDevice)c.Device;
+            TensorCoreGemm.Launch(device.Stream, a3.View<ushort>(a3.Extent), b3.View<ushort>(b3.Extent), c.View<float>(), p);
+            device.Stream.Synchronize();
+            a3.Dispose();
+            b3.Dispose();
+        }
+        finally
+        {
+            if (!ReferenceEquals(a16, av)) a16.Dispose();
+            if (!ReferenceEquals(b16, bv)) b16.Dispose();
+        }
+    }
+
+    /// <summary>1 when the k axis (stride <paramref name="kStride"/>) should be the fastest on loads: it is unit-stride, or the other axis is not.</summary>
+    private static int UnitStrideFirst(long kStride, long otherStride) => kStride == 1 || otherStride != 1 ? 1 : 0;
+
+    /// <summary>
+    /// LoRA linear forward on the tensor cores: u = dropout(x) A^T [m, r] in fp32 (the existing
+    /// projection kernel, so backward sees the same u), then one GEMM y = x W + bias + s u B^T whose
+    /// epilogue adds the bias and the rank-r term (r FMAs per output next to K for the base product):
+    /// x and W in bf16, everything else fp32.
+    /// </summary>
+    private static void LoraTensorCoreForward(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scaling, LoraDropout mask,
+        Tensor u, Tensor y, int m, int inF, int outF, int r, long wRow, long wCol)
+    {
+        using var scope = new TempScope();
+        Tensor xf = scope.F32(x), af = scope.F32(loraA), bf = scope.F32(loraB);
+        Tensor? biasf = bias is null ? null : scope.F32(bias);
+        Tensor x16 = Bf16Contiguous(x, scope), w16 = Bf16Contiguous(weight, scope);
+        AcceleratorStream s = ((IlgpuDevice)x.Device).Stream;
+        if ((long)m * r > 0)
+            LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r,
+                KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+        var p = new GemmArgs
+        {
+            M = m, N = outF, K = inF, Batch = 1,
+            ARow = inF, ACol = 1, BRow = wRow, BCol = wCol,
+            CBatch = (long)m * outF, Ldc = outF, Alpha = 1f,
+            HasBias = biasf is null ? 0 : 1, LoraRank = r, LoraScale = scaling,
+            AKFast = 1, BKFast = wRow == 1 ? 1 : 0,
+        };
+        TensorCoreGemm.Launch(s, x16.View<ushort>(), w16.View<ushort>(), y.View<float>(), p,
+            biasf is null ? default : biasf.View<float>(), u.View<float>(), bf.View<float>());
+        s.Synchronize();
+    }
+
+    /// <summary>t as contiguous bf16; copies made on the way belong to <paramref name="scope"/>.</summary>
+    private static Tensor Bf16Contiguous(Tensor t, TempScope scope)
+    {
+        Tensor h = AsBf16(t);
+        if (!ReferenceEquals(h, t)) scope.Own(h);
+        Tensor c = h.Contiguous();
+        if (!ReferenceEquals(c, h)) scope.Own(c);
+        return c;
+    }
+}
