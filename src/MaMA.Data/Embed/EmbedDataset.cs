@@ -130,6 +130,13 @@ public sealed class EmbedDataset
                 continue;
             }
 
+            // A NUL character makes Path.GetFullPath throw ArgumentException: one hostile row
+            // must be a counted skip, not the end of the whole load.
+            if (sourcePath.Contains('\0'))
+            {
+                summary.Skip(EmbedLoadSummary.InvalidPath);
+                continue;
+            }
             string path = ResolveImagePath(dir, sourcePath, options.PathPrefixes);
             if (!seenPaths.Add(path))
             {

@@ -17,6 +17,9 @@ public sealed class EmbedLoadSummary
     public const string MissingAssessment = "missing assessment";
     public const string MissingImageFile = "image file not found";
 
+    /// <summary>A path the file system cannot name (a NUL character): counted, not a crash of the whole load.</summary>
+    public const string InvalidPath = "invalid image path";
+
     private readonly Dictionary<string, int> _skipped = new(StringComparer.Ordinal);
     private readonly List<string> _order = new();
 

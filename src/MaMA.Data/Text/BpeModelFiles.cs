@@ -26,6 +26,13 @@ internal static class BpeModelFiles
     public const string TokenizerJsonFileName = "tokenizer.json";
     public const string AddedTokensFileName = "added_tokens.json";
 
+    /// <summary>
+    /// Largest token id accepted (2^24 - 1; real vocabularies stay under 300k). The vocabulary size is
+    /// max id + 1 and sizes the embedding, so a sparse id near int.MaxValue in a damaged or hostile
+    /// file would overflow it or ask for a billion-row embedding.
+    /// </summary>
+    public const int MaxTokenId = (1 << 24) - 1;
+
     public static BpeModelData ReadVocabAndMerges(string vocabPath, string mergesPath, string? addedTokensPath)
     {
         Dictionary<string, int> vocab = ReadVocabJson(vocabPath);
@@ -186,6 +193,11 @@ internal static class BpeModelFiles
                     throw new InvalidDataException(
                         $"Malformed tokenizer file '{path}', added_tokens[{i}]: expected an object with a non-negative integer \"id\" and a non-empty string \"content\".");
                 }
+                if (id > MaxTokenId)
+                {
+                    throw new InvalidDataException(
+                        $"Malformed tokenizer file '{path}', added_tokens[{i}]: the id {id} is far beyond any vocabulary (ids above {MaxTokenId} are refused).");
+                }
                 if (IsTrue(token, "lstrip") || IsTrue(token, "rstrip") || IsTrue(token, "single_word"))
                 {
                     throw new NotSupportedException(
@@ -210,6 +222,11 @@ internal static class BpeModelFiles
             {
                 throw new InvalidDataException(
                     $"Malformed vocabulary in '{path}'{location}: the id of token \"{entry.Name}\" must be a non-negative integer, found {entry.Value.GetRawText()}.");
+            }
+            if (id > MaxTokenId)
+            {
+                throw new InvalidDataException(
+                    $"Malformed vocabulary in '{path}'{location}: the id {id} of token \"{entry.Name}\" is far beyond any vocabulary (ids above {MaxTokenId} are refused).");
             }
             if (!vocab.TryAdd(entry.Name, id))
             {
@@ -302,10 +319,16 @@ internal static class BpeModelFiles
     private static JsonDocument ParseJsonFile(string path, string what)
     {
         RequireFile(path, what);
+        byte[] bytes = File.ReadAllBytes(path);
+        // JsonDocument transcodes property names lazily and throws InvalidOperationException on
+        // invalid UTF-8 only when a name is read; check the whole file up front instead.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw new InvalidDataException($"Malformed {what} file '{path}': not valid JSON (the bytes are not UTF-8).");
+        }
         try
         {
-            using FileStream stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 64 });
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {

@@ -145,10 +145,18 @@ public sealed class SafetensorsFile : IDisposable
 
     private (IReadOnlyDictionary<string, SafetensorsEntry>, IReadOnlyDictionary<string, string>) ParseHeader(byte[] json, long dataLength)
     {
+        // System.Text.Json transcodes names and strings lazily and throws InvalidOperationException
+        // on invalid UTF-8 wherever that happens (a nested metadata key, much later); the format
+        // says UTF-8, so check it once here.
+        if (!System.Text.Unicode.Utf8.IsValid(json)) throw Bad("header is not valid JSON: its bytes are not UTF-8");
         JsonObject root;
+        List<KeyValuePair<string, JsonNode?>> items;
         try
         {
             root = JsonNode.Parse(json)?.AsObject() ?? throw Bad("header is not a JSON object");
+            // JsonObject builds its dictionary lazily: a duplicate key throws ArgumentException on
+            // first enumeration, so enumerate here where it is reported as bad JSON.
+            items = root.ToList();
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {
@@ -156,7 +164,7 @@ public sealed class SafetensorsFile : IDisposable
         }
         var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach ((string name, JsonNode? node) in root)
+        foreach ((string name, JsonNode? node) in items)
         {
             if (name == "__metadata__")
             {
@@ -173,7 +181,7 @@ public sealed class SafetensorsFile : IDisposable
                 if (off.Length != 2 || off[0] < 0 || off[1] < off[0] || off[1] > dataLength)
                     throw Bad($"tensor '{name}' has data_offsets [{string.Join(", ", off)}] outside the {dataLength}-byte data section");
                 if (shape.Any(d => d < 0)) throw Bad($"tensor '{name}' has a negative dimension");
-                long expected = Tensors.Shape.Numel(shape) * dtype.Size();
+                long expected = CheckedBytes(name, shape, dtype);
                 if (off[1] - off[0] != expected)
                     throw Bad($"tensor '{name}' holds {off[1] - off[0]} bytes but {dtype.SafetensorsName()} {Tensors.Shape.Format(shape)} needs {expected}");
                 entries[name] = new SafetensorsEntry(name, dtype, shape, off[0], off[1]);
@@ -188,6 +196,22 @@ public sealed class SafetensorsFile : IDisposable
             if (sorted[i].Begin < sorted[i - 1].End)
                 throw Bad($"tensors '{sorted[i - 1].Name}' and '{sorted[i].Name}' overlap");
         return (entries, metadata);
+    }
+
+    /// <summary>
+    /// Bytes of <paramref name="shape"/> x dtype with overflow detected: an unchecked product can wrap
+    /// (65536^4 elements is 2^64, i.e. 0) and make a header that claims an enormous tensor agree with
+    /// an empty data range.
+    /// </summary>
+    private long CheckedBytes(string name, int[] shape, DType dtype)
+    {
+        long bytes = dtype.Size();
+        foreach (int d in shape)
+        {
+            if (d != 0 && bytes > long.MaxValue / d) throw Bad($"tensor '{name}' has shape {Tensors.Shape.Format(shape)}, whose size in bytes overflows");
+            bytes *= d;
+        }
+        return bytes;
     }
 
     private InvalidDataException Bad(string why) => new($"{Path}: not a valid safetensors file: {why}.");

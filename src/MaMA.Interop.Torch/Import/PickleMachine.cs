@@ -46,7 +46,11 @@ public sealed class PickleMachine(byte[] data, string source, Func<object?, obje
                 Step(op);
             }
         }
-        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or InvalidCastException or KeyNotFoundException)
+        // A damaged program shows up as whatever the failing opcode or callback met: an empty stack,
+        // a wrong type, a missing memo key, bad number text (Format/Overflow), an APPEND onto None
+        // (NullReference). All of them mean the same thing to the user.
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or InvalidCastException or KeyNotFoundException
+                                      or FormatException or OverflowException or NullReferenceException)
         {
             throw new InvalidDataException($"{source}: the pickle is damaged or truncated near byte {_pos} ({e.GetType().Name}: {e.Message}).", e);
         }

@@ -36,13 +36,16 @@ public static class StateDictLocator
         return (tensors, where, notes);
     }
 
-    private static (OrderedDictionary<object, object?>, string)? Find(object? node, string path, string file)
+    /// <summary>Nesting levels searched; a pickle can make a dict contain itself (memo GET), which must not recurse forever.</summary>
+    private const int MaxDepth = 8;
+
+    private static (OrderedDictionary<object, object?>, string)? Find(object? node, string path, string file, int depth = 0)
     {
-        if (node is not OrderedDictionary<object, object?> d) return null;
+        if (node is not OrderedDictionary<object, object?> d || depth > MaxDepth) return null;
         int tensors = d.Values.Count(v => v is TorchTensorRef);
         if (tensors > 0 && tensors * 2 >= d.Count) return (d, path);
         foreach (string key in NestingKeys)
-            if (d.TryGetValue(key, out object? child) && Find(child, path.Length == 0 ? key : path + "." + key, file) is { } found)
+            if (d.TryGetValue(key, out object? child) && Find(child, path.Length == 0 ? key : path + "." + key, file, depth + 1) is { } found)
                 return found;
         return null;
     }

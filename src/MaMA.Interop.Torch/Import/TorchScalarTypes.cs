@@ -79,7 +79,21 @@ public static class TorchScalarTypes
         }
     }
 
-    /// <summary>Engine shape from a PyTorch one, refusing dimensions the engine cannot index.</summary>
-    public static int[] Shape(long[] shape, string key, string source) =>
-        shape.Select(d => d is >= 0 and <= int.MaxValue ? (int)d : throw new InvalidDataException($"{source}: tensor '{key}' has dimension {d}, outside what the engine supports.")).ToArray();
+    /// <summary>
+    /// Engine shape from a PyTorch one, refusing dimensions the engine cannot index and element
+    /// counts that overflow (65536^4 wraps to 0 in an unchecked product, which would make a tensor
+    /// that claims 2^64 elements look empty and pass every size check).
+    /// </summary>
+    public static int[] Shape(long[] shape, string key, string source)
+    {
+        int[] result = shape.Select(d => d is >= 0 and <= int.MaxValue ? (int)d : throw new InvalidDataException($"{source}: tensor '{key}' has dimension {d}, outside what the engine supports.")).ToArray();
+        long numel = 1;
+        foreach (int d in result)
+        {
+            if (d != 0 && numel > (long.MaxValue / 8) / d)
+                throw new InvalidDataException($"{source}: tensor '{key}' has shape [{string.Join(", ", shape)}], whose element count overflows.");
+            numel *= d;
+        }
+        return result;
+    }
 }

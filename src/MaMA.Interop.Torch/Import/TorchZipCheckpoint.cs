@@ -30,6 +30,9 @@ public sealed class TorchZipCheckpoint : IDisposable
     /// <summary>The unpickled object (a dict for state dicts and Lightning checkpoints).</summary>
     public object? Root { get; }
 
+    /// <summary>Largest data.pkl read (256 MiB).</summary>
+    public const long MaxPickleBytes = 256L << 20;
+
     /// <summary>True when the file starts like a zip archive (how torch.save's format is recognised).</summary>
     public static bool LooksLikeZip(string path)
     {
@@ -64,11 +67,23 @@ public sealed class TorchZipCheckpoint : IDisposable
             ZipArchiveEntry pkl = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') <= 1)
                                   ?? throw new InvalidDataException($"{path}: a zip archive without data.pkl is not a torch.save file.");
             string prefix = pkl.FullName[..^"data.pkl".Length];
+            // The pickle only describes the tensors (a few MB even for billions of weights); a deflated
+            // entry claiming more is a decompression bomb, refused before it is inflated.
+            if (pkl.Length > MaxPickleBytes)
+                throw new InvalidDataException($"{path}: {pkl.FullName} inflates to {pkl.Length:N0} bytes, over the {MaxPickleBytes:N0}-byte limit for a checkpoint's pickle (a damaged or hostile file).");
             byte[] program;
             using (Stream s = pkl.Open())
             using (var ms = new MemoryStream())
             {
-                s.CopyTo(ms);
+                // Bounded even if the entry's declared size lies.
+                var chunk = new byte[81920];
+                int got;
+                while ((got = s.Read(chunk)) > 0)
+                {
+                    if (ms.Length + got > MaxPickleBytes)
+                        throw new InvalidDataException($"{path}: {pkl.FullName} inflates past the {MaxPickleBytes:N0}-byte limit for a checkpoint's pickle (a damaged or hostile file).");
+                    ms.Write(chunk, 0, got);
+                }
                 program = ms.ToArray();
             }
             var machine = new PickleMachine(program, path + ":" + pkl.FullName, Persistent, Rebuild);
@@ -119,8 +134,22 @@ public sealed class TorchZipCheckpoint : IDisposable
         (int elem, _) = TorchScalarTypes.FromStorageName(t.Storage.ScalarType, Path);
         int[] shape = TorchScalarTypes.Shape(t.Shape, key, Path);
         long numel = Shape.Numel(shape);
+        // A view with negative strides or offset, or strides of another rank, would index outside
+        // the buffer below; torch.save never writes one.
+        if (t.Stride.Length != t.Shape.Length)
+            throw new InvalidDataException($"{Path}: tensor '{key}' has {t.Shape.Length} dimensions but {t.Stride.Length} strides.");
+        if (t.Offset < 0 || t.Stride.Any(st => st < 0))
+            throw new InvalidDataException($"{Path}: tensor '{key}' has a negative storage offset or stride (offset {t.Offset}, strides [{string.Join(", ", t.Stride)}]).");
         // Elements of the storage the view touches: offset + sum((size - 1) * stride) + 1.
-        long extent = numel == 0 ? 0 : t.Offset + t.Shape.Zip(t.Stride, (s, st) => (s - 1) * st).Sum() + 1;
+        long extent;
+        try
+        {
+            extent = numel == 0 ? 0 : checked(t.Offset + t.Shape.Zip(t.Stride, (s, st) => checked((s - 1) * st)).Sum() + 1);
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"{Path}: tensor '{key}' has strides [{string.Join(", ", t.Stride)}] that overflow its storage index.");
+        }
         if (extent > t.Storage.Numel)
             throw new InvalidDataException($"{Path}: tensor '{key}' reaches element {extent} of a {t.Storage.Numel}-element storage.");
         ZipArchiveEntry entry = _zip.GetEntry(_prefix + "data/" + t.Storage.Key)

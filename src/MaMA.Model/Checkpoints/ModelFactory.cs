@@ -1,4 +1,5 @@
 using MaMA.Engine.Nn;
+using MaMA.Engine.Tensors;
 using MaMA.Model.MaMA;
 using MaMA.Model.Text;
 using MaMA.Model.Vision;
@@ -45,6 +46,22 @@ public static class ModelFactory
         return model as T ?? throw new InvalidDataException($"{dir}: holds a {model.GetType().Name}, not a {typeof(T).Name}.");
     }
 
-    /// <summary>Strict load of an opened folder's weights into <paramref name="model"/>.</summary>
-    public static void LoadInto(Module model, ModelCheckpoint checkpoint) => model.LoadSafetensors(checkpoint.Weights.Path, strict: true);
+    /// <summary>
+    /// Strict load of an opened folder's weights into <paramref name="model"/>, then a check that every
+    /// floating weight is finite: a NaN or Inf in a checkpoint (a diverged run saved as is, a damaged
+    /// file without a recorded checksum) would otherwise surface later as NaN outputs far from the cause.
+    /// </summary>
+    public static void LoadInto(Module model, ModelCheckpoint checkpoint)
+    {
+        model.LoadSafetensors(checkpoint.Weights.Path, strict: true);
+        foreach ((string name, Tensor t) in model.StateDict())
+        {
+            if (!t.DType.IsFloating()) continue;
+            int bad = 0;
+            foreach (float v in t.ToFloatArray())
+                if (!float.IsFinite(v)) bad++;
+            if (bad > 0)
+                throw new InvalidDataException($"{checkpoint.Weights.Path}: tensor '{name}' holds {bad} non-finite values (NaN/Inf); the weights are damaged or come from a diverged run.");
+        }
+    }
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Soak: the tiny pre-training for 2000 steps with validation every 500, sampling the process's
+# resident memory (RSS, /proc) every few seconds next to the engine allocator's per-step peak
+# ("memory_mb" in metrics.jsonl). Memory is "flat" when the RSS after warm-up grows by less than
+# SOAK_RSS_SLACK_MB (default 64) over the rest of the run. Writes OUT/soak-rss.csv and
+# OUT/soak-figures.txt and prints the figures (docs/reliability.md records them).
+#
+#   tools/soak.sh [OUT_DIR]        (default /tmp/mama-soak; STEPS=2000 EVAL=500 SAMPLE_S=5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-/tmp/mama-soak}
+STEPS=${STEPS:-2000}
+EVAL=${EVAL:-500}
+SAMPLE_S=${SAMPLE_S:-5}
+SLACK_MB=${SOAK_RSS_SLACK_MB:-64}
+ART=${SOAK_ARTIFACTS:-/tmp/art-soak}
+
+dotnet build src/MaMA.Cli/MaMA.Cli.csproj -c Release -p:MamaWithTorch=false --artifacts-path "$ART" -v q -nologo >/dev/null
+MAMA=$(find "$ART/bin/MaMA.Cli" -name mama.dll | head -1)
+
+rm -rf "$OUT" && mkdir -p "$OUT"
+# The tiny config with the soak's length: 2000 steps, validation every 500, a checkpoint every 500.
+sed -e "s/\"max_steps\": [0-9]*/\"max_steps\": $STEPS/" -e "s/\"eval_every\": [0-9]*/\"eval_every\": $EVAL/" \
+    -e "s/\"checkpoint_every\": [0-9]*/\"checkpoint_every\": $EVAL/" -e "s/\"log_every\": [0-9]*/\"log_every\": 50/" \
+    configs/pretrain-tiny.json > "$OUT/soak-config.json"
+
+start=$(date +%s)
+dotnet "$MAMA" pretrain --config "$OUT/soak-config.json" --out "$OUT/run" > "$OUT/soak-stdout.txt" 2> "$OUT/soak-stderr.txt" &
+pid=$!
+echo "seconds,rss_mb,last_step" > "$OUT/soak-rss.csv"
+while kill -0 "$pid" 2>/dev/null; do
+    rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    step=$(tail -n 1 "$OUT/run/metrics.jsonl" 2>/dev/null | sed -n 's/.*"step": *\([0-9]*\).*/\1/p')
+    echo "$(( $(date +%s) - start )),$(( ${rss_kb:-0} / 1024 )),${step:-0}" >> "$OUT/soak-rss.csv"
+    sleep "$SAMPLE_S"
+done
+wait "$pid"; rc=$?
+wall=$(( $(date +%s) - start ))
+
+python3 - "$OUT" "$STEPS" "$SLACK_MB" "$rc" "$wall" <<'PY'
+import csv, json, sys
+out, steps, slack, rc, wall = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+rows = [r for r in csv.DictReader(open(f"{out}/soak-rss.csv")) if int(r["rss_mb"]) > 0]
+lines = [json.loads(l) for l in open(f"{out}/run/metrics.jsonl")]
+train = [l for l in lines if l.get("kind") == "train"]
+evals = [l for l in lines if l.get("kind") == "eval"]
+warm = [r for r in rows if int(r["last_step"] or 0) >= steps // 10]      # after the first 10% of steps
+rss_warm = int(warm[0]["rss_mb"]) if warm else 0
+rss_end = int(rows[-1]["rss_mb"]) if rows else 0
+rss_max = max((int(r["rss_mb"]) for r in rows), default=0)
+mem = [l["memory_mb"] for l in train if l.get("memory_mb") is not None]
+mem_warm = [m for l, m in zip(train, mem) if l["step"] >= steps // 10]
+fig = {
+    "exit_code": rc, "wall_seconds": wall, "steps_done": train[-1]["step"] if train else 0, "validations": len(evals),
+    "skipped_total": train[-1].get("skipped_total") if train else None,
+    "rss_mb_after_warmup": rss_warm, "rss_mb_end": rss_end, "rss_mb_max": rss_max, "rss_growth_after_warmup_mb": rss_end - rss_warm,
+    "allocator_peak_mb_after_warmup_min": min(mem_warm, default=None), "allocator_peak_mb_after_warmup_max": max(mem_warm, default=None),
+    "loss_first_50": sum(l["loss"] for l in train[:5] if l["loss"] is not None) / max(1, len(train[:5])),
+    "loss_last_50": sum(l["loss"] for l in train[-5:] if l["loss"] is not None) / max(1, len(train[-5:])),
+    "flat": rc == 0 and (rss_end - rss_warm) < slack,
+}
+open(f"{out}/soak-figures.txt", "w").write(json.dumps(fig, indent=2) + "\n")
+print(json.dumps(fig, indent=2))
+sys.exit(0 if fig["flat"] else 1)
+PY
