@@ -11,7 +11,7 @@ namespace MaMA.Cli
     {
         private static readonly (string Name, string Summary, Func<CommandLine, int> Run)[] Commands =
         [
-            ("demo", "train the smallest end-to-end model on built-in synthetic mammography phantoms", DemoCommand.Run),
+            ("demo", "the main job on built-in synthetic phantoms: MaMA pre-training with every loss, zero-shot density and BI-RADS, linear probes, report.json and plots", DemoCommand.Run),
             ("devices", "list the compute devices this machine offers", DevicesCommand.Run),
             ("prepare", "convert a folder of DICOM/PNG/JPEG mammograms to preprocessed 8-bit PNGs (long side 1024, padded)", PrepareCommand.Run),
             ("bench", "time the four MaMA kernel families at the paper's shapes (--vs torch: against libtorch on this CPU)", BenchCommand.Run),

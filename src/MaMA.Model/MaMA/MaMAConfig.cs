@@ -76,6 +76,18 @@ public sealed record MaMAConfig
         Tokenizer = "gpt2",
     };
 
+    /// <summary>
+    /// The model of <c>mama demo</c> (two CPU cores, about ten minutes): <see cref="Tiny"/>'s encoders
+    /// with a 56x56 ViT (a 4x4 patch grid, so the synthetic phantoms' dense-tissue pattern survives the
+    /// downsampling) and a late-loss step that the demo's run passes, so training starts with CLIP(v1, t)
+    /// alone, as the paper does, and then adds the second view, NT-Xent and SLA.
+    /// </summary>
+    public static MaMAConfig Demo { get; } = Tiny with
+    {
+        Vision = VisionConfig.Tiny with { ImageSize = 56, PositionGrid = 4 },
+        LateLossStep = 400,
+    };
+
     public void Validate()
     {
         Vision.Validate();
