@@ -8,15 +8,16 @@ namespace MaMA.Cli.Commands;
 
 /// <summary>
 /// <c>mama embed --model DIR (--images DIR | --csv FILE | --data DIR [--split S]) [--texts FILE]
-/// --out FILE.safetensors [--patches] [--sentences] [--batch N] [--device D]</c>: exports
+/// --out FILE.safetensors [--patches] [--sentences] [--batch N] [--device D] [--seed N]</c>: exports
 /// L2-normalised global image and/or text embeddings (optionally the local patch and sentence
 /// embeddings) to one safetensors file, with the embedded file list, the skipped images and the
 /// texts in its metadata (<see cref="EmbeddingExport"/>). --texts is a UTF-8 file with one text per
-/// non-empty line. An unreadable image is skipped, counted and named, never fatal.
+/// non-empty line; --seed creates the split file of --data on first use. An unreadable image is
+/// skipped, counted and named, never fatal.
 /// </summary>
 internal static class EmbedCommand
 {
-    private const string Usage = "usage: mama embed --model DIR (--images DIR | --csv FILE | --data DIR [--split S]) [--texts FILE] --out FILE.safetensors [--patches] [--sentences] [--batch N] [--device D]";
+    private const string Usage = "usage: mama embed --model DIR (--images DIR | --csv FILE | --data DIR [--split S]) [--texts FILE] --out FILE.safetensors [--patches] [--sentences] [--batch N] [--device D] [--seed N]";
 
     public static int Run(CommandLine cl)
     {

@@ -51,7 +51,7 @@ internal static class ZeroShotCommand
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             return classifier.Classify(selection.Samples, batch, (done, total) =>
-                progress.Update(done, $"{done}/{total} images", done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)));
+                progress.Update(done, "images", done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)));
         }, plainEvery: Math.Max(1, batch));
 
         EvalOptions.PrintSkipped(result.Failed, Path.Combine(Path.GetFullPath(output), ZeroShotOutputs.SkippedCsv));

@@ -125,12 +125,13 @@ public static class EmbeddingExport
             }
         }
 
+        var json = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["format"] = Format,
-            ["images"] = JsonSerializer.Serialize(keptPaths),
-            ["skipped"] = JsonSerializer.Serialize(skipped.Select(f => new Dictionary<string, string> { ["path"] = f.Path, ["reason"] = f.Reason })),
-            ["texts"] = JsonSerializer.Serialize(request.Texts),
+            ["images"] = JsonSerializer.Serialize(keptPaths, json),
+            ["skipped"] = JsonSerializer.Serialize(skipped.Select(f => new Dictionary<string, string> { ["path"] = f.Path, ["reason"] = f.Reason }), json),
+            ["texts"] = JsonSerializer.Serialize(request.Texts, json),
             ["model"] = model.Directory,
             ["model_sha256"] = model.ConfigFile.WeightsSha256 ?? "",
             ["device"] = model.Device.Spec,

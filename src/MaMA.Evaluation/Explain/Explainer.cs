@@ -127,7 +127,7 @@ public static class Explainer
                 ["logit_scale"] = classifier.Model.LogitScaleExp(),
             },
         };
-        global::MaMA.Data.Tables.AtomicFile.Write(indexJson, w => w.Write(JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }) + "\n"));
+        global::MaMA.Data.Tables.AtomicFile.Write(indexJson, w => w.Write(JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n"));
         CsvWriter.WriteFile(indexCsv, ["file", "sentence", "min", "max", "mean"], explained.Select(s => (IReadOnlyList<string>)
             [s.File, s.Text, s.Min.ToString("R", CultureInfo.InvariantCulture), s.Max.ToString("R", CultureInfo.InvariantCulture), s.Mean.ToString("R", CultureInfo.InvariantCulture)]));
         return new ExplainResult(dir, explained, task, task.ClassNames(), logits, probabilities, prediction, indexJson, indexCsv);

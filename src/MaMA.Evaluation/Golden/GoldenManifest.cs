@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -58,6 +59,7 @@ public sealed record GoldenManifest
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,   // "0.1.0+commit", not "0.1.0\u002Bcommit"
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions) + "\n";

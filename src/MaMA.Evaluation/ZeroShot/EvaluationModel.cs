@@ -57,11 +57,15 @@ public sealed class EvaluationModel
     /// Opens <paramref name="directory"/> (checksum verified), builds its MaMA model on
     /// <paramref name="device"/>, loads the weights strictly and switches to evaluation mode. The
     /// tokenizer is the built-in GPT-2 one when the config says "gpt2", else the folder's
-    /// <c>tokenizer/</c>; its SEP id must be the config's.
+    /// <c>tokenizer/</c>; its SEP id must be the config's. A pre-training run folder (no
+    /// model.safetensors, a <c>final/</c> model folder inside) means its final model.
     /// </summary>
     public static EvaluationModel Load(string directory, Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
+        string final = Path.Combine(directory, "final");
+        if (!File.Exists(Path.Combine(directory, ModelDirectory.WeightsFile)) && File.Exists(Path.Combine(final, ModelDirectory.WeightsFile)))
+            directory = final;
         using ModelCheckpoint checkpoint = ModelDirectory.Load(directory);
         if (checkpoint.Config.Arch != ModelArch.Mama || checkpoint.Config.Mama is null)
             throw new InvalidDataException($"{checkpoint.Directory}: holds a {checkpoint.Config.Arch.ToString().ToLowerInvariant()} model; this needs a MaMA model (arch \"mama\").");

@@ -78,9 +78,10 @@ public sealed class EmbedCommandTests
     public void EmbedFolderSplitCarriesLabels()
     {
         string output = Path.Combine(EvalTestData.NewDir("embed-data"), "emb.safetensors");
-        (int code, _, string stderr) = EvalTestData.Run("embed", "--model", EvalTestData.Model, "--data", EvalTestData.Data, "--out", output, "--device", "cpu");
+        (int code, _, string stderr) = EvalTestData.Run("embed", "--model", EvalTestData.Model, "--data", EvalTestData.Data, "--split", "train", "--out", output, "--device", "cpu");
         Assert.That(code, Is.EqualTo(0), stderr);
-        int n = EmbedDataset.Load(EvalTestData.Data).Records.Count;
+        EmbedDataset data = EmbedDataset.Load(EvalTestData.Data);
+        int n = data.InSplit(data.LoadOrCreateSplits(), MaMA.Data.Splits.DataSplit.Train).Count;
         using SafetensorsFile file = Safetensors.Open(output);
         Assert.That(file.Load("image_embedding").ShapeArray, Is.EqualTo(new[] { n, EvalTestData.Config.EmbedDim }));
         Assert.That(file.Load("birads").ToArray<long>(), Has.Length.EqualTo(n).And.All.InRange(0, 6));

@@ -102,6 +102,30 @@ public sealed class ZeroShotCommandTests
     }
 
     [Test]
+    public void RsnaRunScoresTwoClassesWithTheSharedPrompts()
+    {
+        // An RSNA-Mammo folder: train.csv and train_images/{patient}/{image}.png, pixels borrowed from the synthetic set.
+        string rsna = EvalTestData.NewDir("rsna");
+        string[] sources = EmbedDataset.Load(EvalTestData.Data).Records.Take(6).Select(r => r.Path).ToArray();
+        var lines = new List<string> { "patient_id,image_id,laterality,view,cancer" };
+        for (int i = 0; i < sources.Length; i++)
+        {
+            string patient = (100 + i / 2).ToString(CultureInfo.InvariantCulture), image = (5000 + i).ToString(CultureInfo.InvariantCulture);
+            Directory.CreateDirectory(Path.Combine(rsna, "train_images", patient));
+            File.Copy(sources[i], Path.Combine(rsna, "train_images", patient, image + ".png"));
+            lines.Add($"{patient},{image},{(i % 2 == 0 ? "L" : "R")},CC,{i % 2}");
+        }
+        File.WriteAllLines(Path.Combine(rsna, "train.csv"), lines);
+        string output = EvalTestData.NewDir("zs-rsna");
+        (int code, string stdout, string stderr) = EvalTestData.Run("zeroshot", "--model", EvalTestData.Model, "--data", rsna, "--task", "rsna", "--split", "all", "--out", output, "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("classified 6 images (2 distinct prompts encoded"));
+        Assert.That(ReadRows(Path.Combine(output, "scores.csv"))[0], Is.EqualTo("cancer negative,cancer positive"));
+        Assert.That(ReadRows(Path.Combine(output, "labels.csv")).Skip(1), Is.EqualTo(new[] { "0", "1", "0", "1", "0", "1" }));
+        Assert.That(File.ReadAllText(Path.Combine(output, "metrics.json")), Does.Contain("\"pf1\""));
+    }
+
+    [Test]
     public void UsageErrorsExitWithTwo()
     {
         Assert.That(EvalTestData.Run("zeroshot", "--model", EvalTestData.Model, "--data", EvalTestData.Data, "--task", "cancerx", "--out", "x").Code, Is.EqualTo(2));
