@@ -17,11 +17,15 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    private const string Usage = "usage: mama bench ops [--device D] [--quick] [--repeat N] [--json FILE] [--only TEXT] [--vs torch [--threads N]]";
+    private const string Usage = "usage: mama bench ops|model|train [options]\n"
+                                 + "  mama bench ops [--device D] [--quick] [--repeat N] [--json FILE] [--only TEXT] [--vs torch [--threads N]]\n"
+                                 + "  mama bench model [--device D] [--quick] [--repeat N] [--json FILE] [--vs torch [--threads N]]\n"
+                                 + "  mama bench train [--config tiny|paper|FILE[,...]] [--device D] [--micro-batch N] [--steps N] [--warmup N] [--json FILE] [--vs torch [--threads N]]";
 
     public static int Run(CommandLine cl)
     {
         if (cl.Positionals is ["model"]) return BenchModelCommand.Run(cl);
+        if (cl.Positionals is ["train"]) return BenchTrainCommand.Run(cl);
         if (cl.Positionals.Count != 1 || cl.Positionals[0] != "ops")
             throw new UsageException(Usage);
         string? vs = cl.Get("vs");

@@ -6,9 +6,11 @@ namespace MaMA.Cli.Commands;
 /// <summary>
 /// <c>mama probe --model M [--data DIR] [--task birads|density] [--fraction 0.01|0.1|1] [--out DIR]
 /// [--steps 8000] [--warmup 100] [--lr 5e-4] [--min-lr 1e-5] [--weight-decay 1e-3] [--batch 32]
-/// [--seed 0] [--workers N] [--device D]</c>: linear probing of a MaMA model's ViT (SPEC section 7);
-/// <c>mama finetune</c> takes the same options and trains the ViT too. Writes the classifier
-/// weights, train.jsonl, loss.png, metrics.json and confusion.png into --out (docs/training.md).
+/// [--seed 0] [--workers N] [--log-every 50] [--checkpoint-every 1000] [--keep-last 2] [--resume] [--device D]</c>:
+/// linear probing of a MaMA model's ViT (SPEC section 7); <c>mama finetune</c> takes the same
+/// options and trains the ViT too. Writes the classifier weights, train.jsonl, loss.png,
+/// metrics.json, confusion.png and roc.png into --out, and checkpoints into --out/checkpoints
+/// (docs/training.md). A pre-training run folder as --model also supplies its data unless --data is given.
 /// </summary>
 internal static class ProbeCommand
 {
@@ -22,6 +24,9 @@ internal static class ProbeCommand
         string? data = cl.Get("data");
         string task = cl.Get("task", "density");
         double fraction = GetDouble(cl, "fraction", 1.0);
+        bool resume = cl.Has("resume");
+        if (resume && cl.Get("resume") is { } resumeValue) throw new UsageException($"--resume takes no value, got '{resumeValue}'.");
+        int steps = cl.GetInt("steps", (int)defaults.Steps);
         string outDir = cl.Get("out", Path.Combine("runs", $"{name}-{task}-{fraction.ToString("0.##", CultureInfo.InvariantCulture)}"));
         var settings = defaults with
         {
@@ -35,8 +40,9 @@ internal static class ProbeCommand
             },
             Fraction = fraction,
             FineTune = fineTune,
-            Steps = cl.GetInt("steps", (int)defaults.Steps),
-            WarmupSteps = cl.GetInt("warmup", (int)defaults.WarmupSteps),
+            Steps = steps,
+            // The paper's 100 warm-up steps, or all of a shorter run.
+            WarmupSteps = cl.GetInt("warmup", (int)Math.Min(defaults.WarmupSteps, Math.Max(steps, 0))),
             Lr = GetDouble(cl, "lr", defaults.Lr),
             MinLr = GetDouble(cl, "min-lr", defaults.MinLr),
             WeightDecay = GetDouble(cl, "weight-decay", defaults.WeightDecay),
@@ -44,6 +50,9 @@ internal static class ProbeCommand
             Seed = (ulong)cl.GetInt("seed", 0),
             Workers = cl.GetInt("workers", Environment.ProcessorCount),
             LogEvery = cl.GetInt("log-every", defaults.LogEvery),
+            CheckpointEvery = cl.GetInt("checkpoint-every", defaults.CheckpointEvery),
+            KeepLast = cl.GetInt("keep-last", defaults.KeepLast),
+            Resume = resume,
         };
         var device = DeviceOption.Read(cl);
         cl.RejectUnknown();
@@ -61,8 +70,8 @@ internal static class ProbeCommand
         Console.WriteLine($"mama {name}: {settings.Task} on {model} ({device.Name}) -> {Path.GetFullPath(outDir)}");
         ClassifierResult result = fineTune ? FineTuner.Run(settings, outDir, device) : LinearProbe.Run(settings, outDir, device);
         Console.WriteLine($"{settings.Steps} steps in {result.Elapsed.TotalMinutes:F1} min, last loss {result.LastLoss:F4}");
-        foreach (string line in result.Report.Lines()) Console.WriteLine(line);
-        Console.WriteLine($"written: {Path.Combine(result.OutputDir, "metrics.json")}, classifier.safetensors, loss.png, confusion.png");
+        foreach (string line in result.Report?.Lines() ?? []) Console.WriteLine(line);
+        Console.WriteLine($"written: {Path.Combine(result.OutputDir, "metrics.json")}, classifier.safetensors, loss.png, confusion.png, roc.png");
         return 0;
     }
 

@@ -2,12 +2,14 @@ using System.Globalization;
 using System.Text.Json;
 using MaMA.Engine.Serialization;
 using MaMA.Engine.Tensors;
+using MaMA.Model.Checkpoints;
 
 namespace MaMA.Training.Checkpoints;
 
 /// <summary>
 /// The checkpoints of a run: one folder per step, <c>ROOT/step-000500/</c>, holding
-/// <c>model.safetensors</c> (the model's state dict), <c>optimizer.safetensors</c> (moments and
+/// <c>model.safetensors</c> (what training changes: the trained parameters and the persistent
+/// buffers; the frozen rest is named by <see cref="TrainingCheckpoint.FrozenBase"/>), <c>optimizer.safetensors</c> (moments and
 /// per-parameter step, keyed by parameter name) and <c>state.json</c> (<see cref="TrainingCheckpoint"/>
 /// with the SHA-256 of the two other files).
 /// <para>
@@ -79,16 +81,13 @@ public sealed class CheckpointStore
         Directory.CreateDirectory(temp);
         try
         {
-            string modelPath = Path.Combine(temp, ModelFile), optimizerPath = Path.Combine(temp, OptimizerFile);
-            Safetensors.Write(modelPath, model, new Dictionary<string, string> { ["step"] = state.Step.ToString(CultureInfo.InvariantCulture) });
-            Safetensors.Write(optimizerPath, optimizer, new Dictionary<string, string> { ["step"] = state.Step.ToString(CultureInfo.InvariantCulture) });
+            // Streamed one tensor at a time (flushed to disk, SHA-256 computed on the way out).
+            var metadata = new Dictionary<string, string> { ["step"] = state.Step.ToString(CultureInfo.InvariantCulture) };
+            string modelSha = SafetensorsStreamWriter.Write(Path.Combine(temp, ModelFile), Sources(model), metadata: metadata);
+            string optimizerSha = SafetensorsStreamWriter.Write(Path.Combine(temp, OptimizerFile), Sources(optimizer), metadata: metadata);
             TrainingCheckpoint sealedState = state with
             {
-                Sha256 = new Dictionary<string, string>
-                {
-                    [ModelFile] = DurableFiles.Sha256Of(modelPath),
-                    [OptimizerFile] = DurableFiles.Sha256Of(optimizerPath),
-                },
+                Sha256 = new Dictionary<string, string> { [ModelFile] = modelSha, [OptimizerFile] = optimizerSha },
             };
             DurableFiles.WriteAllBytes(Path.Combine(temp, StateFile), JsonSerializer.SerializeToUtf8Bytes(sealedState, Json));
             DurableFiles.FlushDirectory(temp);
@@ -155,8 +154,8 @@ public sealed class CheckpointStore
             throw new InvalidDataException($"{StateFile} is not valid JSON: {e.Message}", e);
         }
         if (state is null) throw new InvalidDataException($"{StateFile} is empty");
-        if (state.FormatVersion != TrainingCheckpoint.CurrentFormatVersion)
-            throw new InvalidDataException($"{StateFile} has format_version {state.FormatVersion}, this engine reads {TrainingCheckpoint.CurrentFormatVersion}");
+        if (state.FormatVersion is < TrainingCheckpoint.OldestReadableFormatVersion or > TrainingCheckpoint.CurrentFormatVersion)
+            throw new InvalidDataException($"{StateFile} has format_version {state.FormatVersion}, this engine reads {TrainingCheckpoint.OldestReadableFormatVersion} to {TrainingCheckpoint.CurrentFormatVersion}");
         foreach (string file in new[] { ModelFile, OptimizerFile })
         {
             string path = Path.Combine(folder, file);
@@ -167,6 +166,9 @@ public sealed class CheckpointStore
         }
         return new LoadedCheckpoint(folder, state);
     }
+
+    private static Dictionary<string, TensorSource> Sources(IReadOnlyDictionary<string, Tensor> tensors) =>
+        tensors.ToDictionary(kv => kv.Key, kv => TensorSource.Of(kv.Value), StringComparer.Ordinal);
 
     /// <summary>Deletes temporary folders left by killed writers (never read as checkpoints).</summary>
     public void RemoveTemporaries()

@@ -22,8 +22,15 @@ public static class OptimizerStateFile
     /// <summary>The live state tensors under name keys (no copies).</summary>
     public static Dictionary<string, Tensor> ToNamed(Optimizer optimizer, Module model)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        return ToNamed(optimizer, model.NamedParameters(), model.GetType().Name);
+    }
+
+    /// <summary>As <see cref="ToNamed(Optimizer, Module)"/> with the names given (parameters of several modules, e.g. a head and an encoder).</summary>
+    public static Dictionary<string, Tensor> ToNamed(Optimizer optimizer, IEnumerable<(string Name, Parameter Parameter)> named, string owner = "model")
+    {
         ArgumentNullException.ThrowIfNull(optimizer);
-        string[] names = ParameterNames(optimizer, model);
+        string[] names = ParameterNames(optimizer, named, owner);
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach ((string key, Tensor t) in optimizer.StateTensors())
         {
@@ -47,8 +54,15 @@ public static class OptimizerStateFile
     /// </summary>
     public static void Load(Optimizer optimizer, Module model, string path)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        Load(optimizer, model.NamedParameters(), path, model.GetType().Name);
+    }
+
+    /// <summary>As <see cref="Load(Optimizer, Module, string)"/> with the names given.</summary>
+    public static void Load(Optimizer optimizer, IEnumerable<(string Name, Parameter Parameter)> named, string path, string owner = "model")
+    {
         ArgumentNullException.ThrowIfNull(optimizer);
-        string[] names = ParameterNames(optimizer, model);
+        string[] names = ParameterNames(optimizer, named, owner);
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < names.Length; i++) index[names[i]] = i;
         var byIndex = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -88,16 +102,16 @@ public static class OptimizerStateFile
         }
     }
 
-    private static string[] ParameterNames(Optimizer optimizer, Module model)
+    private static string[] ParameterNames(Optimizer optimizer, IEnumerable<(string Name, Parameter Parameter)> named, string owner)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(named);
         var byParameter = new Dictionary<Parameter, string>(ReferenceEqualityComparer.Instance);
-        foreach ((string name, Parameter p) in model.NamedParameters()) byParameter[p] = name;
+        foreach ((string name, Parameter p) in named) byParameter[p] = name;
         var names = new string[optimizer.Parameters.Count];
         for (int i = 0; i < names.Length; i++)
             names[i] = byParameter.TryGetValue(optimizer.Parameters[i], out string? name)
                 ? name
-                : throw new InvalidOperationException($"Optimizer parameter #{i} ('{optimizer.Parameters[i].Name ?? "?"}') is not a parameter of the {model.GetType().Name}.");
+                : throw new InvalidOperationException($"Optimizer parameter #{i} ('{optimizer.Parameters[i].Name ?? "?"}') is not a parameter of the {owner}.");
         return names;
     }
 }

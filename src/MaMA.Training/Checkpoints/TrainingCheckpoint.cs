@@ -6,7 +6,11 @@ namespace MaMA.Training.Checkpoints;
 /// </summary>
 public sealed record TrainingCheckpoint
 {
-    public const int CurrentFormatVersion = 1;
+    /// <summary>2: the model file holds only what training changes, <see cref="FrozenBase"/> names the rest. 1: the whole state dict.</summary>
+    public const int CurrentFormatVersion = 2;
+
+    /// <summary>The oldest format this engine still reads (format 1 checkpoints load as whole state dicts).</summary>
+    public const int OldestReadableFormatVersion = 1;
 
     public int FormatVersion { get; init; } = CurrentFormatVersion;
 
@@ -31,6 +35,12 @@ public sealed record TrainingCheckpoint
 
     /// <summary>SHA-256 (lower-case hex) of every other file of the folder, by file name.</summary>
     public IReadOnlyDictionary<string, string> Sha256 { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The frozen tensors the model file leaves out and what they were (format 2); null when the
+    /// model file holds the whole state dict.
+    /// </summary>
+    public FrozenBase? FrozenBase { get; init; }
 
     /// <summary>Free-form values the trainer wants back (seed, config hash, ...).</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();

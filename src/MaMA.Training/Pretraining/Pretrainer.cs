@@ -16,6 +16,7 @@ using MaMA.Training.Checkpoints;
 using MaMA.Training.Config;
 using MaMA.Training.Data;
 using MaMA.Training.Guards;
+using MaMA.Training.Numerics;
 using MaMA.Training.Runs;
 using MaMA.Training.Schedules;
 using Device = MaMA.Engine.Devices.Device;
@@ -82,10 +83,12 @@ public sealed class Pretrainer
 
     public PretrainResult Train(CancellationToken cancellation = default)
     {
+        using RunLock runLock = RunLock.Acquire(_run.Root);
         ModelSource.Resolved source = ModelSource.Resolve(_config.Model, _config.ActivationCheckpointing);
         ReportPrecision();
         MaMAModel model = ModelSource.Build(source, _config.Seed, _device);
         model.Train();
+        TrainedPart trained = TrainedPart.Of(model, _config.Model, source.WeightsDirectory);
         var tokenizer = ModelSource.Tokenizer(source);
         TrainingData data = TrainingData.Open(_config.Data, _run.SyntheticDataDir, _config.SyntheticStudies, _config.SyntheticWidth, _config.Seed, _config.SplitSeed, _say);
         int side = source.Config.Vision.ImageSize;
@@ -121,7 +124,7 @@ public sealed class Pretrainer
         {
             if (store.LoadNewest() is { } checkpoint)
             {
-                model.LoadSafetensors(checkpoint.ModelPath, strict: true);
+                trained.Load(model, checkpoint);
                 OptimizerStateFile.Load(optimizer, model, checkpoint.OptimizerPath);
                 RestoreStreams(model, checkpoint.State.RandomStreams);
                 start = checkpoint.State.Step;
@@ -135,10 +138,11 @@ public sealed class Pretrainer
             }
         }
 
+        model.ApplyFreezing(start);
         long trainable = model.Parameters().Where(p => !p.IsFrozen).Sum(p => p.Numel);
         _say($"model {_config.Model}: {model.ParameterCount:N0} parameters ({trainable:N0} trainable at step {start}); " +
              $"{data.Train.Count} training images, {loader.BatchesPerEpoch} micro-batches of {_config.Batch.MicroBatch} per epoch; " +
-             $"{_config.Batch.Accumulation} per step; device {_device.Name}");
+             $"{_config.Batch.Accumulation} per step; device {_device.Name}; checkpoints leave out {trained.Frozen.Names.Count} frozen tensors ({trained.Frozen.Bytes / 1e6:F1} MB)");
 
         using var metrics = new MetricsLog(_run.MetricsPath, _resume ? start : null);
         using var stream = new BatchStream(loader, position);
@@ -212,7 +216,7 @@ public sealed class Pretrainer
                 // A skipped step changes nothing, but its checkpoint would hide which state was the last good one.
                 if ((done % _config.CheckpointEvery == 0 && guard.InARow == 0) || done == maxSteps)
                 {
-                    Save(store, model, optimizer, stream.Position, done, lr, guard);
+                    Save(store, model, trained, optimizer, stream.Position, done, lr, guard);
                     lastSaved = done;
                     Plot();
                 }
@@ -237,6 +241,8 @@ public sealed class Pretrainer
             using Tensor view2 = batch.View2Tensor(_device);
             using Tensor ids = batch.TokenIdsTensor(_device);
             using Tensor mask = batch.AttentionMaskTensor(_device);
+            // Forward and backward in the precision scope (activation recomputation repeats the forward's numerics).
+            using IDisposable precision = MixedPrecision.Scope(_config.Precision);
             MaMAOutput output = model.Forward(new MaMABatch(view1, ids, mask, view2), s);
             step.Add(output);
             Tensor loss = _config.Batch.Accumulation == 1 ? output.Loss : Ops.Scale(output.Loss, 1f / _config.Batch.Accumulation);
@@ -274,7 +280,7 @@ public sealed class Pretrainer
         return result;
     }
 
-    private void Save(CheckpointStore store, MaMAModel model, AdamW optimizer, DataPosition position, long done, double lr, NonFiniteGuard guard)
+    private void Save(CheckpointStore store, MaMAModel model, TrainedPart trained, AdamW optimizer, DataPosition position, long done, double lr, NonFiniteGuard guard)
     {
         var state = new TrainingCheckpoint
         {
@@ -291,7 +297,7 @@ public sealed class Pretrainer
                 ["model"] = _config.Model,
             },
         };
-        store.Save(state, model.StateDict(), OptimizerStateFile.ToNamed(optimizer, model));
+        store.Save(state with { FrozenBase = trained.Frozen }, trained.StateDict(model), OptimizerStateFile.ToNamed(optimizer, model));
     }
 
     private static void RestoreStreams(MaMAModel model, IReadOnlyDictionary<string, ulong> streams)
@@ -314,10 +320,7 @@ public sealed class Pretrainer
 
     private void ReportPrecision()
     {
-        if (_config.Precision != Precision.Bf16) return;
-        _say(_device.IsCpu || _device.Name.Contains("CPU", StringComparison.OrdinalIgnoreCase)
-            ? $"note: precision bf16: {_device.Name} has no bf16 arithmetic; training in fp32."
-            : "note: precision bf16: the engine has no bf16 autocast yet; training in fp32 with fp32 master weights.");
+        if (_config.Precision == Precision.Bf16) _say(MixedPrecision.Describe(_config.Precision, _device));
     }
 }
 

@@ -50,6 +50,15 @@ public sealed record ClassifierSettings
     /// <summary>A metrics line every this many steps.</summary>
     public int LogEvery { get; init; } = 50;
 
+    /// <summary>A checkpoint (trained weights, SGD momentum, data position) every this many steps, in <c>OUT/checkpoints/</c>.</summary>
+    public int CheckpointEvery { get; init; } = 1000;
+
+    /// <summary>Newest checkpoints kept.</summary>
+    public int KeepLast { get; init; } = 2;
+
+    /// <summary>Continue from the newest good checkpoint in the output folder.</summary>
+    public bool Resume { get; init; }
+
     public int SyntheticStudies { get; init; } = 24;
 
     public int SyntheticWidth { get; init; } = 128;
@@ -68,5 +77,6 @@ public sealed record ClassifierSettings
         if (!(Lr > 0.0) || !(MinLr >= 0.0 && MinLr <= Lr)) throw new ArgumentException($"need lr > 0 and 0 <= min lr <= lr, got {Lr} and {MinLr}.");
         if (!(WeightDecay >= 0.0) || !(Momentum >= 0.0)) throw new ArgumentException("weight decay and momentum must be >= 0.");
         if (BatchSize < 1 || Workers < 1 || LogEvery < 1) throw new ArgumentException("batch size, workers and log interval must be at least 1.");
+        if (CheckpointEvery < 1 || KeepLast < 1) throw new ArgumentException($"checkpoint interval and kept checkpoints must be at least 1, got {CheckpointEvery} and {KeepLast}.");
     }
 }

@@ -13,6 +13,7 @@ using MaMA.Engine.Tensors;
 using MaMA.Evaluation.Metrics;
 using MaMA.Evaluation.Plots;
 using MaMA.Model.MaMA;
+using MaMA.Training.Checkpoints;
 using MaMA.Training.Data;
 using MaMA.Training.Pretraining;
 using MaMA.Training.Runs;
@@ -27,7 +28,10 @@ namespace MaMA.Training.Probing;
 /// then scored on the class-balanced test subset. Writes into the output folder:
 /// <c>classifier.safetensors</c> (the head as <c>head.*</c>; fine-tuning adds the ViT under its MaMA
 /// keys), <c>train.jsonl</c> (loss, lr per log step), <c>loss.png</c>, <c>metrics.json</c>
-/// (MaMA.Evaluation's report), <c>confusion.png</c> and <c>roc.png</c>.
+/// (MaMA.Evaluation's report), <c>confusion.png</c> and <c>roc.png</c>, and while it trains
+/// <c>checkpoints/step-NNNNNN/</c> every <see cref="ClassifierSettings.CheckpointEvery"/> steps (the
+/// pre-training <see cref="CheckpointStore"/>: trained weights, SGD momentum, data position, and the
+/// frozen MaMA weights by checksum only), from which <see cref="ClassifierSettings.Resume"/> continues.
 /// </summary>
 public sealed class ClassifierTrainer
 {
@@ -50,11 +54,17 @@ public sealed class ClassifierTrainer
     public ClassifierResult Train(string outDir)
     {
         string output = Path.GetFullPath(outDir);
-        Directory.CreateDirectory(output);
-        ModelSource.Resolved source = ModelSource.Resolve(ResolveModel(_settings.Model), activationCheckpointing: false);
+        using RunLock runLock = RunLock.Acquire(output);
+        var store = new CheckpointStore(Path.Combine(output, "checkpoints"), _settings.KeepLast, m => _say("warning: " + m));
+        if (!_settings.Resume && store.List().Count > 0)
+            throw new InvalidOperationException($"{output} already holds checkpoints of a run: pass --resume to continue it, or choose another --out.");
+        string modelSpec = ResolveModel(_settings.Model);
+        ModelSource.Resolved source = ModelSource.Resolve(modelSpec, activationCheckpointing: false);
         MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);
         var tokenizer = ModelSource.Tokenizer(source);
-        TrainingData data = TrainingData.Open(_settings.Data, Path.Combine(output, "synthetic"), _settings.SyntheticStudies, _settings.SyntheticWidth, _settings.Seed, 0, _say);
+        string? dataDir = _settings.Data ?? RunData(_settings.Model);
+        if (_settings.Data is null && dataDir is not null) _say($"data: {dataDir} (the pre-training run's; --data overrides)");
+        TrainingData data = TrainingData.Open(dataDir, Path.Combine(output, "synthetic"), _settings.SyntheticStudies, _settings.SyntheticWidth, _settings.Seed, 0, _say);
         Func<EmbedRecord, int?> label = _settings.Task == ClassifierTask.Birads ? r => r.Birads : r => r.DensityLabel;
 
         IReadOnlyList<EmbedRecord> train = Fraction(data.Train.Where(r => label(r) is not null).ToList());
@@ -73,25 +83,47 @@ public sealed class ClassifierTrainer
         var vit = model.ImageEncoder;
         int channels = source.Config.Vision.EmbedDim;
         var head = new Linear(channels, _settings.Classes, new Random(unchecked((int)_settings.Seed) + 1), device: _device);
-        List<Parameter> parameters = head.Parameters().ToList();
-        if (_settings.FineTune) parameters.AddRange(vit.Model.Parameters().Where(p => !p.IsFrozen));
+        // Trained parameters under their classifier.safetensors names (head.*, img_encoder_q.model.* when fine-tuning).
+        var trained = head.NamedParameters().Select(np => ("head." + np.Name, np.Parameter)).ToList();
+        if (_settings.FineTune) trained.AddRange(vit.Model.NamedParameters().Where(np => !np.Parameter.IsFrozen).Select(np => ("img_encoder_q.model." + np.Name, np.Parameter)));
         else foreach (Parameter p in model.Parameters()) p.Freeze();
+        List<Parameter> parameters = trained.Select(t => t.Item2).ToList();
         model.Eval();
         var optimizer = new SgdMomentum([new ParamGroup(parameters, _settings.Lr, _settings.WeightDecay)], _settings.Momentum);
         var schedule = new WarmupCosineSchedule(_settings.Lr, _settings.MinLr, _settings.WarmupSteps, _settings.Steps);
         string mode = _settings.FineTune ? "fine-tuning" : "linear probing";
+        FrozenBase frozen = DescribeBase(model, source, modelSpec, trained.Select(t => t.Item1).ToHashSet(StringComparer.Ordinal));
+
+        long start = 0;
+        var position = new Checkpoints.DataPosition(0, 0);
+        if (_settings.Resume)
+        {
+            if (store.LoadNewest() is { } checkpoint)
+            {
+                checkpoint.State.FrozenBase?.CheckSameAs(frozen, checkpoint.Folder);
+                LoadTrained(checkpoint.ModelPath, head, vit.Model);
+                OptimizerStateFile.Load(optimizer, trained, checkpoint.OptimizerPath, "classifier");
+                start = checkpoint.State.Step;
+                position = checkpoint.State.Data;
+                _say($"resuming from {checkpoint.Folder} (step {start})");
+            }
+            else
+            {
+                _say($"no checkpoint in {store.Root}: starting from step 0");
+            }
+        }
         _say($"{mode} {_settings.Task} ({_settings.Classes} classes): {train.Count} training images ({_settings.Fraction:P0} of the split, " +
              $"balanced epoch of {balancedEpoch.Count}), {test.Count} balanced test images; {parameters.Sum(p => p.Numel):N0} trained parameters; device {_device.Name}");
 
         var clock = Stopwatch.StartNew();
         string metricsPath = Path.Combine(output, "train.jsonl");
         double lastLoss = double.NaN;
-        using (var log = new MetricsLog(metricsPath, null))
-        using (var stream = new BatchStream(loader, new Checkpoints.DataPosition(0, 0)))
+        using (var log = new MetricsLog(metricsPath, _settings.Resume ? start : null))
+        using (var stream = new BatchStream(loader, position))
         {
-            ProgressReporter.Run(mode, _settings.Steps, 0, progress =>
+            ProgressReporter.Run(mode, _settings.Steps, start, progress =>
             {
-                for (long s = 0; s < _settings.Steps; s++)
+                for (long s = start; s < _settings.Steps; s++)
                 {
                     var stepClock = Stopwatch.StartNew();
                     double lr = schedule.At(s);
@@ -109,26 +141,90 @@ public sealed class ClassifierTrainer
                     if (done % _settings.LogEvery == 0 || done == _settings.Steps)
                         log.Append(done, "train", [new("loss", lastLoss), new("lr", lr), new("images_per_s", perSecond)]);
                     progress.Update(done, $"loss {lastLoss:F4}", perSecond);
+                    if (KillAfterStep is { } kill && done >= kill) return done;
+                    if (done % _settings.CheckpointEvery == 0 && done < _settings.Steps)
+                        store.Save(new TrainingCheckpoint { Step = done, Data = stream.Position, LearningRate = lr, FrozenBase = frozen },
+                            Weights(head, vit.Model), OptimizerStateFile.ToNamed(optimizer, trained, "classifier"));
                 }
-                return 0;
+                return _settings.Steps;
             }, plainEvery: _settings.LogEvery, plain: ProgressOutput);
         }
+        if (KillAfterStep is { } k && k < _settings.Steps) return new ClassifierResult(null, lastLoss, clock.Elapsed, output);
         LossCurvePlot.FromMetricsJsonl(metricsPath, Path.Combine(output, "loss.png"));
 
-        // Weights: the head, and for fine-tuning the ViT under its MaMA keys.
-        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach ((string name, Tensor t) in head.StateDict()) weights["head." + name] = t;
-        if (_settings.FineTune)
-            foreach ((string name, Tensor t) in vit.Model.StateDict()) weights["img_encoder_q.model." + name] = t;
-        Safetensors.Write(Path.Combine(output, "classifier.safetensors"), weights, new Dictionary<string, string>
+        Safetensors.Write(Path.Combine(output, "classifier.safetensors"), Weights(head, vit.Model), new Dictionary<string, string>
         {
             ["task"] = _settings.Task.ToString().ToLowerInvariant(), ["mode"] = _settings.FineTune ? "finetune" : "probe", ["model"] = _settings.Model,
         });
 
-        MetricsReport report = Evaluate(model, head, test, tokenizer, transform);
+        (MetricsReport report, ScoreTable scores) = Evaluate(model, head, test, tokenizer, transform);
         report.WriteJson(Path.Combine(output, "metrics.json"));
         ConfusionMatrixPlot.Save(report.ConfusionMatrix, Path.Combine(output, "confusion.png"), _settings.ClassNames);
+        RocPlot.Save(scores, Path.Combine(output, "roc.png"), _settings.ClassNames, $"ROC, {_settings.Task.ToString().ToLowerInvariant()} (one vs rest)");
         return new ClassifierResult(report, lastLoss, clock.Elapsed, output);
+    }
+
+    /// <summary>Tests: after this many completed steps the run ends as if killed (no final files).</summary>
+    internal long? KillAfterStep { get; init; }
+
+    /// <summary>The trained weights: the head as head.*, and when fine-tuning the ViT under its MaMA keys.</summary>
+    private Dictionary<string, Tensor> Weights(Linear head, Module vit)
+    {
+        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach ((string name, Tensor t) in head.StateDict()) weights["head." + name] = t;
+        if (_settings.FineTune)
+            foreach ((string name, Tensor t) in vit.StateDict()) weights["img_encoder_q.model." + name] = t;
+        return weights;
+    }
+
+    /// <summary>Loads a checkpoint's weights into the head (and the ViT); the file must hold exactly the names <see cref="Weights"/> gives.</summary>
+    private void LoadTrained(string path, Linear head, Module vit)
+    {
+        var expected = Weights(head, vit).Keys.ToHashSet(StringComparer.Ordinal);
+        using SafetensorsFile file = Safetensors.Open(path);
+        var names = file.Names.ToHashSet(StringComparer.Ordinal);
+        if (!names.SetEquals(expected))
+            throw new InvalidDataException($"{path}: its tensors ({string.Join(", ", names.Except(expected).Take(3).DefaultIfEmpty("-"))} extra, " +
+                                           $"{string.Join(", ", expected.Except(names).Take(3).DefaultIfEmpty("-"))} missing) are not the ones this classifier trains (another task or mode?).");
+        var loaded = names.ToDictionary(n => n, n => file.Load(n), StringComparer.Ordinal);
+        try
+        {
+            head.LoadStateDict(Strip(loaded, "head."));
+            if (_settings.FineTune) vit.LoadStateDict(Strip(loaded, "img_encoder_q.model."));
+        }
+        finally
+        {
+            foreach (Tensor t in loaded.Values) t.Dispose();
+        }
+    }
+
+    private static Dictionary<string, Tensor> Strip(Dictionary<string, Tensor> all, string prefix) =>
+        all.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+
+    /// <summary>The MaMA weights this classifier does not train (all but the head, or all but the ViT's trained ones).</summary>
+    private static FrozenBase DescribeBase(MaMAModel model, ModelSource.Resolved source, string modelSpec, IReadOnlySet<string> trained)
+    {
+        var frozen = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach ((string name, Tensor t) in model.StateDict())
+            if (!trained.Contains(name)) frozen[name] = t;
+        return FrozenBase.Of(modelSpec, source.WeightsDirectory, frozen);
+    }
+
+    /// <summary>A pre-training run folder's data: its config's data folder, or its synthetic dataset.</summary>
+    private static string? RunData(string model)
+    {
+        string config = Path.Combine(model, "config.json");
+        if (!Directory.Exists(model) || File.Exists(Path.Combine(model, "model.safetensors")) || !File.Exists(config)) return null;
+        try
+        {
+            if (Config.TrainingConfigFile.Load(config).Data is { } data) return data;
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+        string synthetic = Path.Combine(model, "synthetic");
+        return Directory.Exists(synthetic) ? synthetic : null;
     }
 
     /// <summary>Pooled ViT feature [B, C]; recorded only when fine-tuning.</summary>
@@ -141,7 +237,7 @@ public sealed class ClassifierTrainer
 
     private int Label(MammoBatch b, int i) => _settings.Task == ClassifierTask.Birads ? b.Birads[i] : b.Density[i];
 
-    private MetricsReport Evaluate(MaMAModel model, Linear head, IReadOnlyList<EmbedRecord> test, MaMA.Data.Text.MaMATokenizer tokenizer, MammoTransformOptions transform)
+    private (MetricsReport Report, ScoreTable Scores) Evaluate(MaMAModel model, Linear head, IReadOnlyList<EmbedRecord> test, MaMA.Data.Text.MaMATokenizer tokenizer, MammoTransformOptions transform)
     {
         var loader = new MammoLoader(test, tokenizer, new LoaderOptions
         {
@@ -161,7 +257,8 @@ public sealed class ClassifierTrainer
                 for (int c = 0; c < _settings.Classes; c++) probabilities[row, c] = p[i * _settings.Classes + c];
             }
         }
-        return ClassificationMetrics.Compute(probabilities, labels);
+        ScoreTable scores = ScoreTable.FromProbabilities(probabilities, labels);
+        return (ClassificationMetrics.Compute(scores), scores);
     }
 
     private IReadOnlyList<EmbedRecord> Fraction(List<EmbedRecord> records)
@@ -201,4 +298,5 @@ public sealed class ClassifierTrainer
 }
 
 /// <summary>What a probing or fine-tuning run ended with.</summary>
-public sealed record ClassifierResult(MetricsReport Report, double LastLoss, TimeSpan Elapsed, string OutputDir);
+/// <param name="Report">The test metrics; null when the run ended before its last step (tests' kill).</param>
+public sealed record ClassifierResult(MetricsReport? Report, double LastLoss, TimeSpan Elapsed, string OutputDir);

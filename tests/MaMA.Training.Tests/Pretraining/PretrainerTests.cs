@@ -116,4 +116,46 @@ public class PretrainerTests
         Assert.That(messages, Has.Some.Contains("resuming from").And.Some.Contains("step 2"));
         Assert.That(store.List().Select(c => c.Step), Is.EqualTo(new long[] { 2, 4 }));
     }
+
+    [Test]
+    public void CheckpointsLeaveOutTheFrozenBaseAndAResumeOverAnotherBaseFails()
+    {
+        string run = NewRun("slim");
+        var config = TinyRuns.Config(steps: 3, checkpointEvery: 1);
+        TinyRuns.Train(config, run, killAfter: 2);
+        var store = new CheckpointStore(Path.Combine(run, "checkpoints"), 2);
+        LoadedCheckpoint checkpoint = store.LoadNewest()!;
+        Assert.That(checkpoint.State.FormatVersion, Is.EqualTo(2));
+        FrozenBase frozen = checkpoint.State.FrozenBase!;
+        Assert.That(frozen.Model, Is.EqualTo("tiny"));
+        Assert.That(frozen.Sha256, Has.Length.EqualTo(64));
+        using (var file = MaMA.Engine.Serialization.Safetensors.Open(checkpoint.ModelPath))
+        {
+            var stored = file.Names.ToHashSet();
+            // The frozen GPT-2 base (wte, attention and MLP weights under LoRA) is out; LoRA factors, ViT, heads and BatchNorm statistics are in.
+            Assert.That(frozen.Names, Has.Some.Contains("wte.weight"));
+            Assert.That(stored.Intersect(frozen.Names), Is.Empty);
+            Assert.That(stored, Has.Some.Contains("lora_A"));
+            Assert.That(stored, Has.Some.StartsWith("img_encoder_q.model."));
+            Assert.That(stored, Has.Some.Contains("running_mean"));
+            Assert.That(stored, Does.Contain("local_scale"));
+        }
+        TestContext.Out.WriteLine($"checkpoint model file {new FileInfo(checkpoint.ModelPath).Length / 1e6:F2} MB, frozen base left out {frozen.Bytes / 1e6:F2} MB");
+        Assert.That(new FileInfo(checkpoint.ModelPath).Length, Is.LessThan(frozen.Bytes));
+
+        // Another seed draws another frozen base: the resume must refuse it.
+        var e = Assert.Throws<InvalidOperationException>(() => TinyRuns.Train(config with { Seed = 6 }, run, resume: true))!;
+        Assert.That(e.Message, Does.Contain("frozen base").And.Contain("start a new run"));
+    }
+
+    [Test]
+    public void ASecondTrainerOnTheSameRunFolderIsRefused()
+    {
+        string run = NewRun("lock");
+        using (MaMA.Training.Runs.RunLock.Acquire(run))
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => TinyRuns.Train(TinyRuns.Config(steps: 3), run))!;
+            Assert.That(e.Message, Does.Contain("in use by another run"));
+        }
+    }
 }

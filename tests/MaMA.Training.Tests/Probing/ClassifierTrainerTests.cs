@@ -18,9 +18,9 @@ public class ClassifierTrainerTests
             };
             var trainer = new ClassifierTrainer(settings, Device.Cpu, _ => { }) { ProgressOutput = TextWriter.Null };
             ClassifierResult result = trainer.Train(outDir);
-            Assert.That(result.Report.ClassCount, Is.EqualTo(4));
+            Assert.That(result.Report!.ClassCount, Is.EqualTo(4));
             Assert.That(double.IsFinite(result.LastLoss), Is.True);
-            foreach (string f in new[] { "classifier.safetensors", "metrics.json", "train.jsonl", "loss.png", "confusion.png" })
+            foreach (string f in new[] { "classifier.safetensors", "metrics.json", "train.jsonl", "loss.png", "confusion.png", "roc.png" })
                 Assert.That(File.Exists(Path.Combine(outDir, f)), Is.True, f);
         }
         finally
@@ -28,4 +28,60 @@ public class ClassifierTrainerTests
             Directory.Delete(outDir, recursive: true);
         }
     }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void ResumedClassifierRunReachesTheSameLossesAsAnUninterruptedOne(bool fineTune)
+    {
+        string whole = TestPaths.NewScratch("cls-whole"), parts = TestPaths.NewScratch("cls-parts");
+        try
+        {
+            var settings = new ClassifierSettings
+            {
+                Model = "tiny", Data = TinyRuns.DataDir, Task = ClassifierTask.Density, FineTune = fineTune, Steps = 6, WarmupSteps = 1, BatchSize = 6,
+                Workers = 2, LogEvery = 1, CheckpointEvery = 2, KeepLast = 2, Lr = 5e-2,
+            };
+            Run(settings, whole);
+            // Killed after step 5: the newest checkpoint is step 4, step 5 runs again after the resume.
+            Run(settings, parts, killAfter: 5);
+            Assert.That(Directory.GetDirectories(Path.Combine(parts, "checkpoints")).Select(Path.GetFileName), Is.EquivalentTo(new[] { "step-000002", "step-000004" }));
+            var messages = new List<string>();
+            ClassifierResult resumed = Run(settings with { Resume = true }, parts, messages: messages);
+            Assert.That(messages, Has.Some.Contains("resuming from").And.Some.Contains("step 4"));
+            var a = MaMA.Training.Runs.MetricsLog.Read(Path.Combine(whole, "train.jsonl"));
+            var b = MaMA.Training.Runs.MetricsLog.Read(Path.Combine(parts, "train.jsonl"));
+            Assert.That(b.Select(l => l.Step), Is.EqualTo(a.Select(l => l.Step)));
+            for (int i = 0; i < a.Count; i++) Assert.That(b[i]["loss"], Is.EqualTo(a[i]["loss"]), $"loss at step {a[i].Step}");
+            Assert.That(File.ReadAllBytes(Path.Combine(parts, "classifier.safetensors")), Is.EqualTo(File.ReadAllBytes(Path.Combine(whole, "classifier.safetensors"))));
+            Assert.That(resumed.Report, Is.Not.Null);
+        }
+        finally
+        {
+            Directory.Delete(whole, recursive: true);
+            Directory.Delete(parts, recursive: true);
+        }
+    }
+
+    [Test]
+    public void AFolderWithCheckpointsNeedsResume()
+    {
+        string outDir = TestPaths.NewScratch("cls-again");
+        try
+        {
+            var settings = new ClassifierSettings
+            {
+                Model = "tiny", Data = TinyRuns.DataDir, Steps = 3, WarmupSteps = 1, BatchSize = 6, Workers = 2, LogEvery = 1, CheckpointEvery = 1,
+            };
+            Run(settings, outDir, killAfter: 2);
+            var e = Assert.Throws<InvalidOperationException>(() => Run(settings, outDir))!;
+            Assert.That(e.Message, Does.Contain("--resume"));
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    private static ClassifierResult Run(ClassifierSettings settings, string outDir, long? killAfter = null, List<string>? messages = null) =>
+        new ClassifierTrainer(settings, Device.Cpu, m => messages?.Add(m)) { ProgressOutput = TextWriter.Null, KillAfterStep = killAfter }.Train(outDir);
 }

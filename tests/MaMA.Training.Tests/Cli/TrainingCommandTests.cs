@@ -1,0 +1,119 @@
+using System.Text.Json;
+using MaMA.Training.Runs;
+using MaMA.Training.Tests.Pretraining;
+
+namespace MaMA.Training.Tests.Cli;
+
+/// <summary>
+/// <c>mama pretrain</c>, <c>probe</c>, <c>finetune</c> and <c>bench train</c> through the CLI entry
+/// point in process (exit codes and the files they leave), with tiny step counts.
+/// </summary>
+[NonParallelizable]
+public class TrainingCommandTests
+{
+    private readonly List<string> _dirs = [];
+
+    private string Scratch(string name)
+    {
+        string dir = TestPaths.NewScratch(name);
+        _dirs.Add(dir);
+        return dir;
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        foreach (string d in _dirs) Directory.Delete(d, recursive: true);
+        _dirs.Clear();
+    }
+
+    private static int Mama(params string[] args) => MaMA.Cli.Cli.Run(args);
+
+    /// <summary>configs/pretrain-tiny.json with a few steps over the tests' synthetic dataset.</summary>
+    private string TinyConfig(int steps, int checkpointEvery)
+    {
+        string path = Path.Combine(Scratch("cfg"), "tiny.json");
+        string text = File.ReadAllText(Path.Combine(TestPaths.Configs, "pretrain-tiny.json"))
+            .Replace("\"data\": null", $"\"data\": {JsonSerializer.Serialize(TinyRuns.DataDir)}")
+            .Replace("\"max_steps\": 400", $"\"max_steps\": {steps}")
+            .Replace("\"warmup_steps\": 10", "\"warmup_steps\": 1")
+            .Replace("\"micro_batch\": 8", "\"micro_batch\": 6")
+            .Replace("\"checkpoint_every\": 100", $"\"checkpoint_every\": {checkpointEvery}")
+            .Replace("\"eval_every\": 100", "\"eval_every\": 0")
+            .Replace("\"log_every\": 10", "\"log_every\": 1");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Test]
+    public void PretrainResumeThenProbeAndFinetuneTheRun()
+    {
+        string run = Path.Combine(Scratch("run"), "tiny");
+        string config = TinyConfig(steps: 3, checkpointEvery: 2);
+        Assert.That(Mama("pretrain", "--config", config, "--out", run), Is.EqualTo(0));
+        Assert.That(Directory.Exists(Path.Combine(run, "final")), Is.True);
+        Assert.That(Directory.GetDirectories(Path.Combine(run, "checkpoints")).Select(Path.GetFileName), Is.EquivalentTo(new[] { "step-000002", "step-000003" }));
+        // A finished run resumed: nothing left to train, same final step.
+        Assert.That(Mama("pretrain", "--out", run, "--resume"), Is.EqualTo(0));
+        Assert.That(MetricsLog.Read(Path.Combine(run, "metrics.jsonl")).Where(l => l.Kind == "train").Select(l => l.Step), Is.EqualTo(new long[] { 1, 2, 3 }));
+
+        string probe = Path.Combine(Scratch("probe"), "density");
+        Assert.That(Mama("probe", "--model", run, "--task", "density", "--steps", "3", "--batch", "6", "--log-every", "1", "--workers", "2", "--device", "cpu", "--out", probe), Is.EqualTo(0));
+        foreach (string f in new[] { "classifier.safetensors", "metrics.json", "confusion.png", "roc.png", "loss.png", "train.jsonl" })
+            Assert.That(File.Exists(Path.Combine(probe, f)), Is.True, f);
+        // The run's data was used (no synthetic dataset of the probe's own).
+        Assert.That(Directory.Exists(Path.Combine(probe, "synthetic")), Is.False);
+
+        string ft = Path.Combine(Scratch("ft"), "birads");
+        Assert.That(Mama("finetune", "--model", run, "--task", "birads", "--steps", "2", "--batch", "6", "--checkpoint-every", "1", "--workers", "2", "--device", "cpu", "--out", ft), Is.EqualTo(0));
+        Assert.That(File.Exists(Path.Combine(ft, "metrics.json")), Is.True);
+        Assert.That(Directory.GetDirectories(Path.Combine(ft, "checkpoints")).Select(Path.GetFileName), Is.EqualTo(new[] { "step-000001" }));
+    }
+
+    [Test]
+    public void BenchTrainTinyWritesJson()
+    {
+        string json = Path.Combine(Scratch("bench"), "train.json");
+        Assert.That(Mama("bench", "train", "--config", "tiny", "--device", "cpu", "--micro-batch", "4", "--steps", "1", "--warmup", "0", "--json", json), Is.EqualTo(0));
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement row = doc.RootElement.GetProperty("rows")[0];
+        Assert.That(row.GetProperty("config").GetString(), Is.EqualTo("tiny"));
+        Assert.That(row.GetProperty("micro_batch").GetInt32(), Is.EqualTo(4));
+        Assert.That(row.GetProperty("pairs_per_second").GetDouble(), Is.GreaterThan(0));
+    }
+
+    [TestCase("pretrain")]
+    [TestCase("pretrain", "--config", "x.json", "extra")]
+    [TestCase("pretrain", "--resume", "yes", "--out", "r")]
+    [TestCase("pretrain", "--config", "configs/pretrain-tiny.json", "--device", "tpu")]
+    [TestCase("probe")]
+    [TestCase("probe", "--model", "tiny", "--task", "cancer")]
+    [TestCase("probe", "--model", "tiny", "--fraction", "2")]
+    [TestCase("probe", "--model", "tiny", "--steps", "x")]
+    [TestCase("finetune", "--model", "tiny", "--bogus", "1")]
+    [TestCase("probe", "--model", "tiny", "--resume", "now")]
+    [TestCase("bench", "train", "--micro-batch", "1")]
+    [TestCase("bench", "train", "--config", "huge")]
+    [TestCase("bench", "train", "--precision", "fp8")]
+    [TestCase("bench", "train", "--threads", "2")]
+    [TestCase("bench", "fly")]
+    public void UsageMistakesExitWith2(params string[] args)
+    {
+        string cwd = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = Path.GetDirectoryName(TestPaths.Configs)!;
+            Assert.That(Mama(args), Is.EqualTo(2));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = cwd;
+        }
+    }
+
+    [Test]
+    public void ResumingAFolderThatIsNoRunFailsWith1()
+    {
+        Assert.That(Mama("pretrain", "--out", Scratch("empty"), "--resume"), Is.EqualTo(1));
+    }
+}
