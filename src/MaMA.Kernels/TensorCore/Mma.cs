@@ -25,12 +25,15 @@ public struct FragC
 /// The warp-level tensor-core tile: D = A B + C for A 16x16 bf16, B 16x8 bf16, C/D 16x8 fp32, every
 /// lane of the warp calling with its own fragments. On CUDA this is one
 /// <c>mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32</c> (sm_80+; ILGPU emits sm_80 PTX).
-/// Elsewhere (the ILGPU CPU simulator cannot run inline PTX) it is emulated with the same data
-/// movement a warp would need without tensor cores: each lane gathers, by warp shuffles, the A rows
-/// and B columns its four outputs need from the lanes that hold them per <see cref="MmaLayout"/>,
+/// Elsewhere (the ILGPU CPU simulator cannot run inline PTX) it is emulated with the data movement
+/// a warp would need without tensor cores: every lane publishes its fragment registers to a
+/// per-warp scratch in shared memory, and each lane then reads the A rows and B columns its four
+/// outputs need from the lanes that hold them per <see cref="MmaLayout"/> (the inverse mapping)
 /// and accumulates the exact bf16 x bf16 products in fp32. The emulation therefore only gives the
 /// right answer when callers load fragments exactly per the ISA layout, which is what the CPU tests
-/// check. All 32 lanes must call it together (warp-synchronous; the simulator needs a warp size of 32).
+/// check. All 32 lanes must call it together (warp-synchronous; the simulator needs 32-lane warps).
+/// Shared memory rather than warp shuffles: a shuffle costs the CPU simulator three thread barriers
+/// and the emulation would need 32 of them per mma; publishing costs two barriers in all.
 /// </summary>
 public static class Mma
 {
@@ -38,17 +41,24 @@ public static class Mma
     public const string Bf16Instruction =
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};";
 
+    /// <summary>Scratch words per lane for the emulation: 4 A registers + 2 B registers.</summary>
+    public const int ScratchWordsPerLane = 6;
+
+    /// <summary>Scratch words per warp for the emulation (a kernel allocates this per warp in shared memory).</summary>
+    public const int ScratchWordsPerWarp = MmaLayout.WarpSize * ScratchWordsPerLane;
+
     /// <summary>
     /// acc = A B + acc for this lane's fragments, choosing by <see cref="CudaAsm.IsSupported"/>. On
     /// CUDA the emulated branch stays in the PTX text behind a constant-false predicate
     /// (<c>setp.ne.s32 %p, 1, 1</c>) that ptxas folds away; kernels that want clean PTX take an
     /// <see cref="IMma"/> type parameter instead and are loaded with <see cref="PtxMma"/> or
-    /// <see cref="EmulatedMma"/> by the launcher.
+    /// <see cref="EmulatedMma"/> by the launcher. <paramref name="warpScratch"/>: this warp's
+    /// <see cref="ScratchWordsPerWarp"/> words of shared memory (unused on CUDA).
     /// </summary>
-    public static void MmaBf16(ref FragC acc, FragA a, FragB b)
+    public static void MmaBf16(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch)
     {
         if (CudaAsm.IsSupported) Ptx(ref acc, a, b);
-        else Emulate(ref acc, a, b);
+        else Emulate(ref acc, a, b, warpScratch);
     }
 
     /// <summary>The tensor-core instruction itself (CUDA only: inline PTX cannot run elsewhere).</summary>
@@ -66,67 +76,73 @@ public static class Mma
     }
 
     /// <summary>
-    /// Lane (g, t) owns C rows g and g+8, columns 2t and 2t+1. For each of the four k-pairs slots
-    /// j it fetches the 4 A registers of the lane holding A(g, 2j) (which, per the layout, also holds
-    /// rows g+8 and k+8) and the 2 B registers of the lanes holding B(2j, 2t) and B(2j, 2t+1); every
-    /// fetched value is then placed by the forward layout functions, not by hard-coded positions.
+    /// Publish (lane L's registers at words [6L, 6L + 6): A0..A3, B0, B1), barrier, then for each of
+    /// this lane's outputs C(row, col) = sum_k A(row, k) B(k, col) with A(row, k) read from lane
+    /// ALane(row, k), element AElement(row, k), and B likewise; barrier so the scratch can be reused.
     /// </summary>
-    public static void Emulate(ref FragC acc, FragA a, FragB b)
+    public static void Emulate(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch)
     {
         int lane = Warp.LaneIdx;
-        int rowLo = MmaLayout.CRow(lane, 0), colLo = MmaLayout.CCol(lane, 0);
-        float s0 = acc.C0, s1 = acc.C1, s2 = acc.C2, s3 = acc.C3;
-        for (int j = 0; j < 4; j++)
-        {
-            int srcA = MmaLayout.ALane(rowLo, 2 * j);
-            int srcB0 = MmaLayout.BLane(2 * j, colLo), srcB1 = MmaLayout.BLane(2 * j, colLo + 1);
-            uint ra0 = Warp.Shuffle(a.R0, srcA), ra1 = Warp.Shuffle(a.R1, srcA);
-            uint ra2 = Warp.Shuffle(a.R2, srcA), ra3 = Warp.Shuffle(a.R3, srcA);
-            uint rb00 = Warp.Shuffle(b.R0, srcB0), rb01 = Warp.Shuffle(b.R1, srcB0);
-            uint rb10 = Warp.Shuffle(b.R0, srcB1), rb11 = Warp.Shuffle(b.R1, srcB1);
-            // Each A register r of srcA holds elements 2r, 2r+1; each B register q holds 2q, 2q+1.
-            for (int r = 0; r < 4; r++)
-            {
-                uint ar = r == 0 ? ra0 : r == 1 ? ra1 : r == 2 ? ra2 : ra3;
-                int row = MmaLayout.ARow(srcA, 2 * r);
-                for (int q = 0; q < 2; q++)
-                {
-                    // Pair A register r with the B register covering the same two k.
-                    if (MmaLayout.ACol(srcA, 2 * r) != MmaLayout.BRow(srcB0, 2 * q)) continue;
-                    uint bLeft = q == 0 ? rb00 : rb01, bRight = q == 0 ? rb10 : rb11;
-                    float dotLeft = Bf16Dot(ar, bLeft), dotRight = Bf16Dot(ar, bRight);
-                    int colLeft = MmaLayout.BCol(srcB0, 2 * q), colRight = MmaLayout.BCol(srcB1, 2 * q);
-                    if (row == MmaLayout.CRow(lane, 0) && colLeft == MmaLayout.CCol(lane, 0)) s0 += dotLeft;
-                    if (row == MmaLayout.CRow(lane, 1) && colRight == MmaLayout.CCol(lane, 1)) s1 += dotRight;
-                    if (row == MmaLayout.CRow(lane, 2) && colLeft == MmaLayout.CCol(lane, 2)) s2 += dotLeft;
-                    if (row == MmaLayout.CRow(lane, 3) && colRight == MmaLayout.CCol(lane, 3)) s3 += dotRight;
-                }
-            }
-        }
-        acc.C0 = s0;
-        acc.C1 = s1;
-        acc.C2 = s2;
-        acc.C3 = s3;
+        int mine = lane * ScratchWordsPerLane;
+        warpScratch[mine + 0] = a.R0;
+        warpScratch[mine + 1] = a.R1;
+        warpScratch[mine + 2] = a.R2;
+        warpScratch[mine + 3] = a.R3;
+        warpScratch[mine + 4] = b.R0;
+        warpScratch[mine + 5] = b.R1;
+        Warp.Barrier();
+        acc.C0 += Dot(warpScratch, MmaLayout.CRow(lane, 0), MmaLayout.CCol(lane, 0));
+        acc.C1 += Dot(warpScratch, MmaLayout.CRow(lane, 1), MmaLayout.CCol(lane, 1));
+        acc.C2 += Dot(warpScratch, MmaLayout.CRow(lane, 2), MmaLayout.CCol(lane, 2));
+        acc.C3 += Dot(warpScratch, MmaLayout.CRow(lane, 3), MmaLayout.CCol(lane, 3));
+        Warp.Barrier();
     }
 
-    /// <summary>lo*lo + hi*hi of two packed bf16 pairs; each product is exact in fp32.</summary>
-    private static float Bf16Dot(uint x, uint y) => Bf16.Low(x) * Bf16.Low(y) + Bf16.High(x) * Bf16.High(y);
+    /// <summary>sum over k of A(row, k) B(k, col) from the published registers; each product is exact in fp32.</summary>
+    private static float Dot(ArrayView<uint> scratch, int row, int col)
+    {
+        float sum = 0f;
+        for (int k = 0; k < MmaLayout.K; k++)
+        {
+            int ea = MmaLayout.AElement(row, k), eb = MmaLayout.BElement(k, col);
+            uint aw = scratch[MmaLayout.ALane(row, k) * ScratchWordsPerLane + (ea >> 1)];
+            uint bw = scratch[MmaLayout.BLane(k, col) * ScratchWordsPerLane + 4 + (eb >> 1)];
+            sum += ((ea & 1) == 0 ? Bf16.Low(aw) : Bf16.High(aw)) * ((eb & 1) == 0 ? Bf16.Low(bw) : Bf16.High(bw));
+        }
+        return sum;
+    }
 }
 
 /// <summary>An m16n8k16 bf16 MMA implementation, chosen when a kernel is loaded (a struct type parameter specialises without virtual calls).</summary>
 public interface IMma
 {
-    void Bf16(ref FragC acc, FragA a, FragB b);
+    /// <summary>acc = A B + acc; <paramref name="warpScratch"/> is what <see cref="WarpScratch"/> gave this warp.</summary>
+    void Bf16(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch);
+
+    /// <summary>
+    /// Called once per kernel by every thread: the shared scratch of warp <paramref name="warp"/> out of
+    /// <paramref name="warps"/> (a compile-time constant) for <see cref="Bf16"/>; empty when none is needed.
+    /// </summary>
+    ArrayView<uint> WarpScratch(int warp, int warps);
 }
 
-/// <summary>mma.sync through inline PTX: the CUDA instantiation.</summary>
+/// <summary>mma.sync through inline PTX: the CUDA instantiation (no scratch: no shared memory spent on the emulation).</summary>
 public struct PtxMma : IMma
 {
-    public readonly void Bf16(ref FragC acc, FragA a, FragB b) => Mma.Ptx(ref acc, a, b);
+    public readonly void Bf16(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch) => Mma.Ptx(ref acc, a, b);
+
+    public readonly ArrayView<uint> WarpScratch(int warp, int warps) => default;
 }
 
-/// <summary>The warp-shuffle emulation: the instantiation for the ILGPU CPU simulator.</summary>
+/// <summary>The shared-memory emulation: the instantiation for the ILGPU CPU simulator.</summary>
 public struct EmulatedMma : IMma
 {
-    public readonly void Bf16(ref FragC acc, FragA a, FragB b) => Mma.Emulate(ref acc, a, b);
+    public readonly void Bf16(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch) => Mma.Emulate(ref acc, a, b, warpScratch);
+
+    /// <summary>Kernels use at most 8 warps per group (256 threads), so one 8-warp allocation serves them all.</summary>
+    public readonly ArrayView<uint> WarpScratch(int warp, int warps) =>
+        SharedMemory.Allocate<uint>(MaxWarps * Mma.ScratchWordsPerWarp).SubView(warp * Mma.ScratchWordsPerWarp, Mma.ScratchWordsPerWarp);
+
+    /// <summary>Warps per group the scratch covers.</summary>
+    public const int MaxWarps = 8;
 }

@@ -44,6 +44,8 @@ public static partial class TensorCoreGemm
         int warpRow = (warp >> 2) * WarpTileM, warpCol = (warp & 3) * WarpTileN;
         int blockRow = Grid.IdxY * BlockM, blockCol = Grid.IdxX * BlockN;
         int z = Grid.IdxZ;
+        // Shared scratch for the emulated mma on the CPU simulator; empty (no allocation) on CUDA.
+        ArrayView<uint> warpScratch = mma.WarpScratch(warp, Threads / MmaLayout.WarpSize);
         long aBase = z * p.ABatch, bBase = z * p.BBatch;
 
         FragC c00 = default, c01 = default, c02 = default, c03 = default;
@@ -69,10 +71,10 @@ public static partial class TensorCoreGemm
                 FragB b1 = LoadB(pairs, bTile, warpCol + 8, ks, lane);
                 FragB b2 = LoadB(pairs, bTile, warpCol + 16, ks, lane);
                 FragB b3 = LoadB(pairs, bTile, warpCol + 24, ks, lane);
-                mma.Bf16(ref c00, a0, b0); mma.Bf16(ref c01, a0, b1); mma.Bf16(ref c02, a0, b2); mma.Bf16(ref c03, a0, b3);
-                mma.Bf16(ref c10, a1, b0); mma.Bf16(ref c11, a1, b1); mma.Bf16(ref c12, a1, b2); mma.Bf16(ref c13, a1, b3);
-                mma.Bf16(ref c20, a2, b0); mma.Bf16(ref c21, a2, b1); mma.Bf16(ref c22, a2, b2); mma.Bf16(ref c23, a2, b3);
-                mma.Bf16(ref c30, a3, b0); mma.Bf16(ref c31, a3, b1); mma.Bf16(ref c32, a3, b2); mma.Bf16(ref c33, a3, b3);
+                mma.Bf16(ref c00, a0, b0, warpScratch); mma.Bf16(ref c01, a0, b1, warpScratch); mma.Bf16(ref c02, a0, b2, warpScratch); mma.Bf16(ref c03, a0, b3, warpScratch);
+                mma.Bf16(ref c10, a1, b0, warpScratch); mma.Bf16(ref c11, a1, b1, warpScratch); mma.Bf16(ref c12, a1, b2, warpScratch); mma.Bf16(ref c13, a1, b3, warpScratch);
+                mma.Bf16(ref c20, a2, b0, warpScratch); mma.Bf16(ref c21, a2, b1, warpScratch); mma.Bf16(ref c22, a2, b2, warpScratch); mma.Bf16(ref c23, a2, b3, warpScratch);
+                mma.Bf16(ref c30, a3, b0, warpScratch); mma.Bf16(ref c31, a3, b1, warpScratch); mma.Bf16(ref c32, a3, b2, warpScratch); mma.Bf16(ref c33, a3, b3, warpScratch);
             }
             Group.Barrier();
         }

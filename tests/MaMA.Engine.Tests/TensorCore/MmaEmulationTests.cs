@@ -20,6 +20,7 @@ public sealed class MmaEmulationTests
     /// <summary>Tile z = Grid.IdxX: a [z][16][16], b [z][16 (k)][8 (n)], c and d [z][16][8], row-major, bf16 bits for a and b.</summary>
     private static void TileKernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, ArrayView<float> d)
     {
+        ArrayView<uint> scratch = SharedMemory.Allocate<uint>(Mma.ScratchWordsPerWarp); // one warp per group
         int lane = Warp.LaneIdx, z = Grid.IdxX;
         int aBase = z * 256, bBase = z * 128, cBase = z * 128;
         FragA fa;
@@ -35,7 +36,7 @@ public sealed class MmaEmulationTests
         acc.C1 = c[cBase + MmaLayout.CRow(lane, 1) * 8 + MmaLayout.CCol(lane, 1)];
         acc.C2 = c[cBase + MmaLayout.CRow(lane, 2) * 8 + MmaLayout.CCol(lane, 2)];
         acc.C3 = c[cBase + MmaLayout.CRow(lane, 3) * 8 + MmaLayout.CCol(lane, 3)];
-        Mma.MmaBf16(ref acc, fa, fb);
+        Mma.MmaBf16(ref acc, fa, fb, scratch);
         d[cBase + MmaLayout.CRow(lane, 0) * 8 + MmaLayout.CCol(lane, 0)] = acc.C0;
         d[cBase + MmaLayout.CRow(lane, 1) * 8 + MmaLayout.CCol(lane, 1)] = acc.C1;
         d[cBase + MmaLayout.CRow(lane, 2) * 8 + MmaLayout.CCol(lane, 2)] = acc.C2;
