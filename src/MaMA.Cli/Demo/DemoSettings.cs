@@ -22,7 +22,7 @@ public sealed record DemoSettings
     public MaMAConfig Model { get; init; } = MaMAConfig.Demo;
 
     /// <summary>Pre-training optimizer steps (each of <see cref="MicroBatch"/> pairs).</summary>
-    public long Steps { get; init; } = 1500;
+    public long Steps { get; init; } = 3000;
 
     public long WarmupSteps { get; init; } = 50;
 
@@ -38,7 +38,7 @@ public sealed record DemoSettings
     public long ProbeSteps { get; init; } = 600;
 
     /// <summary>Linear-probe peak learning rate; the tiny ViT's features are small, so it takes more than the paper's 5e-4.</summary>
-    public double ProbeLr { get; init; } = 1e-2;
+    public double ProbeLr { get; init; } = 5e-2;
 
     public int ProbeBatch { get; init; } = 32;
 
