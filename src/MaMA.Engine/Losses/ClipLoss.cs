@@ -1,3 +1,4 @@
+using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 
 namespace MaMA.Engine.Losses;
@@ -22,6 +23,7 @@ public static partial class Losses
     /// </summary>
     public static Tensor ClipLoss(Tensor image, Tensor text, Tensor logitScale)
     {
+        if (Autocast.Lowers(image, text)) return ClipLoss(Autocast.Lower(image), Autocast.Lower(text), logitScale);
         const string op = "clip_loss";
         Dispatch.SameDevice(op, image, text, logitScale);
         Dispatch.RequireFloat(op, image);

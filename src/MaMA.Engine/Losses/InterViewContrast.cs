@@ -1,3 +1,4 @@
+using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 
 namespace MaMA.Engine.Losses;
@@ -21,6 +22,7 @@ public static partial class Losses
     /// </summary>
     public static Tensor InterViewContrast(Tensor z0, Tensor z1, float temperature = 0.5f)
     {
+        if (Autocast.Lowers(z0, z1)) return InterViewContrast(Autocast.Lower(z0), Autocast.Lower(z1), temperature);
         const string op = "inter_view_contrast";
         Dispatch.SameDevice(op, z0, z1);
         Dispatch.RequireFloat(op, z0);

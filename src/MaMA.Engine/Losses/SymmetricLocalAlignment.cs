@@ -69,6 +69,7 @@ public static partial class Losses
     /// </summary>
     public static unsafe (Tensor T2I, Tensor I2T) LocalAlignmentScores(Tensor patches, Tensor sentences, Tensor sentenceOffsets)
     {
+        if (Autocast.Lowers(patches, sentences)) return LocalAlignmentScores(Autocast.Lower(patches), Autocast.Lower(sentences), sentenceOffsets);
         Dispatch.SameDevice(SlaOp, patches, sentences, sentenceOffsets);
         Dispatch.RequireFloat(SlaOp, patches);
         Dispatch.RequireFloat(SlaOp, sentences);

@@ -26,6 +26,7 @@ public static partial class Ops
     /// </summary>
     public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale)
     {
+        if (Autocast.Lowers(q, k, v)) return Attention(Autocast.Lower(q), Autocast.Lower(k), Autocast.Lower(v), keyPaddingMask, causal, scale);
         const string name = "attention";
         ArgumentNullException.ThrowIfNull(q);
         ArgumentNullException.ThrowIfNull(k);

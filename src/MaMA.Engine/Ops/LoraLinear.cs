@@ -34,6 +34,7 @@ public static partial class Ops
     public static Tensor LoraLinear(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scaling, WeightLayout layout,
         float dropout = 0f, ulong seed = 0, ulong offset = 0, bool training = false)
     {
+        if (Autocast.Lowers(x, weight, loraA, loraB)) return LoraLinear(Autocast.Lower(x), Autocast.Lower(weight), bias, Autocast.Lower(loraA), Autocast.Lower(loraB), scaling, layout, dropout, seed, offset, training);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(loraA);

@@ -14,6 +14,7 @@ public static partial class Ops
     /// </summary>
     public static unsafe Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false)
     {
+        if (Autocast.Lowers(a, b)) return MatMul(Autocast.Lower(a), Autocast.Lower(b), transposeA, transposeB);
         Dispatch.SameDevice("matmul", a, b);
         Dispatch.RequireFloat("matmul", a);
         Dispatch.RequireFloat("matmul", b);
