@@ -9,7 +9,10 @@ public enum Precision
     [JsonStringEnumMemberName("fp32")]
     Fp32,
 
-    /// <summary>bf16 activations and matmuls, fp32 master weights, gradients and optimizer state; fp32 on devices without bf16.</summary>
+    /// <summary>
+    /// bf16 operands in matmuls, LoRA, attention and loss similarities (fp32 accumulation), fp32 master
+    /// weights, gradients and optimizer state; on CPU backends by rounding (same numerics, slower). See MixedPrecision.
+    /// </summary>
     [JsonStringEnumMemberName("bf16")]
     Bf16,
 }

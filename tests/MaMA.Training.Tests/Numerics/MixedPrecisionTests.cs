@@ -140,4 +140,31 @@ public class MixedPrecisionTests
             Directory.Delete(run16, recursive: true);
         }
     }
+
+    /// <summary>The ILGPU simulator (the GPU kernels on CPU threads) runs the same bf16 numerics as the fast CPU backend.</summary>
+    [Test]
+    public void IlgpuSimulatorGivesTheSameBf16StepAsTheCpuBackend()
+    {
+        Device sim = Device.Parse("ilgpu-cpu");
+        float[] x = Values(6 * 40, 5), w = Values(40 * 24, 6), qkv = Values(2 * 2 * 9 * 8, 7);
+        (float[] Y, float[] Dw, float[] O) On(Device device)
+        {
+            using Tensor xt = Tensor.FromArray(x, [6, 40], device);
+            using Tensor wt = Tensor.FromArray(w, [40, 24], device);
+            using Tensor q = Tensor.FromArray(qkv, [2, 2, 9, 8], device);
+            wt.RequiresGrad = true;
+            using (Autocast.Bf16())
+            {
+                Tensor y = Ops.MatMul(xt, wt);
+                Ops.Sum(Ops.Mul(y, y)).Backward();
+                Tensor o = Ops.Attention(q, q, q, null, causal: true, scale: 0.35f);
+                return (y.ToFloatArray(), wt.Grad!.ToFloatArray(), o.ToFloatArray());
+            }
+        }
+        var cpu = On(Device.Cpu);
+        var ilgpu = On(sim);
+        Assert.That(RelativeError(ilgpu.Y, cpu.Y), Is.LessThan(1e-5));
+        Assert.That(RelativeError(ilgpu.Dw, cpu.Dw), Is.LessThan(1e-5));
+        Assert.That(RelativeError(ilgpu.O, cpu.O), Is.LessThan(1e-5));
+    }
 }
