@@ -80,7 +80,9 @@ public sealed class DemoPipeline
 
     private SynthSummary WriteData(string dataDir)
     {
-        int total = _settings.Studies * 4;
+        // The bar counts per mille: the image count (a few studies add cview rows) is known only once writing starts.
+        const int total = 1000;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         return ProgressReporter.Run("synthetic data", total, 0, progress =>
             SyntheticEmbed.Write(dataDir, new SynthOptions
             {
@@ -89,8 +91,9 @@ public sealed class DemoPipeline
                 Width = _settings.Width,
                 Height = _settings.Width * 5 / 4,
                 Force = true,
-                Progress = (done, all) => progress.Update(Math.Min(done, total), $"{done}/{all} images", 0),
-            }), plainEvery: Math.Max(1, total / 4));
+                Progress = (done, all) => progress.Update(
+                    (long)done * total / Math.Max(1, all), $"{done}/{all} images", done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)),
+            }), plainEvery: total / 4);
     }
 
     private (PretrainResult, TrainingConfig) Pretrain(string root, string dataDir, string runDir)
