@@ -56,8 +56,15 @@ public sealed class ClassifierTrainer
         string output = Path.GetFullPath(outDir);
         using RunLock runLock = RunLock.Acquire(output);
         var store = new CheckpointStore(Path.Combine(output, "checkpoints"), _settings.KeepLast, m => _say("warning: " + m));
-        if (!_settings.Resume && store.List().Count > 0)
-            throw new InvalidOperationException($"{output} already holds checkpoints of a run: pass --resume to continue it, or choose another --out.");
+        // metrics.json is written last and removed when a run starts: present, the folder's run finished.
+        string metricsJson = Path.Combine(output, "metrics.json");
+        if (!_settings.Resume)
+        {
+            if (store.List().Count > 0 && !File.Exists(metricsJson))
+                throw new InvalidOperationException($"{output} holds checkpoints of an unfinished run: pass --resume to continue it, or choose another --out.");
+            if (Directory.Exists(store.Root)) Directory.Delete(store.Root, recursive: true); // a finished run's: this run replaces it
+            File.Delete(metricsJson);
+        }
         string modelSpec = ResolveModel(_settings.Model);
         ModelSource.Resolved source = ModelSource.Resolve(modelSpec, activationCheckpointing: false);
         MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);

@@ -63,7 +63,7 @@ public class ClassifierTrainerTests
     }
 
     [Test]
-    public void AFolderWithCheckpointsNeedsResume()
+    public void AnUnfinishedRunNeedsResumeAndAFinishedOneIsReplaced()
     {
         string outDir = TestPaths.NewScratch("cls-again");
         try
@@ -74,7 +74,10 @@ public class ClassifierTrainerTests
             };
             Run(settings, outDir, killAfter: 2);
             var e = Assert.Throws<InvalidOperationException>(() => Run(settings, outDir))!;
-            Assert.That(e.Message, Does.Contain("--resume"));
+            Assert.That(e.Message, Does.Contain("unfinished run").And.Contain("--resume"));
+            // Finished (resumed to the end): a new run may replace it.
+            Assert.That(Run(settings with { Resume = true }, outDir).Report, Is.Not.Null);
+            Assert.That(Run(settings, outDir).Report, Is.Not.Null);
         }
         finally
         {
