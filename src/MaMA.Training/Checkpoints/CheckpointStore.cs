@@ -156,6 +156,8 @@ public sealed class CheckpointStore
         if (state is null) throw new InvalidDataException($"{StateFile} is empty");
         if (state.FormatVersion is < TrainingCheckpoint.OldestReadableFormatVersion or > TrainingCheckpoint.CurrentFormatVersion)
             throw new InvalidDataException($"{StateFile} has format_version {state.FormatVersion}, this engine reads {TrainingCheckpoint.OldestReadableFormatVersion} to {TrainingCheckpoint.CurrentFormatVersion}");
+        // "sha256": null deserialises to a null table: a damaged state, not a crash of the resume.
+        if (state.Sha256 is null) throw new InvalidDataException($"{StateFile} has no checksum table");
         foreach (string file in new[] { ModelFile, OptimizerFile })
         {
             string path = Path.Combine(folder, file);
@@ -164,7 +166,27 @@ public sealed class CheckpointStore
             string actual = DurableFiles.Sha256Of(path);
             if (!string.Equals(actual, expected, StringComparison.Ordinal)) throw new InvalidDataException($"{file} has SHA-256 {actual[..12]}..., {StateFile} says {expected[..Math.Min(12, expected.Length)]}...");
         }
+        CheckFinite(Path.Combine(folder, ModelFile));
         return new LoadedCheckpoint(folder, state);
+    }
+
+    /// <summary>
+    /// Weights with NaN/Inf pass the checksums when they were written that way (a diverged run, a
+    /// hand-edited file); resuming from them would only skip step after step. They are refused
+    /// here, so the store falls back to the previous checkpoint.
+    /// </summary>
+    private static void CheckFinite(string modelPath)
+    {
+        using SafetensorsFile file = Safetensors.Open(modelPath);
+        foreach ((string name, SafetensorsEntry entry) in file.Entries)
+        {
+            if (!entry.DType.IsFloating()) continue;
+            using Tensor t = file.Load(name);
+            int bad = 0;
+            foreach (float v in t.ToFloatArray())
+                if (!float.IsFinite(v)) bad++;
+            if (bad > 0) throw new InvalidDataException($"{ModelFile} tensor '{name}' holds {bad} non-finite value(s) (NaN/Inf)");
+        }
     }
 
     private static Dictionary<string, TensorSource> Sources(IReadOnlyDictionary<string, Tensor> tensors) =>
