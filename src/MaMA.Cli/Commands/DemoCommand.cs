@@ -16,17 +16,18 @@ internal static class DemoCommand
         var defaults = new DemoSettings();
         string outDir = cl.Get("out", Path.Combine("runs", "demo"));
         Device device = DeviceOption.Read(cl);
-        ulong seed = (ulong)cl.GetInt("seed", 0);
+        int seed = cl.GetInt("seed", 0);
         int studies = cl.GetInt("studies", defaults.Studies);
         long steps = cl.GetInt("steps", (int)defaults.Steps);
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
+        if (seed < 0) throw new UsageException($"--seed must be >= 0, not {seed}.");
         if (studies < 8) throw new UsageException($"--studies must be at least 8, not {studies}.");
         if (steps < 2) throw new UsageException($"--steps must be at least 2, not {steps}.");
         long late = Math.Clamp(defaults.Model.LateLossStep * steps / defaults.Steps, 0, steps - 1);
         var settings = defaults with
         {
-            Seed = seed,
+            Seed = (ulong)seed,
             Studies = studies,
             Steps = steps,
             WarmupSteps = Math.Min(defaults.WarmupSteps, steps / 10),
