@@ -27,7 +27,7 @@ public static class ActivationCheckpoint
         ArgumentNullException.ThrowIfNull(block);
         ArgumentNullException.ThrowIfNull(x);
         if (!GradMode.IsEnabled) return block(x);
-        bool anyTrainable = x.RequiresGrad || scope.Parameters().Any(p => p.RequiresGrad);
+        bool anyTrainable = x.RequiresGrad || scope.AnyParameterRequiresGrad();
         if (!anyTrainable) return block(x);
 
         IStochasticModule[] streams = scope.NamedModules().Select(m => m.Module).OfType<IStochasticModule>().ToArray();

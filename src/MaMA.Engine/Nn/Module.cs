@@ -118,6 +118,14 @@ public abstract class Module
 
     public IEnumerable<Parameter> Parameters() => NamedParameters().Select(np => np.Parameter);
 
+    /// <summary>
+    /// True when any parameter of this module or a descendant requires grad. Unlike
+    /// <see cref="NamedParameters"/> it leaves parameter names alone, so a sub-module can ask
+    /// (activation recomputation does, per block) without renaming the parameters relative to it.
+    /// </summary>
+    public bool AnyParameterRequiresGrad() =>
+        NamedModules().Any(m => m.Module._parameters.Values.Any(p => p.RequiresGrad));
+
     /// <summary>Buffers with dotted names (persistent and not).</summary>
     public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers()
     {

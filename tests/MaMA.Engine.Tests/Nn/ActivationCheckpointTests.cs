@@ -28,6 +28,11 @@ public sealed class ActivationCheckpointTests
         public Tensor Forward(Tensor x) => EOps.Add(x, Fc.Forward(EOps.Gelu(Lora.Forward(x))));
     }
 
+    private sealed class Outer : Module
+    {
+        public Outer(Block inner) => RegisterModule("inner", inner);
+    }
+
     private static (float[] Y, Dictionary<string, float[]> Grads, float[] DX, ulong Offset) Run(bool checkpoint)
     {
         var block = new Block(seed: 3);
@@ -66,6 +71,10 @@ public sealed class ActivationCheckpointTests
         Assert.That(y.RequiresGrad, Is.True, "the block's parameters require grad");
         Assert.That(y.GradFn!.Name, Is.EqualTo("activation_checkpoint"));
         Assert.That(y.GradFn.Inputs, Has.Length.EqualTo(1));
+        var outer = new Outer(block);
+        Assert.That(outer.NamedParameters().Select(np => np.Name), Does.Contain("inner.fc.weight"));
+        ActivationCheckpoint.Run(block, block.Forward, x);
+        Assert.That(block.Fc.Weight.Name, Is.EqualTo("inner.fc.weight"), "recomputing a block does not rename its parameters relative to the block");
         using (Autograd.GradMode.NoGrad())
             Assert.That(ActivationCheckpoint.Run(block, block.Forward, x).GradFn, Is.Null, "no recording without grad mode");
     }
