@@ -169,6 +169,7 @@ public sealed class Pretrainer
                 {
                     MammoBatch batch = stream.Next();
                     BatchHook?.Invoke(s, micro, batch);
+                    FaultInjection.OnBatch(s, micro, batch);
                     RunMicroBatch(model, batch, s, step);
                 }
                 float gradNorm = _config.GradClip > 0
