@@ -3,6 +3,7 @@ using System.Text.Json;
 using MaMA.Engine.Serialization;
 using MaMA.Engine.Tensors;
 using MaMA.Model.Checkpoints;
+using MaMA.Training.Guards;
 
 namespace MaMA.Training.Checkpoints;
 
@@ -84,13 +85,16 @@ public sealed class CheckpointStore
             // Streamed one tensor at a time (flushed to disk, SHA-256 computed on the way out).
             var metadata = new Dictionary<string, string> { ["step"] = state.Step.ToString(CultureInfo.InvariantCulture) };
             string modelSha = SafetensorsStreamWriter.Write(Path.Combine(temp, ModelFile), Sources(model), metadata: metadata);
+            FaultInjection.AtCheckpointPoint(state.Step, "model", temp);
             string optimizerSha = SafetensorsStreamWriter.Write(Path.Combine(temp, OptimizerFile), Sources(optimizer), metadata: metadata);
+            FaultInjection.AtCheckpointPoint(state.Step, "optimizer", temp);
             TrainingCheckpoint sealedState = state with
             {
                 Sha256 = new Dictionary<string, string> { [ModelFile] = modelSha, [OptimizerFile] = optimizerSha },
             };
             DurableFiles.WriteAllBytes(Path.Combine(temp, StateFile), JsonSerializer.SerializeToUtf8Bytes(sealedState, Json));
             DurableFiles.FlushDirectory(temp);
+            FaultInjection.AtCheckpointPoint(state.Step, "state", temp);
             if (Directory.Exists(final))
             {
                 // Same step written before (a resume from an older checkpoint): move it aside first,
@@ -106,9 +110,20 @@ public sealed class CheckpointStore
             }
             DurableFiles.FlushDirectory(Root);
         }
+        catch (IOException e)
+        {
+            // Disk full (ENOSPC), a file-size limit (EFBIG), a vanished mount: one message that says
+            // what was written, that nothing half-written is left, and which checkpoint still stands.
+            TryDelete(temp);
+            IReadOnlyList<(long Step, string Path)> kept = List();
+            string newest = kept.Count > 0 ? $"the newest complete checkpoint, {Path.GetFileName(kept[^1].Path)}, is intact" : "there is no earlier checkpoint";
+            throw new IOException(
+                $"could not write checkpoint {FolderName(state.Step)} in {Root}: {e.Message.TrimEnd('.')}. The partial files were removed and {newest}; " +
+                "free disk space (or raise the file-size limit), then continue with --resume.", e);
+        }
         catch
         {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            TryDelete(temp);
             throw;
         }
         Prune();
@@ -206,6 +221,18 @@ public sealed class CheckpointStore
             {
                 _warn($"could not remove the temporary folder {dir}: {e.Message}");
             }
+        }
+    }
+
+    private void TryDelete(string temp)
+    {
+        try
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        }
+        catch (IOException e)
+        {
+            _warn($"could not remove the temporary folder {temp}: {e.Message}; the next run removes it.");
         }
     }
 
