@@ -1,27 +1,54 @@
+using MaMA.Distributed.Communication;
 using MaMA.Training.Config;
 using MaMA.Training.Pretraining;
 
 namespace MaMA.Cli.Commands;
 
 /// <summary>
-/// <c>mama pretrain --config FILE.json [--data DIR] [--out RUN_DIR] [--resume] [--device D]</c>:
+/// <c>mama pretrain --config FILE.json [--data DIR] [--out RUN_DIR] [--resume] [--device D] [--launcher none|mpi]</c>:
 /// MaMA pre-training (docs/training.md). With <c>--resume</c> the run folder's newest good
 /// checkpoint is continued; <c>--config</c> is then optional (the folder's config.json is used).
-/// Exit 0 when the run reached its last step, 1 when it stopped on non-finite steps or failed.
+/// With <c>--launcher mpi</c> (started by <c>mpirun -np N</c> or srun) every process is one rank of a
+/// data-parallel run (docs/distributed.md): rank k of a machine uses its k-th GPU, rank 0 writes the
+/// run folder, and a rank that fails ends all of them (MPI_Abort) instead of leaving them waiting.
+/// Exit 0 when the run reached its last step, 1 when it stopped on non-finite steps or failed, 2 for
+/// a usage mistake.
 /// </summary>
 internal static class PretrainCommand
 {
+    private const string Usage =
+        "usage: mama pretrain --config FILE.json [--data DIR] [--out RUN] [--resume] [--device auto|cuda|opencl|cpu|ilgpu-cpu] [--launcher none|mpi]\n" +
+        "  --config FILE.json  training config (configs/pretrain-tiny.json, configs/pretrain-paper.json); optional with --resume\n" +
+        "  --data DIR          EMBED-shaped data folder (default: the config's, else synthetic data in RUN/synthetic)\n" +
+        "  --out RUN           run folder (default runs/pretrain)\n" +
+        "  --resume            continue from RUN's newest good checkpoint (any number of ranks)\n" +
+        "  --device D          where to train (default: the config's device)\n" +
+        "  --launcher L        none (one process, default) or mpi: one rank per process under\n" +
+        "                      `mpirun -np N mama pretrain ... --launcher mpi` (or srun); batch.micro_batch is per rank\n" +
+        "                      when the run starts, the global micro-batch (x N) is kept on resume (docs/distributed.md)";
+
     public static int Run(CommandLine cl)
     {
+        if (cl.Has("help") || cl.Positionals.Contains("help"))
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
         string? configPath = cl.Get("config");
         string? data = cl.Get("data");
         string outDir = cl.Get("out", Path.Combine("runs", "pretrain"));
         bool resume = cl.Has("resume");
         if (resume && cl.Get("resume") is { } v) throw new UsageException($"--resume takes no value, got '{v}'.");
         string? deviceSpec = cl.Get("device");
+        string launcher = cl.Get("launcher", "none");
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         if (configPath is null && !resume) throw new UsageException("--config FILE.json is required (e.g. configs/pretrain-tiny.json), or --resume to continue a run.");
+        if (launcher is not ("none" or "mpi")) throw new UsageException($"--launcher must be none or mpi, not '{launcher}'.");
+        // Only mpirun's own variable: a Slurm batch script sets SLURM_NTASKS for the job even where one plain process runs.
+        if (launcher == "none" && int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), out int size) && size > 1)
+            throw new UsageException($"started as one of {size} processes by mpirun but --launcher is none: add --launcher mpi, " +
+                                     "otherwise every process trains alone into the same run folder.");
 
         TrainingConfig? config = configPath is null ? null : TrainingConfigFile.Load(configPath);
         if (resume && config is null && (data is not null || deviceSpec is not null))
@@ -31,19 +58,52 @@ internal static class PretrainCommand
         if (config is not null && data is not null) config = config with { Data = Path.GetFullPath(data) };
         if (config is not null && deviceSpec is not null) config = config with { Device = deviceSpec };
         string spec = deviceSpec ?? config?.Device ?? ReadStoredDevice(outDir);
-        MaMA.Engine.Devices.Device device;
+        return launcher == "mpi" ? RunMpi(config, outDir, resume, spec) : RunOne(config, outDir, resume, ParseDevice(spec), null);
+    }
+
+    /// <summary>One rank of a data-parallel run: any failure after MPI_Init ends every rank.</summary>
+    private static int RunMpi(TrainingConfig? config, string outDir, bool resume, string spec)
+    {
+        MpiCommunicator comm;
         try
         {
-            device = MaMA.Engine.Devices.Device.Parse(spec);
+            comm = MpiCommunicator.Initialize();
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is DllNotFoundException or InvalidOperationException or EntryPointNotFoundException)
         {
-            throw new UsageException(e.Message);
+            throw new InvalidOperationException($"--launcher mpi: cannot start MPI ({e.Message}). Install Open MPI (apt-get install openmpi-bin libopenmpi-dev) " +
+                                                "or set MAMA_MPI_LIBRARY to its libmpi.so, and start with mpirun -np N.", e);
         }
+        try
+        {
+            // Before any device is touched: this rank sees only its GPU.
+            if (spec.Trim().ToLowerInvariant() is "cuda" or "auto") GpuSelection.Apply(comm.LocalRank, comm.LocalSize);
+            int code = RunOne(config, outDir, resume, ParseDevice(spec), comm);
+            comm.Dispose();
+            return code;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"mama pretrain: rank {comm.Rank}/{comm.Size} failed: {(e is UsageException ? "" : e.GetType().Name + ": ")}{e.Message}");
+            if (e is not UsageException) Console.Error.WriteLine(e.StackTrace);
+            Console.Error.Flush();
+            // The other ranks wait in a collective for this one: end them all.
+            comm.Abort(e is UsageException ? 2 : 1);
+            return 1;
+        }
+    }
 
-        var trainer = new Pretrainer(config, outDir, resume, device);
-        Console.WriteLine($"mama pretrain: {trainer.Config.Model} on {device.Name} -> {trainer.Run.Root}");
+    private static int RunOne(TrainingConfig? config, string outDir, bool resume, MaMA.Engine.Devices.Device device, ICommunicator? comm)
+    {
+        bool root = comm is null || comm.Rank == 0;
+        var trainer = new Pretrainer(config, outDir, resume, device, communicator: comm);
+        if (root)
+        {
+            string ranks = comm is null ? "" : $" x {comm.Size} ranks";
+            Console.WriteLine($"mama pretrain: {trainer.Config.Model} on {device.Name}{ranks} -> {trainer.Run.Root}");
+        }
         PretrainResult result = trainer.Train();
+        if (!root) return result.StopMessage is null ? 0 : 1;
         Console.WriteLine($"{result.Steps} steps in {result.Elapsed.TotalMinutes:F1} min, last loss {result.LastLoss:F4}, " +
                           $"{result.ImagesPerSecond:F1} pairs/s, {result.Skipped} skipped; newest checkpoint: step {result.LastCheckpointStep}");
         if (result.StopMessage is { } stop)
@@ -53,6 +113,18 @@ internal static class PretrainCommand
         }
         Console.WriteLine($"metrics: {trainer.Run.MetricsPath}; loss curves: {trainer.Run.LossPlotPath}; model: {trainer.Run.FinalModelDir}");
         return 0;
+    }
+
+    private static MaMA.Engine.Devices.Device ParseDevice(string spec)
+    {
+        try
+        {
+            return MaMA.Engine.Devices.Device.Parse(spec);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     private static string ReadStoredDevice(string runDir)

@@ -3,6 +3,8 @@ using System.Globalization;
 using MaMA.Data.Loading;
 using MaMA.Data.Images.Transforms;
 using MaMA.Data.Reports;
+using MaMA.Distributed.Communication;
+using MaMA.Distributed.DataParallel;
 using MaMA.Engine;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Memory;
@@ -37,6 +39,16 @@ namespace MaMA.Training.Pretraining;
 /// </list>
 /// Determinism: model init, LoRA dropout streams and data are seeded; on CPU the kernels reduce in
 /// a fixed order, so a run resumed from a checkpoint reproduces the uninterrupted one.
+/// <para>
+/// Data parallel (an <see cref="ICommunicator"/> of R ranks, docs/distributed.md): the loader yields
+/// global micro-batches of G pairs (G = batch.micro_batch x R when the run starts, then kept in every
+/// checkpoint so a resume on R' ranks trains on the same batches); rank r forwards rows
+/// [r G/R, (r+1) G/R) with every contrastive term over the gathered global batch; after the
+/// accumulation loop the gradients are averaged over the ranks, so the norm, clipping, the NaN guard
+/// and AdamW see the same global gradient everywhere and the replicas stay identical (checked at
+/// every checkpoint). Rank 0 alone writes the run folder (config, synthetic data, metrics, plots,
+/// checkpoints, final/) and validates; the others wait at a barrier where it writes.
+/// </para>
 /// </summary>
 public sealed class Pretrainer
 {
@@ -45,28 +57,38 @@ public sealed class Pretrainer
     private readonly RunFolder _run;
     private readonly bool _resume;
     private readonly Action<string> _say;
+    private readonly ICommunicator _comm;
 
     /// <param name="config">The run's configuration (for a resume: the replacement, or null to use the folder's).</param>
     /// <param name="runDir">The run folder.</param>
     /// <param name="resume">Continue from the newest good checkpoint of <paramref name="runDir"/>.</param>
     /// <param name="device">Where to train.</param>
-    /// <param name="say">Messages for a person (default: stderr).</param>
-    public Pretrainer(TrainingConfig? config, string runDir, bool resume, Device device, Action<string>? say = null)
+    /// <param name="say">Messages for a person (default: stderr); only rank 0 speaks.</param>
+    /// <param name="communicator">The ranks training together (default: this process alone). Every rank constructs a Pretrainer with the same arguments.</param>
+    public Pretrainer(TrainingConfig? config, string runDir, bool resume, Device device, Action<string>? say = null, ICommunicator? communicator = null)
     {
-        _say = say ?? (m => Console.Error.WriteLine(m));
+        _comm = communicator ?? SingleProcessCommunicator.Instance;
+        Action<string> speak = say ?? (m => Console.Error.WriteLine(m));
+        _say = _comm.Rank == 0 ? speak : _ => { };
         _device = device;
         _resume = resume;
-        if (resume)
-        {
-            (_run, _config) = RunFolder.OpenForResume(runDir, config, m => _say("warning: " + m));
-        }
-        else
-        {
-            _config = config ?? throw new ArgumentNullException(nameof(config), "A new run needs a config.");
-            _config.Validate();
-            _run = RunFolder.CreateNew(runDir, _config);
-        }
+        (_run, _config) = _comm.Rank == 0 ? Open(config, runDir, resume) : (null!, null!);
+        // Rank 0 has written config.json (new run or changed config); every other rank reads that copy.
+        _comm.Barrier();
+        if (_comm.Rank != 0) (_run, _config) = RunFolder.OpenForResume(runDir, null, _ => { });
     }
+
+    private (RunFolder, TrainingConfig) Open(TrainingConfig? config, string runDir, bool resume)
+    {
+        if (resume) return RunFolder.OpenForResume(runDir, config, m => _say("warning: " + m));
+        config = config ?? throw new ArgumentNullException(nameof(config), "A new run needs a config.");
+        config.Validate();
+        return (RunFolder.CreateNew(runDir, config), config);
+    }
+
+    public ICommunicator Communicator => _comm;
+
+    private bool IsRoot => _comm.Rank == 0;
 
     public TrainingConfig Config => _config;
 
@@ -83,46 +105,31 @@ public sealed class Pretrainer
 
     public PretrainResult Train(CancellationToken cancellation = default)
     {
-        using RunLock runLock = RunLock.Acquire(_run.Root);
+        // The lock keeps a second run out of the folder; the ranks of this run share it through rank 0.
+        using RunLock? runLock = IsRoot ? RunLock.Acquire(_run.Root) : null;
         ModelSource.Resolved source = ModelSource.Resolve(_config.Model, _config.ActivationCheckpointing);
         ReportPrecision();
         MaMAModel model = ModelSource.Build(source, _config.Seed, _device);
         model.Train();
+        RankDropoutStreams.Separate(model, _comm.Rank);
         TrainedPart trained = TrainedPart.Of(model, _config.Model, source.WeightsDirectory);
         var tokenizer = ModelSource.Tokenizer(source);
-        TrainingData data = TrainingData.Open(_config.Data, _run.SyntheticDataDir, _config.SyntheticStudies, _config.SyntheticWidth, _config.Seed, _config.SplitSeed, _say);
-        int side = source.Config.Vision.ImageSize;
-        var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
-        var loader = new MammoLoader(data.Train, tokenizer, new LoaderOptions
-        {
-            BatchSize = _config.Batch.MicroBatch,
-            Seed = _config.Seed,
-            PairProbability = _config.PairProbability,
-            Masking = new MetaMasking(_config.MaskRatio, _config.MaskMeta, _config.Seed),
-            Workers = _config.Workers,
-            Transform = transform,
-        });
-        MammoLoader? validLoader = data.Valid.Count >= _config.Batch.MicroBatch
-            ? new MammoLoader(data.Valid, tokenizer, new LoaderOptions
-            {
-                BatchSize = _config.Batch.MicroBatch, Training = false, DropLast = true, Workers = _config.Workers, Transform = transform,
-            })
-            : null;
-        if (_config.EvalEvery > 0 && validLoader is null)
-            _say($"note: the valid split has {data.Valid.Count} images, fewer than one micro-batch of {_config.Batch.MicroBatch}; no validation.");
+        // Rank 0 writes the synthetic dataset and the patient splits; the others read them after it.
+        TrainingData data = OnRootFirst(() => TrainingData.Open(_config.Data, _run.SyntheticDataDir, _config.SyntheticStudies, _config.SyntheticWidth, _config.Seed, _config.SplitSeed, _say));
 
         var optimizer = new AdamW(ParamGroup.DecayAndNoDecay(model.Parameters(), _config.Optimizer.Lr, _config.Optimizer.WeightDecay),
             _config.Optimizer.Beta1, _config.Optimizer.Beta2, _config.Optimizer.Eps);
         var schedule = new WarmupCosineSchedule(_config.Optimizer.Lr, _config.Schedule.MinLr, _config.Schedule.WarmupSteps, _config.Schedule.MaxSteps);
         var store = new CheckpointStore(_run.CheckpointsDir, _config.KeepLast, m => _say("warning: " + m));
-        store.RemoveTemporaries();
+        if (IsRoot) store.RemoveTemporaries();
 
         long start = 0;
         var position = new DataPosition(0, 0);
         var guard = new NonFiniteGuard(_config.MaxNonfiniteInARow);
+        int globalBatch = _config.Batch.MicroBatch * _comm.Size;
         if (_resume)
         {
-            if (store.LoadNewest() is { } checkpoint)
+            if (LoadCheckpoint(store) is { } checkpoint)
             {
                 trained.Load(model, checkpoint);
                 OptimizerStateFile.Load(optimizer, model, checkpoint.OptimizerPath);
@@ -130,25 +137,57 @@ public sealed class Pretrainer
                 start = checkpoint.State.Step;
                 position = checkpoint.State.Data;
                 guard = new NonFiniteGuard(_config.MaxNonfiniteInARow, checkpoint.State.SkippedTotal, checkpoint.State.SkippedInARow);
-                _say($"resuming from {checkpoint.Folder} (step {start}, epoch {position.Epoch} batch {position.Batch})");
+                globalBatch = GlobalBatchOf(checkpoint.State);
+                _say($"resuming from {checkpoint.Folder} (step {start}, epoch {position.Epoch} batch {position.Batch}, global micro-batch {globalBatch})");
             }
             else
             {
                 _say($"no checkpoint in {_run.CheckpointsDir}: starting from step 0");
             }
         }
+        var shard = new DataShard(_comm.Rank, _comm.Size, globalBatch);
+        _ = shard.Count; // throws, naming the sizes, when the global micro-batch does not split over the ranks
+        // Identical replicas from here on: rank 0's weights (built or resumed) everywhere, checked.
+        if (_comm.Size > 1)
+        {
+            ParameterSync.BroadcastFromRoot(_comm, model);
+            ParameterSync.Verify(_comm, model);
+        }
+        var bucketer = _comm.Size > 1 ? new GradientBucketer(_comm, model.Parameters()) : null;
+        var forward = new DistributedMaMAForward(_comm, model);
+
+        int side = source.Config.Vision.ImageSize;
+        var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
+        var loader = new MammoLoader(data.Train, tokenizer, new LoaderOptions
+        {
+            BatchSize = globalBatch,
+            Seed = _config.Seed,
+            PairProbability = _config.PairProbability,
+            Masking = new MetaMasking(_config.MaskRatio, _config.MaskMeta, _config.Seed),
+            Workers = _config.Workers,
+            Transform = transform,
+        });
+        // Validation runs on rank 0 alone (eval mode: no BatchNorm update, no collective), on global micro-batches.
+        MammoLoader? validLoader = IsRoot && data.Valid.Count >= globalBatch
+            ? new MammoLoader(data.Valid, tokenizer, new LoaderOptions
+            {
+                BatchSize = globalBatch, Training = false, DropLast = true, Workers = _config.Workers, Transform = transform,
+            })
+            : null;
+        if (_config.EvalEvery > 0 && validLoader is null)
+            _say($"note: the valid split has {data.Valid.Count} images, fewer than one micro-batch of {globalBatch}; no validation.");
 
         model.ApplyFreezing(start);
         long trainable = model.Parameters().Where(p => !p.IsFrozen).Sum(p => p.Numel);
         _say($"model {_config.Model}: {model.ParameterCount:N0} parameters ({trainable:N0} trainable at step {start}); " +
-             $"{data.Train.Count} training images, {loader.BatchesPerEpoch} micro-batches of {_config.Batch.MicroBatch} per epoch; " +
-             $"{_config.Batch.Accumulation} per step; device {_device.Name}; checkpoints leave out {trained.Frozen.Names.Count} frozen tensors ({trained.Frozen.Bytes / 1e6:F1} MB)");
+             $"{data.Train.Count} training images, {loader.BatchesPerEpoch} micro-batches of {globalBatch} per epoch; " +
+             $"{_config.Batch.Accumulation} per step; device {_device.Name}; {RanksText(shard)}; checkpoints leave out {trained.Frozen.Names.Count} frozen tensors ({trained.Frozen.Bytes / 1e6:F1} MB)");
 
-        using var metrics = new MetricsLog(_run.MetricsPath, _resume ? start : null);
+        using MetricsLog? metrics = IsRoot ? new MetricsLog(_run.MetricsPath, _resume ? start : null) : null;
         using var stream = new BatchStream(loader, position);
         long maxSteps = _config.Schedule.MaxSteps;
         long lastSaved = start;
-        int pairsPerStep = _config.Batch.MicroBatch * _config.Batch.Accumulation;
+        int pairsPerStep = globalBatch * _config.Batch.Accumulation;
         StepMetrics? last = null;
         double lastImagesPerSecond = 0;
         string? stopMessage = null;
@@ -170,8 +209,10 @@ public sealed class Pretrainer
                     MammoBatch batch = stream.Next();
                     BatchHook?.Invoke(s, micro, batch);
                     FaultInjection.OnBatch(s, micro, batch);
-                    RunMicroBatch(model, batch, s, step);
+                    RunMicroBatch(forward, batch, shard, s, step);
                 }
+                // The mean over the ranks before the norm: clipping and the NaN guard then decide the same on every rank.
+                bucketer?.AllReduceMean();
                 float gradNorm = _config.GradClip > 0
                     ? GradClip.ClipGradNorm(optimizer.Parameters, (float)_config.GradClip)
                     : GradClip.GradNorm(optimizer.Parameters);
@@ -182,6 +223,8 @@ public sealed class Pretrainer
                     buffers.Restore(model);
                     progress.Message($"step {s + 1}: non-finite loss {step.Loss} / gradient norm {gradNorm}; skipped ({guard.InARow} in a row, {guard.SkippedTotal} in all)");
                 }
+                // BatchNorm statistics come from each rank's own rows: rank 0's win (DDP's broadcast_buffers).
+                ParameterSync.BroadcastBuffersFromRoot(_comm, model);
                 optimizer.ZeroGrad();
                 long done = s + 1;
                 double seconds = clock.Elapsed.TotalSeconds;
@@ -198,7 +241,7 @@ public sealed class Pretrainer
                     values.Add(new("step_seconds", seconds));
                     values.Add(new("memory_mb", _device.PeakAllocatedBytes / (1024.0 * 1024.0)));
                     values.Add(new("skipped_total", guard.SkippedTotal));
-                    metrics.Append(done, "train", values);
+                    metrics?.Append(done, "train", values);
                 }
                 progress.Update(done, step.Summary(), lastImagesPerSecond);
 
@@ -210,41 +253,47 @@ public sealed class Pretrainer
                 if (validLoader is not null && _config.EvalEvery > 0 && (done % _config.EvalEvery == 0 || done == maxSteps))
                 {
                     StepMetrics valid = Validate(model, validLoader, s);
-                    metrics.Append(done, "eval", valid.Means("val_"));
+                    metrics?.Append(done, "eval", valid.Means("val_"));
                     progress.Message($"step {done}: validation {valid.Summary()}");
                 }
                 if (KillAfterStep is { } kill && done >= kill) return done;
                 // A skipped step changes nothing, but its checkpoint would hide which state was the last good one.
                 if ((done % _config.CheckpointEvery == 0 && guard.InARow == 0) || done == maxSteps)
                 {
-                    Save(store, model, trained, optimizer, stream.Position, done, lr, guard);
+                    // Every rank checks that the replicas agree before rank 0 writes them for all.
+                    if (_comm.Size > 1) ParameterSync.Verify(_comm, model);
+                    if (IsRoot)
+                    {
+                        Save(store, model, trained, optimizer, stream.Position, done, lr, guard, globalBatch);
+                        Plot();
+                    }
+                    _comm.Barrier();
                     lastSaved = done;
-                    Plot();
                 }
             }
             return maxSteps;
-        }, plainEvery: _config.LogEvery, plain: ProgressOutput);
+        }, plainEvery: _config.LogEvery, plain: ProgressOutput ?? (IsRoot ? null : TextWriter.Null));
 
         bool killed = KillAfterStep is { } k && finished >= k && finished < maxSteps;
-        if (!killed && stopMessage is null)
+        if (!killed && stopMessage is null && IsRoot)
         {
             ModelDirectory.Save(_run.FinalModelDir, ModelConfigFile.ForMaMA(source.Config) with { Source = $"mama pretrain, {_run.Root}, step {finished}" }, model.StateDict());
         }
+        // No rank leaves (and finalises MPI) before rank 0 has written final/.
+        _comm.Barrier();
         return new PretrainResult(finished, guard.SkippedTotal, last?.Loss ?? double.NaN, lastImagesPerSecond, wall.Elapsed, stopMessage, lastSaved);
     }
 
     /// <summary>Forward and backward of one micro-batch; its values are added to <paramref name="step"/>.</summary>
-    private void RunMicroBatch(MaMAModel model, MammoBatch batch, long s, StepMetrics step)
+    /// <remarks>This rank's rows of the global micro-batch; the loss (and the values added) are those of the whole global batch.</remarks>
+    private void RunMicroBatch(DistributedMaMAForward forward, MammoBatch batch, DataShard shard, long s, StepMetrics step)
     {
         try
         {
-            using Tensor view1 = batch.View1Tensor(_device);
-            using Tensor view2 = batch.View2Tensor(_device);
-            using Tensor ids = batch.TokenIdsTensor(_device);
-            using Tensor mask = batch.AttentionMaskTensor(_device);
+            using var rows = new ShardTensors(batch, shard, _device);
             // Forward and backward in the precision scope (activation recomputation repeats the forward's numerics).
             using IDisposable precision = MixedPrecision.Scope(_config.Precision);
-            MaMAOutput output = model.Forward(new MaMABatch(view1, ids, mask, view2), s);
+            MaMAOutput output = _comm.Size == 1 ? forward.Model.Forward(rows.ToBatch(), s) : forward.Forward(rows.ToBatch(), s);
             step.Add(output);
             Tensor loss = _config.Batch.Accumulation == 1 ? output.Loss : Ops.Scale(output.Loss, 1f / _config.Batch.Accumulation);
             loss.Backward();
@@ -252,8 +301,8 @@ public sealed class Pretrainer
         catch (DeviceOutOfMemoryException e)
         {
             throw new InvalidOperationException(
-                $"Out of memory on {_device.Name} with batch.micro_batch = {_config.Batch.MicroBatch}: lower batch.micro_batch " +
-                $"(e.g. to {Math.Max(2, _config.Batch.MicroBatch / 2)}) and raise batch.accumulation to keep the pairs per step" +
+                $"Out of memory on {_device.Name} with {shard.Count} pairs per forward (batch.micro_batch = {_config.Batch.MicroBatch}, {_comm.Size} rank(s)): lower batch.micro_batch " +
+                $"(e.g. to {Math.Max(2, shard.Count / 2)}) and raise batch.accumulation to keep the pairs per step" +
                 (_config.ActivationCheckpointing ? "." : ", or set activation_checkpointing to true.") + $" ({e.Message})", e);
         }
     }
@@ -281,7 +330,7 @@ public sealed class Pretrainer
         return result;
     }
 
-    private void Save(CheckpointStore store, MaMAModel model, TrainedPart trained, AdamW optimizer, DataPosition position, long done, double lr, NonFiniteGuard guard)
+    private void Save(CheckpointStore store, MaMAModel model, TrainedPart trained, AdamW optimizer, DataPosition position, long done, double lr, NonFiniteGuard guard, int globalBatch)
     {
         var state = new TrainingCheckpoint
         {
@@ -296,10 +345,50 @@ public sealed class Pretrainer
             {
                 ["seed"] = _config.Seed.ToString(CultureInfo.InvariantCulture),
                 ["model"] = _config.Model,
+                // The data position counts global micro-batches of this size; a resume on any number of ranks keeps it.
+                [GlobalMicroBatchKey] = globalBatch.ToString(CultureInfo.InvariantCulture),
+                ["ranks"] = _comm.Size.ToString(CultureInfo.InvariantCulture),
             },
         };
         store.Save(state with { FrozenBase = trained.Frozen }, trained.StateDict(model), OptimizerStateFile.ToNamed(optimizer, model));
     }
+
+    private const string GlobalMicroBatchKey = "global_micro_batch";
+
+    /// <summary>The global micro-batch a checkpoint's data position counts (older, single-process checkpoints: batch.micro_batch).</summary>
+    private int GlobalBatchOf(TrainingCheckpoint state)
+    {
+        if (!state.Extra.TryGetValue(GlobalMicroBatchKey, out string? text)) return _config.Batch.MicroBatch;
+        int global = int.Parse(text, CultureInfo.InvariantCulture);
+        if (global != _config.Batch.MicroBatch * _comm.Size)
+            _say($"note: the run's global micro-batch is {global} pairs (from its checkpoints); on {_comm.Size} rank(s) that is {(global % _comm.Size == 0 ? (global / _comm.Size).ToString(CultureInfo.InvariantCulture) : "not a whole number of")} pairs per rank (batch.micro_batch {_config.Batch.MicroBatch} applies to new runs).");
+        return global;
+    }
+
+    /// <summary>
+    /// Rank 0 picks the newest good checkpoint (setting damaged ones aside) and tells the others its
+    /// step; they read that folder (the run folder is shared). Null when there is none.
+    /// </summary>
+    private LoadedCheckpoint? LoadCheckpoint(CheckpointStore store)
+    {
+        LoadedCheckpoint? loaded = IsRoot ? store.LoadNewest() : null;
+        long[] step = [loaded?.State.Step ?? -1];
+        _comm.Broadcast<long>(step);
+        if (IsRoot || step[0] < 0) return loaded;
+        return CheckpointStore.Verify(Path.Combine(store.Root, CheckpointStore.FolderName(step[0])));
+    }
+
+    /// <summary>Runs <paramref name="make"/> on rank 0, then (after a barrier) on the other ranks.</summary>
+    private T OnRootFirst<T>(Func<T> make)
+    {
+        T result = IsRoot ? make() : default!;
+        _comm.Barrier();
+        return IsRoot ? result : make();
+    }
+
+    private string RanksText(DataShard shard) => _comm.Size == 1
+        ? "1 process"
+        : $"{_comm.Size} ranks x {shard.Count} pairs ({_comm.Description})";
 
     private static void RestoreStreams(MaMAModel model, IReadOnlyDictionary<string, ulong> streams)
     {
