@@ -113,7 +113,11 @@ public static class Mma
     }
 }
 
-/// <summary>An m16n8k16 bf16 MMA implementation, chosen when a kernel is loaded (a struct type parameter specialises without virtual calls).</summary>
+/// <summary>
+/// The warp-level tensor-core primitives (m16n8k16 bf16 MMA, ldmatrix, cp.async), chosen when a kernel is
+/// loaded (a struct type parameter specialises without virtual calls): <see cref="PtxMma"/> on CUDA,
+/// <see cref="EmulatedMma"/> on the CPU simulator.
+/// </summary>
 public interface IMma
 {
     /// <summary>acc = A B + acc; <paramref name="warpScratch"/> is what <see cref="WarpScratch"/> gave this warp.</summary>
@@ -124,6 +128,29 @@ public interface IMma
     /// <paramref name="warps"/> (a compile-time constant) for <see cref="Bf16"/>; empty when none is needed.
     /// </summary>
     ArrayView<uint> WarpScratch(int warp, int warps);
+
+    /// <summary>32-bit shared-window address of the kernel's dynamic shared memory (0 where addresses are not used).</summary>
+    uint SharedBase();
+
+    /// <summary>
+    /// ldmatrix .x4 (.trans when <paramref name="transpose"/>) from the dynamic shared view
+    /// <paramref name="smem"/>: this lane's row starts at element <paramref name="element"/>, byte
+    /// address <paramref name="sharedBase"/> + 2 <paramref name="element"/> (16-byte aligned).
+    /// </summary>
+    FragA LdMatrixX4(ArrayView<ushort> smem, uint sharedBase, int element, ArrayView<uint> warpScratch, bool transpose);
+
+    /// <summary>
+    /// 8 bf16 from <paramref name="src"/>[<paramref name="srcElement"/>..] (device byte address
+    /// <paramref name="srcAddress"/>) to <paramref name="smem"/>[<paramref name="element"/>..], or
+    /// zeros when not <paramref name="valid"/>; complete after <see cref="WaitAsync"/> and a barrier.
+    /// </summary>
+    void CopyAsync16(ArrayView<ushort> smem, uint sharedBase, int element, ArrayView<ushort> src, long srcElement, long srcAddress, bool valid);
+
+    /// <summary>Commits this thread's outstanding <see cref="CopyAsync16"/> as one group.</summary>
+    void CommitAsync();
+
+    /// <summary>Waits until at most <paramref name="pending"/> (0 or 1) committed groups are still in flight.</summary>
+    void WaitAsync(int pending);
 }
 
 /// <summary>mma.sync through inline PTX: the CUDA instantiation (no scratch: no shared memory spent on the emulation).</summary>
@@ -132,6 +159,18 @@ public struct PtxMma : IMma
     public readonly void Bf16(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch) => Mma.Ptx(ref acc, a, b);
 
     public readonly ArrayView<uint> WarpScratch(int warp, int warps) => default;
+
+    public readonly uint SharedBase() => SharedTile.SharedBasePtx();
+
+    public readonly FragA LdMatrixX4(ArrayView<ushort> smem, uint sharedBase, int element, ArrayView<uint> warpScratch, bool transpose) =>
+        SharedTile.LdMatrixX4Ptx(sharedBase + (uint)element * 2u, transpose);
+
+    public readonly void CopyAsync16(ArrayView<ushort> smem, uint sharedBase, int element, ArrayView<ushort> src, long srcElement, long srcAddress, bool valid) =>
+        SharedTile.CopyAsync16Ptx(sharedBase + (uint)element * 2u, srcAddress, valid);
+
+    public readonly void CommitAsync() => SharedTile.CommitPtx();
+
+    public readonly void WaitAsync(int pending) => SharedTile.WaitPtx(pending);
 }
 
 /// <summary>The shared-memory emulation: the instantiation for the ILGPU CPU simulator.</summary>
@@ -142,6 +181,22 @@ public struct EmulatedMma : IMma
     /// <summary>Kernels use at most 8 warps per group (256 threads), so one 8-warp allocation serves them all.</summary>
     public readonly ArrayView<uint> WarpScratch(int warp, int warps) =>
         SharedMemory.Allocate<uint>(MaxWarps * Mma.ScratchWordsPerWarp).SubView(warp * Mma.ScratchWordsPerWarp, Mma.ScratchWordsPerWarp);
+
+    public readonly uint SharedBase() => 0u;
+
+    public readonly FragA LdMatrixX4(ArrayView<ushort> smem, uint sharedBase, int element, ArrayView<uint> warpScratch, bool transpose) =>
+        SharedTile.LdMatrixX4Emulated(smem, element, warpScratch, transpose);
+
+    public readonly void CopyAsync16(ArrayView<ushort> smem, uint sharedBase, int element, ArrayView<ushort> src, long srcElement, long srcAddress, bool valid) =>
+        SharedTile.CopyAsync16Emulated(smem, element, src, srcElement, valid);
+
+    public readonly void CommitAsync()
+    {
+    }
+
+    public readonly void WaitAsync(int pending)
+    {
+    }
 
     /// <summary>Warps per group the scratch covers.</summary>
     public const int MaxWarps = 8;

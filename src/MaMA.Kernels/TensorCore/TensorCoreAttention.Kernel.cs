@@ -1,0 +1,352 @@
+using ILGPU;
+
+namespace MaMA.Kernels.TensorCore;
+
+/// <summary>A 16 x 64 fp32 tile held by one warp as 8 m16n8 C fragments (columns 8j .. 8j + 7 in F{j}).</summary>
+public struct FragC8
+{
+    public FragC F0, F1, F2, F3, F4, F5, F6, F7;
+}
+
+/// <summary>
+/// Flash-attention forward on the tensor cores (FlashAttention-2 schedule), bf16 q, k, v and fp32
+/// accumulation, explicitly grouped:
+/// <code>
+/// grid (ceil(T / 64), B * H), group 128 threads = 4 warps; warp w owns query rows q0 + 16w .. + 15
+/// dynamic shared, bf16, row pitch D + 8: Q [64][D+8], K [2][64][D+8], V [2][64][D+8]
+///   = 46 KB (D = 64) or 87 KB (D = 128, opted in through cuFuncSetAttribute)
+/// per 64-key tile and warp: S = Q K^T (D/16 x 8 mma, Q and K fragments by ldmatrix.x4),
+///   online softmax in registers (quad shuffles for row max / sum), P rounded to bf16 and re-used
+///   in place as the A operand (C layout of two n8 tiles = A layout of one k16 step),
+///   O += P V (4 x D/8 mma, V fragments by ldmatrix.x4.trans)
+/// K/V tile kt + 1 streams in by cp.async while tile kt is multiplied (two buffers, one group each)
+/// </code>
+/// The output is fp32 [B, H, T, D] and the natural-log log-sum-exp [B, H, T] that the existing fp32
+/// backward kernels take (+inf and a zero row for a query that sees no key, as the fp32 kernel).
+/// </summary>
+public static partial class TensorCoreAttention
+{
+    public const int BlockQ = 64, BlockKV = 64, Warps = 4, Threads = Warps * MmaLayout.WarpSize;
+
+    /// <summary>Row pitch of the shared tiles in bf16 elements: D + 8 puts the 8 rows of an ldmatrix in 8 different bank quads.</summary>
+    public static int Pitch(int headDim) => headDim + 8;
+
+    /// <summary>Dynamic shared memory per group in bf16 elements: Q, two K and two V tiles, plus 8 for aligning the base to 16 bytes.</summary>
+    public static int SharedElements(int headDim) => 5 * BlockQ * Pitch(headDim) + 8;
+
+    /// <summary>The kernel; <typeparamref name="TMma"/> is <see cref="PtxMma"/> on CUDA, <see cref="EmulatedMma"/> on the simulator.</summary>
+    public static void FlashAttentionKernel<TMma>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
+        ArrayView<float> o, ArrayView<float> lse, AttentionArgs p)
+        where TMma : struct, IMma
+    {
+        TMma mma = default;
+        ArrayView<ushort> smem = SharedMemory.GetDynamic<ushort>();
+        int tid = Group.IdxX;
+        int lane = tid & 31, warp = tid >> 5;
+        ArrayView<uint> scratch = mma.WarpScratch(warp, Warps);
+        uint sbase = mma.SharedBase();
+        // ILGPU declares the dynamic allocation with 4-byte alignment; cp.async and ldmatrix want 16.
+        int pad = (int)((((sbase + 15u) & ~15u) - sbase) >> 1);
+
+        int d = p.HeadDim, pitch = d + 8, tile = BlockQ * pitch;
+        int qTile = pad, kTiles = pad + tile, vTiles = pad + 3 * tile;
+        int t = p.T;
+        int q0 = Grid.IdxX * BlockQ;
+        int bh = Grid.IdxY;
+        long head = (long)bh * t * d;
+        long keepRow = (long)(bh / p.Heads) * t;
+        bool causal = p.Causal != 0;
+
+        int kvEnd = causal ? XMin(t, q0 + BlockQ) : t;
+        int nTiles = (kvEnd + BlockKV - 1) / BlockKV;
+
+        // Q and the first K/V tile: one cp.async group.
+        LoadTile(mma, smem, sbase, qTile, q, p.QAddress, head, q0, t, d, pitch, tid);
+        if (nTiles > 0)
+        {
+            LoadTile(mma, smem, sbase, kTiles, k, p.KAddress, head, 0, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, vTiles, v, p.VAddress, head, 0, t, d, pitch, tid);
+        }
+        mma.CommitAsync();
+
+        int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
+        int colT = 2 * (lane & 3);
+        float mA = float.NegativeInfinity, mB = float.NegativeInfinity, lA = 0f, lB = 0f;
+        FragC8 o0 = default, o1 = default;
+        // ldmatrix row addresses of this lane: A operand / V (trans) and K (B operand) patterns.
+        int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
+        int bRow = (lane & 7) + 8 * (lane >> 4), bCol = 8 * ((lane >> 3) & 1);
+
+        for (int kt = 0; kt < nTiles; kt++)
+        {
+            if (kt + 1 < nTiles)
+            {
+                int next = (kt + 1) & 1;
+                LoadTile(mma, smem, sbase, kTiles + next * tile, k, p.KAddress, head, (kt + 1) * BlockKV, t, d, pitch, tid);
+                LoadTile(mma, smem, sbase, vTiles + next * tile, v, p.VAddress, head, (kt + 1) * BlockKV, t, d, pitch, tid);
+                mma.CommitAsync();
+                mma.WaitAsync(1);
+            }
+            else
+            {
+                mma.WaitAsync(0);
+            }
+            Group.Barrier();
+
+            int kv0 = kt * BlockKV;
+            // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing.
+            if (!causal || kv0 <= q0 + warp * 16 + 15)
+            {
+                int kBuf = kTiles + (kt & 1) * tile, vBuf = vTiles + (kt & 1) * tile;
+                FragC8 s = default;
+                for (int kd = 0; kd < d; kd += 16)
+                {
+                    FragA a = mma.LdMatrixX4(smem, sbase, qTile + (warp * 16 + aRow) * pitch + kd + aCol, scratch, false);
+                    QkPair(mma, ref s.F0, ref s.F1, a, smem, sbase, kBuf + (0 + bRow) * pitch + kd + bCol, scratch);
+                    QkPair(mma, ref s.F2, ref s.F3, a, smem, sbase, kBuf + (16 + bRow) * pitch + kd + bCol, scratch);
+                    QkPair(mma, ref s.F4, ref s.F5, a, smem, sbase, kBuf + (32 + bRow) * pitch + kd + bCol, scratch);
+                    QkPair(mma, ref s.F6, ref s.F7, a, smem, sbase, kBuf + (48 + bRow) * pitch + kd + bCol, scratch);
+                }
+
+                // Scale, and mask only where some key of the tile can be invisible.
+                bool full = p.HasMask == 0 && kv0 + BlockKV <= t && (!causal || kv0 + BlockKV - 1 <= q0 + warp * 16);
+                int c = kv0 + colT;
+                MaskScale(ref s.F0, c + 0, rowA, rowB, full, p, keep, keepRow);
+                MaskScale(ref s.F1, c + 8, rowA, rowB, full, p, keep, keepRow);
+                MaskScale(ref s.F2, c + 16, rowA, rowB, full, p, keep, keepRow);
+                MaskScale(ref s.F3, c + 24, rowA, rowB, full, p, keep, keepRow);
+                MaskScale(ref s.F4, c + 32, rowA, rowB, full, p, keep, keepRow);
+                MaskScale(ref s.F5, c + 40, rowA, rowB, full, p, keep, keepRow);
+                MaskScale(ref s.F6, c + 48, rowA, rowB, full, p, keep, keepRow);
+                MaskScale(ref s.F7, c + 56, rowA, rowB, full, p, keep, keepRow);
+
+                // Online softmax: the 4 lanes of a quad hold one row's 64 scores between them.
+                float newA = XMax(mA, QuadMax(RowMaxA(s))), newB = XMax(mB, QuadMax(RowMaxB(s)));
+                float baseA = newA == float.NegativeInfinity ? 0f : newA, baseB = newB == float.NegativeInfinity ? 0f : newB;
+                float corrA = MathF.Exp(mA - baseA), corrB = MathF.Exp(mB - baseB);
+                mA = newA;
+                mB = newB;
+                Rescale(ref o0, corrA, corrB);
+                if (d > 64) Rescale(ref o1, corrA, corrB);
+                float sumA = 0f, sumB = 0f;
+                Exp(ref s.F0, baseA, baseB, ref sumA, ref sumB);
+                Exp(ref s.F1, baseA, baseB, ref sumA, ref sumB);
+                Exp(ref s.F2, baseA, baseB, ref sumA, ref sumB);
+                Exp(ref s.F3, baseA, baseB, ref sumA, ref sumB);
+                Exp(ref s.F4, baseA, baseB, ref sumA, ref sumB);
+                Exp(ref s.F5, baseA, baseB, ref sumA, ref sumB);
+                Exp(ref s.F6, baseA, baseB, ref sumA, ref sumB);
+                Exp(ref s.F7, baseA, baseB, ref sumA, ref sumB);
+                lA = lA * corrA + sumA;  // lane-partial sums; the quad is summed once at the end
+                lB = lB * corrB + sumB;
+
+                // O += P V, one 16-key chunk at a time; P's C fragments become the bf16 A fragment.
+                PvChunk(mma, ref o0, ref o1, ToA(s.F0, s.F1), smem, sbase, vBuf + (0 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ToA(s.F2, s.F3), smem, sbase, vBuf + (16 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ToA(s.F4, s.F5), smem, sbase, vBuf + (32 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ToA(s.F6, s.F7), smem, sbase, vBuf + (48 + aRow) * pitch + aCol, d, scratch);
+            }
+            // Every warp is done with buffer kt & 1 before iteration kt + 1 refills it.
+            Group.Barrier();
+        }
+
+        lA = QuadSum(lA);
+        lB = QuadSum(lB);
+        float invA = lA > 0f ? 1f / lA : 0f, invB = lB > 0f ? 1f / lB : 0f;
+        Store(o, o0, head, rowA, rowB, t, d, colT, invA, invB);
+        if (d > 64) Store(o, o1, head, rowA, rowB, t, d, 64 + colT, invA, invB);
+        if ((lane & 3) == 0)
+        {
+            if (rowA < t) lse[(long)bh * t + rowA] = lA > 0f ? mA + MathF.Log(lA) : float.PositiveInfinity;
+            if (rowB < t) lse[(long)bh * t + rowB] = lB > 0f ? mB + MathF.Log(lB) : float.PositiveInfinity;
+        }
+    }
+
+    /// <summary>
+    /// cp.async of rows [row0, row0 + 64) of one head's [T, D] into a [64][pitch] tile: 16-byte
+    /// chunks (8 bf16), 64 D / 8 of them over 128 threads, consecutive threads on consecutive chunks
+    /// of a row (coalesced); rows at or past T are zero-filled.
+    /// </summary>
+    private static void LoadTile<TMma>(TMma mma, ArrayView<ushort> smem, uint sbase, int tileStart, ArrayView<ushort> src, long address,
+        long head, int row0, int t, int d, int pitch, int tid)
+        where TMma : struct, IMma
+    {
+        int chunksPerRow = d >> 3;
+        int chunks = BlockQ * chunksPerRow;
+        for (int c = tid; c < chunks; c += Threads)
+        {
+            int r = c / chunksPerRow, col = (c - r * chunksPerRow) << 3;
+            bool valid = row0 + r < t;
+            long element = valid ? head + (long)(row0 + r) * d + col : head;
+            mma.CopyAsync16(smem, sbase, tileStart + r * pitch + col, src, element, address + 2 * element, valid);
+        }
+    }
+
+    /// <summary>S[:, n .. n + 16) += A K[n .. n + 16)^T for one k16 step: one ldmatrix.x4 gives both n8 B fragments.</summary>
+    private static void QkPair<TMma>(TMma mma, ref FragC s0, ref FragC s1, FragA a, ArrayView<ushort> smem, uint sbase, int element,
+        ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        FragA kf = mma.LdMatrixX4(smem, sbase, element, scratch, false);
+        FragB b0, b1;
+        b0.R0 = kf.R0;
+        b0.R1 = kf.R1;
+        b1.R0 = kf.R2;
+        b1.R1 = kf.R3;
+        mma.Bf16(ref s0, a, b0, scratch);
+        mma.Bf16(ref s1, a, b1, scratch);
+    }
+
+    /// <summary>O[:, 0 .. D) += P_chunk V_chunk for one 16-key chunk; O columns 64 .. 127 live in <paramref name="o1"/>.</summary>
+    private static void PvChunk<TMma>(TMma mma, ref FragC8 o0, ref FragC8 o1, FragA pa, ArrayView<ushort> smem, uint sbase, int element, int d,
+        ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        PvPair(mma, ref o0.F0, ref o0.F1, pa, smem, sbase, element + 0, scratch);
+        PvPair(mma, ref o0.F2, ref o0.F3, pa, smem, sbase, element + 16, scratch);
+        PvPair(mma, ref o0.F4, ref o0.F5, pa, smem, sbase, element + 32, scratch);
+        PvPair(mma, ref o0.F6, ref o0.F7, pa, smem, sbase, element + 48, scratch);
+        if (d > 64)
+        {
+            PvPair(mma, ref o1.F0, ref o1.F1, pa, smem, sbase, element + 64, scratch);
+            PvPair(mma, ref o1.F2, ref o1.F3, pa, smem, sbase, element + 80, scratch);
+            PvPair(mma, ref o1.F4, ref o1.F5, pa, smem, sbase, element + 96, scratch);
+            PvPair(mma, ref o1.F6, ref o1.F7, pa, smem, sbase, element + 112, scratch);
+        }
+    }
+
+    /// <summary>Two n8 column groups of O: ldmatrix.x4.trans turns V's d-contiguous rows into the k-contiguous B fragments.</summary>
+    private static void PvPair<TMma>(TMma mma, ref FragC oa, ref FragC ob, FragA pa, ArrayView<ushort> smem, uint sbase, int element,
+        ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        FragA vf = mma.LdMatrixX4(smem, sbase, element, scratch, true);
+        FragB b0, b1;
+        b0.R0 = vf.R0;
+        b0.R1 = vf.R1;
+        b1.R0 = vf.R2;
+        b1.R1 = vf.R3;
+        mma.Bf16(ref oa, pa, b0, scratch);
+        mma.Bf16(ref ob, pa, b1, scratch);
+    }
+
+    /// <summary>scale * S, or -inf where key <paramref name="col"/> (+1) is not visible to row A / B.</summary>
+    private static void MaskScale(ref FragC f, int col, int rowA, int rowB, bool full, AttentionArgs p, ArrayView<float> keep, long keepRow)
+    {
+        float scale = p.Scale;
+        if (full)
+        {
+            f.C0 *= scale;
+            f.C1 *= scale;
+            f.C2 *= scale;
+            f.C3 *= scale;
+            return;
+        }
+        bool v0 = Visible(col, p, keep, keepRow), v1 = Visible(col + 1, p, keep, keepRow);
+        bool causal = p.Causal != 0;
+        f.C0 = v0 && (!causal || col <= rowA) ? f.C0 * scale : float.NegativeInfinity;
+        f.C1 = v1 && (!causal || col + 1 <= rowA) ? f.C1 * scale : float.NegativeInfinity;
+        f.C2 = v0 && (!causal || col <= rowB) ? f.C2 * scale : float.NegativeInfinity;
+        f.C3 = v1 && (!causal || col + 1 <= rowB) ? f.C3 * scale : float.NegativeInfinity;
+    }
+
+    private static bool Visible(int col, AttentionArgs p, ArrayView<float> keep, long keepRow) =>
+        col < p.T && (p.HasMask == 0 || keep[keepRow + col] != 0f);
+
+    /// <summary>exp(S - base) per row (0 for -inf), adding the lane's share of each row sum.</summary>
+    private static void Exp(ref FragC f, float baseA, float baseB, ref float sumA, ref float sumB)
+    {
+        f.C0 = MathF.Exp(f.C0 - baseA);
+        f.C1 = MathF.Exp(f.C1 - baseA);
+        f.C2 = MathF.Exp(f.C2 - baseB);
+        f.C3 = MathF.Exp(f.C3 - baseB);
+        sumA += f.C0 + f.C1;
+        sumB += f.C2 + f.C3;
+    }
+
+    /// <summary>The bf16 A fragment of keys [16c, 16c + 16) from the C fragments of keys 16c .. +7 and 16c + 8 .. +15.</summary>
+    private static FragA ToA(FragC lo, FragC hi)
+    {
+        FragA a;
+        a.R0 = Bf16.Pack(Bf16.FromFloat(lo.C0), Bf16.FromFloat(lo.C1));
+        a.R1 = Bf16.Pack(Bf16.FromFloat(lo.C2), Bf16.FromFloat(lo.C3));
+        a.R2 = Bf16.Pack(Bf16.FromFloat(hi.C0), Bf16.FromFloat(hi.C1));
+        a.R3 = Bf16.Pack(Bf16.FromFloat(hi.C2), Bf16.FromFloat(hi.C3));
+        return a;
+    }
+
+    private static float RowMaxA(FragC8 s) =>
+        XMax(XMax(XMax(Max2A(s.F0), Max2A(s.F1)), XMax(Max2A(s.F2), Max2A(s.F3))), XMax(XMax(Max2A(s.F4), Max2A(s.F5)), XMax(Max2A(s.F6), Max2A(s.F7))));
+
+    private static float RowMaxB(FragC8 s) =>
+        XMax(XMax(XMax(Max2B(s.F0), Max2B(s.F1)), XMax(Max2B(s.F2), Max2B(s.F3))), XMax(XMax(Max2B(s.F4), Max2B(s.F5)), XMax(Max2B(s.F6), Max2B(s.F7))));
+
+    private static float Max2A(FragC f) => XMax(f.C0, f.C1);
+
+    private static float Max2B(FragC f) => XMax(f.C2, f.C3);
+
+    private static float QuadMax(float x)
+    {
+        x = XMax(x, Warp.ShuffleXor(x, 1));
+        return XMax(x, Warp.ShuffleXor(x, 2));
+    }
+
+    private static float QuadSum(float x)
+    {
+        x += Warp.ShuffleXor(x, 1);
+        return x + Warp.ShuffleXor(x, 2);
+    }
+
+    private static void Rescale(ref FragC8 o, float a, float b)
+    {
+        Rescale(ref o.F0, a, b);
+        Rescale(ref o.F1, a, b);
+        Rescale(ref o.F2, a, b);
+        Rescale(ref o.F3, a, b);
+        Rescale(ref o.F4, a, b);
+        Rescale(ref o.F5, a, b);
+        Rescale(ref o.F6, a, b);
+        Rescale(ref o.F7, a, b);
+    }
+
+    private static void Rescale(ref FragC f, float a, float b)
+    {
+        f.C0 *= a;
+        f.C1 *= a;
+        f.C2 *= b;
+        f.C3 *= b;
+    }
+
+    /// <summary>Rows A and B of a 16 x 64 O tile, columns col0 + 8j (+1), divided by the row sums; rows past T are dropped.</summary>
+    private static void Store(ArrayView<float> o, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0, float invA, float invB)
+    {
+        StoreFragment(o, f.F0, head, rowA, rowB, t, d, col0 + 0, invA, invB);
+        StoreFragment(o, f.F1, head, rowA, rowB, t, d, col0 + 8, invA, invB);
+        StoreFragment(o, f.F2, head, rowA, rowB, t, d, col0 + 16, invA, invB);
+        StoreFragment(o, f.F3, head, rowA, rowB, t, d, col0 + 24, invA, invB);
+        StoreFragment(o, f.F4, head, rowA, rowB, t, d, col0 + 32, invA, invB);
+        StoreFragment(o, f.F5, head, rowA, rowB, t, d, col0 + 40, invA, invB);
+        StoreFragment(o, f.F6, head, rowA, rowB, t, d, col0 + 48, invA, invB);
+        StoreFragment(o, f.F7, head, rowA, rowB, t, d, col0 + 56, invA, invB);
+    }
+
+    private static void StoreFragment(ArrayView<float> o, FragC f, long head, int rowA, int rowB, int t, int d, int col, float invA, float invB)
+    {
+        if (rowA < t)
+        {
+            long i = head + (long)rowA * d + col;
+            o[i] = f.C0 * invA;
+            o[i + 1] = f.C1 * invA;
+        }
+        if (rowB < t)
+        {
+            long i = head + (long)rowB * d + col;
+            o[i] = f.C2 * invB;
+            o[i + 1] = f.C3 * invB;
+        }
+    }
+
+    private static float XMax(float a, float b) => a > b ? a : b;
+
+    private static int XMin(int a, int b) => a < b ? a : b;
+}

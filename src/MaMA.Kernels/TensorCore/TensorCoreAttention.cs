@@ -1,0 +1,103 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace MaMA.Kernels.TensorCore;
+
+public static partial class TensorCoreAttention
+{
+    private static readonly Dictionary<Accelerator, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>> s_kernels = new();
+
+    /// <summary>Head sizes the kernel handles (the MaMA ViT's 64 and BioMedLM's 128).</summary>
+    public static bool Supports(int headDim) => headDim is 64 or 128;
+
+    /// <summary>
+    /// o [B, H, T, D] (fp32) and lse [B, H, T] from contiguous bf16 q, k, v [B, H, T, D], on
+    /// <paramref name="stream"/>'s accelerator (CUDA: mma.sync, ldmatrix, cp.async) or, for the
+    /// ILGPU CPU simulator, its 32-lane companion (<see cref="WarpSimulator"/>, the emulated
+    /// instructions). <paramref name="keep"/> [B, T] (1 keep, 0 pad) may be empty for no mask.
+    /// Returns after the kernel has finished on the simulator; on CUDA it is queued.
+    /// </summary>
+    public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
+        ArrayView<float> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Validate(q.Length, k.Length, v.Length, keep.Length, o.Length, lse.Length, batch, heads, t, headDim);
+        if ((long)batch * heads * t == 0) return;
+        var p = new AttentionArgs
+        {
+            T = t, Heads = heads, HeadDim = headDim, Causal = causal ? 1 : 0, HasMask = keep.Length > 0 ? 1 : 0, Scale = scale,
+        };
+        if (keep.Length == 0) keep = o; // kernels take every view; HasMask = 0 never reads it
+        int shared = SharedElements(headDim);
+        var config = new KernelConfig(new Index3D((t + BlockQ - 1) / BlockQ, batch * heads, 1), new Index3D(Threads, 1, 1),
+            SharedMemoryConfig.RequestDynamic<ushort>(shared));
+
+        Accelerator target = WarpSimulator.For(stream.Accelerator);
+        if (ReferenceEquals(target, stream.Accelerator))
+        {
+            if (target.AcceleratorType == AcceleratorType.Cuda)
+            {
+                p.QAddress = Address(q, "q");
+                p.KAddress = Address(k, "k");
+                p.VAddress = Address(v, "v");
+            }
+            Kernel(target)(stream, config, q, k, v, keep, o, lse, p);
+            return;
+        }
+        stream.Synchronize();
+        Kernel(target)(target.DefaultStream, config, q, k, v, keep, o, lse, p);
+        target.DefaultStream.Synchronize();
+    }
+
+    /// <summary>Checks the head size and that every view holds its [B, H, T, D] / [B, T] / [B, H, T] elements.</summary>
+    public static void Validate(long qLength, long kLength, long vLength, long keepLength, long oLength, long lseLength,
+        int batch, int heads, int t, int headDim)
+    {
+        if (batch < 0 || heads < 0 || t < 0)
+            throw new ArgumentOutOfRangeException(nameof(t), $"tensor-core attention: negative size (B {batch}, H {heads}, T {t}).");
+        if (!Supports(headDim))
+            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "tensor-core attention: head size D must be 64 or 128.");
+        long rows = (long)batch * heads * t, elements = rows * headDim;
+        Need("q", qLength, elements);
+        Need("k", kLength, elements);
+        Need("v", vLength, elements);
+        Need("o", oLength, elements);
+        Need("lse", lseLength, rows);
+        if (keepLength != 0) Need("keep", keepLength, (long)batch * t);
+    }
+
+    private static void Need(string name, long length, long needed)
+    {
+        if (length < needed)
+            throw new ArgumentException($"tensor-core attention: {name} has {length} elements but the shape needs {needed}.");
+    }
+
+    /// <summary>Device address of a view's first element; cp.async copies 16-byte chunks, so it must be 16-byte aligned.</summary>
+    private static long Address(ArrayView<ushort> view, string name)
+    {
+        long address = view.LoadEffectiveAddressAsPtr().ToInt64();
+        if ((address & 15) != 0)
+            throw new ArgumentException($"tensor-core attention: {name} starts at a device address that is not 16-byte aligned (copy it to a fresh tensor).");
+        return address;
+    }
+
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> Kernel(Accelerator accelerator)
+    {
+        lock (s_kernels)
+        {
+            if (!s_kernels.TryGetValue(accelerator, out var kernel))
+            {
+                kernel = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(accelerator.AcceleratorType == AcceleratorType.Cuda
+                        ? FlashAttentionKernel<PtxMma>
+                        : FlashAttentionKernel<EmulatedMma>);
+                // D = 128 needs 87 KB: above the 48 KB default, so opt the kernel in to the largest size it uses.
+                DynamicSharedMemory.Allow(kernel, SharedElements(128) * sizeof(ushort));
+                s_kernels[accelerator] = kernel;
+            }
+            return kernel;
+        }
+    }
+}

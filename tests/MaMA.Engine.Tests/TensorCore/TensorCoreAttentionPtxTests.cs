@@ -1,0 +1,70 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MaMA.Kernels.TensorCore;
+
+namespace MaMA.Engine.Tests.TensorCore;
+
+/// <summary>
+/// The tensor-core attention kernel compiles to sm_80 PTX (ISA 7.1, what ILGPU 1.5.3 writes) in its
+/// CUDA instantiation and uses what it claims: mma.sync m16n8k16 bf16 for Q K^T and P V, ldmatrix
+/// (.x4 and .x4.trans) for the fragments, cp.async with commit/wait groups for the K/V tiles, the
+/// dynamic shared allocation under the symbol the inline PTX names, and no emulation code.
+/// </summary>
+[TestFixture]
+public sealed class TensorCoreAttentionPtxTests
+{
+    private static string? s_ptx;
+
+    private static string Ptx()
+    {
+        if (s_ptx is not null) return s_ptx;
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        var arch = CudaArchitecture.SM_80;
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_71, null);
+        MethodInfo kernel = typeof(TensorCoreAttention).GetMethod(nameof(TensorCoreAttention.FlashAttentionKernel))!.MakeGenericMethod(typeof(PtxMma));
+        var description = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+        return s_ptx = ((PTXCompiledKernel)backend.Compile(description, new KernelSpecialization())).PTXAssembly;
+    }
+
+    private static int Count(string text, string what) => Regex.Matches(text, Regex.Escape(what)).Count;
+
+    [Test]
+    public void Ptx_UsesMmaLdmatrixAndCpAsync()
+    {
+        string ptx = Ptx();
+        Assert.That(ptx, Does.Contain(".target sm_80"));
+        // Q K^T: 4 QkPair x 2 per k16 step; P V: 4 chunks x (4 + 4) pairs x 2 (the D = 128 half behind a branch).
+        int mma = Count(ptx, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
+        Assert.That(mma, Is.GreaterThanOrEqualTo(8 + 64), $"{mma} mma.sync");
+        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.GreaterThanOrEqualTo(5));
+        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.GreaterThanOrEqualTo(32));
+        Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
+        Assert.That(ptx, Does.Contain("cp.async.commit_group;"));
+        Assert.That(ptx, Does.Contain("cp.async.wait_group 0;"));
+        Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
+    }
+
+    [Test]
+    public void Ptx_DeclaresTheDynamicSharedSymbol_AndNoEmulation()
+    {
+        string ptx = Ptx();
+        Assert.That(ptx, Does.Match(@"\.extern \.shared \.align \d+ \.b8 " + SharedTile.DynamicSharedSymbol + @"\[\];"));
+        Assert.That(ptx, Does.Contain("mov.u32 \t%r").Or.Contain("mov.u32 %r"), "shared base read by inline PTX");
+        Assert.That(ptx, Does.Not.Contain("bar.warp.sync"), "the CPU emulation leaked into the CUDA code");
+        // No static shared memory on CUDA: everything is in the dynamic allocation (87 KB at D = 128).
+        Assert.That(Regex.IsMatch(ptx, @"\.shared \.align \d+ \.b8 __shared_alloca"), Is.False);
+    }
+
+    [Test]
+    public void SharedBudget_FitsTheDeviceLimits()
+    {
+        Assert.That(TensorCoreAttention.SharedElements(64) * sizeof(ushort), Is.LessThanOrEqualTo(48 * 1024), "D = 64 runs without the opt-in");
+        Assert.That(TensorCoreAttention.SharedElements(128) * sizeof(ushort), Is.LessThanOrEqualTo(99 * 1024), "two groups per SM on sm_80 / sm_90");
+        Assert.That(DynamicSharedMemory.NeedsOptIn(TensorCoreAttention.SharedElements(128) * sizeof(ushort), 0), Is.True);
+    }
+}
