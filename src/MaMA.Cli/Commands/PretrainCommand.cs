@@ -17,7 +17,7 @@ namespace MaMA.Cli.Commands;
 internal static class PretrainCommand
 {
     private const string Usage =
-        "usage: mama pretrain --config FILE.json [--data DIR] [--out RUN] [--resume] [--device auto|cuda|opencl|cpu|ilgpu-cpu] [--launcher none|mpi]\n" +
+        "usage: mama pretrain --config FILE.json [--data DIR] [--out RUN] [--resume] [--device auto|cuda|opencl|cpu|ilgpu-cpu] [--launcher none|mpi] [--stop-after STEP]\n" +
         "  --config FILE.json  training config (configs/pretrain-tiny.json, configs/pretrain-paper.json); optional with --resume\n" +
         "  --data DIR          EMBED-shaped data folder (default: the config's, else synthetic data in RUN/synthetic)\n" +
         "  --out RUN           run folder (default runs/pretrain)\n" +
@@ -25,7 +25,9 @@ internal static class PretrainCommand
         "  --device D          where to train (default: the config's device)\n" +
         "  --launcher L        none (one process, default) or mpi: one rank per process under\n" +
         "                      `mpirun -np N mama pretrain ... --launcher mpi` (or srun); batch.micro_batch is per rank\n" +
-        "                      when the run starts, the global micro-batch (x N) is kept on resume (docs/distributed.md)";
+        "                      when the run starts, the global micro-batch (x N) is kept on resume (docs/distributed.md)\n" +
+        "  --stop-after STEP   end this session after step STEP with a checkpoint there (no final/); --resume continues\n" +
+        "                      (time-limited jobs); the run's schedule is unchanged";
 
     public static int Run(CommandLine cl)
     {
@@ -41,6 +43,9 @@ internal static class PretrainCommand
         if (resume && cl.Get("resume") is { } v) throw new UsageException($"--resume takes no value, got '{v}'.");
         string? deviceSpec = cl.Get("device");
         string launcher = cl.Get("launcher", "none");
+        long? stopAfter = cl.Get("stop-after") is { } stopText
+            ? long.TryParse(stopText, out long st) && st > 0 ? st : throw new UsageException($"--stop-after expects a positive step number, got '{stopText}'.")
+            : null;
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         if (configPath is null && !resume) throw new UsageException("--config FILE.json is required (e.g. configs/pretrain-tiny.json), or --resume to continue a run.");
@@ -58,11 +63,11 @@ internal static class PretrainCommand
         if (config is not null && data is not null) config = config with { Data = Path.GetFullPath(data) };
         if (config is not null && deviceSpec is not null) config = config with { Device = deviceSpec };
         string spec = deviceSpec ?? config?.Device ?? ReadStoredDevice(outDir);
-        return launcher == "mpi" ? RunMpi(config, outDir, resume, spec) : RunOne(config, outDir, resume, ParseDevice(spec), null);
+        return launcher == "mpi" ? RunMpi(config, outDir, resume, spec, stopAfter) : RunOne(config, outDir, resume, ParseDevice(spec), null, stopAfter);
     }
 
     /// <summary>One rank of a data-parallel run: any failure after MPI_Init ends every rank.</summary>
-    private static int RunMpi(TrainingConfig? config, string outDir, bool resume, string spec)
+    private static int RunMpi(TrainingConfig? config, string outDir, bool resume, string spec, long? stopAfter)
     {
         MpiCommunicator comm;
         try
@@ -78,7 +83,7 @@ internal static class PretrainCommand
         {
             // Before any device is touched: this rank sees only its GPU.
             if (spec.Trim().ToLowerInvariant() is "cuda" or "auto") GpuSelection.Apply(comm.LocalRank, comm.LocalSize);
-            int code = RunOne(config, outDir, resume, ParseDevice(spec), comm);
+            int code = RunOne(config, outDir, resume, ParseDevice(spec), comm, stopAfter);
             comm.Dispose();
             return code;
         }
@@ -93,10 +98,10 @@ internal static class PretrainCommand
         }
     }
 
-    private static int RunOne(TrainingConfig? config, string outDir, bool resume, MaMA.Engine.Devices.Device device, ICommunicator? comm)
+    private static int RunOne(TrainingConfig? config, string outDir, bool resume, MaMA.Engine.Devices.Device device, ICommunicator? comm, long? stopAfter)
     {
         bool root = comm is null || comm.Rank == 0;
-        var trainer = new Pretrainer(config, outDir, resume, device, communicator: comm);
+        var trainer = new Pretrainer(config, outDir, resume, device, communicator: comm) { StopAfterStep = stopAfter };
         if (root)
         {
             string ranks = comm is null ? "" : $" x {comm.Size} ranks";
@@ -111,7 +116,9 @@ internal static class PretrainCommand
             Console.Error.WriteLine("mama pretrain: " + stop);
             return 1;
         }
-        Console.WriteLine($"metrics: {trainer.Run.MetricsPath}; loss curves: {trainer.Run.LossPlotPath}; model: {trainer.Run.FinalModelDir}");
+        Console.WriteLine(result.Steps < trainer.Config.Schedule.MaxSteps
+            ? $"stopped after step {result.Steps} of {trainer.Config.Schedule.MaxSteps}; continue with: mama pretrain --out {trainer.Run.Root} --resume"
+            : $"metrics: {trainer.Run.MetricsPath}; loss curves: {trainer.Run.LossPlotPath}; model: {trainer.Run.FinalModelDir}");
         return 0;
     }
 

@@ -100,6 +100,13 @@ public sealed class Pretrainer
     /// <summary>Tests: after this many completed steps the run ends as if killed (no further checkpoint, no final files).</summary>
     internal long? KillAfterStep { get; init; }
 
+    /// <summary>
+    /// End this session after this many completed steps with a checkpoint there and no final/ (exit as
+    /// an unfinished run; --resume continues): for jobs with a time limit (one Slurm job per part of
+    /// the run) and for resume tests. Null: run to schedule.max_steps.
+    /// </summary>
+    public long? StopAfterStep { get; init; }
+
     /// <summary>Tests: plain progress lines go here instead of the console.</summary>
     internal TextWriter? ProgressOutput { get; init; }
 
@@ -258,7 +265,8 @@ public sealed class Pretrainer
                 }
                 if (KillAfterStep is { } kill && done >= kill) return done;
                 // A skipped step changes nothing, but its checkpoint would hide which state was the last good one.
-                if ((done % _config.CheckpointEvery == 0 && guard.InARow == 0) || done == maxSteps)
+                bool stopHere = StopAfterStep is { } stopAt && done >= stopAt && done < maxSteps;
+                if ((done % _config.CheckpointEvery == 0 && guard.InARow == 0) || done == maxSteps || stopHere)
                 {
                     // Every rank checks that the replicas agree before rank 0 writes them for all.
                     if (_comm.Size > 1) ParameterSync.Verify(_comm, model);
@@ -270,11 +278,16 @@ public sealed class Pretrainer
                     _comm.Barrier();
                     lastSaved = done;
                 }
+                if (stopHere)
+                {
+                    progress.Message($"step {done}: stopping as asked (--stop-after); continue with --resume");
+                    return done;
+                }
             }
             return maxSteps;
         }, plainEvery: _config.LogEvery, plain: ProgressOutput ?? (IsRoot ? null : TextWriter.Null));
 
-        bool killed = KillAfterStep is { } k && finished >= k && finished < maxSteps;
+        bool killed = (KillAfterStep is { } k && finished >= k || StopAfterStep is { } st && finished >= st) && finished < maxSteps;
         if (!killed && stopMessage is null && IsRoot)
         {
             ModelDirectory.Save(_run.FinalModelDir, ModelConfigFile.ForMaMA(source.Config) with { Source = $"mama pretrain, {_run.Root}, step {finished}" }, model.StateDict());
