@@ -6,6 +6,9 @@
 # OUT/soak-figures.txt and prints the figures (docs/reliability.md records them).
 #
 #   tools/soak.sh [OUT_DIR]        (default /tmp/mama-soak; STEPS=2000 EVAL=500 SAMPLE_S=5)
+#
+# SOAK_MAMA=PATH/mama.dll runs an already built CLI instead of building one into SOAK_ARTIFACTS.
+# SOAK_PLOT=PNG also draws RSS and the allocator peak over time (tools/soak-plot.cs, ScottPlot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/mama-soak}
@@ -15,8 +18,12 @@ SAMPLE_S=${SAMPLE_S:-5}
 SLACK_MB=${SOAK_RSS_SLACK_MB:-64}
 ART=${SOAK_ARTIFACTS:-/tmp/art-soak}
 
-dotnet build src/MaMA.Cli/MaMA.Cli.csproj -c Release -p:MamaWithTorch=false --artifacts-path "$ART" -v q -nologo >/dev/null
-MAMA=$(find "$ART/bin/MaMA.Cli" -name mama.dll | head -1)
+if [ -n "${SOAK_MAMA:-}" ]; then
+    MAMA=$SOAK_MAMA
+else
+    dotnet build src/MaMA.Cli/MaMA.Cli.csproj -c Release -p:MamaWithTorch=false --artifacts-path "$ART" -v q -nologo >/dev/null
+    MAMA=$(find "$ART/bin/MaMA.Cli" -name mama.dll | head -1)
+fi
 
 rm -rf "$OUT" && mkdir -p "$OUT"
 # The tiny config with the soak's length: 2000 steps, validation every 500, a checkpoint every 500.
@@ -30,15 +37,18 @@ pid=$!
 echo "seconds,rss_mb,last_step" > "$OUT/soak-rss.csv"
 while kill -0 "$pid" 2>/dev/null; do
     rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-    step=$(tail -n 1 "$OUT/run/metrics.jsonl" 2>/dev/null | sed -n 's/.*"step": *\([0-9]*\).*/\1/p')
+    # metrics.jsonl appears only after the synthetic data is written: no step yet (pipefail + set -e).
+    step=$(tail -n 1 "$OUT/run/metrics.jsonl" 2>/dev/null | sed -n 's/.*"step": *\([0-9]*\).*/\1/p' || true)
     echo "$(( $(date +%s) - start )),$(( ${rss_kb:-0} / 1024 )),${step:-0}" >> "$OUT/soak-rss.csv"
     sleep "$SAMPLE_S"
 done
-wait "$pid"; rc=$?
+# `wait` returns the run's exit code; under set -e a failed run must still reach the figures.
+rc=0; wait "$pid" || rc=$?
 wall=$(( $(date +%s) - start ))
 
-python3 - "$OUT" "$STEPS" "$SLACK_MB" "$rc" "$wall" <<'PY'
-import csv, json, sys
+status=0
+python3 - "$OUT" "$STEPS" "$SLACK_MB" "$rc" "$wall" <<'PY' || status=$?
+import csv, json, os, sys
 out, steps, slack, rc, wall = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rows = [r for r in csv.DictReader(open(f"{out}/soak-rss.csv")) if int(r["rss_mb"]) > 0]
 lines = [json.loads(l) for l in open(f"{out}/run/metrics.jsonl")]
@@ -51,7 +61,13 @@ rss_max = max((int(r["rss_mb"]) for r in rows), default=0)
 mem = [l["memory_mb"] for l in train if l.get("memory_mb") is not None]
 mem_warm = [m for l, m in zip(train, mem) if l["step"] >= steps // 10]
 fig = {
-    "exit_code": rc, "wall_seconds": wall, "steps_done": train[-1]["step"] if train else 0, "validations": len(evals),
+    "exit_code": rc, "wall_seconds": wall, "steps_done": train[-1]["step"] if train else 0,
+    "steps_per_second": round((train[-1]["step"] if train else 0) / max(1, wall), 2),
+    "train_step_seconds_mean": round(sum(l["step_seconds"] for l in train) / max(1, len(train)), 4),
+    "validations": len(evals), "validation_steps": [l["step"] for l in evals],
+    "checkpoints_kept": sorted(d for d in os.listdir(f"{out}/run/checkpoints") if d.startswith("step-")) if os.path.isdir(f"{out}/run/checkpoints") else [],
+    "temporary_folders_left": sorted(d for d in os.listdir(f"{out}/run/checkpoints") if d.startswith(".tmp")) if os.path.isdir(f"{out}/run/checkpoints") else [],
+    "final_model": os.path.isfile(f"{out}/run/final/model.safetensors"),
     "skipped_total": train[-1].get("skipped_total") if train else None,
     "rss_mb_after_warmup": rss_warm, "rss_mb_end": rss_end, "rss_mb_max": rss_max, "rss_growth_after_warmup_mb": rss_end - rss_warm,
     "allocator_peak_mb_after_warmup_min": min(mem_warm, default=None), "allocator_peak_mb_after_warmup_max": max(mem_warm, default=None),
@@ -63,3 +79,8 @@ open(f"{out}/soak-figures.txt", "w").write(json.dumps(fig, indent=2) + "\n")
 print(json.dumps(fig, indent=2))
 sys.exit(0 if fig["flat"] else 1)
 PY
+if [ -n "${SOAK_PLOT:-}" ]; then
+    dotnet run --file tools/soak-plot.cs -- "$OUT/soak-rss.csv" "$OUT/run/metrics.jsonl" "$SOAK_PLOT" \
+        || echo "warning: tools/soak-plot.cs could not draw $SOAK_PLOT" >&2
+fi
+exit "$status"
