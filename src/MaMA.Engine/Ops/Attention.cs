@@ -65,6 +65,12 @@ public static partial class Ops
                     keep is null ? null : keep.Ptr<float>(), causal, scale, o.Ptr<float>(), lse.Ptr<float>()),
                 ilgpu: s =>
                 {
+                    if (UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, d))
+                    {
+                        // bf16 (or opted-in fp32) on CUDA / the simulator: TensorCorePath.Attention.cs. Backward stays fp32.
+                        TensorCoreAttentionForward(q, k, v, keep, o, lse, batch, heads, t, d, causal, scale);
+                        return;
+                    }
                     // Kernels always read a mask; the stream is in order, so the buffer may go back to the cache at once.
                     using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
                     Tensor keepAll = keep ?? ones!;

@@ -1,0 +1,47 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.TensorCore;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Whether the attention forward runs on the tensor-core flash kernel (<see cref="TensorCoreAttention"/>):
+    /// CUDA or the ILGPU CPU simulator, D = 64 or 128, and q, k, v bf16 (what autocast hands
+    /// <see cref="Attention"/>), or floating inside <see cref="TensorCoreMath.AllowBf16"/>. Everything
+    /// else keeps the fp32 flash kernel. The backward always runs the fp32 kernels.
+    /// </summary>
+    internal static bool UsesTensorCoreAttention(Device device, DType q, DType k, DType v, int headDim) =>
+        TensorCoreAttention.Supports(headDim) && UsesTensorCores(device, q, k) && UsesTensorCores(device, v, v);
+
+    /// <summary>
+    /// o [B, H, T, D] and lse [B, H, T] (fp32, contiguous) from q, k, v in bf16 (fp32 operands are
+    /// rounded into fresh bf16 copies, not recorded: the backward takes the fp32 tensors). Inputs are
+    /// made contiguous and 16-byte aligned for cp.async. <paramref name="keep"/> is the fp32 [B, T] mask or null.
+    /// </summary>
+    private static void TensorCoreAttentionForward(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o, Tensor lse,
+        int batch, int heads, int t, int d, bool causal, float scale)
+    {
+        using var scope = new TempScope();
+        using (GradMode.NoGrad())
+        {
+            Tensor q16 = Bf16Aligned(q, scope), k16 = Bf16Aligned(k, scope), v16 = Bf16Aligned(v, scope);
+            var s = ((IlgpuDevice)o.Device).Stream;
+            TensorCoreAttention.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), keep is null ? default : keep.View<float>(),
+                o.View<float>(), lse.View<float>(), batch, heads, t, d, causal, scale);
+            s.Synchronize();
+        }
+    }
+
+    /// <summary>x as contiguous bf16 whose first element sits on a 16-byte boundary (the allocation's own alignment when its offset is a multiple of 8).</summary>
+    private static Tensor Bf16Aligned(Tensor x, TempScope scope)
+    {
+        Tensor c = Bf16Contiguous(x, scope);
+        if (c.Offset % 8 == 0) return c;
+        Tensor y = scope.Own(Tensor.Empty(c.Shape, DType.BFloat16, c.Device));
+        CopyStrided(c, y);
+        return y;
+    }
+}
