@@ -110,15 +110,17 @@ public sealed class CheckpointStore
             }
             DurableFiles.FlushDirectory(Root);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException || e is ArgumentOutOfRangeException { ParamName: "value" })
         {
-            // Disk full (ENOSPC), a file-size limit (EFBIG), a vanished mount: one message that says
-            // what was written, that nothing half-written is left, and which checkpoint still stands.
+            // Disk full (ENOSPC: IOException), a file-size limit (EFBIG, which .NET reports as
+            // ArgumentOutOfRangeException "Specified file length was too large for the file system"),
+            // a vanished mount: one message that says what was written, that nothing half-written is
+            // left, and which checkpoint still stands.
             TryDelete(temp);
             IReadOnlyList<(long Step, string Path)> kept = List();
             string newest = kept.Count > 0 ? $"the newest complete checkpoint, {Path.GetFileName(kept[^1].Path)}, is intact" : "there is no earlier checkpoint";
             throw new IOException(
-                $"could not write checkpoint {FolderName(state.Step)} in {Root}: {e.Message.TrimEnd('.')}. The partial files were removed and {newest}; " +
+                $"could not write checkpoint {FolderName(state.Step)} in {Root}: {Reason(e)}. The partial files were removed and {newest}; " +
                 "free disk space (or raise the file-size limit), then continue with --resume.", e);
         }
         catch
@@ -223,6 +225,10 @@ public sealed class CheckpointStore
             }
         }
     }
+
+    private static string Reason(Exception e) => e is ArgumentOutOfRangeException
+        ? "a file grew past the file-size limit or what the file system allows (EFBIG)"
+        : e.Message.TrimEnd('.');
 
     private void TryDelete(string temp)
     {

@@ -126,13 +126,16 @@ public sealed class PretrainFaultTests
         Assert.That(modelBytes, Is.GreaterThan(64 * 1024), "the limit must cut model.safetensors");
 
         string longer = TinyPretrain.Config(_root.Path, "tiny-20", _data, 20, 5);
-        // SIGXFSZ would kill the process before write() returns EFBIG; ignored, .NET sees an IOException.
-        (exit, p) = CliProcess.Run(["pretrain", "--config", longer, "--out", run, "--resume"], shellPrefix: "trap '' XFSZ; ulimit -f 64");
+        // SIGXFSZ would kill the process before write() returns EFBIG, so it is ignored. CoreCLR's W^X
+        // double mapping backs executable memory with a file that the limit refuses ("Failed to create
+        // CoreCLR, HRESULT: 0x8007000E"), so it is turned off for this run.
+        (exit, p) = CliProcess.Run(["pretrain", "--config", longer, "--out", run, "--resume"],
+            new Dictionary<string, string> { ["DOTNET_EnableWriteXorExecute"] = "0" }, shellPrefix: "trap '' XFSZ; ulimit -f 64");
         using (p)
         {
             Assert.That(exit, Is.EqualTo(1), p.Describe());
             Assert.That(p.Stderr, Does.Contain("mama pretrain: could not write checkpoint step-000015"), p.Describe());
-            Assert.That(p.Stderr, Does.Contain("File too large"), p.Describe());
+            Assert.That(p.Stderr, Does.Contain("file-size limit or what the file system allows (EFBIG)"), p.Describe());
             Assert.That(p.Stderr, Does.Contain("the newest complete checkpoint, step-000010, is intact"), p.Describe());
             TinyPretrain.AssertNoStackTrace(p);
             TestContext.Out.WriteLine(p.Stderr.Split('\n').Last(l => l.StartsWith("mama pretrain:", StringComparison.Ordinal)));
@@ -186,6 +189,9 @@ public sealed class PretrainFaultTests
     }
 
     [Test]
+    [Explicit("RLIMIT_AS does not give a repeatable out-of-memory: the runtime shrinks its own reservations under the limit, and at a lower "
+              + "limit some runs abort inside the runtime (\"Out of memory.\", exit 134) instead of in the engine allocator. Needs an allocator-level "
+              + "cap (docs/reliability.md, \"Not done\").")]
     public void DeviceOutOfMemoryEndsWithOneMessageAndExitCode1()
     {
         // RLIMIT_AS (ulimit -v) makes the CPU device's native allocations fail as a full GPU would. The
