@@ -3,7 +3,7 @@
 # the published single-file `mama`, PyTorch at the same shapes (tools/device_bench.py), and one
 # markdown table naming the card, driver and commit. See docs/device-bench.md.
 #
-#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile]
+#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile] [--no-model]
 #
 #   --mama PATH    the published CLI (default publish/mama)
 #   --device D     engine device (default cuda); PyTorch runs on cuda for cuda, else on cpu
@@ -11,18 +11,19 @@
 #   --repeat N     timed runs per case and pass, medians reported (default 10)
 #   --peak T       bf16 dense peak in TFLOP/s for "% of peak" (H100/H200 are known: 989)
 #   --no-compile   skip the torch.compile'd variants (they compile for a minute or two)
+#   --no-model     skip the ViT-B/14 at 518, batch 36 training step (engine fp32 and bf16 autocast, PyTorch both)
 #
 # Writes under $OUT (default publish/bench-out): machine.txt, engine.json + engine.log,
-# torch.json + torch.log, table.md. Exit status: 0 when both sides ran, 1 when one failed (the
+# torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json (+ logs), table.md. Exit status: 0 when both sides ran, 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 mama="" device=cuda repeat=10
-quick=() peak=() compile=()
+quick=() peak=() compile=() model=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --mama) [ $# -ge 2 ] || usage; mama=$2; shift 2 ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
     --peak) [ $# -ge 2 ] || usage; peak=(--peak "$2"); shift 2 ;;
     --no-compile) compile=(--no-compile); shift ;;
+    --no-model) model=0; shift ;;
     -h|--help) usage 0 ;;
     *) echo "device-bench.sh: unknown argument '$1'" >&2; usage ;;
   esac
@@ -76,6 +78,27 @@ echo "== PyTorch: tools/device_bench.py run --device $torch_device" >&2
 python3 tools/device_bench.py run --device "$torch_device" --repeat "$repeat" --json "$out/torch.json" "${quick[@]}" "${compile[@]}" 2>&1 | tee "$out/torch.log"
 torch_rc=${PIPESTATUS[0]}
 
+# One training step of the ViT-B/14 at 518 with the paper's batch of 36 (2 with --quick, tiny ViT),
+# engine in fp32 and under bf16 autocast (tensor-core matmul and attention), PyTorch both ways.
+model_rc=0
+model_args=()
+if [ "$model" -eq 1 ]; then
+  batch=36
+  [ ${#quick[@]} -gt 0 ] && batch=2
+  for dtype in fp32 bf16; do
+    flag=()
+    [ "$dtype" = bf16 ] && flag=(--bf16)
+    echo "== engine: $mama bench model --device $device --image-batch $batch ${flag[*]}" >&2
+    "$mama" bench model --device "$device" --image-batch "$batch" --repeat 3 --json "$out/model-$dtype.json" "${flag[@]}" "${quick[@]}" 2>&1 | tee "$out/model-$dtype.log"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" -eq 0 ]; then model_args+=(--engine-model "$out/model-$dtype.json"); else model_rc=$rc; rm -f "$out/model-$dtype.json"; fi
+  done
+  echo "== PyTorch: tools/device_bench.py step --device $torch_device --batch $batch" >&2
+  python3 tools/device_bench.py step --device "$torch_device" --batch "$batch" --repeat 3 --json "$out/torch-step.json" "${quick[@]}" 2>&1 | tee "$out/torch-step.log"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" -eq 0 ]; then model_args+=(--torch-model "$out/torch-step.json"); else model_rc=$rc; rm -f "$out/torch-step.json"; fi
+fi
+
 # A failed side leaves no report (both sides write theirs atomically); the table then shows n/a.
 [ "$engine_rc" -eq 0 ] || rm -f "$out/engine.json"
 [ "$torch_rc" -eq 0 ] || rm -f "$out/torch.json"
@@ -84,10 +107,11 @@ table_args=(--engine "$out/engine.json" --torch "$out/torch.json")
 [ -n "$driver" ] && table_args+=(--driver "$driver")
 # The engine report names the commit its binary was built from; git's HEAD only when it is missing.
 [ -n "$commit" ] && [ ! -f "$out/engine.json" ] && table_args+=(--commit "$commit")
-python3 tools/device_bench.py table "${table_args[@]}" "${peak[@]}" > "$out/table.md"
+python3 tools/device_bench.py table "${table_args[@]}" "${peak[@]}" "${model_args[@]}" > "$out/table.md"
 table_rc=$?
 cat "$out/table.md"
 echo "wrote $out/{machine.txt,engine.json,engine.log,torch.json,torch.log,table.md}" >&2
 [ "$engine_rc" -eq 0 ] || echo "device-bench.sh: the engine run failed (exit $engine_rc); see $out/engine.log" >&2
 [ "$torch_rc" -eq 0 ] || echo "device-bench.sh: the PyTorch run failed (exit $torch_rc); see $out/torch.log" >&2
-[ "$engine_rc" -eq 0 ] && [ "$torch_rc" -eq 0 ] && [ "$table_rc" -eq 0 ] || exit 1
+[ "$model_rc" -eq 0 ] || echo "device-bench.sh: a training-step run failed (exit $model_rc); see $out/model-*.log, $out/torch-step.log" >&2
+[ "$engine_rc" -eq 0 ] && [ "$torch_rc" -eq 0 ] && [ "$table_rc" -eq 0 ] && [ "$model_rc" -eq 0 ] || exit 1

@@ -99,6 +99,17 @@ def ntxent_case(n, e, tau):
     }
 
 
+def matmul_case(layer, m, k, n):
+    return {
+        "name": f"matmul {layer} M={m} K={k} N={n} bf16", "family": "matmul", "dtype": "bf16",
+        "params": {"layer": layer, "m": m, "k": k, "n": n},
+        "inputs": [inp("a", [m, k]), inp("b", [k, n])],
+        # a @ b forward; dA and dB backward
+        "forward_flops": 2 * m * k * n,
+        "forward_backward_flops": 6 * m * k * n,
+    }
+
+
 def inp(name, shape, differentiable=True):
     return {"name": name, "shape": shape, "differentiable": differentiable}
 
@@ -112,15 +123,18 @@ def cases(quick):
     """The engine's FamilyCases, in its order: paper shapes, or the tiny --quick ones."""
     if quick:
         vit, gpt2, kept, lora, sla, con = (1, 2, 33, 16), (2, 2, 17, 32), [17, 9], (17, 64, 96, 4, 4.0), (4, 25, 32), (16, 32)
+        matmuls = [("vit qkv", 33, 16, 48), ("gpt2 c_attn", 17, 64, 96)]
     else:
         vit, gpt2, kept, lora, sla, con = (2, 12, 1374, 64), (4, 20, 144, 128), [144, 97, 61, 30], (576, 2560, 7680, 8, 4.0), (36, 1369, 512), (288, 512)
+        matmuls = [("vit qkv", 2 * 1374, 768, 2304), ("gpt2 c_attn", 576, 2560, 7680)]
     out = [attention_case("vit", *vit, False, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
-    out.append(attention_case("gpt2", *gpt2, True, kept, 11, False))
+    out += [attention_case("gpt2", *gpt2, True, kept, 11, bf16) for bf16 in (False, True)]
     out.append(lora_case(*lora))
     out.append(sla_case(*sla, sentence_counts(sla[0])))
     out.append(clip_case(*con))
     out.append(ntxent_case(*con, 0.5))
+    out += [matmul_case(*mm) for mm in matmuls]
     return out
 
 
@@ -141,6 +155,8 @@ def torch_fn(case, torch, device):
                 mask = mask & torch.ones(t, t, dtype=torch.bool, device=device).tril()
             mask = mask.expand(b, 1, t, t)
         return (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)), False
+    if fam == "matmul":  # cuBLAS bf16 GEMM (fp32 accumulate) through torch.matmul
+        return (lambda a, b: torch.matmul(a, b)), False
     if fam == "lora_linear":
         s = p["scaling"]
         return (lambda x, w, bias, a, bb: torch.addmm(bias, x, w) + s * ((x @ a.t()) @ bb.t())), False
@@ -266,6 +282,127 @@ def run(args):
     print(f"wrote {args.json}")
 
 
+# ---------------------------------------------------------------- model training step
+
+def vit_model(torch, quick):
+    """DINOv2 ViT-B/14 with 4 registers at 518 (the engine's VisionConfig.VitB14Reg4), or its Tiny config with --quick."""
+    nn, F = torch.nn, torch.nn.functional
+    img, patch, dim, depth, heads, hidden, regs = (42, 14, 32, 2, 2, 64, 4) if quick else (518, 14, 768, 12, 12, 3072, 4)
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
+            self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+            self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+            self.ls1, self.ls2 = nn.Parameter(torch.ones(dim)), nn.Parameter(torch.ones(dim))
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+            a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, dim)
+            x = x + self.ls1 * self.proj(a)
+            return x + self.ls2 * self.fc2(F.gelu(self.fc1(self.norm2(x))))
+
+    class ViT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            grid = img // patch
+            self.patch = nn.Conv2d(3, dim, patch, patch)
+            self.cls, self.reg = nn.Parameter(torch.zeros(1, 1, dim)), nn.Parameter(torch.zeros(1, regs, dim))
+            self.pos = nn.Parameter(torch.zeros(1, 1 + grid * grid, dim))
+            self.blocks = nn.ModuleList(Block() for _ in range(depth))
+            self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+        def forward(self, pixels):
+            x = self.patch(pixels).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls.expand(len(x), -1, -1), x], 1) + self.pos
+            x = torch.cat([x[:, :1], self.reg.expand(len(x), -1, -1), x[:, 1:]], 1)  # T = 1 + 4 + P (1374 at 518)
+            for block in self.blocks:
+                x = block(x)
+            return self.norm(x)
+
+    return ViT(), img
+
+
+def step(args):
+    """ViT-B/14 forward and training step (forward, mean, backward), fp32 and bf16 autocast, as `mama bench model --image-batch N`."""
+    try:
+        import torch
+    except ImportError:
+        sys.exit("device_bench.py step: PyTorch is not installed here")
+    device = args.device
+    model, img = vit_model(torch, args.quick)
+    model = model.to(device)
+    pixels = torch.randn(args.batch, 3, img, img, device=device)
+    shape = f"{img}px b{args.batch}"
+    rows = []
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    def median_ms(fn):
+        fn()  # warm-up
+        times = []
+        for _ in range(args.repeat):
+            sync()
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times)
+
+    for variant, dtype in (("fp32", None), ("bf16-autocast", torch.bfloat16)):
+        row = {"model": "vit-b14-reg4", "shape": shape, "dtype": variant, "forward_ms": None, "train_step_ms": None, "error": None}
+
+        def forward():
+            with torch.no_grad(), torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
+                model(pixels)
+
+        def train():
+            with torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
+                loss = model(pixels).float().mean()
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+
+        try:
+            row["forward_ms"] = median_ms(forward)
+            row["train_step_ms"] = median_ms(train)
+        except Exception as e:  # e.g. out of memory: keep the other variant
+            row["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            if device == "cuda":
+                torch.cuda.empty_cache()
+        rows.append(row)
+        print(f"vit-b14-reg4 {shape} {variant:<14} forward {fmt_ms(row['forward_ms']):>10}  train step {fmt_ms(row['train_step_ms']):>10}"
+              + (f"  ERROR {row['error']}" if row["error"] else ""), flush=True)
+    report = {"torch": torch.__version__, "device": device, "repeat": args.repeat, "rows": rows}
+    tmp = args.json + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(tmp, args.json)
+    print(f"wrote {args.json}")
+
+
+def model_table(engine_reports, torch_report):
+    """Markdown lines for the training-step rows: engine `bench model` reports (one per dtype) and the torch `step` report."""
+    engine_rows = [dict(r, dtype=rep.get("dtype", "fp32")) for rep in engine_reports if rep for r in rep.get("rows", [])]
+    torch_rows = (torch_report or {}).get("rows", [])
+    keys = list(dict.fromkeys([(r["model"], r["shape"], r["dtype"]) for r in engine_rows + torch_rows]))
+    lines = ["", "| model | dtype | engine fwd ms | engine train step ms | torch fwd ms | torch train step ms | torch / engine (train) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    notes = []
+    for model, shape, dtype in keys:
+        e = next((r for r in engine_rows if (r["model"], r["shape"], r["dtype"]) == (model, shape, dtype)), {})
+        t = next((r for r in torch_rows if (r["model"], r["shape"], r["dtype"]) == (model, shape, dtype)), {})
+        et, tt = e.get("train_step_ms"), t.get("train_step_ms")
+        ratio = f"{tt / et:.2f}" if et and tt else "n/a"
+        lines.append(f"| {model} {shape} | {dtype} | {fmt_ms(e.get('forward_ms'))} | {fmt_ms(et)} | {fmt_ms(t.get('forward_ms'))} | {fmt_ms(tt)} | {ratio} |")
+        if t.get("error"):
+            notes.append(f"{model} {shape} {dtype} torch: {t['error']}")
+    return lines + [f"- {n}" for n in notes]
+
+
 # ---------------------------------------------------------------- merged table
 
 def fmt_ms(ms):
@@ -364,6 +501,12 @@ def main(argv=None):
     p_run.add_argument("--repeat", type=int, default=10, help="timed runs per case and pass (median)")
     p_run.add_argument("--only", help="only cases whose name contains this text")
     p_run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True, help="also time torch.compile'd SLA, CLIP, NT-Xent")
+    p_step = sub.add_parser("step", help="time the ViT-B/14 forward and training step in PyTorch (fp32 and bf16 autocast)")
+    p_step.add_argument("--json", required=True, help="where to write the report")
+    p_step.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    p_step.add_argument("--quick", action="store_true", help="the tiny ViT of `mama bench model --quick`")
+    p_step.add_argument("--batch", type=int, default=36, help="images per step (the paper's 36)")
+    p_step.add_argument("--repeat", type=int, default=3, help="timed runs (median)")
     p_table = sub.add_parser("table", help="merge the engine's and PyTorch's reports into one markdown table")
     p_table.add_argument("--engine", required=True, help="`mama bench ops --json` output")
     p_table.add_argument("--torch", required=True, help="`device_bench.py run --json` output")
@@ -371,9 +514,15 @@ def main(argv=None):
     p_table.add_argument("--card", help="card name (default: from the torch report)")
     p_table.add_argument("--driver", help="driver version")
     p_table.add_argument("--commit", help="commit (default: from the engine's version)")
+    p_table.add_argument("--engine-model", action="append", default=[], help="`mama bench model --json` output (repeatable: fp32, --bf16)")
+    p_table.add_argument("--torch-model", help="`device_bench.py step --json` output")
     args = ap.parse_args(argv)
     if args.mode == "list":
         print(json.dumps(cases(args.quick), indent=2))
+    elif args.mode == "step":
+        if args.repeat < 1 or args.batch < 1:
+            ap.error("--repeat and --batch must be at least 1")
+        step(args)
     elif args.mode == "run":
         if args.repeat < 1:
             ap.error("--repeat must be at least 1")
@@ -382,7 +531,10 @@ def main(argv=None):
         engine, torch_report = load(args.engine), load(args.torch)
         if engine is None and torch_report is None:
             sys.exit(f"device_bench.py table: neither {args.engine} nor {args.torch} exists")
-        print("\n".join(table(engine, torch_report, args.card, args.driver, args.commit, args.peak)))
+        lines = table(engine, torch_report, args.card, args.driver, args.commit, args.peak)
+        if args.engine_model or args.torch_model:
+            lines += model_table([load(p) for p in args.engine_model], load(args.torch_model))
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

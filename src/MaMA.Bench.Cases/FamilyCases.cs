@@ -19,13 +19,15 @@ public static class FamilyCases
         vit: (2, 12, 1374, 64), gpt2: (4, 20, 144, 128), keptKeys: [144, 97, 61, 30],
         lora: new LoraCase(576, 2560, 7680, 8, 4f),
         sla: new LocalAlignmentCase(36, 1369, 512, SentenceCounts(36)),
-        contrastive: (288, 512));
+        contrastive: (288, 512),
+        matmuls: [new MatMulCase("vit qkv", 2 * 1374, 768, 2304), new MatMulCase("gpt2 c_attn", 576, 2560, 7680)]);
 
     private static readonly IReadOnlyList<BenchCase> Quick = Build(
         vit: (1, 2, 33, 16), gpt2: (2, 2, 17, 32), keptKeys: [17, 9],
         lora: new LoraCase(17, 64, 96, 4, 4f),
         sla: new LocalAlignmentCase(4, 25, 32, SentenceCounts(4)),
-        contrastive: (16, 32));
+        contrastive: (16, 32),
+        matmuls: [new MatMulCase("vit qkv", 33, 16, 48), new MatMulCase("gpt2 c_attn", 17, 64, 96)]);
 
     /// <summary>The cases as JSON, in order (compared with <c>tools/device_bench.py list</c>).</summary>
     public static JsonArray Describe(BenchShapes shapes) => new(Get(shapes).Select(c => (JsonNode)c.Describe()).ToArray());
@@ -34,18 +36,20 @@ public static class FamilyCases
     private static int[] SentenceCounts(int pairs) => Enumerable.Range(0, pairs).Select(m => 4 + m * 5 % 9).ToArray();
 
     private static List<BenchCase> Build((int B, int H, int T, int D) vit, (int B, int H, int T, int D) gpt2, int[] keptKeys,
-        LoraCase lora, LocalAlignmentCase sla, (int N, int E) contrastive)
+        LoraCase lora, LocalAlignmentCase sla, (int N, int E) contrastive, MatMulCase[] matmuls)
     {
         var cases = new List<BenchCase>();
         foreach (bool bf16 in new[] { false, true })
             cases.Add(new AttentionCase("vit", vit.B, vit.H, vit.T, vit.D, Causal: false, KeptKeys: null, Layer: 0, bf16));
         foreach (bool bf16 in new[] { false, true })
             cases.Add(new AttentionCase("gpt2", gpt2.B, gpt2.H, gpt2.T, gpt2.D, Causal: true, KeptKeys: null, Layer: 0, bf16));
-        cases.Add(new AttentionCase("gpt2", gpt2.B, gpt2.H, gpt2.T, gpt2.D, Causal: true, keptKeys, Layer: 11, Bf16: false));
+        foreach (bool bf16 in new[] { false, true })
+            cases.Add(new AttentionCase("gpt2", gpt2.B, gpt2.H, gpt2.T, gpt2.D, Causal: true, keptKeys, Layer: 11, bf16));
         cases.Add(lora);
         cases.Add(sla);
         cases.Add(new ClipCase(contrastive.N, contrastive.E));
         cases.Add(new NtXentCase(contrastive.N, contrastive.E, 0.5f));
+        cases.AddRange(matmuls);
         return cases;
     }
 }

@@ -26,7 +26,7 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class BenchModelCommand
 {
-    private const string Usage = "usage: mama bench model [--device D] [--quick] [--repeat N] [--json FILE] [--vs torch [--threads N]]";
+    private const string Usage = "usage: mama bench model [--device D] [--quick] [--repeat N] [--image-batch N] [--bf16] [--json FILE] [--vs torch [--threads N]]";
 
     /// <summary>One timed model: median milliseconds per phase, torch's when compared, peak memory after it ran.</summary>
     private sealed record Row(string Model, string Shape, double ForwardMs, double TrainStepMs, double? TorchForwardMs, double? TorchTrainStepMs,
@@ -41,7 +41,11 @@ internal static class BenchModelCommand
         int threads = cl.GetInt("threads", Environment.ProcessorCount);
         string? json = cl.Get("json");
         bool quick = cl.Has("quick");
+        // --image-batch 36 is the paper's per-GPU batch (tools/device-bench.sh); --bf16 runs both models under bf16 autocast.
+        int imageBatch = cl.GetInt("image-batch", 1);
+        bool bf16 = cl.Has("bf16");
         cl.RejectUnknown();
+        if (imageBatch < 1) throw new UsageException("--image-batch must be at least 1.");
         if (cl.Positionals.Count != 1) throw new UsageException(Usage);
         if (cl.Has("vs") && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs ?? ""}'.");
         if (repeat < 1) throw new UsageException("--repeat must be at least 1.");
@@ -56,8 +60,9 @@ internal static class BenchModelCommand
 #endif
         VisionConfig vit = quick ? VisionConfig.Tiny : VisionConfig.VitB14Reg4;
         Gpt2Config text = (quick ? Gpt2Config.Tiny with { VocabSize = 1000 } : Gpt2Config.BioMedLM) with { NLayer = 1 };
-        int tokens = quick ? 16 : 144, textBatch = quick ? 2 : 4, imageBatch = 1;
+        int tokens = quick ? 16 : 144, textBatch = quick ? 2 : 4;
         Console.WriteLine($"mama bench model on {device.Name}: random weights (timings do not depend on values), median of {repeat} after one warm-up run");
+        using IDisposable? autocast = bf16 ? Autocast.Bf16() : null;
         var rows = new List<Row>
         {
             Vit(device, vit, imageBatch, repeat, vs is not null),
@@ -71,7 +76,7 @@ internal static class BenchModelCommand
         Console.WriteLine("x = torch time / engine time (> 1: engine faster). Engine peak is the allocator's high-water mark so far in the run.");
         if (json is not null)
         {
-            File.WriteAllText(json, JsonSerializer.Serialize(new { device = device.Name, repeat, threads = vs is null ? (int?)null : threads, weights = "random", rows },
+            File.WriteAllText(json, JsonSerializer.Serialize(new { device = device.Name, repeat, dtype = bf16 ? "bf16-autocast" : "fp32", threads = vs is null ? (int?)null : threads, weights = "random", rows },
                 new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             Console.WriteLine($"wrote {json}");
         }

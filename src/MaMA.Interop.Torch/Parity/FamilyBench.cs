@@ -20,6 +20,7 @@ public static partial class FamilyBench
         LocalAlignmentCase s => LocalAlignment(s),
         ClipCase => Clip(),
         NtXentCase n => NtXent(n),
+        MatMulCase => x => torch.matmul(x[0], x[1]),
         _ => throw new ArgumentException($"no libtorch computation for benchmark case '{c.Name}' ({c.GetType().Name}).", nameof(c)),
     };
 
