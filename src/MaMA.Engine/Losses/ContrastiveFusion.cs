@@ -18,7 +18,10 @@ namespace MaMA.Engine.Losses;
 /// Forward: the similarity blocks sim [blocks, N, N] by GEMM (X = left right^T; with self
 /// blocks also A = left left^T and Z = right right^T; Y = X^T is read as columns of X, never
 /// formed), then one stats pass giving every row's log-sum-exp (left rows and right rows), the
-/// loss, and the log-scale derivative, then a one-index reduction. Backward: one pass writes the
+/// loss, and the log-scale derivative, then a one-index reduction. On the fast CPU backend the
+/// GEMMs and the stats are one fork-join over row bands (<see cref="ContrastiveSimd.FusedForward"/>)
+/// and A and Z are computed as upper parts only (half their multiply-adds); the CPU backward
+/// mirrors them whole first. Backward: one pass writes the
 /// gradient with respect to the similarities, grad [blocks, N, N] (the only other N x N buffer),
 /// then GEMMs: dleft = G_X right (+ G_A left), dright = G_X^T left (+ G_Z right).
 /// </para>
@@ -59,22 +62,12 @@ internal static class ContrastiveFusion
         Dispatch.Run(device,
             cpu: () =>
             {
-                float* l = lf.Ptr<float>(), r = rf.Ptr<float>(), s = sim.Ptr<float>();
-                long nn = (long)n * n;
-                // The second operands as row-major [E, N] copies (right^T, and left^T with self
-                // blocks): the GEMM packs those with row copies (see ContrastiveSimd.Transpose).
+                // One fork-join for the GEMMs and the statistics; the self blocks' lower parts are
+                // filled by the backward (MirrorSelfBlocks) only when a gradient is asked for.
                 using Tensor transposed = Tensor.Empty([selfBlocks ? 2 : 1, e, n], DType.Float32, device);
-                float* rT = transposed.Ptr<float>(), lT = rT + (long)e * n;
-                ContrastiveSimd.Transpose(n, e, r, rT);
-                Sgemm.Run(n, n, e, l, e, 1, rT, n, 1, s, n);
-                if (selfBlocks)
-                {
-                    ContrastiveSimd.Transpose(n, e, l, lT);
-                    Sgemm.Run(n, n, e, l, e, 1, lT, n, 1, s + nn, n);
-                    Sgemm.Run(n, n, e, r, e, 1, rT, n, 1, s + 2 * nn, n);
-                }
                 float scale = useLog != 0 ? MathF.Exp(ls.Ptr<float>()[0]) : fixedScale;
-                ContrastiveSimd.Forward(n, blocks, scale, inv, s, lse.Ptr<float>(), loss.Ptr<float>(), scaleGrad.Ptr<float>());
+                ContrastiveSimd.FusedForward(n, e, blocks, scale, inv, lf.Ptr<float>(), rf.Ptr<float>(), transposed.Ptr<float>(),
+                    sim.Ptr<float>(), lse.Ptr<float>(), loss.Ptr<float>(), scaleGrad.Ptr<float>());
             },
             ilgpu: st =>
             {
@@ -143,6 +136,7 @@ internal static class ContrastiveFusion
                     dScale.Ptr<float>()[0] = d * scaleGrad.Ptr<float>()[0];
                     if (!needLeft && !needRight) return;
                     float* l = lf.Ptr<float>(), r = rf.Ptr<float>(), gr = grad.Ptr<float>();
+                    if (blocks == 3) ContrastiveSimd.MirrorSelfBlocks(n, sim.Ptr<float>());
                     ContrastiveSimd.Gradient(n, blocks, scale, d * scale * inv, sim.Ptr<float>(), lse.Ptr<float>(), gr);
                     if (dLeft is not null)
                     {

@@ -9,59 +9,251 @@ namespace MaMA.Kernels.Cpu;
 /// loop spends its time in MathF.Exp (4 n^2 of them per forward); here every exponential is a
 /// vector one.
 /// <para>
-/// Forward: left rows are contiguous (row r of X, then row r of A in two pieces around the
-/// diagonal). Right rows are columns of X: they are reduced a vector of columns at a time,
-/// walking down the rows of X, then merged with row r of Z (Z is symmetric, so its row r is the
-/// self part of right row r). Each piece is a two-pass (max, then sum of exponentials) partial
+/// Forward (<see cref="FusedForward"/>): the similarity GEMMs and the statistics in one
+/// fork-join over row bands. Left rows are rows of X (and of A, in pieces around the diagonal);
+/// right rows are columns of X, reduced a vector of columns at a time down each band, merged with
+/// rows of Z (Z is symmetric). Each piece is a two-pass (max, then sum of exponentials) partial
 /// log-sum-exp; pieces merge by rescaling to the larger maximum.
 /// </para>
 /// </summary>
 public static unsafe class ContrastiveSimd
 {
     /// <summary>
-    /// Writes lse [2n] and returns the loss inv * sum_r (both loss terms) in loss[0] and the
-    /// log-scale derivative s * inv * sum_r (both weighted-mean terms) in scaleGrad[0].
+    /// The whole CPU forward in one fork-join: similarities, log-sum-exps, loss and log-scale
+    /// derivative (lse [2n]; loss[0] = inv * sum over the 2n rows of lse - target;
+    /// scaleGrad[0] = s inv sum over rows of (softmax-weighted mean of the unscaled row - target)).
+    /// left, right [n, e] row-major; sim [blocks, n, n] receives X = left right^T and, with
+    /// blocks = 3, A = left left^T and Z = right right^T upper parts only: rows i of A and Z are
+    /// written from column panel i / 32 (or i / 16) on, the rest is left unwritten (call
+    /// <see cref="MirrorSelfBlocks"/> before reading them whole; the backward does).
+    /// <para>
+    /// Work items are row bands of the similarity blocks, sized so each carries about the same
+    /// multiply-adds (the self blocks' triangles shrink down the rows). An item first helps make
+    /// the row-major transposes right^T (and left^T) that the GEMM reads as B, claiming 32-row
+    /// chunks so a chunk is never done twice and nobody waits on a thread that has not started;
+    /// then it runs the GEMM for its band (<see cref="Linear.SgemmSmall.Band"/>) and, while the
+    /// band is in cache, the row statistics of its rows and the column statistics of its band
+    /// (partial log-sum-exps per item, merged at the end). Self-block pairs i &lt; j are read once:
+    /// from row i for row i and from column j of the band holding i for row j.
+    /// </para>
     /// </summary>
-    public static void Forward(int n, int blocks, float s, float inv, float* sim, float* lse, float* loss, float* scaleGrad)
+    public static void FusedForward(int n, int e, int blocks, float s, float inv, float* left, float* right, float* transposed,
+        float* sim, float* lse, float* loss, float* scaleGrad)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(e, 1);
         if (blocks is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(blocks), "blocks must be 1 (CLIP) or 3 (NT-Xent).");
+        int nr = Vector512.IsHardwareAccelerated ? 32 : 16, mr = Vector512.IsHardwareAccelerated ? 8 : 6;
+        bool parallel = Environment.ProcessorCount > 1 && (long)blocks * n * n * e >= 1L << 18;
+        int[] bands = Bands(n, blocks, mr, nr, parallel ? 2 * Environment.ProcessorCount : 1);
+        int items = bands.Length - 1;
+        var job = new FusedJob(n, e, blocks, s, left, right, transposed, sim, bands, nr);
+        CpuParallel.ForClaimed(items, job.Run);
+
+        // Merge the items' partials: every loss row's log-sum-exp and softmax-weighted mean.
+        Accumulator[] part = job.Partials;
         var weighted = new float[2 * n];
-        int width = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 1;
-        int columnBlocks = (n + width - 1) / width;
-        int rowsPerItem = Math.Max(4, n / Math.Max(1, 4 * Environment.ProcessorCount));
-        int rowItems = (n + rowsPerItem - 1) / rowsPerItem;
-        nint pSim = (nint)sim, pLse = (nint)lse;
-        fixed (float* w = weighted)
+        for (int q = 0; q < 2 * n; q++)
         {
-            nint pW = (nint)w;
-            void Item(int item)
+            Accumulator acc = part[q];
+            for (int item = 1; item < items; item++) acc.Merge(part[(long)item * 2 * n + q]);
+            lse[q] = acc.Lse;
+            weighted[q] = acc.Mean;
+        }
+        double sumLoss = 0, sumScale = 0;
+        for (int r = 0; r < n; r++)
+        {
+            float diag = sim[(long)r * n + r];
+            sumLoss += (double)(lse[r] - s * diag) + (lse[n + r] - s * diag);
+            sumScale += (double)(weighted[r] - diag) + (weighted[n + r] - diag);
+        }
+        loss[0] = (float)(inv * sumLoss);
+        scaleGrad[0] = (float)(s * (double)inv * sumScale);
+    }
+
+    /// <summary>
+    /// Fills the self blocks' lower parts left unwritten by <see cref="FusedForward"/>:
+    /// block[i, j] = block[j, i] for j &lt; i, in blocks 1 and 2 of sim [3, n, n].
+    /// </summary>
+    public static void MirrorSelfBlocks(int n, float* sim)
+    {
+        const int tile = 32;
+        long nn = (long)n * n;
+        for (int block = 1; block <= 2; block++)
+        {
+            float* x = sim + block * nn;
+            for (int i0 = 0; i0 < n; i0 += tile)
             {
-                if (item < rowItems)
+                int ic = Math.Min(tile, n - i0);
+                // Whole tiles left of the diagonal tile: x[i0.., j0..] = x[j0.., i0..]^T.
+                for (int j0 = 0; j0 < i0; j0 += tile)
+                    StridedCopySimd.Block((byte*)(x + (long)j0 * n + i0), n, (byte*)(x + (long)i0 * n + j0), n, ic, Math.Min(tile, n - j0), sizeof(float));
+                for (int i = i0; i < i0 + ic; i++)
+                    for (int j = i0; j < i; j++) x[(long)i * n + j] = x[(long)j * n + i];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Row band boundaries (multiples of mr, the last n) giving about equal multiply-adds per band:
+    /// a row i costs n columns per full block plus n - (i / nr) nr per self block.
+    /// </summary>
+    private static int[] Bands(int n, int blocks, int mr, int nr, int want)
+    {
+        int microRows = (n + mr - 1) / mr;
+        want = Math.Max(1, Math.Min(want, microRows));
+        var cost = new double[microRows + 1];
+        for (int u = 0; u < microRows; u++)
+        {
+            int i = u * mr;
+            double rowCost = n + (blocks == 3 ? 2.0 * (n - i / nr * nr) : 0.0);
+            cost[u + 1] = cost[u] + rowCost * Math.Min(mr, n - i);
+        }
+        var bounds = new List<int> { 0 };
+        for (int b = 1; b < want; b++)
+        {
+            double target = cost[microRows] * b / want;
+            int u = bounds[^1] / mr + 1;
+            while (u < microRows && cost[u] < target) u++;
+            if (u >= microRows) break;
+            bounds.Add(u * mr);
+        }
+        bounds.Add(n);
+        return bounds.ToArray();
+    }
+
+    /// <summary>State shared by the items of one <see cref="FusedForward"/>; <see cref="Run"/> does one band.</summary>
+    private sealed class FusedJob(int n, int e, int blocks, float s, float* left, float* right, float* transposed, float* sim, int[] bands, int nr)
+    {
+        private const int ChunkRows = 32;
+        private readonly int _chunksPerOperand = (n + ChunkRows - 1) / ChunkRows;
+        private readonly int[] _chunkState = new int[(blocks == 3 ? 2 : 1) * ((n + ChunkRows - 1) / ChunkRows)];
+
+        /// <summary>[items][2n]: this item's partial statistics of every loss row (left rows, then right rows).</summary>
+        public readonly Accumulator[] Partials = CreatePartials((bands.Length - 1) * 2 * n);
+
+        private static Accumulator[] CreatePartials(int count)
+        {
+            var a = new Accumulator[count];
+            a.AsSpan().Fill(Accumulator.Empty);
+            return a;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int item)
+        {
+            Transposes();
+            int i0 = bands[item], i1 = bands[item + 1], rows = i1 - i0;
+            long nn = (long)n * n;
+            float* rT = transposed, lT = transposed + (long)e * n;
+            float* x = sim, a = sim + nn, z = sim + 2 * nn;
+            int panels = (n + nr - 1) / nr, selfPanel = i0 / nr;
+            Linear.SgemmSmall.Band(i0, rows, 0, panels, n, n, e, left, e, 1, rT, n, false, x, n, 1f, false);
+            if (blocks == 3)
+            {
+                Linear.SgemmSmall.Band(i0, rows, selfPanel, panels, n, n, e, left, e, 1, lT, n, false, a, n, 1f, false);
+                Linear.SgemmSmall.Band(i0, rows, selfPanel, panels, n, n, e, right, e, 1, rT, n, false, z, n, 1f, false);
+            }
+
+            Span<Accumulator> part = Partials.AsSpan(item * 2 * n, 2 * n);
+            for (int r = i0; r < i1; r++)
+            {
+                var acc = Accumulator.Empty;
+                acc.Add(x + (long)r * n, n, s);
+                if (blocks == 3)
                 {
-                    int r0 = item * rowsPerItem, r1 = Math.Min(n, r0 + rowsPerItem);
-                    for (int r = r0; r < r1; r++) LeftRow(n, blocks, s, (float*)pSim, r, (float*)pLse, (float*)pW);
+                    // Left row r's self part from this band: A[r, i0 .. r) and A[r, r + 1 .. n).
+                    float* ar = a + (long)r * n;
+                    acc.Add(ar + i0, r - i0, s);
+                    acc.Add(ar + r + 1, n - r - 1, s);
+                    var accZ = Accumulator.Empty;
+                    float* zr = z + (long)r * n;
+                    accZ.Add(zr + i0, r - i0, s);
+                    accZ.Add(zr + r + 1, n - r - 1, s);
+                    part[n + r] = accZ;
+                }
+                part[r] = acc;
+            }
+            // Right rows are columns of X; self pairs (i in this band, j >= i1) are row j's A[j, i].
+            ColumnPartials(x + (long)i0 * n, rows, 0, part[n..]);
+            if (blocks == 3)
+            {
+                ColumnPartials(a + (long)i0 * n, rows, i1, part[..n]);
+                ColumnPartials(z + (long)i0 * n, rows, i1, part[n..]);
+            }
+        }
+
+        /// <summary>Columns [c0, n) of band [rows, n] (row stride n) merged into target[c].</summary>
+        private void ColumnPartials(float* band, int rows, int c0, Span<Accumulator> target)
+        {
+            float* max = stackalloc float[16];
+            float* sum = stackalloc float[16];
+            float* wsum = stackalloc float[16];
+            int c = c0;
+            while (c < n)
+            {
+                int count;
+                if (Vector512.IsHardwareAccelerated && n - c >= 16)
+                {
+                    ColumnStats<V512>(rows, n, s, band + c, max, sum, wsum);
+                    count = 16;
+                }
+                else if (Vector256.IsHardwareAccelerated && n - c >= 8)
+                {
+                    ColumnStats<V256>(rows, n, s, band + c, max, sum, wsum);
+                    count = 8;
                 }
                 else
                 {
-                    int c0 = (item - rowItems) * width;
-                    RightColumns(n, blocks, s, (float*)pSim, c0, Math.Min(width, n - c0), (float*)pLse, (float*)pW);
+                    ColumnStats<V1>(rows, n, s, band + c, max, sum, wsum);
+                    count = 1;
                 }
+                for (int k = 0; k < count; k++) target[c + k].Merge(new Accumulator(max[k], sum[k], wsum[k]));
+                c += count;
             }
-            int items = rowItems + columnBlocks;
-            if (Environment.ProcessorCount == 1 || (long)n * n < 4096) for (int i = 0; i < items; i++) Item(i);
-            else Parallel.For(0, items, Item);
-
-            double sumLoss = 0, sumScale = 0;
-            for (int r = 0; r < n; r++)
-            {
-                float diag = sim[(long)r * n + r];
-                sumLoss += (double)(lse[r] - s * diag) + (lse[n + r] - s * diag);
-                sumScale += (double)(w[r] - diag) + (w[n + r] - diag);
-            }
-            loss[0] = (float)(inv * sumLoss);
-            scaleGrad[0] = (float)(s * (double)inv * sumScale);
         }
+
+        /// <summary>Makes right^T (and left^T) [e, n] in 32-row chunks of the source, each claimed by one thread.</summary>
+        private void Transposes()
+        {
+            for (int chunk = 0; chunk < _chunkState.Length; chunk++)
+            {
+                if (Volatile.Read(ref _chunkState[chunk]) != 0 || Interlocked.CompareExchange(ref _chunkState[chunk], 1, 0) != 0) continue;
+                int operand = chunk / _chunksPerOperand, j0 = chunk % _chunksPerOperand * ChunkRows;
+                float* src = operand == 0 ? right : left;
+                float* dst = transposed + (long)operand * e * n;
+                // dst[k, j0 + jj] = src[j0 + jj, k]
+                StridedCopySimd.Block((byte*)(src + (long)j0 * e), e, (byte*)(dst + j0), n, e, Math.Min(ChunkRows, n - j0), sizeof(float));
+                Volatile.Write(ref _chunkState[chunk], 2);
+            }
+            // Chunks claimed by others are being made by running threads: wait for them.
+            for (int chunk = 0; chunk < _chunkState.Length; chunk++)
+            {
+                var spin = new SpinWait();
+                while (Volatile.Read(ref _chunkState[chunk]) != 2) spin.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+    }
+
+    /// <summary>V.Count adjacent columns of x [rows, ld]: per column the scaled max, sum of exp and exp-weighted sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ColumnStats<V>(int rows, long ld, float s, float* x, float* max, float* sum, float* wsum) where V : unmanaged, ISimd<V>
+    {
+        V m = V.Splat(float.NegativeInfinity);
+        for (int j = 0; j < rows; j++) m = V.Max(m, V.Load(x + j * ld));
+        V vs = V.Splat(s);
+        m *= vs;
+        V acc = V.Splat(0f), wacc = V.Splat(0f);
+        for (int j = 0; j < rows; j++)
+        {
+            V v = V.Load(x + j * ld);
+            V e = SimdMath.Exp(V.Fma(v, vs, V.Splat(0f) - m));
+            acc += e;
+            wacc = V.Fma(e, v, wacc);
+        }
+        V.Store(m, max);
+        V.Store(acc, sum);
+        V.Store(wacc, wsum);
     }
 
     /// <summary>
@@ -73,9 +265,11 @@ public static unsafe class ContrastiveSimd
         int rows = blocks * n;
         int rowsPerItem = Math.Max(4, rows / Math.Max(1, 4 * Environment.ProcessorCount));
         nint pSim = (nint)sim, pLse = (nint)lse, pGrad = (nint)grad;
-        CpuParallel.For(rows, (long)n * n < 4096 ? rows : rowsPerItem, (start, length) =>
+        if ((long)n * n < 4096) rowsPerItem = rows;
+        CpuParallel.ForClaimed((rows + rowsPerItem - 1) / rowsPerItem, item =>
         {
-            for (long row = start; row < start + length; row++)
+            long start = (long)item * rowsPerItem, end = Math.Min(rows, start + rowsPerItem);
+            for (long row = start; row < end; row++)
             {
                 int block = (int)(row / n), r = (int)(row - (long)block * n);
                 // (row lse, column lse) per block: X: left r, right j; A: left r, left j; Z: right r, right j.
@@ -88,74 +282,6 @@ public static unsafe class ContrastiveSimd
                 else g[r] = 0f;
             }
         });
-    }
-
-    /// <summary>
-    /// dst [cols, rows] = src [rows, cols]^T (through <see cref="StridedCopySimd"/>: 8 x 8 register
-    /// transposes, split across cores). The similarity GEMMs take right^T as a row-major operand
-    /// this way, which <see cref="Linear.Sgemm"/> reads in place without packing.
-    /// </summary>
-    public static void Transpose(int rows, int cols, float* src, float* dst) =>
-        StridedCopySimd.Copy([cols, rows], (byte*)src, [1L, cols], (byte*)dst, [rows, 1L], sizeof(float));
-
-    private static void LeftRow(int n, int blocks, float s, float* sim, int r, float* lse, float* weighted)
-    {
-        var acc = Accumulator.Empty;
-        acc.Add(sim + (long)r * n, n, s);
-        if (blocks == 3)
-        {
-            float* a = sim + (long)n * n + (long)r * n;
-            acc.Add(a, r, s);
-            acc.Add(a + r + 1, n - r - 1, s);
-        }
-        lse[r] = acc.Lse;
-        weighted[r] = acc.Mean;
-    }
-
-    /// <summary>Right rows c0 .. c0 + count: columns of X (a vector of columns at a time), merged with rows of Z.</summary>
-    private static void RightColumns(int n, int blocks, float s, float* sim, int c0, int count, float* lse, float* weighted)
-    {
-        float* max = stackalloc float[16];
-        float* sum = stackalloc float[16];
-        float* wsum = stackalloc float[16];
-        if (count == 16 && Vector512.IsHardwareAccelerated) Columns<V512>(n, s, sim + c0, max, sum, wsum);
-        else if (count == 8 && Vector256.IsHardwareAccelerated) Columns<V256>(n, s, sim + c0, max, sum, wsum);
-        else
-            for (int k = 0; k < count; k++) Columns<V1>(n, s, sim + c0 + k, max + k, sum + k, wsum + k);
-        for (int k = 0; k < count; k++)
-        {
-            int r = c0 + k;
-            var acc = new Accumulator(max[k], sum[k], wsum[k]);
-            if (blocks == 3)
-            {
-                float* z = sim + 2L * n * n + (long)r * n;
-                acc.Add(z, r, s);
-                acc.Add(z + r + 1, n - r - 1, s);
-            }
-            lse[n + r] = acc.Lse;
-            weighted[n + r] = acc.Mean;
-        }
-    }
-
-    /// <summary>V.Count adjacent columns of X [n, n] starting at x: per column the scaled max, sum of exp and exp-weighted sum.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Columns<V>(int n, float s, float* x, float* max, float* sum, float* wsum) where V : unmanaged, ISimd<V>
-    {
-        V m = V.Splat(float.NegativeInfinity);
-        for (int j = 0; j < n; j++) m = V.Max(m, V.Load(x + (long)j * n));
-        V vs = V.Splat(s);
-        m *= vs;
-        V acc = V.Splat(0f), wacc = V.Splat(0f);
-        for (int j = 0; j < n; j++)
-        {
-            V v = V.Load(x + (long)j * n);
-            V e = SimdMath.Exp(V.Fma(v, vs, V.Splat(0f) - m));
-            acc += e;
-            wacc = V.Fma(e, v, wacc);
-        }
-        V.Store(m, max);
-        V.Store(acc, sum);
-        V.Store(wacc, wsum);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -191,6 +317,30 @@ public static unsafe class ContrastiveSimd
         public readonly float Lse => _max + MathF.Log(_sum);
 
         public readonly float Mean => _weighted / _sum;
+
+        /// <summary>Adds another partial (both relative to their own max; an empty one changes nothing).</summary>
+        public void Merge(Accumulator other)
+        {
+            if (other._sum == 0f) return;
+            if (_sum == 0f)
+            {
+                this = other;
+                return;
+            }
+            if (other._max > _max)
+            {
+                float rescale = MathF.Exp(_max - other._max);
+                _sum = _sum * rescale + other._sum;
+                _weighted = _weighted * rescale + other._weighted;
+                _max = other._max;
+            }
+            else
+            {
+                float rescale = MathF.Exp(other._max - _max);
+                _sum += other._sum * rescale;
+                _weighted += other._weighted * rescale;
+            }
+        }
 
         /// <summary>Adds p[0 .. len) (unscaled): max pass, rescale to the new max, then the exponential pass.</summary>
         public void Add(float* p, int len, float s)

@@ -49,4 +49,63 @@ public static class CpuParallel
             body(start, Math.Min(perItem, rows - start));
         });
     }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(item) for item in [0, items): the calling thread and up to
+    /// cores - 1 pool threads claim items one at a time, and the call returns as soon as every
+    /// item is done. Unlike Parallel.For it never waits for a helper that has not started yet: on
+    /// a loaded machine a parked pool thread can take milliseconds to be scheduled, by which time
+    /// the caller has done all the work (a late helper finds nothing to claim and returns). Meant
+    /// for sub-millisecond fork-joins (the contrastive losses, small GEMMs). An exception in any
+    /// item is rethrown here after the claimed items finish.
+    /// </summary>
+    public static void ForClaimed(int items, Action<int> body)
+    {
+        if (items <= 0) return;
+        if (items == 1 || Environment.ProcessorCount == 1)
+        {
+            for (int i = 0; i < items; i++) body(i);
+            return;
+        }
+        var job = new ClaimedJob(items, body);
+        int helpers = Math.Min(items, Environment.ProcessorCount) - 1;
+        for (int h = 0; h < helpers; h++) ThreadPool.UnsafeQueueUserWorkItem(static j => j.Work(), job, preferLocal: false);
+        job.Work();
+        job.WaitDone();
+    }
+
+    private sealed class ClaimedJob(int items, Action<int> body)
+    {
+        private int _next = -1, _done;
+        private Exception? _error;
+
+        public void Work()
+        {
+            while (true)
+            {
+                int item = Interlocked.Increment(ref _next);
+                if (item >= items) return;
+                try
+                {
+                    body(item);
+                }
+                catch (Exception ex)
+                {
+                    Interlocked.CompareExchange(ref _error, ex, null);
+                }
+                finally
+                {
+                    Interlocked.Increment(ref _done);
+                }
+            }
+        }
+
+        /// <summary>Every item is claimed when the caller's Work returns; waits for those still running on helpers.</summary>
+        public void WaitDone()
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _done) < items) spin.SpinOnce(sleep1Threshold: -1);
+            if (_error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_error);
+        }
+    }
 }

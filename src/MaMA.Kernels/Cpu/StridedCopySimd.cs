@@ -162,7 +162,7 @@ public static unsafe class StridedCopySimd
 
     /// <summary>d[kk * kDs + jj] = s[jj * jSs + kk] for a kc x jc block (elements of width bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block(byte* s, long jSs, byte* d, long kDs, int kc, int jc, int width)
+    internal static void Block(byte* s, long jSs, byte* d, long kDs, int kc, int jc, int width)
     {
         switch (width)
         {

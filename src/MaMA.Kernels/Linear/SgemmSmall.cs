@@ -67,7 +67,7 @@ internal static unsafe class SgemmSmall
             };
             int items = rowItems * colItems;
             if (items == 1) job.Run(0);
-            else Parallel.For(0, items, job.Run);
+            else Cpu.CpuParallel.ForClaimed(items, job.Run);
         }
         finally
         {
@@ -84,64 +84,96 @@ internal static unsafe class SgemmSmall
         public bool Accumulate, Wide, Packed;
 
         /// <summary>Row range item / ColItems, panel range item % ColItems, all depth blocks.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int item)
         {
             int i0 = item / ColItems * RowsPerItem;
             int rows = Math.Min(RowsPerItem, M - i0);
             int p0 = item % ColItems * PanelsPerItem;
             int p1 = Math.Min(Panels, p0 + PanelsPerItem);
-            int aPanels = (rows + Mr - 1) / Mr;
-            int kcMax = Math.Min(KC, K);
-            float* packA = (float*)NativeMemory.AlignedAlloc((nuint)((long)aPanels * Mr * kcMax * sizeof(float)), 64);
-            // A ragged last panel of an unpacked B goes through this zero-padded copy.
-            float* edge = (float*)NativeMemory.AlignedAlloc((nuint)((long)Nr * kcMax * sizeof(float)), 64);
-            float* tile = stackalloc float[8 * 32];
-            try
+            Band(i0, rows, p0, p1, M, N, K, A, ARow, ACol, B, Ldb, Packed, C, Ldc, Alpha, Accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Rows [i0, i0 + rows) of C, column panels [p0, p1) (panels of 32 columns with 512-bit
+    /// vectors, else 16), all depth blocks, on the calling thread. B is row-major with row stride
+    /// ldb (unit column stride) unless <paramref name="packed"/> (then <see cref="Sgemm.PackB"/>'s
+    /// panels over all of k). A's rows are packed per depth block into a per-thread buffer kept
+    /// between calls (no allocation per call). Callers that fuse work into the same fork-join (the
+    /// contrastive losses' row statistics) call this per row band.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Band(int i0, int rows, int p0, int p1, int m, int n, int k, float* a, long aRow, long aCol,
+        float* b, long ldb, bool packed, float* c, long ldc, float alpha, bool accumulateC)
+    {
+        bool wide = Vector512.IsHardwareAccelerated;
+        int mrMax = wide ? 8 : 6, nr = wide ? 32 : 16;
+        int aPanels = (rows + mrMax - 1) / mrMax;
+        int kcMax = Math.Min(KC, k);
+        float* packA = Scratch.A((long)aPanels * mrMax * kcMax);
+        // A ragged last panel of an unpacked B goes through this zero-padded copy.
+        float* edge = Scratch.Edge((long)nr * kcMax);
+        float* tile = stackalloc float[8 * 32];
+        for (int k0 = 0; k0 < k; k0 += KC)
+        {
+            int kc = Math.Min(KC, k - k0);
+            bool accumulate = accumulateC || k0 > 0;
+            Sgemm.PackA(a, aRow, aCol, i0, rows, k0, kc, mrMax, packA);
+            for (int p = p0; p < p1; p++)
             {
-                for (int k0 = 0; k0 < K; k0 += KC)
+                int cols = Math.Min(nr, n - p * nr);
+                float* bPanel;
+                long ldbPanel;
+                if (packed)
                 {
-                    int kc = Math.Min(KC, K - k0);
-                    bool accumulate = Accumulate || k0 > 0;
-                    Sgemm.PackA(A, ARow, ACol, i0, rows, k0, kc, Mr, packA);
-                    for (int p = p0; p < p1; p++)
-                    {
-                        int cols = Math.Min(Nr, N - p * Nr);
-                        float* bPanel;
-                        long ldb;
-                        if (Packed)
-                        {
-                            bPanel = B + (long)p * K * Nr + (long)k0 * Nr;
-                            ldb = Nr;
-                        }
-                        else if (cols == Nr)
-                        {
-                            bPanel = B + k0 * Ldb + (long)p * Nr;
-                            ldb = Ldb;
-                        }
-                        else
-                        {
-                            CopyEdge(B + k0 * Ldb + (long)p * Nr, Ldb, kc, cols, Nr, edge);
-                            bPanel = edge;
-                            ldb = Nr;
-                        }
-                        float* cCol = C + (long)p * Nr;
-                        for (int ip = 0; ip < aPanels; ip++)
-                        {
-                            int r0 = i0 + ip * Mr;
-                            int mr = Math.Min(Mr, M - r0);
-                            float* aPanel = packA + (long)ip * kc * Mr;
-                            if (Wide) Sgemm.Kernel8x32(aPanel, bPanel, ldb, kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, accumulate, tile);
-                            else Sgemm.Kernel6x16(aPanel, bPanel, ldb, kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, accumulate, tile);
-                        }
-                    }
+                    bPanel = b + (long)p * k * nr + (long)k0 * nr;
+                    ldbPanel = nr;
+                }
+                else if (cols == nr)
+                {
+                    bPanel = b + k0 * ldb + (long)p * nr;
+                    ldbPanel = ldb;
+                }
+                else
+                {
+                    CopyEdge(b + k0 * ldb + (long)p * nr, ldb, kc, cols, nr, edge);
+                    bPanel = edge;
+                    ldbPanel = nr;
+                }
+                float* cCol = c + (long)p * nr;
+                for (int ip = 0; ip < aPanels; ip++)
+                {
+                    int r0 = i0 + ip * mrMax;
+                    int mr = Math.Min(mrMax, m - r0);
+                    float* aPanel = packA + (long)ip * kc * mrMax;
+                    if (wide) Sgemm.Kernel8x32(aPanel, bPanel, ldbPanel, kc, cCol + r0 * ldc, ldc, mr, cols, alpha, accumulate, tile);
+                    else Sgemm.Kernel6x16(aPanel, bPanel, ldbPanel, kc, cCol + r0 * ldc, ldc, mr, cols, alpha, accumulate, tile);
                 }
             }
-            finally
+        }
+    }
+
+    /// <summary>Per-thread packing buffers, grown on demand and kept for the thread's lifetime (pool threads live long).</summary>
+    private static class Scratch
+    {
+        [ThreadStatic] private static nint _a, _edge;
+        [ThreadStatic] private static long _aLength, _edgeLength;
+
+        public static float* A(long floats) => Get(ref _a, ref _aLength, floats);
+
+        public static float* Edge(long floats) => Get(ref _edge, ref _edgeLength, floats);
+
+        private static float* Get(ref nint buffer, ref long length, long floats)
+        {
+            if (floats > length)
             {
-                NativeMemory.AlignedFree(edge);
-                NativeMemory.AlignedFree(packA);
+                if (buffer != 0) NativeMemory.AlignedFree((void*)buffer);
+                buffer = 0; // no dangling pointer if the allocation below fails
+                length = 0;
+                buffer = (nint)Cpu.ScratchMemory.AlignedAlloc(floats * sizeof(float), 64);
+                length = floats;
             }
+            return (float*)buffer;
         }
     }
 
