@@ -11,7 +11,7 @@ internal static class MpiRun
 {
     public static JsonElement Check(int ranks, string check, params string[] options)
     {
-        string mpirun = Find("mpirun") ?? Missing();
+        string mpirun = MpirunPath();
         string host = Path.Combine(AppContext.BaseDirectory, "MaMA.MpiCheck.dll");
         Assert.That(File.Exists(host), $"{host} is missing (the test project references tests/MaMA.MpiCheck)");
         string report = Path.Combine(Path.GetTempPath(), $"mama-mpicheck-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
@@ -22,12 +22,7 @@ internal static class MpiRun
             UseShellExecute = false,
         };
         foreach (string a in new[] { "--oversubscribe", "-np", ranks.ToString(), "dotnet", host, check, report }.Concat(options)) start.ArgumentList.Add(a);
-        // CI runs as root; Open MPI refuses that unless told twice.
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
-        // Loaded 2-core CI machines: do not bind ranks to cores, and do not busy-poll while waiting.
-        start.Environment["OMPI_MCA_hwloc_base_binding_policy"] = "none";
-        start.Environment["OMPI_MCA_mpi_yield_when_idle"] = "1";
+        SetMpiEnvironment(start);
         using Process process = Process.Start(start)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync(), stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(4)))
@@ -46,6 +41,20 @@ internal static class MpiRun
         {
             File.Delete(report);
         }
+    }
+
+    /// <summary>mpirun on PATH; the test is ignored without it (fails when MAMA_CI_MPI=1).</summary>
+    public static string MpirunPath() => Find("mpirun") ?? Missing();
+
+    /// <summary>Open MPI settings for tests: allowed as root, no core binding, no busy polling.</summary>
+    public static void SetMpiEnvironment(ProcessStartInfo start)
+    {
+        // CI runs as root; Open MPI refuses that unless told twice.
+        start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
+        start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
+        // Loaded 2-core CI machines: do not bind ranks to cores, and do not busy-poll while waiting.
+        start.Environment["OMPI_MCA_hwloc_base_binding_policy"] = "none";
+        start.Environment["OMPI_MCA_mpi_yield_when_idle"] = "1";
     }
 
     private static string? Find(string name) =>
