@@ -19,6 +19,9 @@ public sealed class CpuDevice : Device
     private CpuDevice()
     {
         _allocator = new CachingAllocator<CpuBlock>("cpu", AllocateBlock, FreeBlock);
+        // Kernel scratch space is native memory outside the allocator; its failure reads like a tensor's.
+        Kernels.Cpu.ScratchMemory.OutOfMemory = (bytes, e) =>
+            new DeviceOutOfMemoryException("cpu", bytes, _allocator.AllocatedBytes, _allocator.LimitBytes, e, " of kernel scratch space");
     }
 
     public override DeviceKind Kind => DeviceKind.Cpu;

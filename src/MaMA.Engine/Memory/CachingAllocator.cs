@@ -5,9 +5,28 @@ namespace MaMA.Engine.Memory;
 /// free list keyed by their rounded size and are handed out again instead of returning memory to
 /// the device. Rounding: up to 1 MiB to the next power of two (min 512 B), above that to the next
 /// 2 MiB multiple, so steady-state training reuses the same blocks every step.
+/// <para>
+/// Reserved memory (blocks handed out + blocks cached) only grows past a mark after a garbage
+/// collection: most tensors of a training step (activations, the autograd graph's gradients) are
+/// not disposed but returned by <see cref="Storage"/>'s finalizer, so without it the blocks of
+/// steps whose tensors the GC has not yet finalized stay out, new ones are reserved, and the
+/// reserved high-water mark ratchets up with the GC's timing (the soak in docs/reliability.md:
+/// 98% of storages come back from the finalizer). On a cache miss past the mark the allocator runs
+/// a gen-1, then a full collection, waits for the finalizers and looks in the cache again; only
+/// when that finds nothing does it grow. The mark is twice the bytes live after a full collection
+/// (at least <see cref="InitialMark"/>), and 1/8 above the reserved size after a growth.
+/// </para>
+/// <para>
+/// A cap on reserved bytes (<see cref="DeviceMemoryLimit"/>, <c>MAMA_DEVICE_MEMORY_LIMIT</c>) makes
+/// any device as small as asked: an allocation that does not fit after collecting and emptying the
+/// cache throws <see cref="DeviceOutOfMemoryException"/>, as a full GPU does.
+/// </para>
 /// </summary>
 public sealed class CachingAllocator<TBlock> where TBlock : class
 {
+    /// <summary>The first mark: the allocator grows to this many reserved bytes without collecting.</summary>
+    public const long InitialMark = 32L << 20;
+
     private readonly Func<long, TBlock> _allocate;
     private readonly Action<TBlock> _free;
     private readonly Dictionary<long, Stack<TBlock>> _cache = new();
@@ -17,12 +36,18 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
     // buffers) could be finalized in the same GC as its Storage and then be handed out again freed.
     private readonly HashSet<TBlock> _live = new(ReferenceEqualityComparer.Instance);
     private readonly object _gate = new();
+    private readonly Lazy<long?> _limit;
+    private long _mark = InitialMark;
 
-    public CachingAllocator(string deviceName, Func<long, TBlock> allocate, Action<TBlock> free)
+    /// <param name="limitBytes">Cap on reserved bytes; null reads <c>MAMA_DEVICE_MEMORY_LIMIT</c> (unset: no cap).</param>
+    public CachingAllocator(string deviceName, Func<long, TBlock> allocate, Action<TBlock> free, long? limitBytes = null)
     {
         DeviceName = deviceName;
         _allocate = allocate;
         _free = free;
+        // Read on the first allocation that needs it: a bad value is then an ArgumentException the
+        // CLI prints, not a type-initialisation failure of the CPU device.
+        _limit = limitBytes is { } l ? new Lazy<long?>(l) : new Lazy<long?>(DeviceMemoryLimit.FromEnvironment);
     }
 
     public string DeviceName { get; }
@@ -33,12 +58,27 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
     /// <summary>Bytes in free blocks kept for reuse.</summary>
     public long CachedBytes { get; private set; }
 
+    /// <summary>Bytes taken from the device: <see cref="AllocatedBytes"/> + <see cref="CachedBytes"/>.</summary>
+    public long ReservedBytes => AllocatedBytes + CachedBytes;
+
     /// <summary>Largest <see cref="AllocatedBytes"/> seen since creation or <see cref="ResetPeak"/>.</summary>
     public long PeakAllocatedBytes { get; private set; }
+
+    /// <summary>Largest <see cref="ReservedBytes"/> seen: what the device (the process, on the CPU) holds at most.</summary>
+    public long PeakReservedBytes { get; private set; }
+
+    /// <summary>The cap on <see cref="ReservedBytes"/>, or null.</summary>
+    public long? LimitBytes => _limit.Value;
 
     public long CacheHits { get; private set; }
 
     public long CacheMisses { get; private set; }
+
+    /// <summary>Garbage collections the allocator ran to get blocks back before growing.</summary>
+    public long Collections { get; private set; }
+
+    /// <summary>Of <see cref="Collections"/>, those after which the cache held a block of the size asked for.</summary>
+    public long CollectionsThatFound { get; private set; }
 
     public static long RoundSize(long bytes)
     {
@@ -52,25 +92,55 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
     public (TBlock Block, long Capacity) Rent(long bytes)
     {
         long size = RoundSize(bytes);
+        long? limit = _limit.Value;
+        bool overMark;
         lock (_gate)
         {
-            if (_cache.TryGetValue(size, out Stack<TBlock>? stack) && stack.Count > 0)
-            {
-                CachedBytes -= size;
-                CacheHits++;
-                Account(size);
-                TBlock cached = stack.Pop();
-                _live.Add(cached);
-                return (cached, size);
-            }
+            if (TryTakeCached(size) is { } cached) return (cached, size);
             CacheMisses++;
+            overMark = ReservedBytes + size > _mark || ReservedBytes + size > limit;
         }
 
+        if (overMark)
+        {
+            // Unreachable tensors give their blocks back from finalizers: collect before growing,
+            // the young generations first (a step's tensors die young), then everything.
+            long before = AllocatedBytes;
+            for (int generation = 1; generation <= 2; generation++)
+            {
+                GC.Collect(generation, GCCollectionMode.Forced, blocking: true);
+                GC.WaitForPendingFinalizers();
+                lock (_gate)
+                {
+                    Collections++;
+                    // After a full collection what is allocated is live: let garbage grow to that
+                    // size before the next one (the GC's own rule of thumb for its heap).
+                    if (generation == 2) _mark = Math.Max(_mark, 2 * AllocatedBytes);
+                    if (TryTakeCached(size) is { } found)
+                    {
+                        CollectionsThatFound++;
+                        MemoryLog.Write(DeviceName, $"gen{generation}-found", size, before, this);
+                        return (found, size);
+                    }
+                }
+            }
+            // Under a cap, free cached blocks of other sizes rather than failing.
+            if (limit is { } cap) TrimTo(cap - size);
+            MemoryLog.Write(DeviceName, "grow", size, before, this);
+        }
+
+        lock (_gate)
+        {
+            if (AllocatedBytes + CachedBytes + size > limit)
+                throw new DeviceOutOfMemoryException(DeviceName, size, AllocatedBytes, limit, null);
+        }
         TBlock block = AllocateWithRetry(size);
         lock (_gate)
         {
             Account(size);
             _live.Add(block);
+            if (ReservedBytes > PeakReservedBytes) PeakReservedBytes = ReservedBytes;
+            if (ReservedBytes > _mark) _mark = ReservedBytes + ReservedBytes / 8;
         }
         return (block, size);
     }
@@ -102,9 +172,42 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
         foreach (TBlock block in toFree) _free(block);
     }
 
+    /// <summary>Frees cached blocks, largest first, until at most <paramref name="reserved"/> bytes are reserved.</summary>
+    private void TrimTo(long reserved)
+    {
+        List<TBlock> toFree = new();
+        lock (_gate)
+        {
+            foreach (long size in _cache.Keys.OrderDescending().ToList())
+            {
+                Stack<TBlock> stack = _cache[size];
+                while (ReservedBytes > reserved && stack.Count > 0)
+                {
+                    toFree.Add(stack.Pop());
+                    CachedBytes -= size;
+                }
+                if (stack.Count == 0) _cache.Remove(size);
+                if (ReservedBytes <= reserved) break;
+            }
+        }
+        foreach (TBlock block in toFree) _free(block);
+    }
+
     public void ResetPeak()
     {
         lock (_gate) PeakAllocatedBytes = AllocatedBytes;
+    }
+
+    /// <summary>Under the gate: a cached block of <paramref name="size"/>, now accounted as allocated, or null.</summary>
+    private TBlock? TryTakeCached(long size)
+    {
+        if (!_cache.TryGetValue(size, out Stack<TBlock>? stack) || stack.Count == 0) return null;
+        CachedBytes -= size;
+        CacheHits++;
+        Account(size);
+        TBlock cached = stack.Pop();
+        _live.Add(cached);
+        return cached;
     }
 
     private void Account(long size)
@@ -123,8 +226,7 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
         {
             return _allocate(size);
         }
-        catch (Exception first) when (first is OutOfMemoryException || first.GetType().Name.Contains("OutOfMemory", StringComparison.Ordinal)
-                                       || first.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
+        catch (Exception first) when (IsOutOfMemory(first))
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
@@ -133,18 +235,14 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
             {
                 return _allocate(size);
             }
-            catch (Exception second)
+            catch (Exception second) when (IsOutOfMemory(second))
             {
-                throw new DeviceOutOfMemoryException(DeviceName, size, AllocatedBytes, second);
+                throw new DeviceOutOfMemoryException(DeviceName, size, AllocatedBytes, _limit.Value, second);
             }
         }
     }
-}
 
-/// <summary>The device has no room for a tensor even after freeing every cached block.</summary>
-public sealed class DeviceOutOfMemoryException(string device, long requested, long allocated, Exception inner)
-    : Exception($"Out of memory on {device}: could not allocate {requested / (1024.0 * 1024.0):F1} MiB " +
-                $"with {allocated / (1024.0 * 1024.0):F1} MiB already held by tensors. Lower the micro-batch size or enable activation recomputation.", inner)
-{
-    public long RequestedBytes { get; } = requested;
+    private static bool IsOutOfMemory(Exception e) =>
+        e is OutOfMemoryException || e.GetType().Name.Contains("OutOfMemory", StringComparison.Ordinal)
+                                  || e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase);
 }

@@ -9,6 +9,7 @@ namespace MaMA.Engine.Memory;
 /// </summary>
 public abstract class Storage
 {
+    private static long s_releasedByDispose, s_releasedByFinalizer;
     private int _references = 1;
     private int _released;
 
@@ -19,7 +20,16 @@ public abstract class Storage
         Capacity = capacity;
     }
 
-    ~Storage() => Free();
+    ~Storage()
+    {
+        if (Free()) Interlocked.Increment(ref s_releasedByFinalizer);
+    }
+
+    /// <summary>Storages (all devices, this process) whose block went back when their last tensor was disposed.</summary>
+    public static long ReleasedByDispose => Interlocked.Read(ref s_releasedByDispose);
+
+    /// <summary>Storages whose block went back from the finalizer: no tensor sharing it was disposed.</summary>
+    public static long ReleasedByFinalizer => Interlocked.Read(ref s_releasedByFinalizer);
 
     public Device Device { get; }
 
@@ -38,7 +48,7 @@ public abstract class Storage
     {
         if (Interlocked.Decrement(ref _references) == 0)
         {
-            Free();
+            if (Free()) Interlocked.Increment(ref s_releasedByDispose);
             GC.SuppressFinalize(this);
         }
     }
@@ -48,9 +58,12 @@ public abstract class Storage
         if (IsReleased) throw new ObjectDisposedException(nameof(Storage), "This tensor's memory was released (Dispose was called on it or on a tensor sharing its storage).");
     }
 
-    private void Free()
+    /// <summary>Returns the block once; true for the call that did.</summary>
+    private bool Free()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0) ReturnBlock();
+        if (Interlocked.Exchange(ref _released, 1) != 0) return false;
+        ReturnBlock();
+        return true;
     }
 
     /// <summary>Gives the block back to the device allocator. Runs at most once.</summary>

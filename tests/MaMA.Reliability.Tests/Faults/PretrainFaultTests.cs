@@ -1,5 +1,6 @@
 using System.Globalization;
 using MaMA.Reliability.Tests.Support;
+using MaMA.Engine.Memory;
 using MaMA.Training.Checkpoints;
 using MaMA.Training.Runs;
 
@@ -8,8 +9,8 @@ namespace MaMA.Reliability.Tests.Faults;
 /// <summary>
 /// Faults against the real CLI (`dotnet mama.dll pretrain`, tiny config, CPU) in a child process:
 /// kill -9 during training and during a checkpoint write, then --resume; a file-size limit hit while
-/// a checkpoint is written (EFBIG, as a full disk); a NaN put into a batch; the process's address
-/// space too small for the micro-batch (device out of memory). docs/reliability.md, "Fault tests".
+/// a checkpoint is written (EFBIG, as a full disk); a NaN put into a batch; a micro-batch larger than the
+/// device memory limit (MAMA_DEVICE_MEMORY_LIMIT, device out of memory). docs/reliability.md, "Fault tests".
 /// </summary>
 [TestFixture, Category("Slow"), NonParallelizable]
 public sealed class PretrainFaultTests
@@ -189,57 +190,41 @@ public sealed class PretrainFaultTests
     }
 
     [Test]
-    [Explicit("RLIMIT_AS does not give a repeatable out-of-memory: the runtime shrinks its own reservations under the limit, and at a lower "
-              + "limit some runs abort inside the runtime (\"Out of memory.\", exit 134) instead of in the engine allocator. Needs an allocator-level "
-              + "cap (docs/reliability.md, \"Not done\").")]
     public void DeviceOutOfMemoryEndsWithOneMessageAndExitCode1()
     {
-        // RLIMIT_AS (ulimit -v) makes the CPU device's native allocations fail as a full GPU would. The
-        // limit is calibrated on this machine: the address space a micro-batch of 2 peaks at, plus 64 MiB;
-        // a micro-batch of 176 needs about 600 MB of tensors more. The GC heap and malloc arenas are
-        // capped in both runs so that the managed runtime's own reservations stay the same.
-        var env = new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x30000000", ["MALLOC_ARENA_MAX"] = "1" };
+        // MAMA_DEVICE_MEMORY_LIMIT caps the CPU device's allocator as a GPU's memory would be: a micro-batch
+        // of 2 trains under 128 MiB (the tiny model and its step need about 30 MiB), one of 176 does not.
+        const string cap = "128MB";
+        var env = new Dictionary<string, string> { [DeviceMemoryLimit.Variable] = cap };
         string small = TinyPretrain.Config(_root.Path, "tiny-mb2", _data, 2, 2, microBatch: 2, accumulation: 1);
-        long peakKb = 0;
-        using (CliProcess p = CliProcess.Start(TinyPretrain.Pretrain(small, Path.Combine(_root.Path, "oom-calibration")), env))
-        {
-            while (!p.HasExited)
-            {
-                if (ReadStatusKb(p.Id, "VmPeak") is { } kb) peakKb = Math.Max(peakKb, kb);
-                Thread.Sleep(10);
-            }
-            Assert.That(p.WaitForExit(), Is.EqualTo(0), p.Describe());
-        }
-        Assert.That(peakKb, Is.GreaterThan(0), "no /proc/PID/status VmPeak was read");
-        long limitKb = peakKb + 64 * 1024;
+        (int fits, CliProcess ok) = CliProcess.Run(TinyPretrain.Pretrain(small, Path.Combine(_root.Path, "under-the-cap")), env);
+        using (ok) Assert.That(fits, Is.EqualTo(0), ok.Describe());
 
         string run = Path.Combine(_root.Path, "oom");
         string big = TinyPretrain.Config(_root.Path, "tiny-mb176", _data, 2, 2, microBatch: 176, accumulation: 1);
-        (int exit, CliProcess oom) = CliProcess.Run(TinyPretrain.Pretrain(big, run), env, shellPrefix: $"ulimit -v {limitKb}");
+        (int exit, CliProcess oom) = CliProcess.Run(TinyPretrain.Pretrain(big, run), env);
         using (oom)
         {
             Assert.That(exit, Is.EqualTo(1), oom.Describe());
-            Assert.That(oom.Stderr, Does.Contain("mama pretrain: Out of memory on cpu"), oom.Describe());
-            Assert.That(oom.Stderr, Does.Contain("batch.micro_batch = 176: lower batch.micro_batch (e.g. to 88) and raise batch.accumulation"), oom.Describe());
+            string[] said = oom.Stderr.Split('\n').Where(l => l.StartsWith("mama pretrain:", StringComparison.Ordinal)).ToArray();
+            Assert.That(said, Has.Length.EqualTo(1), oom.Describe());
+            string line = said[0];
+            Assert.That(line, Does.StartWith("mama pretrain: Out of memory on cpu"));
+            Assert.That(line, Does.Contain("batch.micro_batch = 176"));
+            Assert.That(line, Does.Contain("lower batch.micro_batch (e.g. to 88) and raise batch.accumulation"));
+            Assert.That(line, Does.Contain("or set activation_checkpointing to true"));
+            Assert.That(line, Does.Contain("(device memory limit 128.0 MiB, MAMA_DEVICE_MEMORY_LIMIT). Lower the micro-batch size, enable activation checkpointing or train in bf16."));
+            // What was asked and what tensors held: together more than the cap.
+            var numbers = System.Text.RegularExpressions.Regex.Match(line, @"could not allocate ([0-9.]+) MiB with ([0-9.]+) MiB already held by tensors");
+            Assert.That(numbers.Success, Is.True, line);
+            double requested = double.Parse(numbers.Groups[1].Value, CultureInfo.InvariantCulture);
+            double held = double.Parse(numbers.Groups[2].Value, CultureInfo.InvariantCulture);
+            Assert.That(requested, Is.GreaterThan(0));
+            Assert.That(requested + held, Is.GreaterThan(128.0), line);
             TinyPretrain.AssertNoStackTrace(oom);
-            TestContext.Out.WriteLine($"ulimit -v {limitKb} kB (micro-batch 2 peaked at {peakKb} kB): " +
-                                      oom.Stderr.Split('\n').Last(l => l.StartsWith("mama pretrain:", StringComparison.Ordinal)));
+            TestContext.Out.WriteLine($"{DeviceMemoryLimit.Variable}={cap}: {line}");
         }
         Assert.That(TinyPretrain.CheckpointSteps(run), Is.Empty);
         Assert.That(Directory.Exists(Path.Combine(run, "final")), Is.False, "no model folder from a failed run");
-    }
-
-    private static long? ReadStatusKb(int pid, string key)
-    {
-        try
-        {
-            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
-                if (line.StartsWith(key + ":", StringComparison.Ordinal))
-                    return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-        }
-        return null;
     }
 }

@@ -1,0 +1,33 @@
+namespace MaMA.Engine.Memory;
+
+/// <summary>
+/// The device has no room for a tensor (or a kernel's scratch space) even after collecting
+/// garbage and freeing every cached block, or the request does not fit under the device memory
+/// limit (<see cref="DeviceMemoryLimit"/>). The message names what was asked, what tensors hold,
+/// the limit, and what to do.
+/// </summary>
+public sealed class DeviceOutOfMemoryException : Exception
+{
+    public DeviceOutOfMemoryException(string device, long requested, long allocated, long? limit, Exception? inner, string what = "")
+        : base(Describe(device, requested, allocated, limit, what), inner)
+    {
+        RequestedBytes = requested;
+        AllocatedBytes = allocated;
+        LimitBytes = limit;
+    }
+
+    public long RequestedBytes { get; }
+
+    /// <summary>Bytes held by tensors when the request failed.</summary>
+    public long AllocatedBytes { get; }
+
+    /// <summary>The device memory limit in force, or null.</summary>
+    public long? LimitBytes { get; }
+
+    private static string Describe(string device, long requested, long allocated, long? limit, string what) =>
+        $"Out of memory on {device}: could not allocate {MiB(requested)}{what} with {MiB(allocated)} already held by tensors" +
+        (limit is { } l ? $" (device memory limit {MiB(l)}, {DeviceMemoryLimit.Variable})" : "") +
+        ". Lower the micro-batch size, enable activation checkpointing or train in bf16.";
+
+    private static string MiB(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";
+}
