@@ -3,7 +3,9 @@
 # resident memory (RSS, /proc) every few seconds next to the engine allocator's per-step peak
 # ("memory_mb" in metrics.jsonl). Memory is "flat" when the RSS after warm-up grows by less than
 # SOAK_RSS_SLACK_MB (default 64) over the rest of the run. Writes OUT/soak-rss.csv and
-# OUT/soak-figures.txt and prints the figures (docs/reliability.md records them).
+# OUT/soak-figures.txt and prints the figures (docs/reliability.md records them). The CLI runs with
+# MAMA_MEMORY_LOG=OUT/memory-log.csv: the allocator's collections and the storages returned by
+# Dispose and by the finalizer (src/MaMA.Engine/Memory/MemoryLog.cs).
 #
 #   tools/soak.sh [OUT_DIR]        (default /tmp/mama-soak; STEPS=2000 EVAL=500 SAMPLE_S=5)
 #
@@ -31,6 +33,8 @@ sed -e "s/\"max_steps\": [0-9]*/\"max_steps\": $STEPS/" -e "s/\"eval_every\": [0
     -e "s/\"checkpoint_every\": [0-9]*/\"checkpoint_every\": $EVAL/" -e "s/\"log_every\": [0-9]*/\"log_every\": 50/" \
     configs/pretrain-tiny.json > "$OUT/soak-config.json"
 
+# The allocators' collections before growing, with the storages returned by Dispose and by the finalizer.
+export MAMA_MEMORY_LOG=${MAMA_MEMORY_LOG:-$OUT/memory-log.csv}
 start=$(date +%s)
 dotnet "$MAMA" pretrain --config "$OUT/soak-config.json" --out "$OUT/run" > "$OUT/soak-stdout.txt" 2> "$OUT/soak-stderr.txt" &
 pid=$!
@@ -47,9 +51,9 @@ rc=0; wait "$pid" || rc=$?
 wall=$(( $(date +%s) - start ))
 
 status=0
-python3 - "$OUT" "$STEPS" "$SLACK_MB" "$rc" "$wall" <<'PY' || status=$?
+python3 - "$OUT" "$STEPS" "$SLACK_MB" "$rc" "$wall" "$MAMA_MEMORY_LOG" <<'PY' || status=$?
 import csv, json, os, sys
-out, steps, slack, rc, wall = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+out, steps, slack, rc, wall, memlog = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 rows = [r for r in csv.DictReader(open(f"{out}/soak-rss.csv")) if int(r["rss_mb"]) > 0]
 lines = [json.loads(l) for l in open(f"{out}/run/metrics.jsonl")]
 train = [l for l in lines if l.get("kind") == "train"]
@@ -58,6 +62,8 @@ warm = [r for r in rows if int(r["last_step"] or 0) >= steps // 10]      # after
 rss_warm = int(warm[0]["rss_mb"]) if warm else 0
 rss_end = int(rows[-1]["rss_mb"]) if rows else 0
 rss_max = max((int(r["rss_mb"]) for r in rows), default=0)
+half = [r for r in rows if int(r["last_step"] or 0) >= steps // 2]      # the second half, to see a trend
+events = list(csv.DictReader(open(memlog))) if os.path.isfile(memlog) else []
 mem = [l["memory_mb"] for l in train if l.get("memory_mb") is not None]
 mem_warm = [m for l, m in zip(train, mem) if l["step"] >= steps // 10]
 fig = {
@@ -70,6 +76,11 @@ fig = {
     "final_model": os.path.isfile(f"{out}/run/final/model.safetensors"),
     "skipped_total": train[-1].get("skipped_total") if train else None,
     "rss_mb_after_warmup": rss_warm, "rss_mb_end": rss_end, "rss_mb_max": rss_max, "rss_growth_after_warmup_mb": rss_end - rss_warm,
+    "rss_mb_at_half": int(half[0]["rss_mb"]) if half else 0, "rss_growth_second_half_mb": rss_end - int(half[0]["rss_mb"]) if half else 0,
+    "allocator_collections": int(events[-1]["collections"]) if events else 0,
+    "allocator_collections_that_grew": sum(1 for e in events if e["event"] == "grow"),
+    "storages_released_by_dispose": int(events[-1]["released_by_dispose"]) if events else None,
+    "storages_released_by_finalizer": int(events[-1]["released_by_finalizer"]) if events else None,
     "allocator_peak_mb_after_warmup_min": min(mem_warm, default=None), "allocator_peak_mb_after_warmup_max": max(mem_warm, default=None),
     "loss_first_50": sum(l["loss"] for l in train[:5] if l["loss"] is not None) / max(1, len(train[:5])),
     "loss_last_50": sum(l["loss"] for l in train[-5:] if l["loss"] is not None) / max(1, len(train[-5:])),
