@@ -68,6 +68,12 @@ public sealed record TrainingConfig
     /// <summary>Probability that view 2 is another image of the same study ("inter-side" pairing).</summary>
     public double PairProbability { get; init; } = 0.5;
 
+    /// <summary>
+    /// Smallest area share of the training RandomResizedCrop (the published transform's 0.08). At
+    /// small image sizes a crop that small zooms past the findings a report describes; the demo raises it.
+    /// </summary>
+    public double CropScaleMin { get; init; } = 0.08;
+
     /// <summary>Threads preparing each batch.</summary>
     public int Workers { get; init; } = 4;
 
@@ -102,6 +108,7 @@ public sealed record TrainingConfig
         CheckProbability("mask_ratio", MaskRatio);
         CheckProbability("mask_meta", MaskMeta);
         CheckProbability("pair_probability", PairProbability);
+        if (!(CropScaleMin > 0.0 && CropScaleMin <= 1.0)) throw new ArgumentException($"crop_scale_min must be in (0, 1], not {CropScaleMin}.");
         if (Workers < 1) throw new ArgumentException($"workers must be at least 1, not {Workers}.");
         if (CheckpointEvery < 1) throw new ArgumentException($"checkpoint_every must be at least 1, not {CheckpointEvery}.");
         if (KeepLast < 1) throw new ArgumentException($"keep_last must be at least 1, not {KeepLast}.");

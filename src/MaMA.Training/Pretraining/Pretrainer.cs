@@ -172,7 +172,7 @@ public sealed class Pretrainer
             PairProbability = _config.PairProbability,
             Masking = new MetaMasking(_config.MaskRatio, _config.MaskMeta, _config.Seed),
             Workers = _config.Workers,
-            Transform = transform,
+            Transform = transform with { ScaleMin = _config.CropScaleMin },
         });
         // Validation runs on rank 0 alone (eval mode: no BatchNorm update, no collective), on global micro-batches.
         MammoLoader? validLoader = IsRoot && data.Valid.Count >= globalBatch

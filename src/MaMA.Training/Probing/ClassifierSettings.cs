@@ -43,6 +43,13 @@ public sealed record ClassifierSettings
 
     public int BatchSize { get; init; } = 32;
 
+    /// <summary>
+    /// Smallest crop area (share of the image) of the training images' RandomResizedCrop; 0.08 is the
+    /// pre-training transform's. 1 trains on whole images (the evaluation view): small findings such
+    /// as masses then stay in every training crop, so the label always matches what the image shows.
+    /// </summary>
+    public double CropScaleMin { get; init; } = 0.08;
+
     public ulong Seed { get; init; }
 
     public int Workers { get; init; } = 4;
@@ -76,6 +83,7 @@ public sealed record ClassifierSettings
         if (WarmupSteps < 0 || WarmupSteps > Steps) throw new ArgumentException($"warm-up steps must be in [0, {Steps}], not {WarmupSteps}.");
         if (!(Lr > 0.0) || !(MinLr >= 0.0 && MinLr <= Lr)) throw new ArgumentException($"need lr > 0 and 0 <= min lr <= lr, got {Lr} and {MinLr}.");
         if (!(WeightDecay >= 0.0) || !(Momentum >= 0.0)) throw new ArgumentException("weight decay and momentum must be >= 0.");
+        if (!(CropScaleMin > 0.0 && CropScaleMin <= 1.0)) throw new ArgumentException($"crop scale min must be in (0, 1], not {CropScaleMin}.");
         if (BatchSize < 1 || Workers < 1 || LogEvery < 1) throw new ArgumentException("batch size, workers and log interval must be at least 1.");
         if (CheckpointEvery < 1 || KeepLast < 1) throw new ArgumentException($"checkpoint interval and kept checkpoints must be at least 1, got {CheckpointEvery} and {KeepLast}.");
     }

@@ -82,9 +82,10 @@ public sealed class ClassifierTrainer
         int batch = Math.Min(_settings.BatchSize, balancedEpoch.Count);
         int side = source.Config.Vision.ImageSize;
         var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
+        MammoTransformOptions trainTransform = TrainTransform(transform, _settings.CropScaleMin);
         var loader = new MammoLoader(balancedEpoch, tokenizer, new LoaderOptions
         {
-            BatchSize = batch, Seed = _settings.Seed, PairProbability = 0, Masking = MetaMasking.None, Workers = _settings.Workers, Transform = transform,
+            BatchSize = batch, Seed = _settings.Seed, PairProbability = 0, Masking = MetaMasking.None, Workers = _settings.Workers, Transform = trainTransform,
         });
 
         var vit = model.ImageEncoder;
@@ -170,6 +171,18 @@ public sealed class ClassifierTrainer
         RocPlot.Save(scores, Path.Combine(output, "roc.png"), _settings.ClassNames, $"ROC, {_settings.Task.ToString().ToLowerInvariant()} (one vs rest)");
         return new ClassifierResult(report, lastLoss, clock.Elapsed, output);
     }
+
+    /// <summary>
+    /// The training images' transform: the evaluation one with a random crop of at least
+    /// <paramref name="cropScaleMin"/> of the area. At 1 the aspect ratio is pinned to 1 as well, so
+    /// the crop is the whole (square) image: the training view equals the evaluation view.
+    /// </summary>
+    internal static MammoTransformOptions TrainTransform(MammoTransformOptions eval, double cropScaleMin) => eval with
+    {
+        ScaleMin = cropScaleMin,
+        RatioMin = cropScaleMin >= 1.0 ? 1.0 : eval.RatioMin,
+        RatioMax = cropScaleMin >= 1.0 ? 1.0 : eval.RatioMax,
+    };
 
     /// <summary>Tests: after this many completed steps the run ends as if killed (no final files).</summary>
     internal long? KillAfterStep { get; init; }

@@ -89,6 +89,8 @@ public class TrainingCommandTests
     [TestCase("probe")]
     [TestCase("probe", "--model", "tiny", "--task", "cancer")]
     [TestCase("probe", "--model", "tiny", "--fraction", "2")]
+    [TestCase("probe", "--model", "tiny", "--crop-scale-min", "0")]
+    [TestCase("probe", "--model", "tiny", "--crop-scale-min", "1.01")]
     [TestCase("probe", "--model", "tiny", "--steps", "x")]
     [TestCase("finetune", "--model", "tiny", "--bogus", "1")]
     [TestCase("probe", "--model", "tiny", "--resume", "now")]

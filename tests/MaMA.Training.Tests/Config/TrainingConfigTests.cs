@@ -41,6 +41,15 @@ public class TrainingConfigTests
         Assert.That(TrainingConfigFile.ToJson(c), Does.Contain("\"precision\": \"fp32\""));
     }
 
+    [Test]
+    public void CropScaleMinDefaultsToThePublishedTransformAndParses()
+    {
+        Assert.That(new TrainingConfig().CropScaleMin, Is.EqualTo(0.08));
+        TrainingConfig c = TrainingConfigFile.Parse("{\"crop_scale_min\": 0.5}");
+        Assert.That(c.CropScaleMin, Is.EqualTo(0.5));
+        Assert.That(TrainingConfigFile.ToJson(c), Does.Contain("\"crop_scale_min\": 0.5"));
+    }
+
     [TestCase("{\"modle\": \"tiny\"}", "unknown key 'modle'")]
     [TestCase("{\"optimizer\": {\"learning_rate\": 1}}", "unknown key 'learning_rate' at $.optimizer")]
     [TestCase("{\"precision\": \"fp8\"}", "$.precision")]
@@ -48,6 +57,8 @@ public class TrainingConfigTests
     [TestCase("{\"batch\": {\"micro_batch\": 1}}", "batch.micro_batch must be at least 2")]
     [TestCase("{\"schedule\": {\"warmup_steps\": 10, \"max_steps\": 5}}", "schedule.warmup_steps")]
     [TestCase("{\"mask_meta\": 1.5}", "mask_meta")]
+    [TestCase("{\"crop_scale_min\": 0}", "crop_scale_min must be in (0, 1]")]
+    [TestCase("{\"crop_scale_min\": 1.5}", "crop_scale_min must be in (0, 1]")]
     public void ProblemsNameTheKey(string json, string expected)
     {
         var e = Assert.Throws<InvalidDataException>(() => TrainingConfigFile.Parse(json, "cfg.json"))!;
