@@ -91,4 +91,22 @@ public sealed class MpiTests
         Assert.That(r.GetProperty("losses").EnumerateArray().All(e => double.IsFinite(e.GetDouble())));
         Assert.That(r.GetProperty("late").GetBoolean());
     }
+
+    /// <summary>
+    /// Buckets started during the last micro-batch's backward (GradientBucketer.Overlap) give
+    /// bit-identical averaged gradients to the buckets started after it, on a replica trained side
+    /// by side; the step where the late loss starts changes the plan (overlap discarded, reduced again).
+    /// </summary>
+    [TestCase(2)]
+    [TestCase(3)]
+    public void Overlapped_gradient_buckets_are_bit_identical_to_the_plain_path(int ranks)
+    {
+        JsonElement r = MpiRun.Check(ranks, "overlap", "--steps", "4");
+        bool[] overlapped = r.GetProperty("overlapped").EnumerateArray().Select(e => e.GetBoolean()).ToArray();
+        Assert.That(overlapped, Is.EqualTo(new[] { false, false, true, true }), "no plan at step 0, plan change at the late step 1, overlap after");
+        Assert.That(r.GetProperty("overlapped_buckets").EnumerateArray().Select(e => e.GetInt32()).Skip(2), Has.All.GreaterThan(1));
+        Assert.That(r.GetProperty("differing_gradients").EnumerateArray().Select(e => e.GetInt32()), Has.All.EqualTo(0));
+        Assert.That(r.GetProperty("compared_gradients").EnumerateArray().Select(e => e.GetInt32()), Has.All.GreaterThan(10));
+        Assert.That(r.GetProperty("checksum_a").GetInt64(), Is.EqualTo(r.GetProperty("checksum_b").GetInt64()));
+    }
 }

@@ -17,6 +17,7 @@ try
         "collectives" => CheckCollectives.Run(comm),
         "losses" => CheckLosses.Run(comm, Option(options, "--backward") ?? "replicated"),
         "train" => CheckTraining.Run(comm, int.Parse(Option(options, "--steps") ?? "3"), options.Contains("--late")),
+        "overlap" => CheckOverlap.Run(comm, int.Parse(Option(options, "--steps") ?? "4")),
         _ => throw new ArgumentException($"unknown check '{args[0]}'"),
     };
     report["ranks"] = comm.Size;

@@ -27,7 +27,9 @@ public interface ICommunicator : IDisposable
 
     /// <summary>
     /// Starts <see cref="AllReduceSum{T}"/> on <paramref name="buffer"/> without waiting; the buffer
-    /// must stay untouched until the returned request is waited on.
+    /// must stay untouched until the returned request is waited on. Non-blocking reductions are ordered
+    /// among themselves only (MPI: a communicator of their own), so they may be started between other
+    /// collectives at points that differ between ranks, as long as every rank starts them in the same order.
     /// </summary>
     IPendingReduction StartAllReduceSum(float[] buffer);
 

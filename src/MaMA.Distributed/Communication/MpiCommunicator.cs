@@ -15,10 +15,16 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     private readonly Lock _gate = new();
     private bool _disposed;
 
-    private MpiCommunicator(int rank, int size)
+    // Non-blocking reductions (gradient buckets, started during backward while the losses' gathers
+    // run their blocking collectives on the world communicator) use a duplicate of it, so they are
+    // ordered among themselves only.
+    private readonly nint _nonBlocking;
+
+    private MpiCommunicator(int rank, int size, nint nonBlocking)
     {
         Rank = rank;
         Size = size;
+        _nonBlocking = nonBlocking;
         (LocalRank, LocalSize) = FindLocalRank();
     }
 
@@ -47,7 +53,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         }
         MpiNative.Check(MpiNative.CommRank(MpiNative.CommWorld, &rank), "MPI_Comm_rank");
         MpiNative.Check(MpiNative.CommSize(MpiNative.CommWorld, &size), "MPI_Comm_size");
-        s_instance = new MpiCommunicator(rank, size);
+        nint dup;
+        MpiNative.Check(MpiNative.CommDup(MpiNative.CommWorld, &dup), "MPI_Comm_dup");
+        s_instance = new MpiCommunicator(rank, size, dup);
         return s_instance;
     }
 
@@ -70,7 +78,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         GCHandle pin = GCHandle.Alloc(buffer, GCHandleType.Pinned);
         nint request;
         lock (_gate)
-            MpiNative.Check(MpiNative.Iallreduce(MpiNative.InPlace, (void*)pin.AddrOfPinnedObject(), buffer.Length, MpiNative.Float, MpiNative.OpSum, MpiNative.CommWorld, &request), "MPI_Iallreduce");
+            MpiNative.Check(MpiNative.Iallreduce(MpiNative.InPlace, (void*)pin.AddrOfPinnedObject(), buffer.Length, MpiNative.Float, MpiNative.OpSum, _nonBlocking, &request), "MPI_Iallreduce");
         return new Pending(this, request, pin);
     }
 

@@ -35,6 +35,7 @@ internal static unsafe class MpiNative
     public static delegate* unmanaged<nint, int, int> Abort;
     public static delegate* unmanaged<nint, int*, int> CommRank;
     public static delegate* unmanaged<nint, int*, int> CommSize;
+    public static delegate* unmanaged<nint, nint*, int> CommDup;
     public static delegate* unmanaged<void*, void*, int, nint, nint, nint, int> Allreduce;
     public static delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int> Iallreduce;
     public static delegate* unmanaged<nint*, void*, int> Wait;
@@ -83,6 +84,7 @@ internal static unsafe class MpiNative
             Abort = (delegate* unmanaged<nint, int, int>)Sym("MPI_Abort");
             CommRank = (delegate* unmanaged<nint, int*, int>)Sym("MPI_Comm_rank");
             CommSize = (delegate* unmanaged<nint, int*, int>)Sym("MPI_Comm_size");
+            CommDup = (delegate* unmanaged<nint, nint*, int>)Sym("MPI_Comm_dup");
             Allreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, int>)Sym("MPI_Allreduce");
             Iallreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int>)Sym("MPI_Iallreduce");
             Wait = (delegate* unmanaged<nint*, void*, int>)Sym("MPI_Wait");

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MaMA.Distributed.Communication;
+using MaMA.Engine.Autograd;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Tensors;
 
@@ -8,13 +9,20 @@ namespace MaMA.Distributed.DataParallel;
 /// <summary>
 /// Averages the gradients of a parameter list over the ranks (DDP's convention: the result is the
 /// mean of the ranks' gradients), in buckets of about <see cref="BucketBytes"/>: each bucket's
-/// gradients are flattened into one fp32 host buffer, reduced with a non-blocking all-reduce while
-/// the next bucket is packed, then scaled by 1/R and written back as the parameters' Grad.
+/// gradients are flattened into one fp32 host buffer, reduced with a non-blocking all-reduce, then
+/// scaled by 1/R and written back as the parameters' Grad. Buckets are consecutive parameters in
+/// list order, started last bucket first (the late layers' gradients are final first in backward).
 /// <para>
-/// When: after backward. The engine's tape (Backprop.Run) accumulates into leaf gradients with no
-/// per-parameter hook, so a bucket cannot be started while backward is still producing the others;
-/// overlapping communication with backward needs such a hook (see docs/distributed.md). What overlaps
-/// here is packing/unpacking with the reductions in flight.
+/// Overlap with backward: <see cref="Overlap"/> around the last micro-batch's backward registers the
+/// engine's gradient-final hook (<see cref="GradHooks"/>); a bucket is packed and its all-reduce
+/// started as soon as all its parameters' gradients are final (buckets start in a fixed order on
+/// every rank: a ready bucket waits for the ones before it). The plan used is the previous
+/// reduction's, the only one every rank agrees on before backward; <see cref="AllReduceMean"/> then
+/// starts what is left, checks with the "has a gradient" flags (one small all-reduce, as always)
+/// that the plan still holds and that no packed gradient changed since, and only waits and unpacks.
+/// If the plan changed (freezing, the late-loss step) every rank waits out its buckets, discards
+/// them and reduces again without overlap. Either way each bucket holds the same values in the same
+/// layout as without overlap, so the result is bit-identical.
 /// </para>
 /// <para>
 /// A parameter without a gradient on every rank (frozen, or unused before the late-loss step) keeps
@@ -30,7 +38,10 @@ public sealed class GradientBucketer
 
     private readonly ICommunicator _comm;
     private readonly Parameter[] _parameters;
+    private readonly Dictionary<Parameter, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, float[][]> _buffers = new(StringComparer.Ordinal);
+    private int[]? _lastPresent;
+    private InFlight? _inFlight;
 
     public GradientBucketer(ICommunicator comm, IEnumerable<Parameter> parameters, long bucketBytes = DefaultBucketBytes)
     {
@@ -39,6 +50,7 @@ public sealed class GradientBucketer
         if (bucketBytes < 4) throw new ArgumentOutOfRangeException(nameof(bucketBytes), "a bucket holds at least one fp32 value.");
         _comm = comm;
         _parameters = parameters.ToArray();
+        for (int i = 0; i < _parameters.Length; i++) _index.TryAdd(_parameters[i], i);
         BucketBytes = bucketBytes;
     }
 
@@ -50,37 +62,165 @@ public sealed class GradientBucketer
     /// <summary>Gradient bytes this rank sent into the last reduction (fp32 elements x 4).</summary>
     public long LastBytes { get; private set; }
 
-    /// <summary>Wall time of the last reduction (packing, collectives, unpacking).</summary>
+    /// <summary>Wall time of the last reduction (packing, collectives, unpacking; with overlap only what is left after backward).</summary>
     public TimeSpan LastElapsed { get; private set; }
+
+    /// <summary>Buckets of the last reduction started during backward (0 without overlap or when the plan changed).</summary>
+    public int LastOverlappedBuckets { get; private set; }
+
+    /// <summary>Whether the last reduction used the buckets started during backward.</summary>
+    public bool LastOverlapped { get; private set; }
+
+    /// <summary>
+    /// Wrap the backward of the step's last micro-batch in this scope (same thread): buckets start
+    /// while backward runs. Call on every rank alike; <see cref="AllReduceMean"/> must follow. Returns
+    /// null (nothing to do) before the first reduction, whose plan is not known yet.
+    /// </summary>
+    public IDisposable? Overlap()
+    {
+        if (_inFlight is not null) throw new InvalidOperationException("Overlap() twice without AllReduceMean() between.");
+        if (_lastPresent is null) return null;
+        List<List<int>> plan = Plan(_lastPresent);
+        var flight = new InFlight(this, _lastPresent, plan, Buffers(_lastPresent, plan));
+        _inFlight = flight;
+        return GradHooks.OnLeafGradientFinal(flight.OnFinal);
+    }
 
     /// <summary>Replaces every parameter's gradient by its mean over the ranks.</summary>
     public void AllReduceMean()
     {
         var clock = Stopwatch.StartNew();
-        // Which parameters have a gradient on any rank: one small reduction, so every rank builds the same plan.
-        var present = new int[_parameters.Length];
+        InFlight? flight = _inFlight;
+        _inFlight = null;
+        flight?.StartRemaining();
+        // Which parameters have a gradient on any rank: one small reduction, so every rank builds the
+        // same plan; the last entry counts ranks whose buckets started in backward went stale.
+        var present = new int[_parameters.Length + 1];
         for (int i = 0; i < _parameters.Length; i++) present[i] = _parameters[i].Grad is null ? 0 : 1;
+        if (flight is not null && flight.Stale()) present[^1] = 1;
         _comm.AllReduceSum<int>(present);
-        List<List<int>> plan = Plan(present);
-        float[][] buffers = Buffers(present, plan);
-
-        var pending = new IPendingReduction[plan.Count];
-        for (int b = 0; b < plan.Count; b++)
-        {
-            Pack(plan[b], buffers[b]);
-            pending[b] = _comm.StartAllReduceSum(buffers[b]);
-        }
+        bool stale = present[^1] != 0;
+        Array.Resize(ref present, _parameters.Length);
         float inv = 1f / _comm.Size;
-        long bytes = 0;
-        for (int b = 0; b < plan.Count; b++)
+        if (flight is not null && !stale && Same(flight.Present, present))
         {
-            pending[b].Wait();
+            Finish(flight.Plan, flight.Buffers, flight.Pending, inv);
+            LastOverlappedBuckets = flight.StartedInBackward;
+            LastOverlapped = true;
+        }
+        else
+        {
+            flight?.Discard();
+            List<List<int>> plan = Plan(present);
+            float[][] buffers = Buffers(present, plan);
+            var pending = new IPendingReduction[plan.Count];
+            for (int b = plan.Count - 1; b >= 0; b--)
+            {
+                Pack(plan[b], buffers[b], null);
+                pending[b] = _comm.StartAllReduceSum(buffers[b]);
+            }
+            Finish(plan, buffers, pending, inv);
+            LastOverlappedBuckets = 0;
+            LastOverlapped = false;
+        }
+        _lastPresent = present;
+        LastElapsed = clock.Elapsed;
+    }
+
+    private void Finish(List<List<int>> plan, float[][] buffers, IPendingReduction?[] pending, float inv)
+    {
+        long bytes = 0;
+        for (int b = plan.Count - 1; b >= 0; b--)
+        {
+            pending[b]!.Wait();
             Unpack(plan[b], buffers[b], inv);
             bytes += buffers[b].Length * 4L;
         }
         LastBucketCount = plan.Count;
         LastBytes = bytes;
-        LastElapsed = clock.Elapsed;
+    }
+
+    private static bool Same(int[] a, int[] b)
+    {
+        for (int i = 0; i < a.Length; i++)
+            if ((a[i] == 0) != (b[i] == 0)) return false;
+        return true;
+    }
+
+    /// <summary>The buckets of one overlapped backward: which parameters are final, which buckets started.</summary>
+    private sealed class InFlight
+    {
+        private readonly GradientBucketer _owner;
+        private readonly int[] _bucketOf;
+        private readonly int[] _remaining;
+        private readonly Tensor?[][] _packed;
+        private int _next; // buckets start from the last one down: _next counts those started
+
+        public InFlight(GradientBucketer owner, int[] present, List<List<int>> plan, float[][] buffers)
+        {
+            _owner = owner;
+            Present = present;
+            Plan = plan;
+            Buffers = buffers;
+            Pending = new IPendingReduction?[plan.Count];
+            _bucketOf = new int[owner._parameters.Length];
+            Array.Fill(_bucketOf, -1);
+            _remaining = new int[plan.Count];
+            _packed = new Tensor?[plan.Count][];
+            for (int b = 0; b < plan.Count; b++)
+            {
+                foreach (int i in plan[b]) _bucketOf[i] = b;
+                _remaining[b] = plan[b].Count;
+            }
+        }
+
+        public int[] Present { get; }
+        public List<List<int>> Plan { get; }
+        public float[][] Buffers { get; }
+        public IPendingReduction?[] Pending { get; }
+        public int StartedInBackward { get; private set; }
+
+        /// <summary>The engine's hook: <paramref name="p"/>'s gradient is final for this backward.</summary>
+        public void OnFinal(Parameter p)
+        {
+            if (!_owner._index.TryGetValue(p, out int i) || _bucketOf[i] < 0) return;
+            int b = _bucketOf[i];
+            if (_remaining[b] > 0) _remaining[b]--;
+            // Start every ready bucket in the fixed order (last bucket first), the same on every rank.
+            while (_next < Plan.Count && _remaining[Plan.Count - 1 - _next] == 0)
+            {
+                Start(Plan.Count - 1 - _next);
+                StartedInBackward++;
+            }
+        }
+
+        private void Start(int b)
+        {
+            _packed[b] = new Tensor?[Plan[b].Count];
+            _owner.Pack(Plan[b], Buffers[b], _packed[b]);
+            Pending[b] = _owner._comm.StartAllReduceSum(Buffers[b]);
+            _next++;
+        }
+
+        /// <summary>After backward: buckets whose parameters never reported (no gradient here) start now, in order.</summary>
+        public void StartRemaining()
+        {
+            while (_next < Plan.Count) Start(Plan.Count - 1 - _next);
+        }
+
+        /// <summary>Whether a gradient changed after its bucket was packed (then the overlap is not used).</summary>
+        public bool Stale()
+        {
+            for (int b = 0; b < Plan.Count; b++)
+                for (int k = 0; k < Plan[b].Count; k++)
+                    if (!ReferenceEquals(_packed[b]![k], _owner._parameters[Plan[b][k]].Grad)) return true;
+            return false;
+        }
+
+        public void Discard()
+        {
+            for (int b = Plan.Count - 1; b >= 0; b--) Pending[b]?.Wait();
+        }
     }
 
     /// <summary>Consecutive parameters (in list order) with a gradient somewhere, cut at the bucket size.</summary>
@@ -116,13 +256,15 @@ public sealed class GradientBucketer
         return made;
     }
 
-    private void Pack(List<int> bucket, float[] buffer)
+    /// <summary>Flattens the bucket's gradients into <paramref name="buffer"/>; <paramref name="packed"/> (if given) records the Grad tensors read.</summary>
+    private void Pack(List<int> bucket, float[] buffer, Tensor?[]? packed)
     {
         int at = 0;
-        foreach (int i in bucket)
+        for (int k = 0; k < bucket.Count; k++)
         {
-            Parameter p = _parameters[i];
+            Parameter p = _parameters[bucket[k]];
             int n = checked((int)p.Numel);
+            if (packed is not null) packed[k] = p.Grad;
             if (p.Grad is { } g) g.ToFloatArray().CopyTo(buffer, at);
             else Array.Clear(buffer, at, n);
             at += n;

@@ -1,3 +1,4 @@
+using MaMA.Engine.Nn;
 using MaMA.Engine.Tensors;
 
 namespace MaMA.Engine.Autograd;
@@ -5,7 +6,8 @@ namespace MaMA.Engine.Autograd;
 /// <summary>
 /// Reverse-mode sweep: collect the nodes reachable from the root, visit them newest first, call
 /// each node's backward once with its summed output gradient, and accumulate into leaves' Grad
-/// (so repeated backward calls accumulate, which is gradient accumulation).
+/// (so repeated backward calls accumulate, which is gradient accumulation). With a
+/// <see cref="GradHooks"/> registration, parameters are reported when their gradient is final.
 /// </summary>
 internal static class Backprop
 {
@@ -25,6 +27,30 @@ internal static class Backprop
         }
 
         using IDisposable _ = GradMode.NoGrad();
+        // Gradient-final hooks (GradHooks): the outermost pass on this thread owns the bookkeeping,
+        // passes nested in a node's backward (activation recomputation) report into it.
+        HookPass? pass = t_pass;
+        bool outermost = false;
+        if (pass is null && GradHooks.Current is { } onFinal)
+        {
+            pass = new HookPass(onFinal);
+            outermost = true;
+            t_pass = pass;
+        }
+        try
+        {
+            Sweep(root, gradient, pass, outermost);
+            if (outermost)
+                foreach (Parameter p in pass!.Deferred) pass.Fire(p);
+        }
+        finally
+        {
+            if (outermost) t_pass = null;
+        }
+    }
+
+    private static void Sweep(Tensor root, Tensor gradient, HookPass? pass, bool outermost)
+    {
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
         // Storages a leaf Grad may not adopt: the caller's gradient and those already adopted by
         // another leaf in this pass (c = a + b hands the same dy to a and b). A Grad is then owned
@@ -33,25 +59,90 @@ internal static class Backprop
         if (root.GradFn is null)
         {
             Accumulate(root, gradient, taken);
+            if (pass is not null && root is Parameter rp)
+            {
+                if (outermost) pass.Fire(rp);
+                else pass.Nested(rp);
+            }
             return;
         }
 
-        foreach (Node node in TopologicalOrder(root.GradFn))
+        List<Node> order = TopologicalOrder(root.GradFn);
+        // With a hook: the parameters whose last consumer (in execution order) is node k, and which
+        // of them received a gradient in this pass.
+        List<Parameter>?[]? finalAfter = null;
+        HashSet<Tensor>? received = null;
+        if (pass is not null && outermost)
         {
-            if (node.Output is null || !grads.Remove(node.Output, out Tensor? gradOut)) continue;
-            Tensor?[] gradIns = node.Backward(gradOut);
-            for (int i = 0; i < node.Inputs.Length; i++)
+            var last = new Dictionary<Parameter, int>(ReferenceEqualityComparer.Instance);
+            for (int k = 0; k < order.Count; k++)
+                foreach (Tensor input in order[k].Inputs)
+                    if (input is Parameter p && p.RequiresGrad) last[p] = k;
+            finalAfter = new List<Parameter>?[order.Count];
+            foreach ((Parameter p, int k) in last) (finalAfter[k] ??= []).Add(p);
+            received = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        }
+
+        for (int k = 0; k < order.Count; k++)
+        {
+            Node node = order[k];
+            if (node.Output is not null && grads.Remove(node.Output, out Tensor? gradOut))
             {
-                Tensor input = node.Inputs[i];
-                Tensor? g = gradIns[i];
-                if (g is null || !input.RequiresGrad) continue;
-                if (!Shape.SameShape(g.Shape, input.Shape))
-                    throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(input.Shape)}.");
-                if (input.GradFn is null)
-                    Accumulate(input, g, taken);
-                else
-                    grads[input] = grads.TryGetValue(input, out Tensor? existing) ? Ops.Add(existing, g) : g;
+                Tensor?[] gradIns = node.Backward(gradOut);
+                for (int i = 0; i < node.Inputs.Length; i++)
+                {
+                    Tensor input = node.Inputs[i];
+                    Tensor? g = gradIns[i];
+                    if (g is null || !input.RequiresGrad) continue;
+                    if (!Shape.SameShape(g.Shape, input.Shape))
+                        throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(input.Shape)}.");
+                    if (input.GradFn is null)
+                    {
+                        Accumulate(input, g, taken);
+                        if (pass is not null && input is Parameter p)
+                        {
+                            if (outermost) received!.Add(p);
+                            else pass.Nested(p);
+                        }
+                    }
+                    else
+                    {
+                        grads[input] = grads.TryGetValue(input, out Tensor? existing) ? Ops.Add(existing, g) : g;
+                    }
+                }
             }
+            if (finalAfter?[k] is { } done)
+                foreach (Parameter p in done)
+                    if (received!.Contains(p) && !pass!.IsDeferred(p)) pass.Fire(p);
+        }
+    }
+
+    [ThreadStatic]
+    private static HookPass? t_pass;
+
+    /// <summary>Hook bookkeeping of one outermost backward pass.</summary>
+    private sealed class HookPass(Action<Parameter> onFinal)
+    {
+        private readonly HashSet<Tensor> _fired = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<Tensor> _deferred = new(ReferenceEqualityComparer.Instance);
+
+        /// <summary>Parameters that received a gradient in a nested pass, reported at the end (first-seen order).</summary>
+        public List<Parameter> Deferred { get; } = [];
+
+        public bool IsDeferred(Parameter p) => _deferred.Contains(p);
+
+        public void Fire(Parameter p)
+        {
+            if (_fired.Add(p)) onFinal(p);
+        }
+
+        public void Nested(Parameter p)
+        {
+            if (_fired.Contains(p))
+                throw new InvalidOperationException(
+                    $"Gradient hook: parameter '{p.Name ?? p.ToString()}' was reported final and then received a gradient in a nested backward " +
+                    "(activation recomputation); it is used inside a recomputed block and, later in tape order, outside it.");
+            if (_deferred.Add(p)) Deferred.Add(p);
         }
     }
 
