@@ -216,7 +216,9 @@ public sealed class Pretrainer
                     MammoBatch batch = stream.Next();
                     BatchHook?.Invoke(s, micro, batch);
                     FaultInjection.OnBatch(s, micro, batch);
-                    RunMicroBatch(forward, batch, shard, s, step);
+                    // The last micro-batch's backward starts the gradient buckets as their parameters become final.
+                    using (micro == _config.Batch.Accumulation - 1 ? bucketer?.Overlap() : null)
+                        RunMicroBatch(forward, batch, shard, s, step);
                 }
                 // The mean over the ranks before the norm: clipping and the NaN guard then decide the same on every rank.
                 bucketer?.AllReduceMean();
