@@ -80,6 +80,37 @@ public sealed class DemoCommandTests
         }
     }
 
+    /// <summary>
+    /// The CI-sized demo: every phase of the real pipeline on 160 studies and 300 steps, with the
+    /// earlier 14-px-patch demo ViT (C32 x2, fast) so it takes seconds. Density is the label that
+    /// such a short run learns; both density evaluations must beat chance (0.25) by a wide margin.
+    /// </summary>
+    [Test]
+    public void SmallDemoLearnsDensityAboveChance()
+    {
+        string dir = TempDir();
+        try
+        {
+            var settings = new DemoSettings
+            {
+                Studies = 160, Width = 64, Steps = 300, WarmupSteps = 20, ProbeSteps = 200, LogEvery = 50,
+                Model = MaMAConfig.Demo with
+                {
+                    Vision = MaMAConfig.Tiny.Vision with { ImageSize = 70, PositionGrid = 5, LayerScaleInit = 1f },
+                    LateLossStep = 100,
+                },
+            };
+            DemoResult result = new DemoPipeline(settings, Device.Cpu, TextWriter.Null).Run(dir);
+            foreach (string line in DemoSummary.Lines(result)) TestContext.Out.WriteLine(line);
+            Assert.That(result["zero_shot_density"].Report.BalancedAccuracy, Is.GreaterThanOrEqualTo(0.40), "zero-shot density; chance is 0.25");
+            Assert.That(result["linear_probe_density"].Report.BalancedAccuracy, Is.GreaterThanOrEqualTo(0.40), "probe density; chance is 0.25");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     [Category("Slow")]
     public void RealDemoLearnsDensity()
