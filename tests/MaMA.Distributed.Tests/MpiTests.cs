@@ -109,4 +109,27 @@ public sealed class MpiTests
         Assert.That(r.GetProperty("compared_gradients").EnumerateArray().Select(e => e.GetInt32()), Has.All.GreaterThan(10));
         Assert.That(r.GetProperty("checksum_a").GetInt64(), Is.EqualTo(r.GetProperty("checksum_b").GetInt64()));
     }
+    /// <summary>
+    /// Start-up sends only what can differ between ranks (trained parameters and buffers), not the
+    /// frozen base, and the replicas then verify equal; a frozen tensor that one rank built
+    /// differently is still found by the digest comparison and named, with the rank.
+    /// </summary>
+    [TestCase(2)]
+    [TestCase(3)]
+    public void Start_up_broadcast_leaves_out_the_frozen_base_and_verify_still_names_a_differing_frozen_tensor(int ranks)
+    {
+        JsonElement r = MpiRun.Check(ranks, "sync");
+        long total = r.GetProperty("total_bytes").GetInt64(), frozen = r.GetProperty("frozen_bytes").GetInt64();
+        long sent = r.GetProperty("broadcast_bytes").GetInt64();
+        Assert.That(r.GetProperty("frozen_tensors").GetInt32(), Is.GreaterThan(10));
+        Assert.That(frozen, Is.GreaterThan(total / 2), "the Tiny model's frozen base is most of its state, as BioMedLM in the paper model");
+        Assert.That(sent, Is.EqualTo(total - frozen), "exactly the trained parameters and the buffers are sent");
+        Assert.That(r.GetProperty("last_broadcast_bytes").GetInt64(), Is.EqualTo(sent));
+        Assert.That(r.GetProperty("broadcast_bytes_again").GetInt64(), Is.EqualTo(sent));
+        Assert.That(r.GetProperty("failure_before_broadcast").GetString(), Does.Contain("differs between rank 0 and rank(s)"), "the ranks' trained parts differ before the broadcast");
+        string changed = r.GetProperty("changed_frozen_tensor").GetString()!;
+        string? failure = r.GetProperty("failure_after_change").GetString();
+        Assert.That(failure, Does.Contain($"'{changed}' differs between rank 0 and rank(s) {ranks - 1}"));
+        Assert.That(failure, Does.Contain("frozen tensor"));
+    }
 }

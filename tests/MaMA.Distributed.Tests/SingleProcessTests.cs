@@ -82,6 +82,24 @@ public sealed class SingleProcessTests
         Assert.That(after.Zip(before).Count(p => p.First != p.Second), Is.EqualTo(1));
     }
 
+    [Test]
+    public void Frozen_part_digest_comes_from_the_tensors_or_a_recorded_sha256()
+    {
+        MaMAModel model = new(MaMAConfig.Tiny, new Random(3));
+        var names = model.NamedParameters().Where(np => np.Parameter.IsFrozen).Select(np => np.Name).ToList();
+        Assert.That(names, Is.Not.Empty);
+        FrozenPart a = FrozenPart.Of(model, names), b = FrozenPart.Of(model, names);
+        Assert.That(a.Digest, Is.EqualTo(b.Digest));
+        Assert.That(FrozenPart.Of(model, names.Skip(1)).Digest, Is.Not.EqualTo(a.Digest));
+        Assert.Throws<ArgumentException>(() => FrozenPart.Of(model, ["no.such.tensor"]));
+        FrozenPart recorded = FrozenPart.FromSha256(names, "0102030405060708" + new string('f', 48));
+        Assert.That(recorded.Digest, Is.EqualTo(BitConverter.ToInt64([1, 2, 3, 4, 5, 6, 7, 8])));
+        Assert.That(recorded.Names, Has.Count.EqualTo(names.Count));
+        // One process: nothing is sent, and the check passes.
+        Assert.That(ParameterSync.BroadcastFromRoot(One, model, a), Is.Zero);
+        Assert.That(ParameterSync.Verify(One, model, a), Is.Not.Zero);
+    }
+
     /// <summary>The distributed forward of a group of one is MaMAModel.Forward, every term.</summary>
     [TestCase(0L)]
     [TestCase(1000L)]

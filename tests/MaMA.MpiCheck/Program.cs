@@ -2,10 +2,10 @@ using System.Text.Json;
 using MaMA.Distributed.Communication;
 using MaMA.MpiCheck;
 
-// mama-mpicheck CHECK OUT.json [options]: CHECK is collectives | losses | train (see the Check* types).
+// mama-mpicheck CHECK OUT.json [options]: CHECK is collectives | losses | train | overlap | sync (see the Check* types).
 if (args.Length < 2)
 {
-    Console.Error.WriteLine("usage: MaMA.MpiCheck collectives|losses|train OUT.json [--backward sum|replicated|local] [--steps K] [--late]");
+    Console.Error.WriteLine("usage: MaMA.MpiCheck collectives|losses|train|overlap|sync OUT.json [--backward sum|replicated|local] [--steps K] [--late]");
     return 2;
 }
 ICommunicator comm = LaunchEnvironment.Read().UnderLauncher ? MpiCommunicator.Initialize() : SingleProcessCommunicator.Instance;
@@ -18,6 +18,7 @@ try
         "losses" => CheckLosses.Run(comm, Option(options, "--backward") ?? "replicated"),
         "train" => CheckTraining.Run(comm, int.Parse(Option(options, "--steps") ?? "3"), options.Contains("--late")),
         "overlap" => CheckOverlap.Run(comm, int.Parse(Option(options, "--steps") ?? "4")),
+        "sync" => CheckSync.Run(comm),
         _ => throw new ArgumentException($"unknown check '{args[0]}'"),
     };
     report["ranks"] = comm.Size;

@@ -154,11 +154,15 @@ public sealed class Pretrainer
         }
         var shard = new DataShard(_comm.Rank, _comm.Size, globalBatch);
         _ = shard.Count; // throws, naming the sizes, when the global micro-batch does not split over the ranks
-        // Identical replicas from here on: rank 0's weights (built or resumed) everywhere, checked.
+        // Identical replicas from here on: rank 0's trained weights and buffers (built or resumed)
+        // everywhere, checked. The frozen base is not sent: every rank built it from the same files
+        // or seed and hashed it (TrainedPart.Of); Verify compares those digests.
+        var frozenPart = FrozenPart.FromSha256(trained.Frozen.Names, trained.Frozen.Sha256);
         if (_comm.Size > 1)
         {
-            ParameterSync.BroadcastFromRoot(_comm, model);
-            ParameterSync.Verify(_comm, model);
+            long sent = ParameterSync.BroadcastFromRoot(_comm, model, frozenPart);
+            ParameterSync.Verify(_comm, model, frozenPart);
+            _say($"replicas: {sent / 1e6:F1} MB broadcast from rank 0; frozen base ({trained.Frozen.Bytes / 1e6:F1} MB) checked by digest on every rank");
         }
         var bucketer = _comm.Size > 1 ? new GradientBucketer(_comm, model.Parameters()) : null;
         var forward = new DistributedMaMAForward(_comm, model);
@@ -271,7 +275,7 @@ public sealed class Pretrainer
                 if ((done % _config.CheckpointEvery == 0 && guard.InARow == 0) || done == maxSteps || stopHere)
                 {
                     // Every rank checks that the replicas agree before rank 0 writes them for all.
-                    if (_comm.Size > 1) ParameterSync.Verify(_comm, model);
+                    if (_comm.Size > 1) ParameterSync.Verify(_comm, model, frozenPart);
                     if (IsRoot)
                     {
                         Save(store, model, trained, optimizer, stream.Position, done, lr, guard, globalBatch);
