@@ -43,21 +43,69 @@ namespace MaMA.Cli
                 Console.Error.WriteLine($"mama: unknown command '{args[0]}'. Run `mama --help` for the list.");
                 return 2;
             }
+            return RunCommand(command.Name, () => command.Run(new CommandLine(args.Skip(1))));
+        }
+
+        /// <summary>
+        /// Runs one command: a usage error prints one line and exits 2; a failure the user can act on
+        /// prints one line and exits 1. A device out-of-memory is such a failure also when it arrives
+        /// wrapped by a fork-join (<see cref="AggregateException"/>), reflection
+        /// (<see cref="System.Reflection.TargetInvocationException"/>) or a type initializer.
+        /// </summary>
+        internal static int RunCommand(string name, Func<int> run)
+        {
             try
             {
-                return command.Run(new CommandLine(args.Skip(1)));
+                return run();
             }
             catch (UsageException e)
             {
-                Console.Error.WriteLine($"mama {command.Name}: {e.Message}");
+                Console.Error.WriteLine($"mama {name}: {e.Message}");
                 return 2;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or InvalidOperationException
                                           or MaMA.Engine.Memory.DeviceOutOfMemoryException)
             {
-                Console.Error.WriteLine($"mama {command.Name}: {e.Message}");
+                Console.Error.WriteLine($"mama {name}: {e.Message}");
                 return 1;
             }
+            catch (Exception e) when (OutOfMemoryInside(e) is { } oom)
+            {
+                Console.Error.WriteLine($"mama {name}: {oom.Message}");
+                return 1;
+            }
+        }
+
+        /// <summary>
+        /// The device out-of-memory error <paramref name="e"/> stands for: itself, the inner exception of
+        /// a reflection or type-initializer wrapper, or the first of an aggregate whose exceptions are
+        /// all out-of-memory errors; else null.
+        /// </summary>
+        internal static MaMA.Engine.Memory.DeviceOutOfMemoryException? OutOfMemoryInside(Exception? e)
+        {
+            for (int depth = 0; depth < 16 && e is not null; depth++)
+            {
+                switch (e)
+                {
+                    case MaMA.Engine.Memory.DeviceOutOfMemoryException oom:
+                        return oom;
+                    case System.Reflection.TargetInvocationException or TypeInitializationException:
+                        e = e.InnerException;
+                        break;
+                    case AggregateException aggregate:
+                        MaMA.Engine.Memory.DeviceOutOfMemoryException? first = null;
+                        foreach (Exception inner in aggregate.Flatten().InnerExceptions)
+                        {
+                            var found = OutOfMemoryInside(inner);
+                            if (found is null) return null;
+                            first ??= found;
+                        }
+                        return first;
+                    default:
+                        return null;
+                }
+            }
+            return null;
         }
 
         private static void PrintHelp()
@@ -69,6 +117,7 @@ namespace MaMA.Cli
             foreach (var c in Commands) Console.WriteLine($"  {c.Name,-10} {c.Summary}");
             Console.WriteLine();
             Console.WriteLine("Common option: --device auto|cuda|opencl|cpu|ilgpu-cpu (default auto).");
+            Console.WriteLine("`mama COMMAND --help` (or -h) explains a command and its options.");
         }
     }
 }

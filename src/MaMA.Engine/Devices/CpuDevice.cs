@@ -19,9 +19,11 @@ public sealed class CpuDevice : Device
     private CpuDevice()
     {
         _allocator = new CachingAllocator<CpuBlock>("cpu", AllocateBlock, FreeBlock);
-        // Kernel scratch space is native memory outside the allocator; its failure reads like a tensor's.
-        Kernels.Cpu.ScratchMemory.OutOfMemory = (bytes, e) =>
-            new DeviceOutOfMemoryException("cpu", bytes, _allocator.AllocatedBytes, _allocator.LimitBytes, e, " of kernel scratch space");
+        // Kernel scratch space is native memory outside the allocator; its failure reads like a tensor's,
+        // naming the scratch and its exact size (small buffers print as 0.0 MiB).
+        Kernels.Cpu.ScratchMemory.OutOfMemory = (bytes, kernel, e) =>
+            new DeviceOutOfMemoryException("cpu", bytes, _allocator.AllocatedBytes, _allocator.LimitBytes, e,
+                $" of kernel scratch space ({kernel}, {bytes.ToString(System.Globalization.CultureInfo.InvariantCulture)} bytes)");
     }
 
     public override DeviceKind Kind => DeviceKind.Cpu;

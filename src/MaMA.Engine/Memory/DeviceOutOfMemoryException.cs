@@ -4,9 +4,10 @@ namespace MaMA.Engine.Memory;
 /// The device has no room for a tensor (or a kernel's scratch space) even after collecting
 /// garbage and freeing every cached block, or the request does not fit under the device memory
 /// limit (<see cref="DeviceMemoryLimit"/>). The message names what was asked, what tensors hold,
-/// the limit, and what to do.
+/// the limit, and what to do. It is marked <see cref="Kernels.Cpu.IDeviceOutOfMemory"/> so the kernels'
+/// fork-joins rethrow it as itself rather than inside an <see cref="AggregateException"/>.
 /// </summary>
-public sealed class DeviceOutOfMemoryException : Exception
+public sealed class DeviceOutOfMemoryException : Exception, Kernels.Cpu.IDeviceOutOfMemory
 {
     public DeviceOutOfMemoryException(string device, long requested, long allocated, long? limit, Exception? inner, string what = "")
         : base(Describe(device, requested, allocated, limit, what), inner)

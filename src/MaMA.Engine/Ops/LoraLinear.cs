@@ -108,7 +108,7 @@ public static partial class Ops
                 {
                     float* px = xf.Ptr<float>(), pu = u.Ptr<float>(), py = y.Ptr<float>();
                     LoraSimd.Project(m, inF, r, px, af.Ptr<float>(), pu, mask);
-                    float* bT = (float*)NativeMemory.AlignedAlloc((nuint)((long)r * outF * sizeof(float) + 64), 64);
+                    float* bT = (float*)ScratchMemory.AlignedAlloc((long)r * outF * sizeof(float) + 64, 64, "LoraLinear B^T");
                     try
                     {
                         LoraSimd.Transpose(outF, r, bf.Ptr<float>(), bT);
@@ -189,10 +189,11 @@ public static partial class Ops
                 Dispatch.Run(x.Device,
                     cpu: () =>
                     {
-                        float* bT = (float*)NativeMemory.AlignedAlloc((nuint)((long)r * outF * sizeof(float) + 64), 64);
-                        float* dbT = needB ? (float*)NativeMemory.AlignedAlloc((nuint)((long)r * outF * sizeof(float) + 64), 64) : null;
+                        float* bT = null, dbT = null;
                         try
                         {
+                            bT = (float*)ScratchMemory.AlignedAlloc((long)r * outF * sizeof(float) + 64, 64, "LoraLinear B^T");
+                            if (needB) dbT = (float*)ScratchMemory.AlignedAlloc((long)r * outF * sizeof(float) + 64, 64, "LoraLinear dB^T");
                             LoraSimd.Transpose(outF, r, bf.Ptr<float>(), bT);
                             LoraSimd.BackwardOutput(m, outF, r, dy.Ptr<float>(), bT, u.Ptr<float>(), scaling,
                                 du is null ? null : du.Ptr<float>(), dbT, dbias is null ? null : dbias.Ptr<float>());
@@ -200,7 +201,7 @@ public static partial class Ops
                         }
                         finally
                         {
-                            NativeMemory.AlignedFree(bT);
+                            if (bT != null) NativeMemory.AlignedFree(bT);
                             if (dbT != null) NativeMemory.AlignedFree(dbT);
                         }
                         if (du is not null)

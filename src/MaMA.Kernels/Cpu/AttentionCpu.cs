@@ -85,7 +85,7 @@ public static unsafe class AttentionCpu
         int threads = (int)Math.Min(items, Environment.ProcessorCount);
         if (threads <= 1)
         {
-            float* buf = Rent(scratch, br);
+            float* buf = Rent(scratch, br, "AttentionCpu forward");
             try
             {
                 for (long it = 0; it < items; it++) ForwardBlock<TV>(p, (int)(it / blocks), (int)(it % blocks), buf, dp);
@@ -96,14 +96,21 @@ public static unsafe class AttentionCpu
             }
             return;
         }
-        Parallel.For(0L, items, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            () => (nint)Rent(scratch, br),
-            (it, _, buf) =>
-            {
-                ForwardBlock<TV>(p, (int)(it / blocks), (int)(it % blocks), (float*)buf, dp);
-                return buf;
-            },
-            buf => NativeMemory.AlignedFree((void*)buf));
+        try
+        {
+            Parallel.For(0L, items, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                () => (nint)Rent(scratch, br, "AttentionCpu forward"),
+                (it, _, buf) =>
+                {
+                    ForwardBlock<TV>(p, (int)(it / blocks), (int)(it % blocks), (float*)buf, dp);
+                    return buf;
+                },
+                buf => NativeMemory.AlignedFree((void*)buf));
+        }
+        catch (AggregateException e) when (CpuParallel.IsOutOfMemory(e))
+        {
+            CpuParallel.ThrowOutOfMemory(e);
+        }
     }
 
     /// <summary>One query block (Br rows starting at qb * Br) of head bh against all its visible key blocks.</summary>
@@ -214,7 +221,7 @@ public static unsafe class AttentionCpu
         int threads = Math.Min(heads, Environment.ProcessorCount);
         if (threads <= 1)
         {
-            float* buf = Rent(scratch, br);
+            float* buf = Rent(scratch, br, "AttentionCpu backward");
             try
             {
                 for (int bh = 0; bh < heads; bh++) BackwardHead<TV>(p, bh, buf, dp, tp);
@@ -225,14 +232,21 @@ public static unsafe class AttentionCpu
             }
             return;
         }
-        Parallel.For(0, heads, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            () => (nint)Rent(scratch, br),
-            (bh, _, buf) =>
-            {
-                BackwardHead<TV>(p, bh, (float*)buf, dp, tp);
-                return buf;
-            },
-            buf => NativeMemory.AlignedFree((void*)buf));
+        try
+        {
+            Parallel.For(0, heads, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                () => (nint)Rent(scratch, br, "AttentionCpu backward"),
+                (bh, _, buf) =>
+                {
+                    BackwardHead<TV>(p, bh, (float*)buf, dp, tp);
+                    return buf;
+                },
+                buf => NativeMemory.AlignedFree((void*)buf));
+        }
+        catch (AggregateException e) when (CpuParallel.IsOutOfMemory(e))
+        {
+            CpuParallel.ThrowOutOfMemory(e);
+        }
     }
 
     /// <summary>dQ, dK, dV of one head: key blocks outside, query blocks inside (dK, dV of a key block stay in scratch).</summary>
@@ -396,8 +410,8 @@ public static unsafe class AttentionCpu
 
     private static int RoundUp(int n, int multiple) => (n + multiple - 1) / multiple * multiple;
 
-    private static float* Rent(long floats, int align) =>
-        (float*)NativeMemory.AlignedAlloc((nuint)(Math.Max(floats, 1) * sizeof(float)), (nuint)Math.Max(64, align * sizeof(float)));
+    private static float* Rent(long floats, int align, string name) =>
+        (float*)ScratchMemory.AlignedAlloc(Math.Max(floats, 1) * sizeof(float), (nuint)Math.Max(64, align * sizeof(float)), name);
 
     /// <summary>
     /// C[r, 0..n) = (or +=) sum_{x &lt; kk} A[r * sa + x * ka] B[x * ldb + 0..n) for r &lt; rows; n is a

@@ -1,8 +1,37 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.ExceptionServices;
+
 namespace MaMA.Kernels.Cpu;
 
-/// <summary>Splits [0, count) into fixed-size chunks run across cores (inline when there is only one).</summary>
+/// <summary>
+/// Splits [0, count) into fixed-size chunks run across cores (inline when there is only one).
+/// An out-of-memory error in a work item (<see cref="IDeviceOutOfMemory"/>, e.g. a kernel's
+/// scratch from <see cref="ScratchMemory"/>) leaves every helper here as itself, not wrapped in an
+/// <see cref="AggregateException"/>; kernels that call Parallel.For directly do the same with
+/// <see cref="IsOutOfMemory"/> and <see cref="ThrowOutOfMemory"/>.
+/// </summary>
 public static class CpuParallel
 {
+    /// <summary>
+    /// True when every exception inside <paramref name="e"/> (nested aggregates flattened) is the
+    /// engine's out-of-memory error: then the first of them can stand for the whole failure.
+    /// </summary>
+    public static bool IsOutOfMemory(AggregateException e)
+    {
+        var inner = e.Flatten().InnerExceptions;
+        if (inner.Count == 0) return false;
+        foreach (Exception x in inner)
+            if (x is not IDeviceOutOfMemory) return false;
+        return true;
+    }
+
+    /// <summary>Rethrows the first out-of-memory error inside <paramref name="e"/> (its own stack trace kept); use after <see cref="IsOutOfMemory"/>.</summary>
+    [DoesNotReturn]
+    public static void ThrowOutOfMemory(AggregateException e)
+    {
+        ExceptionDispatchInfo.Throw(e.Flatten().InnerExceptions[0]);
+    }
+
     /// <summary>Elements per work item for streaming elementwise kernels (256 KiB of fp32).</summary>
     public const int ElementChunk = 1 << 16;
 
@@ -16,7 +45,14 @@ public static class CpuParallel
             for (long c = 0; c < chunks; c++) body(c * chunk, Math.Min(chunk, count - c * chunk));
             return;
         }
-        Parallel.For(0L, chunks, c => body(c * chunk, Math.Min(chunk, count - c * chunk)));
+        try
+        {
+            Parallel.For(0L, chunks, c => body(c * chunk, Math.Min(chunk, count - c * chunk)));
+        }
+        catch (AggregateException e) when (IsOutOfMemory(e))
+        {
+            ThrowOutOfMemory(e);
+        }
     }
 
     /// <summary>Chunk size for <paramref name="count"/> items of roughly <paramref name="work"/> elements each, so a chunk holds about <see cref="ElementChunk"/> elements.</summary>
@@ -43,11 +79,18 @@ public static class CpuParallel
         long items = Math.Min(Math.Max(work / ElementChunk, 2L * cores), rows);
         int perItem = (int)((rows + items - 1) / items);
         int count = (rows + perItem - 1) / perItem;
-        Parallel.For(0, count, i =>
+        try
         {
-            int start = i * perItem;
-            body(start, Math.Min(perItem, rows - start));
-        });
+            Parallel.For(0, count, i =>
+            {
+                int start = i * perItem;
+                body(start, Math.Min(perItem, rows - start));
+            });
+        }
+        catch (AggregateException e) when (IsOutOfMemory(e))
+        {
+            ThrowOutOfMemory(e);
+        }
     }
 
     /// <summary>

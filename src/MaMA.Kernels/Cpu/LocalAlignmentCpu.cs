@@ -66,11 +66,14 @@ public static unsafe class LocalAlignmentCpu
         int rPad = (r + tileRows - 1) / tileRows * tileRows;
 
         // Per item: running column max / argmax over its patches, and its i2t partial sums.
-        float* colMaxPart = (float*)NativeMemory.Alloc((nuint)((long)items * r), sizeof(float));
-        int* colArgPart = (int*)NativeMemory.Alloc((nuint)((long)items * r), sizeof(int));
-        float* i2tPart = (float*)NativeMemory.Alloc((nuint)((long)items * n), sizeof(float));
+        // (Null until allocated: NativeMemory.Free(null) does nothing, so a failed request frees the others.)
+        float* colMaxPart = null, i2tPart = null;
+        int* colArgPart = null;
         try
         {
+            colMaxPart = (float*)ScratchMemory.Alloc((long)items * r, sizeof(float), "LocalAlignmentCpu column max partials");
+            colArgPart = (int*)ScratchMemory.Alloc((long)items * r, sizeof(int), "LocalAlignmentCpu column argmax partials");
+            i2tPart = (float*)ScratchMemory.Alloc((long)items * n, sizeof(float), "LocalAlignmentCpu i2t partials");
             // Scratch per thread: panel [E, lanes], similarities [rPad, lanes], running column
             // max and argmax [R, lanes], i2t sums [N, lanes], lane indices and one staging row.
             long panelFloats = (long)e * lanes, ctFloats = (long)rPad * lanes, runFloats = (long)r * lanes, i2tFloats = (long)n * lanes;
@@ -82,10 +85,10 @@ public static unsafe class LocalAlignmentCpu
                 ColMaxPart = colMaxPart, ColArgPart = colArgPart, I2tPart = i2tPart,
                 PanelFloats = panelFloats, CtFloats = ctFloats, RunFloats = runFloats, I2tFloats = i2tFloats,
             };
-            nuint scratchBytes = (nuint)(scratchFloats * sizeof(float));
+            long scratchBytes = scratchFloats * sizeof(float);
             if (items == 1 || Environment.ProcessorCount == 1)
             {
-                float* scratch = (float*)NativeMemory.AlignedAlloc(scratchBytes, 64);
+                float* scratch = (float*)ScratchMemory.AlignedAlloc(scratchBytes, 64, "LocalAlignmentCpu forward");
                 try
                 {
                     for (int item = 0; item < items; item++) job.Run<V>(item, scratch);
@@ -97,18 +100,25 @@ public static unsafe class LocalAlignmentCpu
             }
             else
             {
-                Parallel.For(0, items,
-                    () => (nint)NativeMemory.AlignedAlloc(scratchBytes, 64),
-                    (item, _, scratch) =>
-                    {
-                        job.Run<V>(item, (float*)scratch);
-                        return scratch;
-                    },
-                    scratch => NativeMemory.AlignedFree((void*)scratch));
+                try
+                {
+                    Parallel.For(0, items,
+                        () => (nint)ScratchMemory.AlignedAlloc(scratchBytes, 64, "LocalAlignmentCpu forward"),
+                        (item, _, scratch) =>
+                        {
+                            job.Run<V>(item, (float*)scratch);
+                            return scratch;
+                        },
+                        scratch => NativeMemory.AlignedFree((void*)scratch));
+                }
+                catch (AggregateException failure) when (CpuParallel.IsOutOfMemory(failure))
+                {
+                    CpuParallel.ThrowOutOfMemory(failure);
+                }
             }
 
             // Merge the items of each image in patch order (strict > keeps the first maximum).
-            float* colMax = (float*)NativeMemory.Alloc((nuint)r, sizeof(float));
+            float* colMax = (float*)ScratchMemory.Alloc(r, sizeof(float), "LocalAlignmentCpu merged column max");
             try
             {
                 for (int img = 0; img < n; img++)
@@ -424,11 +434,11 @@ public static unsafe class LocalAlignmentCpu
         float* dPatches, float* dSentences) where V : unmanaged, ISimd<V>
     {
         // Coefficients: cI[n, m] = di2t[m, n] / P, cT[n, r] = dt2i[m(r), n] / S_m(r).
-        float* cI = (float*)NativeMemory.Alloc((nuint)((long)n * n), sizeof(float));
-        float* cT = (float*)NativeMemory.Alloc((nuint)((long)n * r), sizeof(float));
-        float* partials = null;
+        float* cI = null, cT = null, partials = null;
         try
         {
+            cI = (float*)ScratchMemory.Alloc((long)n * n, sizeof(float), "LocalAlignmentCpu image coefficients");
+            cT = (float*)ScratchMemory.Alloc((long)n * r, sizeof(float), "LocalAlignmentCpu sentence coefficients");
             bool anyI = false;
             for (int img = 0; img < n; img++)
                 for (int m = 0; m < n; m++)
@@ -449,7 +459,7 @@ public static unsafe class LocalAlignmentCpu
             for (; col + vc <= e; col += vc) chunks.Add((col, 1));
             for (; col < e; col++) chunks.Add((col, 0));
             int groups = chunks.Count == 0 ? 1 : Math.Clamp((2 * Environment.ProcessorCount + chunks.Count - 1) / chunks.Count, 1, n);
-            if (groups > 1) partials = (float*)NativeMemory.Alloc((nuint)((long)groups * r * e), sizeof(float));
+            if (groups > 1) partials = (float*)ScratchMemory.Alloc((long)groups * r * e, sizeof(float), "LocalAlignmentCpu sentence gradient partials");
 
             var job = new BackwardJob
             {
@@ -467,7 +477,16 @@ public static unsafe class LocalAlignmentCpu
             if (items <= 1 || Environment.ProcessorCount == 1)
                 for (int item = 0; item < items; item++) RunItem(item);
             else
-                Parallel.For(0, items, RunItem);
+            {
+                try
+                {
+                    Parallel.For(0, items, RunItem);
+                }
+                catch (AggregateException failure) when (CpuParallel.IsOutOfMemory(failure))
+                {
+                    CpuParallel.ThrowOutOfMemory(failure);
+                }
+            }
 
             if (groups > 1)
             {
@@ -509,7 +528,7 @@ public static unsafe class LocalAlignmentCpu
             int vc = V.Count;
             int img0 = (int)((long)group * N / Groups), img1 = (int)((long)(group + 1) * N / Groups);
             long chunkFloats = (long)R * width;
-            float* q = (float*)NativeMemory.AlignedAlloc((nuint)((2 * chunkFloats + 16) * sizeof(float)), 64);
+            float* q = (float*)ScratchMemory.AlignedAlloc((2 * chunkFloats + 16) * sizeof(float), 64, "LocalAlignmentCpu backward");
             try
             {
                 float* dq = q + chunkFloats + 16;

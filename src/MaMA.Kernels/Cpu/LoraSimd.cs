@@ -148,7 +148,7 @@ public static unsafe class LoraSimd
         nint px = (nint)x, pa = (nint)a, pu = (nint)u;
         CpuParallel.For(m, CpuParallel.ChunkFor((long)inF * r), (first, count) =>
         {
-            float* buffer = dropout.Active ? (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, inF) * sizeof(float), 64) : null;
+            float* buffer = dropout.Active ? Alloc(inF, "LoraSimd dropout row") : null;
             try
             {
                 for (long row = first; row < first + count; row++)
@@ -203,11 +203,12 @@ public static unsafe class LoraSimd
         int chunks = Chunks(m);
         int rowsPer = (m + chunks - 1) / chunks;
         long bSize = (long)r * outF;
-        float* partB = dbT != null ? Alloc(chunks * bSize) : null;
-        float* partBias = dbias != null ? Alloc((long)chunks * outF) : null;
-        nint pdy = (nint)dy, pbT = (nint)bT, pu = (nint)u, pdu = (nint)du, ppB = (nint)partB, ppBias = (nint)partBias;
+        float* partB = null, partBias = null;
         try
         {
+            if (dbT != null) partB = Alloc(chunks * bSize, "LoraSimd dB partials");
+            if (dbias != null) partBias = Alloc((long)chunks * outF, "LoraSimd dbias partials");
+            nint pdy = (nint)dy, pbT = (nint)bT, pu = (nint)u, pdu = (nint)du, ppB = (nint)partB, ppBias = (nint)partBias;
             Run(chunks, c =>
             {
                 int r0 = c * rowsPer, r1 = Math.Min(m, r0 + rowsPer);
@@ -254,10 +255,11 @@ public static unsafe class LoraSimd
         }
         int chunks = Chunks(m);
         int rowsPer = (m + chunks - 1) / chunks;
-        float* partA = da != null ? Alloc(chunks * aSize) : null;
-        nint px = (nint)x, pa = (nint)a, pdu = (nint)du, pdx = (nint)dx, ppA = (nint)partA;
+        float* partA = null;
         try
         {
+            if (da != null) partA = Alloc(chunks * aSize, "LoraSimd dA partials");
+            nint px = (nint)x, pa = (nint)a, pdu = (nint)du, pdx = (nint)dx, ppA = (nint)partA;
             Run(chunks, c =>
             {
                 int r0 = c * rowsPer, r1 = Math.Min(m, r0 + rowsPer);
@@ -265,10 +267,11 @@ public static unsafe class LoraSimd
                 // Groups of four rows. With dropout the mask is drawn once per row for both terms, and
                 // with dA the group's masked rows go to a small buffer for its rank-1 updates.
                 bool masked = dropout.Active;
-                float* mask = masked ? Alloc(inF) : null;
-                float* xd = masked && pA != null ? Alloc(4L * inF) : null;
+                float* mask = null, xd = null;
                 try
                 {
+                    if (masked) mask = Alloc(inF, "LoraSimd dropout mask");
+                    if (masked && pA != null) xd = Alloc(4L * inF, "LoraSimd masked rows");
                     if (pA != null) new Span<float>(pA, (int)aSize).Clear();
                     for (int g0 = r0; g0 < r1; g0 += 4)
                     {
@@ -323,14 +326,23 @@ public static unsafe class LoraSimd
 
     private static int Chunks(int m) => Math.Clamp((m + MinRowsPerChunk - 1) / MinRowsPerChunk, 1, MaxChunks);
 
-    private static float* Alloc(long floats) => (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, floats) * sizeof(float), 64);
+    private static float* Alloc(long floats, string name) => (float*)ScratchMemory.AlignedAlloc(Math.Max(1, floats) * sizeof(float), 64, name);
 
     private static void Run(int items, Action<int> body)
     {
         if (items == 1 || Environment.ProcessorCount == 1)
+        {
             for (int i = 0; i < items; i++) body(i);
-        else
+            return;
+        }
+        try
+        {
             Parallel.For(0, items, body);
+        }
+        catch (AggregateException e) when (CpuParallel.IsOutOfMemory(e))
+        {
+            CpuParallel.ThrowOutOfMemory(e);
+        }
     }
 
     /// <summary>dst = x * dropout factors of elements e0.. (n of them).</summary>

@@ -57,7 +57,7 @@ public static unsafe class Sgemm
         int mc = MCBlocks * mr;
         int ncMax = Math.Min(NC, RoundUp(n, nr));
         int kcMax = Math.Min(KC, k);
-        float* packedB = (float*)NativeMemory.AlignedAlloc((nuint)((long)ncMax * kcMax * sizeof(float)), 64);
+        float* packedB = (float*)Cpu.ScratchMemory.AlignedAlloc((long)ncMax * kcMax * sizeof(float), 64, "Sgemm packed B");
         try
         {
             for (int j0 = 0; j0 < n; j0 += NC)
@@ -85,10 +85,10 @@ public static unsafe class Sgemm
                         PanelsPerSplit = panelsPerSplit, ColSplits = colSplits, Alpha = alpha, Accumulate = accumulate, Wide = wide,
                     };
                     int items = rowBlocks * colSplits;
-                    nuint packBytes = (nuint)((long)mc * kc * sizeof(float));
+                    long packBytes = (long)mc * kc * sizeof(float);
                     if (!parallel || items == 1)
                     {
-                        float* packA = (float*)NativeMemory.AlignedAlloc(packBytes, 64);
+                        float* packA = (float*)Cpu.ScratchMemory.AlignedAlloc(packBytes, 64, "Sgemm packed A");
                         try
                         {
                             for (int item = 0; item < items; item++) job.Run(item, packA);
@@ -100,14 +100,21 @@ public static unsafe class Sgemm
                     }
                     else
                     {
-                        Parallel.For(0, items,
-                            () => (nint)NativeMemory.AlignedAlloc(packBytes, 64),
-                            (item, _, packA) =>
-                            {
-                                job.Run(item, (float*)packA);
-                                return packA;
-                            },
-                            packA => NativeMemory.AlignedFree((void*)packA));
+                        try
+                        {
+                            Parallel.For(0, items,
+                                () => (nint)Cpu.ScratchMemory.AlignedAlloc(packBytes, 64, "Sgemm packed A"),
+                                (item, _, packA) =>
+                                {
+                                    job.Run(item, (float*)packA);
+                                    return packA;
+                                },
+                                packA => NativeMemory.AlignedFree((void*)packA));
+                        }
+                        catch (AggregateException e) when (Cpu.CpuParallel.IsOutOfMemory(e))
+                        {
+                            Cpu.CpuParallel.ThrowOutOfMemory(e);
+                        }
                     }
                 }
             }

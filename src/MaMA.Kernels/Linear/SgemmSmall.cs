@@ -54,7 +54,7 @@ internal static unsafe class SgemmSmall
         float* packedB = null;
         if (!direct)
         {
-            packedB = (float*)NativeMemory.AlignedAlloc((nuint)((long)panels * nr * k * sizeof(float)), 64);
+            packedB = (float*)Cpu.ScratchMemory.AlignedAlloc((long)panels * nr * k * sizeof(float), 64, "SgemmSmall packed B");
             Sgemm.PackB(b, bRow, bCol, 0, k, 0, n, nr, packedB, parallel);
         }
         try
@@ -159,18 +159,18 @@ internal static unsafe class SgemmSmall
         [ThreadStatic] private static nint _a, _edge;
         [ThreadStatic] private static long _aLength, _edgeLength;
 
-        public static float* A(long floats) => Get(ref _a, ref _aLength, floats);
+        public static float* A(long floats) => Get(ref _a, ref _aLength, floats, "SgemmSmall packed A");
 
-        public static float* Edge(long floats) => Get(ref _edge, ref _edgeLength, floats);
+        public static float* Edge(long floats) => Get(ref _edge, ref _edgeLength, floats, "SgemmSmall edge panel");
 
-        private static float* Get(ref nint buffer, ref long length, long floats)
+        private static float* Get(ref nint buffer, ref long length, long floats, string name)
         {
             if (floats > length)
             {
                 if (buffer != 0) NativeMemory.AlignedFree((void*)buffer);
                 buffer = 0; // no dangling pointer if the allocation below fails
                 length = 0;
-                buffer = (nint)Cpu.ScratchMemory.AlignedAlloc(floats * sizeof(float), 64);
+                buffer = (nint)Cpu.ScratchMemory.AlignedAlloc(floats * sizeof(float), 64, name);
                 length = floats;
             }
             return (float*)buffer;
