@@ -43,6 +43,11 @@ namespace MaMA.Cli
                 Console.Error.WriteLine($"mama: unknown command '{args[0]}'. Run `mama --help` for the list.");
                 return 2;
             }
+            if (Help.CommandHelp.Requested(args) is { } help)
+            {
+                Console.WriteLine(help);
+                return 0;
+            }
             return RunCommand(command.Name, () => command.Run(new CommandLine(args.Skip(1))));
         }
 

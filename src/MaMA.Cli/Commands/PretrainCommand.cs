@@ -12,30 +12,12 @@ namespace MaMA.Cli.Commands;
 /// data-parallel run (docs/distributed.md): rank k of a machine uses its k-th GPU, rank 0 writes the
 /// run folder, and a rank that fails ends all of them (MPI_Abort) instead of leaving them waiting.
 /// Exit 0 when the run reached its last step, 1 when it stopped on non-finite steps or failed, 2 for
-/// a usage mistake.
+/// a usage mistake. Help: <c>mama pretrain --help</c> (Help/HelpTexts.cs).
 /// </summary>
 internal static class PretrainCommand
 {
-    private const string Usage =
-        "usage: mama pretrain --config FILE.json [--data DIR] [--out RUN] [--resume] [--device auto|cuda|opencl|cpu|ilgpu-cpu] [--launcher none|mpi] [--stop-after STEP]\n" +
-        "  --config FILE.json  training config (configs/pretrain-tiny.json, configs/pretrain-paper.json); optional with --resume\n" +
-        "  --data DIR          EMBED-shaped data folder (default: the config's, else synthetic data in RUN/synthetic)\n" +
-        "  --out RUN           run folder (default runs/pretrain)\n" +
-        "  --resume            continue from RUN's newest good checkpoint (any number of ranks)\n" +
-        "  --device D          where to train (default: the config's device)\n" +
-        "  --launcher L        none (one process, default) or mpi: one rank per process under\n" +
-        "                      `mpirun -np N mama pretrain ... --launcher mpi` (or srun); batch.micro_batch is per rank\n" +
-        "                      when the run starts, the global micro-batch (x N) is kept on resume (docs/distributed.md)\n" +
-        "  --stop-after STEP   end this session after step STEP with a checkpoint there (no final/); --resume continues\n" +
-        "                      (time-limited jobs); the run's schedule is unchanged";
-
     public static int Run(CommandLine cl)
     {
-        if (cl.Has("help") || cl.Positionals.Contains("help"))
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
         string? configPath = cl.Get("config");
         string? data = cl.Get("data");
         string outDir = cl.Get("out", Path.Combine("runs", "pretrain"));
