@@ -102,10 +102,10 @@ public static partial class TensorCoreAttention
                 for (int kd = 0; kd < d; kd += 16)
                 {
                     FragA a = mma.LdMatrixX4(smem, sbase, qTile + (warp * 16 + aRow) * pitch + kd + aCol, scratch, false);
-                    QkPair(mma, ref s.F0, ref s.F1, a, smem, sbase, kBuf + (0 + bRow) * pitch + kd + bCol, scratch);
-                    QkPair(mma, ref s.F2, ref s.F3, a, smem, sbase, kBuf + (16 + bRow) * pitch + kd + bCol, scratch);
-                    QkPair(mma, ref s.F4, ref s.F5, a, smem, sbase, kBuf + (32 + bRow) * pitch + kd + bCol, scratch);
-                    QkPair(mma, ref s.F6, ref s.F7, a, smem, sbase, kBuf + (48 + bRow) * pitch + kd + bCol, scratch);
+                    MmaPair(mma, ref s.F0, ref s.F1, a, smem, sbase, kBuf + (0 + bRow) * pitch + kd + bCol, scratch, trans: false);
+                    MmaPair(mma, ref s.F2, ref s.F3, a, smem, sbase, kBuf + (16 + bRow) * pitch + kd + bCol, scratch, trans: false);
+                    MmaPair(mma, ref s.F4, ref s.F5, a, smem, sbase, kBuf + (32 + bRow) * pitch + kd + bCol, scratch, trans: false);
+                    MmaPair(mma, ref s.F6, ref s.F7, a, smem, sbase, kBuf + (48 + bRow) * pitch + kd + bCol, scratch, trans: false);
                 }
 
                 // Scale, and mask only where some key of the tile can be invisible.
@@ -182,19 +182,24 @@ public static partial class TensorCoreAttention
         }
     }
 
-    /// <summary>S[:, n .. n + 16) += A K[n .. n + 16)^T for one k16 step: one ldmatrix.x4 gives both n8 B fragments.</summary>
-    private static void QkPair<TMma>(TMma mma, ref FragC s0, ref FragC s1, FragA a, ArrayView<ushort> smem, uint sbase, int element,
-        ArrayView<uint> scratch)
+    /// <summary>
+    /// C0 += A B0 and C1 += A B1, with both n8 B fragments from one ldmatrix.x4 at
+    /// <paramref name="element"/> of the shared tile. For S = Q K^T (trans false) K's rows are
+    /// already k-contiguous; for O = P V (trans true) ldmatrix.x4.trans turns V's d-contiguous rows
+    /// into k-contiguous fragments.
+    /// </summary>
+    private static void MmaPair<TMma>(TMma mma, ref FragC c0, ref FragC c1, FragA a, ArrayView<ushort> smem, uint sbase, int element,
+        ArrayView<uint> scratch, bool trans)
         where TMma : struct, IMma
     {
-        FragA kf = mma.LdMatrixX4(smem, sbase, element, scratch, false);
+        FragA bf = mma.LdMatrixX4(smem, sbase, element, scratch, trans);
         FragB b0, b1;
-        b0.R0 = kf.R0;
-        b0.R1 = kf.R1;
-        b1.R0 = kf.R2;
-        b1.R1 = kf.R3;
-        mma.Bf16(ref s0, a, b0, scratch);
-        mma.Bf16(ref s1, a, b1, scratch);
+        b0.R0 = bf.R0;
+        b0.R1 = bf.R1;
+        b1.R0 = bf.R2;
+        b1.R1 = bf.R3;
+        mma.Bf16(ref c0, a, b0, scratch);
+        mma.Bf16(ref c1, a, b1, scratch);
     }
 
     /// <summary>O[:, 0 .. D) += P_chunk V_chunk for one 16-key chunk; O columns 64 .. 127 live in <paramref name="o1"/>.</summary>
@@ -202,32 +207,17 @@ public static partial class TensorCoreAttention
         ArrayView<uint> scratch)
         where TMma : struct, IMma
     {
-        PvPair(mma, ref o0.F0, ref o0.F1, pa, smem, sbase, element + 0, scratch);
-        PvPair(mma, ref o0.F2, ref o0.F3, pa, smem, sbase, element + 16, scratch);
-        PvPair(mma, ref o0.F4, ref o0.F5, pa, smem, sbase, element + 32, scratch);
-        PvPair(mma, ref o0.F6, ref o0.F7, pa, smem, sbase, element + 48, scratch);
+        MmaPair(mma, ref o0.F0, ref o0.F1, pa, smem, sbase, element + 0, scratch, trans: true);
+        MmaPair(mma, ref o0.F2, ref o0.F3, pa, smem, sbase, element + 16, scratch, trans: true);
+        MmaPair(mma, ref o0.F4, ref o0.F5, pa, smem, sbase, element + 32, scratch, trans: true);
+        MmaPair(mma, ref o0.F6, ref o0.F7, pa, smem, sbase, element + 48, scratch, trans: true);
         if (d > 64)
         {
-            PvPair(mma, ref o1.F0, ref o1.F1, pa, smem, sbase, element + 64, scratch);
-            PvPair(mma, ref o1.F2, ref o1.F3, pa, smem, sbase, element + 80, scratch);
-            PvPair(mma, ref o1.F4, ref o1.F5, pa, smem, sbase, element + 96, scratch);
-            PvPair(mma, ref o1.F6, ref o1.F7, pa, smem, sbase, element + 112, scratch);
+            MmaPair(mma, ref o1.F0, ref o1.F1, pa, smem, sbase, element + 64, scratch, trans: true);
+            MmaPair(mma, ref o1.F2, ref o1.F3, pa, smem, sbase, element + 80, scratch, trans: true);
+            MmaPair(mma, ref o1.F4, ref o1.F5, pa, smem, sbase, element + 96, scratch, trans: true);
+            MmaPair(mma, ref o1.F6, ref o1.F7, pa, smem, sbase, element + 112, scratch, trans: true);
         }
-    }
-
-    /// <summary>Two n8 column groups of O: ldmatrix.x4.trans turns V's d-contiguous rows into the k-contiguous B fragments.</summary>
-    private static void PvPair<TMma>(TMma mma, ref FragC oa, ref FragC ob, FragA pa, ArrayView<ushort> smem, uint sbase, int element,
-        ArrayView<uint> scratch)
-        where TMma : struct, IMma
-    {
-        FragA vf = mma.LdMatrixX4(smem, sbase, element, scratch, true);
-        FragB b0, b1;
-        b0.R0 = vf.R0;
-        b0.R1 = vf.R1;
-        b1.R0 = vf.R2;
-        b1.R1 = vf.R3;
-        mma.Bf16(ref oa, pa, b0, scratch);
-        mma.Bf16(ref ob, pa, b1, scratch);
     }
 
     /// <summary>scale * S, or -inf where key <paramref name="col"/> (+1) is not visible to row A / B.</summary>
