@@ -5,22 +5,8 @@ namespace MaMA.Training.Tests;
 /// <summary>Repository paths and scratch folders for the tests.</summary>
 internal static class TestPaths
 {
-    /// <summary>
-    /// The folder holding MaMA.Engine.sln, found by walking up from the test output directory, then
-    /// from the working directory, then (build output outside the repository, --artifacts-path) from
-    /// this source file's compile-time folder. CI builds with ContinuousIntegrationBuild, which maps
-    /// [CallerFilePath] to "/_/", so that one is only a last resort.
-    /// </summary>
-    public static string RepoRoot([CallerFilePath] string sourceFile = "")
-    {
-        var starts = new List<string> { TestContext.CurrentContext.TestDirectory, Environment.CurrentDirectory };
-        if (Path.IsPathFullyQualified(sourceFile)) starts.Add(Path.GetDirectoryName(sourceFile)!);
-        foreach (string start in starts)
-            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "MaMA.Engine.sln"))) return d.FullName;
-        Assert.Fail($"cannot find the repository (no MaMA.Engine.sln above {string.Join(" or ", starts)})");
-        return null!;
-    }
+    /// <summary>The folder holding MaMA.Engine.sln (<see cref="MaMA.Tests.Shared.RepositoryRoot"/>).</summary>
+    public static string RepoRoot([CallerFilePath] string sourceFile = "") => MaMA.Tests.Shared.RepositoryRoot.Find(sourceFile);
 
     public static string Configs => Path.Combine(RepoRoot(), "configs");
 

@@ -49,21 +49,8 @@ internal static class GoldenFiles
 
     public static string ManifestPath => Path.Combine(OpsDir, "manifest.json");
 
-    /// <summary>
-    /// The folder holding MaMA.Engine.sln, found by walking up from the test directory; when the
-    /// build output lies outside the repository (--artifacts-path), from the working directory and
-    /// then from this source file's compile-time location.
-    /// </summary>
-    public static string RepoRoot([CallerFilePath] string sourceFile = "")
-    {
-        var starts = new List<string> { TestContext.CurrentContext.TestDirectory, Environment.CurrentDirectory };
-        if (Path.IsPathFullyQualified(sourceFile)) starts.Add(Path.GetDirectoryName(sourceFile)!);
-        foreach (string start in starts)
-            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "MaMA.Engine.sln"))) return d.FullName;
-        Assert.Fail($"cannot find the repository (no MaMA.Engine.sln above {string.Join(" or ", starts)})");
-        return null!;
-    }
+    /// <summary>The folder holding MaMA.Engine.sln (<see cref="MaMA.Tests.Shared.RepositoryRoot"/>).</summary>
+    public static string RepoRoot([CallerFilePath] string sourceFile = "") => MaMA.Tests.Shared.RepositoryRoot.Find(sourceFile);
 
     /// <summary>The manifest, or null with the reason it cannot be read.</summary>
     public static (GoldenManifest? Manifest, string? Error) TryManifest() => Cached.Value;
