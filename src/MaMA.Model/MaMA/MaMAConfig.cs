@@ -83,7 +83,7 @@ public sealed record MaMAConfig
     /// second view, NT-Xent and SLA). Why this shape: the synthetic masses are 2-4 px across at 70 px.
     /// Inside a 14-px patch they barely move the patch's pixel mean (hand-made features of 14-px patch
     /// means reach BI-RADS balanced accuracy 0.18, of 7-px patch means 0.31, of 3x3 pixel maxima
-    /// 0.51), and the 14-px C32 x2 ViT stayed at chance on BI-RADS even when fine-tuned with labels;
+    /// 0.51; tools/phantom-birads-features.cs), and the 14-px C32 x2 ViT stayed at chance on BI-RADS even when fine-tuned with labels;
     /// this one reaches a probe of 0.30 (chance 0.14). LayerScale starts at 1.0 as in the published
     /// DINOv2 models. At the paper's 518 px, 14-px patches cover such masses with several tokens.
     /// </summary>
