@@ -3,7 +3,7 @@
 # the published single-file `mama`, PyTorch at the same shapes (tools/device_bench.py), and one
 # markdown table naming the card, driver and commit. See docs/device-bench.md.
 #
-#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile] [--no-model]
+#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile] [--no-model] [--no-parity] [--stage-timeout S]
 #
 #   --mama PATH    the published CLI (default publish/mama)
 #   --device D     engine device (default cuda); PyTorch runs on cuda for cuda, else on cpu
@@ -12,18 +12,20 @@
 #   --peak T       bf16 dense peak in TFLOP/s for "% of peak" (H100/H200 are known: 989)
 #   --no-compile   skip the torch.compile'd variants (they compile for a minute or two)
 #   --no-model     skip the ViT-B/14 at 518, batch 36 training step (engine fp32 and bf16 autocast, PyTorch both)
+#   --no-parity    skip the first stage: `mama op` on the device against PyTorch in fp64 (tools/device_parity.py)
+#   --stage-timeout S  end any one stage (parity, engine, PyTorch, each training-step run) after S seconds
 #
-# Writes under $OUT (default publish/bench-out): machine.txt, engine.json + engine.log,
+# Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/, engine.json + engine.log,
 # torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json (+ logs), table.md. Exit status: 0 when both sides ran, 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '6,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 mama="" device=cuda repeat=10
-quick=() peak=() compile=() model=1
+quick=() peak=() compile=() model=1 parity=1 stage_timeout=
 while [ $# -gt 0 ]; do
   case "$1" in
     --mama) [ $# -ge 2 ] || usage; mama=$2; shift 2 ;;
@@ -33,12 +35,17 @@ while [ $# -gt 0 ]; do
     --peak) [ $# -ge 2 ] || usage; peak=(--peak "$2"); shift 2 ;;
     --no-compile) compile=(--no-compile); shift ;;
     --no-model) model=0; shift ;;
+    --no-parity) parity=0; shift ;;
+    --stage-timeout) [ $# -ge 2 ] || usage; stage_timeout=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "device-bench.sh: unknown argument '$1'" >&2; usage ;;
   esac
 done
 case "$device" in cuda|cpu|ilgpu-cpu) ;; *) echo "device-bench.sh: --device takes cuda, cpu or ilgpu-cpu, not '$device'" >&2; exit 2 ;; esac
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "device-bench.sh: --repeat takes a positive integer, not '$repeat'" >&2; exit 2; }
+[ -z "$stage_timeout" ] || [[ "$stage_timeout" =~ ^[1-9][0-9]*$ ]] || { echo "device-bench.sh: --stage-timeout takes seconds, not '$stage_timeout'" >&2; exit 2; }
+# limit CMD...: CMD, ended (exit 124) after --stage-timeout seconds when one is given.
+limit() { if [ -n "$stage_timeout" ]; then timeout --kill-after=10 "$stage_timeout" "$@"; else "$@"; fi; }
 # --mama relative to where the script was called from; the default inside the repository.
 case "$mama" in "") mama=$repo/publish/mama ;; /*) ;; *) mama=$here/$mama ;; esac
 if [ ! -x "$mama" ]; then
@@ -57,6 +64,17 @@ mkdir -p "$out" || exit 2
 
 # The machine: card and driver from nvidia-smi (absent on a CPU-only machine); the checkout's commit
 # when it has its .git (the table prefers the commit in the engine's version string).
+# ILGPU binds the CUDA driver as libcuda.so; container images often mount only libcuda.so.1. Give it
+# the unversioned name in a private folder rather than touching the system's library folders.
+if [ "$device" = cuda ] && ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so '; then
+  libcuda=$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 /{print $NF; exit}')
+  if [ -n "$libcuda" ]; then
+    shim=$(mktemp -d); ln -s "$libcuda" "$shim/libcuda.so"
+    export LD_LIBRARY_PATH="$shim${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "device-bench.sh: libcuda.so -> $libcuda (through $shim)" >&2
+  fi
+fi
+
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1)
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || true)
@@ -70,12 +88,26 @@ commit=$(git rev-parse --short=12 HEAD 2>/dev/null || true)
   "$mama" devices 2>&1
 } > "$out/machine.txt"
 
+# First: does the device compute what the CPU does? Every op and gradient against PyTorch in fp64.
+parity_rc=0
+if [ "$parity" -eq 1 ]; then
+  echo "== parity: tools/device_parity.py --device $device" >&2
+  work=$(mktemp -d)
+  only=()
+  [ ${#quick[@]} -gt 0 ] && only=(--only odd)
+  limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --json "$out/parity.json" "${only[@]}" > "$out/parity.md"
+  parity_rc=$?
+  cat "$out/parity.md"
+  mkdir -p "$out/parity-logs" && cp "$work"/*.log "$out/parity-logs/" 2>/dev/null
+  rm -rf "$work"
+fi
+
 echo "== engine: $mama bench ops --device $device" >&2
-"$mama" bench ops --device "$device" --repeat "$repeat" --json "$out/engine.json" "${quick[@]}" 2>&1 | tee "$out/engine.log"
+limit "$mama" bench ops --device "$device" --repeat "$repeat" --json "$out/engine.json" "${quick[@]}" 2>&1 | tee "$out/engine.log"
 engine_rc=${PIPESTATUS[0]}
 
 echo "== PyTorch: tools/device_bench.py run --device $torch_device" >&2
-python3 tools/device_bench.py run --device "$torch_device" --repeat "$repeat" --json "$out/torch.json" "${quick[@]}" "${compile[@]}" 2>&1 | tee "$out/torch.log"
+limit python3 tools/device_bench.py run --device "$torch_device" --repeat "$repeat" --json "$out/torch.json" "${quick[@]}" "${compile[@]}" 2>&1 | tee "$out/torch.log"
 torch_rc=${PIPESTATUS[0]}
 
 # One training step of the ViT-B/14 at 518 with the paper's batch of 36 (2 with --quick, tiny ViT),
@@ -89,12 +121,12 @@ if [ "$model" -eq 1 ]; then
     flag=()
     [ "$dtype" = bf16 ] && flag=(--bf16)
     echo "== engine: $mama bench model --device $device --image-batch $batch ${flag[*]}" >&2
-    "$mama" bench model --device "$device" --image-batch "$batch" --repeat 3 --json "$out/model-$dtype.json" "${flag[@]}" "${quick[@]}" 2>&1 | tee "$out/model-$dtype.log"
+    limit "$mama" bench model --device "$device" --image-batch "$batch" --repeat 3 --json "$out/model-$dtype.json" "${flag[@]}" "${quick[@]}" 2>&1 | tee "$out/model-$dtype.log"
     rc=${PIPESTATUS[0]}
     if [ "$rc" -eq 0 ]; then model_args+=(--engine-model "$out/model-$dtype.json"); else model_rc=$rc; rm -f "$out/model-$dtype.json"; fi
   done
   echo "== PyTorch: tools/device_bench.py step --device $torch_device --batch $batch" >&2
-  python3 tools/device_bench.py step --device "$torch_device" --batch "$batch" --repeat 3 --json "$out/torch-step.json" "${quick[@]}" 2>&1 | tee "$out/torch-step.log"
+  limit python3 tools/device_bench.py step --device "$torch_device" --batch "$batch" --repeat 3 --json "$out/torch-step.json" "${quick[@]}" 2>&1 | tee "$out/torch-step.log"
   rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 0 ]; then model_args+=(--torch-model "$out/torch-step.json"); else model_rc=$rc; rm -f "$out/torch-step.json"; fi
 fi
@@ -113,5 +145,6 @@ cat "$out/table.md"
 echo "wrote $out/{machine.txt,engine.json,engine.log,torch.json,torch.log,table.md}" >&2
 [ "$engine_rc" -eq 0 ] || echo "device-bench.sh: the engine run failed (exit $engine_rc); see $out/engine.log" >&2
 [ "$torch_rc" -eq 0 ] || echo "device-bench.sh: the PyTorch run failed (exit $torch_rc); see $out/torch.log" >&2
+[ "$parity_rc" -eq 0 ] || echo "device-bench.sh: the parity check failed (exit $parity_rc); see $out/parity.md and $out/parity-logs/" >&2
 [ "$model_rc" -eq 0 ] || echo "device-bench.sh: a training-step run failed (exit $model_rc); see $out/model-*.log, $out/torch-step.log" >&2
-[ "$engine_rc" -eq 0 ] && [ "$torch_rc" -eq 0 ] && [ "$table_rc" -eq 0 ] && [ "$model_rc" -eq 0 ] || exit 1
+[ "$engine_rc" -eq 0 ] && [ "$torch_rc" -eq 0 ] && [ "$table_rc" -eq 0 ] && [ "$model_rc" -eq 0 ] && [ "$parity_rc" -eq 0 ] || exit 1

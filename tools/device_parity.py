@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Does the card compute what the CPU and the simulator do? `mama op` on the GPU against PyTorch in fp64.
+
+  device_parity.py --mama PATH --work DIR [--device cuda] [--json FILE] [--only TEXT] [--timeout S]
+
+For each case below: random inputs (seeded; already L2-normalised where the op's contract says so),
+written with the upstream gradients `grad_<output>` to DIR/NAME.in.safetensors; then
+`mama op OP --in ... --out ... --device D --backward`; then PyTorch computes the same outputs and
+gradients in float64 from the same (bf16-rounded where bf16) values, on the GPU when there is one.
+Each output and gradient is compared by relative L2 error, ||engine - ref|| / ||ref||, against the
+issue's tolerances: fp32 1e-4, bf16 2e-2 (the bf16 forward runs the tensor-core kernels, whose
+simulator parity was about 1e-3).
+
+The cases cover MaMA's real shapes (the bench shapes) and odd ones that leave partial tiles
+(T 77, M 97, N 33). Tensor names are the `mama op` contract (docs/ops.md).
+
+Prints one markdown table, writes `--json` with every comparison, exits 1 when a comparison fails
+or an engine run fails (its stderr is in DIR/NAME.log), 2 for bad arguments.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+FP32_TOL, BF16_TOL = 1e-4, 2e-2
+
+
+def attention(name, b, h, t, d, causal, kept, layer, bf16):
+    return {"name": name, "op": "attention", "bf16": bf16,
+            "shape": dict(b=b, h=h, t=t, d=d, causal=causal, kept=kept, scale=1.0 / math.sqrt(d) / (layer + 1))}
+
+
+def lora(name, m, fin, fout, r, bf16):
+    return {"name": name, "op": "lora_linear", "bf16": bf16, "shape": dict(m=m, fin=fin, fout=fout, r=r, scaling=4.0)}
+
+
+def sla(name, n, p, e):
+    return {"name": name, "op": "sla_loss", "bf16": False,
+            "shape": dict(n=n, p=p, e=e, counts=[4 + m * 5 % 9 for m in range(n)])}
+
+
+def clip(name, n, e):
+    return {"name": name, "op": "clip_loss", "bf16": False, "shape": dict(n=n, e=e)}
+
+
+def ntxent(name, n, e):
+    return {"name": name, "op": "ntxent_loss", "bf16": False, "shape": dict(n=n, e=e)}
+
+
+CASES = [
+    attention("attention_vit_bf16", 2, 12, 1374, 64, False, None, 0, True),
+    attention("attention_vit_fp32", 2, 12, 1374, 64, False, None, 0, False),
+    attention("attention_gpt2_pad_bf16", 4, 20, 144, 128, True, [144, 97, 61, 30], 11, True),
+    attention("attention_gpt2_pad_fp32", 4, 20, 144, 128, True, [144, 97, 61, 30], 11, False),
+    attention("attention_odd_causal_bf16", 2, 3, 77, 64, True, None, 0, True),
+    attention("attention_odd_d128_bf16", 1, 2, 45, 128, False, [45], 0, True),
+    lora("lora_c_attn_fp32", 576, 2560, 7680, 8, False),
+    lora("lora_c_attn_bf16", 576, 2560, 7680, 8, True),
+    lora("lora_odd_bf16", 97, 200, 300, 8, True),
+    lora("lora_odd_fp32", 97, 200, 300, 8, False),
+    sla("sla_paper", 36, 1369, 512),
+    sla("sla_odd", 5, 37, 33),
+    clip("clip_paper", 288, 512),
+    clip("clip_odd", 33, 50),
+    ntxent("ntxent_paper", 288, 512),
+    ntxent("ntxent_odd", 33, 50),
+]
+
+
+def make_inputs(torch, case, gen):
+    """(inputs for the file, differentiable input names, outputs to seed with a gradient)."""
+    F = torch.nn.functional
+    s = case["shape"]
+    dt = torch.bfloat16 if case["bf16"] else torch.float32
+    rnd = lambda *shape: torch.randn(shape, generator=gen, dtype=torch.float32)
+    op = case["op"]
+    if op == "attention":
+        shape = (s["b"], s["h"], s["t"], s["d"])
+        x = {"q": rnd(*shape).to(dt), "k": rnd(*shape).to(dt), "v": rnd(*shape).to(dt),
+             "causal": torch.tensor(1.0 if s["causal"] else 0.0), "scale": torch.tensor(s["scale"])}
+        if s["kept"] is not None:
+            x["key_padding_mask"] = (torch.arange(s["t"])[None, :] < torch.tensor(s["kept"])[:, None]).float()
+        return x, ["q", "k", "v"], {"out": shape}
+    if op == "lora_linear":
+        m, fin, fout, r = s["m"], s["fin"], s["fout"], s["r"]
+        x = {"x": rnd(m, fin).to(dt), "weight": (rnd(fin, fout) / math.sqrt(fin)).to(dt), "bias": rnd(fout).to(dt),
+             "lora_a": (rnd(r, fin) / math.sqrt(fin)).to(dt), "lora_b": (rnd(fout, r) * 0.1).to(dt),
+             "scaling": torch.tensor(s["scaling"])}
+        return x, ["x", "bias", "lora_a", "lora_b"], {"out": (m, fout)}
+    if op == "sla_loss":
+        n, p, e, counts = s["n"], s["p"], s["e"], s["counts"]
+        offsets = torch.tensor([0] + [sum(counts[:i + 1]) for i in range(n)], dtype=torch.int64)
+        x = {"patches": F.normalize(rnd(n, p, e), dim=-1), "sentences": F.normalize(rnd(sum(counts), e), dim=-1),
+             "sentence_offsets": offsets, "local_scale": torch.tensor(math.log(10.0))}
+        return x, ["patches", "sentences", "local_scale"], {"loss_t2i": (), "loss_i2t": (), "t2i": (n, n), "i2t": (n, n)}
+    if op == "clip_loss":
+        n, e = s["n"], s["e"]
+        x = {"image": F.normalize(rnd(n, e), dim=-1), "text": F.normalize(rnd(n, e), dim=-1),
+             "logit_scale": torch.tensor(math.log(1 / 0.07))}
+        return x, ["image", "text", "logit_scale"], {"loss": ()}
+    if op == "ntxent_loss":
+        n, e = s["n"], s["e"]
+        return {"z0": rnd(n, e), "z1": rnd(n, e), "temperature": torch.tensor(0.5)}, ["z0", "z1"], {"loss": ()}
+    raise ValueError(op)
+
+
+def reference(torch, case, x):
+    """The op's outputs in float64 from x (a dict of float64 / int64 tensors on one device)."""
+    F = torch.nn.functional
+    s = case["shape"]
+    op = case["op"]
+    ce = lambda logits: F.cross_entropy(logits, torch.arange(logits.shape[0], device=logits.device))
+    if op == "attention":
+        q, k, v = x["q"], x["k"], x["v"]
+        t = q.shape[2]
+        scores = (q @ k.transpose(-1, -2)) * float(x["scale"])
+        visible = torch.ones(t, t, dtype=torch.bool, device=q.device)
+        if s["causal"]:
+            visible = visible.tril()
+        visible = visible[None, None]
+        if "key_padding_mask" in x:
+            visible = visible & (x["key_padding_mask"] != 0)[:, None, None, :]
+        return {"out": torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1) @ v}
+    if op == "lora_linear":
+        xx = x["x"]
+        return {"out": xx @ x["weight"] + x["bias"] + float(x["scaling"]) * ((xx @ x["lora_a"].t()) @ x["lora_b"].t())}
+    if op == "sla_loss":
+        patches, sentences, offsets = x["patches"], x["sentences"], x["sentence_offsets"].tolist()
+        n = patches.shape[0]
+        t2i_rows, i2t_rows = [], []
+        for m in range(n):
+            sim = patches @ sentences[offsets[m]:offsets[m + 1]].t()     # [N, P, S_m]
+            t2i_rows.append(sim.amax(dim=1).mean(dim=1))                # mean_s max_p, per image
+            i2t_rows.append(sim.amax(dim=2).mean(dim=1))                # mean_p max_s
+        t2i, i2t = torch.stack(t2i_rows), torch.stack(i2t_rows)         # [M reports, N images]
+        l = x["local_scale"].exp()
+        return {"loss_t2i": ce(l * t2i) + ce(l * t2i.t()), "loss_i2t": ce(l * i2t) + ce(l * i2t.t()), "t2i": t2i, "i2t": i2t}
+    if op == "clip_loss":
+        logits = x["logit_scale"].exp() * (x["image"] @ x["text"].t())
+        return {"loss": ce(logits) + ce(logits.t())}
+    if op == "ntxent_loss":
+        a, b = F.normalize(x["z0"], dim=1), F.normalize(x["z1"], dim=1)
+        n, tau = a.shape[0], float(x["temperature"])
+        off = ~torch.eye(n, dtype=torch.bool, device=a.device)
+        l00 = (a @ a.t() / tau).masked_select(off).view(n, n - 1)
+        l11 = (b @ b.t() / tau).masked_select(off).view(n, n - 1)
+        logits = torch.cat([torch.cat([a @ b.t() / tau, l00], 1), torch.cat([b @ a.t() / tau, l11], 1)], 0)
+        return {"loss": F.cross_entropy(logits, torch.arange(n, device=a.device).repeat(2))}
+    raise ValueError(op)
+
+
+def rel_l2(torch, got, ref):
+    got, ref = got.double().flatten(), ref.double().flatten()
+    denom = ref.norm().item()
+    diff = (got - ref).norm().item()
+    return diff / denom if denom > 0 else diff
+
+
+def run_case(torch, st, args, case, device):
+    name, op = case["name"], case["op"]
+    gen = torch.Generator().manual_seed(20261128 + sum(map(ord, name)))
+    x, diff_names, outputs = make_inputs(torch, case, gen)
+    grads = {f"grad_{o}": torch.randn(tuple(shape), generator=gen, dtype=torch.float32) for o, shape in outputs.items()}
+    path_in = os.path.join(args.work, f"{name}.in.safetensors")
+    path_out = os.path.join(args.work, f"{name}.out.safetensors")
+    st.save_file({k: v.contiguous() for k, v in {**x, **grads}.items()}, path_in)
+    if os.path.exists(path_out):
+        os.remove(path_out)
+    cmd = [args.mama, "op", op, "--in", path_in, "--out", path_out, "--device", args.device, "--backward"]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        rc, log = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, log = 124, f"timed out after {args.timeout} s\n{e.stdout or ''}{e.stderr or ''}"
+    seconds = time.perf_counter() - t0
+    with open(os.path.join(args.work, f"{name}.log"), "w") as f:
+        f.write(" ".join(cmd) + "\n" + log)
+    result = {"case": name, "op": op, "dtype": "bf16" if case["bf16"] else "fp32", "engine_rc": rc,
+              "engine_seconds": round(seconds, 2), "comparisons": []}
+    if rc != 0:
+        result["error"] = log.strip().splitlines()[-1] if log.strip() else f"exit {rc}"
+        return result
+    got = st.load_file(path_out)
+
+    # Reference: float64 on the torch device, from exactly the values the engine read.
+    xr = {k: (v.to(device).double() if v.is_floating_point() else v.to(device)) for k, v in x.items()}
+    for k in diff_names:
+        xr[k].requires_grad_(True)
+    ref = reference(torch, case, xr)
+    objective = sum((ref[o] * grads[f"grad_{o}"].to(device).double()).sum() for o in outputs)
+    ref_grads = torch.autograd.grad(objective, [xr[k] for k in diff_names])
+    tol = BF16_TOL if case["bf16"] else FP32_TOL
+    pairs = [(o, ref[o].detach()) for o in outputs] + [(f"grad_{k}", g) for k, g in zip(diff_names, ref_grads)]
+    for tensor, want in pairs:
+        if tensor not in got:
+            result["comparisons"].append({"tensor": tensor, "rel_l2": None, "tolerance": tol, "ok": False, "note": "missing"})
+            continue
+        err = rel_l2(torch, got[tensor].to(device), want)
+        result["comparisons"].append({"tensor": tensor, "rel_l2": err, "tolerance": tol, "ok": bool(err <= tol)})
+    return result
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mama", required=True)
+    p.add_argument("--work", required=True, help="folder for the input/output files and each run's log")
+    p.add_argument("--device", default="cuda", help="the engine device (default cuda)")
+    p.add_argument("--json")
+    p.add_argument("--only", default="", help="keep the cases whose name contains this text")
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds per engine run")
+    args = p.parse_args(argv)
+    import torch
+    import safetensors.torch as st
+    os.makedirs(args.work, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    results = []
+    for case in CASES:
+        if args.only not in case["name"]:
+            continue
+        r = run_case(torch, st, args, case, device)
+        results.append(r)
+        worst = max((c["rel_l2"] for c in r["comparisons"] if c["rel_l2"] is not None), default=None)
+        status = "ok" if r["engine_rc"] == 0 and all(c["ok"] for c in r["comparisons"]) else "FAIL"
+        print(f"{r['case']:<28} {status:<4} {r['engine_seconds']:>7.1f} s  worst rel L2 "
+              f"{'n/a' if worst is None else f'{worst:.2e}'}  {r.get('error', '')}", file=sys.stderr, flush=True)
+    print(f"| case | dtype | tensor | rel L2 vs fp64 | tolerance | ok |\n|---|---|---|---|---|---|")
+    for r in results:
+        if r["engine_rc"] != 0:
+            print(f"| {r['case']} | {r['dtype']} | (engine exit {r['engine_rc']}) | {r.get('error', '')} | | no |")
+        for c in r["comparisons"]:
+            err = "missing" if c["rel_l2"] is None else f"{c['rel_l2']:.2e}"
+            print(f"| {r['case']} | {r['dtype']} | {c['tensor']} | {err} | {c['tolerance']:g} | {'yes' if c['ok'] else 'NO'} |")
+    failed = [r["case"] for r in results if r["engine_rc"] != 0 or not all(c["ok"] for c in r["comparisons"])]
+    if args.json:
+        with open(args.json + ".tmp", "w") as f:
+            json.dump({"engine_device": args.device, "reference_device": device, "torch": torch.__version__,
+                       "cases": results, "failed": failed}, f, indent=1)
+        os.replace(args.json + ".tmp", args.json)
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
