@@ -3,7 +3,7 @@
 # the published single-file `mama`, PyTorch at the same shapes (tools/device_bench.py), and one
 # markdown table naming the card, driver and commit. See docs/device-bench.md.
 #
-#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile] [--no-model] [--no-parity] [--stage-timeout S]
+#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile] [--no-model] [--no-parity] [--stage-timeout S] [--only TEXT]
 #
 #   --mama PATH    the published CLI (default publish/mama)
 #   --device D     engine device (default cuda); PyTorch runs on cuda for cuda, else on cpu
@@ -14,6 +14,7 @@
 #   --no-model     skip the ViT-B/14 at 518, batch 36 training step (engine fp32 and bf16 autocast, PyTorch both)
 #   --no-parity    skip the first stage: `mama op` on the device against PyTorch in fp64 (tools/device_parity.py)
 #   --stage-timeout S  end any one stage (parity, engine, PyTorch, each training-step run) after S seconds
+#   --only TEXT    keep the parity and benchmark cases whose names contain TEXT (e.g. bf16)
 #
 # Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/, engine.json + engine.log,
 # torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json (+ logs), table.md. Exit status: 0 when both sides ran, 1 when one failed (the
@@ -22,10 +23,10 @@ set -uo pipefail
 here=$(pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '6,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '6,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 mama="" device=cuda repeat=10
-quick=() peak=() compile=() model=1 parity=1 stage_timeout=
+quick=() peak=() compile=() model=1 parity=1 stage_timeout="" only=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --mama) [ $# -ge 2 ] || usage; mama=$2; shift 2 ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     --no-model) model=0; shift ;;
     --no-parity) parity=0; shift ;;
     --stage-timeout) [ $# -ge 2 ] || usage; stage_timeout=$2; shift 2 ;;
+    --only) [ $# -ge 2 ] || usage; only=(--only "$2"); shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "device-bench.sh: unknown argument '$1'" >&2; usage ;;
   esac
@@ -93,9 +95,9 @@ parity_rc=0
 if [ "$parity" -eq 1 ]; then
   echo "== parity: tools/device_parity.py --device $device" >&2
   work=$(mktemp -d)
-  only=()
-  [ ${#quick[@]} -gt 0 ] && only=(--only odd)
-  limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --json "$out/parity.json" "${only[@]}" > "$out/parity.md"
+  parity_only=("${only[@]}")
+  [ ${#quick[@]} -gt 0 ] && [ ${#only[@]} -eq 0 ] && parity_only=(--only odd)
+  limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --json "$out/parity.json" "${parity_only[@]}" > "$out/parity.md"
   parity_rc=$?
   cat "$out/parity.md"
   mkdir -p "$out/parity-logs" && cp "$work"/*.log "$out/parity-logs/" 2>/dev/null
@@ -103,11 +105,11 @@ if [ "$parity" -eq 1 ]; then
 fi
 
 echo "== engine: $mama bench ops --device $device" >&2
-limit "$mama" bench ops --device "$device" --repeat "$repeat" --json "$out/engine.json" "${quick[@]}" 2>&1 | tee "$out/engine.log"
+limit "$mama" bench ops --device "$device" --repeat "$repeat" --json "$out/engine.json" "${quick[@]}" "${only[@]}" 2>&1 | tee "$out/engine.log"
 engine_rc=${PIPESTATUS[0]}
 
 echo "== PyTorch: tools/device_bench.py run --device $torch_device" >&2
-limit python3 tools/device_bench.py run --device "$torch_device" --repeat "$repeat" --json "$out/torch.json" "${quick[@]}" "${compile[@]}" 2>&1 | tee "$out/torch.log"
+limit python3 tools/device_bench.py run --device "$torch_device" --repeat "$repeat" --json "$out/torch.json" "${quick[@]}" "${compile[@]}" "${only[@]}" 2>&1 | tee "$out/torch.log"
 torch_rc=${PIPESTATUS[0]}
 
 # One training step of the ViT-B/14 at 518 with the paper's batch of 36 (2 with --quick, tiny ViT),

@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -89,10 +90,14 @@ public static partial class TensorCoreAttention
         {
             if (!s_kernels.TryGetValue(accelerator, out var kernel))
             {
-                kernel = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-                    ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(accelerator.AcceleratorType == AcceleratorType.Cuda
-                        ? FlashAttentionKernel<PtxMma>
-                        : FlashAttentionKernel<EmulatedMma>);
+                // CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots).
+                kernel = accelerator is CudaAccelerator cuda
+                    ? CudaKernelLoader.Load<Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+                        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>>(cuda,
+                        new Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(
+                            FlashAttentionKernel<PtxMma>).Method)
+                    : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+                        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(FlashAttentionKernel<EmulatedMma>);
                 // D = 128 needs 87 KB: above the 48 KB default, so opt the kernel in to the largest size it uses.
                 DynamicSharedMemory.Allow(kernel, SharedElements(128) * sizeof(ushort));
                 s_kernels[accelerator] = kernel;

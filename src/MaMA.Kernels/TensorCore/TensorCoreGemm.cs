@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -75,10 +76,13 @@ public static partial class TensorCoreGemm
         {
             if (!s_kernels.TryGetValue(accelerator, out var kernel))
             {
-                kernel = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmArgs,
-                    ArrayView<float>, ArrayView<float>, ArrayView<float>>(accelerator.AcceleratorType == AcceleratorType.Cuda
-                        ? GemmKernel<PtxMma>
-                        : GemmKernel<EmulatedMma>);
+                // CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots).
+                kernel = accelerator is CudaAccelerator cuda
+                    ? CudaKernelLoader.Load<Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmArgs,
+                        ArrayView<float>, ArrayView<float>, ArrayView<float>>>(cuda,
+                        new Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GemmKernel<PtxMma>).Method)
+                    : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmArgs,
+                        ArrayView<float>, ArrayView<float>, ArrayView<float>>(GemmKernel<EmulatedMma>);
                 s_kernels[accelerator] = kernel;
             }
             return kernel;

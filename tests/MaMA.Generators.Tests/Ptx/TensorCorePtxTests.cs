@@ -62,10 +62,33 @@ public sealed class TensorCorePtxTests
         {
             Directory.CreateDirectory(dump);
             File.WriteAllText(Path.Combine(dump, kernel.DeclaringType!.Name + "." + kernel.Name + ".ptx"), ptx);
+            File.WriteAllText(Path.Combine(dump, kernel.DeclaringType!.Name + "." + kernel.Name + ".promoted.ptx"), PtxLocalSlots.Promote(ptx).Ptx);
         }
         Assert.That(ptx, Does.Contain(".target sm_80"));
         Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no tensor-core instruction in the PTX");
         Assert.That(ptx, Does.Not.Contain("bar.warp.sync"), "the CPU emulation leaked into the CUDA code");
+    }
+
+    /// <summary>
+    /// What CUDA loads (CudaKernelLoader): every one-value local slot ILGPU made for the inline-PTX
+    /// arguments is a register, so no local memory is left (ptxas reported 4856 and 896-byte stack
+    /// frames for the raw PTX on an H200) and the instructions are the same.
+    /// </summary>
+    [TestCaseSource(nameof(Kernels))]
+    public void Kernel_PromotedPtx_HasNoLocalMemory(MethodInfo kernel)
+    {
+        string ptx = Compile(kernel);
+        int depots = CountOf(ptx, ".local .align");
+        Assert.That(depots, Is.GreaterThan(0), "ILGPU no longer makes local slots: this rewrite may be unnecessary");
+        PtxLocalSlots.Result promoted = PtxLocalSlots.Promote(ptx);
+        Assert.That((promoted.Promoted, promoted.Kept), Is.EqualTo((depots, 0)));
+        Assert.That(promoted.Ptx, Does.Not.Contain(".local"));
+        Assert.That(promoted.Ptx, Does.Not.Contain("__local_depot"));
+        foreach (string instruction in new[] { "mma.sync.aligned.m16n8k16", "ldmatrix.sync", "cp.async", "bar.sync", "st.global", "ld.global", "st.shared", "ld.shared" })
+            Assert.That(CountOf(promoted.Ptx, instruction), Is.EqualTo(CountOf(ptx, instruction)), instruction);
+        // every load and store of a slot became exactly one mov
+        int slotAccesses = CountOf(ptx, "ld.local.") + CountOf(ptx, "st.local.");
+        Assert.That(CountOf(promoted.Ptx, "\tmov.") - CountOf(ptx, "\tmov."), Is.EqualTo(slotAccesses - depots));
     }
 
     [Test]
