@@ -77,6 +77,14 @@ if [ "$device" = cuda ] && ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so '; t
   fi
 fi
 
+# cuBLAS for the engine's plain GEMMs (MaMA.Kernels.Linear.CuBlas): its soname if the loader finds it,
+# else the CUDA toolkit's or PyTorch's copy, passed as MAMA_CUBLAS. `mama devices` (machine.txt) says which.
+if [ "$device" = cuda ] && [ -z "${MAMA_CUBLAS:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so\.1[123] '; then
+  cublas=$(ls /usr/local/cuda*/lib64/libcublas.so.1[123] /usr/local/cuda*/targets/*/lib/libcublas.so.1[123] 2>/dev/null | head -n 1)
+  [ -n "$cublas" ] || cublas=$(python3 -c 'import glob, os, site; print(next(iter(sorted(p for d in site.getsitepackages() for p in glob.glob(os.path.join(d, "nvidia", "**", "libcublas.so.1[123]"), recursive=True))), ""))' 2>/dev/null)
+  if [ -n "$cublas" ]; then export MAMA_CUBLAS=$cublas; echo "device-bench.sh: MAMA_CUBLAS=$cublas" >&2; fi
+fi
+
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1)
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || true)

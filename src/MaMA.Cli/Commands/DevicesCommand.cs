@@ -10,6 +10,9 @@ internal static class DevicesCommand
         cl.RejectUnknown();
         foreach (string d in Device.Available()) Console.WriteLine(d);
         Console.WriteLine($"auto -> {Device.Parse("auto").Name}");
+        // Plain GEMMs on CUDA go to cuBLAS when it loads (MaMA.Kernels.Linear.CuBlas); say which, or why not.
+        if (Device.Available().Any(d => d.StartsWith("cuda", StringComparison.Ordinal)))
+            Console.WriteLine($"cublas: {MaMA.Kernels.Linear.CuBlas.Status}");
         return 0;
     }
 }

@@ -28,7 +28,8 @@ internal static class HelpTexts
 
         ["devices"] =
             "usage: mama devices\n" +
-            "Lists the devices --device can name on this machine and what `auto` picks. No options.\n" +
+            "Lists the devices --device can name on this machine and what `auto` picks, and on a CUDA machine\n" +
+            "the cuBLAS library plain GEMMs use (MAMA_CUBLAS=PATH picks one, MAMA_CUBLAS=off the generated kernels). No options.\n" +
             "Details: README.md (--device); docs/architecture.md.",
 
         ["prepare"] =

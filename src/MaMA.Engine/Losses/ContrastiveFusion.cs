@@ -6,7 +6,6 @@ using MaMA.Kernels.Linear;
 using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
 using ContrastiveKernels = MaMA.Kernels.Contrastive.ContrastiveLoss;
 using Device = MaMA.Engine.Devices.Device;
-using MatMulKernels = MaMA.Kernels.Linear.MatMul;
 
 namespace MaMA.Engine.Losses;
 
@@ -101,12 +100,11 @@ internal static class ContrastiveFusion
         return loss;
     }
 
-    /// <summary>c [m, n] (row-major, contiguous) = a @ b (+ beta c) with element strides, through the generated strided GEMM.</summary>
+    /// <summary>c [m, n] (row-major, contiguous) = a @ b (+ beta c) with element strides: cuBLAS on CUDA when loaded, else the generated strided GEMM.</summary>
     private static void Gemm(AcceleratorStream stream, Device device, int m, int n, int k, ArrayView<float> a, long aRow, long aCol,
         ArrayView<float> b, long bRow, long bCol, ArrayView<float> c, float beta)
     {
-        using Tensor meta = Dispatch.Meta(device, 1, m, n, k, 0, aRow, aCol, 0, bRow, bCol);
-        MatMulKernels.Strided.Launch(stream, m * n, a, b, c, meta.View<long>(), 1f, beta);
+        DeviceGemm.Run(stream, device, 1, m, n, k, a, 0, aRow, aCol, b, 0, bRow, bCol, c, beta);
         stream.Synchronize();
     }
 

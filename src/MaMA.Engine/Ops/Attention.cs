@@ -107,6 +107,13 @@ public static partial class Ops
                         using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
                         Tensor keepAll = keep ?? ones!;
                         FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
+                        if (UsesGemmAttentionBackward(s))
+                        {
+                            // Batched GEMMs over chunks of heads (cuBLAS on CUDA): AttentionGemmBackward.cs.
+                            AttentionGemmBackward(s, q.Device, batch, heads, t, d, causal, scale, q.View<float>(), k.View<float>(), v.View<float>(),
+                                keepAll.View<float>(), lse.View<float>(), delta.View<float>(), g.View<float>(), dq.View<float>(), dk.View<float>(), dv.View<float>());
+                            return;
+                        }
                         FlashKernels.AttentionBackwardQuery.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keepAll.View<float>(),
                             g.View<float>(), lse.View<float>(), delta.View<float>(), dq.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
                         FlashKernels.AttentionBackwardKey.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keepAll.View<float>(),

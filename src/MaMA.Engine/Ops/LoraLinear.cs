@@ -126,8 +126,16 @@ public static partial class Ops
                         LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r,
                             KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
                     if ((long)m * outF > 0)
+                    {
+                        // CUDA with cuBLAS: the kernel (given inF 0) writes bias + scaling u B^T, then cuBLAS adds x W (beta 1).
+                        bool library = CuBlas.IsAvailable && s is ILGPU.Runtime.Cuda.CudaStream && inF > 0
+                            && CuBlasLayout.TryMap(m, outF, inF, inF, 1, wRow, wCol, outF) is not null;
                         LoraKernels.Forward.Launch(s, checked(m * outF), xf.View<float>(), wf.View<float>(), (biasf ?? bf).View<float>(), u.View<float>(),
-                            bf.View<float>(), y.View<float>(), inF, outF, r, wRow, wCol, biasf is null ? 0 : 1, scaling);
+                            bf.View<float>(), y.View<float>(), library ? 0 : inF, outF, r, wRow, wCol, biasf is null ? 0 : 1, scaling);
+                        if (library && !CuBlas.TrySgemm(s, 1, m, outF, inF, xf.View<float>(), 0, inF, 1, wf.View<float>(), 0, wRow, wCol,
+                                y.View<float>(), 0, outF, 1f, 1f))
+                            throw new InvalidOperationException("lora_linear: cuBLAS refused a layout it had accepted.");
+                    }
                     s.Synchronize();
                 });
         }
@@ -225,9 +233,17 @@ public static partial class Ops
                             LoraKernels.GradA.Launch(s, r * inF, du!.View<float>(), xf!.View<float>(), da.View<float>(), m, inF, r,
                                 KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
                         if (dx is not null && (long)m * inF > 0)
+                        {
+                            // CUDA with cuBLAS: the kernel (given outF 0) writes mask * (du A), then cuBLAS adds dy W^T (W^T's strides are W's swapped).
+                            bool library = CuBlas.IsAvailable && s is ILGPU.Runtime.Cuda.CudaStream && outF > 0
+                                && CuBlasLayout.TryMap(m, inF, outF, outF, 1, wCol, wRow, inF) is not null;
                             LoraKernels.GradInput.Launch(s, checked(m * inF), dy.View<float>(), wf!.View<float>(), du!.View<float>(), af.View<float>(),
-                                dx.View<float>(), inF, outF, r, wRow, wCol,
+                                dx.View<float>(), inF, library ? 0 : outF, r, wRow, wCol,
                                 KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+                            if (library && !CuBlas.TrySgemm(s, 1, m, inF, outF, dy.View<float>(), 0, outF, 1, wf.View<float>(), 0, wCol, wRow,
+                                    dx.View<float>(), 0, inF, 1f, 1f))
+                                throw new InvalidOperationException("lora_linear backward: cuBLAS refused a layout it had accepted.");
+                        }
                         s.Synchronize();
                     });
             }

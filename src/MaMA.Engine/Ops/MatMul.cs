@@ -1,7 +1,6 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Linear;
-using MatMulKernels = MaMA.Kernels.Linear.MatMul;
 
 namespace MaMA.Engine;
 
@@ -84,8 +83,8 @@ public static partial class Ops
             },
             ilgpu: s =>
             {
-                using Tensor meta = Dispatch.Meta(c.Device, batch, m, n, k, aB, aR, aC, bB, bR, bC);
-                MatMulKernels.Strided.Launch(s, checked((int)c.Numel), a.View<float>(a.Extent), b.View<float>(b.Extent), c.View<float>(), meta.View<long>(), 1f, 0f);
+                // CUDA: cuBLAS when it is loaded; otherwise, and on other devices, the generated strided kernel.
+                DeviceGemm.Run(s, c.Device, batch, m, n, k, a.View<float>(a.Extent), aB, aR, aC, b.View<float>(b.Extent), bB, bR, bC, c.View<float>());
                 s.Synchronize();
             });
     }

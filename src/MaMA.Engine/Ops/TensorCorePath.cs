@@ -2,6 +2,7 @@ using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Cpu;
+using MaMA.Kernels.Linear;
 using MaMA.Kernels.TensorCore;
 using LoraKernels = MaMA.Kernels.Lora.Lora;
 
@@ -44,7 +45,10 @@ public static partial class Ops
                 AKFast = UnitStrideFirst(a3.Strides[2], a3.Strides[1]), BKFast = UnitStrideFirst(b3.Strides[1], b3.Strides[2]),
             };
             var device = (IlgpuDevice)c.Device;
-            TensorCoreGemm.Launch(device.Stream, a3.View<ushort>(a3.Extent), b3.View<ushort>(b3.Extent), c.View<float>(), p);
+            // A plain product: cuBLAS's bf16 GEMM when it is loaded (faster than ours, docs/benchmarks.md), else the tensor-core kernel.
+            if (!CuBlas.TryBf16Gemm(device.Stream, batchCount, m, n, k, a3.View<ushort>(a3.Extent), a3.Strides[0], a3.Strides[1], a3.Strides[2],
+                    b3.View<ushort>(b3.Extent), b3.Strides[0], b3.Strides[1], b3.Strides[2], c.View<float>(), (long)m * n, n, 1f, 0f))
+                TensorCoreGemm.Launch(device.Stream, a3.View<ushort>(a3.Extent), b3.View<ushort>(b3.Extent), c.View<float>(), p);
             device.Stream.Synchronize();
             a3.Dispose();
             b3.Dispose();

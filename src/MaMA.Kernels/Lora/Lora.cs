@@ -42,7 +42,10 @@ public static partial class Lora
         u[i] = sum;
     }
 
-    /// <summary>y[row, j] = sum_k x[row, k] w(k, j) + bias[j] + scaling * sum_t u[row, t] B[j, t]; count = m * outF.</summary>
+    /// <summary>
+    /// y[row, j] = sum_k x[row, k] w(k, j) + bias[j] + scaling * sum_t u[row, t] B[j, t]; count = m * outF.
+    /// inF = 0 leaves out the x w term (cuBLAS adds it afterwards, <see cref="Linear.CuBlas"/>).
+    /// </summary>
     [Kernel(CpuGrain = 64)]
     private static void ForwardKernel(int i, [Extent("(long)count / outF * inF")] ArrayView<float> x, ArrayView<float> w,
         [Extent("hasBias != 0 ? outF : 0")] ArrayView<float> bias, [Extent("(long)count / outF * r")] ArrayView<float> u,
@@ -105,7 +108,10 @@ public static partial class Lora
         da[i] = sum;
     }
 
-    /// <summary>dx[row, k] = sum_j dy[row, j] w(k, j) + mask(row, k) * sum_t du[row, t] A[t, k]; count = m * inF.</summary>
+    /// <summary>
+    /// dx[row, k] = sum_j dy[row, j] w(k, j) + mask(row, k) * sum_t du[row, t] A[t, k]; count = m * inF.
+    /// outF = 0 leaves out the dy w^T term (cuBLAS adds it afterwards).
+    /// </summary>
     [Kernel(CpuGrain = 64)]
     private static void GradInputKernel(int i, [Extent("(long)count / inF * outF")] ArrayView<float> dy, ArrayView<float> w,
         [Extent("(long)count / inF * r")] ArrayView<float> du, [Extent("(long)r * inF")] ArrayView<float> a, [Extent("count")] ArrayView<float> dx,

@@ -1,0 +1,81 @@
+using ILGPU;
+using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
+using CudaStream = ILGPU.Runtime.Cuda.CudaStream;
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.Linear;
+using ScoreKernels = MaMA.Kernels.Attention.AttentionScores;
+
+namespace MaMA.Engine;
+
+/// <summary>Which attention backward the ILGPU devices run (<see cref="Ops.AttentionBackward"/>).</summary>
+public enum AttentionBackwardPath
+{
+    /// <summary>Batched GEMMs on CUDA when cuBLAS is loaded, the per-row kernels elsewhere.</summary>
+    Auto,
+    /// <summary>The per-row flash kernels (one thread per query row, one per key row).</summary>
+    Kernels,
+    /// <summary>Batched GEMMs over chunks of heads (cuBLAS, or the generated GEMM without it).</summary>
+    Gemm,
+}
+
+public static partial class Ops
+{
+    /// <summary>
+    /// The attention backward on ILGPU devices. <see cref="AttentionBackwardPath.Auto"/> (the default)
+    /// picks the GEMM form on CUDA with cuBLAS: on an H200 the per-row kernels took 582 ms for the
+    /// ViT shape where PyTorch takes 0.4 ms (docs/benchmarks.md). Tests set the GEMM form to check
+    /// it on the CPU simulator.
+    /// </summary>
+    public static AttentionBackwardPath AttentionBackward { get; set; } = AttentionBackwardPath.Auto;
+
+    /// <summary>Score elements one chunk of heads may hold, per buffer (two buffers: 256 MB together; tests make it small).</summary>
+    internal static long AttentionBackwardChunkElements { get; set; } = 32L << 20;
+
+    private static bool UsesGemmAttentionBackward(AcceleratorStream stream) => AttentionBackward switch
+    {
+        AttentionBackwardPath.Gemm => true,
+        AttentionBackwardPath.Kernels => false,
+        _ => stream is CudaStream && CuBlas.IsAvailable,
+    };
+
+    /// <summary>
+    /// dq, dk, dv [B, H, T, D] from q, k, v, the keep mask [B, T], lse and delta [B H T] (delta from
+    /// FlashAttention.AttentionRowDot, launched by the caller) and the
+    /// output gradient g, as FlashAttention-2's backward but with its products as batched GEMMs over
+    /// a chunk of heads at a time. Per chunk (c heads, scores [c, T, T], the "backward recomputes"
+    /// of the design: P is rebuilt from q, k and lse, never saved by the forward):
+    /// S = Q K^T, P = exp(scale S - L) on the visible pairs, dP = dO V^T, dS = scale P (dP - delta),
+    /// dV = P^T dO, dQ = dS K, dK = dS^T Q. The chunk is sized so that its two score buffers stay
+    /// within <see cref="AttentionBackwardChunkElements"/> elements each.
+    /// </summary>
+    private static void AttentionGemmBackward(AcceleratorStream s, Device device, int batch, int heads, int t, int d, bool causal, float scale,
+        ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> keep, ArrayView<float> lse, ArrayView<float> delta,
+        ArrayView<float> g, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv)
+    {
+        int totalHeads = batch * heads;
+        long tt = (long)t * t, td = (long)t * d;
+        int chunk = (int)Math.Clamp(AttentionBackwardChunkElements / Math.Max(1, tt), 1, totalHeads);
+        using Tensor scores = Tensor.Empty([chunk, t, t], DType.Float32, device);
+        using Tensor grads = Tensor.Empty([chunk, t, t], DType.Float32, device);
+        for (int h0 = 0; h0 < totalHeads; h0 += chunk)
+        {
+            int c = Math.Min(chunk, totalHeads - h0);
+            long rows = (long)h0 * td, span = c * td;
+            ArrayView<float> qc = q.SubView(rows, span), kc = k.SubView(rows, span), vc = v.SubView(rows, span), gc = g.SubView(rows, span);
+            ArrayView<float> p = scores.View<float>().SubView(0, c * tt), ds = grads.View<float>().SubView(0, c * tt);
+            int count = checked((int)(c * tt));
+            // S = Q K^T (K^T: row stride 1, column stride D), then P in place.
+            DeviceGemm.Run(s, device, c, t, t, d, qc, td, d, 1, kc, td, 1, d, p);
+            ScoreKernels.Probabilities.Launch(s, count, p, keep, lse, t, heads, h0, causal ? 1 : 0, scale);
+            // dP = dO V^T, then dS in place.
+            DeviceGemm.Run(s, device, c, t, t, d, gc, td, d, 1, vc, td, 1, d, ds);
+            ScoreKernels.ScoreGradient.Launch(s, count, p, ds, delta, t, h0, scale);
+            // dV = P^T dO, dQ = dS K, dK = dS^T Q (a transposed score matrix: row stride 1, column stride T).
+            DeviceGemm.Run(s, device, c, t, d, t, p, tt, 1, t, gc, td, d, 1, dv.SubView(rows, span));
+            DeviceGemm.Run(s, device, c, t, d, t, ds, tt, t, 1, kc, td, d, 1, dq.SubView(rows, span));
+            DeviceGemm.Run(s, device, c, t, d, t, ds, tt, 1, t, qc, td, d, 1, dk.SubView(rows, span));
+        }
+        s.Synchronize();  // the score buffers go back to the allocator's cache after this
+    }
+}
