@@ -1,7 +1,9 @@
+using ILGPU;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Cpu;
+using SimKernels = MaMA.Kernels.LocalAlignment.SlaFromSimilarity;
 using SlaKernels = MaMA.Kernels.LocalAlignment.SlaScores;
 
 namespace MaMA.Engine.Losses;
@@ -18,6 +20,21 @@ public sealed record SymmetricLocalAlignmentResult(Tensor LossT2I, Tensor LossI2
 public static partial class Losses
 {
     private const string SlaOp = "sla_loss";
+
+    /// <summary>
+    /// How SLA runs on ILGPU devices. <see cref="GemmForm.Auto"/> (the default) takes the GEMM form on
+    /// CUDA with cuBLAS: for a chunk of images at a time (<see cref="SlaChunkElements"/>), the
+    /// similarities of their patches with every sentence row as one GEMM, the maxima from it, and
+    /// backward two GEMMs from a sparse dsim; the whole N x N x P x S tensor never exists. On an H200
+    /// the per-row kernels took 419 ms forward where PyTorch eager takes 0.9 ms.
+    /// Tests set <see cref="GemmForm.Gemm"/> to check it on the CPU simulator.
+    /// </summary>
+    public static GemmForm LocalAlignment { get; set; } = GemmForm.Auto;
+
+    /// <summary>Similarities one chunk of the GEMM form may hold (2 Mi, 8 MB: 5 images at MaMA's shape; tests make it small).</summary>
+    internal static long SlaChunkElements { get; set; } = 2L << 20;
+
+    private static int SlaChunkImages(int n, int p, int r) => (int)Math.Clamp(SlaChunkElements / Math.Max(1L, (long)p * r), 1, n);
 
     /// <summary>
     /// Symmetric Local Alignment (SLA, SPEC section 6) for a micro-batch of N image-report pairs.
@@ -103,8 +120,28 @@ public static partial class Losses
             {
                 using Tensor colMax = Tensor.Empty([n, r], DType.Float32, device);
                 using Tensor rowMax = Tensor.Empty([n, p, n], DType.Float32, device);
-                SlaKernels.ColumnMax.Launch(s, checked(n * r), pf.View<float>(), sf.View<float>(), colMax.View<float>(), argP.View<int>(), n, p, r, e);
-                SlaKernels.RowMax.Launch(s, checked(n * p * n), pf.View<float>(), sf.View<float>(), offsetsOnDevice.View<int>(), rowMax.View<float>(), argS.View<int>(), n, p, r, e);
+                if (LocalAlignment.UsesGemm(s))
+                {
+                    // Per chunk of images: sim [c P, R] = their patches sentences^T by one GEMM (cuBLAS on CUDA), then the maxima from it.
+                    int chunk = SlaChunkImages(n, p, r);
+                    using Tensor sim = Tensor.Empty([chunk * p, r], DType.Float32, device);
+                    for (int img0 = 0; img0 < n; img0 += chunk)
+                    {
+                        int c = Math.Min(chunk, n - img0);
+                        DeviceGemm.Run(s, device, 1, c * p, r, e, pf.View<float>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
+                            sf.View<float>(), 0, 1, e, sim.View<float>());
+                        SimKernels.ColumnMax.Launch(s, checked(c * r), sim.View<float>(), colMax.View<float>().SubView((long)img0 * r, (long)c * r),
+                            argP.View<int>().SubView((long)img0 * r, (long)c * r), p, r);
+                        SimKernels.RowMax.Launch(s, checked(c * p * n), sim.View<float>(), offsetsOnDevice.View<int>(),
+                            rowMax.View<float>().SubView((long)img0 * p * n, (long)c * p * n), argS.View<int>().SubView((long)img0 * p * n, (long)c * p * n), n, r);
+                    }
+                    s.Synchronize();
+                }
+                else
+                {
+                    SlaKernels.ColumnMax.Launch(s, checked(n * r), pf.View<float>(), sf.View<float>(), colMax.View<float>(), argP.View<int>(), n, p, r, e);
+                    SlaKernels.RowMax.Launch(s, checked(n * p * n), pf.View<float>(), sf.View<float>(), offsetsOnDevice.View<int>(), rowMax.View<float>(), argS.View<int>(), n, p, r, e);
+                }
                 SlaKernels.Reduce.Launch(s, n * n, colMax.View<float>(), rowMax.View<float>(), offsetsOnDevice.View<int>(), scores.View<float>(), n, p, r);
                 s.Synchronize();
             });
@@ -152,6 +189,29 @@ public static partial class Losses
                     dPatches.Ptr<float>(), dSentences.Ptr<float>()),
                 ilgpu: s =>
                 {
+                    if (LocalAlignment.UsesGemm(s))
+                    {
+                        // Per chunk of images, dsim [c P, R]: the score gradients on the selected pairs; then
+                        // d patches of the chunk = dsim sentences and d sentences += dsim^T patches of the chunk.
+                        int chunk = SlaChunkImages(n, p, r);
+                        using Tensor dsim = Tensor.Empty([chunk * p, r], DType.Float32, pf.Device);
+                        for (int img0 = 0; img0 < n; img0 += chunk)
+                        {
+                            int c = Math.Min(chunk, n - img0);
+                            ArrayView<float> slice = dsim.View<float>().SubView(0, (long)c * p * r);
+                            ArrayView<float> patchRows = pf.View<float>().SubView((long)img0 * p * e, (long)c * p * e);
+                            ILGPU.Runtime.ArrayViewExtensions.MemSetToZero(slice, s);
+                            SimKernels.ScatterTextToImage.Launch(s, checked(c * r), slice, argP.View<int>().SubView((long)img0 * r, (long)c * r),
+                                offsets.View<int>(), reportOf.View<int>(), g.View<float>(), n, p, r, img0);
+                            SimKernels.ScatterImageToText.Launch(s, checked(c * p * n), slice, argS.View<int>().SubView((long)img0 * p * n, (long)c * p * n),
+                                offsets.View<int>(), g.View<float>(), n, p, r, img0);
+                            DeviceGemm.Run(s, pf.Device, 1, c * p, e, r, slice, 0, r, 1, sf.View<float>(), 0, e, 1,
+                                dPatches.View<float>().SubView((long)img0 * p * e, (long)c * p * e));
+                            DeviceGemm.Run(s, pf.Device, 1, r, e, c * p, slice, 0, 1, r, patchRows, 0, e, 1, dSentences.View<float>(), beta: img0 == 0 ? 0f : 1f);
+                        }
+                        s.Synchronize();
+                        return;
+                    }
                     SlaKernels.PatchGrad.Launch(s, checked(n * p * e), sf.View<float>(), offsets.View<int>(), argP.View<int>(), argS.View<int>(), g.View<float>(),
                         dPatches.View<float>(), n, p, r, e);
                     SlaKernels.SentenceGrad.Launch(s, checked(r * e), pf.View<float>(), offsets.View<int>(), reportOf.View<int>(), argP.View<int>(), argS.View<int>(),

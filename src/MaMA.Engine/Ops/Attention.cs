@@ -107,7 +107,7 @@ public static partial class Ops
                         using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
                         Tensor keepAll = keep ?? ones!;
                         FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
-                        if (UsesGemmAttentionBackward(s))
+                        if (AttentionBackward.UsesGemm(s))
                         {
                             // Batched GEMMs over chunks of heads (cuBLAS on CUDA): AttentionGemmBackward.cs.
                             AttentionGemmBackward(s, q.Device, batch, heads, t, d, causal, scale, q.View<float>(), k.View<float>(), v.View<float>(),

@@ -1,43 +1,23 @@
 using ILGPU;
 using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
-using CudaStream = ILGPU.Runtime.Cuda.CudaStream;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
-using MaMA.Kernels.Linear;
 using ScoreKernels = MaMA.Kernels.Attention.AttentionScores;
 
 namespace MaMA.Engine;
 
-/// <summary>Which attention backward the ILGPU devices run (<see cref="Ops.AttentionBackward"/>).</summary>
-public enum AttentionBackwardPath
-{
-    /// <summary>Batched GEMMs on CUDA when cuBLAS is loaded, the per-row kernels elsewhere.</summary>
-    Auto,
-    /// <summary>The per-row flash kernels (one thread per query row, one per key row).</summary>
-    Kernels,
-    /// <summary>Batched GEMMs over chunks of heads (cuBLAS, or the generated GEMM without it).</summary>
-    Gemm,
-}
-
 public static partial class Ops
 {
     /// <summary>
-    /// The attention backward on ILGPU devices. <see cref="AttentionBackwardPath.Auto"/> (the default)
+    /// The attention backward on ILGPU devices. <see cref="GemmForm.Auto"/> (the default)
     /// picks the GEMM form on CUDA with cuBLAS: on an H200 the per-row kernels took 582 ms for the
     /// ViT shape where PyTorch takes 0.4 ms (docs/benchmarks.md). Tests set the GEMM form to check
     /// it on the CPU simulator.
     /// </summary>
-    public static AttentionBackwardPath AttentionBackward { get; set; } = AttentionBackwardPath.Auto;
+    public static GemmForm AttentionBackward { get; set; } = GemmForm.Auto;
 
     /// <summary>Score elements one chunk of heads may hold, per buffer (two buffers: 256 MB together; tests make it small).</summary>
     internal static long AttentionBackwardChunkElements { get; set; } = 32L << 20;
-
-    private static bool UsesGemmAttentionBackward(AcceleratorStream stream) => AttentionBackward switch
-    {
-        AttentionBackwardPath.Gemm => true,
-        AttentionBackwardPath.Kernels => false,
-        _ => stream is CudaStream && CuBlas.IsAvailable,
-    };
 
     /// <summary>
     /// dq, dk, dv [B, H, T, D] from q, k, v, the keep mask [B, T], lse and delta [B H T] (delta from

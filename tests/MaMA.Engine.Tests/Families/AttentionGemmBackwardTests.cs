@@ -20,7 +20,7 @@ public sealed class AttentionGemmBackwardTests
     [TearDown]
     public void Restore()
     {
-        EngineOps.AttentionBackward = AttentionBackwardPath.Auto;
+        EngineOps.AttentionBackward = GemmForm.Auto;
         EngineOps.AttentionBackwardChunkElements = 32L << 20;
     }
 
@@ -39,9 +39,9 @@ public sealed class AttentionGemmBackwardTests
         }
         float scale = 1f / MathF.Sqrt(d);
 
-        EngineOps.AttentionBackward = AttentionBackwardPath.Kernels;
+        EngineOps.AttentionBackward = GemmForm.Kernels;
         var (dqK, dkK, dvK) = Gradients(b, h, t, d, keep, causal, scale);
-        EngineOps.AttentionBackward = AttentionBackwardPath.Gemm;
+        EngineOps.AttentionBackward = GemmForm.Gemm;
         EngineOps.AttentionBackwardChunkElements = (long)headsPerChunk * t * t;
         var (dqG, dkG, dvG) = Gradients(b, h, t, d, keep, causal, scale);
 
