@@ -80,6 +80,19 @@ public static partial class Ops
         if ((long)m * r > 0)
             LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r,
                 KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+        // CUDA with cuBLAS: the LoRA kernel (given inF 0) writes bias + s u B^T in fp32, then cuBLAS's bf16 GEMM adds x W
+        // (beta 1). On an H200 that pair beat the fused tensor-core kernel below about 25 to 1 (docs/benchmarks.md).
+        if (inF > 0 && CuBlas.IsAvailable && s is ILGPU.Runtime.Cuda.CudaStream
+            && CuBlasLayout.TryMap(m, outF, inF, inF, 1, wRow, wCol, outF) is not null)
+        {
+            // (with inF 0 the kernel reads neither x nor w: xf stands in for the bf16 weight)
+            LoraKernels.Forward.Launch(s, checked(m * outF), xf.View<float>(), xf.View<float>(), (biasf ?? bf).View<float>(), u.View<float>(),
+                bf.View<float>(), y.View<float>(), 0, outF, r, wRow, wCol, biasf is null ? 0 : 1, scaling);
+            if (!CuBlas.TryBf16Gemm(s, 1, m, outF, inF, x16.View<ushort>(), 0, inF, 1, w16.View<ushort>(), 0, wRow, wCol, y.View<float>(), 0, outF, 1f, 1f))
+                throw new InvalidOperationException("lora_linear: cuBLAS refused a layout it had accepted.");
+            s.Synchronize();
+            return;
+        }
         var p = new GemmArgs
         {
             M = m, N = outF, K = inF, Batch = 1,
