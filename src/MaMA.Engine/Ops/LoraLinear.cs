@@ -128,8 +128,7 @@ public static partial class Ops
                     if ((long)m * outF > 0)
                     {
                         // CUDA with cuBLAS: the kernel (given inF 0) writes bias + scaling u B^T, then cuBLAS adds x W (beta 1).
-                        bool library = CuBlas.IsAvailable && s is ILGPU.Runtime.Cuda.CudaStream && inF > 0
-                            && CuBlasLayout.TryMap(m, outF, inF, inF, 1, wRow, wCol, outF) is not null;
+                        bool library = CuBlas.Supports(s, m, outF, inF, inF, 1, wRow, wCol, outF);
                         LoraKernels.Forward.Launch(s, checked(m * outF), xf.View<float>(), wf.View<float>(), (biasf ?? bf).View<float>(), u.View<float>(),
                             bf.View<float>(), y.View<float>(), library ? 0 : inF, outF, r, wRow, wCol, biasf is null ? 0 : 1, scaling);
                         if (library && !CuBlas.TrySgemm(s, 1, m, outF, inF, xf.View<float>(), 0, inF, 1, wf.View<float>(), 0, wRow, wCol,
@@ -235,8 +234,7 @@ public static partial class Ops
                         if (dx is not null && (long)m * inF > 0)
                         {
                             // CUDA with cuBLAS: the kernel (given outF 0) writes mask * (du A), then cuBLAS adds dy W^T (W^T's strides are W's swapped).
-                            bool library = CuBlas.IsAvailable && s is ILGPU.Runtime.Cuda.CudaStream && outF > 0
-                                && CuBlasLayout.TryMap(m, inF, outF, outF, 1, wCol, wRow, inF) is not null;
+                            bool library = CuBlas.Supports(s, m, inF, outF, outF, 1, wCol, wRow, inF);
                             LoraKernels.GradInput.Launch(s, checked(m * inF), dy.View<float>(), wf!.View<float>(), du!.View<float>(), af.View<float>(),
                                 dx.View<float>(), inF, library ? 0 : outF, r, wRow, wCol,
                                 KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);

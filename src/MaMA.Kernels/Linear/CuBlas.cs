@@ -35,6 +35,14 @@ public static unsafe class CuBlas
     public static string Status => s_library.Value?.Path ?? Library.Reason;
 
     /// <summary>
+    /// Whether <see cref="TrySgemm"/> / <see cref="TryBf16Gemm"/> would run this product on
+    /// <paramref name="stream"/>: a CUDA stream, cuBLAS loaded, k &gt; 0 and a cuBLAS layout for the strides.
+    /// Callers that must split work between a kernel and cuBLAS decide with it before launching either.
+    /// </summary>
+    public static bool Supports(AcceleratorStream stream, int m, int n, int k, long aRow, long aCol, long bRow, long bCol, long ldc) =>
+        stream is CudaStream && k > 0 && IsAvailable && CuBlasLayout.TryMap(m, n, k, aRow, aCol, bRow, bCol, ldc) is not null;
+
+    /// <summary>
     /// Row-major c [batch][m, n] (ldc, batch stride cBatch) = alpha a b + beta c for fp32 operands with
     /// element strides, on <paramref name="stream"/> (a CUDA stream). False, with nothing queued, when
     /// cuBLAS is not loaded or the strides have no cuBLAS layout (<see cref="CuBlasLayout"/>).

@@ -19,11 +19,6 @@ namespace MaMA.Kernels.TensorCore;
 /// </summary>
 public static class CudaKernelLoader
 {
-    /// <summary>What the last load of each kernel promoted (kernel name -> depots moved to registers / kept).</summary>
-    public static IReadOnlyDictionary<string, PtxLocalSlots.Result> LastPromotion => s_promotions;
-
-    private static readonly Dictionary<string, PtxLocalSlots.Result> s_promotions = new();
-
     /// <summary>
     /// The launcher <typeparamref name="TDelegate"/> (Action&lt;AcceleratorStream, KernelConfig, args...&gt;)
     /// of <paramref name="kernel"/> on <paramref name="accelerator"/>.
@@ -35,9 +30,7 @@ public static class CudaKernelLoader
         PTXCompiledKernel compiled;
         using (var backend = new PTXBackend(accelerator.Context, accelerator.Capabilities, accelerator.Architecture, accelerator.InstructionSet, null))
             compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), KernelSpecialization.Empty);
-        PtxLocalSlots.Result promoted = PtxLocalSlots.Promote(compiled.PTXAssembly);
-        lock (s_promotions) s_promotions[kernel.Name] = promoted;
-        Kernel loaded = accelerator.LoadKernel(WithAssembly(compiled, promoted.Ptx));
+        Kernel loaded = accelerator.LoadKernel(WithAssembly(compiled, PtxLocalSlots.Promote(compiled.PTXAssembly).Ptx));
         return loaded.CreateLauncherDelegate<TDelegate>();
     }
 
