@@ -83,22 +83,34 @@ internal static class Backprop
             received = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         }
 
+        // Intermediate gradients are freed as soon as nothing needs them (as PyTorch does), instead of
+        // waiting for the finalizer: a gradient object is kept while it is pending for a node
+        // (counted in `pending`, the same object can be pending for several inputs), when a leaf adopted
+        // it as its Grad, or when it is the caller's. Everything else a step consumed is disposed.
+        var pending = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance) { [gradient] = 1 };
+        var kept = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { gradient };
+        var consumed = new List<Tensor>();
         for (int k = 0; k < order.Count; k++)
         {
             Node node = order[k];
             if (node.Output is not null && grads.Remove(node.Output, out Tensor? gradOut))
             {
+                Unpend(pending, gradOut);
+                consumed.Add(gradOut);
                 Tensor?[] gradIns = node.Backward(gradOut);
                 for (int i = 0; i < node.Inputs.Length; i++)
                 {
                     Tensor input = node.Inputs[i];
                     Tensor? g = gradIns[i];
-                    if (g is null || !input.RequiresGrad) continue;
+                    if (g is null) continue;
+                    consumed.Add(g);
+                    if (!input.RequiresGrad) continue;
                     if (!Shape.SameShape(g.Shape, input.Shape))
                         throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(input.Shape)}.");
                     if (input.GradFn is null)
                     {
                         Accumulate(input, g, taken);
+                        kept.Add(input.Grad!);
                         if (pass is not null && input is Parameter p)
                         {
                             if (outermost) received!.Add(p);
@@ -107,14 +119,31 @@ internal static class Backprop
                     }
                     else
                     {
-                        grads[input] = grads.TryGetValue(input, out Tensor? existing) ? Ops.Add(existing, g) : g;
+                        Tensor sum = g;
+                        if (grads.TryGetValue(input, out Tensor? existing))
+                        {
+                            sum = Ops.Add(existing, g);
+                            Unpend(pending, existing);
+                            consumed.Add(existing);
+                        }
+                        grads[input] = sum;
+                        pending[sum] = pending.GetValueOrDefault(sum) + 1;
                     }
                 }
+                foreach (Tensor t in consumed)
+                    if (!pending.ContainsKey(t) && !kept.Contains(t)) t.Dispose();
+                consumed.Clear();
             }
             if (finalAfter?[k] is { } done)
                 foreach (Parameter p in done)
                     if (received!.Contains(p) && !pass!.IsDeferred(p)) pass.Fire(p);
         }
+    }
+
+    private static void Unpend(Dictionary<Tensor, int> pending, Tensor t)
+    {
+        if (pending.TryGetValue(t, out int n) && n > 1) pending[t] = n - 1;
+        else pending.Remove(t);
     }
 
     [ThreadStatic]
