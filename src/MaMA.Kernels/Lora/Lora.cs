@@ -28,6 +28,12 @@ public static partial class Lora
         return Philox.ToUniform(word) < keepProb ? scale : 0f;
     }
 
+    /// <summary>xd[e] = dropout(x)[e] = x[e] * mask(e) over x flattened to [M, in] (the GEMM form's input to x A^T and du^T x); count = m * inF.</summary>
+    [Kernel(CpuGrain = 1024)]
+    private static void MaskInputKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> xd,
+        float keepProb, float scale, ulong seed, ulong offset) =>
+        xd[i] = x[i] * MaskScale(i, keepProb, scale, seed, offset);
+
     /// <summary>u[row, t] = sum_k dropout(x)[row, k] A[t, k]; count = m * r.</summary>
     [Kernel(CpuGrain = 16)]
     private static void ProjectKernel(int i, [Extent("(long)count / r * inF")] ArrayView<float> x, [Extent("(long)r * inF")] ArrayView<float> a,

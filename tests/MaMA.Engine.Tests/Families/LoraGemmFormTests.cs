@@ -1,0 +1,67 @@
+using MaMA.Engine.Tensors;
+using MaMA.Interop.Torch.Parity;
+using Device = MaMA.Engine.Devices.Device;
+using EngineOps = MaMA.Engine.Ops;
+
+namespace MaMA.Engine.Tests.Families;
+
+/// <summary>
+/// The GEMM form of lora_linear (what CUDA with cuBLAS runs: x W and the rank-r products as GEMMs,
+/// dropout(x) materialised for them), on the ILGPU CPU simulator with the generated GEMM: output and
+/// every gradient equal the per-output kernels' (themselves checked against libtorch), for both weight
+/// layouts, with and without bias, with dropout off and on (the same Philox mask), at odd sizes.
+/// </summary>
+[TestFixture]
+[NonParallelizable]  // switches a process-wide setting of Ops
+public sealed class LoraGemmFormTests
+{
+    private static Device Simulator => Device.Parse("ilgpu-cpu");
+
+    [TearDown]
+    public void Restore() => EngineOps.LoraLinearForm = GemmForm.Auto;
+
+    [TestCase(WeightLayout.Conv1D, true, 0f, TestName = "LoraGemm_Conv1D_Bias_NoDropout")]
+    [TestCase(WeightLayout.Linear, false, 0f, TestName = "LoraGemm_Linear_NoBias_NoDropout")]
+    [TestCase(WeightLayout.Conv1D, true, 0.25f, TestName = "LoraGemm_Conv1D_Bias_Dropout")]
+    [TestCase(WeightLayout.Linear, true, 0.25f, TestName = "LoraGemm_Linear_Bias_Dropout")]
+    public void GemmForm_EqualsTheKernels(WeightLayout layout, bool withBias, float dropout)
+    {
+        EngineOps.LoraLinearForm = GemmForm.Kernels;
+        float[][] kernels = Run(layout, withBias, dropout);
+        EngineOps.LoraLinearForm = GemmForm.Gemm;
+        float[][] gemm = Run(layout, withBias, dropout);
+
+        string[] names = ["out", "grad_x", "grad_lora_a", "grad_lora_b", "grad_bias"];
+        for (int i = 0; i < kernels.Length; i++)
+            Assert.That(OpResult.RelativeError(gemm[i], kernels[i]), Is.LessThan(1e-5), names[i]);
+        if (dropout > 0f)
+        {
+            // The mask was applied: without dropout the output is another one.
+            float[] undropped = Run(layout, withBias, 0f)[0];
+            Assert.That(OpResult.RelativeError(gemm[0], undropped), Is.GreaterThan(1e-3), "dropout changed nothing");
+        }
+    }
+
+    private static float[][] Run(WeightLayout layout, bool withBias, float dropout)
+    {
+        const int m = 13, inF = 37, outF = 29, r = 4;
+        var rng = new Random(11);
+        Tensor Make(int[] shape, bool grad)
+        {
+            int n = shape.Aggregate(1, (a, b) => a * b);
+            Tensor t = Tensor.FromArray(Enumerable.Range(0, n).Select(_ => OpData.Normal(rng)).ToArray(), shape, Simulator);
+            t.RequiresGrad = grad;
+            return t;
+        }
+        Tensor x = Make([m, inF], true);
+        Tensor w = Make(layout == WeightLayout.Conv1D ? [inF, outF] : [outF, inF], false);
+        Tensor? bias = withBias ? Make([outF], true) : null;
+        Tensor a = Make([r, inF], true), b = Make([outF, r], true);
+        Tensor dy = Make([m, outF], false);
+        Tensor y = EngineOps.LoraLinear(x, w, bias, a, b, 2.5f, layout, dropout, seed: 7, offset: 3, training: dropout > 0f);
+        y.Backward(dy);
+        var result = new List<float[]> { y.ToFloatArray(), x.Grad!.ToFloatArray(), a.Grad!.ToFloatArray(), b.Grad!.ToFloatArray() };
+        if (bias is not null) result.Add(bias.Grad!.ToFloatArray());
+        return [.. result];
+    }
+}
