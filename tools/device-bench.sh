@@ -16,8 +16,9 @@
 #   --stage-timeout S  end any one stage (parity, engine, PyTorch, each training-step run) after S seconds
 #   --only TEXT    keep the parity and benchmark cases whose names contain TEXT (e.g. bf16)
 #
-# Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/, engine.json + engine.log,
-# torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json (+ logs), table.md. Exit status: 0 when both sides ran, 1 when one failed (the
+# Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/,
+# engine.json + engine.log, torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json
+# (+ logs), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
@@ -64,8 +65,6 @@ case "$out" in /*) ;; *) out=$here/$out ;; esac
 cd "$repo" || exit 2
 mkdir -p "$out" || exit 2
 
-# The machine: card and driver from nvidia-smi (absent on a CPU-only machine); the checkout's commit
-# when it has its .git (the table prefers the commit in the engine's version string).
 # ILGPU binds the CUDA driver as libcuda.so; container images often mount only libcuda.so.1. Give it
 # the unversioned name in a private folder rather than touching the system's library folders.
 if [ "$device" = cuda ] && ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so '; then
@@ -85,6 +84,8 @@ if [ "$device" = cuda ] && [ -z "${MAMA_CUBLAS:-}" ] && ! ldconfig -p 2>/dev/nul
   if [ -n "$cublas" ]; then export MAMA_CUBLAS=$cublas; echo "device-bench.sh: MAMA_CUBLAS=$cublas" >&2; fi
 fi
 
+# The machine: card and driver from nvidia-smi (absent on a CPU-only machine); the checkout's commit
+# when it has its .git (the table prefers the commit in the engine's version string).
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1)
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || true)
