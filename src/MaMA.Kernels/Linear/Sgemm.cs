@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MaMA.Kernels.Linear;
 
@@ -8,12 +9,16 @@ namespace MaMA.Kernels.Linear;
 /// Fast CPU fp32 GEMM: C = alpha * A @ B + beta * C with element strides on A and B (so transposed
 /// operands cost nothing) and a row-major C (row stride ldc).
 /// <para>
-/// GotoBLAS-style blocking. For each (NC columns, KC depth) block, B is packed into NR-wide column
-/// panels (kc x NR, contiguous, zero-padded), shared by all threads. Work items are (MC-row block of
-/// A, range of B panels): each packs its A block into MR-row panels (kc x MR, zero-padded) and runs
-/// the register-tile micro-kernel over its panels, B panel outer so the panel stays in L1 while the
-/// A panels stream from L2. With few row blocks (small M) the B panels are split across items
-/// instead, so every core has work.
+/// GotoBLAS/BLIS-style blocking, laid out for a 32 KiB L1 and a private 1 MiB L2 per core (Zen 4).
+/// A is packed once for the whole depth (per row chunk of at most ~32 MiB) into MR-row micro-panels
+/// per KC-deep block, all cores packing in one fork-join. Then one dynamic fork-join runs work items
+/// that each own a block of at most 16 NR-wide column panels (and, when there are few, a group of
+/// rows) over all depth blocks: per depth block the item packs its B block (kc x 512 at most, 512 KiB)
+/// into its own buffer, which stays in its core's L2, and sweeps it with one A micro-panel at a time
+/// (8 KiB, stays in L1), so the micro-kernel streams B panels from L2 and never waits on another
+/// core. The column blocks are a multiple of the core count with panels spread evenly. Each element
+/// of C sums its depth blocks in order with a fixed micro-kernel order, so the result does not
+/// depend on the core count or on which core ran what.
 /// </para>
 /// <para>
 /// Products up to <see cref="SgemmSmall.MaxWork"/> multiply-adds take <see cref="SgemmSmall"/> instead
@@ -28,8 +33,10 @@ namespace MaMA.Kernels.Linear;
 public static unsafe class Sgemm
 {
     private const int KC = 256;
-    private const int MCBlocks = 18; // MC = MCBlocks * MR rows of A per block (144 or 108 rows)
-    private const int NC = 4096;
+    /// <summary>Most column panels per work item: a 256 x 512 B block (512 KiB) stays in a 1 MiB L2.</summary>
+    private const int MaxBlockPanels = 16;
+    /// <summary>Packed A is bounded to about this many bytes; more rows go in row chunks.</summary>
+    private const long PackALimit = 32L << 20;
 
     /// <summary>
     /// a(i, k) = a[i * aRow + k * aCol], b(k, j) = b[k * bRow + j * bCol], c(i, j) = c[i * ldc + j].
@@ -54,74 +61,53 @@ public static unsafe class Sgemm
             return;
         }
 
-        int mc = MCBlocks * mr;
-        int ncMax = Math.Min(NC, RoundUp(n, nr));
+        int panels = (n + nr - 1) / nr;
         int kcMax = Math.Min(KC, k);
-        float* packedB = (float*)Cpu.ScratchMemory.AlignedAlloc((long)ncMax * kcMax * sizeof(float), 64, "Sgemm packed B");
+        int threads = Environment.ProcessorCount > 1 && (long)m * n * k >= 1 << 20 ? Environment.ProcessorCount : 1;
+        // Row chunks bound the packed A (all of k for the chunk's rows) to about PackALimit bytes.
+        long aBytes = (long)RoundUp(m, mr) * k * sizeof(float);
+        int chunks = (int)Math.Max(1, (aBytes + PackALimit - 1) / PackALimit);
+        int chunkRows = RoundUp((m + chunks - 1) / chunks, mr);
+        // Column blocks of at most MaxBlockPanels panels, a multiple of the thread count of them
+        // (panels spread evenly), so the dynamic claiming ends with every core busy.
+        int perThread = (panels + threads * MaxBlockPanels - 1) / (threads * MaxBlockPanels);
+        int colItems = Math.Min(panels, threads * perThread);
+        float* packedA = (float*)Cpu.ScratchMemory.AlignedAlloc((long)Math.Min(chunkRows, RoundUp(m, mr)) * k * sizeof(float), 64, "Sgemm packed A");
         try
         {
-            for (int j0 = 0; j0 < n; j0 += NC)
+            for (int i0 = 0; i0 < m; i0 += chunkRows)
             {
-                int nc = Math.Min(NC, n - j0);
-                int panels = (nc + nr - 1) / nr;
-                for (int k0 = 0; k0 < k; k0 += KC)
+                int rows = Math.Min(chunkRows, m - i0);
+                int aPanels = (rows + mr - 1) / mr;
+                int kBlocks = (k + KC - 1) / KC;
+                // Rows are split too only when the column blocks alone leave cores idle.
+                int rowGroups = colItems >= 2 * threads || threads == 1 ? 1 : Math.Min(aPanels, (2 * threads + colItems - 1) / colItems);
+                var job = new Job
                 {
-                    int kc = Math.Min(KC, k - k0);
-                    bool accumulate = k0 > 0 || beta != 0f;
-                    bool parallel = (long)m * nc * kc >= 1 << 18 && Environment.ProcessorCount > 1;
-                    PackB(b, bRow, bCol, k0, kc, j0, nc, nr, packedB, parallel);
-
-                    int rowBlocks = (m + mc - 1) / mc;
-                    int colSplits = 1;
-                    // At least ~4 items per core, so dynamic scheduling can even out a busy core.
-                    if (parallel && rowBlocks < 4 * Environment.ProcessorCount)
-                        colSplits = Math.Min(panels, (4 * Environment.ProcessorCount + rowBlocks - 1) / rowBlocks);
-                    int panelsPerSplit = (panels + colSplits - 1) / colSplits;
-                    colSplits = (panels + panelsPerSplit - 1) / panelsPerSplit;
-                    var job = new Job
-                    {
-                        A = a, ARow = aRow, ACol = aCol, C = c, Ldc = ldc, M = m, Mc = mc, Mr = mr, Nr = nr,
-                        K0 = k0, Kc = kc, J0 = j0, Nc = nc, PackedB = packedB, Panels = panels,
-                        PanelsPerSplit = panelsPerSplit, ColSplits = colSplits, Alpha = alpha, Accumulate = accumulate, Wide = wide,
-                    };
-                    int items = rowBlocks * colSplits;
-                    long packBytes = (long)mc * kc * sizeof(float);
-                    if (!parallel || items == 1)
-                    {
-                        float* packA = (float*)Cpu.ScratchMemory.AlignedAlloc(packBytes, 64, "Sgemm packed A");
-                        try
-                        {
-                            for (int item = 0; item < items; item++) job.Run(item, packA);
-                        }
-                        finally
-                        {
-                            NativeMemory.AlignedFree(packA);
-                        }
-                    }
-                    else
-                    {
-                        try
-                        {
-                            Parallel.For(0, items,
-                                () => (nint)Cpu.ScratchMemory.AlignedAlloc(packBytes, 64, "Sgemm packed A"),
-                                (item, _, packA) =>
-                                {
-                                    job.Run(item, (float*)packA);
-                                    return packA;
-                                },
-                                packA => NativeMemory.AlignedFree((void*)packA));
-                        }
-                        catch (AggregateException e) when (Cpu.CpuParallel.IsOutOfMemory(e))
-                        {
-                            Cpu.CpuParallel.ThrowOutOfMemory(e);
-                        }
-                    }
+                    A = a, ARow = aRow, ACol = aCol, B = b, BRow = bRow, BCol = bCol, C = c, Ldc = ldc, M = m, N = n, K = k,
+                    I0 = i0, Rows = rows, APanels = aPanels, Mr = mr, Nr = nr, KcMax = kcMax, Panels = panels, ColItems = colItems,
+                    RowGroups = rowGroups, PackedA = packedA, Alpha = alpha, Beta0 = beta == 0f, Wide = wide,
+                };
+                // A's packing groups: 8 micro-panels of one depth block each.
+                int aGroups = (aPanels + 7) / 8;
+                job.AGroups = aGroups;
+                int packItems = kBlocks * aGroups;
+                int items = rowGroups * colItems;
+                if (threads == 1)
+                {
+                    for (int item = 0; item < packItems; item++) job.PackAItem(item);
+                    for (int item = 0; item < items; item++) job.Run(item);
+                }
+                else
+                {
+                    Cpu.CpuParallel.ForClaimed(packItems, job.PackAItem);
+                    Cpu.CpuParallel.ForClaimed(items, job.Run);
                 }
             }
         }
         finally
         {
-            NativeMemory.AlignedFree(packedB);
+            NativeMemory.AlignedFree(packedA);
         }
     }
 
@@ -138,38 +124,75 @@ public static unsafe class Sgemm
         }
     }
 
-    /// <summary>One (jc, pc) step's shared state; <see cref="Run"/> does one work item.</summary>
+    /// <summary>
+    /// One row chunk's shared state. A is packed for the whole depth up front as
+    /// [depth block][micro-panel][kc][mr]; each work item owns a block of column panels (and, when
+    /// there are few, a group of rows), packs its B block per depth block into its own buffer
+    /// (which stays in its core's L2), and sweeps it with each A micro-panel in turn (which stays in L1).
+    /// </summary>
     private sealed class Job
     {
-        public float* A, C, PackedB;
-        public long ARow, ACol, Ldc;
-        public int M, Mc, Mr, Nr, K0, Kc, J0, Nc, Panels, PanelsPerSplit, ColSplits;
+        public float* A, B, C, PackedA;
+        public long ARow, ACol, BRow, BCol, Ldc;
+        public int M, N, K, I0, Rows, APanels, AGroups, Mr, Nr, KcMax, Panels, ColItems, RowGroups;
         public float Alpha;
-        public bool Accumulate, Wide;
+        public bool Beta0, Wide;
 
-        /// <summary>Row block item / ColSplits, panel range item % ColSplits.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int item, float* packA)
+        /// <summary>Packs micro-panels [8 g, 8 g + 8) of depth block item / AGroups (g = item % AGroups).</summary>
+        public void PackAItem(int item)
         {
-            int i0 = item / ColSplits * Mc;
-            int p0 = item % ColSplits * PanelsPerSplit;
-            int p1 = Math.Min(Panels, p0 + PanelsPerSplit);
-            int rows = Math.Min(Mc, M - i0);
-            int aPanels = (rows + Mr - 1) / Mr;
-            PackA(A, ARow, ACol, i0, rows, K0, Kc, Mr, packA);
-            float* tile = stackalloc float[8 * 32]; // edge tiles go through here
-            for (int p = p0; p < p1; p++)
+            int kb = item / AGroups, g = item % AGroups;
+            int k0 = kb * KC, kc = Math.Min(KC, K - k0);
+            int r0 = g * 8 * Mr;
+            int rows = Math.Min(8 * Mr, Rows - r0);
+            float* dst = PackedA + (long)k0 * APanels * Mr + (long)g * 8 * kc * Mr;
+            PackA(A, ARow, ACol, I0 + r0, rows, k0, kc, Mr, dst);
+        }
+
+        /// <summary>Row group item / ColItems, column block item % ColItems, all depth blocks.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int item)
+        {
+            int rg = item / ColItems, cb = item % ColItems;
+            int p0 = (int)((long)cb * Panels / ColItems), p1 = (int)((long)(cb + 1) * Panels / ColItems);
+            int ip0 = (int)((long)rg * APanels / RowGroups), ip1 = (int)((long)(rg + 1) * APanels / RowGroups);
+            float* packB = (float*)Cpu.ScratchMemory.AlignedAlloc((long)(p1 - p0) * Nr * KcMax * sizeof(float), 64, "Sgemm packed B");
+            try
             {
-                float* bPanel = PackedB + (long)p * Kc * Nr;
-                int cols = Math.Min(Nr, Nc - p * Nr);
-                float* cCol = C + J0 + p * Nr;
-                for (int ip = 0; ip < aPanels; ip++)
+                RunBlock(p0, p1, ip0, ip1, packB);
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(packB);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void RunBlock(int p0, int p1, int ip0, int ip1, float* packB)
+        {
+            int j0 = p0 * Nr;
+            int nc = Math.Min((p1 - p0) * Nr, N - j0);
+            float* tile = stackalloc float[8 * 32]; // edge tiles go through here
+            int rowEnd = I0 + Rows;
+            for (int k0 = 0; k0 < K; k0 += KC)
+            {
+                int kc = Math.Min(KC, K - k0);
+                bool accumulate = k0 > 0 || !Beta0;
+                PackB(B, BRow, BCol, k0, kc, j0, nc, Nr, packB, parallel: false);
+                float* aBase = PackedA + (long)k0 * APanels * Mr;
+                for (int ip = ip0; ip < ip1; ip++)
                 {
-                    int r0 = i0 + ip * Mr;
-                    int mr = Math.Min(Mr, M - r0);
-                    float* aPanel = packA + (long)ip * Kc * Mr;
-                    if (Wide) Kernel8x32(aPanel, bPanel, Nr, Kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, Accumulate, tile);
-                    else Kernel6x16(aPanel, bPanel, Nr, Kc, cCol + r0 * Ldc, Ldc, mr, cols, Alpha, Accumulate, tile);
+                    int r0 = I0 + ip * Mr;
+                    int mr = Math.Min(Mr, rowEnd - r0);
+                    float* aPanel = aBase + (long)ip * kc * Mr;
+                    float* cRow = C + r0 * Ldc;
+                    for (int p = p0; p < p1; p++)
+                    {
+                        float* bPanel = packB + (long)(p - p0) * kc * Nr;
+                        int cols = Math.Min(Nr, N - p * Nr);
+                        if (Wide) Kernel8x32(aPanel, bPanel, Nr, kc, cRow + p * Nr, Ldc, mr, cols, Alpha, accumulate, tile);
+                        else Kernel6x16(aPanel, bPanel, Nr, kc, cRow + p * Nr, Ldc, mr, cols, Alpha, accumulate, tile);
+                    }
                 }
             }
         }
@@ -188,14 +211,37 @@ public static unsafe class Sgemm
             float* src0 = (float*)pb + k0 * bRow + (long)(j0 + p * nr) * bCol;
             if (bCol == 1 && cols == nr)
             {
-                for (int kk = 0; kk < kc; kk++)
-                    Unsafe.CopyBlockUnaligned(dst + kk * nr, src0 + kk * bRow, (uint)(nr * sizeof(float)));
+                if (nr == 32)
+                {
+                    for (int kk = 0; kk < kc; kk++)
+                    {
+                        float* s = src0 + kk * bRow;
+                        Vector512.Store(Vector512.Load(s), dst + kk * 32);
+                        Vector512.Store(Vector512.Load(s + 16), dst + kk * 32 + 16);
+                    }
+                }
+                else
+                {
+                    for (int kk = 0; kk < kc; kk++)
+                        Unsafe.CopyBlockUnaligned(dst + kk * nr, src0 + kk * bRow, (uint)(nr * sizeof(float)));
+                }
             }
             else if (bRow == 1)
             {
                 // B^T row-major: each column j is contiguous over k.
                 if (cols < nr) new Span<float>(dst, kc * nr).Clear();
-                for (int j = 0; j < cols; j++)
+                int j = 0, kc8 = Avx.IsSupported ? kc & ~7 : 0;
+                if (kc8 > 0)
+                {
+                    for (; j + 8 <= cols; j += 8)
+                    {
+                        float* src = src0 + j * bCol;
+                        for (int kk = 0; kk < kc8; kk += 8) Transpose8x8(src + kk, bCol, dst + kk * nr + j, nr);
+                        for (int jj = j; jj < j + 8; jj++)
+                            for (int kk = kc8; kk < kc; kk++) dst[kk * nr + jj] = src0[jj * bCol + kk];
+                    }
+                }
+                for (; j < cols; j++)
                 {
                     float* src = src0 + j * bCol;
                     for (int kk = 0; kk < kc; kk++) dst[kk * nr + j] = src[kk];
@@ -236,7 +282,18 @@ public static unsafe class Sgemm
             }
             else
             {
-                for (int r = 0; r < valid; r++)
+                int r = 0, kc8 = Avx.IsSupported && aCol == 1 ? kc & ~7 : 0;
+                if (kc8 > 0)
+                {
+                    for (; r + 8 <= valid; r += 8)
+                    {
+                        float* src = src0 + r * aRow;
+                        for (int kk = 0; kk < kc8; kk += 8) Transpose8x8(src + kk, aRow, dst + kk * mr + r, mr);
+                        for (int rr = r; rr < r + 8; rr++)
+                            for (int kk = kc8; kk < kc; kk++) dst[kk * mr + rr] = src0[rr * aRow + kk];
+                    }
+                }
+                for (; r < valid; r++)
                 {
                     float* src = src0 + r * aRow;
                     if (aCol == 1)
@@ -246,6 +303,32 @@ public static unsafe class Sgemm
                 }
             }
         }
+    }
+
+    /// <summary>dst[i * dstStride + r] = src[r * srcStride + i] for an 8 x 8 block (AVX).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, long srcStride, float* dst, long dstStride)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + srcStride);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * srcStride), r3 = Avx.LoadVector256(src + 3 * srcStride);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * srcStride), r5 = Avx.LoadVector256(src + 5 * srcStride);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * srcStride), r7 = Avx.LoadVector256(src + 7 * srcStride);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>
@@ -259,6 +342,26 @@ public static unsafe class Sgemm
         Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        if (Sse.IsSupported)
+        {
+            // C's tile is read only after the depth loop: start fetching it now (prefetches never fault).
+            Sse.Prefetch0(c);
+            Sse.Prefetch0(c + 16);
+            Sse.Prefetch0(c + ldc);
+            Sse.Prefetch0(c + ldc + 16);
+            Sse.Prefetch0(c + 2 * ldc);
+            Sse.Prefetch0(c + 2 * ldc + 16);
+            Sse.Prefetch0(c + 3 * ldc);
+            Sse.Prefetch0(c + 3 * ldc + 16);
+            Sse.Prefetch0(c + 4 * ldc);
+            Sse.Prefetch0(c + 4 * ldc + 16);
+            Sse.Prefetch0(c + 5 * ldc);
+            Sse.Prefetch0(c + 5 * ldc + 16);
+            Sse.Prefetch0(c + 6 * ldc);
+            Sse.Prefetch0(c + 6 * ldc + 16);
+            Sse.Prefetch0(c + 7 * ldc);
+            Sse.Prefetch0(c + 7 * ldc + 16);
+        }
         for (int p = 0; p < kc; p++)
         {
             Vector512<float> b0 = Vector512.Load(bp);
