@@ -156,7 +156,7 @@ def reference(torch, case, x):
     raise ValueError(op)
 
 
-def rel_l2(torch, got, ref):
+def rel_l2(got, ref):
     got, ref = got.double().flatten(), ref.double().flatten()
     denom = ref.norm().item()
     diff = (got - ref).norm().item()
@@ -200,11 +200,11 @@ def run_case(torch, st, args, case, device):
     fp32 = outputs_and_grads(torch, case, x32, diff_names, outputs, grads, device)
     tol = BF16_TOL if case["bf16"] else FP32_TOL
     for tensor, ref in want.items():
-        baseline = rel_l2(torch, fp32[tensor], ref)
+        baseline = rel_l2(fp32[tensor], ref)
         if tensor not in got:
             result["comparisons"].append({"tensor": tensor, "rel_l2": None, "torch_fp32_rel_l2": baseline, "tolerance": tol, "ok": False, "note": "missing"})
             continue
-        err = rel_l2(torch, got[tensor].to(device), ref)
+        err = rel_l2(got[tensor].to(device), ref)
         # Within tolerance, or no more than 4x PyTorch's own fp32 error where fp32 itself cannot reach it.
         ok = err <= tol or err <= 4 * baseline
         result["comparisons"].append({"tensor": tensor, "rel_l2": err, "torch_fp32_rel_l2": baseline, "tolerance": tol, "ok": bool(ok),
