@@ -134,32 +134,6 @@ public static unsafe class StridedCopySimd
         });
     }
 
-    /// <summary>d[kk * kDs + jj] = s[jj * jSs + kk] for kk, jj &lt; 8 with AVX shuffles (unpack, shuffle, lane permute).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* s, long jSs, float* d, long kDs)
-    {
-        Vector256<float> r0 = Avx.LoadVector256(s), r1 = Avx.LoadVector256(s + jSs);
-        Vector256<float> r2 = Avx.LoadVector256(s + 2 * jSs), r3 = Avx.LoadVector256(s + 3 * jSs);
-        Vector256<float> r4 = Avx.LoadVector256(s + 4 * jSs), r5 = Avx.LoadVector256(s + 5 * jSs);
-        Vector256<float> r6 = Avx.LoadVector256(s + 6 * jSs), r7 = Avx.LoadVector256(s + 7 * jSs);
-        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
-        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
-        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
-        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
-        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
-        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(d + kDs, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(d + 2 * kDs, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(d + 3 * kDs, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(d + 4 * kDs, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(d + 5 * kDs, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(d + 6 * kDs, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(d + 7 * kDs, Avx.Permute2x128(u3, u7, 0x31));
-    }
-
     /// <summary>d[kk * kDs + jj] = s[jj * jSs + kk] for a kc x jc block (elements of width bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Block(byte* s, long jSs, byte* d, long kDs, int kc, int jc, int width)
@@ -174,7 +148,7 @@ public static unsafe class StridedCopySimd
                     j8 = jc & ~7;
                     for (int kk = 0; kk < k8; kk += 8)
                         for (int jj = 0; jj < j8; jj += 8)
-                            Transpose8x8((float*)s + jj * jSs + kk, jSs, (float*)d + kk * kDs + jj, kDs);
+                            BlockTranspose.Transpose8x8((float*)s + jj * jSs + kk, jSs, (float*)d + kk * kDs + jj, kDs);
                 }
                 // Whatever the 8 x 8 blocks left: the right strip (jj >= j8) for every kk, the bottom strip for jj < j8.
                 for (int kk = 0; kk < kc; kk++)
