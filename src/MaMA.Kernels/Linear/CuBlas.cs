@@ -7,9 +7,9 @@ namespace MaMA.Kernels.Linear;
 
 /// <summary>
 /// Plain GEMMs on CUDA through NVIDIA's cuBLAS (P/Invoke), for the products that nothing is fused
-/// into: on an H200 cuBLAS ran the paper's fp32 and bf16 shapes 10-50x faster than the generated
-/// kernels (docs/benchmarks.md), so issue 8's rule applies: use the library where it is faster
-/// and say so. Fused kernels (flash attention, the LoRA epilogue, the losses) stay generated.
+/// into. On an H200 cuBLAS ran the paper's bf16 GEMMs 7-12x faster than the generated tensor-core
+/// kernel, and LoRA's fp32 forward went from 12.5 to 1.15 ms with it (docs/benchmarks.md), so
+/// issue 8's rule applies: use the library where it is faster and say so. Fused kernels (flash attention, the LoRA epilogue, the losses) stay generated.
 ///
 /// Loading: <c>MAMA_CUBLAS</c> (a path, or <c>off</c> to use the generated kernels), else the
 /// sonames of CUDA 13, 12 and 11. Without it every caller falls back to its ILGPU kernel;
