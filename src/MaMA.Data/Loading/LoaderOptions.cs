@@ -30,6 +30,17 @@ public sealed record LoaderOptions
     /// <summary>Threads preparing the samples of one batch.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// First row of each batch this loader decodes (0). With <see cref="RowCount"/>, a data-parallel
+    /// rank decodes only its shard [RowStart, RowStart + RowCount) of every global batch: the epoch
+    /// order, the batches per epoch and each row's random choices (seeded by its position in the
+    /// epoch) are those of the whole batch, so the rows are bit-identical to the whole batch's.
+    /// </summary>
+    public int RowStart { get; init; }
+
+    /// <summary>Rows of each batch this loader decodes from <see cref="RowStart"/> on; null: to the end of the batch.</summary>
+    public int? RowCount { get; init; }
+
     /// <summary>Drop the last incomplete batch (training) or keep it (evaluation when null).</summary>
     public bool? DropLast { get; init; }
 

@@ -39,6 +39,8 @@ public sealed class MammoLoader
         if (Options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1, not {Options.BatchSize}.");
         if (Options.Prefetch < 1) throw new ArgumentException($"Prefetch must be at least 1, not {Options.Prefetch}.");
         if (Options.Workers < 1) throw new ArgumentException($"Workers must be at least 1, not {Options.Workers}.");
+        if (Options.RowStart < 0 || Options.RowCount < 1 || Options.RowStart + (Options.RowCount ?? 1) > Options.BatchSize)
+            throw new ArgumentException($"RowStart {Options.RowStart} and RowCount {Options.RowCount} must pick rows inside a batch of {Options.BatchSize}.");
         _records = records;
         _partners = EmbedDataset.PairCandidates(records);
         _tokenizer = tokenizer;
@@ -114,15 +116,21 @@ public sealed class MammoLoader
         }
     }
 
-    /// <summary>Batch <paramref name="b"/> of an epoch whose record order is <paramref name="order"/>.</summary>
+    /// <summary>
+    /// Batch <paramref name="b"/> of an epoch whose record order is <paramref name="order"/>: its rows
+    /// [RowStart, RowStart + RowCount), or all of them.
+    /// </summary>
     internal MammoBatch BuildBatch(int[] order, int epoch, int b)
     {
         int start = b * Options.BatchSize;
         int count = Math.Min(Options.BatchSize, order.Length - start);
+        int first = Math.Min(Options.RowStart, count);
+        int rows = Math.Min(Options.RowCount ?? count, count - first);
         int side = Options.Transform.CropSize;
-        var batch = new MammoBatch(count, side, Options.MaxTokens);
+        var batch = new MammoBatch(rows, side, Options.MaxTokens);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.Workers };
-        Parallel.For(0, count, parallel, i => FillSample(batch, i, order[start + i], epoch, start + i));
+        // Position start + first + i in the epoch: the same record and random stream as in the whole batch.
+        Parallel.For(0, rows, parallel, i => FillSample(batch, i, order[start + first + i], epoch, start + first + i));
         return batch;
     }
 

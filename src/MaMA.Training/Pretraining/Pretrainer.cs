@@ -169,9 +169,12 @@ public sealed class Pretrainer
 
         int side = source.Config.Vision.ImageSize;
         var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
+        // Each rank decodes only its own rows of every global micro-batch (identical to those rows of the whole batch).
         var loader = new MammoLoader(data.Train, tokenizer, new LoaderOptions
         {
             BatchSize = globalBatch,
+            RowStart = shard.Start,
+            RowCount = shard.Count,
             Seed = _config.Seed,
             PairProbability = _config.PairProbability,
             Masking = new MetaMasking(_config.MaskRatio, _config.MaskMeta, _config.Seed),

@@ -7,29 +7,22 @@ using Device = MaMA.Engine.Devices.Device;
 namespace MaMA.Training.Pretraining;
 
 /// <summary>
-/// One rank's rows of a global micro-batch as device tensors: rows [shard.Start, shard.Start + n)
-/// of the loader's <see cref="MammoBatch"/> (views [n, 3, S, S], token ids int64 [n, T], attention
-/// mask fp32 [n, T]). The loader still decodes the whole global batch on every rank (simple and
-/// the same order everywhere); decoding only the rank's rows would save CPU on large runs.
+/// One rank's rows of a global micro-batch as device tensors (views [n, 3, S, S], token ids int64
+/// [n, T], attention mask fp32 [n, T]). The rank's loader decodes only rows [shard.Start,
+/// shard.Start + n) of each global batch (LoaderOptions.RowStart / RowCount), so the
+/// <see cref="MammoBatch"/> holds exactly the shard.
 /// </summary>
 internal sealed class ShardTensors : IDisposable
 {
     public ShardTensors(MammoBatch batch, DataShard shard, Device device)
     {
-        if (batch.Count != shard.GlobalBatch)
-            throw new InvalidOperationException($"the loader returned {batch.Count} pairs, expected the global micro-batch of {shard.GlobalBatch}.");
-        int n = shard.Count, start = shard.Start, s = batch.ImageSize, t = batch.Tokens;
-        int image = 3 * s * s;
-        View1 = Tensor.FromArray(batch.View1.AsSpan(start * image, n * image).ToArray(), [n, 3, s, s], device);
-        View2 = Tensor.FromArray(batch.View2.AsSpan(start * image, n * image).ToArray(), [n, 3, s, s], device);
-        long[] ids = new long[n * t];
-        float[] mask = new float[n * t];
-        for (int i = 0; i < n * t; i++)
-        {
-            ids[i] = batch.TokenIds[start * t + i];
-            mask[i] = batch.AttentionMask[start * t + i];
-        }
-        Ids = Tensor.FromArray(ids, [n, t], device);
+        if (batch.Count != shard.Count)
+            throw new InvalidOperationException($"the loader returned {batch.Count} pairs, expected this rank's {shard.Count} of the global micro-batch of {shard.GlobalBatch}.");
+        int n = shard.Count, s = batch.ImageSize, t = batch.Tokens;
+        View1 = Tensor.FromArray(batch.View1, [n, 3, s, s], device);
+        View2 = Tensor.FromArray(batch.View2, [n, 3, s, s], device);
+        Ids = Tensor.FromArray(Array.ConvertAll(batch.TokenIds, id => (long)id), [n, t], device);
+        float[] mask = Array.ConvertAll(batch.AttentionMask, keep => (float)keep);
         Mask = Tensor.FromArray(mask, [n, t], device);
     }
 

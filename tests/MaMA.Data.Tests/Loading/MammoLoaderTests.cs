@@ -64,6 +64,41 @@ public sealed class MammoLoaderTests
         }
     }
 
+    /// <summary>
+    /// A data-parallel rank's loader (RowStart / RowCount) decodes exactly rows [start, start + count)
+    /// of each whole batch, bit for bit, in every batch of the epoch, and the same number of batches.
+    /// </summary>
+    [TestCase(0, 3)]
+    [TestCase(3, 5)]
+    [TestCase(6, 2)]
+    public void RowSliceEqualsThoseRowsOfTheWholeBatch(int start, int count)
+    {
+        List<MammoBatch> whole = new MammoLoader(_records, _tokenizer, Options()).Epoch(1).ToList();
+        List<MammoBatch> slice = new MammoLoader(_records, _tokenizer, Options() with { RowStart = start, RowCount = count }).Epoch(1).ToList();
+        Assert.That(slice, Has.Count.EqualTo(whole.Count));
+        int pixels = 3 * Crop * Crop, tokens = 144;
+        for (int b = 0; b < whole.Count; b++)
+        {
+            MammoBatch w = whole[b], r = slice[b];
+            Assert.That(r.Count, Is.EqualTo(count), $"batch {b}");
+            Assert.That(r.RecordIndices, Is.EqualTo(w.RecordIndices.Skip(start).Take(count)), $"batch {b} records");
+            Assert.That(r.PartnerIndices, Is.EqualTo(w.PartnerIndices.Skip(start).Take(count)), $"batch {b} partners");
+            Assert.That(r.View1, Is.EqualTo(w.View1.AsSpan(start * pixels, count * pixels).ToArray()), $"batch {b} view 1");
+            Assert.That(r.View2, Is.EqualTo(w.View2.AsSpan(start * pixels, count * pixels).ToArray()), $"batch {b} view 2");
+            Assert.That(r.TokenIds, Is.EqualTo(w.TokenIds.AsSpan(start * tokens, count * tokens).ToArray()), $"batch {b} tokens");
+            Assert.That(r.AttentionMask, Is.EqualTo(w.AttentionMask.AsSpan(start * tokens, count * tokens).ToArray()), $"batch {b} mask");
+            Assert.That(r.SentencePositions, Is.EqualTo(w.SentencePositions.Skip(start).Take(count)), $"batch {b} sentences");
+            Assert.That(r.Birads, Is.EqualTo(w.Birads.Skip(start).Take(count)), $"batch {b} BI-RADS");
+        }
+    }
+
+    [TestCase(-1, 2)]
+    [TestCase(0, 0)]
+    [TestCase(6, 3)]
+    public void RowSliceOutsideTheBatchIsRefused(int start, int count) =>
+        Assert.That(() => new MammoLoader(_records, _tokenizer, Options() with { RowStart = start, RowCount = count }),
+            Throws.ArgumentException.With.Message.Contains("inside a batch of 8"));
+
     [Test]
     public void SameSeedSameBatchesWhateverTheWorkerCount()
     {
