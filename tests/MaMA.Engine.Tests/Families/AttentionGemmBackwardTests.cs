@@ -40,10 +40,14 @@ public sealed class AttentionGemmBackwardTests
         float scale = 1f / MathF.Sqrt(d);
 
         EngineOps.AttentionBackward = GemmForm.Kernels;
+        long before = DeviceGemm.Calls;
         var (dqK, dkK, dvK) = Gradients(b, h, t, d, keep, causal, scale);
+        Assert.That(DeviceGemm.Calls, Is.EqualTo(before), "the per-row kernels ran no GEMM");
         EngineOps.AttentionBackward = GemmForm.Gemm;
         EngineOps.AttentionBackwardChunkElements = (long)headsPerChunk * t * t;
+        before = DeviceGemm.Calls;
         var (dqG, dkG, dvG) = Gradients(b, h, t, d, keep, causal, scale);
+        Assert.That(DeviceGemm.Calls, Is.GreaterThan(before), "the GEMM form ran its GEMMs");
 
         Assert.That(OpResult.RelativeError(dqG, dqK), Is.LessThan(1e-5), "dq");
         Assert.That(OpResult.RelativeError(dkG, dkK), Is.LessThan(1e-5), "dk");

@@ -27,9 +27,13 @@ public sealed class LoraGemmFormTests
     public void GemmForm_EqualsTheKernels(WeightLayout layout, bool withBias, float dropout)
     {
         EngineOps.LoraLinearForm = GemmForm.Kernels;
+        long before = DeviceGemm.Calls;
         float[][] kernels = Run(layout, withBias, dropout);
+        Assert.That(DeviceGemm.Calls, Is.EqualTo(before), "the per-row kernels ran no GEMM");
         EngineOps.LoraLinearForm = GemmForm.Gemm;
+        before = DeviceGemm.Calls;
         float[][] gemm = Run(layout, withBias, dropout);
+        Assert.That(DeviceGemm.Calls, Is.GreaterThan(before), "the GEMM form ran its GEMMs");
 
         string[] names = ["out", "grad_x", "grad_lora_a", "grad_lora_b", "grad_bias"];
         for (int i = 0; i < kernels.Length; i++)

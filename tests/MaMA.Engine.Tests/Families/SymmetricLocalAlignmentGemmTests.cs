@@ -33,11 +33,15 @@ public sealed class SymmetricLocalAlignmentGemmTests
     public void GemmForm_EqualsTheRowKernels(int n, int p, int e, int imagesPerChunk)
     {
         SlaLosses.LocalAlignment = GemmForm.Kernels;
+        long before = DeviceGemm.Calls;
         float[][] kernels = Run(n, p, e);
+        Assert.That(DeviceGemm.Calls, Is.EqualTo(before), "the per-row kernels ran no GEMM");
         SlaLosses.LocalAlignment = GemmForm.Gemm;
         int r = Enumerable.Range(0, n).Sum(m => 1 + m * 5 % 12);
         SlaLosses.SlaChunkElements = (long)imagesPerChunk * p * r;
+        before = DeviceGemm.Calls;
         float[][] gemm = Run(n, p, e);
+        Assert.That(DeviceGemm.Calls, Is.GreaterThan(before), "the GEMM form ran its GEMMs");
 
         string[] names = ["loss_t2i", "loss_i2t", "t2i", "i2t", "grad_patches", "grad_sentences", "grad_local_scale"];
         for (int i = 0; i < names.Length; i++)
