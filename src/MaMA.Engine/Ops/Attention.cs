@@ -74,6 +74,13 @@ public static partial class Ops
                     // Kernels always read a mask; the stream is in order, so the buffer may go back to the cache at once.
                     using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
                     Tensor keepAll = keep ?? ones!;
+                    if (AttentionForward.UsesGemm(s))
+                    {
+                        // Batched GEMMs over chunks of heads (cuBLAS on CUDA): AttentionGemmForward.cs.
+                        AttentionGemmForward(s, q.Device, batch, heads, t, d, causal, scale, qf.View<float>(), kf.View<float>(), vf.View<float>(),
+                            keepAll.View<float>(), o.View<float>(), lse.View<float>());
+                        return;
+                    }
                     FlashKernels.AttentionForward.Launch(s, rows, qf.View<float>(), kf.View<float>(), vf.View<float>(), keepAll.View<float>(),
                         o.View<float>(), lse.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
                 });
