@@ -30,7 +30,7 @@ internal static class BenchModelCommand
 
     /// <summary>One timed model: median milliseconds per phase, torch's when compared, peak memory after it ran.</summary>
     private sealed record Row(string Model, string Shape, double ForwardMs, double TrainStepMs, double? TorchForwardMs, double? TorchTrainStepMs,
-                              long EnginePeakBytes, long ProcessPeakBytes);
+                              long EnginePeakBytes, long ProcessPeakBytes, long SavedForBackwardBytes);
 
     public static int Run(CommandLine cl)
     {
@@ -69,11 +69,12 @@ internal static class BenchModelCommand
             TextBlock(device, text, textBatch, tokens, repeat, vs is not null),
         };
         Console.WriteLine();
-        Console.WriteLine($"{"model",-34} {"forward ms",11} {"train ms",10} {"torch fwd",10} {"torch train",11} {"fwd x",6} {"train x",7} {"engine peak",12} {"process peak",13}");
+        Console.WriteLine($"{"model",-34} {"forward ms",11} {"train ms",10} {"torch fwd",10} {"torch train",11} {"fwd x",6} {"train x",7} {"saved",10} {"engine peak",12} {"process peak",13}");
         foreach (Row r in rows)
             Console.WriteLine($"{r.Model + " " + r.Shape,-34} {r.ForwardMs,11:F1} {r.TrainStepMs,10:F1} {Opt(r.TorchForwardMs),10} {Opt(r.TorchTrainStepMs),11} "
-                              + $"{Ratio(r.TorchForwardMs, r.ForwardMs),6} {Ratio(r.TorchTrainStepMs, r.TrainStepMs),7} {r.EnginePeakBytes / 1e6,9:F0} MB {r.ProcessPeakBytes / 1e6,10:F0} MB");
-        Console.WriteLine("x = torch time / engine time (> 1: engine faster). Engine peak is the allocator's high-water mark so far in the run.");
+                              + $"{Ratio(r.TorchForwardMs, r.ForwardMs),6} {Ratio(r.TorchTrainStepMs, r.TrainStepMs),7} {r.SavedForBackwardBytes / 1e6,7:F0} MB {r.EnginePeakBytes / 1e6,9:F0} MB {r.ProcessPeakBytes / 1e6,10:F0} MB");
+        Console.WriteLine("x = torch time / engine time (> 1: engine faster). Saved: what the training forward leaves allocated for the backward (output included),");
+        Console.WriteLine("measured after a full garbage collection. Engine peak is the allocator's high-water mark so far in the run (garbage not yet collected included).");
         if (json is not null)
         {
             File.WriteAllText(json, JsonSerializer.Serialize(new { device = device.Name, repeat, dtype = bf16 ? "bf16-autocast" : "fp32", threads = vs is null ? (int?)null : threads, weights = "random", rows },
@@ -102,6 +103,8 @@ internal static class BenchModelCommand
         Console.WriteLine($"  engine forward {fwd:F1} ms");
         double train = Time(repeat, () => TrainStep(model, () => model.Forward(pixels).XNorm, device));
         Console.WriteLine($"  engine training step {train:F1} ms");
+        long saved = SavedForBackward(model, () => model.Forward(pixels).XNorm, device);
+        Console.WriteLine($"  saved for backward {saved / 1e6:F0} MB");
         double? tf = null, tt = null;
 #if MAMA_TORCH
         if (vsTorch)
@@ -113,7 +116,7 @@ internal static class BenchModelCommand
             Console.WriteLine($"  torch forward {tf:F1} ms, training step {tt:F1} ms");
         }
 #endif
-        return new Row("vit-b14-reg4", shape, fwd, train, tf, tt, device.PeakAllocatedBytes, Process.GetCurrentProcess().PeakWorkingSet64);
+        return new Row("vit-b14-reg4", shape, fwd, train, tf, tt, device.PeakAllocatedBytes, Process.GetCurrentProcess().PeakWorkingSet64, saved);
     }
 
     private static Row TextBlock(Device device, Gpt2Config config, int batch, int tokens, int repeat, bool vsTorch)
@@ -133,6 +136,8 @@ internal static class BenchModelCommand
         Console.WriteLine($"  engine forward {fwd:F1} ms");
         double train = Time(repeat, () => TrainStep(model, () => model.Forward(ids, mask), device));
         Console.WriteLine($"  engine training step {train:F1} ms");
+        long saved = SavedForBackward(model, () => model.Forward(ids, mask), device);
+        Console.WriteLine($"  saved for backward {saved / 1e6:F0} MB");
         double? tf = null, tt = null;
 #if MAMA_TORCH
         if (vsTorch)
@@ -146,7 +151,7 @@ internal static class BenchModelCommand
             Console.WriteLine($"  torch forward {tf:F1} ms, training step {tt:F1} ms");
         }
 #endif
-        return new Row("biomedlm-block-lora", shape, fwd, train, tf, tt, device.PeakAllocatedBytes, Process.GetCurrentProcess().PeakWorkingSet64);
+        return new Row("biomedlm-block-lora", shape, fwd, train, tf, tt, device.PeakAllocatedBytes, Process.GetCurrentProcess().PeakWorkingSet64, saved);
     }
 
     /// <summary>Forward in training mode, mean of the output, backward, gradients dropped.</summary>
@@ -158,6 +163,35 @@ internal static class BenchModelCommand
             loss.Backward();
         model.ZeroGrad();
         device.Synchronize();
+    }
+
+    /// <summary>
+    /// Bytes a training forward leaves allocated for its backward (the output included): the
+    /// allocator's count after the forward minus before it, each after a full collection, so that
+    /// garbage (tensors nobody holds, waiting for the finalizer) is not counted. The comparable
+    /// PyTorch number is torch.cuda.memory_allocated() after the forward minus before.
+    /// </summary>
+    private static long SavedForBackward(Module model, Func<Tensor> forward, Device device)
+    {
+        model.Train();
+        Collect(device);
+        long before = device.AllocatedBytes;
+        using Tensor y = forward();
+        Collect(device);
+        long saved = device.AllocatedBytes - before;
+        using (Tensor loss = EngineOps.Mean(y))
+            loss.Backward();
+        model.ZeroGrad();
+        device.Synchronize();
+        return saved;
+    }
+
+    private static void Collect(Device device)
+    {
+        device.Synchronize();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 
     /// <summary>Median wall time of <paramref name="repeat"/> runs after one warm-up.</summary>

@@ -66,7 +66,7 @@ public static class GatherWithGrad
                     mine = Ops.Narrow(gradOutput, 0, starts[rank], rows).Contiguous();
                     break;
             }
-            if (mine.DType != Inputs[0].DType) mine = mine.To(Inputs[0].DType);
+            if (mine.DType != Edges[0].DType) mine = mine.To(Edges[0].DType);
             return [mine];
         }
     }

@@ -51,7 +51,6 @@ internal static class Backprop
 
     private static void Sweep(Tensor root, Tensor gradient, HookPass? pass, bool outermost)
     {
-        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
         // Storages a leaf Grad may not adopt: the caller's gradient and those already adopted by
         // another leaf in this pass (c = a + b hands the same dy to a and b). A Grad is then owned
         // by its leaf alone, so in-place updates of it (clipping, scaling) touch nothing else.
@@ -67,6 +66,8 @@ internal static class Backprop
             return;
         }
 
+        // The gradient of each node's output, keyed by the node (nodes do not hold their outputs).
+        var grads = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance) { [root.GradFn] = gradient };
         List<Node> order = TopologicalOrder(root.GradFn);
         // With a hook: the parameters whose last consumer (in execution order) is node k, and which
         // of them received a gradient in this pass.
@@ -76,8 +77,8 @@ internal static class Backprop
         {
             var last = new Dictionary<Parameter, int>(ReferenceEqualityComparer.Instance);
             for (int k = 0; k < order.Count; k++)
-                foreach (Tensor input in order[k].Inputs)
-                    if (input is Parameter p && p.RequiresGrad) last[p] = k;
+                foreach (Edge edge in order[k].Edges)
+                    if (edge.Leaf is Parameter p && p.RequiresGrad) last[p] = k;
             finalAfter = new List<Parameter>?[order.Count];
             foreach ((Parameter p, int k) in last) (finalAfter[k] ??= []).Add(p);
             received = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
@@ -93,25 +94,28 @@ internal static class Backprop
         for (int k = 0; k < order.Count; k++)
         {
             Node node = order[k];
-            if (node.Output is not null && grads.Remove(node.Output, out Tensor? gradOut))
+            if (grads.Remove(node, out Tensor? gradOut))
             {
                 Unpend(pending, gradOut);
                 consumed.Add(gradOut);
                 Tensor?[] gradIns = node.Backward(gradOut);
-                for (int i = 0; i < node.Inputs.Length; i++)
+                if (gradIns.Length != node.Edges.Length)
+                    throw new InvalidOperationException($"Internal error: {node.Name} returned {gradIns.Length} gradients for {node.Edges.Length} inputs.");
+                for (int i = 0; i < node.Edges.Length; i++)
                 {
-                    Tensor input = node.Inputs[i];
+                    Edge edge = node.Edges[i];
                     Tensor? g = gradIns[i];
                     if (g is null) continue;
                     consumed.Add(g);
-                    if (!input.RequiresGrad) continue;
-                    if (!Shape.SameShape(g.Shape, input.Shape))
-                        throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(input.Shape)}.");
-                    if (input.GradFn is null)
+                    if (!edge.RequiresGrad) continue;
+                    if (!Shape.SameShape(g.Shape, edge.Shape))
+                        throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(edge.Shape)}.");
+                    if (edge.Producer is null)
                     {
-                        Accumulate(input, g, taken);
-                        kept.Add(input.Grad!);
-                        if (pass is not null && input is Parameter p)
+                        Tensor leaf = edge.Leaf!;
+                        Accumulate(leaf, g, taken);
+                        kept.Add(leaf.Grad!);
+                        if (pass is not null && leaf is Parameter p)
                         {
                             if (outermost) received!.Add(p);
                             else pass.Nested(p);
@@ -120,13 +124,13 @@ internal static class Backprop
                     else
                     {
                         Tensor sum = g;
-                        if (grads.TryGetValue(input, out Tensor? existing))
+                        if (grads.TryGetValue(edge.Producer, out Tensor? existing))
                         {
                             sum = Ops.Add(existing, g);
                             Unpend(pending, existing);
                             consumed.Add(existing);
                         }
-                        grads[input] = sum;
+                        grads[edge.Producer] = sum;
                         pending[sum] = pending.GetValueOrDefault(sum) + 1;
                     }
                 }
@@ -199,8 +203,8 @@ internal static class Backprop
         {
             Node n = stack.Pop();
             order.Add(n);
-            foreach (Tensor input in n.Inputs)
-                if (input.GradFn is { } parent && seen.Add(parent)) stack.Push(parent);
+            foreach (Edge edge in n.Edges)
+                if (edge.Producer is { } parent && seen.Add(parent)) stack.Push(parent);
         }
         order.Sort((a, b) => b.Sequence.CompareTo(a.Sequence));
         return order;

@@ -42,9 +42,8 @@ public static class GradMode
     /// <summary>Attaches <paramref name="node"/> to <paramref name="output"/> when any node input requires grad.</summary>
     public static Tensor RecordIfNeeded(Tensor output, Node node)
     {
-        if (ShouldRecord(node.Inputs))
+        if (IsEnabled && node.AnyInputRequiresGrad)
         {
-            node.Output = output;
             output.GradFn = node;
             output.RequiresGrad = true;
         }

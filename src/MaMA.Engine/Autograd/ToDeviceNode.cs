@@ -7,5 +7,5 @@ internal sealed class ToDeviceNode(Tensor x) : Node(x)
 {
     public override string Name => "to_device";
 
-    public override Tensor?[] Backward(Tensor gradOutput) => [gradOutput.To(Inputs[0].Device)];
+    public override Tensor?[] Backward(Tensor gradOutput) => [gradOutput.To(Edges[0].Device)];
 }

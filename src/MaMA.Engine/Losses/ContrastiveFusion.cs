@@ -120,12 +120,12 @@ internal static class ContrastiveFusion
             int n = lf.Size(0), e = lf.Size(1);
             long nn = (long)n * n;
             Device device = lf.Device;
-            bool needLeft = Inputs[0].RequiresGrad, needRight = Inputs[1].RequiresGrad;
-            bool needScale = Inputs.Length > 2 && Inputs[2].RequiresGrad;
+            bool needLeft = Edges[0].RequiresGrad, needRight = Edges[1].RequiresGrad;
+            bool needScale = Edges.Length > 2 && Edges[2].RequiresGrad;
             Tensor grad = Tensor.Empty([blocks, n, n], DType.Float32, device);
             Tensor? dLeft = needLeft ? Tensor.Empty([n, e], DType.Float32, device) : null;
             Tensor? dRight = needRight ? Tensor.Empty([n, e], DType.Float32, device) : null;
-            Tensor dScale = Tensor.Empty(useLog != 0 ? Inputs[2].Shape : [1], DType.Float32, device);
+            Tensor dScale = Tensor.Empty(useLog != 0 ? Edges[2].Shape : [1], DType.Float32, device);
             Dispatch.Run(device,
                 cpu: () =>
                 {
@@ -165,7 +165,7 @@ internal static class ContrastiveFusion
                     st.Synchronize();
                 });
             grad.Dispose();
-            if (Inputs.Length == 2)
+            if (Edges.Length == 2)
             {
                 dScale.Dispose();
                 return [dLeft, dRight];

@@ -217,7 +217,7 @@ public static partial class Losses
                     SlaKernels.SentenceGrad.Launch(s, checked(r * e), pf.View<float>(), offsets.View<int>(), reportOf.View<int>(), argP.View<int>(), argS.View<int>(),
                         g.View<float>(), dSentences.View<float>(), n, p, r, e);
                 });
-            return [Inputs[0].RequiresGrad ? dPatches : null, Inputs[1].RequiresGrad ? dSentences : null];
+            return [Edges[0].RequiresGrad ? dPatches : null, Edges[1].RequiresGrad ? dSentences : null];
         }
     }
 }

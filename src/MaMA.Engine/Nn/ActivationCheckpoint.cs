@@ -35,12 +35,12 @@ public static class ActivationCheckpoint
         Tensor y;
         using (GradMode.NoGrad()) y = block(x);
         var node = new RecomputeNode(block, x, streams, before);
-        node.Output = y;
         y.GradFn = node;
         y.RequiresGrad = true;
         return y;
     }
 
+    /// <summary>Saves the block input x (its only activation) and the random positions.</summary>
     private sealed class RecomputeNode(Func<Tensor, Tensor> block, Tensor x, IStochasticModule[] streams, ulong[] before) : Node(x)
     {
         public override string Name => "activation_checkpoint";
@@ -51,7 +51,7 @@ public static class ActivationCheckpoint
             // the original forward left them (later forwards must not repeat masks).
             ulong[] after = streams.Select(s => s.DropoutOffset).ToArray();
             for (int i = 0; i < streams.Length; i++) streams[i].DropoutOffset = before[i];
-            Tensor input = Inputs[0].Detach();
+            Tensor input = x.Detach();
             input.RequiresGrad = true;
             try
             {
@@ -66,7 +66,7 @@ public static class ActivationCheckpoint
             {
                 for (int i = 0; i < streams.Length; i++) streams[i].DropoutOffset = after[i];
             }
-            return [Inputs[0].RequiresGrad ? input.Grad : null];
+            return [Edges[0].RequiresGrad ? input.Grad : null];
         }
     }
 }

@@ -77,9 +77,9 @@ public static partial class Ops
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
             Tensor g = Dispatch.F32(dy);
-            Tensor x = Inputs[0];
-            bool needW = hasWeight && Inputs[1].RequiresGrad;
-            bool needB = hasBias && Inputs[hasWeight ? 2 : 1].RequiresGrad;
+            Edge x = Edges[0];
+            bool needW = hasWeight && Edges[1].RequiresGrad;
+            bool needB = hasBias && Edges[hasWeight ? 2 : 1].RequiresGrad;
             bool needSums = training || needW || needB;
             Tensor sumDy = Tensor.Empty([c], DType.Float32, x.Device);
             Tensor sumDyXhat = Tensor.Empty([c], DType.Float32, x.Device);

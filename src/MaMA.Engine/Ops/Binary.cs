@@ -91,15 +91,37 @@ public static partial class Ops
         _ => "div",
     };
 
-    private sealed class BinaryNode(Tensor a, Tensor b, int op) : Node(a, b)
+    /// <summary>
+    /// Saves only what the gradients read: nothing for add and sub (shapes come from the edges); for
+    /// a * b, b when a needs a gradient and a when b does; for a / b, b, and a when b needs a gradient.
+    /// </summary>
+    private sealed class BinaryNode : Node
     {
-        public override string Name => OpName(op);
+        private readonly int _op;
+        private readonly Tensor? _a, _b;
+
+        public BinaryNode(Tensor a, Tensor b, int op) : base(a, b)
+        {
+            _op = op;
+            if (op == BinaryKernels.Multiply)
+            {
+                _a = b.RequiresGrad ? a : null;
+                _b = a.RequiresGrad ? b : null;
+            }
+            else if (op == BinaryKernels.Divide)
+            {
+                _a = b.RequiresGrad ? a : null;
+                _b = b;
+            }
+        }
+
+        public override string Name => OpName(_op);
 
         public override Tensor?[] Backward(Tensor dy)
         {
-            Tensor a = Inputs[0], b = Inputs[1];
+            Edge a = Edges[0], b = Edges[1];
             Tensor? da = null, db = null;
-            switch (op)
+            switch (_op)
             {
                 case BinaryKernels.Add:
                     da = a.RequiresGrad ? SumTo(dy, a.Shape) : null;
@@ -110,13 +132,13 @@ public static partial class Ops
                     db = b.RequiresGrad ? SumTo(Scale(dy, -1f), b.Shape) : null;
                     break;
                 case BinaryKernels.Multiply:
-                    da = a.RequiresGrad ? SumTo(Mul(dy, b), a.Shape) : null;
-                    db = b.RequiresGrad ? SumTo(Mul(dy, a), b.Shape) : null;
+                    da = a.RequiresGrad ? SumTo(Mul(dy, _b!), a.Shape) : null;
+                    db = b.RequiresGrad ? SumTo(Mul(dy, _a!), b.Shape) : null;
                     break;
                 default:
                     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
-                    da = a.RequiresGrad ? SumTo(Div(dy, b), a.Shape) : null;
-                    db = b.RequiresGrad ? SumTo(Scale(Div(Mul(dy, a), Mul(b, b)), -1f), b.Shape) : null;
+                    da = a.RequiresGrad ? SumTo(Div(dy, _b!), a.Shape) : null;
+                    db = b.RequiresGrad ? SumTo(Scale(Div(Mul(dy, _a!), Mul(_b!, _b!)), -1f), b.Shape) : null;
                     break;
             }
             return [da, db];

@@ -97,6 +97,6 @@ public static partial class Ops
     {
         public override string Name => "cast";
 
-        public override Tensor?[] Backward(Tensor dy) => [Cast(dy, Inputs[0].DType)];
+        public override Tensor?[] Backward(Tensor dy) => [Cast(dy, Edges[0].DType)];
     }
 }

@@ -111,7 +111,7 @@ public static partial class Ops
             int start = 0;
             for (int i = 0; i < sizes.Length; i++)
             {
-                if (Inputs[i].RequiresGrad) grads[i] = Narrow(dy, axis, start, sizes[i]);
+                if (Edges[i].RequiresGrad) grads[i] = Narrow(dy, axis, start, sizes[i]);
                 start += sizes[i];
             }
             return grads;

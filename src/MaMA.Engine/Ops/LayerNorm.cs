@@ -72,9 +72,10 @@ public static partial class Ops
 
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
-            Tensor x = Inputs[0];
-            Tensor? weight = hasWeight ? Inputs[1] : null;
-            Tensor? bias = hasBias ? Inputs[hasWeight ? 2 : 1] : null;
+            // Saved: fp32 x, fp32 weight, mean, rstd; the edges say which gradients are wanted.
+            Edge x = Edges[0];
+            Edge? weight = hasWeight ? Edges[1] : null;
+            Edge? bias = hasBias ? Edges[hasWeight ? 2 : 1] : null;
             Tensor g = Dispatch.F32(dy);
             int c = xf.Shape[^1];
             int rows = checked((int)(xf.Numel / c));
@@ -122,8 +123,8 @@ public static partial class Ops
                 });
 
             var grads = new List<Tensor?> { dx };
-            if (hasWeight) grads.Add(weight!.RequiresGrad ? dWeight : null);
-            if (hasBias) grads.Add(bias!.RequiresGrad ? dBias : null);
+            if (hasWeight) grads.Add(weight!.Value.RequiresGrad ? dWeight : null);
+            if (hasBias) grads.Add(bias!.Value.RequiresGrad ? dBias : null);
             return grads.ToArray();
         }
     }

@@ -170,7 +170,9 @@ public static partial class Ops
                 });
         }
         Tensor[] inputs = bias is null ? [x, weight, loraA, loraB] : [x, weight, bias, loraA, loraB];
-        var node = new LoraLinearNode(inputs, bias is not null, u, scaling, layout, mask, m, inF, outF, r);
+        // Saved: x only for dA (when A trains), W only for dx (when x needs a gradient), A, B and u = dropout(x) A^T.
+        var node = new LoraLinearNode(inputs, loraA.RequiresGrad ? x : null, x.RequiresGrad ? weight : null, loraA, loraB,
+            bias is not null, u, scaling, layout, mask, m, inF, outF, r);
         if (!GradMode.ShouldRecord(inputs)) u.Dispose();
         return GradMode.RecordIfNeeded(y, node);
     }
@@ -199,8 +201,8 @@ public static partial class Ops
         }
     }
 
-    private sealed class LoraLinearNode(Tensor[] inputs, bool hasBias, Tensor u, float scaling, WeightLayout layout, LoraDropout mask,
-        int m, int inF, int outF, int r) : Node(inputs)
+    private sealed class LoraLinearNode(Tensor[] inputs, Tensor? savedX, Tensor? savedW, Tensor a, Tensor b, bool hasBias, Tensor u, float scaling,
+        WeightLayout layout, LoraDropout mask, int m, int inF, int outF, int r) : Node(inputs)
     {
         public override string Name => "lora_linear";
 
@@ -208,9 +210,8 @@ public static partial class Ops
         // W gets no gradient (frozen by contract).
         public override unsafe Tensor?[] Backward(Tensor gradOutput)
         {
-            Tensor x = Inputs[0], w = Inputs[1], a = Inputs[^2], b = Inputs[^1];
-            Tensor? bias = hasBias ? Inputs[2] : null;
-            bool needX = x.RequiresGrad, needA = a.RequiresGrad, needB = b.RequiresGrad, needBias = bias?.RequiresGrad == true;
+            Edge x = Edges[0];
+            bool needX = x.RequiresGrad, needA = Edges[^2].RequiresGrad, needB = Edges[^1].RequiresGrad, needBias = hasBias && Edges[2].RequiresGrad;
             bool needU = needX || needA;
             (long wRow, long wCol) = WeightStrides(layout, inF, outF);
             Tensor? dx = needX ? Tensor.Empty([m, inF], DType.Float32, x.Device) : null;
@@ -221,8 +222,8 @@ public static partial class Ops
             {
                 Tensor dy = scope.F32(gradOutput);
                 Tensor? du = needU ? scope.Own(Tensor.Empty([m, r], DType.Float32, x.Device)) : null;
-                Tensor? xf = needA ? scope.F32(x) : null;
-                Tensor? wf = needX ? scope.F32(w) : null;
+                Tensor? xf = needA ? scope.F32(savedX!) : null;
+                Tensor? wf = needX ? scope.F32(savedW!) : null;
                 Tensor af = scope.F32(a), bf = scope.F32(b);
                 Dispatch.Run(x.Device,
                     cpu: () =>

@@ -89,24 +89,37 @@ public static partial class Ops
             });
     }
 
-    private sealed class MatMulNode(Tensor a, Tensor b, bool transposeA, bool transposeB) : Node(a, b)
+    /// <summary>Saves b when a needs a gradient and a when b does (a frozen weight keeps no copy of its input).</summary>
+    private sealed class MatMulNode : Node
     {
+        private readonly Tensor? _a, _b;
+        private readonly bool _transposeA, _transposeB;
+
+        public MatMulNode(Tensor a, Tensor b, bool transposeA, bool transposeB) : base(a, b)
+        {
+            _a = b.RequiresGrad ? a : null;
+            _b = a.RequiresGrad ? b : null;
+            _transposeA = transposeA;
+            _transposeB = transposeB;
+        }
+
         public override string Name => "matmul";
 
         public override Tensor?[] Backward(Tensor dy)
         {
             // C = A B:  dA = dC B^T,  dB = A^T dC; with transposed operands the products swap.
-            Tensor a = Inputs[0], b = Inputs[1];
             Tensor? da = null, db = null;
-            if (a.RequiresGrad)
+            if (Edges[0].RequiresGrad)
             {
-                Tensor g = transposeA ? MatMul(b, dy, transposeA: transposeB, transposeB: true) : MatMul(dy, b, transposeB: !transposeB);
-                da = SumTo(g, a.Shape);
+                Tensor b = _b!;
+                Tensor g = _transposeA ? MatMul(b, dy, transposeA: _transposeB, transposeB: true) : MatMul(dy, b, transposeB: !_transposeB);
+                da = SumTo(g, Edges[0].Shape);
             }
-            if (b.RequiresGrad)
+            if (Edges[1].RequiresGrad)
             {
-                Tensor g = transposeB ? MatMul(dy, a, transposeA: true, transposeB: transposeA) : MatMul(a, dy, transposeA: !transposeA);
-                db = SumTo(g, b.Shape);
+                Tensor a = _a!;
+                Tensor g = _transposeB ? MatMul(dy, a, transposeA: true, transposeB: _transposeA) : MatMul(a, dy, transposeA: !_transposeA);
+                db = SumTo(g, Edges[1].Shape);
             }
             return [da, db];
         }

@@ -62,7 +62,7 @@ public static partial class Ops
 
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
-            Tensor x = Inputs[0];
+            Edge x = Edges[0];
             int cin = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
             Tensor g = Dispatch.F32(dy);
             Tensor dx = Tensor.Empty(x.Shape, DType.Float32, x.Device);

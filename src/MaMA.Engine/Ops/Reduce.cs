@@ -119,7 +119,7 @@ public static partial class Ops
     }
 
     /// <summary>dx = scale * dy broadcast over the reduced axes, on the CPU (<see cref="BinarySimd"/> with a zero-stride operand).</summary>
-    private static unsafe Tensor SumBackwardCpu(Tensor x, int[] axes, Tensor dy, float scale)
+    private static unsafe Tensor SumBackwardCpu(Edge x, int[] axes, Tensor dy, float scale)
     {
         Tensor g = Dispatch.F32(dy);
         Tensor dx = Tensor.Empty(x.Shape, DType.Float32, x.Device);
@@ -161,7 +161,7 @@ public static partial class Ops
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
             // Broadcast dy (scaled) over the reduced axes: dy in [rows] -> [rows, n] -> permute back.
-            Tensor x = Inputs[0];
+            Edge x = Edges[0];
             if (x.Device.IsCpu) return [SumBackwardCpu(x, axes, dy, scale)];
             int[] kept = Enumerable.Range(0, x.Rank).Where(d => !axes.Contains(d)).ToArray();
             int n = 1;
@@ -187,7 +187,7 @@ public static partial class Ops
 
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
-            Tensor x = Inputs[0];
+            Edge x = Edges[0];
             int n = x.Shape[axis];
             Tensor g = Dispatch.F32(dy);
             if (x.Device.IsCpu)

@@ -159,7 +159,7 @@ public static partial class Ops
     {
         public override string Name => "reshape";
 
-        public override Tensor?[] Backward(Tensor dy) => [Reshape(dy, Inputs[0].ShapeArray)];
+        public override Tensor?[] Backward(Tensor dy) => [Reshape(dy, Edges[0].ShapeArray)];
     }
 
     private sealed class PermuteNode(Tensor x, int[] order) : Node(x)
@@ -181,7 +181,7 @@ public static partial class Ops
         public override Tensor?[] Backward(Tensor dy)
         {
             // dx is zero except the slice, which receives dy.
-            Tensor dx = Tensor.Zeros(Inputs[0].Shape, DType.Float32, dy.Device);
+            Tensor dx = Tensor.Zeros(Edges[0].Shape, DType.Float32, dy.Device);
             Tensor window = Narrow(dx, axis, start, dy.Shape[axis]);
             CopyInto(Dispatch.F32(dy), window);
             return [dx];
@@ -192,7 +192,7 @@ public static partial class Ops
     {
         public override string Name => "expand";
 
-        public override Tensor?[] Backward(Tensor dy) => [SumTo(dy, Inputs[0].Shape)];
+        public override Tensor?[] Backward(Tensor dy) => [SumTo(dy, Edges[0].Shape)];
     }
 
     private sealed class ContiguousNode(Tensor x) : Node(x)

@@ -70,7 +70,7 @@ public sealed class ActivationCheckpointTests
         Tensor y = ActivationCheckpoint.Run(block, block.Forward, x);
         Assert.That(y.RequiresGrad, Is.True, "the block's parameters require grad");
         Assert.That(y.GradFn!.Name, Is.EqualTo("activation_checkpoint"));
-        Assert.That(y.GradFn.Inputs, Has.Length.EqualTo(1));
+        Assert.That(y.GradFn.Edges, Has.Length.EqualTo(1));
         var outer = new Outer(block);
         Assert.That(outer.NamedParameters().Select(np => np.Name), Does.Contain("inner.fc.weight"));
         ActivationCheckpoint.Run(block, block.Forward, x);
