@@ -3,8 +3,9 @@ namespace MaMA.Engine.Memory;
 /// <summary>
 /// Per-device caching allocator (the PyTorch CUDA-allocator idea, simplified): freed blocks go to a
 /// free list keyed by their rounded size and are handed out again instead of returning memory to
-/// the device. Rounding: up to 1 MiB to the next power of two (min 512 B), above that to the next
-/// 2 MiB multiple, so steady-state training reuses the same blocks every step.
+/// the device. Rounding (<see cref="RoundSize"/>): up to 1 MiB to the next power of two (min 512 B),
+/// above that to one of 16 size classes per power of two, so steady-state training reuses the same
+/// blocks every step and wastes at most 1/16 of a large block.
 /// <para>
 /// Reserved memory (blocks handed out + blocks cached) only grows past a mark after a garbage
 /// collection: most tensors of a training step (activations, the autograd graph's gradients) are
@@ -80,12 +81,18 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
     /// <summary>Of <see cref="Collections"/>, those after which the cache held a block of the size asked for.</summary>
     public long CollectionsThatFound { get; private set; }
 
+    /// <summary>
+    /// The size class of a request: up to 1 MiB the next power of two (at least 512 B); above, the
+    /// next of 16 equal steps between two powers of two (PyTorch's roundup_power2_divisions), so at
+    /// most 1/16 of a large block is padding. With 2 MiB steps a ViT-B/14 activation at 518 (1374 x
+    /// 768 fp32, 4.03 MiB) took a 6 MiB block, and the forward's saved tensors 1.3x their size.
+    /// </summary>
     public static long RoundSize(long bytes)
     {
         if (bytes <= 512) return 512;
         if (bytes <= 1L << 20) return 1L << (64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(bytes - 1)));
-        const long twoMiB = 2L << 20;
-        return (bytes + twoMiB - 1) / twoMiB * twoMiB;
+        long step = (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)bytes) / 32;
+        return (bytes + step - 1) / step * step;
     }
 
     /// <summary>Returns a block of at least <paramref name="bytes"/> and its rounded capacity.</summary>

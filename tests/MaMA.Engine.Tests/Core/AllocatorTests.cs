@@ -11,8 +11,11 @@ public sealed class AllocatorTests
     [TestCase(512, 512)]
     [TestCase(513, 1024)]
     [TestCase(1 << 20, 1 << 20)]
-    [TestCase((1 << 20) + 1, 2 << 20)]
-    [TestCase((5 << 20) + 7, 6 << 20)]
+    [TestCase((1 << 20) + 1, (1 << 20) + (64 << 10))]
+    [TestCase((5 << 20) + 7, (5 << 20) + (256 << 10))]
+    [TestCase(8 << 20, 8 << 20)]
+    [TestCase((8 << 20) + 1, (8 << 20) + (512 << 10))]
+    [TestCase(1374 * 768 * 4, (4 << 20) + (256 << 10))] // a ViT-B/14 activation at 518: 4.03 MiB
     public void RoundsSizesIntoBuckets(long request, long expected) =>
         Assert.That(CachingAllocator<object>.RoundSize(request), Is.EqualTo(expected));
 

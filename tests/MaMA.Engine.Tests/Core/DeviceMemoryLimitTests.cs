@@ -38,7 +38,7 @@ public sealed class DeviceMemoryLimitTests
         var allocator = new CachingAllocator<object>("test", _ => { allocations++; return new object(); }, _ => { }, limitBytes: 3L << 20);
         (object a, long capA) = allocator.Rent(2L << 20);
         Assert.That(capA, Is.EqualTo(2L << 20));
-        var e = Assert.Throws<DeviceOutOfMemoryException>(() => allocator.Rent((1L << 20) + 1))!; // rounds to 2 MiB: 4 MiB > 3 MiB
+        var e = Assert.Throws<DeviceOutOfMemoryException>(() => allocator.Rent(2L << 20))!; // 4 MiB > 3 MiB
         Assert.That(e.RequestedBytes, Is.EqualTo(2L << 20));
         Assert.That(e.AllocatedBytes, Is.EqualTo(2L << 20));
         Assert.That(e.LimitBytes, Is.EqualTo(3L << 20));
@@ -67,11 +67,11 @@ public sealed class DeviceMemoryLimitTests
         (object b, long capB) = allocator.Rent(2L << 20);
         allocator.Return(a, capA);
         allocator.Return(b, capB);
-        (_, long cap) = allocator.Rent(3L << 20); // 4 MiB: only after both cached 2 MiB blocks are freed
-        Assert.That(cap, Is.EqualTo(4L << 20));
+        (_, long cap) = allocator.Rent(3L << 20); // 3 MiB: only after both cached 2 MiB blocks are freed
+        Assert.That(cap, Is.EqualTo(3L << 20));
         Assert.That(frees, Is.EqualTo(2));
         Assert.That(allocator.CachedBytes, Is.EqualTo(0));
-        Assert.That(allocator.ReservedBytes, Is.EqualTo(4L << 20));
+        Assert.That(allocator.ReservedBytes, Is.EqualTo(3L << 20));
     }
 
     [Test]
