@@ -354,7 +354,8 @@ def step(args):
         return statistics.median(times)
 
     for variant, dtype in (("fp32", None), ("bf16-autocast", torch.bfloat16)):
-        row = {"model": "vit-b14-reg4", "shape": shape, "dtype": variant, "forward_ms": None, "train_step_ms": None, "error": None}
+        row = {"model": "vit-b14-reg4", "shape": shape, "dtype": variant, "forward_ms": None, "train_step_ms": None,
+               "saved_for_backward_bytes": None, "error": None}
 
         def forward():
             with torch.no_grad(), torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -366,15 +367,30 @@ def step(args):
             loss.backward()
             model.zero_grad(set_to_none=True)
 
+        def saved_for_backward():
+            # What the training forward leaves allocated for the backward, output included (the
+            # engine's `bench model` "saved" column measures the same after a full GC).
+            sync()
+            before = torch.cuda.memory_allocated()
+            with torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
+                y = model(pixels)
+            sync()
+            saved = torch.cuda.memory_allocated() - before
+            y.float().mean().backward()
+            model.zero_grad(set_to_none=True)
+            return saved
+
         try:
             row["forward_ms"] = median_ms(forward)
             row["train_step_ms"] = median_ms(train)
+            if device == "cuda":
+                row["saved_for_backward_bytes"] = saved_for_backward()
         except Exception as e:  # e.g. out of memory: keep the other variant
             row["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
             if device == "cuda":
                 torch.cuda.empty_cache()
         rows.append(row)
-        print(f"vit-b14-reg4 {shape} {variant:<14} forward {fmt_ms(row['forward_ms']):>10}  train step {fmt_ms(row['train_step_ms']):>10}"
+        print(f"vit-b14-reg4 {shape} {variant:<14} forward {fmt_ms(row['forward_ms']):>10}  train step {fmt_ms(row['train_step_ms']):>10}  saved {fmt_mb(row['saved_for_backward_bytes'])}"
               + (f"  ERROR {row['error']}" if row["error"] else ""), flush=True)
     report = {"torch": torch.__version__, "device": device, "repeat": args.repeat, "rows": rows}
     tmp = args.json + ".tmp"
@@ -389,15 +405,16 @@ def model_table(engine_reports, torch_report):
     engine_rows = [dict(r, dtype=rep.get("dtype", "fp32")) for rep in engine_reports if rep for r in rep.get("rows", [])]
     torch_rows = (torch_report or {}).get("rows", [])
     keys = list(dict.fromkeys([(r["model"], r["shape"], r["dtype"]) for r in engine_rows + torch_rows]))
-    lines = ["", "| model | dtype | engine fwd ms | engine train step ms | torch fwd ms | torch train step ms | torch / engine (train) |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["", "| model | dtype | engine fwd ms | engine train step ms | torch fwd ms | torch train step ms | torch / engine (train) | engine saved MB | torch saved MB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for model, shape, dtype in keys:
         e = next((r for r in engine_rows if (r["model"], r["shape"], r["dtype"]) == (model, shape, dtype)), {})
         t = next((r for r in torch_rows if (r["model"], r["shape"], r["dtype"]) == (model, shape, dtype)), {})
         et, tt = e.get("train_step_ms"), t.get("train_step_ms")
         ratio = f"{tt / et:.2f}" if et and tt else "n/a"
-        lines.append(f"| {model} {shape} | {dtype} | {fmt_ms(e.get('forward_ms'))} | {fmt_ms(et)} | {fmt_ms(t.get('forward_ms'))} | {fmt_ms(tt)} | {ratio} |")
+        lines.append(f"| {model} {shape} | {dtype} | {fmt_ms(e.get('forward_ms'))} | {fmt_ms(et)} | {fmt_ms(t.get('forward_ms'))} | {fmt_ms(tt)} | {ratio} "
+                     f"| {fmt_mb(e.get('saved_for_backward_bytes'))} | {fmt_mb(t.get('saved_for_backward_bytes'))} |")
         if t.get("error"):
             notes.append(f"{model} {shape} {dtype} torch: {t['error']}")
     return lines + [f"- {n}" for n in notes]
@@ -409,6 +426,10 @@ def fmt_ms(ms):
     if ms is None:
         return "n/a"
     return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}"
+
+
+def fmt_mb(b):
+    return "n/a" if b is None else f"{b / 1e6:.0f}"
 
 
 def fmt_tflops(t):

@@ -10,7 +10,8 @@ namespace MaMA.Engine.Autograd;
 /// differentiable <see cref="Ops.Cast"/>: their gradients flow back through the cast and reach the
 /// fp32 parameters in fp32. The ops multiply the bf16 values and accumulate in fp32 and return fp32,
 /// as tensor cores do (mma.sync bf16 -> fp32). Every other op (LayerNorm, softmax, GELU, the
-/// cross-entropies, reductions, optimizer updates) stays fp32.
+/// cross-entropies, reductions, optimizer updates) computes in fp32; GELU and products keep the
+/// activations their backward reads as bf16 (<see cref="KeepForBackward"/>), for memory.
 /// <para>
 /// Each listed op starts with one hook line,
 /// <c>if (Autocast.Lowers(a, b)) return Op(Autocast.Lower(a), Autocast.Lower(b), ...);</c>:
@@ -53,6 +54,23 @@ public static class Autocast
 
     /// <summary><see cref="Lower(Tensor)"/> of an optional operand.</summary>
     public static Tensor? LowerOrNull(Tensor? x) => x is null ? null : Lower(x);
+
+    /// <summary>
+    /// The form in which an op keeps an activation for its backward: inside a bf16 scope an fp32
+    /// activation of the graph (<paramref name="source"/> has a producer, so only the tape would keep
+    /// it alive) is kept as an unrecorded bf16 copy of <paramref name="values"/>, as PyTorch's
+    /// autocast keeps the bf16 outputs of its matmuls for GELU and the LayerScale product; the
+    /// backward widens it. Anything else (outside a scope, parameters, leaves the caller holds,
+    /// 16-bit tensors, strided views whose copy could be larger) is kept as <paramref name="values"/>. Half the bytes for the largest saved
+    /// tensors of a transformer block (the MLP's 4C-wide hidden activation among them).
+    /// </summary>
+    public static Tensor KeepForBackward(Tensor source, Tensor values)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(values);
+        if (t_depth == 0 || values.DType != DType.Float32 || source.GradFn is null || !values.IsContiguous) return values;
+        using (GradMode.NoGrad()) return Ops.Cast(values, DType.BFloat16);
+    }
 
     private static bool IsFp32(Tensor? t) => t is not null && t.DType == DType.Float32;
 

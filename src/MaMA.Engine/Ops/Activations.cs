@@ -47,7 +47,8 @@ public static partial class Ops
                 if (form == GeluForm.Erf) ActivationKernels.GeluErfForward.Launch(s, n, xf.View<float>(), y.View<float>());
                 else ActivationKernels.GeluTanhForward.Launch(s, n, xf.View<float>(), y.View<float>());
             });
-        return GradMode.RecordIfNeeded(y, new GeluNode(x, xf, form));
+        // Under bf16 autocast the backward reads a bf16 copy of x (Autocast.KeepForBackward).
+        return GradMode.ShouldRecord(x) ? GradMode.RecordIfNeeded(y, new GeluNode(x, Autocast.KeepForBackward(x, xf), form)) : y;
     }
 
     private sealed class ReluNode(Tensor x, Tensor xf) : Node(x)
@@ -66,12 +67,15 @@ public static partial class Ops
         }
     }
 
-    private sealed class GeluNode(Tensor x, Tensor xf, GeluForm form) : Node(x)
+    /// <summary>Saves x (fp32, or bf16 under autocast), widened for the backward.</summary>
+    private sealed class GeluNode(Tensor x, Tensor saved, GeluForm form) : Node(x)
     {
         public override string Name => form == GeluForm.Erf ? "gelu_erf" : "gelu_tanh";
 
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
+            using var scope = new TempScope();
+            Tensor xf = scope.F32(saved);
             Tensor g = Dispatch.F32(dy);
             Tensor dx = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
             int n = checked((int)xf.Numel);

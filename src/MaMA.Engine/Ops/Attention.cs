@@ -12,17 +12,19 @@ public static partial class Ops
     /// over the keys j visible to query i: <c>keyPaddingMask[b, j] != 0</c> (1 keep, 0 pad; fp32, any
     /// floating, int or bool; null keeps all) and, when <paramref name="causal"/>, j &lt;= i.
     /// <para>
-    /// q, k, v are [B, H, T, D] in fp32 or bf16/fp16 storage; they are widened to fp32 once (a
-    /// recorded cast, so a bf16 input gets a bf16 gradient) and everything accumulates in fp32; the
-    /// output is fp32. <paramref name="scale"/> is the full multiplier on q . k (ViT 1/sqrt(D);
+    /// q, k, v are [B, H, T, D] in fp32 or bf16/fp16 storage (all three 16-bit, or fp32); products
+    /// accumulate in fp32 (tensor cores read 16-bit operands as they are, the other paths widen
+    /// them) and the output is fp32. A 16-bit input gets a gradient of its own dtype. <paramref name="scale"/> is the full multiplier on q . k (ViT 1/sqrt(D);
     /// GPT-2 1/sqrt(D)/(layer + 1)).
     /// </para>
     /// <para>
     /// A query row that sees no key (all keys padded, or causal with every earlier key padded) gets
     /// an output of 0 and zero gradients; PyTorch's scaled_dot_product_attention gives NaN there.
     /// </para>
-    /// Memory: the forward keeps only the output and the per-row log-sum-exp [B, H, T]; the backward
-    /// recomputes probabilities from it. No T x T matrix is ever allocated.
+    /// Memory: the backward keeps q, k, v in their own dtype, the output and the per-row log-sum-exp
+    /// [B, H, T], and recomputes probabilities from them. The flash and tensor-core kernels never
+    /// allocate a T x T matrix; the GEMM forms (CUDA with cuBLAS: <see cref="AttentionForward"/>,
+    /// <see cref="AttentionBackward"/>) hold one for a chunk of heads at a time.
     /// </summary>
     public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale)
     {
@@ -49,8 +51,29 @@ public static partial class Ops
             _ = batch * heads * t * d;
         }
 
-        // Recorded widening (no-ops for fp32 contiguous inputs): gradients flow back through them.
-        Tensor qf = Contiguous(Cast(q, DType.Float32)), kf = Contiguous(Cast(k, DType.Float32)), vf = Contiguous(Cast(v, DType.Float32));
+        // fp32 inputs: recorded (no-op for contiguous inputs) copies, saved for the backward. 16-bit
+        // inputs (bf16 under autocast): saved as they are, half the bytes; the fp32 operands of the
+        // CPU and per-row forwards are temporaries, and the tensor cores read the 16-bit ones.
+        bool sixteen = q.DType != DType.Float32 && k.DType == q.DType && v.DType == q.DType;
+        using var temps = new TempScope();
+        Tensor qs, ks, vs, qf, kf, vf;
+        if (sixteen)
+        {
+            using (GradMode.NoGrad())
+            {
+                qs = Contiguous(q);
+                ks = Contiguous(k);
+                vs = Contiguous(v);
+            }
+            bool tensorCores = !q.Device.IsCpu && UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, d);
+            (qf, kf, vf) = tensorCores ? (qs, ks, vs) : (temps.F32(qs), temps.F32(ks), temps.F32(vs));
+        }
+        else
+        {
+            qs = qf = Contiguous(Cast(q, DType.Float32));
+            ks = kf = Contiguous(Cast(k, DType.Float32));
+            vs = vf = Contiguous(Cast(v, DType.Float32));
+        }
         Tensor? keep = null;
         if (keyPaddingMask is not null)
             using (GradMode.NoGrad())
@@ -84,18 +107,35 @@ public static partial class Ops
                     FlashKernels.AttentionForward.Launch(s, rows, qf.View<float>(), kf.View<float>(), vf.View<float>(), keepAll.View<float>(),
                         o.View<float>(), lse.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
                 });
-        return GradMode.RecordIfNeeded(o, new AttentionNode(qf, kf, vf, keep, o, lse, causal, scale));
+        return sixteen
+            ? GradMode.RecordIfNeeded(o, new AttentionNode([q, k, v], qs, ks, vs, keep, o, lse, causal, scale))
+            : GradMode.RecordIfNeeded(o, new AttentionNode([qf, kf, vf], qs, ks, vs, keep, o, lse, causal, scale));
     }
 
     /// <summary>
     /// Backward from the saved output and log-sum-exp: D_i = rowsum(dO_i * O_i), then dQ per query
     /// row and dK, dV per key row, each probability recomputed as exp(scale q . k - L).
+    /// Saved: q, k, v (contiguous, fp32 or 16-bit), the keep mask, o and lse. 16-bit ones are widened
+    /// for the backward and their gradients rounded back to the input's dtype.
     /// </summary>
-    private sealed class AttentionNode(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o, Tensor lse, bool causal, float scale) : Node(q, k, v)
+    private sealed class AttentionNode(Tensor[] inputs, Tensor savedQ, Tensor savedK, Tensor savedV, Tensor? keep, Tensor o, Tensor lse, bool causal,
+        float scale) : Node(inputs)
     {
         public override string Name => "attention";
 
-        public override unsafe Tensor?[] Backward(Tensor gradOutput)
+        public override Tensor?[] Backward(Tensor gradOutput)
+        {
+            using var temps = new TempScope();
+            (Tensor dq, Tensor dk, Tensor dv) = Fp32Backward(temps.F32(savedQ), temps.F32(savedK), temps.F32(savedV), gradOutput);
+            if (Edges[0].DType == DType.Float32) return [dq, dk, dv];
+            Tensor?[] rounded = [Cast(dq, Edges[0].DType), Cast(dk, Edges[1].DType), Cast(dv, Edges[2].DType)];
+            dq.Dispose();
+            dk.Dispose();
+            dv.Dispose();
+            return rounded;
+        }
+
+        private unsafe (Tensor Dq, Tensor Dk, Tensor Dv) Fp32Backward(Tensor q, Tensor k, Tensor v, Tensor gradOutput)
         {
             Tensor g = Dispatch.F32(gradOutput);
             int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
@@ -126,7 +166,7 @@ public static partial class Ops
                         FlashKernels.AttentionBackwardKey.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keepAll.View<float>(),
                             g.View<float>(), lse.View<float>(), delta.View<float>(), dk.View<float>(), dv.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
                     });
-            return [dq, dk, dv];
+            return (dq, dk, dv);
         }
     }
 }

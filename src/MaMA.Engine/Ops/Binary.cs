@@ -47,7 +47,7 @@ public static partial class Ops
         Tensor y = Tensor.Empty(shape, DType.Float32, a.Device);
         int n = checked((int)y.Numel);
         if (n > 0) BroadcastKernel(af, bf, y, op, n);
-        return GradMode.RecordIfNeeded(y, new BinaryNode(a, b, op));
+        return GradMode.ShouldRecord(a, b) ? GradMode.RecordIfNeeded(y, new BinaryNode(a, b, op)) : y;
     }
 
     /// <summary>
@@ -93,7 +93,9 @@ public static partial class Ops
 
     /// <summary>
     /// Saves only what the gradients read: nothing for add and sub (shapes come from the edges); for
-    /// a * b, b when a needs a gradient and a when b does; for a / b, b, and a when b needs a gradient.
+    /// a * b, b when a needs a gradient and a when b does (as bf16 copies of activations under
+    /// autocast: the LayerScale product keeps its input that way, see Autocast.KeepForBackward);
+    /// for a / b, b, and a when b needs a gradient.
     /// </summary>
     private sealed class BinaryNode : Node
     {
@@ -105,8 +107,8 @@ public static partial class Ops
             _op = op;
             if (op == BinaryKernels.Multiply)
             {
-                _a = b.RequiresGrad ? a : null;
-                _b = a.RequiresGrad ? b : null;
+                _a = b.RequiresGrad ? Autocast.KeepForBackward(a, a) : null;
+                _b = a.RequiresGrad ? Autocast.KeepForBackward(b, b) : null;
             }
             else if (op == BinaryKernels.Divide)
             {

@@ -177,30 +177,6 @@ public static partial class Ops
         return GradMode.RecordIfNeeded(y, node);
     }
 
-    /// <summary>fp32 contiguous forms of op inputs, disposing the ones that are copies.</summary>
-    private sealed class TempScope : IDisposable
-    {
-        private readonly List<Tensor> _owned = [];
-
-        public Tensor F32(Tensor t)
-        {
-            Tensor f = Dispatch.F32(t);
-            if (!ReferenceEquals(f, t)) _owned.Add(f);
-            return f;
-        }
-
-        public Tensor Own(Tensor t)
-        {
-            _owned.Add(t);
-            return t;
-        }
-
-        public void Dispose()
-        {
-            foreach (Tensor t in _owned) t.Dispose();
-        }
-    }
-
     private sealed class LoraLinearNode(Tensor[] inputs, Tensor? savedX, Tensor? savedW, Tensor a, Tensor b, bool hasBias, Tensor u, float scaling,
         WeightLayout layout, LoraDropout mask, int m, int inF, int outF, int r) : Node(inputs)
     {

@@ -23,6 +23,10 @@ public sealed class BenchModelCommandTests
             Assert.That(r.GetProperty("forward_ms").GetDouble(), Is.GreaterThan(0));
             Assert.That(r.GetProperty("torch_train_step_ms").GetDouble(), Is.GreaterThan(0));
             Assert.That(r.GetProperty("engine_peak_bytes").GetInt64(), Is.GreaterThan(0));
+            // What the forward keeps for the backward: the output at least, never more than the peak.
+            long saved = r.GetProperty("saved_for_backward_bytes").GetInt64();
+            Assert.That(saved, Is.GreaterThan(0));
+            Assert.That(saved, Is.LessThanOrEqualTo(r.GetProperty("engine_peak_bytes").GetInt64()));
         }
     }
 
