@@ -73,6 +73,80 @@ public sealed class SavedTensorsTests
         Assert.That(x.Grad!.ToArray<float>(), Is.EqualTo(new[] { 2f, 2f, 2f }));
     }
 
+    [Test]
+    public void GeluKeepsItsFp32Input()
+    {
+        (Tensor x, Tensor y, WeakReference h) = Build(x => Engine.Ops.Scale(x, 0.5f), (h, _) => Engine.Ops.Gelu(h));
+        Assert.That(IsCollected(h), Is.False, "GELU's backward reads its input");
+        Engine.Ops.Sum(y).Backward();
+        Assert.That(x.Grad!.ToArray<float>(), Is.EqualTo(GeluGrad([0.5f, 1f, 1.5f])).Within(1e-6f));
+    }
+
+    [Test]
+    public void GeluUnderAutocastKeepsABf16CopyInsteadOfTheFp32Activation()
+    {
+        (Tensor x, Tensor y, WeakReference h) = Build(x => Engine.Ops.Scale(x, 0.5f),
+            (h, _) =>
+            {
+                using (Autograd.Autocast.Bf16()) return Engine.Ops.Gelu(h);
+            });
+        Assert.That(IsCollected(h), Is.True, "under autocast the backward reads a bf16 copy");
+        Engine.Ops.Sum(y).Backward();
+        // 0.5, 1 and 1.5 are exact in bf16, so the gradient is the fp32 one.
+        Assert.That(x.Grad!.ToArray<float>(), Is.EqualTo(GeluGrad([0.5f, 1f, 1.5f])).Within(1e-6f));
+    }
+
+    [Test]
+    public void AttentionUnderAutocastSavesItsBf16OperandsNotWidenedCopies()
+    {
+        // q, k, v [1, 2, 64, 32] fp32 leaves: 16 KiB each, their bf16 copies 8 KiB, o 16 KiB, lse 512 B.
+        // Saved now: the three bf16 copies, o and lse (40.5 KiB). Widened fp32 copies as well would be 88.5 KiB.
+        var rng = new Random(5);
+        Tensor[] qkv = Enumerable.Range(0, 3).Select(_ =>
+        {
+            Tensor t = Tensor.FromArray(Enumerable.Range(0, 4096).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), [1, 2, 64, 32]);
+            t.RequiresGrad = true;
+            return t;
+        }).ToArray();
+        Devices.Device cpu = qkv[0].Device;
+        Collect();
+        long before = cpu.AllocatedBytes;
+        Tensor o;
+        using (Autograd.Autocast.Bf16()) o = Engine.Ops.Attention(qkv[0], qkv[1], qkv[2], null, causal: false, scale: 0.25f);
+        Collect();
+        long saved = cpu.AllocatedBytes - before;
+        Assert.That(saved, Is.EqualTo(3 * (8 << 10) + (16 << 10) + 512), "bf16 q, k, v + fp32 o + lse");
+        using (Autograd.Autocast.Bf16()) Engine.Ops.Sum(o).Backward();
+        foreach (Tensor t in qkv)
+        {
+            Assert.That(t.Grad, Is.Not.Null);
+            Assert.That(t.Grad!.DType, Is.EqualTo(DType.Float32));
+            Assert.That(t.Grad.ToArray<float>().All(float.IsFinite), Is.True);
+        }
+    }
+
+    private static float[] GeluGrad(float[] xs) =>
+        xs.Select(v => 0.5f * (0.5f * (1f + Erf(v / MathF.Sqrt(2f))) + v * MathF.Exp(-v * v / 2f) / MathF.Sqrt(2f * MathF.PI))).ToArray();
+
+    /// <summary>erf by its Maclaurin series, exact to fp32 for the |v| &lt;= 1.1 used here.</summary>
+    private static float Erf(float v)
+    {
+        double x = v, term = x, sum = x;
+        for (int n = 1; n < 40; n++)
+        {
+            term *= -x * x / n;
+            sum += term / (2 * n + 1);
+        }
+        return (float)(2 / Math.Sqrt(Math.PI) * sum);
+    }
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
     /// <summary>x = [1, 2, 3] requiring grad, h = first(x), y = then(h, w) with w = [1, 2, 3] requiring grad; returns x, y and a weak reference to h.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (Tensor X, Tensor Y, WeakReference H) Build(Func<Tensor, Tensor> first, Func<Tensor, Tensor, Tensor> then)
