@@ -18,7 +18,7 @@
 #
 # Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/,
 # engine.json + engine.log, torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json
-# (+ logs), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
+# (+ logs), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
@@ -136,6 +136,12 @@ if [ "$model" -eq 1 ]; then
     rc=${PIPESTATUS[0]}
     if [ "$rc" -eq 0 ]; then model_args+=(--engine-model "$out/model-$dtype.json"); else model_rc=$rc; rm -f "$out/model-$dtype.json"; fi
   done
+  # Where the bf16 step's time goes, per op (MAMA_PROFILE synchronises around every op, so this is a
+  # separate, slower run whose times are not in the table): profile-bf16.csv, largest total first.
+  echo "== engine, profiled: MAMA_PROFILE=$out/profile-bf16.csv $mama bench model --device $device --image-batch $batch --bf16 --repeat 1" >&2
+  MAMA_PROFILE="$out/profile-bf16.csv" limit "$mama" bench model --device "$device" --image-batch "$batch" --bf16 --repeat 1 "${quick[@]}" > "$out/profile-bf16.log" 2>&1 \
+    || echo "device-bench.sh: the profiled run failed; see $out/profile-bf16.log" >&2
+  [ -f "$out/profile-bf16.csv" ] && head -25 "$out/profile-bf16.csv" >&2
   echo "== PyTorch: tools/device_bench.py step --device $torch_device --batch $batch" >&2
   limit python3 tools/device_bench.py step --device "$torch_device" --batch "$batch" --repeat 3 --json "$out/torch-step.json" "${quick[@]}" 2>&1 | tee "$out/torch-step.log"
   rc=${PIPESTATUS[0]}

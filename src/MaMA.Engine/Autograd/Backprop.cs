@@ -98,7 +98,7 @@ internal static class Backprop
             {
                 Unpend(pending, gradOut);
                 consumed.Add(gradOut);
-                Tensor?[] gradIns = node.Backward(gradOut);
+                Tensor?[] gradIns = Diagnostics.OpProfile.Enabled ? ProfiledBackward(node, gradOut) : node.Backward(gradOut);
                 if (gradIns.Length != node.Edges.Length)
                     throw new InvalidOperationException($"Internal error: {node.Name} returned {gradIns.Length} gradients for {node.Edges.Length} inputs.");
                 for (int i = 0; i < node.Edges.Length; i++)
@@ -142,6 +142,13 @@ internal static class Backprop
                 foreach (Parameter p in done)
                     if (received!.Contains(p) && !pass!.IsDeferred(p)) pass.Fire(p);
         }
+    }
+
+    private static Tensor?[] ProfiledBackward(Node node, Tensor gradOut)
+    {
+        Tensor?[] result = [];
+        Diagnostics.OpProfile.Time("backward " + node.Name, gradOut.Device, () => result = node.Backward(gradOut));
+        return result;
     }
 
     private static void Unpend(Dictionary<Tensor, int> pending, Tensor t)

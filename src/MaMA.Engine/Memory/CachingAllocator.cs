@@ -115,8 +115,10 @@ public sealed class CachingAllocator<TBlock> where TBlock : class
             long before = AllocatedBytes;
             for (int generation = 1; generation <= 2; generation++)
             {
+                long collectStart = System.Diagnostics.Stopwatch.GetTimestamp();
                 GC.Collect(generation, GCCollectionMode.Forced, blocking: true);
                 GC.WaitForPendingFinalizers();
+                if (Diagnostics.OpProfile.Enabled) Diagnostics.OpProfile.Add("allocator collect", System.Diagnostics.Stopwatch.GetElapsedTime(collectStart));
                 lock (_gate)
                 {
                     Collections++;

@@ -1,5 +1,7 @@
 using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
+using System.Runtime.CompilerServices;
 using MaMA.Engine.Devices;
+using MaMA.Engine.Diagnostics;
 using MaMA.Engine.Tensors;
 
 namespace MaMA.Engine;
@@ -8,10 +10,20 @@ namespace MaMA.Engine;
 /// The backend boundary: every op hands one closure per backend and this picks by device. The fast
 /// CPU closure gets raw pointers (generated RunCpu / hand-written SIMD), the ILGPU closure gets the
 /// device's stream (generated Launch); ILGPU covers CUDA, OpenCL and the CPU simulator alike.
+/// With <c>MAMA_PROFILE</c> each dispatch is timed under its call site (<see cref="OpProfile"/>).
 /// </summary>
 internal static class Dispatch
 {
-    public static void Run(Device device, Action cpu, Action<AcceleratorStream> ilgpu)
+    public static void Run(Device device, Action cpu, Action<AcceleratorStream> ilgpu,
+        [CallerFilePath] string file = "", [CallerMemberName] string member = "")
+    {
+        if (OpProfile.Enabled)
+            OpProfile.Time($"op {Path.GetFileName(file.Replace('\\', '/'))}:{member}", device, () => RunOn(device, cpu, ilgpu));
+        else
+            RunOn(device, cpu, ilgpu);
+    }
+
+    private static void RunOn(Device device, Action cpu, Action<AcceleratorStream> ilgpu)
     {
         switch (device)
         {
