@@ -81,7 +81,6 @@ internal static class ContrastiveFusion
                 using Tensor partial = Tensor.Empty([2 * n], DType.Float32, device);
                 ContrastiveKernels.Stats.Launch(st, n, s, ls.View<float>(), lse.View<float>(), partial.View<float>(), n, blocks, fixedScale, useLog);
                 ContrastiveKernels.Reduce.Launch(st, 1, partial.View<float>(), ls.View<float>(), loss.View<float>(), scaleGrad.View<float>(), n, inv, fixedScale, useLog);
-                st.Synchronize();
             });
 
         Tensor[] inputs = logScale is null ? [left, right] : [left, right, logScale];
@@ -105,7 +104,6 @@ internal static class ContrastiveFusion
         ArrayView<float> b, long bRow, long bCol, ArrayView<float> c, float beta)
     {
         DeviceGemm.Run(stream, device, 1, m, n, k, a, 0, aRow, aCol, b, 0, bRow, bCol, c, beta);
-        stream.Synchronize();
     }
 
     /// <summary>Saved: fp32 operands, the log-scale, sim, the log-sum-exps and the log-scale derivative.</summary>
@@ -162,7 +160,6 @@ internal static class ContrastiveFusion
                         Gemm(st, device, n, e, n, gr.SubView(0, nn), 1, n, l, e, 1, dRight.View<float>(), 0f);
                         if (blocks == 3) Gemm(st, device, n, e, n, gr.SubView(2 * nn, nn), n, 1, r, e, 1, dRight.View<float>(), 1f);
                     }
-                    st.Synchronize();
                 });
             grad.Dispose();
             if (Edges.Length == 2)

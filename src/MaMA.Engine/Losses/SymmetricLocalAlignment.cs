@@ -135,7 +135,6 @@ public static partial class Losses
                         SimKernels.RowMax.Launch(s, checked(c * p * n), sim.View<float>(), offsetsOnDevice.View<int>(),
                             rowMax.View<float>().SubView((long)img0 * p * n, (long)c * p * n), argS.View<int>().SubView((long)img0 * p * n, (long)c * p * n), n, r);
                     }
-                    s.Synchronize();
                 }
                 else
                 {
@@ -143,7 +142,6 @@ public static partial class Losses
                     SlaKernels.RowMax.Launch(s, checked(n * p * n), pf.View<float>(), sf.View<float>(), offsetsOnDevice.View<int>(), rowMax.View<float>(), argS.View<int>(), n, p, r, e);
                 }
                 SlaKernels.Reduce.Launch(s, n * n, colMax.View<float>(), rowMax.View<float>(), offsetsOnDevice.View<int>(), scores.View<float>(), n, p, r);
-                s.Synchronize();
             });
         GradMode.RecordIfNeeded(scores, new SlaScoresNode(patches, sentences, pf, sf, offsetsOnDevice, reportOnDevice, argP, argS));
         Tensor t2i = Ops.Reshape(Ops.Narrow(scores, 0, 0, 1), n, n);
@@ -209,7 +207,6 @@ public static partial class Losses
                                 dPatches.View<float>().SubView((long)img0 * p * e, (long)c * p * e));
                             DeviceGemm.Run(s, pf.Device, 1, r, e, c * p, slice, 0, 1, r, patchRows, 0, e, 1, dSentences.View<float>(), beta: img0 == 0 ? 0f : 1f);
                         }
-                        s.Synchronize();
                         return;
                     }
                     SlaKernels.PatchGrad.Launch(s, checked(n * p * e), sf.View<float>(), offsets.View<int>(), argP.View<int>(), argS.View<int>(), g.View<float>(),

@@ -56,6 +56,5 @@ public static partial class Ops
             DeviceGemm.Run(s, device, c, t, d, t, ds, tt, t, 1, kc, td, d, 1, dq.SubView(rows, span));
             DeviceGemm.Run(s, device, c, t, d, t, ds, tt, 1, t, qc, td, d, 1, dk.SubView(rows, span));
         }
-        s.Synchronize();  // the score buffers go back to the allocator's cache after this
     }
 }

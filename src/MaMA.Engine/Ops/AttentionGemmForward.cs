@@ -48,6 +48,5 @@ public static partial class Ops
             // O = P V.
             DeviceGemm.Run(s, device, c, t, d, t, p, tt, t, 1, vc, td, d, 1, o.SubView(rows, span));
         }
-        s.Synchronize();  // the score buffer goes back to the allocator's cache after this
     }
 }

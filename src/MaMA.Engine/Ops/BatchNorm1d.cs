@@ -62,7 +62,6 @@ public static partial class Ops
                         n, c, l, eps, momentum, train, update);
                     if (count > 0)
                         BatchNormKernels.Forward.Launch(s, count, xf.View<float>(), y.View<float>(), mean.View<float>(), rstd.View<float>(), wv.View<float>(), bv.View<float>(), c, l, hasW, hasB);
-                    s.Synchronize();
                 });
         }
         Tensor[] inputs = new[] { x, weight, bias }.Where(t => t is not null).ToArray()!;
@@ -106,7 +105,6 @@ public static partial class Ops
                         if (dx is not null && count > 0)
                             BatchNormKernels.BackwardInput.Launch(s, count, xf.View<float>(), g.View<float>(), dx.View<float>(), mean.View<float>(), rstd.View<float>(), wv.View<float>(),
                                 sumDy.View<float>(), sumDyXhat.View<float>(), c, l, m, hasW, train);
-                        s.Synchronize();
                     });
             }
             var grads = new List<Tensor?> { dx };

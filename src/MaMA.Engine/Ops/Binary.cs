@@ -67,7 +67,6 @@ public static partial class Ops
             {
                 using Tensor metaT = Dispatch.Meta(y.Device, meta);
                 BinaryKernels.Broadcast.Launch(s, n, a.View<float>(a.Extent), b.View<float>(b.Extent), y.View<float>(), metaT.View<long>(), rank, op);
-                s.Synchronize();
             });
 
         // Strides index from the view's first element; broadcast axes get stride 0.

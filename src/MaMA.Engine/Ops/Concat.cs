@@ -96,7 +96,6 @@ public static partial class Ops
                     case 4: WindowCopy.Copy32.Launch(stream, count, from.Cast<uint>(), to.Cast<uint>(), metaT.View<long>(), rank, src.Offset, dst.Offset); break;
                     default: WindowCopy.Copy64.Launch(stream, count, from.Cast<ulong>(), to.Cast<ulong>(), metaT.View<long>(), rank, src.Offset, dst.Offset); break;
                 }
-                stream.Synchronize();
             });
     }
 

@@ -11,6 +11,13 @@ namespace MaMA.Engine;
 /// CPU closure gets raw pointers (generated RunCpu / hand-written SIMD), the ILGPU closure gets the
 /// device's stream (generated Launch); ILGPU covers CUDA, OpenCL and the CPU simulator alike.
 /// With <c>MAMA_PROFILE</c> each dispatch is timed under its call site (<see cref="OpProfile"/>).
+/// <para>
+/// Ops never synchronise the device. An ILGPU device has one in-order stream (cuBLAS is bound to
+/// it too), so a temporary may go back to the allocator's cache as soon as its launches are queued:
+/// whatever reuses the block is queued behind them (kernels, device copies, memsets) or
+/// synchronises first (host copies, <see cref="Tensors.Tensor"/> reads, freeing device memory).
+/// The simulator's tensor-core launchers, which run on a second accelerator, synchronise both.
+/// </para>
 /// </summary>
 internal static class Dispatch
 {

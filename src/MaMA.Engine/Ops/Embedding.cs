@@ -41,7 +41,6 @@ public static partial class Ops
                 {
                     using Tensor idsT = Tensor.FromArray(hostIds, [hostIds.Length], weight.Device);
                     EmbeddingKernels.Gather.Launch(s, count, idsT.View<int>(), wf.View<float>(), y.View<float>(), c);
-                    s.Synchronize();
                 });
         }
         return GradMode.RecordIfNeeded(y, new EmbeddingNode(weight, hostIds, v, c));
@@ -117,7 +116,6 @@ public static partial class Ops
                     using Tensor startsT = Tensor.FromArray(starts.ToArray(), [starts.Count], g.Device);
                     using Tensor tokensT = Tensor.FromArray(order, [order.Length], g.Device);
                     EmbeddingKernels.ScatterAdd.Launch(s, count, uniqueT.View<int>(), startsT.View<int>(), tokensT.View<int>(), g.View<float>(), dw.View<float>(), c);
-                    s.Synchronize();
                 });
             return [dw];
         }

@@ -151,7 +151,6 @@ public static partial class Ops
                         {
                             using Tensor? xd = LoraMaskedInput(s, xf, mask, m, inF);
                             DeviceGemm.Run(s, x.Device, 1, m, r, inF, (xd ?? xf).View<float>(), 0, inF, 1, af.View<float>(), 0, 1, inF, u.View<float>());
-                            s.Synchronize();
                         }
                         else
                         {
@@ -166,7 +165,6 @@ public static partial class Ops
                         if (gemm)
                             DeviceGemm.Run(s, x.Device, 1, m, outF, inF, xf.View<float>(), 0, inF, 1, wf.View<float>(), 0, wRow, wCol, y.View<float>(), beta: 1f);
                     }
-                    s.Synchronize();
                 });
         }
         Tensor[] inputs = bias is null ? [x, weight, loraA, loraB] : [x, weight, bias, loraA, loraB];
@@ -248,7 +246,6 @@ public static partial class Ops
                             LoraKernels.GradInput.Launch(s, checked(m * inF), dy.View<float>(), wf!.View<float>(), du!.View<float>(), af.View<float>(),
                                 dx.View<float>(), inF, outF, r, wRow, wCol,
                                 KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
-                        s.Synchronize();
                     });
             }
             return hasBias ? [dx, null, dbias, da, db] : [dx, null, da, db];
@@ -269,7 +266,6 @@ public static partial class Ops
             {
                 using Tensor? xd = LoraMaskedInput(s, xf!, mask, m, inF);
                 DeviceGemm.Run(s, device, 1, r, inF, m, du!.View<float>(), 0, 1, r, (xd ?? xf!).View<float>(), 0, inF, 1, da.View<float>());
-                s.Synchronize();
             }
             if (dx is not null && (long)m * inF > 0)
             {
@@ -278,7 +274,6 @@ public static partial class Ops
                 // W^T (out, in): element (j, k) = w(k, j), so its strides are the weight's swapped.
                 DeviceGemm.Run(s, device, 1, m, inF, outF, dy.View<float>(), 0, outF, 1, wf.View<float>(), 0, wCol, wRow, dx.View<float>(), beta: 1f);
             }
-            s.Synchronize();
         }
     }
 }
@@ -327,7 +322,6 @@ public static class LoraAdapter
                     if ((long)inF * outF > 0)
                         LoraKernels.Merge.Launch(s, checked(inF * outF), wf.View<float>(), af.View<float>(), bf.View<float>(), inF, outF, r,
                             layout == WeightLayout.Conv1D ? 1 : 0, alpha);
-                    s.Synchronize();
                 });
             if (!ReferenceEquals(wf, weight))
             {

@@ -85,7 +85,6 @@ public static partial class Ops
             {
                 // CUDA: cuBLAS when it is loaded; otherwise, and on other devices, the generated strided kernel.
                 DeviceGemm.Run(s, c.Device, batch, m, n, k, a.View<float>(a.Extent), aB, aR, aC, b.View<float>(b.Extent), bB, bR, bC, c.View<float>());
-                s.Synchronize();
             });
     }
 

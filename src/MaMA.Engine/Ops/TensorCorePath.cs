@@ -49,7 +49,6 @@ public static partial class Ops
             if (!CuBlas.TryBf16Gemm(device.Stream, batchCount, m, n, k, a3.View<ushort>(a3.Extent), a3.Strides[0], a3.Strides[1], a3.Strides[2],
                     b3.View<ushort>(b3.Extent), b3.Strides[0], b3.Strides[1], b3.Strides[2], c.View<float>(), (long)m * n, n, 1f, 0f))
                 TensorCoreGemm.Launch(device.Stream, a3.View<ushort>(a3.Extent), b3.View<ushort>(b3.Extent), c.View<float>(), p);
-            device.Stream.Synchronize();
             a3.Dispose();
             b3.Dispose();
         }
@@ -89,7 +88,6 @@ public static partial class Ops
                 bf.View<float>(), y.View<float>(), 0, outF, r, wRow, wCol, biasf is null ? 0 : 1, scaling);
             if (!CuBlas.TryBf16Gemm(s, 1, m, outF, inF, x16.View<ushort>(), 0, inF, 1, w16.View<ushort>(), 0, wRow, wCol, y.View<float>(), 0, outF, 1f, 1f))
                 throw new InvalidOperationException("lora_linear: cuBLAS refused a layout it had accepted.");
-            s.Synchronize();
             return;
         }
         var p = new GemmArgs
@@ -102,7 +100,6 @@ public static partial class Ops
         };
         TensorCoreGemm.Launch(s, x16.View<ushort>(), w16.View<ushort>(), y.View<float>(), p,
             biasf is null ? default : biasf.View<float>(), u.View<float>(), bf.View<float>());
-        s.Synchronize();
     }
 
     /// <summary>t as contiguous bf16; copies made on the way belong to <paramref name="scope"/>.</summary>

@@ -110,7 +110,6 @@ public static partial class Ops
                     case 4: StridedCopy.Copy32.Launch(stream, count, all.Cast<uint>(), y.View<uint>(), metaT.View<long>(), rank, offset); break;
                     default: StridedCopy.Copy64.Launch(stream, count, all.Cast<ulong>(), y.View<ulong>(), metaT.View<long>(), rank, offset); break;
                 }
-                stream.Synchronize();
             });
     }
 
@@ -136,7 +135,6 @@ public static partial class Ops
                 using Tensor metaT = Dispatch.Meta(dst.Device, meta);
                 var all = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous().Cast<uint>();
                 StridedCopy.Scatter32.Launch(stream, count, src.View<uint>(), all, metaT.View<long>(), rank, offset);
-                stream.Synchronize();
             });
     }
 
