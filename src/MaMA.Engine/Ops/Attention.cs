@@ -90,7 +90,7 @@ public static partial class Ops
                 {
                     if (UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, d))
                     {
-                        // bf16 (or opted-in fp32) on CUDA / the simulator: TensorCorePath.Attention.cs. Backward stays fp32.
+                        // bf16 (or opted-in fp32) on CUDA / the simulator: TensorCorePath.Attention.cs. The backward of bf16 q, k, v too.
                         TensorCoreAttentionForward(q, k, v, keep, o, lse, batch, heads, t, d, causal, scale);
                         return;
                     }
@@ -115,8 +115,9 @@ public static partial class Ops
     /// <summary>
     /// Backward from the saved output and log-sum-exp: D_i = rowsum(dO_i * O_i), then dQ per query
     /// row and dK, dV per key row, each probability recomputed as exp(scale q . k - L).
-    /// Saved: q, k, v (contiguous, fp32 or 16-bit), the keep mask, o and lse. 16-bit ones are widened
-    /// for the backward and their gradients rounded back to the input's dtype.
+    /// Saved: q, k, v (contiguous, fp32 or 16-bit), the keep mask, o and lse. bf16 ones on CUDA / the
+    /// simulator with D 64 / 128 go to the tensor-core backward (TensorCorePath.AttentionBackward.cs);
+    /// other 16-bit ones are widened for the fp32 kernels. Gradients are rounded back to the input's dtype.
     /// </summary>
     private sealed class AttentionNode(Tensor[] inputs, Tensor savedQ, Tensor savedK, Tensor savedV, Tensor? keep, Tensor o, Tensor lse, bool causal,
         float scale) : Node(inputs)
@@ -126,7 +127,10 @@ public static partial class Ops
         public override Tensor?[] Backward(Tensor gradOutput)
         {
             using var temps = new TempScope();
-            (Tensor dq, Tensor dk, Tensor dv) = Fp32Backward(temps.F32(savedQ), temps.F32(savedK), temps.F32(savedV), gradOutput);
+            // bf16-saved q, k, v on CUDA / the simulator: the tensor-core backward (TensorCorePath.AttentionBackward.cs).
+            (Tensor dq, Tensor dk, Tensor dv) = UsesTensorCoreAttentionBackward(savedQ, savedK, savedV)
+                ? TensorCoreAttentionBackwardPass(savedQ, savedK, savedV, keep, o, lse, gradOutput, causal, scale)
+                : Fp32Backward(temps.F32(savedQ), temps.F32(savedK), temps.F32(savedV), gradOutput);
             if (Edges[0].DType == DType.Float32) return [dq, dk, dv];
             Tensor?[] rounded = [Cast(dq, Edges[0].DType), Cast(dk, Edges[1].DType), Cast(dv, Edges[2].DType)];
             dq.Dispose();

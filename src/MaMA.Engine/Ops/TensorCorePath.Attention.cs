@@ -11,7 +11,9 @@ public static partial class Ops
     /// Whether the attention forward runs on the tensor-core flash kernel (<see cref="TensorCoreAttention"/>):
     /// CUDA or the ILGPU CPU simulator, D = 64 or 128, and q, k, v bf16 (what autocast hands
     /// <see cref="Attention"/>), or floating inside <see cref="TensorCoreMath.AllowBf16"/>. Everything
-    /// else keeps the fp32 flash kernel. The backward always runs the fp32 kernels.
+    /// else keeps the fp32 flash kernel. The backward of bf16-saved q, k, v runs on the tensor cores too
+    /// (<see cref="TensorCoreAttentionBackwardPass"/>, unless <see cref="AttentionBackwardTensorCores"/> is off);
+    /// fp32-saved ones (the <see cref="TensorCoreMath.AllowBf16"/> opt-in) keep the fp32 kernels.
     /// </summary>
     internal static bool UsesTensorCoreAttention(Device device, DType q, DType k, DType v, int headDim) =>
         TensorCoreAttention.Supports(headDim) && UsesTensorCores(device, q, k) && UsesTensorCores(device, v, v);

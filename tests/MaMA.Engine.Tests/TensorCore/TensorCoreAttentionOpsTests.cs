@@ -9,8 +9,9 @@ namespace MaMA.Engine.Tests.TensorCore;
 /// <summary>
 /// <see cref="EngineOps.Attention"/> routed to the tensor-core kernel on ilgpu-cpu (bf16 q, k, v
 /// with D 64 / 128, autocast, the fp32 opt-in) against the fast CPU backend's fp32 attention of the
-/// same bf16 values: forward within bf16's 2e-2 (P is rounded to bf16), backward (the fp32 kernels
-/// from the tensor-core output and log-sum-exp) likewise; fp32 outside the scopes stays fp32.
+/// same bf16 values: forward within bf16's 2e-2 (P is rounded to bf16), backward (the tensor-core
+/// backward from the tensor-core output and log-sum-exp; TensorCoreAttentionBackwardTests compares
+/// it with the fp32 kernels) likewise; fp32 outside the scopes stays fp32.
 /// </summary>
 [TestFixture]
 public sealed class TensorCoreAttentionOpsTests

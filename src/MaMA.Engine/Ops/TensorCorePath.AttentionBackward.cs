@@ -1,0 +1,57 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.TensorCore;
+using FlashKernels = MaMA.Kernels.Attention.FlashAttention;
+
+namespace MaMA.Engine;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Whether the attention backward of bf16-saved q, k, v may run on the tensor-core kernel
+    /// (<see cref="TensorCoreAttentionBackward"/>). On by default; tests switch it off to compare with
+    /// the fp32 kernels (process-wide, like <see cref="AttentionBackward"/>).
+    /// </summary>
+    public static bool AttentionBackwardTensorCores { get; set; } = true;
+
+    /// <summary>
+    /// Whether an attention node's backward runs on the tensor cores: the switch is on, q, k, v were
+    /// saved in bf16 (autocast, or bf16 inputs), and the device and head size take the tensor-core
+    /// forward (<see cref="UsesTensorCoreAttention"/>: CUDA or the ILGPU CPU simulator, D 64 / 128).
+    /// fp32-saved inputs (including the fp32 opt-in of <see cref="TensorCoreMath.AllowBf16"/>) keep the fp32 kernels.
+    /// </summary>
+    internal static bool UsesTensorCoreAttentionBackward(Tensor q, Tensor k, Tensor v) =>
+        AttentionBackwardTensorCores && q.DType == DType.BFloat16 && k.DType == DType.BFloat16 && v.DType == DType.BFloat16 && q.Rank == 4
+        && !q.Device.IsCpu && UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, q.Size(3));
+
+    /// <summary>
+    /// dq, dk, dv [B, H, T, D] (fp32) from bf16 q, k, v, the forward's fp32 output o and lse, and the
+    /// output gradient: delta = rowsum(dO * O) in fp32 (FlashAttention.AttentionRowDot), dO rounded to
+    /// bf16, then the tensor-core FlashAttention-2 backward. <paramref name="keep"/>: the fp32 [B, T] mask or null.
+    /// </summary>
+    internal static (Tensor Dq, Tensor Dk, Tensor Dv) TensorCoreAttentionBackwardPass(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o,
+        Tensor lse, Tensor gradOutput, bool causal, float scale)
+    {
+        int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
+        Tensor dq = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+        Tensor dk = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+        Tensor dv = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+        int rows = batch * heads * t;
+        if (rows == 0) return (dq, dk, dv);
+        using var scope = new TempScope();
+        using (GradMode.NoGrad())
+        {
+            Tensor g = scope.F32(gradOutput);
+            var s = ((IlgpuDevice)q.Device).Stream;
+            Tensor delta = scope.Own(Tensor.Empty([batch, heads, t], DType.Float32, q.Device));
+            FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
+            Tensor q16 = Bf16Aligned(q, scope), k16 = Bf16Aligned(k, scope), v16 = Bf16Aligned(v, scope), g16 = Bf16Aligned(g, scope);
+            TensorCoreAttentionBackward.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), g16.View<ushort>(),
+                lse.View<float>(), delta.View<float>(), keep is null ? default : keep.View<float>(),
+                dq.View<float>(), dk.View<float>(), dv.View<float>(), batch, heads, t, d, causal, scale);
+            s.Synchronize();
+        }
+        return (dq, dk, dv);
+    }
+}

@@ -1,0 +1,379 @@
+using System.Runtime.InteropServices;
+using ILGPU;
+
+namespace MaMA.Kernels.TensorCore;
+
+/// <summary>
+/// Shape and options of one <see cref="TensorCoreAttentionBackward"/> launch (a kernel parameter:
+/// flat and unmanaged); the same visibility rule as <see cref="AttentionArgs"/>. The addresses are
+/// the device byte addresses of q[0], k[0], v[0] and dO[0] for cp.async (CUDA; 0 on the simulator).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct AttentionBackwardArgs
+{
+    public int T, Heads, HeadDim, Causal, HasMask;
+    public float Scale;
+    public long QAddress, KAddress, VAddress, GAddress;
+}
+
+/// <summary>
+/// Flash-attention backward on the tensor cores (FlashAttention-2 schedule: key tiles outer, query
+/// tiles inner), bf16 q, k, v, dO and fp32 accumulation, explicitly grouped:
+/// <code>
+/// grid (ceil(T / 64), B * H), group 128 threads = 4 warps; the group owns keys k0 .. k0 + 63 of one
+///   head, warp w keys k0 + 16w .. + 15 (it works on transposed scores: rows are keys, columns queries)
+/// dynamic shared, bf16, row pitch D + 8: K [64][D+8], V [64][D+8], Q [2][64][D+8], dO [2][64][D+8],
+///   dS^T [64][72]  = 63 KB (D = 64) or 111 KB (D = 128), opted in through cuFuncSetAttribute
+/// per 64-query tile (from the key tile's own tile when causal) and warp, in registers:
+///   S^T  = K_w Q^T             (D/16 x 8 mma; K by ldmatrix.x4, Q as the B operand by ldmatrix.x4)
+///   P^T  = exp(scale S^T - lse[query])  on visible pairs, 0 elsewhere (fp32)
+///   dV_w += bf16(P^T) dO        (4 x D/8 mma; P^T's C fragments re-used in place as A, dO by ldmatrix.x4.trans)
+///   dP^T = V_w dO^T            (D/16 x 8 mma)
+///   dS^T = P^T (dP^T - delta[query]) scale   (fp32)
+///   dK_w += bf16(dS^T) Q        (4 x D/8 mma, Q by ldmatrix.x4.trans)
+///   bf16(dS^T) -> shared, barrier; warp w then owns queries q0 + 16w .. + 15:
+///   dQ_w = dS K               (4 x D/8 mma; dS as A by ldmatrix.x4.trans of dS^T, K by ldmatrix.x4.trans)
+///   dq[query] += dQ_w           fp32 atomics into global dq (zeroed by the launcher; one add per key tile)
+/// Q/dO tile i + 1 streams in by cp.async while tile i is multiplied (two buffers, one group each)
+/// after the end: dK, dV of the group's 64 keys to global (fp32, plain stores: each key has one owner)
+/// </code>
+/// Inputs: q, k, v, dO bf16 [B, H, T, D]; lse [B, H, T] (the forward's natural-log log-sum-exp of
+/// scale q . k, +inf for a query that sees no key); delta [B, H, T] = rowsum(dO * O); keep [B, T].
+/// Outputs dq, dk, dv fp32 [B, H, T, D]. Numerics: every product is of bf16 operands (P and dS are
+/// rounded to bf16 before their mma, as FlashAttention does) and every sum is fp32.
+/// </summary>
+public static partial class TensorCoreAttentionBackward
+{
+    public const int BlockQ = 64, BlockKV = 64, Warps = 4, Threads = Warps * MmaLayout.WarpSize;
+
+    /// <summary>Row pitch of the dS^T tile: 64 queries + 8.</summary>
+    public const int DsPitch = BlockQ + 8;
+
+    /// <summary>Row pitch of the Q, K, V, dO tiles in bf16 elements.</summary>
+    public static int Pitch(int headDim) => headDim + 8;
+
+    /// <summary>Dynamic shared memory per group in bf16 elements: K, V, two Q, two dO tiles, dS^T, plus 8 for aligning the base.</summary>
+    public static int SharedElements(int headDim) => 6 * BlockKV * Pitch(headDim) + BlockKV * DsPitch + 8;
+
+    /// <summary>The kernel; <typeparamref name="TMma"/> is <see cref="PtxMma"/> on CUDA, <see cref="EmulatedMma"/> on the simulator.</summary>
+    public static void FlashAttentionBackwardKernel<TMma>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
+        AttentionBackwardArgs p)
+        where TMma : struct, IMma
+    {
+        TMma mma = default;
+        ArrayView<ushort> smem = SharedMemory.GetDynamic<ushort>();
+        int tid = Group.IdxX;
+        int lane = tid & 31, warp = tid >> 5;
+        ArrayView<uint> scratch = mma.WarpScratch(warp, Warps);
+        uint sbase = mma.SharedBase();
+        int pad = (int)((((sbase + 15u) & ~15u) - sbase) >> 1);
+
+        int d = p.HeadDim, pitch = d + 8, tile = BlockKV * pitch;
+        int kTile = pad, vTile = pad + tile, qTiles = pad + 2 * tile, gTiles = pad + 4 * tile, dsTile = pad + 6 * tile;
+        int t = p.T;
+        int k0 = Grid.IdxX * BlockKV;
+        int bh = Grid.IdxY;
+        long head = (long)bh * t * d;
+        long rowBase = (long)bh * t;
+        long keepRow = (long)(bh / p.Heads) * t;
+        bool causal = p.Causal != 0;
+        float scale = p.Scale;
+
+        // Causal: queries before k0 see none of these keys.
+        int qFirst = causal ? Grid.IdxX : 0;
+        int qCount = (t + BlockQ - 1) / BlockQ;
+
+        LoadTile(mma, smem, sbase, kTile, k, p.KAddress, head, k0, t, d, pitch, tid);
+        LoadTile(mma, smem, sbase, vTile, v, p.VAddress, head, k0, t, d, pitch, tid);
+        if (qFirst < qCount)
+        {
+            LoadTile(mma, smem, sbase, qTiles, q, p.QAddress, head, qFirst * BlockQ, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, gTiles, g, p.GAddress, head, qFirst * BlockQ, t, d, pitch, tid);
+        }
+        mma.CommitAsync();
+
+        int g8 = lane >> 2, colT = 2 * (lane & 3);
+        int keyA = k0 + warp * 16 + g8, keyB = keyA + 8;
+        bool visA = keyA < t && (p.HasMask == 0 || keep[keepRow + keyA] != 0f);
+        bool visB = keyB < t && (p.HasMask == 0 || keep[keepRow + keyB] != 0f);
+        int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
+        int bRow = (lane & 7) + 8 * (lane >> 4), bCol = 8 * ((lane >> 3) & 1);
+        FragC8 dv0 = default, dv1 = default, dk0 = default, dk1 = default;
+
+        for (int qt = qFirst; qt < qCount; qt++)
+        {
+            int i = qt - qFirst;
+            if (qt + 1 < qCount)
+            {
+                int next = (i + 1) & 1;
+                LoadTile(mma, smem, sbase, qTiles + next * tile, q, p.QAddress, head, (qt + 1) * BlockQ, t, d, pitch, tid);
+                LoadTile(mma, smem, sbase, gTiles + next * tile, g, p.GAddress, head, (qt + 1) * BlockQ, t, d, pitch, tid);
+                mma.CommitAsync();
+                mma.WaitAsync(1);
+            }
+            else
+            {
+                mma.WaitAsync(0);
+            }
+            Group.Barrier();
+
+            int q0 = qt * BlockQ;
+            int qBuf = qTiles + (i & 1) * tile, gBuf = gTiles + (i & 1) * tile;
+
+            // S^T = K_w Q^T and dP^T = V_w dO^T: 16 keys x 64 queries each.
+            FragC8 s = default, dp = default;
+            for (int kd = 0; kd < d; kd += 16)
+            {
+                FragA ka = mma.LdMatrixX4(smem, sbase, kTile + (warp * 16 + aRow) * pitch + kd + aCol, scratch, false);
+                Row16(mma, ref s, ka, smem, sbase, qBuf + bRow * pitch + kd + bCol, pitch, scratch);
+                FragA va = mma.LdMatrixX4(smem, sbase, vTile + (warp * 16 + aRow) * pitch + kd + aCol, scratch, false);
+                Row16(mma, ref dp, va, smem, sbase, gBuf + bRow * pitch + kd + bCol, pitch, scratch);
+            }
+
+            // P^T (fp32) from lse, then dS^T = P^T (dP^T - delta) scale, fragment by fragment.
+            int c = q0 + colT;
+            Probabilities(ref s.F0, c + 0, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F1, c + 8, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F2, c + 16, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F3, c + 24, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F4, c + 32, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F5, c + 40, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F6, c + 48, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F7, c + 56, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+
+            // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
+            Chunk(mma, ref dv0, ref dv1, ToA(s.F0, s.F1), smem, sbase, gBuf + (0 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(s.F2, s.F3), smem, sbase, gBuf + (16 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(s.F4, s.F5), smem, sbase, gBuf + (32 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(s.F6, s.F7), smem, sbase, gBuf + (48 + aRow) * pitch + aCol, d, scratch);
+
+            ScoreGradient(ref dp.F0, s.F0, c + 0, scale, t, delta, rowBase);
+            ScoreGradient(ref dp.F1, s.F1, c + 8, scale, t, delta, rowBase);
+            ScoreGradient(ref dp.F2, s.F2, c + 16, scale, t, delta, rowBase);
+            ScoreGradient(ref dp.F3, s.F3, c + 24, scale, t, delta, rowBase);
+            ScoreGradient(ref dp.F4, s.F4, c + 32, scale, t, delta, rowBase);
+            ScoreGradient(ref dp.F5, s.F5, c + 40, scale, t, delta, rowBase);
+            ScoreGradient(ref dp.F6, s.F6, c + 48, scale, t, delta, rowBase);
+            ScoreGradient(ref dp.F7, s.F7, c + 56, scale, t, delta, rowBase);
+
+            // dK_w += dS^T Q.
+            FragA d0 = ToA(dp.F0, dp.F1), d1 = ToA(dp.F2, dp.F3), d2 = ToA(dp.F4, dp.F5), d3 = ToA(dp.F6, dp.F7);
+            Chunk(mma, ref dk0, ref dk1, d0, smem, sbase, qBuf + (0 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dk0, ref dk1, d1, smem, sbase, qBuf + (16 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dk0, ref dk1, d2, smem, sbase, qBuf + (32 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dk0, ref dk1, d3, smem, sbase, qBuf + (48 + aRow) * pitch + aCol, d, scratch);
+
+            // bf16 dS^T to shared: the A fragments hold rows (keys) g, g + 8 and columns (queries) 2t, 2t + 1, + 8.
+            int dsRowA = dsTile + (warp * 16 + g8) * DsPitch + colT, dsRowB = dsRowA + 8 * DsPitch;
+            StoreA(smem, d0, dsRowA, dsRowB, 0);
+            StoreA(smem, d1, dsRowA, dsRowB, 16);
+            StoreA(smem, d2, dsRowA, dsRowB, 32);
+            StoreA(smem, d3, dsRowA, dsRowB, 48);
+            Group.Barrier();
+
+            // dQ for queries q0 + 16w .. + 15 over the group's 64 keys: A = dS (transposed read of dS^T), B = K.
+            FragC8 dq0 = default, dq1 = default;
+            int dsCol = dsTile + warp * 16 + bCol;
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (0 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (0 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (16 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (16 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (32 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (32 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (48 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (48 + aRow) * pitch + aCol, d, scratch);
+            int qA = q0 + warp * 16 + g8, qB = qA + 8;
+            AddRows(dq, dq0, head, qA, qB, t, d, colT);
+            if (d > 64) AddRows(dq, dq1, head, qA, qB, t, d, 64 + colT);
+
+            // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
+            Group.Barrier();
+        }
+
+        StoreRows(dv, dv0, head, keyA, keyB, t, d, colT);
+        StoreRows(dk, dk0, head, keyA, keyB, t, d, colT);
+        if (d > 64)
+        {
+            StoreRows(dv, dv1, head, keyA, keyB, t, d, 64 + colT);
+            StoreRows(dk, dk1, head, keyA, keyB, t, d, 64 + colT);
+        }
+    }
+
+    /// <summary>acc (16 x 64) += A (16 x 16) B for the 64 rows of a [64][pitch] tile read as the n-major B operand at column kd.</summary>
+    private static void Row16<TMma>(TMma mma, ref FragC8 acc, FragA a, ArrayView<ushort> smem, uint sbase, int element, int pitch,
+        ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        MmaPair(mma, ref acc.F0, ref acc.F1, a, smem, sbase, element, scratch, trans: false);
+        MmaPair(mma, ref acc.F2, ref acc.F3, a, smem, sbase, element + 16 * pitch, scratch, trans: false);
+        MmaPair(mma, ref acc.F4, ref acc.F5, a, smem, sbase, element + 32 * pitch, scratch, trans: false);
+        MmaPair(mma, ref acc.F6, ref acc.F7, a, smem, sbase, element + 48 * pitch, scratch, trans: false);
+    }
+
+    /// <summary>acc[:, 0 .. D) += A (16 x 16) B_chunk, the 16 x D chunk read transposed from a d-contiguous tile; columns 64 .. 127 in <paramref name="acc1"/>.</summary>
+    private static void Chunk<TMma>(TMma mma, ref FragC8 acc0, ref FragC8 acc1, FragA a, ArrayView<ushort> smem, uint sbase, int element, int d,
+        ArrayView<uint> scratch)
+        where TMma : struct, IMma =>
+        PvChunk(mma, ref acc0, ref acc1, a, smem, sbase, element, d, scratch);
+
+    /// <summary>
+    /// S^T -> P^T in place for queries <paramref name="col"/>, +1 (columns) and keys A, B (rows):
+    /// exp(scale s - lse[query]) where the key is visible to the query, else 0 (also for queries past T).
+    /// </summary>
+    private static void Probabilities(ref FragC f, int col, int keyA, int keyB, bool visA, bool visB, bool causal, float scale, int t,
+        ArrayView<float> lse, long rowBase)
+    {
+        bool in0 = col < t, in1 = col + 1 < t;
+        float l0 = in0 ? lse[rowBase + col] : 0f, l1 = in1 ? lse[rowBase + col + 1] : 0f;
+        f.C0 = in0 && visA && (!causal || keyA <= col) ? MathF.Exp(f.C0 * scale - l0) : 0f;
+        f.C1 = in1 && visA && (!causal || keyA <= col + 1) ? MathF.Exp(f.C1 * scale - l1) : 0f;
+        f.C2 = in0 && visB && (!causal || keyB <= col) ? MathF.Exp(f.C2 * scale - l0) : 0f;
+        f.C3 = in1 && visB && (!causal || keyB <= col + 1) ? MathF.Exp(f.C3 * scale - l1) : 0f;
+    }
+
+    /// <summary>dP^T -> dS^T in place: P (dP - delta[query]) scale (0 wherever P is 0).</summary>
+    private static void ScoreGradient(ref FragC dp, FragC pr, int col, float scale, int t, ArrayView<float> delta, long rowBase)
+    {
+        float e0 = col < t ? delta[rowBase + col] : 0f, e1 = col + 1 < t ? delta[rowBase + col + 1] : 0f;
+        dp.C0 = pr.C0 * (dp.C0 - e0) * scale;
+        dp.C1 = pr.C1 * (dp.C1 - e1) * scale;
+        dp.C2 = pr.C2 * (dp.C2 - e0) * scale;
+        dp.C3 = pr.C3 * (dp.C3 - e1) * scale;
+    }
+
+    /// <summary>The bf16 C-to-A conversion of the forward (keys 16c .. +7 and 16c + 8 .. +15 -> one k16 step).</summary>
+    private static FragA ToA(FragC lo, FragC hi)
+    {
+        FragA a;
+        a.R0 = Bf16.Pack(Bf16.FromFloat(lo.C0), Bf16.FromFloat(lo.C1));
+        a.R1 = Bf16.Pack(Bf16.FromFloat(lo.C2), Bf16.FromFloat(lo.C3));
+        a.R2 = Bf16.Pack(Bf16.FromFloat(hi.C0), Bf16.FromFloat(hi.C1));
+        a.R3 = Bf16.Pack(Bf16.FromFloat(hi.C2), Bf16.FromFloat(hi.C3));
+        return a;
+    }
+
+    /// <summary>A fragment (rows g, g + 8; columns 2t, 2t + 1 and 2t + 8, + 9 of a 16-wide chunk at <paramref name="col0"/>) into the dS^T tile.</summary>
+    private static void StoreA(ArrayView<ushort> smem, FragA a, int rowA, int rowB, int col0)
+    {
+        smem[rowA + col0] = (ushort)(a.R0 & 0xFFFFu);
+        smem[rowA + col0 + 1] = (ushort)(a.R0 >> 16);
+        smem[rowB + col0] = (ushort)(a.R1 & 0xFFFFu);
+        smem[rowB + col0 + 1] = (ushort)(a.R1 >> 16);
+        smem[rowA + col0 + 8] = (ushort)(a.R2 & 0xFFFFu);
+        smem[rowA + col0 + 9] = (ushort)(a.R2 >> 16);
+        smem[rowB + col0 + 8] = (ushort)(a.R3 & 0xFFFFu);
+        smem[rowB + col0 + 9] = (ushort)(a.R3 >> 16);
+    }
+
+    /// <summary>dq rows A and B, columns col0 + 8j (+1) += the tile (fp32 atomics: every key tile adds to the same rows); rows past T dropped.</summary>
+    private static void AddRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0)
+    {
+        AddFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0);
+        AddFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8);
+        AddFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16);
+        AddFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24);
+        AddFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32);
+        AddFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40);
+        AddFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48);
+        AddFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56);
+    }
+
+    private static void AddFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col)
+    {
+        if (rowA < t)
+        {
+            long i = head + (long)rowA * d + col;
+            Atomic.Add(ref dst[i], f.C0);
+            Atomic.Add(ref dst[i + 1], f.C1);
+        }
+        if (rowB < t)
+        {
+            long i = head + (long)rowB * d + col;
+            Atomic.Add(ref dst[i], f.C2);
+            Atomic.Add(ref dst[i + 1], f.C3);
+        }
+    }
+
+    /// <summary>dk / dv rows A and B (keys), columns col0 + 8j (+1), plain stores; rows past T dropped.</summary>
+    private static void StoreRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0)
+    {
+        StoreFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0);
+        StoreFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8);
+        StoreFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16);
+        StoreFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24);
+        StoreFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32);
+        StoreFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40);
+        StoreFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48);
+        StoreFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56);
+    }
+
+    private static void StoreFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col)
+    {
+        if (rowA < t)
+        {
+            long i = head + (long)rowA * d + col;
+            dst[i] = f.C0;
+            dst[i + 1] = f.C1;
+        }
+        if (rowB < t)
+        {
+            long i = head + (long)rowB * d + col;
+            dst[i] = f.C2;
+            dst[i + 1] = f.C3;
+        }
+    }
+
+    /// <summary>
+    /// cp.async of rows [row0, row0 + 64) of one head's [T, D] into a [64][pitch] tile (the forward's
+    /// load): 16-byte chunks over 128 threads, consecutive threads on consecutive chunks of a row;
+    /// rows at or past T are zero-filled.
+    /// </summary>
+    private static void LoadTile<TMma>(TMma mma, ArrayView<ushort> smem, uint sbase, int tileStart, ArrayView<ushort> src, long address,
+        long head, int row0, int t, int d, int pitch, int tid)
+        where TMma : struct, IMma
+    {
+        int chunksPerRow = d >> 3;
+        int chunks = BlockQ * chunksPerRow;
+        for (int c = tid; c < chunks; c += Threads)
+        {
+            int r = c / chunksPerRow, col = (c - r * chunksPerRow) << 3;
+            bool valid = row0 + r < t;
+            long element = valid ? head + (long)(row0 + r) * d + col : head;
+            mma.CopyAsync16(smem, sbase, tileStart + r * pitch + col, src, element, address + 2 * element, valid);
+        }
+    }
+
+    /// <summary>C0 += A B0 and C1 += A B1 with both n8 B fragments from one ldmatrix.x4 (.trans when <paramref name="trans"/>).</summary>
+    private static void MmaPair<TMma>(TMma mma, ref FragC c0, ref FragC c1, FragA a, ArrayView<ushort> smem, uint sbase, int element,
+        ArrayView<uint> scratch, bool trans)
+        where TMma : struct, IMma
+    {
+        FragA bf = mma.LdMatrixX4(smem, sbase, element, scratch, trans);
+        FragB b0, b1;
+        b0.R0 = bf.R0;
+        b0.R1 = bf.R1;
+        b1.R0 = bf.R2;
+        b1.R1 = bf.R3;
+        mma.Bf16(ref c0, a, b0, scratch);
+        mma.Bf16(ref c1, a, b1, scratch);
+    }
+
+    /// <summary>acc[:, 0 .. D) += A B for a 16-row chunk of a d-contiguous tile (ldmatrix.x4.trans); columns 64 .. 127 in <paramref name="acc1"/>.</summary>
+    private static void PvChunk<TMma>(TMma mma, ref FragC8 acc0, ref FragC8 acc1, FragA a, ArrayView<ushort> smem, uint sbase, int element, int d,
+        ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        MmaPair(mma, ref acc0.F0, ref acc0.F1, a, smem, sbase, element + 0, scratch, trans: true);
+        MmaPair(mma, ref acc0.F2, ref acc0.F3, a, smem, sbase, element + 16, scratch, trans: true);
+        MmaPair(mma, ref acc0.F4, ref acc0.F5, a, smem, sbase, element + 32, scratch, trans: true);
+        MmaPair(mma, ref acc0.F6, ref acc0.F7, a, smem, sbase, element + 48, scratch, trans: true);
+        if (d > 64)
+        {
+            MmaPair(mma, ref acc1.F0, ref acc1.F1, a, smem, sbase, element + 64, scratch, trans: true);
+            MmaPair(mma, ref acc1.F2, ref acc1.F3, a, smem, sbase, element + 80, scratch, trans: true);
+            MmaPair(mma, ref acc1.F4, ref acc1.F5, a, smem, sbase, element + 96, scratch, trans: true);
+            MmaPair(mma, ref acc1.F6, ref acc1.F7, a, smem, sbase, element + 112, scratch, trans: true);
+        }
+    }
+}

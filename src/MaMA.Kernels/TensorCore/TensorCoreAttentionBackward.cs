@@ -1,0 +1,128 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace MaMA.Kernels.TensorCore;
+
+public static partial class TensorCoreAttentionBackward
+{
+    private static readonly Dictionary<Accelerator, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+        ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        AttentionBackwardArgs>> s_kernels = new();
+
+    private static long s_launches;
+
+    /// <summary>Kernel launches so far in this process (tests check that a path really ran).</summary>
+    public static long Launches => Interlocked.Read(ref s_launches);
+
+    /// <summary>Head sizes the kernel handles (as the forward: 64 and 128).</summary>
+    public static bool Supports(int headDim) => headDim is 64 or 128;
+
+    /// <summary>
+    /// dq, dk, dv [B, H, T, D] (fp32) from contiguous bf16 q, k, v and output gradient g = dO
+    /// [B, H, T, D], the forward's lse [B, H, T] and delta [B, H, T] = rowsum(dO * O), on
+    /// <paramref name="stream"/>'s accelerator (CUDA: mma.sync, ldmatrix, cp.async; the ILGPU CPU
+    /// simulator: its 32-lane companion, <see cref="WarpSimulator"/>). <paramref name="keep"/> [B, T]
+    /// (1 keep, 0 pad) may be empty for no mask. dq is zeroed here and accumulated by atomics.
+    /// Returns after the kernel has finished on the simulator; on CUDA it is queued.
+    /// </summary>
+    public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
+        int batch, int heads, int t, int headDim, bool causal, float scale)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Validate(q.Length, k.Length, v.Length, g.Length, lse.Length, delta.Length, keep.Length, dq.Length, dk.Length, dv.Length, batch, heads, t, headDim);
+        if ((long)batch * heads * t == 0) return;
+        long elements = (long)batch * heads * t * headDim;
+        var p = new AttentionBackwardArgs
+        {
+            T = t, Heads = heads, HeadDim = headDim, Causal = causal ? 1 : 0, HasMask = keep.Length > 0 ? 1 : 0, Scale = scale,
+        };
+        if (keep.Length == 0) keep = lse; // kernels take every view; HasMask = 0 never reads it
+        int shared = SharedElements(headDim);
+        var config = new KernelConfig(new Index3D((t + BlockKV - 1) / BlockKV, batch * heads, 1), new Index3D(Threads, 1, 1),
+            SharedMemoryConfig.RequestDynamic<ushort>(shared));
+        Interlocked.Increment(ref s_launches);
+
+        ArrayView<float> dqAll = dq.SubView(0, elements);
+        Accelerator target = WarpSimulator.For(stream.Accelerator);
+        if (ReferenceEquals(target, stream.Accelerator))
+        {
+            if (target.AcceleratorType == AcceleratorType.Cuda)
+            {
+                p.QAddress = Address(q, "q");
+                p.KAddress = Address(k, "k");
+                p.VAddress = Address(v, "v");
+                p.GAddress = Address(g, "dO");
+            }
+            dqAll.MemSetToZero(stream);
+            Kernel(target)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+            return;
+        }
+        dqAll.MemSetToZero(stream);
+        stream.Synchronize();
+        Kernel(target)(target.DefaultStream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+        target.DefaultStream.Synchronize();
+    }
+
+    /// <summary>Checks the head size and that every view holds its [B, H, T, D] / [B, H, T] / [B, T] elements.</summary>
+    public static void Validate(long qLength, long kLength, long vLength, long gLength, long lseLength, long deltaLength, long keepLength,
+        long dqLength, long dkLength, long dvLength, int batch, int heads, int t, int headDim)
+    {
+        if (batch < 0 || heads < 0 || t < 0)
+            throw new ArgumentOutOfRangeException(nameof(t), $"tensor-core attention backward: negative size (B {batch}, H {heads}, T {t}).");
+        if (!Supports(headDim))
+            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "tensor-core attention backward: head size D must be 64 or 128.");
+        long rows = (long)batch * heads * t, elements = rows * headDim;
+        Need("q", qLength, elements);
+        Need("k", kLength, elements);
+        Need("v", vLength, elements);
+        Need("dO", gLength, elements);
+        Need("lse", lseLength, rows);
+        Need("delta", deltaLength, rows);
+        Need("dq", dqLength, elements);
+        Need("dk", dkLength, elements);
+        Need("dv", dvLength, elements);
+        if (keepLength != 0) Need("keep", keepLength, (long)batch * t);
+    }
+
+    private static void Need(string name, long length, long needed)
+    {
+        if (length < needed)
+            throw new ArgumentException($"tensor-core attention backward: {name} has {length} elements but the shape needs {needed}.");
+    }
+
+    /// <summary>Device address of a view's first element; cp.async copies 16-byte chunks, so it must be 16-byte aligned.</summary>
+    private static long Address(ArrayView<ushort> view, string name)
+    {
+        long address = view.LoadEffectiveAddressAsPtr().ToInt64();
+        if ((address & 15) != 0)
+            throw new ArgumentException($"tensor-core attention backward: {name} starts at a device address that is not 16-byte aligned (copy it to a fresh tensor).");
+        return address;
+    }
+
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs> Kernel(
+        Accelerator accelerator)
+    {
+        lock (s_kernels)
+        {
+            if (!s_kernels.TryGetValue(accelerator, out var kernel))
+            {
+                // CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots).
+                kernel = accelerator is CudaAccelerator cuda
+                    ? CudaKernelLoader.Load<Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
+                        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>>(cuda,
+                        new Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
+                            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(
+                            FlashAttentionBackwardKernel<PtxMma>).Method)
+                    : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
+                        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(FlashAttentionBackwardKernel<EmulatedMma>);
+                // 63 KB (D = 64) and 111 KB (D = 128): both above the 48 KB default, so opt in to the largest size it uses.
+                DynamicSharedMemory.Allow(kernel, SharedElements(128) * sizeof(ushort));
+                s_kernels[accelerator] = kernel;
+            }
+            return kernel;
+        }
+    }
+}

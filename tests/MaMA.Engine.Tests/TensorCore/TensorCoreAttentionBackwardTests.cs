@@ -1,0 +1,270 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+using MaMA.Kernels.TensorCore;
+using static MaMA.Engine.Tests.TensorCore.TensorCoreTestData;
+using Device = MaMA.Engine.Devices.Device;
+using EngineOps = MaMA.Engine.Ops;
+
+namespace MaMA.Engine.Tests.TensorCore;
+
+/// <summary>
+/// The tensor-core flash-attention backward (<see cref="TensorCoreAttentionBackward"/>) on the ILGPU
+/// CPU simulator (emulated mma.sync, ldmatrix, cp.async; the kernel code CUDA runs) against an fp64
+/// backward of the same bf16 q, k, v, dO that also rounds P and dS to bf16 before their products, as
+/// the kernel does. What is left is fp32 accumulation (and, rarely, a probability whose fp32 and
+/// fp64 values round to neighbouring bf16 values: a relative 2^-8 on that one term), so the
+/// gradients agree to ~1e-7 relative L2 (measured 3e-8 .. 7e-8); the budget is 1e-5. Without the
+/// rounding in the reference the error would be bf16-sized (~3e-3). Shapes: T not a multiple of 64 (tail tiles), several key and query
+/// tiles, causal, key padding with a fully padded batch row and a causal query that sees no key,
+/// D 64 and 128, B * H &gt; 1. Then the op: Ops.Attention under bf16 autocast with the tensor-core
+/// backward against the fp32 kernels (the switch), and the kernel's PTX.
+/// </summary>
+[TestFixture]
+[NonParallelizable]  // switches Ops.AttentionBackwardTensorCores and counts launches
+public sealed class TensorCoreAttentionBackwardTests
+{
+    private const double Budget = 1e-5;
+
+    private static Accelerator Engine() => ((IlgpuDevice)Device.Parse("ilgpu-cpu")).Accelerator;
+
+    private sealed record Grads(double[] Dq, double[] Dk, double[] Dv);
+
+    /// <summary>
+    /// fp64 forward (o, lse, delta = rowsum(dO * O)) and backward of the bf16 values, P and dS rounded
+    /// to bf16 for dV = P^T dO, dK = dS^T Q and dQ = dS K. A query that sees no key: lse +inf, zero gradients.
+    /// </summary>
+    private static (Grads G, float[] Lse, float[] Delta) Reference(ushort[] q, ushort[] k, ushort[] v, ushort[] g, float[]? keep,
+        int b, int h, int t, int d, bool causal, float scale)
+    {
+        double F(ushort x) => Bf16.ToFloat(x);
+        double R(double x) => Bf16.Round((float)x);
+        var dq = new double[(long)b * h * t * d];
+        var dk = new double[dq.Length];
+        var dv = new double[dq.Length];
+        var lseOut = new float[b * h * t];
+        var deltaOut = new float[b * h * t];
+        var p = new double[t, t];
+        var visible = new bool[t, t];
+        for (int bh = 0; bh < b * h; bh++)
+        {
+            long head = (long)bh * t * d;
+            for (int i = 0; i < t; i++)
+            {
+                double max = double.NegativeInfinity;
+                for (int j = 0; j < t; j++)
+                {
+                    visible[i, j] = (!causal || j <= i) && (keep is null || keep[bh / h * t + j] != 0f);
+                    double dot = 0;
+                    for (int c = 0; c < d; c++) dot += F(q[head + i * d + c]) * F(k[head + j * d + c]);
+                    p[i, j] = dot * scale;
+                    if (visible[i, j]) max = Math.Max(max, p[i, j]);
+                }
+                if (double.IsNegativeInfinity(max))
+                {
+                    lseOut[bh * t + i] = float.PositiveInfinity;
+                    for (int j = 0; j < t; j++) p[i, j] = 0;
+                    continue;
+                }
+                double sum = 0;
+                for (int j = 0; j < t; j++) sum += visible[i, j] ? Math.Exp(p[i, j] - max) : 0;
+                double lse = max + Math.Log(sum);
+                lseOut[bh * t + i] = (float)lse;
+                for (int j = 0; j < t; j++) p[i, j] = visible[i, j] ? Math.Exp(p[i, j] - lse) : 0;
+                double delta = 0;
+                for (int c = 0; c < d; c++)
+                {
+                    double o = 0;
+                    for (int j = 0; j < t; j++) o += p[i, j] * F(v[head + j * d + c]);
+                    delta += o * F(g[head + i * d + c]);
+                }
+                deltaOut[bh * t + i] = (float)delta;
+            }
+            for (int i = 0; i < t; i++)
+                for (int j = 0; j < t; j++)
+                {
+                    if (p[i, j] == 0) continue;
+                    double dp = 0;
+                    for (int c = 0; c < d; c++) dp += F(g[head + i * d + c]) * F(v[head + j * d + c]);
+                    double pr = R(p[i, j]), ds = R(p[i, j] * (dp - deltaOut[bh * t + i]) * scale);
+                    for (int c = 0; c < d; c++)
+                    {
+                        dv[head + j * d + c] += pr * F(g[head + i * d + c]);
+                        dk[head + j * d + c] += ds * F(q[head + i * d + c]);
+                        dq[head + i * d + c] += ds * F(k[head + j * d + c]);
+                    }
+                }
+        }
+        return (new Grads(dq, dk, dv), lseOut, deltaOut);
+    }
+
+    private static float[] Keep(int b, int t, params int[] kept)
+    {
+        var keep = new float[b * t];
+        for (int bi = 0; bi < b; bi++)
+            for (int j = 0; j < kept[bi]; j++) keep[bi * t + j] = 1f;
+        return keep;
+    }
+
+    private static void Check(int b, int h, int t, int d, bool causal, float[]? keep, float scale)
+    {
+        int n = b * h * t * d;
+        ushort[] q = Bf16Values(n, seed: 3 * t + d, scale: 2.0), k = Bf16Values(n, seed: 3 * t + d + 1, scale: 2.0);
+        ushort[] v = Bf16Values(n, seed: 3 * t + d + 2), g = Bf16Values(n, seed: 3 * t + d + 3);
+        var (expected, lse, delta) = Reference(q, k, v, g, keep, b, h, t, d, causal, scale);
+
+        Accelerator acc = Engine();
+        using var bq = acc.Allocate1D(q);
+        using var bk = acc.Allocate1D(k);
+        using var bv = acc.Allocate1D(v);
+        using var bg = acc.Allocate1D(g);
+        using var blse = acc.Allocate1D(lse);
+        using var bdelta = acc.Allocate1D(delta);
+        using var bkeep = keep is null ? null : acc.Allocate1D(keep);
+        using var bdq = acc.Allocate1D(Enumerable.Repeat(float.NaN, n).ToArray());  // the launcher zeroes dq itself
+        using var bdk = acc.Allocate1D<float>(n);
+        using var bdv = acc.Allocate1D<float>(n);
+        long before = TensorCoreAttentionBackward.Launches;
+        TensorCoreAttentionBackward.Launch(acc.DefaultStream, bq.View, bk.View, bv.View, bg.View, blse.View, bdelta.View, bkeep?.View ?? default,
+            bdq.View, bdk.View, bdv.View, b, h, t, d, causal, scale);
+        acc.Synchronize();
+        Assert.That(TensorCoreAttentionBackward.Launches, Is.EqualTo(before + 1));
+        float[] dq = bdq.GetAsArray1D(), dk = bdk.GetAsArray1D(), dv = bdv.GetAsArray1D();
+
+        double eq = RelativeError(dq, expected.Dq), ek = RelativeError(dk, expected.Dk), ev = RelativeError(dv, expected.Dv);
+        TestContext.Out.WriteLine($"B {b} H {h} T {t} D {d} causal {causal} mask {keep is not null}: relative L2 dq {eq:E2} dk {ek:E2} dv {ev:E2}; "
+            + $"max abs dq {MaxAbs(dq, expected.Dq):E2} dk {MaxAbs(dk, expected.Dk):E2} dv {MaxAbs(dv, expected.Dv):E2}");
+        Assert.That(eq, Is.LessThan(Budget), "dq");
+        Assert.That(ek, Is.LessThan(Budget), "dk");
+        Assert.That(ev, Is.LessThan(Budget), "dv");
+        // Exact zeros where nothing is visible: padded keys' dk, dv and queries that see no key.
+        for (int i = 0; i < n; i++)
+        {
+            if (expected.Dq[i] == 0) Assert.That(dq[i], Is.EqualTo(0f), $"dq[{i}]");
+            if (expected.Dk[i] == 0) Assert.That(dk[i], Is.EqualTo(0f), $"dk[{i}]");
+            if (expected.Dv[i] == 0) Assert.That(dv[i], Is.EqualTo(0f), $"dv[{i}]");
+        }
+    }
+
+    private static double MaxAbs(float[] actual, double[] expected)
+    {
+        double m = 0;
+        for (int i = 0; i < actual.Length; i++) m = Math.Max(m, Math.Abs(actual[i] - expected[i]));
+        return m;
+    }
+
+    [Test]
+    public void Bidirectional_D64_TwoHeads_OddT() => Check(b: 1, h: 2, t: 77, d: 64, causal: false, keep: null, scale: 0.125f);
+
+    [Test]
+    public void Causal_D64_ThreeTiles() => Check(b: 1, h: 1, t: 130, d: 64, causal: true, keep: null, scale: 0.125f);
+
+    [Test]
+    public void Padded_D128_FullyPaddedBatchRow()
+    {
+        // Batch 0 keeps 50 of 77 keys, batch 1 none: its dq, dk, dv are all zero.
+        const int t = 77;
+        Check(b: 2, h: 1, t: t, d: 128, causal: false, keep: Keep(2, t, 50, 0), scale: 1f / MathF.Sqrt(128));
+    }
+
+    [Test]
+    public void CausalPadded_D128_QueryWithoutKeys()
+    {
+        // Causal with key 0 padded: query 0 sees nothing (lse +inf); keys past 60 padded too. GPT-2 layer scale.
+        const int t = 70;
+        var keep = Keep(1, t, 60);
+        keep[0] = 0f;
+        Check(b: 1, h: 1, t: t, d: 128, causal: true, keep: keep, scale: 1f / MathF.Sqrt(128) / 12f);
+    }
+
+    [Test]
+    public void Validate_RejectsOtherHeadSizes_AndShortViews()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => TensorCoreAttentionBackward.Validate(96, 96, 96, 96, 1, 1, 0, 96, 96, 96, 1, 1, 1, 96));
+        Assert.Throws<ArgumentException>(() => TensorCoreAttentionBackward.Validate(64, 64, 64, 64, 1, 0, 0, 64, 64, 64, 1, 1, 1, 64), "delta");
+        Assert.Throws<ArgumentException>(() => TensorCoreAttentionBackward.Validate(64, 64, 64, 64, 1, 1, 0, 63, 64, 64, 1, 1, 1, 64), "dq");
+        Assert.Throws<ArgumentException>(() => TensorCoreAttentionBackward.Validate(128, 128, 128, 128, 2, 2, 1, 128, 128, 128, 1, 1, 2, 64), "keep");
+        Assert.DoesNotThrow(() => TensorCoreAttentionBackward.Validate(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 128));
+    }
+
+    [TestCase(64, false, false)]
+    [TestCase(128, true, true)]
+    public void Op_Autocast_TensorCoreBackward_MatchesFp32Kernels(int d, bool causal, bool padded)
+    {
+        const int b = 2, h = 1, t = 37;
+        int[] shape = [b, h, t, d];
+        float scale = 1f / MathF.Sqrt(d);
+        float[] qv = Floats(b * h * t * d, seed: 31, scale: 2), kv = Floats(b * h * t * d, seed: 32, scale: 2), vv = Floats(b * h * t * d, seed: 33);
+        float[] gv = Floats(b * h * t * d, seed: 34);
+        float[]? keep = padded ? Keep(b, t, t, 0) : null;
+        Device sim = Device.Parse("ilgpu-cpu");
+
+        float[][] Grad(bool tensorCores)
+        {
+            bool saved = EngineOps.AttentionBackwardTensorCores;
+            EngineOps.AttentionBackwardTensorCores = tensorCores;
+            try
+            {
+                Tensor q = Tensor.FromArray(qv, shape, sim), k = Tensor.FromArray(kv, shape, sim), v = Tensor.FromArray(vv, shape, sim);
+                q.RequiresGrad = k.RequiresGrad = v.RequiresGrad = true;
+                Tensor? mask = keep is null ? null : Tensor.FromArray(keep, [b, t], sim);
+                Tensor o;
+                using (Autocast.Bf16())
+                    o = EngineOps.Attention(q, k, v, mask, causal, scale);
+                o.Backward(Tensor.FromArray(gv, shape, sim));
+                return [q.Grad!.ToFloatArray(), k.Grad!.ToFloatArray(), v.Grad!.ToFloatArray()];
+            }
+            finally
+            {
+                EngineOps.AttentionBackwardTensorCores = saved;
+            }
+        }
+
+        long before = TensorCoreAttentionBackward.Launches;
+        float[][] fp32 = Grad(tensorCores: false);
+        Assert.That(TensorCoreAttentionBackward.Launches, Is.EqualTo(before), "switch off: the fp32 kernels");
+        float[][] tc = Grad(tensorCores: true);
+        Assert.That(TensorCoreAttentionBackward.Launches, Is.EqualTo(before + 1), "switch on: the tensor-core backward ran");
+        string[] names = ["dq", "dk", "dv"];
+        for (int i = 0; i < 3; i++)
+        {
+            double err = RelativeError(tc[i], fp32[i].Select(x => (double)x).ToArray());
+            TestContext.Out.WriteLine($"D {d} causal {causal} padded {padded}: {names[i]} tensor cores vs fp32 kernels {err:E2}");
+            // bf16 dO, P and dS against fp32 ones: bf16-sized differences (~3e-3), but not none (both paths ran).
+            Assert.That(err, Is.InRange(1e-6, 2e-2), names[i]);
+        }
+    }
+
+    [Test]
+    public void Ptx_UsesMmaLdmatrixCpAsyncAndAtomics()
+    {
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        var arch = CudaArchitecture.SM_80;
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_71, null);
+        MethodInfo kernel = typeof(TensorCoreAttentionBackward).GetMethod(nameof(TensorCoreAttentionBackward.FlashAttentionBackwardKernel))!
+            .MakeGenericMethod(typeof(PtxMma));
+        string ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+        int Count(string what) => Regex.Matches(ptx, Regex.Escape(what)).Count;
+
+        Assert.That(ptx, Does.Contain(".target sm_80"));
+        // S^T and dP^T: 2 x 8 per k16 step; dV, dK, dQ: 3 x 4 chunks x (8 + 8) (the D = 128 half behind a branch).
+        int mma = Count("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
+        Assert.That(mma, Is.GreaterThanOrEqualTo(16 + 192), $"{mma} mma.sync");
+        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.GreaterThanOrEqualTo(10));
+        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.GreaterThanOrEqualTo(96 + 4));
+        Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
+        Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
+        Assert.That(ptx, Does.Match(@"(atom|red)(\.global)?\.add\.f32"), "dq accumulates by fp32 atomics");
+        Assert.That(ptx, Does.Not.Contain("bar.warp.sync"), "the CPU emulation leaked into the CUDA code");
+        Assert.That(Regex.IsMatch(ptx, @"\.shared \.align \d+ \.b8 __shared_alloca"), Is.False, "no static shared memory on CUDA");
+        Assert.That(DynamicSharedMemory.NeedsOptIn(TensorCoreAttentionBackward.SharedElements(64) * sizeof(ushort), 0), Is.True);
+        Assert.That(TensorCoreAttentionBackward.SharedElements(128) * sizeof(ushort), Is.LessThanOrEqualTo(163 * 1024), "fits A100's opt-in limit");
+    }
+}
