@@ -1,4 +1,5 @@
 using ILGPU;
+using static MaMA.Kernels.TensorCore.AttentionTiles;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -79,19 +80,9 @@ public static partial class TensorCoreAttention
 
         for (int kt = 0; kt < nTiles; kt++)
         {
-            if (kt + 1 < nTiles)
-            {
-                int next = (kt + 1) & 1;
-                LoadTile(mma, smem, sbase, kTiles + next * tile, k, p.KAddress, head, (kt + 1) * BlockKV, t, d, pitch, tid);
-                LoadTile(mma, smem, sbase, vTiles + next * tile, v, p.VAddress, head, (kt + 1) * BlockKV, t, d, pitch, tid);
-                mma.CommitAsync();
-                mma.WaitAsync(1);
-            }
-            else
-            {
-                mma.WaitAsync(0);
-            }
-            Group.Barrier();
+            int next = (kt + 1) & 1;
+            NextPairOrWait(mma, kt + 1 < nTiles, smem, sbase, kTiles + next * tile, k, p.KAddress, vTiles + next * tile, v, p.VAddress,
+                head, (kt + 1) * BlockKV, t, d, pitch, tid);
 
             int kv0 = kt * BlockKV;
             // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing.
@@ -162,63 +153,8 @@ public static partial class TensorCoreAttention
         }
     }
 
-    /// <summary>
-    /// cp.async of rows [row0, row0 + 64) of one head's [T, D] into a [64][pitch] tile: 16-byte
-    /// chunks (8 bf16), 64 D / 8 of them over 128 threads, consecutive threads on consecutive chunks
-    /// of a row (coalesced); rows at or past T are zero-filled.
-    /// </summary>
-    private static void LoadTile<TMma>(TMma mma, ArrayView<ushort> smem, uint sbase, int tileStart, ArrayView<ushort> src, long address,
-        long head, int row0, int t, int d, int pitch, int tid)
-        where TMma : struct, IMma
-    {
-        int chunksPerRow = d >> 3;
-        int chunks = BlockQ * chunksPerRow;
-        for (int c = tid; c < chunks; c += Threads)
-        {
-            int r = c / chunksPerRow, col = (c - r * chunksPerRow) << 3;
-            bool valid = row0 + r < t;
-            long element = valid ? head + (long)(row0 + r) * d + col : head;
-            mma.CopyAsync16(smem, sbase, tileStart + r * pitch + col, src, element, address + 2 * element, valid);
-        }
-    }
 
-    /// <summary>
-    /// C0 += A B0 and C1 += A B1, with both n8 B fragments from one ldmatrix.x4 at
-    /// <paramref name="element"/> of the shared tile. For S = Q K^T (trans false) K's rows are
-    /// already k-contiguous; for O = P V (trans true) ldmatrix.x4.trans turns V's d-contiguous rows
-    /// into k-contiguous fragments.
-    /// </summary>
-    private static void MmaPair<TMma>(TMma mma, ref FragC c0, ref FragC c1, FragA a, ArrayView<ushort> smem, uint sbase, int element,
-        ArrayView<uint> scratch, bool trans)
-        where TMma : struct, IMma
-    {
-        FragA bf = mma.LdMatrixX4(smem, sbase, element, scratch, trans);
-        FragB b0, b1;
-        b0.R0 = bf.R0;
-        b0.R1 = bf.R1;
-        b1.R0 = bf.R2;
-        b1.R1 = bf.R3;
-        mma.Bf16(ref c0, a, b0, scratch);
-        mma.Bf16(ref c1, a, b1, scratch);
-    }
 
-    /// <summary>O[:, 0 .. D) += P_chunk V_chunk for one 16-key chunk; O columns 64 .. 127 live in <paramref name="o1"/>.</summary>
-    private static void PvChunk<TMma>(TMma mma, ref FragC8 o0, ref FragC8 o1, FragA pa, ArrayView<ushort> smem, uint sbase, int element, int d,
-        ArrayView<uint> scratch)
-        where TMma : struct, IMma
-    {
-        MmaPair(mma, ref o0.F0, ref o0.F1, pa, smem, sbase, element + 0, scratch, trans: true);
-        MmaPair(mma, ref o0.F2, ref o0.F3, pa, smem, sbase, element + 16, scratch, trans: true);
-        MmaPair(mma, ref o0.F4, ref o0.F5, pa, smem, sbase, element + 32, scratch, trans: true);
-        MmaPair(mma, ref o0.F6, ref o0.F7, pa, smem, sbase, element + 48, scratch, trans: true);
-        if (d > 64)
-        {
-            MmaPair(mma, ref o1.F0, ref o1.F1, pa, smem, sbase, element + 64, scratch, trans: true);
-            MmaPair(mma, ref o1.F2, ref o1.F3, pa, smem, sbase, element + 80, scratch, trans: true);
-            MmaPair(mma, ref o1.F4, ref o1.F5, pa, smem, sbase, element + 96, scratch, trans: true);
-            MmaPair(mma, ref o1.F6, ref o1.F7, pa, smem, sbase, element + 112, scratch, trans: true);
-        }
-    }
 
     /// <summary>scale * S, or -inf where key <paramref name="col"/> (+1) is not visible to row A / B.</summary>
     private static void MaskScale(ref FragC f, int col, int rowA, int rowB, bool full, AttentionArgs p, ArrayView<float> keep, long keepRow)

@@ -6,11 +6,14 @@ namespace MaMA.Kernels.TensorCore;
 
 public static partial class TensorCoreAttention
 {
+    /// <summary>The op name in error messages.</summary>
+    private const string Op = "tensor-core attention";
+
     private static readonly Dictionary<Accelerator, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>> s_kernels = new();
 
     /// <summary>Head sizes the kernel handles (the MaMA ViT's 64 and BioMedLM's 128).</summary>
-    public static bool Supports(int headDim) => headDim is 64 or 128;
+    public static bool Supports(int headDim) => AttentionTiles.SupportsHeadDim(headDim);
 
     /// <summary>
     /// o [B, H, T, D] (fp32) and lse [B, H, T] from contiguous bf16 q, k, v [B, H, T, D], on
@@ -39,9 +42,9 @@ public static partial class TensorCoreAttention
         {
             if (target.AcceleratorType == AcceleratorType.Cuda)
             {
-                p.QAddress = Address(q, "q");
-                p.KAddress = Address(k, "k");
-                p.VAddress = Address(v, "v");
+                p.QAddress = AttentionTiles.Address(Op, q, "q");
+                p.KAddress = AttentionTiles.Address(Op, k, "k");
+                p.VAddress = AttentionTiles.Address(Op, v, "v");
             }
             Kernel(target)(stream, config, q, k, v, keep, o, lse, p);
             return;
@@ -55,32 +58,14 @@ public static partial class TensorCoreAttention
     public static void Validate(long qLength, long kLength, long vLength, long keepLength, long oLength, long lseLength,
         int batch, int heads, int t, int headDim)
     {
-        if (batch < 0 || heads < 0 || t < 0)
-            throw new ArgumentOutOfRangeException(nameof(t), $"tensor-core attention: negative size (B {batch}, H {heads}, T {t}).");
-        if (!Supports(headDim))
-            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "tensor-core attention: head size D must be 64 or 128.");
+        AttentionTiles.CheckShape(Op, batch, heads, t, headDim);
         long rows = (long)batch * heads * t, elements = rows * headDim;
-        Need("q", qLength, elements);
-        Need("k", kLength, elements);
-        Need("v", vLength, elements);
-        Need("o", oLength, elements);
-        Need("lse", lseLength, rows);
-        if (keepLength != 0) Need("keep", keepLength, (long)batch * t);
-    }
-
-    private static void Need(string name, long length, long needed)
-    {
-        if (length < needed)
-            throw new ArgumentException($"tensor-core attention: {name} has {length} elements but the shape needs {needed}.");
-    }
-
-    /// <summary>Device address of a view's first element; cp.async copies 16-byte chunks, so it must be 16-byte aligned.</summary>
-    private static long Address(ArrayView<ushort> view, string name)
-    {
-        long address = view.LoadEffectiveAddressAsPtr().ToInt64();
-        if ((address & 15) != 0)
-            throw new ArgumentException($"tensor-core attention: {name} starts at a device address that is not 16-byte aligned (copy it to a fresh tensor).");
-        return address;
+        AttentionTiles.Need(Op, "q", qLength, elements);
+        AttentionTiles.Need(Op, "k", kLength, elements);
+        AttentionTiles.Need(Op, "v", vLength, elements);
+        AttentionTiles.Need(Op, "o", oLength, elements);
+        AttentionTiles.Need(Op, "lse", lseLength, rows);
+        if (keepLength != 0) AttentionTiles.Need(Op, "keep", keepLength, (long)batch * t);
     }
 
     private static Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ILGPU;
+using static MaMA.Kernels.TensorCore.AttentionTiles;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -103,20 +104,9 @@ public static partial class TensorCoreAttentionBackward
 
         for (int qt = qFirst; qt < qCount; qt++)
         {
-            int i = qt - qFirst;
-            if (qt + 1 < qCount)
-            {
-                int next = (i + 1) & 1;
-                LoadTile(mma, smem, sbase, qTiles + next * tile, q, p.QAddress, head, (qt + 1) * BlockQ, t, d, pitch, tid);
-                LoadTile(mma, smem, sbase, gTiles + next * tile, g, p.GAddress, head, (qt + 1) * BlockQ, t, d, pitch, tid);
-                mma.CommitAsync();
-                mma.WaitAsync(1);
-            }
-            else
-            {
-                mma.WaitAsync(0);
-            }
-            Group.Barrier();
+            int i = qt - qFirst, next = (i + 1) & 1;
+            NextPairOrWait(mma, qt + 1 < qCount, smem, sbase, qTiles + next * tile, q, p.QAddress, gTiles + next * tile, g, p.GAddress,
+                head, (qt + 1) * BlockQ, t, d, pitch, tid);
 
             int q0 = qt * BlockQ;
             int qBuf = qTiles + (i & 1) * tile, gBuf = gTiles + (i & 1) * tile;
@@ -184,19 +174,19 @@ public static partial class TensorCoreAttentionBackward
             Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (48 + bRow) * DsPitch, scratch, true), smem, sbase,
                 kTile + (48 + aRow) * pitch + aCol, d, scratch);
             int qA = q0 + warp * 16 + g8, qB = qA + 8;
-            AddRows(dq, dq0, head, qA, qB, t, d, colT);
-            if (d > 64) AddRows(dq, dq1, head, qA, qB, t, d, 64 + colT);
+            WriteRows(dq, dq0, head, qA, qB, t, d, colT, add: true);
+            if (d > 64) WriteRows(dq, dq1, head, qA, qB, t, d, 64 + colT, add: true);
 
             // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
             Group.Barrier();
         }
 
-        StoreRows(dv, dv0, head, keyA, keyB, t, d, colT);
-        StoreRows(dk, dk0, head, keyA, keyB, t, d, colT);
+        WriteRows(dv, dv0, head, keyA, keyB, t, d, colT, add: false);
+        WriteRows(dk, dk0, head, keyA, keyB, t, d, colT, add: false);
         if (d > 64)
         {
-            StoreRows(dv, dv1, head, keyA, keyB, t, d, 64 + colT);
-            StoreRows(dk, dk1, head, keyA, keyB, t, d, 64 + colT);
+            WriteRows(dv, dv1, head, keyA, keyB, t, d, 64 + colT, add: false);
+            WriteRows(dk, dk1, head, keyA, keyB, t, d, 64 + colT, add: false);
         }
     }
 
@@ -266,114 +256,40 @@ public static partial class TensorCoreAttentionBackward
         smem[rowB + col0 + 9] = (ushort)(a.R3 >> 16);
     }
 
-    /// <summary>dq rows A and B, columns col0 + 8j (+1) += the tile (fp32 atomics: every key tile adds to the same rows); rows past T dropped.</summary>
-    private static void AddRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0)
-    {
-        AddFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0);
-        AddFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8);
-        AddFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16);
-        AddFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24);
-        AddFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32);
-        AddFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40);
-        AddFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48);
-        AddFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56);
-    }
-
-    private static void AddFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col)
-    {
-        if (rowA < t)
-        {
-            long i = head + (long)rowA * d + col;
-            Atomic.Add(ref dst[i], f.C0);
-            Atomic.Add(ref dst[i + 1], f.C1);
-        }
-        if (rowB < t)
-        {
-            long i = head + (long)rowB * d + col;
-            Atomic.Add(ref dst[i], f.C2);
-            Atomic.Add(ref dst[i + 1], f.C3);
-        }
-    }
-
-    /// <summary>dk / dv rows A and B (keys), columns col0 + 8j (+1), plain stores; rows past T dropped.</summary>
-    private static void StoreRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0)
-    {
-        StoreFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0);
-        StoreFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8);
-        StoreFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16);
-        StoreFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24);
-        StoreFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32);
-        StoreFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40);
-        StoreFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48);
-        StoreFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56);
-    }
-
-    private static void StoreFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col)
-    {
-        if (rowA < t)
-        {
-            long i = head + (long)rowA * d + col;
-            dst[i] = f.C0;
-            dst[i + 1] = f.C1;
-        }
-        if (rowB < t)
-        {
-            long i = head + (long)rowB * d + col;
-            dst[i] = f.C2;
-            dst[i + 1] = f.C3;
-        }
-    }
-
     /// <summary>
-    /// cp.async of rows [row0, row0 + 64) of one head's [T, D] into a [64][pitch] tile (the forward's
-    /// load): 16-byte chunks over 128 threads, consecutive threads on consecutive chunks of a row;
-    /// rows at or past T are zero-filled.
+    /// Rows A and B, columns col0 + 8j (+1), of one head's [T, D] from the tile; rows past T dropped.
+    /// dq adds (<paramref name="add"/>: fp32 atomics, every key tile adds to the same rows); dk and
+    /// dv store (each key row belongs to one group).
     /// </summary>
-    private static void LoadTile<TMma>(TMma mma, ArrayView<ushort> smem, uint sbase, int tileStart, ArrayView<ushort> src, long address,
-        long head, int row0, int t, int d, int pitch, int tid)
-        where TMma : struct, IMma
+    private static void WriteRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0, bool add)
     {
-        int chunksPerRow = d >> 3;
-        int chunks = BlockQ * chunksPerRow;
-        for (int c = tid; c < chunks; c += Threads)
+        WriteFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0, add);
+        WriteFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8, add);
+        WriteFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16, add);
+        WriteFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24, add);
+        WriteFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32, add);
+        WriteFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40, add);
+        WriteFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48, add);
+        WriteFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56, add);
+    }
+
+    private static void WriteFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col, bool add)
+    {
+        if (rowA < t) WritePair(dst, head + (long)rowA * d + col, f.C0, f.C1, add);
+        if (rowB < t) WritePair(dst, head + (long)rowB * d + col, f.C2, f.C3, add);
+    }
+
+    private static void WritePair(ArrayView<float> dst, long i, float x0, float x1, bool add)
+    {
+        if (add)
         {
-            int r = c / chunksPerRow, col = (c - r * chunksPerRow) << 3;
-            bool valid = row0 + r < t;
-            long element = valid ? head + (long)(row0 + r) * d + col : head;
-            mma.CopyAsync16(smem, sbase, tileStart + r * pitch + col, src, element, address + 2 * element, valid);
+            Atomic.Add(ref dst[i], x0);
+            Atomic.Add(ref dst[i + 1], x1);
         }
-    }
-
-    /// <summary>C0 += A B0 and C1 += A B1 with both n8 B fragments from one ldmatrix.x4 (.trans when <paramref name="trans"/>).</summary>
-    private static void MmaPair<TMma>(TMma mma, ref FragC c0, ref FragC c1, FragA a, ArrayView<ushort> smem, uint sbase, int element,
-        ArrayView<uint> scratch, bool trans)
-        where TMma : struct, IMma
-    {
-        FragA bf = mma.LdMatrixX4(smem, sbase, element, scratch, trans);
-        FragB b0, b1;
-        b0.R0 = bf.R0;
-        b0.R1 = bf.R1;
-        b1.R0 = bf.R2;
-        b1.R1 = bf.R3;
-        mma.Bf16(ref c0, a, b0, scratch);
-        mma.Bf16(ref c1, a, b1, scratch);
-    }
-
-    /// <summary>acc[:, 0 .. D) += A B for a 16-row chunk of a d-contiguous tile (ldmatrix.x4.trans); columns 64 .. 127 in <paramref name="acc1"/>.</summary>
-    private static void PvChunk<TMma>(TMma mma, ref FragC8 acc0, ref FragC8 acc1, FragA a, ArrayView<ushort> smem, uint sbase, int element, int d,
-        ArrayView<uint> scratch)
-        where TMma : struct, IMma
-    {
-        MmaPair(mma, ref acc0.F0, ref acc0.F1, a, smem, sbase, element + 0, scratch, trans: true);
-        MmaPair(mma, ref acc0.F2, ref acc0.F3, a, smem, sbase, element + 16, scratch, trans: true);
-        MmaPair(mma, ref acc0.F4, ref acc0.F5, a, smem, sbase, element + 32, scratch, trans: true);
-        MmaPair(mma, ref acc0.F6, ref acc0.F7, a, smem, sbase, element + 48, scratch, trans: true);
-        if (d > 64)
+        else
         {
-            MmaPair(mma, ref acc1.F0, ref acc1.F1, a, smem, sbase, element + 64, scratch, trans: true);
-            MmaPair(mma, ref acc1.F2, ref acc1.F3, a, smem, sbase, element + 80, scratch, trans: true);
-            MmaPair(mma, ref acc1.F4, ref acc1.F5, a, smem, sbase, element + 96, scratch, trans: true);
-            MmaPair(mma, ref acc1.F6, ref acc1.F7, a, smem, sbase, element + 112, scratch, trans: true);
+            dst[i] = x0;
+            dst[i + 1] = x1;
         }
     }
 }

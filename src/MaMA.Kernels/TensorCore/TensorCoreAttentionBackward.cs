@@ -6,6 +6,9 @@ namespace MaMA.Kernels.TensorCore;
 
 public static partial class TensorCoreAttentionBackward
 {
+    /// <summary>The op name in error messages.</summary>
+    private const string Op = "tensor-core attention backward";
+
     private static readonly Dictionary<Accelerator, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
         ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         AttentionBackwardArgs>> s_kernels = new();
@@ -16,7 +19,7 @@ public static partial class TensorCoreAttentionBackward
     public static long Launches => Interlocked.Read(ref s_launches);
 
     /// <summary>Head sizes the kernel handles (as the forward: 64 and 128).</summary>
-    public static bool Supports(int headDim) => headDim is 64 or 128;
+    public static bool Supports(int headDim) => AttentionTiles.SupportsHeadDim(headDim);
 
     /// <summary>
     /// dq, dk, dv [B, H, T, D] (fp32) from contiguous bf16 q, k, v and output gradient g = dO
@@ -50,10 +53,10 @@ public static partial class TensorCoreAttentionBackward
         {
             if (target.AcceleratorType == AcceleratorType.Cuda)
             {
-                p.QAddress = Address(q, "q");
-                p.KAddress = Address(k, "k");
-                p.VAddress = Address(v, "v");
-                p.GAddress = Address(g, "dO");
+                p.QAddress = AttentionTiles.Address(Op, q, "q");
+                p.KAddress = AttentionTiles.Address(Op, k, "k");
+                p.VAddress = AttentionTiles.Address(Op, v, "v");
+                p.GAddress = AttentionTiles.Address(Op, g, "dO");
             }
             dqAll.MemSetToZero(stream);
             Kernel(target)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
@@ -69,36 +72,18 @@ public static partial class TensorCoreAttentionBackward
     public static void Validate(long qLength, long kLength, long vLength, long gLength, long lseLength, long deltaLength, long keepLength,
         long dqLength, long dkLength, long dvLength, int batch, int heads, int t, int headDim)
     {
-        if (batch < 0 || heads < 0 || t < 0)
-            throw new ArgumentOutOfRangeException(nameof(t), $"tensor-core attention backward: negative size (B {batch}, H {heads}, T {t}).");
-        if (!Supports(headDim))
-            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "tensor-core attention backward: head size D must be 64 or 128.");
+        AttentionTiles.CheckShape(Op, batch, heads, t, headDim);
         long rows = (long)batch * heads * t, elements = rows * headDim;
-        Need("q", qLength, elements);
-        Need("k", kLength, elements);
-        Need("v", vLength, elements);
-        Need("dO", gLength, elements);
-        Need("lse", lseLength, rows);
-        Need("delta", deltaLength, rows);
-        Need("dq", dqLength, elements);
-        Need("dk", dkLength, elements);
-        Need("dv", dvLength, elements);
-        if (keepLength != 0) Need("keep", keepLength, (long)batch * t);
-    }
-
-    private static void Need(string name, long length, long needed)
-    {
-        if (length < needed)
-            throw new ArgumentException($"tensor-core attention backward: {name} has {length} elements but the shape needs {needed}.");
-    }
-
-    /// <summary>Device address of a view's first element; cp.async copies 16-byte chunks, so it must be 16-byte aligned.</summary>
-    private static long Address(ArrayView<ushort> view, string name)
-    {
-        long address = view.LoadEffectiveAddressAsPtr().ToInt64();
-        if ((address & 15) != 0)
-            throw new ArgumentException($"tensor-core attention backward: {name} starts at a device address that is not 16-byte aligned (copy it to a fresh tensor).");
-        return address;
+        AttentionTiles.Need(Op, "q", qLength, elements);
+        AttentionTiles.Need(Op, "k", kLength, elements);
+        AttentionTiles.Need(Op, "v", vLength, elements);
+        AttentionTiles.Need(Op, "dO", gLength, elements);
+        AttentionTiles.Need(Op, "lse", lseLength, rows);
+        AttentionTiles.Need(Op, "delta", deltaLength, rows);
+        AttentionTiles.Need(Op, "dq", dqLength, elements);
+        AttentionTiles.Need(Op, "dk", dkLength, elements);
+        AttentionTiles.Need(Op, "dv", dvLength, elements);
+        if (keepLength != 0) AttentionTiles.Need(Op, "keep", keepLength, (long)batch * t);
     }
 
     private static Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
