@@ -33,7 +33,6 @@ public static partial class Ops
             var s = ((IlgpuDevice)o.Device).Stream;
             TensorCoreAttention.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), keep is null ? default : keep.View<float>(),
                 o.View<float>(), lse.View<float>(), batch, heads, t, d, causal, scale);
-            s.Synchronize();
         }
     }
 

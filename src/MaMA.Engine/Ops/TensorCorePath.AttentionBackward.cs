@@ -50,7 +50,6 @@ public static partial class Ops
             TensorCoreAttentionBackward.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), g16.View<ushort>(),
                 lse.View<float>(), delta.View<float>(), keep is null ? default : keep.View<float>(),
                 dq.View<float>(), dk.View<float>(), dv.View<float>(), batch, heads, t, d, causal, scale);
-            s.Synchronize();
         }
         return (dq, dk, dv);
     }
