@@ -56,6 +56,27 @@ public static class Autocast
     public static Tensor? LowerOrNull(Tensor? x) => x is null ? null : Lower(x);
 
     /// <summary>
+    /// The end of a single-node op's hook: the bf16 copies it made belong to the op's node, which
+    /// frees them after its backward (<see cref="Node.Owning"/>), or are garbage at once when the op
+    /// was not recorded. The op's node is <paramref name="y"/>'s, or the first below it past view
+    /// nodes (LoRA reshapes its 2-D result back). Only for ops whose node is the one that reads the
+    /// copies (matmul, LoRA, attention), so that nothing later in the sweep still needs them; a view
+    /// of a copy the node saved keeps the storage alive by its own reference.
+    /// </summary>
+    internal static Tensor OwnCopies(Tensor y, params (Tensor Copy, Tensor Original)[] pairs)
+    {
+        Node? node = y.GradFn;
+        while (node is { IsView: true }) node = node.Edges[0].Producer;
+        foreach ((Tensor copy, Tensor original) in pairs)
+        {
+            if (ReferenceEquals(copy, original)) continue;
+            if (node is not null) node.Owning(copy);
+            else if (y.GradFn is null) copy.Dispose();
+        }
+        return y;
+    }
+
+    /// <summary>
     /// The form in which an op keeps an activation for its backward: inside a bf16 scope an fp32
     /// activation of the graph (<paramref name="source"/> has a producer, so only the tape would keep
     /// it alive) is kept as an unrecorded bf16 copy of <paramref name="values"/>, as PyTorch's

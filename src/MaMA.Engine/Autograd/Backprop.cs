@@ -6,12 +6,13 @@ namespace MaMA.Engine.Autograd;
 /// <summary>
 /// Reverse-mode sweep: collect the nodes reachable from the root, visit them newest first, call
 /// each node's backward once with its summed output gradient, and accumulate into leaves' Grad
-/// (so repeated backward calls accumulate, which is gradient accumulation). With a
+/// (so repeated backward calls accumulate, which is gradient accumulation). Unless the graph is
+/// retained, each node disposes the saved tensors it owns right after its backward. With a
 /// <see cref="GradHooks"/> registration, parameters are reported when their gradient is final.
 /// </summary>
 internal static class Backprop
 {
-    public static void Run(Tensor root, Tensor? gradient)
+    public static void Run(Tensor root, Tensor? gradient, bool retainGraph = false)
     {
         if (!root.RequiresGrad)
             throw new InvalidOperationException("Backward() on a tensor that does not require grad: no parameter or input with RequiresGrad was used to compute it.");
@@ -39,7 +40,7 @@ internal static class Backprop
         }
         try
         {
-            Sweep(root, gradient, pass, outermost);
+            Sweep(root, gradient, pass, outermost, retainGraph);
             if (outermost)
                 foreach (Parameter p in pass!.Deferred) pass.Fire(p);
         }
@@ -49,7 +50,7 @@ internal static class Backprop
         }
     }
 
-    private static void Sweep(Tensor root, Tensor gradient, HookPass? pass, bool outermost)
+    private static void Sweep(Tensor root, Tensor gradient, HookPass? pass, bool outermost, bool retainGraph)
     {
         // Storages a leaf Grad may not adopt: the caller's gradient and those already adopted by
         // another leaf in this pass (c = a + b hands the same dy to a and b). A Grad is then owned
@@ -98,7 +99,9 @@ internal static class Backprop
             {
                 Unpend(pending, gradOut);
                 consumed.Add(gradOut);
+                node.ThrowIfFreed();
                 Tensor?[] gradIns = Diagnostics.OpProfile.Enabled ? ProfiledBackward(node, gradOut) : node.Backward(gradOut);
+                if (!retainGraph) node.ReleaseSaved();
                 if (gradIns.Length != node.Edges.Length)
                     throw new InvalidOperationException($"Internal error: {node.Name} returned {gradIns.Length} gradients for {node.Edges.Length} inputs.");
                 for (int i = 0; i < node.Edges.Length; i++)

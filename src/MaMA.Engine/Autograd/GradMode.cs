@@ -47,6 +47,10 @@ public static class GradMode
             output.GradFn = node;
             output.RequiresGrad = true;
         }
+        else
+        {
+            node.ReleaseSaved(); // not recorded: what the op made for a backward is garbage now
+        }
         return output;
     }
 

@@ -34,6 +34,9 @@ public abstract class Node
 
     public long Sequence { get; }
 
+    /// <summary>A reshape, permute, narrow, expand or contiguous copy: one input, nothing saved, the gradient only re-laid out.</summary>
+    internal virtual bool IsView => false;
+
     /// <summary>True when some input wanted a gradient (the op must be recorded).</summary>
     public bool AnyInputRequiresGrad
     {
@@ -47,6 +50,47 @@ public abstract class Node
 
     /// <summary>Gradients w.r.t. the inputs (<see cref="Edges"/>), each shaped like its input, given dL/dOutput.</summary>
     public abstract Tensor?[] Backward(Tensor gradOutput);
+
+    private List<Tensor>? _owned;
+    private bool _freed;
+
+    /// <summary>
+    /// Marks saved tensors that the op made for this node alone (log-sum-exps, normalisation
+    /// statistics, widened or bf16 copies): nothing else holds them, so <see cref="ReleaseSaved"/>
+    /// disposes them once the backward has run instead of leaving their blocks to the finalizer.
+    /// Never pass a tensor that is also an op's input or output.
+    /// </summary>
+    internal Node Owning(params Tensor?[] tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        foreach (Tensor? t in tensors)
+            if (t is not null) (_owned ??= []).Add(t);
+        return this;
+    }
+
+    /// <summary>
+    /// Disposes the owned saved tensors: after this node's backward in a sweep that does not retain
+    /// the graph (PyTorch frees saved tensors the same way), or at once when the op was not
+    /// recorded. A later backward through this node is then an error.
+    /// </summary>
+    internal void ReleaseSaved()
+    {
+        if (_owned is null) return;
+        foreach (Tensor t in _owned) t.Dispose();
+        _owned = null;
+        _freed = true;
+    }
+
+    /// <summary><paramref name="made"/> when the op made it (a copy), null when it is <paramref name="original"/> itself: for <see cref="Owning"/>.</summary>
+    internal static Tensor? IfCopy(Tensor? made, Tensor? original) => ReferenceEquals(made, original) ? null : made;
+
+    /// <summary>Throws when <see cref="ReleaseSaved"/> freed tensors this node's backward reads.</summary>
+    internal void ThrowIfFreed()
+    {
+        if (_freed)
+            throw new InvalidOperationException(
+                $"Backward through {this} a second time: the tensors it saved were freed after the first backward. Pass retainGraph: true to the first Backward.");
+    }
 
     public override string ToString() => $"{Name}#{Sequence}";
 }

@@ -84,19 +84,11 @@ internal static class ContrastiveFusion
             });
 
         Tensor[] inputs = logScale is null ? [left, right] : [left, right, logScale];
-        var node = new ContrastiveNode(op, inputs, lf, rf, ls, sim, lse, scaleGrad, blocks, useLog, fixedScale, inv);
-        GradMode.RecordIfNeeded(loss, node);
-        if (loss.GradFn is null)
-        {
-            // Nothing to differentiate: hand the N x N buffers back to the allocator now.
-            sim.Dispose();
-            lse.Dispose();
-            scaleGrad.Dispose();
-            if (!ReferenceEquals(lf, left)) lf.Dispose();
-            if (!ReferenceEquals(rf, right)) rf.Dispose();
-            if (!ReferenceEquals(ls, logScale)) ls.Dispose();
-        }
-        return loss;
+        // The N x N buffers and the fp32 copies go back to the allocator after the backward, or now
+        // when there is nothing to differentiate.
+        Node node = new ContrastiveNode(op, inputs, lf, rf, ls, sim, lse, scaleGrad, blocks, useLog, fixedScale, inv)
+            .Owning(sim, lse, scaleGrad, Node.IfCopy(lf, left), Node.IfCopy(rf, right), Node.IfCopy(ls, logScale));
+        return GradMode.RecordIfNeeded(loss, node);
     }
 
     /// <summary>c [m, n] (row-major, contiguous) = a @ b (+ beta c) with element strides: cuBLAS on CUDA when loaded, else the generated strided GEMM.</summary>

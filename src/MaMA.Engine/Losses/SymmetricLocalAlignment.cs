@@ -143,7 +143,8 @@ public static partial class Losses
                 }
                 SlaKernels.Reduce.Launch(s, n * n, colMax.View<float>(), rowMax.View<float>(), offsetsOnDevice.View<int>(), scores.View<float>(), n, p, r);
             });
-        GradMode.RecordIfNeeded(scores, new SlaScoresNode(patches, sentences, pf, sf, offsetsOnDevice, reportOnDevice, argP, argS));
+        GradMode.RecordIfNeeded(scores, new SlaScoresNode(patches, sentences, pf, sf, offsetsOnDevice, reportOnDevice, argP, argS)
+            .Owning(offsetsOnDevice, reportOnDevice, argP, argS, Node.IfCopy(pf, patches), Node.IfCopy(sf, sentences)));
         Tensor t2i = Ops.Reshape(Ops.Narrow(scores, 0, 0, 1), n, n);
         Tensor i2t = Ops.Reshape(Ops.Narrow(scores, 0, 1, 1), n, n);
         return (t2i, i2t);

@@ -27,7 +27,7 @@ public static partial class Ops
         Dispatch.Run(xf.Device,
             cpu: () => ActivationsSimd.ReluForward(n, xf.Ptr<float>(), y.Ptr<float>()),
             ilgpu: s => ActivationKernels.ReluForward.Launch(s, n, xf.View<float>(), y.View<float>()));
-        return GradMode.RecordIfNeeded(y, new ReluNode(x, xf));
+        return GradMode.RecordIfNeeded(y, new ReluNode(x, xf).Owning(Node.IfCopy(xf, x)));
     }
 
     public static unsafe Tensor Gelu(Tensor x, GeluForm form = GeluForm.Erf)
@@ -48,7 +48,14 @@ public static partial class Ops
                 else ActivationKernels.GeluTanhForward.Launch(s, n, xf.View<float>(), y.View<float>());
             });
         // Under bf16 autocast the backward reads a bf16 copy of x (Autocast.KeepForBackward).
-        return GradMode.ShouldRecord(x) ? GradMode.RecordIfNeeded(y, new GeluNode(x, Autocast.KeepForBackward(x, xf), form)) : y;
+        if (!GradMode.ShouldRecord(x))
+        {
+            if (!ReferenceEquals(xf, x)) xf.Dispose();
+            return y;
+        }
+        Tensor saved = Autocast.KeepForBackward(x, xf);
+        if (!ReferenceEquals(saved, xf) && !ReferenceEquals(xf, x)) xf.Dispose(); // the bf16 copy replaces a widened one
+        return GradMode.RecordIfNeeded(y, new GeluNode(x, saved, form).Owning(Node.IfCopy(saved, x)));
     }
 
     private sealed class ReluNode(Tensor x, Tensor xf) : Node(x)

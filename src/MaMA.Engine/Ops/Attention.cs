@@ -28,7 +28,11 @@ public static partial class Ops
     /// </summary>
     public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale)
     {
-        if (Autocast.Lowers(q, k, v)) return Attention(Autocast.Lower(q), Autocast.Lower(k), Autocast.Lower(v), keyPaddingMask, causal, scale);
+        if (Autocast.Lowers(q, k, v))
+        {
+            Tensor lq = Autocast.Lower(q), lk = Autocast.Lower(k), lv = Autocast.Lower(v);
+            return Autocast.OwnCopies(Attention(lq, lk, lv, keyPaddingMask, causal, scale), (lq, q), (lk, k), (lv, v));
+        }
         const string name = "attention";
         ArgumentNullException.ThrowIfNull(q);
         ArgumentNullException.ThrowIfNull(k);
@@ -107,9 +111,10 @@ public static partial class Ops
                     FlashKernels.AttentionForward.Launch(s, rows, qf.View<float>(), kf.View<float>(), vf.View<float>(), keepAll.View<float>(),
                         o.View<float>(), lse.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
                 });
-        return sixteen
-            ? GradMode.RecordIfNeeded(o, new AttentionNode([q, k, v], qs, ks, vs, keep, o, lse, causal, scale))
-            : GradMode.RecordIfNeeded(o, new AttentionNode([qf, kf, vf], qs, ks, vs, keep, o, lse, causal, scale));
+        // Owned by the node: lse, and the mask and q, k, v copies the op made (contiguous or fp32 forms of views).
+        Node node = new AttentionNode(sixteen ? [q, k, v] : [qf, kf, vf], qs, ks, vs, keep, o, lse, causal, scale)
+            .Owning(lse, Node.IfCopy(keep, keyPaddingMask), Node.IfCopy(qs, q), Node.IfCopy(ks, k), Node.IfCopy(vs, v));
+        return GradMode.RecordIfNeeded(o, node);
     }
 
     /// <summary>

@@ -47,6 +47,8 @@ public static partial class Ops
         Tensor y = Tensor.Empty(shape, DType.Float32, a.Device);
         int n = checked((int)y.Numel);
         if (n > 0) BroadcastKernel(af, bf, y, op, n);
+        if (!ReferenceEquals(af, a)) af.Dispose(); // widened copies of 16-bit operands: the backward keeps its own
+        if (!ReferenceEquals(bf, b)) bf.Dispose();
         return GradMode.ShouldRecord(a, b) ? GradMode.RecordIfNeeded(y, new BinaryNode(a, b, op)) : y;
     }
 
@@ -108,6 +110,7 @@ public static partial class Ops
             {
                 _a = b.RequiresGrad ? Autocast.KeepForBackward(a, a) : null;
                 _b = a.RequiresGrad ? Autocast.KeepForBackward(b, b) : null;
+                Owning(IfCopy(_a, a), IfCopy(_b, b));
             }
             else if (op == BinaryKernels.Divide)
             {

@@ -55,7 +55,9 @@ public static partial class Ops
                 CrossEntropyKernels.Forward.Launch(s, rows, xf.View<float>(), t32.View<int>(), rowLoss.View<float>(), rowMax.View<float>(), logSum.View<float>(), c, labelSmoothing, ignore);
                 RowReduceKernels.Sum.Launch(s, 1, rowLoss.View<float>(), loss.View<float>(), rows, scale);
             });
-        return GradMode.RecordIfNeeded(loss, new CrossEntropyNode(logits, xf, t32, rowMax, logSum, labelSmoothing, ignore, scale));
+        rowLoss.Dispose();
+        return GradMode.RecordIfNeeded(loss, new CrossEntropyNode(logits, xf, t32, rowMax, logSum, labelSmoothing, ignore, scale)
+            .Owning(t32, rowMax, logSum, Node.IfCopy(xf, logits)));
     }
 
     /// <summary>

@@ -31,7 +31,8 @@ public static partial class Ops
             Dispatch.Run(xf.Device,
                 cpu: () => L2NormalizeSimd.Forward(rows, n, xf.Ptr<float>(), y.Ptr<float>(), norm.Ptr<float>(), eps),
                 ilgpu: s => L2NormalizeKernels.Forward.Launch(s, rows, xf.View<float>(), y.View<float>(), norm.View<float>(), n, eps));
-        return GradMode.RecordIfNeeded(y, new L2NormalizeNode(x, y, norm, eps));
+        if (!ReferenceEquals(xf, x)) xf.Dispose(); // the backward reads y and norm
+        return GradMode.RecordIfNeeded(y, new L2NormalizeNode(x, y, norm, eps).Owning(norm));
     }
 
     /// <summary>Backward from the saved output y and the unclamped row norms.</summary>

@@ -53,7 +53,8 @@ public static partial class Ops
         var inputs = new List<Tensor> { x };
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
-        return GradMode.RecordIfNeeded(y, new LayerNormNode(inputs.ToArray(), xf, wf, mean, rstd, weight is not null, bias is not null));
+        return GradMode.RecordIfNeeded(y, new LayerNormNode(inputs.ToArray(), xf, wf, mean, rstd, weight is not null, bias is not null)
+            .Owning(mean, rstd, Node.IfCopy(xf, x), Node.IfCopy(wf, weight), Node.IfCopy(bf, bias)));
     }
 
     private static void CheckLayerNormParameter(string op, string name, Tensor? p, Tensor x, int c)

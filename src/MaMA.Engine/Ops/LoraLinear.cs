@@ -36,7 +36,11 @@ public static partial class Ops
     public static Tensor LoraLinear(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scaling, WeightLayout layout,
         float dropout = 0f, ulong seed = 0, ulong offset = 0, bool training = false)
     {
-        if (Autocast.Lowers(x, weight, loraA, loraB)) return LoraLinear(Autocast.Lower(x), Autocast.Lower(weight), bias, Autocast.Lower(loraA), Autocast.Lower(loraB), scaling, layout, dropout, seed, offset, training);
+        if (Autocast.Lowers(x, weight, loraA, loraB))
+        {
+            Tensor lx = Autocast.Lower(x), lw = Autocast.Lower(weight), la = Autocast.Lower(loraA), lb = Autocast.Lower(loraB);
+            return Autocast.OwnCopies(LoraLinear(lx, lw, bias, la, lb, scaling, layout, dropout, seed, offset, training), (lx, x), (lw, weight), (la, loraA), (lb, loraB));
+        }
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(loraA);
@@ -170,8 +174,7 @@ public static partial class Ops
         Tensor[] inputs = bias is null ? [x, weight, loraA, loraB] : [x, weight, bias, loraA, loraB];
         // Saved: x only for dA (when A trains), W only for dx (when x needs a gradient), A, B and u = dropout(x) A^T.
         var node = new LoraLinearNode(inputs, loraA.RequiresGrad ? x : null, x.RequiresGrad ? weight : null, loraA, loraB,
-            bias is not null, u, scaling, layout, mask, m, inF, outF, r);
-        if (!GradMode.ShouldRecord(inputs)) u.Dispose();
+            bias is not null, u, scaling, layout, mask, m, inF, outF, r).Owning(u);
         return GradMode.RecordIfNeeded(y, node);
     }
 

@@ -13,7 +13,11 @@ public static partial class Ops
     /// </summary>
     public static unsafe Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false)
     {
-        if (Autocast.Lowers(a, b)) return MatMul(Autocast.Lower(a), Autocast.Lower(b), transposeA, transposeB);
+        if (Autocast.Lowers(a, b))
+        {
+            Tensor la = Autocast.Lower(a), lb = Autocast.Lower(b);
+            return Autocast.OwnCopies(MatMul(la, lb, transposeA, transposeB), (la, a), (lb, b));
+        }
         Dispatch.SameDevice("matmul", a, b);
         Dispatch.RequireFloat("matmul", a);
         Dispatch.RequireFloat("matmul", b);

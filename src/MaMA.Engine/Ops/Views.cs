@@ -155,6 +155,8 @@ public static partial class Ops
 
     private sealed class ReshapeNode(Tensor x) : Node(x)
     {
+        internal override bool IsView => true;
+
         public override string Name => "reshape";
 
         public override Tensor?[] Backward(Tensor dy) => [Reshape(dy, Edges[0].ShapeArray)];
@@ -162,6 +164,8 @@ public static partial class Ops
 
     private sealed class PermuteNode(Tensor x, int[] order) : Node(x)
     {
+        internal override bool IsView => true;
+
         public override string Name => "permute";
 
         public override Tensor?[] Backward(Tensor dy)
@@ -174,6 +178,8 @@ public static partial class Ops
 
     private sealed class NarrowNode(Tensor x, int axis, int start) : Node(x)
     {
+        internal override bool IsView => true;
+
         public override string Name => "narrow";
 
         public override Tensor?[] Backward(Tensor dy)
@@ -188,6 +194,8 @@ public static partial class Ops
 
     private sealed class ExpandNode(Tensor x) : Node(x)
     {
+        internal override bool IsView => true;
+
         public override string Name => "expand";
 
         public override Tensor?[] Backward(Tensor dy) => [SumTo(dy, Edges[0].Shape)];
@@ -195,6 +203,8 @@ public static partial class Ops
 
     private sealed class ContiguousNode(Tensor x) : Node(x)
     {
+        internal override bool IsView => true;
+
         public override string Name => "contiguous";
 
         public override Tensor?[] Backward(Tensor dy) => [dy];

@@ -113,7 +113,9 @@ public partial class Tensor : IDisposable
     public bool IsLeaf => GradFn is null;
 
     /// <summary>Runs reverse-mode differentiation from this scalar (or with an explicit upstream gradient).</summary>
-    public void Backward(Tensor? gradient = null) => Backprop.Run(this, gradient);
+    /// <param name="gradient">dL/dthis; null for a scalar (1).</param>
+    /// <param name="retainGraph">Keep every node's saved tensors for another backward through the same graph (else each node frees those it owns after its backward, as PyTorch does).</param>
+    public void Backward(Tensor? gradient = null, bool retainGraph = false) => Backprop.Run(this, gradient, retainGraph);
 
     /// <summary>Same data, cut from the graph.</summary>
     public Tensor Detach()

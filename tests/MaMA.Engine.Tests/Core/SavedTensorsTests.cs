@@ -125,6 +125,58 @@ public sealed class SavedTensorsTests
         }
     }
 
+    [Test]
+    public void ASecondBackwardThroughTheSameGraphNeedsRetainGraph()
+    {
+        // LayerNorm owns its mean and rstd: the first backward frees them.
+        Tensor x = Tensor.FromArray([1f, 2f, 4f, -1f, 0f, 3f], [2, 3]);
+        x.RequiresGrad = true;
+        Tensor loss = Engine.Ops.Sum(Engine.Ops.Mul(Engine.Ops.LayerNorm(x, null, null), Engine.Ops.LayerNorm(x, null, null)));
+        loss.Backward();
+        float[] first = x.Grad!.ToArray<float>();
+        var e = Assert.Throws<InvalidOperationException>(() => loss.Backward())!;
+        Assert.That(e.Message, Does.Contain("a second time").And.Contain("retainGraph: true"));
+
+        Tensor y = Tensor.FromArray([1f, 2f, 4f, -1f, 0f, 3f], [2, 3]);
+        y.RequiresGrad = true;
+        Tensor again = Engine.Ops.Sum(Engine.Ops.Mul(Engine.Ops.LayerNorm(y, null, null), Engine.Ops.LayerNorm(y, null, null)));
+        again.Backward(retainGraph: true);
+        again.Backward();
+        float[] twice = y.Grad!.ToArray<float>();
+        for (int i = 0; i < first.Length; i++) Assert.That(twice[i], Is.EqualTo(2 * first[i]).Within(1e-6f), "retained: the gradients accumulate");
+    }
+
+    [Test]
+    public void SavedTensorsTheOpMadeAreDisposedByTheBackwardNotTheFinalizer()
+    {
+        // Attention owns its lse and the contiguous copies of the strided q, k, v views; LayerNorm its
+        // mean and rstd: 6 storages. The same graph retained frees none of them.
+        long retained = DisposedByBackward(retainGraph: true);
+        long freed = DisposedByBackward(retainGraph: false);
+        Assert.That(freed - retained, Is.EqualTo(6));
+    }
+
+    /// <summary>Storages freed by Dispose during one backward of attention + LayerNorm over strided views.</summary>
+    private static long DisposedByBackward(bool retainGraph)
+    {
+        var rng = new Random(2);
+        // qkv [B 2, T 16, 3, D 8]: q, k, v are [2, 1, 16, 8] views with a token stride of 24, as a ViT's.
+        Tensor qkv = Tensor.FromArray(Enumerable.Range(0, 2 * 16 * 3 * 8).Select(_ => (float)rng.NextDouble()).ToArray(), [2, 16, 3, 8]);
+        qkv.RequiresGrad = true;
+        Tensor q = Engine.Ops.Permute(Engine.Ops.Narrow(qkv, 2, 0, 1), 0, 2, 1, 3);
+        Tensor k = Engine.Ops.Permute(Engine.Ops.Narrow(qkv, 2, 1, 1), 0, 2, 1, 3);
+        Tensor v = Engine.Ops.Permute(Engine.Ops.Narrow(qkv, 2, 2, 1), 0, 2, 1, 3);
+        Assert.That(q.IsContiguous, Is.False);
+        Tensor loss = Engine.Ops.Sum(Engine.Ops.LayerNorm(Engine.Ops.Attention(q, k, v, null, causal: false, scale: 0.3f), null, null));
+        Collect();
+        long before = Memory.Storage.ReleasedByDispose;
+        loss.Backward(retainGraph: retainGraph);
+        long released = Memory.Storage.ReleasedByDispose - before;
+        GC.KeepAlive(qkv);
+        GC.KeepAlive(loss);
+        return released;
+    }
+
     private static float[] GeluGrad(float[] xs) =>
         xs.Select(v => 0.5f * (0.5f * (1f + Erf(v / MathF.Sqrt(2f))) + v * MathF.Exp(-v * v / 2f) / MathF.Sqrt(2f * MathF.PI))).ToArray();
 
