@@ -57,8 +57,8 @@ public static class Autocast
 
     /// <summary>
     /// The end of a single-node op's hook: the bf16 copies it made belong to the op's node, which
-    /// frees them after its backward (<see cref="Node.Owning"/>), or are garbage at once when the op
-    /// was not recorded. The op's node is <paramref name="y"/>'s, or the first below it past view
+    /// frees those it saved after its backward (<see cref="Node.OwningIfSaved"/>), or are garbage at
+    /// once when the op was not recorded. The op's node is <paramref name="y"/>'s, or the first below it past view
     /// nodes (LoRA reshapes its 2-D result back). Only for ops whose node is the one that reads the
     /// copies (matmul, LoRA, attention), so that nothing later in the sweep still needs them; a view
     /// of a copy the node saved keeps the storage alive by its own reference.
@@ -70,7 +70,7 @@ public static class Autocast
         foreach ((Tensor copy, Tensor original) in pairs)
         {
             if (ReferenceEquals(copy, original)) continue;
-            if (node is not null) node.Owning(copy);
+            if (node is not null) node.OwningIfSaved(copy);
             else if (y.GradFn is null) copy.Dispose();
         }
         return y;

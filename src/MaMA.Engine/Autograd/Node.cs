@@ -52,6 +52,7 @@ public abstract class Node
     public abstract Tensor?[] Backward(Tensor gradOutput);
 
     private List<Tensor>? _owned;
+    private List<WeakReference<Tensor>>? _ownedIfSaved;
     private bool _freed;
 
     /// <summary>
@@ -69,12 +70,31 @@ public abstract class Node
     }
 
     /// <summary>
+    /// Like <see cref="Owning"/> for tensors the node may or may not have saved (the autocast copies
+    /// an op's hook made: a matmul keeps its input's copy only when the weight trains): held weakly,
+    /// so one the node did not save dies with the next collection, and disposed after the backward
+    /// when the node kept it.
+    /// </summary>
+    internal void OwningIfSaved(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        (_ownedIfSaved ??= []).Add(new WeakReference<Tensor>(tensor));
+    }
+
+    /// <summary>
     /// Disposes the owned saved tensors: after this node's backward in a sweep that does not retain
     /// the graph (PyTorch frees saved tensors the same way), or at once when the op was not
     /// recorded. A later backward through this node is then an error.
     /// </summary>
     internal void ReleaseSaved()
     {
+        if (_ownedIfSaved is not null)
+        {
+            foreach (WeakReference<Tensor> w in _ownedIfSaved)
+                if (w.TryGetTarget(out Tensor? t)) t.Dispose();
+            _ownedIfSaved = null;
+            _freed = true;
+        }
         if (_owned is null) return;
         foreach (Tensor t in _owned) t.Dispose();
         _owned = null;
