@@ -58,8 +58,8 @@ public static class Autocast
     /// <summary>
     /// The end of a single-node op's hook: the bf16 copies it made belong to the op's node, which
     /// frees those it saved after its backward (<see cref="Node.OwningIfSaved"/>), or are garbage at
-    /// once when the op was not recorded. The op's node is <paramref name="y"/>'s, or the first below it past view
-    /// nodes (LoRA reshapes its 2-D result back). Only for ops whose node is the one that reads the
+    /// once when the op was not recorded. The op's node is <paramref name="y"/>'s, or the first below
+    /// it past view nodes (LoRA reshapes its 2-D result back). Only for ops whose node is the one that reads the
     /// copies (matmul, LoRA, attention), so that nothing later in the sweep still needs them; a view
     /// of a copy the node saved keeps the storage alive by its own reference.
     /// </summary>
@@ -82,8 +82,9 @@ public static class Autocast
     /// it alive) is kept as an unrecorded bf16 copy of <paramref name="values"/>, as PyTorch's
     /// autocast keeps the bf16 outputs of its matmuls for GELU and the LayerScale product; the
     /// backward widens it. Anything else (outside a scope, parameters, leaves the caller holds,
-    /// 16-bit tensors, strided views whose copy could be larger) is kept as <paramref name="values"/>. Half the bytes for the largest saved
-    /// tensors of a transformer block (the MLP's 4C-wide hidden activation among them).
+    /// 16-bit tensors, strided views whose copy could be larger) is kept as <paramref name="values"/>.
+    /// Half the bytes for the largest saved tensors of a transformer block (the MLP's 4C-wide hidden
+    /// activation among them). The caller owns a copy (<see cref="Node.Owning"/>).
     /// </summary>
     public static Tensor KeepForBackward(Tensor source, Tensor values)
     {
