@@ -167,6 +167,19 @@ public sealed class BenchCommandTests
         Assert.That(withPeak, Does.Contain("| clip_loss N16 E32 | fwd | 0.500 | n/a | - | 4.000 | n/a | 6.2% | n/a |"));
     }
 
+    [Test]
+    public void ModelTableShowsStepTimesAndSavedBytesOfBothSides()
+    {
+        // An engine bf16 `bench model` report and a torch `step` report with fp32 and bf16 rows:
+        // the bf16 row pairs up, the fp32 row has only torch's side.
+        string fixtures = Path.Combine(GoldenFiles.RepoRoot(), "tests", "MaMA.Engine.Tests", "Cli", "BenchFixtures");
+        string table = Python(["table", "--engine", Path.Combine(fixtures, "engine.json"), "--torch", Path.Combine(fixtures, "torch.json"),
+            "--engine-model", Path.Combine(fixtures, "engine-model-bf16.json"), "--torch-model", Path.Combine(fixtures, "torch-step.json")]);
+        Assert.That(table, Does.Contain("| model | dtype | engine fwd ms | engine train step ms | torch fwd ms | torch train step ms | torch / engine (train) | engine saved MB | torch saved MB |"));
+        Assert.That(table, Does.Contain("| vit-b14-reg4 518px b36 | bf16-autocast | 400.50 | 1250.00 | 35.10 | 115.70 | 0.09 | 22100 | 20500 |"));
+        Assert.That(table, Does.Contain("| vit-b14-reg4 518px b36 | fp32 | n/a | n/a | 120.00 | 380.00 | n/a | n/a | 31000 |"));
+    }
+
     /// <summary>Equal JSON, numbers compared as values (Python writes 4.0 where .NET writes 4).</summary>
     private static void AssertSameJson(JsonNode? actual, JsonNode? expected, string path)
     {
