@@ -7,9 +7,8 @@ namespace MaMA.Distributed.Tests;
 /// <summary>
 /// The real `mama pretrain --launcher mpi` under `mpirun -np 2` against one process with the same
 /// global batch (8 pairs per micro-batch, 2 micro-batches per step, 6 AdamW steps), and resumes that
-/// change the number of ranks. The model is MaMAConfig.Tiny with LoRA dropout 0 (the ranks draw their
-/// own dropout masks, so with dropout a run equals one process only in distribution) and the late
-/// loss after the run (from the late step on, the SimCLR and local heads' BatchNorm sees each rank's
+/// change the number of ranks. The model is MaMAConfig.Tiny with LoRA dropout 0.1 (each rank draws the
+/// masks its rows have in the whole batch, DropoutRows) and the late loss after the run (from the late step on, the SimCLR and local heads' BatchNorm sees each rank's
 /// rows, as the published DDP run, and the losses differ by design: docs/distributed.md).
 /// <para>
 /// Tolerances: the forward of a distributed step sees exactly the single-process global batch
@@ -40,7 +39,7 @@ public sealed class MpiPretrainCliTests
         Directory.CreateDirectory(_root);
         string model = Dir("model.json");
         MaMAConfig tiny = MaMAConfig.Tiny;
-        ModelConfigFile.ForMaMA(tiny with { LateLossStep = 1000, Text = tiny.Text with { Lora = tiny.Text.Lora! with { Dropout = 0f } } }).Save(model);
+        ModelConfigFile.ForMaMA(tiny with { LateLossStep = 1000, Text = tiny.Text with { Lora = tiny.Text.Lora! with { Dropout = 0.1f } } }).Save(model);
         string perProcess8 = WriteConfig("one.json", model, microBatch: 8), perRank4 = WriteConfig("two.json", model, microBatch: 4);
 
         // The reference writes the synthetic data once; every other run reads it (--data).

@@ -122,7 +122,8 @@ public sealed class LoraLinear : Module, IStochasticModule
             if (Bias is not null) y = Ops.Add(y, Bias);
             return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
         }
-        return Ops.LoraLinear(x, Weight, Bias, LoraA, LoraB, Scaling, Layout, DropoutProbability, seed, offset, IsTraining);
+        // Inside DropoutRows.Scope (a data-parallel rank) the mask of each element is the one it has in the whole batch.
+        return Ops.LoraLinear(x, Weight, Bias, LoraA, LoraB, Scaling, Layout, DropoutProbability, seed, offset, IsTraining, DropoutRows.ElementBase(x));
     }
 
     /// <summary>Folds the adapter into the base weight (W += scaling * delta); a no-op when already merged.</summary>

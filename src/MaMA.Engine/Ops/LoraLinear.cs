@@ -25,6 +25,8 @@ public static partial class Ops
     /// <paramref name="training"/>) applies to the LoRA input only, with the keep-mask of
     /// <see cref="Dropout"/> for the same (<paramref name="seed"/>, <paramref name="offset"/>) over x
     /// flattened to [M, in]; backward regenerates it (nothing is stored but u = dropout(x) A^T, [M, r]).
+    /// <paramref name="dropoutBase"/> is the element index of x's first element in the whole batch: a
+    /// data-parallel rank passes where its rows start, so they draw the masks they get in one process.
     /// </para>
     /// <para>
     /// Fast CPU path: u in one SIMD sweep over x, then y = b + scaling * u B^T written as the
@@ -34,12 +36,13 @@ public static partial class Ops
     /// </para>
     /// </summary>
     public static Tensor LoraLinear(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scaling, WeightLayout layout,
-        float dropout = 0f, ulong seed = 0, ulong offset = 0, bool training = false)
+        float dropout = 0f, ulong seed = 0, ulong offset = 0, bool training = false, long dropoutBase = 0)
     {
         if (Autocast.Lowers(x, weight, loraA, loraB))
         {
             Tensor lx = Autocast.Lower(x), lw = Autocast.Lower(weight), la = Autocast.Lower(loraA), lb = Autocast.Lower(loraB);
-            return Autocast.OwnCopies(LoraLinear(lx, lw, bias, la, lb, scaling, layout, dropout, seed, offset, training), (lx, x), (lw, weight), (la, loraA), (lb, loraB));
+            return Autocast.OwnCopies(LoraLinear(lx, lw, bias, la, lb, scaling, layout, dropout, seed, offset, training, dropoutBase),
+                (lx, x), (lw, weight), (la, loraA), (lb, loraB));
         }
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
@@ -59,7 +62,7 @@ public static partial class Ops
 
         int m = checked((int)Shape.Numel(x.Shape[..^1]));
         Tensor x2 = x.Rank == 2 ? x : Reshape(x, m, inF);
-        var mask = training && dropout > 0f ? new LoraDropout(dropout, seed, offset) : LoraDropout.Off;
+        var mask = training && dropout > 0f ? new LoraDropout(dropout, seed, offset, dropoutBase) : LoraDropout.Off;
         Tensor y = LoraLinear2D(x2, weight, bias, loraA, loraB, scaling, layout, mask, m, inF, outF, r);
         return x.Rank == 2 ? y : Reshape(y, [.. x.Shape[..^1], outF]);
     }
@@ -99,15 +102,13 @@ public static partial class Ops
     /// <summary>dropout(x) [m, in] for the GEMM form (owned by the caller), or null when dropout is off and x itself serves.</summary>
     private static Tensor? LoraMaskedInput(AcceleratorStream s, Tensor xf, LoraDropout mask, int m, int inF)
     {
-        if (KeepProb(mask) >= 1f || (long)m * inF == 0) return null;
+        if (!mask.Active || mask.KeepProb >= 1f || (long)m * inF == 0) return null;
         Tensor xd = Tensor.Empty([m, inF], DType.Float32, xf.Device);
-        LoraKernels.MaskInput.Launch(s, checked(m * inF), xf.View<float>(), xd.View<float>(), KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+        LoraKernels.MaskInput.Launch(s, checked(m * inF), xf.View<float>(), xd.View<float>(), mask.ForKernels);
         return xd;
     }
 
     /// <summary>The kernels' keep probability: 1 turns dropout off.</summary>
-    private static float KeepProb(LoraDropout mask) => mask.Active ? mask.KeepProb : 1f;
-
     /// <summary>Weight element strides: w(k, j) = w[k * row + j * col] for input k, output j.</summary>
     private static (long Row, long Col) WeightStrides(WeightLayout layout, int inF, int outF) =>
         layout == WeightLayout.Conv1D ? (outF, 1) : (1, inF);
@@ -159,7 +160,7 @@ public static partial class Ops
                         else
                         {
                             LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r,
-                                KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+                                mask.ForKernels);
                         }
                     }
                     if ((long)m * outF > 0)
@@ -244,11 +245,11 @@ public static partial class Ops
                             LoraKernels.GradBias.Launch(s, outF, dy.View<float>(), dbias.View<float>(), m, outF);
                         if (da is not null && (long)r * inF > 0)
                             LoraKernels.GradA.Launch(s, r * inF, du!.View<float>(), xf!.View<float>(), da.View<float>(), m, inF, r,
-                                KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+                                mask.ForKernels);
                         if (dx is not null && (long)m * inF > 0)
                             LoraKernels.GradInput.Launch(s, checked(m * inF), dy.View<float>(), wf!.View<float>(), du!.View<float>(), af.View<float>(),
                                 dx.View<float>(), inF, outF, r, wRow, wCol,
-                                KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+                                mask.ForKernels);
                     });
             }
             return hasBias ? [dx, null, dbias, da, db] : [dx, null, da, db];
@@ -273,7 +274,7 @@ public static partial class Ops
             if (dx is not null && (long)m * inF > 0)
             {
                 LoraKernels.GradInput.Launch(s, checked(m * inF), dy.View<float>(), wf!.View<float>(), du!.View<float>(), af.View<float>(),
-                    dx.View<float>(), inF, 0, r, wRow, wCol, KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+                    dx.View<float>(), inF, 0, r, wRow, wCol, mask.ForKernels);
                 // W^T (out, in): element (j, k) = w(k, j), so its strides are the weight's swapped.
                 DeviceGemm.Run(s, device, 1, m, inF, outF, dy.View<float>(), 0, outF, 1, wf.View<float>(), 0, wCol, wRow, dx.View<float>(), beta: 1f);
             }

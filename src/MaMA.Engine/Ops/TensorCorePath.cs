@@ -77,8 +77,7 @@ public static partial class Ops
         Tensor x16 = Bf16Contiguous(x, scope), w16 = Bf16Contiguous(weight, scope);
         AcceleratorStream s = ((IlgpuDevice)x.Device).Stream;
         if ((long)m * r > 0)
-            LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r,
-                KeepProb(mask), mask.Scale, mask.Seed, mask.Offset);
+            LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r, mask.ForKernels);
         // CUDA with cuBLAS: the LoRA kernel (given inF 0) writes bias + s u B^T in fp32, then cuBLAS's bf16 GEMM adds x W
         // (beta 1). On an H200 cuBLAS ran these GEMMs 7-12x faster than the tensor-core kernel below (docs/benchmarks.md).
         if (CuBlas.Supports(s, m, outF, inF, inF, 1, wRow, wCol, outF))

@@ -8,14 +8,22 @@ namespace MaMA.Kernels.Cpu;
 
 /// <summary>
 /// The dropout applied to the LoRA input: the keep-mask of <see cref="Random.Dropout"/> over the
-/// flattened x [m, in] (element e is lane e % 4 of Philox-4x32-10 block e / 4 at counter
-/// (e / 4, 0, offset.lo, offset.hi), key (seed.lo, seed.hi)), kept elements scaled by 1 / (1 - p).
-/// <see cref="Off"/> (the default) keeps everything at scale 1 and draws nothing.
+/// flattened x [m, in] (element e is lane g % 4 of Philox-4x32-10 block g / 4 at counter
+/// (g / 4, 0, offset.lo, offset.hi), key (seed.lo, seed.hi), where g = <see cref="Base"/> + e), kept
+/// elements scaled by 1 / (1 - p). <see cref="Off"/> (the default) keeps everything at scale 1 and
+/// draws nothing.
 /// </summary>
 public readonly struct LoraDropout
 {
-    public LoraDropout(float p, ulong seed, ulong offset)
+    /// <param name="p">Drop probability.</param>
+    /// <param name="seed">The stream's Philox key.</param>
+    /// <param name="offset">The stream's position (one per forward).</param>
+    /// <param name="elementBase">Element index of x's first element in the whole batch: a data-parallel
+    /// rank's rows then draw the masks those rows get in one process (0 there).</param>
+    public LoraDropout(float p, ulong seed, ulong offset, long elementBase = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(elementBase);
+        Base = elementBase;
         Active = true;
         KeepProb = 1f - p;
         Scale = KeepProb > 0f ? 1f / KeepProb : 0f;
@@ -39,6 +47,12 @@ public readonly struct LoraDropout
 
     public ulong Offset { get; }
 
+    /// <summary>Element index of x's first element in the whole batch (0 in one process).</summary>
+    public long Base { get; }
+
+    /// <summary>The same mask as the accelerator kernels' parameter (keep probability 1 when off).</summary>
+    public Lora.LoraMask ForKernels => new() { KeepProb = Active ? KeepProb : 1f, Scale = Scale, Seed = Seed, Offset = Offset, Base = Base };
+
     public uint SeedLo { get; }
 
     public uint SeedHi { get; }
@@ -54,21 +68,23 @@ public readonly struct LoraDropout
     /// </summary>
     public unsafe void Fill(long e0, int n, float* dst)
     {
-        long e = e0, end = e0 + n;
+        // Global indices g = Base + e; dst[i] holds g0 + i.
+        long g0 = Base + e0;
+        long e = g0, end = g0 + n;
         uint* words = stackalloc uint[32];
         while (e < end)
         {
             if ((e & 3) == 0 && end - e >= 32 && Avx512F.IsSupported)
             {
                 Philox8((uint)(e >> 2), words);
-                float* d = dst + (e - e0);
+                float* d = dst + (e - g0);
                 for (int i = 0; i < 32; i++) d[i] = Philox.ToUniform(words[i]) < KeepProb ? Scale : 0f;
                 e += 32;
                 continue;
             }
             UInt4 block = Philox.Block((uint)(e >> 2), 0u, OffsetLo, OffsetHi, SeedLo, SeedHi);
             for (int lane = (int)(e & 3); lane < 4 && e < end; lane++, e++)
-                dst[e - e0] = Philox.ToUniform(block.Lane(lane)) < KeepProb ? Scale : 0f;
+                dst[e - g0] = Philox.ToUniform(block.Lane(lane)) < KeepProb ? Scale : 0f;
         }
     }
 

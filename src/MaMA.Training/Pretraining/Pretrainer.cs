@@ -118,7 +118,6 @@ public sealed class Pretrainer
         ReportPrecision();
         MaMAModel model = ModelSource.Build(source, _config.Seed, _device);
         model.Train();
-        RankDropoutStreams.Separate(model, _comm.Rank);
         TrainedPart trained = TrainedPart.Of(model, _config.Model, source.WeightsDirectory);
         var tokenizer = ModelSource.Tokenizer(source);
         // Rank 0 writes the synthetic dataset and the patient splits; the others read them after it.
@@ -313,8 +312,10 @@ public sealed class Pretrainer
         try
         {
             using var rows = new ShardTensors(batch, shard, _device);
-            // Forward and backward in the precision scope (activation recomputation repeats the forward's numerics).
+            // Forward and backward in the precision scope (activation recomputation repeats the forward's numerics),
+            // and at this rank's place in the global micro-batch, so LoRA dropout draws one process's masks.
             using IDisposable precision = MixedPrecision.Scope(_config.Precision);
+            using IDisposable place = DropoutRows.Scope(shard.Start, shard.Count);
             MaMAOutput output = _comm.Size == 1 ? forward.Model.Forward(rows.ToBatch(), s) : forward.Forward(rows.ToBatch(), s);
             step.Add(output);
             Tensor loss = _config.Batch.Accumulation == 1 ? output.Loss : Ops.Scale(output.Loss, 1f / _config.Batch.Accumulation);
