@@ -15,7 +15,8 @@ namespace MaMA.Kernels.Lora;
 /// mask * (du A) the same way. Dropout is the keep-mask of <see cref="Random.Dropout"/> over the
 /// flattened x (<see cref="LoraMask"/>: element e of [m, inF] is lane g % 4 of Philox block g / 4
 /// at the stream's offset, g = mask.Base + e, so a data-parallel rank's rows draw the masks they
-/// get in the whole batch), regenerated wherever it is needed and never stored. keepProb &gt;= 1 turns it off (every element kept, scale 1).
+/// get in the whole batch), regenerated wherever it is needed and never stored. keepProb &gt;= 1
+/// turns it off (every element kept, scale 1).
 /// </para>
 /// </summary>
 public static partial class Lora
