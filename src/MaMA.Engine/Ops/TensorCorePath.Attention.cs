@@ -9,14 +9,16 @@ public static partial class Ops
 {
     /// <summary>
     /// Whether the attention forward runs on the tensor-core flash kernel (<see cref="TensorCoreAttention"/>):
-    /// CUDA or the ILGPU CPU simulator, D = 64 or 128, and q, k, v bf16 (what autocast hands
+    /// CUDA or the ILGPU CPU simulator, D = 64 or 128 with its shared memory within the card's opt-in
+    /// limit (<see cref="TensorCoreAttention.Fits"/>), and q, k, v bf16 (what autocast hands
     /// <see cref="Attention"/>), or floating inside <see cref="TensorCoreMath.AllowBf16"/>. Everything
     /// else keeps the fp32 flash kernel. The backward of bf16-saved q, k, v runs on the tensor cores too
     /// (<see cref="TensorCoreAttentionBackwardPass"/>, unless <see cref="AttentionBackwardTensorCores"/> is off);
     /// fp32-saved ones (the <see cref="TensorCoreMath.AllowBf16"/> opt-in) keep the fp32 kernels.
     /// </summary>
     internal static bool UsesTensorCoreAttention(Device device, DType q, DType k, DType v, int headDim) =>
-        TensorCoreAttention.Supports(headDim) && UsesTensorCores(device, q, k) && UsesTensorCores(device, v, v);
+        TensorCoreAttention.Supports(headDim) && UsesTensorCores(device, q, k) && UsesTensorCores(device, v, v)
+        && TensorCoreAttention.Fits(((IlgpuDevice)device).Accelerator, headDim);
 
     /// <summary>
     /// o [B, H, T, D] and lse [B, H, T] (fp32, contiguous) from q, k, v in bf16 (fp32 operands are

@@ -23,7 +23,8 @@ public static partial class Ops
     /// </summary>
     internal static bool UsesTensorCoreAttentionBackward(Tensor q, Tensor k, Tensor v) =>
         AttentionBackwardTensorCores && q.DType == DType.BFloat16 && k.DType == DType.BFloat16 && v.DType == DType.BFloat16 && q.Rank == 4
-        && !q.Device.IsCpu && UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, q.Size(3));
+        && !q.Device.IsCpu && UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, q.Size(3))
+        && TensorCoreAttentionBackward.Fits(((IlgpuDevice)q.Device).Accelerator, q.Size(3));
 
     /// <summary>
     /// dq, dk, dv [B, H, T, D] (fp32) from bf16 q, k, v, the forward's fp32 output o and lse, and the

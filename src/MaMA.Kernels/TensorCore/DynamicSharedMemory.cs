@@ -42,6 +42,28 @@ public static class DynamicSharedMemory
         return (FuncAttributeMaxDynamicSharedSizeBytes, dynamicBytes);
     }
 
+    private static readonly Dictionary<Accelerator, int> s_limits = new();
+
+    /// <summary>
+    /// The most dynamic shared memory one group may opt into on <paramref name="accelerator"/>:
+    /// cuDeviceGetAttribute(MAX_SHARED_MEMORY_PER_BLOCK_OPTIN) on CUDA (about 99 KB on sm_86 / sm_89,
+    /// 163 KB on the A100, 227 KB on the H100), unbounded elsewhere (the simulator).
+    /// </summary>
+    public static int OptInLimitBytes(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (accelerator is not CudaAccelerator cuda) return int.MaxValue;
+        lock (s_limits)
+        {
+            if (!s_limits.TryGetValue(accelerator, out int limit))
+            {
+                Check(Driver.DeviceGetAttribute(out limit, DeviceAttributeMaxSharedMemoryPerBlockOptin, cuda.Device.DeviceId), "cuDeviceGetAttribute");
+                s_limits[accelerator] = limit;
+            }
+            return limit;
+        }
+    }
+
     /// <summary>Whether a launch with this much shared memory needs the opt-in at all.</summary>
     public static bool NeedsOptIn(int dynamicBytes, int staticBytes) => (long)dynamicBytes + staticBytes > DefaultLimitBytes;
 

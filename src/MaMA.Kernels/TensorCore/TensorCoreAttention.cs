@@ -16,6 +16,17 @@ public static partial class TensorCoreAttention
     public static bool Supports(int headDim) => AttentionTiles.SupportsHeadDim(headDim);
 
     /// <summary>
+    /// Whether the kernel's shared memory for <paramref name="headDim"/> (87 KB at D = 128) fits the
+    /// card's opt-in limit (<see cref="DynamicSharedMemory.OptInLimitBytes"/>); where it does not
+    /// (sm_86 / sm_89 cards offer about 99 KB), the caller keeps the fp32 kernels.
+    /// </summary>
+    public static bool Fits(Accelerator accelerator, int headDim) =>
+        Supports(headDim) && FitsWithin(DynamicSharedMemory.OptInLimitBytes(accelerator), headDim);
+
+    /// <summary><see cref="Fits"/> for a given opt-in limit in bytes.</summary>
+    public static bool FitsWithin(int optInLimitBytes, int headDim) => (long)SharedElements(headDim) * sizeof(ushort) <= optInLimitBytes;
+
+    /// <summary>
     /// o [B, H, T, D] (fp32) and lse [B, H, T] from contiguous bf16 q, k, v [B, H, T, D], on
     /// <paramref name="stream"/>'s accelerator (CUDA: mma.sync, ldmatrix, cp.async) or, for the
     /// ILGPU CPU simulator, its 32-lane companion (<see cref="WarpSimulator"/>, the emulated
@@ -84,7 +95,8 @@ public static partial class TensorCoreAttention
                     : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
                         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(FlashAttentionKernel<EmulatedMma>);
                 // D = 128 needs 87 KB: above the 48 KB default, so opt the kernel in to the largest size it uses.
-                DynamicSharedMemory.Allow(kernel, SharedElements(128) * sizeof(ushort));
+                // The largest size a launch may use on this card: D = 128 (87 KB) where it fits, else D = 64 only (Fits).
+                DynamicSharedMemory.Allow(kernel, Math.Min(SharedElements(128) * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
                 s_kernels[accelerator] = kernel;
             }
             return kernel;

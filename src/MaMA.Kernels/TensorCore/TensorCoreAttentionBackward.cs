@@ -22,6 +22,17 @@ public static partial class TensorCoreAttentionBackward
     public static bool Supports(int headDim) => AttentionTiles.SupportsHeadDim(headDim);
 
     /// <summary>
+    /// Whether the kernel's shared memory for <paramref name="headDim"/> (111 KB at D = 128) fits the
+    /// card's opt-in limit (<see cref="DynamicSharedMemory.OptInLimitBytes"/>); where it does not
+    /// (sm_86 / sm_89 cards offer about 99 KB), the caller keeps the fp32 kernels.
+    /// </summary>
+    public static bool Fits(Accelerator accelerator, int headDim) =>
+        Supports(headDim) && FitsWithin(DynamicSharedMemory.OptInLimitBytes(accelerator), headDim);
+
+    /// <summary><see cref="Fits"/> for a given opt-in limit in bytes.</summary>
+    public static bool FitsWithin(int optInLimitBytes, int headDim) => (long)SharedElements(headDim) * sizeof(ushort) <= optInLimitBytes;
+
+    /// <summary>
     /// dq, dk, dv [B, H, T, D] (fp32) from contiguous bf16 q, k, v and output gradient g = dO
     /// [B, H, T, D], the forward's lse [B, H, T] and delta [B, H, T] = rowsum(dO * O), on
     /// <paramref name="stream"/>'s accelerator (CUDA: mma.sync, ldmatrix, cp.async; the ILGPU CPU
@@ -104,7 +115,8 @@ public static partial class TensorCoreAttentionBackward
                     : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
                         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(FlashAttentionBackwardKernel<EmulatedMma>);
                 // 63 KB (D = 64) and 111 KB (D = 128): both above the 48 KB default, so opt in to the largest size it uses.
-                DynamicSharedMemory.Allow(kernel, SharedElements(128) * sizeof(ushort));
+                // The largest size a launch may use on this card: D = 128 (111 KB) where it fits, else D = 64 only (Fits).
+                DynamicSharedMemory.Allow(kernel, Math.Min(SharedElements(128) * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
                 s_kernels[accelerator] = kernel;
             }
             return kernel;

@@ -23,6 +23,25 @@ public sealed class DynamicSharedMemoryTests
     }
 
     [Test]
+    public void AttentionKernelsFallBackWhereTheirSharedMemoryDoesNotFit()
+    {
+        // Forward 46,096 / 87,056 B and backward 64,528 / 113,680 B for D = 64 / 128, against the
+        // opt-in limits of sm_86 / sm_89 cards (99 KB), the A100 (163 KB) and the H100 (227 KB).
+        const int Sm86OptIn = 99 * 1024, A100OptIn = 163 * 1024;
+        Assert.That(TensorCoreAttention.SharedElements(64) * 2, Is.EqualTo(46_096));
+        Assert.That(TensorCoreAttention.SharedElements(128) * 2, Is.EqualTo(87_056));
+        Assert.That(TensorCoreAttentionBackward.SharedElements(64) * 2, Is.EqualTo(64_528));
+        Assert.That(TensorCoreAttentionBackward.SharedElements(128) * 2, Is.EqualTo(113_680));
+        Assert.That(TensorCoreAttention.FitsWithin(Sm86OptIn, 128), Is.True);
+        Assert.That(TensorCoreAttentionBackward.FitsWithin(Sm86OptIn, 64), Is.True);
+        Assert.That(TensorCoreAttentionBackward.FitsWithin(Sm86OptIn, 128), Is.False, "BioMedLM's D = 128 backward keeps the fp32 kernels there");
+        Assert.That(TensorCoreAttentionBackward.FitsWithin(A100OptIn, 128), Is.True);
+        Assert.That(TensorCoreAttentionBackward.FitsWithin(H100OptIn, 128), Is.True);
+        // The simulator has no limit.
+        Assert.That(TensorCoreAttentionBackward.Fits(((IlgpuDevice)MaMA.Engine.Devices.Device.Parse("ilgpu-cpu")).Accelerator, 128), Is.True);
+    }
+
+    [Test]
     public void Arguments_RejectSizesOverTheOptInLimit()
     {
         Assert.That(() => DynamicSharedMemory.Arguments(H100OptIn, 1, H100OptIn),
