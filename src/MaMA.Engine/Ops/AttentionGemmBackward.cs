@@ -19,6 +19,9 @@ public static partial class Ops
     /// <summary>Score elements one chunk of heads may hold, per buffer (two buffers: 256 MB together; tests make it small).</summary>
     internal static long AttentionBackwardChunkElements { get; set; } = 32L << 20;
 
+    /// <summary>Heads whose [T, T] score matrices fit <paramref name="elements"/> (at least one, at most all): the GEMM forms' chunk.</summary>
+    private static int HeadsPerChunk(long elements, int t, int totalHeads) => (int)Math.Clamp(elements / Math.Max(1, (long)t * t), 1, totalHeads);
+
     /// <summary>
     /// dq, dk, dv [B, H, T, D] from q, k, v, the keep mask [B, T], lse and delta [B H T] (delta from
     /// FlashAttention.AttentionRowDot, launched by the caller) and the
@@ -35,7 +38,7 @@ public static partial class Ops
     {
         int totalHeads = batch * heads;
         long tt = (long)t * t, td = (long)t * d;
-        int chunk = (int)Math.Clamp(AttentionBackwardChunkElements / Math.Max(1, tt), 1, totalHeads);
+        int chunk = HeadsPerChunk(AttentionBackwardChunkElements, t, totalHeads);
         using Tensor scores = Tensor.Empty([chunk, t, t], DType.Float32, device);
         using Tensor grads = Tensor.Empty([chunk, t, t], DType.Float32, device);
         for (int h0 = 0; h0 < totalHeads; h0 += chunk)

@@ -34,7 +34,7 @@ public static partial class Ops
         int totalHeads = batch * heads;
         if (totalHeads == 0 || t == 0) return;
         long tt = (long)t * t, td = (long)t * d;
-        int chunk = (int)Math.Clamp(AttentionForwardChunkElements / Math.Max(1, tt), 1, totalHeads);
+        int chunk = HeadsPerChunk(AttentionForwardChunkElements, t, totalHeads);
         using Tensor scores = Tensor.Empty([chunk, t, t], DType.Float32, device);
         for (int h0 = 0; h0 < totalHeads; h0 += chunk)
         {

@@ -104,6 +104,27 @@ internal static class AttentionTiles
     /// <summary>Head sizes both kernels take (the MaMA ViT's 64 and BioMedLM's 128).</summary>
     public static bool SupportsHeadDim(int headDim) => headDim is 64 or 128;
 
+    /// <summary>
+    /// Whether <paramref name="sharedElements"/> bf16 elements of dynamic shared memory fit
+    /// <paramref name="optInLimitBytes"/>, the most one group may opt into
+    /// (<see cref="DynamicSharedMemory.OptInLimitBytes"/>: about 99 KB on sm_86 / sm_89 cards).
+    /// </summary>
+    public static bool FitsWithin(int optInLimitBytes, int sharedElements) => (long)sharedElements * sizeof(ushort) <= optInLimitBytes;
+
+    /// <summary>
+    /// Opts a freshly loaded kernel into the shared memory of its largest launch (D = 128,
+    /// <paramref name="largestSharedElements"/>) where the card allows it, else into the card's limit,
+    /// which still covers the head sizes the launcher's Fits admits.
+    /// </summary>
+    public static void AllowLargest<TDelegate>(TDelegate kernel, Accelerator accelerator, int largestSharedElements) where TDelegate : Delegate =>
+        DynamicSharedMemory.Allow(kernel, Math.Min(largestSharedElements * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
+
+    /// <summary>
+    /// ILGPU declares the dynamic allocation with 4-byte alignment; cp.async and ldmatrix want 16:
+    /// the number of bf16 elements from <paramref name="sharedBase"/> to the next 16-byte boundary.
+    /// </summary>
+    public static int AlignmentPad(uint sharedBase) => (int)((((sharedBase + 15u) & ~15u) - sharedBase) >> 1);
+
     /// <summary>Launcher check: non-negative sizes and a head size the kernels take.</summary>
     public static void CheckShape(string op, int batch, int heads, int t, int headDim)
     {

@@ -46,8 +46,7 @@ public static partial class TensorCoreAttention
         int lane = tid & 31, warp = tid >> 5;
         ArrayView<uint> scratch = mma.WarpScratch(warp, Warps);
         uint sbase = mma.SharedBase();
-        // ILGPU declares the dynamic allocation with 4-byte alignment; cp.async and ldmatrix want 16.
-        int pad = (int)((((sbase + 15u) & ~15u) - sbase) >> 1);
+        int pad = AlignmentPad(sbase);
 
         int d = p.HeadDim, pitch = d + 8, tile = BlockQ * pitch;
         int qTile = pad, kTiles = pad + tile, vTiles = pad + 3 * tile;

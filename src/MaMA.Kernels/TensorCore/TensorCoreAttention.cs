@@ -24,7 +24,7 @@ public static partial class TensorCoreAttention
         Supports(headDim) && FitsWithin(DynamicSharedMemory.OptInLimitBytes(accelerator), headDim);
 
     /// <summary><see cref="Fits"/> for a given opt-in limit in bytes.</summary>
-    public static bool FitsWithin(int optInLimitBytes, int headDim) => (long)SharedElements(headDim) * sizeof(ushort) <= optInLimitBytes;
+    public static bool FitsWithin(int optInLimitBytes, int headDim) => AttentionTiles.FitsWithin(optInLimitBytes, SharedElements(headDim));
 
     /// <summary>
     /// o [B, H, T, D] (fp32) and lse [B, H, T] from contiguous bf16 q, k, v [B, H, T, D], on
@@ -94,9 +94,8 @@ public static partial class TensorCoreAttention
                             FlashAttentionKernel<PtxMma>).Method)
                     : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
                         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(FlashAttentionKernel<EmulatedMma>);
-                // D = 128 needs 87 KB: above the 48 KB default, so opt the kernel in to the largest size it uses.
-                // The largest size a launch may use on this card: D = 128 (87 KB) where it fits, else D = 64 only (Fits).
-                DynamicSharedMemory.Allow(kernel, Math.Min(SharedElements(128) * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
+                // Opted into its largest launch (D = 128) where the card allows it; Fits keeps the rest off this kernel.
+                AttentionTiles.AllowLargest(kernel, accelerator, SharedElements(128));
                 s_kernels[accelerator] = kernel;
             }
             return kernel;

@@ -68,7 +68,7 @@ public static partial class TensorCoreAttentionBackward
         int lane = tid & 31, warp = tid >> 5;
         ArrayView<uint> scratch = mma.WarpScratch(warp, Warps);
         uint sbase = mma.SharedBase();
-        int pad = (int)((((sbase + 15u) & ~15u) - sbase) >> 1);
+        int pad = AlignmentPad(sbase);
 
         int d = p.HeadDim, pitch = d + 8, tile = BlockKV * pitch;
         int kTile = pad, vTile = pad + tile, qTiles = pad + 2 * tile, gTiles = pad + 4 * tile, dsTile = pad + 6 * tile;

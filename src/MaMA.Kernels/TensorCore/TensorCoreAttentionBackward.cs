@@ -30,7 +30,7 @@ public static partial class TensorCoreAttentionBackward
         Supports(headDim) && FitsWithin(DynamicSharedMemory.OptInLimitBytes(accelerator), headDim);
 
     /// <summary><see cref="Fits"/> for a given opt-in limit in bytes.</summary>
-    public static bool FitsWithin(int optInLimitBytes, int headDim) => (long)SharedElements(headDim) * sizeof(ushort) <= optInLimitBytes;
+    public static bool FitsWithin(int optInLimitBytes, int headDim) => AttentionTiles.FitsWithin(optInLimitBytes, SharedElements(headDim));
 
     /// <summary>
     /// dq, dk, dv [B, H, T, D] (fp32) from contiguous bf16 q, k, v and output gradient g = dO
@@ -114,9 +114,8 @@ public static partial class TensorCoreAttentionBackward
                             FlashAttentionBackwardKernel<PtxMma>).Method)
                     : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
                         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(FlashAttentionBackwardKernel<EmulatedMma>);
-                // 63 KB (D = 64) and 111 KB (D = 128): both above the 48 KB default, so opt in to the largest size it uses.
-                // The largest size a launch may use on this card: D = 128 (111 KB) where it fits, else D = 64 only (Fits).
-                DynamicSharedMemory.Allow(kernel, Math.Min(SharedElements(128) * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
+                // Opted into its largest launch (D = 128) where the card allows it; Fits keeps the rest off this kernel.
+                AttentionTiles.AllowLargest(kernel, accelerator, SharedElements(128));
                 s_kernels[accelerator] = kernel;
             }
             return kernel;
