@@ -3,7 +3,7 @@
 # the published single-file `mama`, PyTorch at the same shapes (tools/device_bench.py), and one
 # markdown table naming the card, driver and commit. See docs/device-bench.md.
 #
-#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile] [--no-model] [--no-parity] [--stage-timeout S] [--only TEXT]
+#   tools/device-bench.sh [--mama PATH] [--device cuda|cpu|ilgpu-cpu] [--quick] [--repeat N] [--peak TFLOPS] [--no-compile] [--no-model] [--no-parity] [--stage-timeout S] [--only TEXT] [--ncu]
 #
 #   --mama PATH    the published CLI (default publish/mama)
 #   --device D     engine device (default cuda); PyTorch runs on cuda for cuda, else on cpu
@@ -15,19 +15,20 @@
 #   --no-parity    skip the first stage: `mama op` on the device against PyTorch in fp64 (tools/device_parity.py)
 #   --stage-timeout S  end any one stage (parity, engine, PyTorch, each training-step run) after S seconds
 #   --only TEXT    keep the parity and benchmark cases whose names contain TEXT (e.g. bf16)
+#   --ncu          also profile the tensor-core attention kernels (forward, backward) at the ViT shape with Nsight Compute: ncu.txt
 #
 # Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/,
 # engine.json + engine.log, torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json
-# (+ logs), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
+# (+ logs), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), ncu.txt (--ncu), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '6,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '6,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 mama="" device=cuda repeat=10
-quick=() peak=() compile=() model=1 parity=1 stage_timeout="" only=()
+quick=() peak=() compile=() model=1 parity=1 stage_timeout="" only=() ncu=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --mama) [ $# -ge 2 ] || usage; mama=$2; shift 2 ;;
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
     --no-parity) parity=0; shift ;;
     --stage-timeout) [ $# -ge 2 ] || usage; stage_timeout=$2; shift 2 ;;
     --only) [ $# -ge 2 ] || usage; only=(--only "$2"); shift 2 ;;
+    --ncu) ncu=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "device-bench.sh: unknown argument '$1'" >&2; usage ;;
   esac
@@ -116,6 +118,24 @@ fi
 echo "== engine: $mama bench ops --device $device" >&2
 limit "$mama" bench ops --device "$device" --repeat "$repeat" --json "$out/engine.json" "${quick[@]}" "${only[@]}" 2>&1 | tee "$out/engine.log"
 engine_rc=${PIPESTATUS[0]}
+
+# Why the tensor-core attention kernels run at the speed they do: one launch of each (the ViT shape, bf16)
+# under Nsight Compute, with throughput, occupancy, launch, warp-state and source-level sections.
+if [ "$ncu" -eq 1 ]; then
+  ncu_bin=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+  if [ -z "$ncu_bin" ]; then
+    echo "device-bench.sh: --ncu: no ncu on this machine" | tee "$out/ncu.txt" >&2
+  else
+    : > "$out/ncu.txt"
+    for kernel in FlashAttentionKernel FlashAttentionBackwardKernel; do
+      echo "== ncu: Kernel_$kernel, attention vit bf16" >&2
+      limit "$ncu_bin" -k "regex:^Kernel_${kernel}\$" -c 1 --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section WarpStateStats --section SchedulerStats --section InstructionStats \
+        "$mama" bench ops --device "$device" --repeat 1 --only "attention vit B2 H12 T1374 D64 bf16" >> "$out/ncu.txt" 2>&1 \
+        || echo "device-bench.sh: ncu on $kernel failed; see $out/ncu.txt" >&2
+    done
+  fi
+fi
 
 echo "== PyTorch: tools/device_bench.py run --device $torch_device" >&2
 limit python3 tools/device_bench.py run --device "$torch_device" --repeat "$repeat" --json "$out/torch.json" "${quick[@]}" "${compile[@]}" "${only[@]}" 2>&1 | tee "$out/torch.log"

@@ -19,8 +19,10 @@ namespace MaMA.Engine.Autograd;
 /// (on CUDA the tensor-core branch takes bf16 operands; the fast CPU backend and the ILGPU
 /// simulator widen the rounded values, which is the same arithmetic, only slower).
 /// </para>
-/// The scope should cover the backward too: activation recomputation in backward then repeats the
-/// forward's numerics, and the backward products round their operands as the forward did.
+/// The backward products of a bf16 product run on bf16 values by themselves (MatMul and LoRA's base
+/// product round dy to bf16; attention's tensor-core backward takes bf16-saved q, k, v). The scope
+/// should still cover the backward: activation recomputation in backward then repeats the forward's
+/// numerics.
 /// </summary>
 public static class Autocast
 {

@@ -3,23 +3,33 @@ using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Linear;
+using MaMA.Kernels.TensorCore;
 using MatMulKernels = MaMA.Kernels.Linear.MatMul;
 
 namespace MaMA.Engine;
 
 /// <summary>
-/// The fp32 GEMM every ILGPU-side op calls: c [batch][m, n] (contiguous, batch stride m n) =
-/// alpha a b + beta c, operands with element strides (batch stride 0 broadcasts). cuBLAS on CUDA when it
-/// is loaded (<see cref="CuBlas"/>), else the generated strided kernel (<see cref="MatMulKernels"/>),
-/// which is also what the ILGPU CPU simulator and OpenCL run. Queued on <paramref name="stream"/>;
-/// the caller synchronises.
+/// The GEMMs every ILGPU-side op calls: c [batch][m, n] (fp32, contiguous, batch stride m n) =
+/// alpha a b + beta c, operands with element strides (batch stride 0 broadcasts). Queued on the
+/// stream; the caller synchronises.
+/// <list type="bullet">
+/// <item><see cref="Run"/>: fp32 operands. cuBLAS on CUDA when it is loaded (<see cref="CuBlas"/>),
+/// else the generated strided kernel (<see cref="MatMulKernels"/>), which is also what the ILGPU CPU
+/// simulator and OpenCL run.</item>
+/// <item><see cref="RunBf16"/>: bf16 operands, fp32 accumulation. cuBLAS's bf16 GEMM when it is
+/// loaded, else the tensor-core kernel (<see cref="TensorCoreGemm"/>; CUDA, or its mma emulation on
+/// the simulator). Only where <see cref="Ops.UsesTensorCores"/> holds.</item>
+/// </list>
 /// </summary>
 internal static class DeviceGemm
 {
     /// <summary>Products run since start: tests of the GEMM forms check with it that a form switch took effect.</summary>
     public static long Calls => Interlocked.Read(ref s_calls);
 
-    private static long s_calls;
+    /// <summary>bf16 products run since start (<see cref="RunBf16"/>): tests check with it which precision a backward used.</summary>
+    public static long Bf16Calls => Interlocked.Read(ref s_bf16Calls);
+
+    private static long s_calls, s_bf16Calls;
 
     public static void Run(AcceleratorStream stream, Device device, int batch, int m, int n, int k,
         ArrayView<float> a, long aBatch, long aRow, long aCol, ArrayView<float> b, long bBatch, long bRow, long bCol,
@@ -31,4 +41,26 @@ internal static class DeviceGemm
         using Tensor meta = Dispatch.Meta(device, batch, m, n, k, aBatch, aRow, aCol, bBatch, bRow, bCol);
         MatMulKernels.Strided.Launch(stream, checked(batch * m * n), a, b, c, meta.View<long>(), alpha, beta);
     }
+
+    /// <summary>As <see cref="Run"/> for bf16 operands (ushort bits): cuBLAS's bf16 GEMM, else the tensor-core kernel.</summary>
+    public static void RunBf16(AcceleratorStream stream, int batch, int m, int n, int k,
+        ArrayView<ushort> a, long aBatch, long aRow, long aCol, ArrayView<ushort> b, long bBatch, long bRow, long bCol,
+        ArrayView<float> c, float beta = 0f, float alpha = 1f)
+    {
+        if (batch == 0 || m == 0 || n == 0) return;
+        Interlocked.Increment(ref s_bf16Calls);
+        if (CuBlas.TryBf16Gemm(stream, batch, m, n, k, a, aBatch, aRow, aCol, b, bBatch, bRow, bCol, c, (long)m * n, n, alpha, beta)) return;
+        var p = new GemmArgs
+        {
+            M = m, N = n, K = k, Batch = batch,
+            ABatch = aBatch, ARow = aRow, ACol = aCol,
+            BBatch = bBatch, BRow = bRow, BCol = bCol,
+            CBatch = (long)m * n, Ldc = n, Alpha = alpha, Beta = beta,
+            AKFast = UnitStrideFirst(aCol, aRow), BKFast = UnitStrideFirst(bRow, bCol),
+        };
+        TensorCoreGemm.Launch(stream, a, b, c, p);
+    }
+
+    /// <summary>1 when the k axis (stride <paramref name="kStride"/>) should be the fastest on loads: it is unit-stride, or the other axis is not.</summary>
+    private static int UnitStrideFirst(long kStride, long otherStride) => kStride == 1 || otherStride != 1 ? 1 : 0;
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using ILGPU;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Tensors;
@@ -175,12 +176,18 @@ public static partial class Ops
         Tensor[] inputs = bias is null ? [x, weight, loraA, loraB] : [x, weight, bias, loraA, loraB];
         // Saved: x only for dA (when A trains), W only for dx (when x needs a gradient), A, B and u = dropout(x) A^T.
         var node = new LoraLinearNode(inputs, loraA.RequiresGrad ? x : null, x.RequiresGrad ? weight : null, loraA, loraB,
-            bias is not null, u, scaling, layout, mask, m, inF, outF, r).Owning(u);
+            bias is not null, u, scaling, layout, mask, m, inF, outF, r, x.DType == DType.BFloat16 && weight.DType == DType.BFloat16).Owning(u);
         return GradMode.RecordIfNeeded(y, node);
     }
 
+    /// <param name="baseBf16">
+    /// x and W were bf16, so the forward's base product x W ran on bf16 values: the backward's base
+    /// product dy W^T does too, with dy rounded to bf16 as in <see cref="MatMul"/>'s backward. On
+    /// CUDA (and the simulator) that is a bf16 GEMM on the saved bf16 W, the largest product of the
+    /// backward, instead of an fp32 GEMM over a widened copy of W; elsewhere the same rounded values in fp32.
+    /// </param>
     private sealed class LoraLinearNode(Tensor[] inputs, Tensor? savedX, Tensor? savedW, Tensor a, Tensor b, bool hasBias, Tensor u, float scaling,
-        WeightLayout layout, LoraDropout mask, int m, int inF, int outF, int r) : Node(inputs)
+        WeightLayout layout, LoraDropout mask, int m, int inF, int outF, int r, bool baseBf16) : Node(inputs)
     {
         public override string Name => "lora_linear";
 
@@ -201,7 +208,12 @@ public static partial class Ops
                 Tensor dy = scope.F32(gradOutput);
                 Tensor? du = needU ? scope.Own(Tensor.Empty([m, r], DType.Float32, x.Device)) : null;
                 Tensor? xf = needA ? scope.F32(savedX!) : null;
-                Tensor? wf = needX ? scope.F32(savedW!) : null;
+                // dy as the base product dy W^T reads it: bf16 bits for a bf16 GEMM (dy16, with W16), else fp32 (dyW, with wf).
+                Tensor? dy16 = needX && baseBf16 ? Bf16Contiguous(gradOutput, scope) : null;
+                bool bf16Gemm = dy16 is not null && UsesTensorCores(x.Device, DType.BFloat16, DType.BFloat16);
+                Tensor? dyW = !needX || bf16Gemm ? null : dy16 is null ? dy : scope.F32(dy16);
+                Tensor? wf = needX && !bf16Gemm ? scope.F32(savedW!) : null;
+                Tensor? w16 = bf16Gemm ? Bf16Contiguous(savedW!, scope) : null;
                 Tensor af = scope.F32(a), bf = scope.F32(b);
                 Dispatch.Run(x.Device,
                     cpu: () =>
@@ -227,40 +239,41 @@ public static partial class Ops
                         if (dx is not null)
                         {
                             // dx += dy W^T: (W^T)(j, k) = w(k, j), so the GEMM's B strides are the weight's swapped.
-                            Sgemm.Run(m, inF, outF, dy.Ptr<float>(), outF, 1, wf!.Ptr<float>(), wCol, wRow, dx.Ptr<float>(), inF, 1f, 1f);
+                            Sgemm.Run(m, inF, outF, dyW!.Ptr<float>(), outF, 1, wf!.Ptr<float>(), wCol, wRow, dx.Ptr<float>(), inF, 1f, 1f);
                         }
                     },
                     ilgpu: s =>
                     {
-                        if (LoraLinearForm.UsesGemm(s))
-                        {
-                            GemmFormBackward(s, x.Device, dy, bf, af, xf, wf, du, dx, da, db, dbias, wRow, wCol);
-                            return;
-                        }
-                        if (du is not null && (long)m * r > 0)
-                            LoraKernels.GradU.Launch(s, m * r, dy.View<float>(), bf.View<float>(), du.View<float>(), outF, r, scaling);
-                        if (db is not null && (long)outF * r > 0)
-                            LoraKernels.GradB.Launch(s, outF * r, dy.View<float>(), u.View<float>(), db.View<float>(), m, outF, r, scaling);
-                        if (dbias is not null && outF > 0)
-                            LoraKernels.GradBias.Launch(s, outF, dy.View<float>(), dbias.View<float>(), m, outF);
-                        if (da is not null && (long)r * inF > 0)
-                            LoraKernels.GradA.Launch(s, r * inF, du!.View<float>(), xf!.View<float>(), da.View<float>(), m, inF, r,
-                                mask.ForKernels);
+                        bool gemm = LoraLinearForm.UsesGemm(s);
+                        if (gemm) GemmFormBackward(s, x.Device, dy, bf, xf, du, da, db, dbias);
+                        else KernelsBackward(s, dy, bf, xf, du, da, db, dbias);
                         if (dx is not null && (long)m * inF > 0)
-                            LoraKernels.GradInput.Launch(s, checked(m * inF), dy.View<float>(), wf!.View<float>(), du!.View<float>(), af.View<float>(),
-                                dx.View<float>(), inF, outF, r, wRow, wCol,
-                                mask.ForKernels);
+                            InputGrad(s, x.Device, gemm, (bf16Gemm ? dy16 : dyW)!, (w16 ?? wf)!, du!, af, dx, wRow, wCol);
                     });
             }
             return hasBias ? [dx, null, dbias, da, db] : [dx, null, da, db];
         }
 
+        /// <summary>The low-rank and bias gradients by the per-output kernels.</summary>
+        private void KernelsBackward(AcceleratorStream s, Tensor dy, Tensor bf, Tensor? xf, Tensor? du, Tensor? da, Tensor? db, Tensor? dbias)
+        {
+            if (du is not null && (long)m * r > 0)
+                LoraKernels.GradU.Launch(s, m * r, dy.View<float>(), bf.View<float>(), du.View<float>(), outF, r, scaling);
+            if (db is not null && (long)outF * r > 0)
+                LoraKernels.GradB.Launch(s, outF * r, dy.View<float>(), u.View<float>(), db.View<float>(), m, outF, r, scaling);
+            if (dbias is not null && outF > 0)
+                LoraKernels.GradBias.Launch(s, outF, dy.View<float>(), dbias.View<float>(), m, outF);
+            if (da is not null && (long)r * inF > 0)
+                LoraKernels.GradA.Launch(s, r * inF, du!.View<float>(), xf!.View<float>(), da.View<float>(), m, inF, r,
+                    mask.ForKernels);
+        }
+
         /// <summary>
-        /// The backward's products as GEMMs (cuBLAS on CUDA): du = s dy B, dB = s dy^T u, dA = du^T dropout(x),
-        /// dx = mask * (du A) (kernel, given outF 0) + dy W^T; db by its column-sum kernel.
+        /// The low-rank and bias gradients as GEMMs (cuBLAS on CUDA): du = s dy B, dB = s dy^T u,
+        /// dA = du^T dropout(x); db by its column-sum kernel.
         /// </summary>
-        private void GemmFormBackward(AcceleratorStream s, Device device, Tensor dy, Tensor bf, Tensor af, Tensor? xf, Tensor? wf,
-            Tensor? du, Tensor? dx, Tensor? da, Tensor? db, Tensor? dbias, long wRow, long wCol)
+        private void GemmFormBackward(AcceleratorStream s, Device device, Tensor dy, Tensor bf, Tensor? xf,
+            Tensor? du, Tensor? da, Tensor? db, Tensor? dbias)
         {
             // B [out, r]: row stride r; dy^T and du^T: row stride 1, column stride out / r.
             if (du is not null) DeviceGemm.Run(s, device, 1, m, r, outF, dy.View<float>(), 0, outF, 1, bf.View<float>(), 0, r, 1, du.View<float>(), alpha: scaling);
@@ -271,13 +284,25 @@ public static partial class Ops
                 using Tensor? xd = LoraMaskedInput(s, xf!, mask, m, inF);
                 DeviceGemm.Run(s, device, 1, r, inF, m, du!.View<float>(), 0, 1, r, (xd ?? xf!).View<float>(), 0, inF, 1, da.View<float>());
             }
-            if (dx is not null && (long)m * inF > 0)
-            {
-                LoraKernels.GradInput.Launch(s, checked(m * inF), dy.View<float>(), wf!.View<float>(), du!.View<float>(), af.View<float>(),
-                    dx.View<float>(), inF, 0, r, wRow, wCol, mask.ForKernels);
-                // W^T (out, in): element (j, k) = w(k, j), so its strides are the weight's swapped.
-                DeviceGemm.Run(s, device, 1, m, inF, outF, dy.View<float>(), 0, outF, 1, wf.View<float>(), 0, wCol, wRow, dx.View<float>(), beta: 1f);
-            }
+        }
+
+        /// <summary>
+        /// dx = dy W^T + mask * (du A). bf16 <paramref name="dyBase"/> and <paramref name="w"/>: the
+        /// kernel writes the low-rank term (given outF 0), then a bf16 GEMM adds dy W^T (beta 1); fp32
+        /// ones: the same with an fp32 GEMM in the GEMM form, or the kernel alone (both terms).
+        /// </summary>
+        private void InputGrad(AcceleratorStream s, Device device, bool gemm, Tensor dyBase, Tensor w, Tensor du, Tensor af, Tensor dx, long wRow, long wCol)
+        {
+            bool bf16 = dyBase.DType == DType.BFloat16;
+            // With outF 0 the kernel reads neither dy nor W: du stands in for them when they are bf16.
+            ArrayView<float> dyView = bf16 ? du.View<float>() : dyBase.View<float>(), wView = bf16 ? du.View<float>() : w.View<float>();
+            LoraKernels.GradInput.Launch(s, checked(m * inF), dyView, wView, du.View<float>(), af.View<float>(),
+                dx.View<float>(), inF, gemm || bf16 ? 0 : outF, r, wRow, wCol, mask.ForKernels);
+            // W^T (out, in): element (j, k) = w(k, j), so its strides are the weight's swapped.
+            if (bf16)
+                DeviceGemm.RunBf16(s, 1, m, inF, outF, dyBase.View<ushort>(), 0, outF, 1, w.View<ushort>(w.Extent), 0, wCol, wRow, dx.View<float>(), beta: 1f);
+            else if (gemm)
+                DeviceGemm.Run(s, device, 1, m, inF, outF, dyBase.View<float>(), 0, outF, 1, w.View<float>(), 0, wCol, wRow, dx.View<float>(), beta: 1f);
         }
     }
 }

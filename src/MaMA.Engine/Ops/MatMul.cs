@@ -92,11 +92,17 @@ public static partial class Ops
             });
     }
 
-    /// <summary>Saves b when a needs a gradient and a when b does (a frozen weight keeps no copy of its input).</summary>
+    /// <summary>
+    /// Saves b when a needs a gradient and a when b does (a frozen weight keeps no copy of its input).
+    /// A product of bf16 operands runs its backward products on bf16 operands too: dy is rounded to
+    /// bf16 first, as PyTorch's gradient of a bf16 matmul output is, so on CUDA both backward GEMMs
+    /// are bf16 GEMMs (cuBLAS or the tensor cores) rather than fp32 GEMMs over widened copies. Every
+    /// device rounds the same way, inside an autocast scope or not.
+    /// </summary>
     private sealed class MatMulNode : Node
     {
         private readonly Tensor? _a, _b;
-        private readonly bool _transposeA, _transposeB;
+        private readonly bool _transposeA, _transposeB, _bf16;
 
         public MatMulNode(Tensor a, Tensor b, bool transposeA, bool transposeB) : base(a, b)
         {
@@ -104,27 +110,36 @@ public static partial class Ops
             _b = a.RequiresGrad ? b : null;
             _transposeA = transposeA;
             _transposeB = transposeB;
+            _bf16 = a.DType == DType.BFloat16 && b.DType == DType.BFloat16;
         }
 
         public override string Name => "matmul";
 
-        public override Tensor?[] Backward(Tensor dy)
+        public override Tensor?[] Backward(Tensor gradOutput)
         {
             // C = A B:  dA = dC B^T,  dB = A^T dC; with transposed operands the products swap.
-            Tensor? da = null, db = null;
-            if (Edges[0].RequiresGrad)
+            Tensor dy = _bf16 && gradOutput.DType != DType.BFloat16 ? gradOutput.To(DType.BFloat16) : gradOutput;
+            try
             {
-                Tensor b = _b!;
-                Tensor g = _transposeA ? MatMul(b, dy, transposeA: _transposeB, transposeB: true) : MatMul(dy, b, transposeB: !_transposeB);
-                da = SumTo(g, Edges[0].Shape);
+                Tensor? da = null, db = null;
+                if (Edges[0].RequiresGrad)
+                {
+                    Tensor b = _b!;
+                    Tensor g = _transposeA ? MatMul(b, dy, transposeA: _transposeB, transposeB: true) : MatMul(dy, b, transposeB: !_transposeB);
+                    da = SumTo(g, Edges[0].Shape);
+                }
+                if (Edges[1].RequiresGrad)
+                {
+                    Tensor a = _a!;
+                    Tensor g = _transposeB ? MatMul(dy, a, transposeA: true, transposeB: _transposeA) : MatMul(a, dy, transposeA: !_transposeA);
+                    db = SumTo(g, Edges[1].Shape);
+                }
+                return [da, db];
             }
-            if (Edges[1].RequiresGrad)
+            finally
             {
-                Tensor a = _a!;
-                Tensor g = _transposeB ? MatMul(dy, a, transposeA: true, transposeB: _transposeA) : MatMul(a, dy, transposeA: !_transposeA);
-                db = SumTo(g, Edges[1].Shape);
+                if (!ReferenceEquals(dy, gradOutput)) dy.Dispose();
             }
-            return [da, db];
         }
     }
 }

@@ -26,31 +26,18 @@ public static partial class Ops
     private static Tensor AsBf16(Tensor x) => x.DType == DType.BFloat16 ? x : x.To(DType.BFloat16);
 
     /// <summary>
-    /// c [batch, m, n] (fp32, contiguous) = av [..., m, k] @ bv [..., k, n] on the tensor cores
-    /// (<see cref="TensorCoreGemm"/>). Operands keep their strides (transposes cost nothing); the
-    /// kernel's loads walk each operand's unit-stride axis.
+    /// c [batch, m, n] (fp32, contiguous) = av [..., m, k] @ bv [..., k, n] on bf16 values
+    /// (<see cref="DeviceGemm.RunBf16"/>: cuBLAS's bf16 GEMM, else the tensor-core kernel). Operands
+    /// keep their strides (transposes cost nothing).
     /// </summary>
     private static void TensorCoreMatMul(Tensor av, Tensor bv, Tensor c, int[] batch, int batchCount, int m, int n, int k)
     {
         Tensor a16 = AsBf16(av), b16 = AsBf16(bv);
         try
         {
-            Tensor a3 = Batched(a16, batch, m, k), b3 = Batched(b16, batch, k, n);
-            var p = new GemmArgs
-            {
-                M = m, N = n, K = k, Batch = batchCount,
-                ABatch = a3.Strides[0], ARow = a3.Strides[1], ACol = a3.Strides[2],
-                BBatch = b3.Strides[0], BRow = b3.Strides[1], BCol = b3.Strides[2],
-                CBatch = (long)m * n, Ldc = n, Alpha = 1f,
-                AKFast = UnitStrideFirst(a3.Strides[2], a3.Strides[1]), BKFast = UnitStrideFirst(b3.Strides[1], b3.Strides[2]),
-            };
-            var device = (IlgpuDevice)c.Device;
-            // A plain product: cuBLAS's bf16 GEMM when it is loaded (faster than ours, docs/benchmarks.md), else the tensor-core kernel.
-            if (!CuBlas.TryBf16Gemm(device.Stream, batchCount, m, n, k, a3.View<ushort>(a3.Extent), a3.Strides[0], a3.Strides[1], a3.Strides[2],
-                    b3.View<ushort>(b3.Extent), b3.Strides[0], b3.Strides[1], b3.Strides[2], c.View<float>(), (long)m * n, n, 1f, 0f))
-                TensorCoreGemm.Launch(device.Stream, a3.View<ushort>(a3.Extent), b3.View<ushort>(b3.Extent), c.View<float>(), p);
-            a3.Dispose();
-            b3.Dispose();
+            using Tensor a3 = Batched(a16, batch, m, k), b3 = Batched(b16, batch, k, n);
+            DeviceGemm.RunBf16(((IlgpuDevice)c.Device).Stream, batchCount, m, n, k, a3.View<ushort>(a3.Extent), a3.Strides[0], a3.Strides[1], a3.Strides[2],
+                b3.View<ushort>(b3.Extent), b3.Strides[0], b3.Strides[1], b3.Strides[2], c.View<float>());
         }
         finally
         {
@@ -58,9 +45,6 @@ public static partial class Ops
             if (!ReferenceEquals(b16, bv)) b16.Dispose();
         }
     }
-
-    /// <summary>1 when the k axis (stride <paramref name="kStride"/>) should be the fastest on loads: it is unit-stride, or the other axis is not.</summary>
-    private static int UnitStrideFirst(long kStride, long otherStride) => kStride == 1 || otherStride != 1 ? 1 : 0;
 
     /// <summary>
     /// LoRA linear forward on the tensor cores: u = dropout(x) A^T [m, r] in fp32 (the existing
