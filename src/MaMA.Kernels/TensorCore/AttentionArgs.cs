@@ -12,7 +12,10 @@ namespace MaMA.Kernels.TensorCore;
 [StructLayout(LayoutKind.Sequential)]
 public struct AttentionArgs
 {
-    public int T, Heads, HeadDim, Causal, HasMask;
+    public int T, Heads;
+    /// <summary>D, for the record: the kernel takes its head size from its <see cref="IHeadDim"/> instantiation, as a constant.</summary>
+    public int HeadDim;
+    public int Causal, HasMask;
     /// <summary>The full multiplier on q . k (ViT 1/sqrt(D); GPT-2 1/sqrt(D)/(layer + 1)).</summary>
     public float Scale;
     public long QAddress, KAddress, VAddress;

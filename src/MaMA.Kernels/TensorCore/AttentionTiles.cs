@@ -24,10 +24,12 @@ internal static class AttentionTiles
         long head, int row0, int t, int d, int pitch, int tid)
         where TMma : struct, IMma
     {
+        // A fixed number of chunks per thread (4 at D = 64, 8 at D = 128: constants in the kernels' code).
         int chunksPerRow = d >> 3;
-        int chunks = Rows * chunksPerRow;
-        for (int c = tid; c < chunks; c += Threads)
+        int perThread = Rows * chunksPerRow / Threads;
+        for (int i = 0; i < perThread; i++)
         {
+            int c = tid + i * Threads;
             int r = c / chunksPerRow, col = (c - r * chunksPerRow) << 3;
             bool valid = row0 + r < t;
             long element = valid ? head + (long)(row0 + r) * d + col : head;
@@ -112,12 +114,12 @@ internal static class AttentionTiles
     public static bool FitsWithin(int optInLimitBytes, int sharedElements) => (long)sharedElements * sizeof(ushort) <= optInLimitBytes;
 
     /// <summary>
-    /// Opts a freshly loaded kernel into the shared memory of its largest launch (D = 128,
-    /// <paramref name="largestSharedElements"/>) where the card allows it, else into the card's limit,
-    /// which still covers the head sizes the launcher's Fits admits.
+    /// Opts a freshly loaded kernel (one head size) into the shared memory of its launch,
+    /// <paramref name="sharedElements"/> bf16 elements, capped at the card's limit: a launch over the
+    /// limit never reaches the kernel, as the launcher's Fits keeps that head size on the fp32 kernels.
     /// </summary>
-    public static void AllowLargest<TDelegate>(TDelegate kernel, Accelerator accelerator, int largestSharedElements) where TDelegate : Delegate =>
-        DynamicSharedMemory.Allow(kernel, Math.Min(largestSharedElements * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
+    public static void OptIn<TDelegate>(TDelegate kernel, Accelerator accelerator, int sharedElements) where TDelegate : Delegate =>
+        DynamicSharedMemory.Allow(kernel, Math.Min(sharedElements * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
 
     /// <summary>
     /// ILGPU declares the dynamic allocation with 4-byte alignment; cp.async and ldmatrix want 16:

@@ -35,10 +35,14 @@ public static partial class TensorCoreAttention
     /// <summary>Dynamic shared memory per group in bf16 elements: Q, two K and two V tiles, plus 8 for aligning the base to 16 bytes.</summary>
     public static int SharedElements(int headDim) => 5 * BlockQ * Pitch(headDim) + 8;
 
-    /// <summary>The kernel; <typeparamref name="TMma"/> is <see cref="PtxMma"/> on CUDA, <see cref="EmulatedMma"/> on the simulator.</summary>
-    public static void FlashAttentionKernel<TMma>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
+    /// <summary>
+    /// The kernel; <typeparamref name="TMma"/> is <see cref="PtxMma"/> on CUDA, <see cref="EmulatedMma"/> on the simulator;
+    /// <typeparamref name="TDim"/> the head size (<see cref="HeadDim64"/>, <see cref="HeadDim128"/>), a constant in the code.
+    /// </summary>
+    public static void FlashAttentionKernel<TMma, TDim>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
         ArrayView<float> o, ArrayView<float> lse, AttentionArgs p)
         where TMma : struct, IMma
+        where TDim : struct, IHeadDim
     {
         TMma mma = default;
         ArrayView<ushort> smem = SharedMemory.GetDynamic<ushort>();
@@ -48,7 +52,7 @@ public static partial class TensorCoreAttention
         uint sbase = mma.SharedBase();
         int pad = AlignmentPad(sbase);
 
-        int d = p.HeadDim, pitch = d + 8, tile = BlockQ * pitch;
+        int d = default(TDim).Value, pitch = d + 8, tile = BlockQ * pitch;
         int qTile = pad, kTiles = pad + tile, vTiles = pad + 3 * tile;
         int t = p.T;
         int q0 = Grid.IdxX * BlockQ;
@@ -88,14 +92,19 @@ public static partial class TensorCoreAttention
             if (!causal || kv0 <= q0 + warp * 16 + 15)
             {
                 int kBuf = kTiles + (kt & 1) * tile, vBuf = vTiles + (kt & 1) * tile;
+                // S = Q K^T over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
                 FragC8 s = default;
-                for (int kd = 0; kd < d; kd += 16)
+                int qFrag = qTile + (warp * 16 + aRow) * pitch + aCol, kFrag = kBuf + bRow * pitch + bCol;
+                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 0, pitch, scratch);
+                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 16, pitch, scratch);
+                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 32, pitch, scratch);
+                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 48, pitch, scratch);
+                if (d > 64)
                 {
-                    FragA a = mma.LdMatrixX4(smem, sbase, qTile + (warp * 16 + aRow) * pitch + kd + aCol, scratch, false);
-                    MmaPair(mma, ref s.F0, ref s.F1, a, smem, sbase, kBuf + (0 + bRow) * pitch + kd + bCol, scratch, trans: false);
-                    MmaPair(mma, ref s.F2, ref s.F3, a, smem, sbase, kBuf + (16 + bRow) * pitch + kd + bCol, scratch, trans: false);
-                    MmaPair(mma, ref s.F4, ref s.F5, a, smem, sbase, kBuf + (32 + bRow) * pitch + kd + bCol, scratch, trans: false);
-                    MmaPair(mma, ref s.F6, ref s.F7, a, smem, sbase, kBuf + (48 + bRow) * pitch + kd + bCol, scratch, trans: false);
+                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 64, pitch, scratch);
+                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 80, pitch, scratch);
+                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 96, pitch, scratch);
+                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 112, pitch, scratch);
                 }
 
                 // Scale, and mask only where some key of the tile can be invisible.
@@ -154,6 +163,21 @@ public static partial class TensorCoreAttention
 
 
 
+
+    /// <summary>
+    /// S (16 x 64) += Q[:, kd .. kd + 16) K[:, kd .. kd + 16)^T: the warp's Q fragment by ldmatrix.x4 at
+    /// <paramref name="qFrag"/> + kd, then four K fragment pairs, 16 keys apart, at <paramref name="kFrag"/> + kd.
+    /// </summary>
+    private static void QkStep<TMma>(TMma mma, ref FragC8 s, ArrayView<ushort> smem, uint sbase, int qFrag, int kFrag, int kd, int pitch,
+        ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        FragA a = mma.LdMatrixX4(smem, sbase, qFrag + kd, scratch, false);
+        MmaPair(mma, ref s.F0, ref s.F1, a, smem, sbase, kFrag + kd, scratch, trans: false);
+        MmaPair(mma, ref s.F2, ref s.F3, a, smem, sbase, kFrag + 16 * pitch + kd, scratch, trans: false);
+        MmaPair(mma, ref s.F4, ref s.F5, a, smem, sbase, kFrag + 32 * pitch + kd, scratch, trans: false);
+        MmaPair(mma, ref s.F6, ref s.F7, a, smem, sbase, kFrag + 48 * pitch + kd, scratch, trans: false);
+    }
 
     /// <summary>scale * S, or -inf where key <paramref name="col"/> (+1) is not visible to row A / B.</summary>
     private static void MaskScale(ref FragC f, int col, int rowA, int rowB, bool full, AttentionArgs p, ArrayView<float> keep, long keepRow)

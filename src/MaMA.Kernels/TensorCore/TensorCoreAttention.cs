@@ -1,6 +1,10 @@
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using ForwardBody = System.Action<ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, MaMA.Kernels.TensorCore.AttentionArgs>;
+using ForwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>,
+    ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, MaMA.Kernels.TensorCore.AttentionArgs>;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -9,8 +13,8 @@ public static partial class TensorCoreAttention
     /// <summary>The op name in error messages.</summary>
     private const string Op = "tensor-core attention";
 
-    private static readonly Dictionary<Accelerator, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>> s_kernels = new();
+    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>).</summary>
+    private static readonly Dictionary<(Accelerator, int), ForwardLauncher> s_kernels = new();
 
     /// <summary>Head sizes the kernel handles (the MaMA ViT's 64 and BioMedLM's 128).</summary>
     public static bool Supports(int headDim) => AttentionTiles.SupportsHeadDim(headDim);
@@ -57,11 +61,11 @@ public static partial class TensorCoreAttention
                 p.KAddress = AttentionTiles.Address(Op, k, "k");
                 p.VAddress = AttentionTiles.Address(Op, v, "v");
             }
-            Kernel(target)(stream, config, q, k, v, keep, o, lse, p);
+            Kernel(target, headDim)(stream, config, q, k, v, keep, o, lse, p);
             return;
         }
         stream.Synchronize();
-        Kernel(target)(target.DefaultStream, config, q, k, v, keep, o, lse, p);
+        Kernel(target, headDim)(target.DefaultStream, config, q, k, v, keep, o, lse, p);
         target.DefaultStream.Synchronize();
     }
 
@@ -79,26 +83,25 @@ public static partial class TensorCoreAttention
         if (keepLength != 0) AttentionTiles.Need(Op, "keep", keepLength, (long)batch * t);
     }
 
-    private static Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> Kernel(Accelerator accelerator)
+    private static ForwardLauncher Kernel(Accelerator accelerator, int headDim)
     {
         lock (s_kernels)
         {
-            if (!s_kernels.TryGetValue(accelerator, out var kernel))
+            if (!s_kernels.TryGetValue((accelerator, headDim), out var kernel))
             {
-                // CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots).
-                kernel = accelerator is CudaAccelerator cuda
-                    ? CudaKernelLoader.Load<Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-                        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>>(cuda,
-                        new Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(
-                            FlashAttentionKernel<PtxMma>).Method)
-                    : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-                        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(FlashAttentionKernel<EmulatedMma>);
-                // Opted into its largest launch (D = 128) where the card allows it; Fits keeps the rest off this kernel.
-                AttentionTiles.AllowLargest(kernel, accelerator, SharedElements(128));
-                s_kernels[accelerator] = kernel;
+                kernel = headDim == 64 ? Load<HeadDim64>(accelerator) : Load<HeadDim128>(accelerator);
+                // Opted into its launch's shared memory (87 KB at D = 128) where the card allows it; Fits keeps the rest off this kernel.
+                AttentionTiles.OptIn(kernel, accelerator, SharedElements(headDim));
+                s_kernels[(accelerator, headDim)] = kernel;
             }
             return kernel;
         }
     }
+
+    /// <summary>CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots); the simulator: the emulated mma.</summary>
+    private static ForwardLauncher Load<TDim>(Accelerator accelerator) where TDim : struct, IHeadDim =>
+        accelerator is CudaAccelerator cuda
+            ? CudaKernelLoader.Load<ForwardLauncher>(cuda, new ForwardBody(FlashAttentionKernel<PtxMma, TDim>).Method)
+            : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                AttentionArgs>(FlashAttentionKernel<EmulatedMma, TDim>);
 }

@@ -12,7 +12,10 @@ namespace MaMA.Kernels.TensorCore;
 [StructLayout(LayoutKind.Sequential)]
 public struct AttentionBackwardArgs
 {
-    public int T, Heads, HeadDim, Causal, HasMask;
+    public int T, Heads;
+    /// <summary>D, for the record: the kernel takes its head size from its <see cref="IHeadDim"/> instantiation, as a constant.</summary>
+    public int HeadDim;
+    public int Causal, HasMask;
     public float Scale;
     public long QAddress, KAddress, VAddress, GAddress;
 }
@@ -56,11 +59,15 @@ public static partial class TensorCoreAttentionBackward
     /// <summary>Dynamic shared memory per group in bf16 elements: K, V, two Q, two dO tiles, dS^T, plus 8 for aligning the base.</summary>
     public static int SharedElements(int headDim) => 6 * BlockKV * Pitch(headDim) + BlockKV * DsPitch + 8;
 
-    /// <summary>The kernel; <typeparamref name="TMma"/> is <see cref="PtxMma"/> on CUDA, <see cref="EmulatedMma"/> on the simulator.</summary>
-    public static void FlashAttentionBackwardKernel<TMma>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
+    /// <summary>
+    /// The kernel; <typeparamref name="TMma"/> is <see cref="PtxMma"/> on CUDA, <see cref="EmulatedMma"/> on the simulator;
+    /// <typeparamref name="TDim"/> the head size (<see cref="HeadDim64"/>, <see cref="HeadDim128"/>), a constant in the code.
+    /// </summary>
+    public static void FlashAttentionBackwardKernel<TMma, TDim>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
         AttentionBackwardArgs p)
         where TMma : struct, IMma
+        where TDim : struct, IHeadDim
     {
         TMma mma = default;
         ArrayView<ushort> smem = SharedMemory.GetDynamic<ushort>();
@@ -70,7 +77,7 @@ public static partial class TensorCoreAttentionBackward
         uint sbase = mma.SharedBase();
         int pad = AlignmentPad(sbase);
 
-        int d = p.HeadDim, pitch = d + 8, tile = BlockKV * pitch;
+        int d = default(TDim).Value, pitch = d + 8, tile = BlockKV * pitch;
         int kTile = pad, vTile = pad + tile, qTiles = pad + 2 * tile, gTiles = pad + 4 * tile, dsTile = pad + 6 * tile;
         int t = p.T;
         int k0 = Grid.IdxX * BlockKV;
@@ -112,13 +119,20 @@ public static partial class TensorCoreAttentionBackward
             int qBuf = qTiles + (i & 1) * tile, gBuf = gTiles + (i & 1) * tile;
 
             // S^T = K_w Q^T and dP^T = V_w dO^T: 16 keys x 64 queries each.
+            // Over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
             FragC8 s = default, dp = default;
-            for (int kd = 0; kd < d; kd += 16)
+            int kFrag = kTile + (warp * 16 + aRow) * pitch + aCol, vFrag = vTile + (warp * 16 + aRow) * pitch + aCol;
+            int qFrag = qBuf + bRow * pitch + bCol, gFrag = gBuf + bRow * pitch + bCol;
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 0, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 16, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 32, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 48, pitch, scratch);
+            if (d > 64)
             {
-                FragA ka = mma.LdMatrixX4(smem, sbase, kTile + (warp * 16 + aRow) * pitch + kd + aCol, scratch, false);
-                Row16(mma, ref s, ka, smem, sbase, qBuf + bRow * pitch + kd + bCol, pitch, scratch);
-                FragA va = mma.LdMatrixX4(smem, sbase, vTile + (warp * 16 + aRow) * pitch + kd + aCol, scratch, false);
-                Row16(mma, ref dp, va, smem, sbase, gBuf + bRow * pitch + kd + bCol, pitch, scratch);
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 64, pitch, scratch);
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 80, pitch, scratch);
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 96, pitch, scratch);
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 112, pitch, scratch);
             }
 
             // P^T (fp32) from lse, then dS^T = P^T (dP^T - delta) scale, fragment by fragment.
@@ -188,6 +202,20 @@ public static partial class TensorCoreAttentionBackward
             WriteRows(dv, dv1, head, keyA, keyB, t, d, 64 + colT, add: false);
             WriteRows(dk, dk1, head, keyA, keyB, t, d, 64 + colT, add: false);
         }
+    }
+
+    /// <summary>
+    /// One k16 step over D at column kd: S^T += K_w[:, kd..] Q[:, kd..]^T and dP^T += V_w[:, kd..] dO[:, kd..]^T
+    /// (the warp's K and V fragments by ldmatrix.x4 at <paramref name="kFrag"/> / <paramref name="vFrag"/> + kd).
+    /// </summary>
+    private static void ScoreStep<TMma>(TMma mma, ref FragC8 s, ref FragC8 dp, ArrayView<ushort> smem, uint sbase, int kFrag, int qFrag,
+        int vFrag, int gFrag, int kd, int pitch, ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        FragA ka = mma.LdMatrixX4(smem, sbase, kFrag + kd, scratch, false);
+        Row16(mma, ref s, ka, smem, sbase, qFrag + kd, pitch, scratch);
+        FragA va = mma.LdMatrixX4(smem, sbase, vFrag + kd, scratch, false);
+        Row16(mma, ref dp, va, smem, sbase, gFrag + kd, pitch, scratch);
     }
 
     /// <summary>acc (16 x 64) += A (16 x 16) B for the 64 rows of a [64][pitch] tile read as the n-major B operand at column kd.</summary>

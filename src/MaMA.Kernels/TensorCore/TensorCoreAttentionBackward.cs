@@ -1,6 +1,12 @@
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using BackwardBody = System.Action<ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    MaMA.Kernels.TensorCore.AttentionBackwardArgs>;
+using BackwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>,
+    ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, MaMA.Kernels.TensorCore.AttentionBackwardArgs>;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -9,9 +15,8 @@ public static partial class TensorCoreAttentionBackward
     /// <summary>The op name in error messages.</summary>
     private const string Op = "tensor-core attention backward";
 
-    private static readonly Dictionary<Accelerator, Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-        ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        AttentionBackwardArgs>> s_kernels = new();
+    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>).</summary>
+    private static readonly Dictionary<(Accelerator, int), BackwardLauncher> s_kernels = new();
 
     private static long s_launches;
 
@@ -70,12 +75,12 @@ public static partial class TensorCoreAttentionBackward
                 p.GAddress = AttentionTiles.Address(Op, g, "dO");
             }
             dqAll.MemSetToZero(stream);
-            Kernel(target)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+            Kernel(target, headDim)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
             return;
         }
         dqAll.MemSetToZero(stream);
         stream.Synchronize();
-        Kernel(target)(target.DefaultStream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+        Kernel(target, headDim)(target.DefaultStream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
         target.DefaultStream.Synchronize();
     }
 
@@ -97,28 +102,25 @@ public static partial class TensorCoreAttentionBackward
         if (keepLength != 0) AttentionTiles.Need(Op, "keep", keepLength, (long)batch * t);
     }
 
-    private static Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs> Kernel(
-        Accelerator accelerator)
+    private static BackwardLauncher Kernel(Accelerator accelerator, int headDim)
     {
         lock (s_kernels)
         {
-            if (!s_kernels.TryGetValue(accelerator, out var kernel))
+            if (!s_kernels.TryGetValue((accelerator, headDim), out var kernel))
             {
-                // CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots).
-                kernel = accelerator is CudaAccelerator cuda
-                    ? CudaKernelLoader.Load<Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>,
-                        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>>(cuda,
-                        new Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
-                            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(
-                            FlashAttentionBackwardKernel<PtxMma>).Method)
-                    : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
-                        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(FlashAttentionBackwardKernel<EmulatedMma>);
-                // Opted into its largest launch (D = 128) where the card allows it; Fits keeps the rest off this kernel.
-                AttentionTiles.AllowLargest(kernel, accelerator, SharedElements(128));
-                s_kernels[accelerator] = kernel;
+                kernel = headDim == 64 ? Load<HeadDim64>(accelerator) : Load<HeadDim128>(accelerator);
+                // Opted into its launch's shared memory (111 KB at D = 128) where the card allows it; Fits keeps the rest off this kernel.
+                AttentionTiles.OptIn(kernel, accelerator, SharedElements(headDim));
+                s_kernels[(accelerator, headDim)] = kernel;
             }
             return kernel;
         }
     }
+
+    /// <summary>CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots); the simulator: the emulated mma.</summary>
+    private static BackwardLauncher Load<TDim>(Accelerator accelerator) where TDim : struct, IHeadDim =>
+        accelerator is CudaAccelerator cuda
+            ? CudaKernelLoader.Load<BackwardLauncher>(cuda, new BackwardBody(FlashAttentionBackwardKernel<PtxMma, TDim>).Method)
+            : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(FlashAttentionBackwardKernel<EmulatedMma, TDim>);
 }

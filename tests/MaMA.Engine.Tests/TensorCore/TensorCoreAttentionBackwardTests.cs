@@ -242,23 +242,25 @@ public sealed class TensorCoreAttentionBackwardTests
         }
     }
 
-    [Test]
-    public void Ptx_UsesMmaLdmatrixCpAsyncAndAtomics()
+    [TestCase(64)]
+    [TestCase(128)]
+    public void Ptx_UsesMmaLdmatrixCpAsyncAndAtomics(int d)
     {
         using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
         var arch = CudaArchitecture.SM_80;
         using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_71, null);
         MethodInfo kernel = typeof(TensorCoreAttentionBackward).GetMethod(nameof(TensorCoreAttentionBackward.FlashAttentionBackwardKernel))!
-            .MakeGenericMethod(typeof(PtxMma));
+            .MakeGenericMethod(typeof(PtxMma), d == 64 ? typeof(HeadDim64) : typeof(HeadDim128));
         string ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
         int Count(string what) => Regex.Matches(ptx, Regex.Escape(what)).Count;
 
         Assert.That(ptx, Does.Contain(".target sm_80"));
-        // S^T and dP^T: 2 x 8 per k16 step; dV, dK, dQ: 3 x 4 chunks x (8 + 8) (the D = 128 half behind a branch).
+        // Unrolled over the constant D: S^T and dP^T are D/16 k16 steps x 2 x 8 mma (2 + 8 ldmatrix.x4 each);
+        // dV, dK, dQ are 3 x 4 chunks x D/8 mma (D/16 ldmatrix.x4.trans each, plus 4 for the dS reads of dQ).
         int mma = Count("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
-        Assert.That(mma, Is.GreaterThanOrEqualTo(16 + 192), $"{mma} mma.sync");
-        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.GreaterThanOrEqualTo(10));
-        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.GreaterThanOrEqualTo(96 + 4));
+        Assert.That(mma, Is.EqualTo(d / 16 * 16 + 3 * 4 * d / 8), $"{mma} mma.sync");
+        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 10));
+        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(3 * 4 * d / 16 + 4));
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
         Assert.That(ptx, Does.Match(@"(atom|red)(\.global)?\.add\.f32"), "dq accumulates by fp32 atomics");

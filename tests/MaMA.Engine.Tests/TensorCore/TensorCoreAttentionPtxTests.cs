@@ -18,41 +18,51 @@ namespace MaMA.Engine.Tests.TensorCore;
 [TestFixture]
 public sealed class TensorCoreAttentionPtxTests
 {
-    private static string? s_ptx;
+    private static readonly Dictionary<int, string> s_ptx = new();
 
-    private static string Ptx()
+    /// <summary>The CUDA instantiation for head size <paramref name="d"/> (PtxMma, HeadDim64 / HeadDim128), as the launcher loads it.</summary>
+    internal static string Ptx(int d = 64)
     {
-        if (s_ptx is not null) return s_ptx;
-        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
-        var arch = CudaArchitecture.SM_80;
-        using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_71, null);
-        MethodInfo kernel = typeof(TensorCoreAttention).GetMethod(nameof(TensorCoreAttention.FlashAttentionKernel))!.MakeGenericMethod(typeof(PtxMma));
-        var description = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
-        return s_ptx = ((PTXCompiledKernel)backend.Compile(description, new KernelSpecialization())).PTXAssembly;
+        lock (s_ptx)
+        {
+            if (s_ptx.TryGetValue(d, out string? cached)) return cached;
+            using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+            var arch = CudaArchitecture.SM_80;
+            using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_71, null);
+            MethodInfo kernel = typeof(TensorCoreAttention).GetMethod(nameof(TensorCoreAttention.FlashAttentionKernel))!
+                .MakeGenericMethod(typeof(PtxMma), d == 64 ? typeof(HeadDim64) : typeof(HeadDim128));
+            var description = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+            return s_ptx[d] = ((PTXCompiledKernel)backend.Compile(description, new KernelSpecialization())).PTXAssembly;
+        }
     }
 
     private static int Count(string text, string what) => Regex.Matches(text, Regex.Escape(what)).Count;
 
-    [Test]
-    public void Ptx_UsesMmaLdmatrixAndCpAsync()
+    [TestCase(64)]
+    [TestCase(128)]
+    public void Ptx_UsesMmaLdmatrixAndCpAsync(int d)
     {
-        string ptx = Ptx();
+        string ptx = Ptx(d);
         Assert.That(ptx, Does.Contain(".target sm_80"));
-        // Q K^T: 4 QkPair x 2 per k16 step; P V: 4 chunks x (4 + 4) pairs x 2 (the D = 128 half behind a branch).
+        // Unrolled over the constant D: Q K^T is D/16 k16 steps x 8 mma (one ldmatrix.x4 of Q and four of K
+        // each); P V is 4 key chunks x D/8 mma (D/16 ldmatrix.x4.trans of V each). No D = 128 half at D = 64.
         int mma = Count(ptx, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
-        Assert.That(mma, Is.GreaterThanOrEqualTo(8 + 64), $"{mma} mma.sync");
-        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.GreaterThanOrEqualTo(5));
-        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.GreaterThanOrEqualTo(32));
+        Assert.That(mma, Is.EqualTo(d / 16 * 8 + 4 * d / 8), $"{mma} mma.sync");
+        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 5));
+        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(4 * d / 16));
+        // Tile addressing divides by constants only: the grid's tile count and the head's batch index remain.
+        Assert.That(Regex.Matches(ptx, @"\tdiv\.").Count, Is.LessThanOrEqualTo(2), "runtime divisions in the kernel");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
         Assert.That(ptx, Does.Contain("cp.async.commit_group;"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 0;"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
     }
 
-    [Test]
-    public void Ptx_DeclaresTheDynamicSharedSymbol_AndNoEmulation()
+    [TestCase(64)]
+    [TestCase(128)]
+    public void Ptx_DeclaresTheDynamicSharedSymbol_AndNoEmulation(int d)
     {
-        string ptx = Ptx();
+        string ptx = Ptx(d);
         Assert.That(ptx, Does.Match(@"\.extern \.shared \.align \d+ \.b8 " + SharedTile.DynamicSharedSymbol + @"\[\];"));
         Assert.That(ptx, Does.Contain("mov.u32 \t%r").Or.Contain("mov.u32 %r"), "shared base read by inline PTX");
         Assert.That(ptx, Does.Not.Contain("bar.warp.sync"), "the CPU emulation leaked into the CUDA code");

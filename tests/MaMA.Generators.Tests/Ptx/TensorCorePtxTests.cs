@@ -24,16 +24,34 @@ public sealed class TensorCorePtxTests
 
     /// <summary>
     /// Every explicitly grouped kernel of the TensorCore folder (public static, name ends in Kernel),
-    /// generic ones in their CUDA instantiation (<see cref="PtxMma"/>), as the launcher loads them on CUDA.
+    /// generic ones in their CUDA instantiations (<see cref="PtxMma"/>, and each head size for the
+    /// attention kernels), as the launchers load them on CUDA.
     /// </summary>
     public static IEnumerable<TestCaseData> Kernels() =>
         typeof(TensorCoreGemm).Assembly.GetTypes()
             .Where(t => t.Namespace == typeof(TensorCoreGemm).Namespace)
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
             .Where(m => m.Name.EndsWith("Kernel", StringComparison.Ordinal))
-            .Select(m => m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(PtxMma)) : m)
-            .OrderBy(m => m.DeclaringType!.Name + "." + m.Name, StringComparer.Ordinal)
-            .Select(m => new TestCaseData(m).SetName("TensorCorePtx_" + m.DeclaringType!.Name + "_" + m.Name));
+            .SelectMany(CudaInstantiations)
+            .OrderBy(FileName, StringComparer.Ordinal)
+            .Select(m => new TestCaseData(m).SetName("TensorCorePtx_" + FileName(m).Replace('.', '_')));
+
+    /// <summary>The kernel as CUDA runs it: TMma = PtxMma, and one instantiation per head size where it takes one.</summary>
+    private static IEnumerable<MethodInfo> CudaInstantiations(MethodInfo m)
+    {
+        if (!m.IsGenericMethodDefinition) return [m];
+        return m.GetGenericArguments().Length == 1
+            ? [m.MakeGenericMethod(typeof(PtxMma))]
+            : [m.MakeGenericMethod(typeof(PtxMma), typeof(HeadDim64)), m.MakeGenericMethod(typeof(PtxMma), typeof(HeadDim128))];
+    }
+
+    /// <summary>Type.Method, with the head size for the attention kernels (TensorCoreAttention.FlashAttentionKernel.D64).</summary>
+    private static string FileName(MethodInfo m)
+    {
+        Type[] args = m.IsGenericMethod ? m.GetGenericArguments() : [];
+        string dim = args.Length > 1 ? ".D" + ((IHeadDim)Activator.CreateInstance(args[1])!).Value : "";
+        return m.DeclaringType!.Name + "." + m.Name + dim;
+    }
 
     [OneTimeSetUp]
     public void CreateBackend()
@@ -61,8 +79,8 @@ public sealed class TensorCorePtxTests
         if (Environment.GetEnvironmentVariable("MAMA_PTX_DUMP") is { Length: > 0 } dump)
         {
             Directory.CreateDirectory(dump);
-            File.WriteAllText(Path.Combine(dump, kernel.DeclaringType!.Name + "." + kernel.Name + ".ptx"), ptx);
-            File.WriteAllText(Path.Combine(dump, kernel.DeclaringType!.Name + "." + kernel.Name + ".promoted.ptx"), PtxLocalSlots.Promote(ptx).Ptx);
+            File.WriteAllText(Path.Combine(dump, FileName(kernel) + ".ptx"), ptx);
+            File.WriteAllText(Path.Combine(dump, FileName(kernel) + ".promoted.ptx"), PtxLocalSlots.Promote(ptx).Ptx);
         }
         Assert.That(ptx, Does.Contain(".target sm_80"));
         Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no tensor-core instruction in the PTX");
