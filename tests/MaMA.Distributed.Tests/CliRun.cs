@@ -22,11 +22,11 @@ internal static class CliRun
     public static Result Mama(int ranks, params string[] args)
     {
         Assert.That(File.Exists(MamaDll), $"{MamaDll} is missing (the test project references src/MaMA.Cli)");
-        string program = ranks == 1 ? "dotnet" : MpiRun.MpirunPath();
+        string program = ranks == 1 ? "dotnet" : CheckRun.MpirunPath();
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         IEnumerable<string> all = ranks == 1 ? [MamaDll, .. args] : ["--oversubscribe", "-np", ranks.ToString(), "dotnet", MamaDll, .. args];
         foreach (string a in all) start.ArgumentList.Add(a);
-        MpiRun.SetMpiEnvironment(start);
+        CheckRun.SetMpiEnvironment(start);
         using Process process = Process.Start(start)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync(), stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(3)))

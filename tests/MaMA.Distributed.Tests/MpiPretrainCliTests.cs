@@ -33,7 +33,7 @@ public sealed class MpiPretrainCliTests
     [OneTimeSetUp]
     public void RunAll()
     {
-        MpiRun.MpirunPath(); // ignored (or failed under MAMA_CI_MPI=1) without Open MPI
+        CheckRun.MpirunPath(); // ignored (or failed under MAMA_CI_MPI=1) without Open MPI
         _root = Path.Combine(Path.GetTempPath(), $"mama-mpi-pretrain-{Environment.ProcessId}");
         if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
         Directory.CreateDirectory(_root);

@@ -3,15 +3,41 @@ using MaMA.Distributed.Communication;
 using MaMA.MpiCheck;
 
 // mama-mpicheck CHECK OUT.json [options]: CHECK is collectives | losses | train | overlap | sync (see the Check* types).
+// Under mpirun every process is a rank (MPI); with --threads N the ranks are N threads of this process
+// (ThreadCommunicator); otherwise the process is a group of one.
 if (args.Length < 2)
 {
-    Console.Error.WriteLine("usage: MaMA.MpiCheck collectives|losses|train|overlap|sync OUT.json [--backward sum|replicated|local] [--steps K] [--late]");
+    Console.Error.WriteLine("usage: MaMA.MpiCheck collectives|losses|train|overlap|sync OUT.json [--backward sum|replicated|local] [--steps K] [--late] [--threads N]");
     return 2;
 }
-ICommunicator comm = LaunchEnvironment.Read().UnderLauncher ? MpiCommunicator.Initialize() : SingleProcessCommunicator.Instance;
+string[] options = args.Skip(2).ToArray();
+if (Option(options, "--threads") is { } threadsText)
+{
+    try
+    {
+        ThreadLauncher.Run(int.Parse(threadsText), comm => RunCheck(comm));
+        return 0;
+    }
+    catch (RankFailedException e)
+    {
+        Console.Error.WriteLine(e.InnerException);
+        return 1;
+    }
+}
+ICommunicator world = LaunchEnvironment.Read().UnderLauncher ? MpiCommunicator.Initialize() : SingleProcessCommunicator.Instance;
 try
 {
-    var options = args.Skip(2).ToArray();
+    return RunCheck(world);
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"rank {world.Rank}: {e}");
+    if (world is MpiCommunicator mpi) mpi.Abort(1);
+    return 1;
+}
+
+int RunCheck(ICommunicator comm)
+{
     Dictionary<string, object?> report = args[0] switch
     {
         "collectives" => CheckCollectives.Run(comm),
@@ -22,16 +48,11 @@ try
         _ => throw new ArgumentException($"unknown check '{args[0]}'"),
     };
     report["ranks"] = comm.Size;
+    report["communicator"] = comm.Description;
     if (comm.Rank == 0) File.WriteAllText(args[1], JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
     comm.Barrier();
     comm.Dispose();
     return 0;
-}
-catch (Exception e)
-{
-    Console.Error.WriteLine($"rank {comm.Rank}: {e}");
-    if (comm is MpiCommunicator mpi) mpi.Abort(1);
-    return 1;
 }
 
 static string? Option(string[] args, string name)

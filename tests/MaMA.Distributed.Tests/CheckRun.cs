@@ -4,35 +4,42 @@ using System.Text.Json;
 namespace MaMA.Distributed.Tests;
 
 /// <summary>
-/// Starts MaMA.MpiCheck under `mpirun -np N --oversubscribe` and returns rank 0's JSON report.
-/// Without mpirun on PATH the test is ignored, or fails when MAMA_CI_MPI=1 (the MPI CI run installs it).
+/// Starts MaMA.MpiCheck on N ranks and returns rank 0's JSON report: under `mpirun -np N
+/// --oversubscribe` (<see cref="Mpi"/>; without mpirun on PATH the test is ignored, or fails when
+/// MAMA_CI_MPI=1, as the MPI CI run installs it), or as one process of N rank threads (<see cref="Threads"/>).
 /// </summary>
-internal static class MpiRun
+internal static class CheckRun
 {
-    public static JsonElement Check(int ranks, string check, params string[] options)
+    public static JsonElement Mpi(int ranks, string check, params string[] options)
     {
-        string mpirun = MpirunPath();
+        var start = new ProcessStartInfo(MpirunPath());
+        foreach (string a in new[] { "--oversubscribe", "-np", ranks.ToString(), "dotnet" }) start.ArgumentList.Add(a);
+        SetMpiEnvironment(start);
+        return Run(start, $"mpirun -np {ranks}", check, options);
+    }
+
+    public static JsonElement Threads(int ranks, string check, params string[] options) =>
+        Run(new ProcessStartInfo("dotnet"), $"{ranks} rank threads", check, [.. options, "--threads", ranks.ToString()]);
+
+    private static JsonElement Run(ProcessStartInfo start, string how, string check, string[] options)
+    {
         string host = Path.Combine(AppContext.BaseDirectory, "MaMA.MpiCheck.dll");
         Assert.That(File.Exists(host), $"{host} is missing (the test project references tests/MaMA.MpiCheck)");
         string report = Path.Combine(Path.GetTempPath(), $"mama-mpicheck-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
-        var start = new ProcessStartInfo(mpirun)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in new[] { "--oversubscribe", "-np", ranks.ToString(), "dotnet", host, check, report }.Concat(options)) start.ArgumentList.Add(a);
-        SetMpiEnvironment(start);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        foreach (string a in new[] { host, check, report }.Concat(options)) start.ArgumentList.Add(a);
         using Process process = Process.Start(start)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync(), stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(4)))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"mpirun -np {ranks} {check} did not finish in 4 minutes.\n{stdout.Result}\n{stderr.Result}");
+            Assert.Fail($"{how}: {check} did not finish in 4 minutes.\n{stdout.Result}\n{stderr.Result}");
         }
         try
         {
-            Assert.That(process.ExitCode, Is.EqualTo(0), $"mpirun -np {ranks} {check} {string.Join(' ', options)} failed:\n{stdout.Result}\n{stderr.Result}");
+            Assert.That(process.ExitCode, Is.EqualTo(0), $"{how}: {check} {string.Join(' ', options)} failed:\n{stdout.Result}\n{stderr.Result}");
             Assert.That(File.Exists(report), $"rank 0 wrote no report:\n{stdout.Result}\n{stderr.Result}");
             TestContext.Out.WriteLine(File.ReadAllText(report));
             return JsonDocument.Parse(File.ReadAllText(report)).RootElement.Clone();
