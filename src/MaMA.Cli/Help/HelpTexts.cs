@@ -138,16 +138,19 @@ internal static class HelpTexts
             "Details: docs/data.md, \"Synthetic data\".",
 
         ["pretrain"] =
-            "usage: mama pretrain --config FILE.json [--data DIR] [--out RUN] [--resume] [--device auto|cuda|opencl|cpu|ilgpu-cpu] [--launcher none|mpi] [--stop-after STEP]\n" +
+            "usage: mama pretrain --config FILE.json [--data DIR] [--out RUN] [--resume] [--device auto|cuda|cuda:K|opencl|cpu|ilgpu-cpu] [--launcher none|mpi|threads] [--ranks N] [--stop-after STEP]\n" +
             "MaMA pre-training: writes the run folder RUN (config, metrics, loss curves, checkpoints, final/ model).\n" +
             "  --config FILE.json  training config (configs/pretrain-tiny.json, configs/pretrain-paper.json); optional with --resume\n" +
             "  --data DIR          EMBED-shaped data folder (default: the config's, else synthetic data in RUN/synthetic)\n" +
             "  --out RUN           run folder (default runs/pretrain)\n" +
             "  --resume            continue from RUN's newest good checkpoint (any number of ranks)\n" +
             "  --device D          where to train (default: the config's device)\n" +
-            "  --launcher L        none (one process, default) or mpi: one rank per process under\n" +
-            "                      `mpirun -np N mama pretrain ... --launcher mpi` (or srun); batch.micro_batch is per rank\n" +
-            "                      when the run starts, the global micro-batch (x N) is kept on resume (docs/distributed.md)\n" +
+            "  --launcher L        none (one process, default); mpi: one rank per process under\n" +
+            "                      `mpirun -np N mama pretrain ... --launcher mpi` (or srun); threads: N ranks as threads\n" +
+            "                      of this process, rank k on CUDA card k (--device cuda) or all on the CPU (--device cpu).\n" +
+            "                      batch.micro_batch is per rank when the run starts, the global micro-batch (x N) is kept\n" +
+            "                      on resume (docs/distributed.md)\n" +
+            "  --ranks N           number of rank threads (--launcher threads only)\n" +
             "  --stop-after STEP   end this session after step STEP with a checkpoint there (no final/); --resume continues\n" +
             "                      (time-limited jobs); the run's schedule is unchanged\n" +
             "Details: docs/training.md, docs/distributed.md.",

@@ -38,24 +38,47 @@ public abstract class Device
     public override string ToString() => Name;
 
     /// <summary>
-    /// Resolves a device spelling. <c>auto</c> picks CUDA, then OpenCL, then the fast CPU backend.
+    /// Resolves a device spelling. <c>auto</c> picks CUDA, then OpenCL, then the fast CPU backend;
+    /// <c>cuda</c> is the first CUDA card and <c>cuda:k</c> the k-th (<c>cuda:0</c> = <c>cuda</c>).
     /// Unknown or unavailable devices throw with the list of what this machine has.
     /// </summary>
-    public static Device Parse(string spec) => spec.Trim().ToLowerInvariant() switch
+    public static Device Parse(string spec)
     {
-        "auto" => IlgpuRuntime.BestGpu() ?? Cpu,
-        "cpu" => Cpu,
-        "cuda" => IlgpuRuntime.Get(DeviceKind.Cuda) ?? throw Unavailable("cuda"),
-        "opencl" => IlgpuRuntime.Get(DeviceKind.OpenCL) ?? throw Unavailable("opencl"),
-        "ilgpu-cpu" => IlgpuRuntime.Get(DeviceKind.IlgpuCpu)!,
-        _ => throw new ArgumentException($"Unknown device '{spec}'. Use auto, cuda, opencl, cpu or ilgpu-cpu."),
-    };
+        string s = spec.Trim().ToLowerInvariant();
+        if (s.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!int.TryParse(s.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index))
+                throw new ArgumentException($"Unknown device '{spec}': cuda:K takes a card number K >= 0.");
+            return IlgpuRuntime.GetCuda(index) ?? throw Unavailable(s);
+        }
+        return s switch
+        {
+            "auto" => IlgpuRuntime.BestGpu() ?? Cpu,
+            "cpu" => Cpu,
+            "cuda" => IlgpuRuntime.Get(DeviceKind.Cuda) ?? throw Unavailable("cuda"),
+            "opencl" => IlgpuRuntime.Get(DeviceKind.OpenCL) ?? throw Unavailable("opencl"),
+            "ilgpu-cpu" => IlgpuRuntime.Get(DeviceKind.IlgpuCpu)!,
+            _ => throw new ArgumentException($"Unknown device '{spec}'. Use auto, cuda, cuda:K, opencl, cpu or ilgpu-cpu."),
+        };
+    }
+
+    /// <summary>How many CUDA cards this process sees (0 without a driver): <c>cuda:0</c> .. <c>cuda:(count - 1)</c>.</summary>
+    public static int CudaCount() => IlgpuRuntime.CudaCount();
+
+    /// <summary>
+    /// Makes this device current for the calling thread: a CUDA context is per thread, so a thread
+    /// that drives its own card (a rank thread of `--launcher threads`) binds it before its first
+    /// tensor. Nothing to do for the other devices.
+    /// </summary>
+    public virtual void BindToCurrentThread() { }
 
     /// <summary>Every device this machine offers, best first.</summary>
     public static IReadOnlyList<string> Available()
     {
         var list = new List<string>();
         if (IlgpuRuntime.Get(DeviceKind.Cuda) is { } cuda) list.Add("cuda: " + cuda.Name);
+        for (int k = 1; k < IlgpuRuntime.CudaCount(); k++)
+            if (IlgpuRuntime.GetCuda(k) is { } card) list.Add($"cuda:{k}: " + card.Name);
         if (IlgpuRuntime.Get(DeviceKind.OpenCL) is { } cl) list.Add("opencl: " + cl.Name);
         list.Add("cpu: " + Cpu.Name);
         list.Add("ilgpu-cpu: ILGPU CPU simulator (kernel verification)");

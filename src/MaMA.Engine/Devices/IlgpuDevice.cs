@@ -46,6 +46,8 @@ public sealed class IlgpuDevice : Device
 
     public override void Synchronize() => Stream.Synchronize();
 
+    public override void BindToCurrentThread() => Accelerator.Bind();
+
     public override void EmptyCache() => _allocator.EmptyCache();
 }
 

@@ -7,7 +7,8 @@ using ILGPU.Runtime.OpenCL;
 namespace MaMA.Engine.Devices;
 
 /// <summary>
-/// The process-wide ILGPU context and the devices created from it (lazily, one per kind).
+/// The process-wide ILGPU context and the devices created from it (lazily, one per kind; CUDA one
+/// per card: <c>cuda</c> is the first, <c>cuda:k</c> the k-th, for rank threads that each drive one).
 /// Math calls in kernels use ILGPU's fast math mode only where exactness is not needed; the
 /// default keeps IEEE semantics so CPU and GPU agree.
 /// </summary>
@@ -15,18 +16,59 @@ internal static class IlgpuRuntime
 {
     private static readonly Lazy<Context> s_context = new(() => Context.Create(builder => builder.Default().EnableAlgorithms()));
     private static readonly Dictionary<DeviceKind, IlgpuDevice?> s_devices = new();
+    private static readonly Dictionary<int, IlgpuDevice?> s_cuda = new();
     private static readonly object s_gate = new();
 
     public static Context Context => s_context.Value;
 
     public static IlgpuDevice? Get(DeviceKind kind)
     {
+        if (kind == DeviceKind.Cuda) return GetCuda(0);
         lock (s_gate)
         {
             if (s_devices.TryGetValue(kind, out IlgpuDevice? cached)) return cached;
             IlgpuDevice? device = Create(kind);
             s_devices[kind] = device;
             return device;
+        }
+    }
+
+    /// <summary>The <paramref name="index"/>-th CUDA card (as CUDA numbers them, after CUDA_VISIBLE_DEVICES), or null when there is no such card.</summary>
+    public static IlgpuDevice? GetCuda(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        lock (s_gate)
+        {
+            if (s_cuda.TryGetValue(index, out IlgpuDevice? cached)) return cached;
+            IlgpuDevice? device = null;
+            try
+            {
+                var cards = new List<CudaDevice>();
+                foreach (CudaDevice d in Context.GetCudaDevices()) cards.Add(d);
+                if (index < cards.Count)
+                    device = new IlgpuDevice(DeviceKind.Cuda, cards[index].CreateAccelerator(Context), index == 0 ? "cuda" : $"cuda:{index}");
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine($"warning: CUDA card {index} present but could not be initialised: {e.Message}");
+            }
+            s_cuda[index] = device;
+            return device;
+        }
+    }
+
+    /// <summary>How many CUDA cards this process sees (0 without a driver).</summary>
+    public static int CudaCount()
+    {
+        try
+        {
+            int count = 0;
+            foreach (CudaDevice _ in Context.GetCudaDevices()) count++;
+            return count;
+        }
+        catch (Exception)
+        {
+            return 0;
         }
     }
 
@@ -39,10 +81,6 @@ internal static class IlgpuRuntime
         {
             switch (kind)
             {
-                case DeviceKind.Cuda:
-                    foreach (CudaDevice d in Context.GetCudaDevices())
-                        return new IlgpuDevice(kind, d.CreateAccelerator(Context), "cuda");
-                    return null;
                 case DeviceKind.OpenCL:
                     foreach (CLDevice d in Context.GetCLDevices())
                         if (d.AcceleratorType == AcceleratorType.OpenCL)

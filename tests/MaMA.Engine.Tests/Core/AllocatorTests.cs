@@ -71,6 +71,19 @@ public sealed class AllocatorTests
         Assert.That(Device.Parse("ilgpu-cpu").Kind, Is.EqualTo(DeviceKind.IlgpuCpu));
         Assert.That(Device.Parse("auto"), Is.Not.Null);
         var e = Assert.Throws<ArgumentException>(() => Device.Parse("tpu"))!;
-        Assert.That(e.Message, Does.Contain("auto, cuda, opencl, cpu or ilgpu-cpu"));
+        Assert.That(e.Message, Does.Contain("auto, cuda, cuda:K, opencl, cpu or ilgpu-cpu"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Device.Parse("cuda:x"))!.Message, Does.Contain("cuda:K takes a card number"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Device.Parse("cuda:-1"))!.Message, Does.Contain("cuda:K takes a card number"));
+    }
+
+    [Test]
+    public void CudaCardsAreNumberedFromZero()
+    {
+        // cuda:K exists exactly for K < CudaCount(); cuda is cuda:0. On a machine without CUDA every card is missing, by name.
+        int cards = Device.CudaCount();
+        Assert.That(cards, Is.GreaterThanOrEqualTo(0));
+        var missing = Assert.Throws<InvalidOperationException>(() => Device.Parse($"cuda:{cards}"))!;
+        Assert.That(missing.Message, Does.Contain($"No cuda:{cards} device on this machine").And.Contain("cpu: "));
+        if (cards > 0) Assert.That(Device.Parse("cuda:0"), Is.SameAs(Device.Parse("cuda")));
     }
 }
