@@ -59,6 +59,8 @@ public static partial class Ops
         // inputs (bf16 under autocast): saved as they are, half the bytes; the fp32 operands of the
         // CPU and per-row forwards are temporaries, and the tensor cores read the 16-bit ones.
         bool sixteen = q.DType != DType.Float32 && k.DType == q.DType && v.DType == q.DType;
+        // The tensor-core forward takes row maxima of the unscaled scores, so it needs scale > 0 (every MaMA attention's is).
+        bool tensorCores = !q.Device.IsCpu && UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, d) && scale > 0f;
         using var temps = new TempScope();
         Tensor qs, ks, vs, qf, kf, vf;
         if (sixteen)
@@ -69,7 +71,6 @@ public static partial class Ops
                 ks = Contiguous(k);
                 vs = Contiguous(v);
             }
-            bool tensorCores = !q.Device.IsCpu && UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, d);
             (qf, kf, vf) = tensorCores ? (qs, ks, vs) : (temps.F32(qs), temps.F32(ks), temps.F32(vs));
         }
         else
@@ -92,7 +93,7 @@ public static partial class Ops
                     keep is null ? null : keep.Ptr<float>(), causal, scale, o.Ptr<float>(), lse.Ptr<float>()),
                 ilgpu: s =>
                 {
-                    if (UsesTensorCoreAttention(q.Device, q.DType, k.DType, v.DType, d))
+                    if (tensorCores)
                     {
                         // bf16 (or opted-in fp32) on CUDA / the simulator: TensorCorePath.Attention.cs. The backward of bf16 q, k, v too.
                         TensorCoreAttentionForward(q, k, v, keep, o, lse, batch, heads, t, d, causal, scale);

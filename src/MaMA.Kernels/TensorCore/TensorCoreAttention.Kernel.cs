@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using static MaMA.Kernels.TensorCore.AttentionTiles;
 
 namespace MaMA.Kernels.TensorCore;
@@ -17,7 +18,8 @@ public struct FragC8
 /// dynamic shared, bf16, row pitch D + 8: Q [64][D+8], K [2][64][D+8], V [2][64][D+8]
 ///   = 46 KB (D = 64) or 87 KB (D = 128, opted in through cuFuncSetAttribute)
 /// per 64-key tile and warp: S = Q K^T (D/16 x 8 mma, Q and K fragments by ldmatrix.x4),
-///   online softmax in registers (quad shuffles for row max / sum), P rounded to bf16 and re-used
+///   online softmax in registers on the unscaled scores (quad shuffles for row max / sum;
+///   P = exp2(S c - m c) with c = scale log2 e, one FMA and one ex2 per score), P rounded to bf16 and re-used
 ///   in place as the A operand (C layout of two n8 tiles = A layout of one k16 step),
 ///   O += P V (4 x D/8 mma, V fragments by ldmatrix.x4.trans)
 /// K/V tile kt + 1 streams in by cp.async while tile kt is multiplied (two buffers, one group each)
@@ -75,7 +77,9 @@ public static partial class TensorCoreAttention
 
         int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
         int colT = 2 * (lane & 3);
+        // Row maxima m of the unscaled scores: scale > 0 (the launcher checks), so max(scale S) = scale max(S).
         float mA = float.NegativeInfinity, mB = float.NegativeInfinity, lA = 0f, lB = 0f;
+        float c2 = p.Scale * Log2E;
         FragC8 o0 = default, o1 = default;
         // ldmatrix row addresses of this lane: A operand / V (trans) and K (B operand) patterns.
         int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
@@ -107,35 +111,39 @@ public static partial class TensorCoreAttention
                     QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 112, pitch, scratch);
                 }
 
-                // Scale, and mask only where some key of the tile can be invisible.
+                // Mask (-inf) only in tiles where some key can be invisible; full tiles are left as they are.
                 bool full = p.HasMask == 0 && kv0 + BlockKV <= t && (!causal || kv0 + BlockKV - 1 <= q0 + warp * 16);
-                int c = kv0 + colT;
-                MaskScale(ref s.F0, c + 0, rowA, rowB, full, p, keep, keepRow);
-                MaskScale(ref s.F1, c + 8, rowA, rowB, full, p, keep, keepRow);
-                MaskScale(ref s.F2, c + 16, rowA, rowB, full, p, keep, keepRow);
-                MaskScale(ref s.F3, c + 24, rowA, rowB, full, p, keep, keepRow);
-                MaskScale(ref s.F4, c + 32, rowA, rowB, full, p, keep, keepRow);
-                MaskScale(ref s.F5, c + 40, rowA, rowB, full, p, keep, keepRow);
-                MaskScale(ref s.F6, c + 48, rowA, rowB, full, p, keep, keepRow);
-                MaskScale(ref s.F7, c + 56, rowA, rowB, full, p, keep, keepRow);
+                if (!full)
+                {
+                    int c = kv0 + colT;
+                    Mask(ref s.F0, c + 0, rowA, rowB, p, keep, keepRow);
+                    Mask(ref s.F1, c + 8, rowA, rowB, p, keep, keepRow);
+                    Mask(ref s.F2, c + 16, rowA, rowB, p, keep, keepRow);
+                    Mask(ref s.F3, c + 24, rowA, rowB, p, keep, keepRow);
+                    Mask(ref s.F4, c + 32, rowA, rowB, p, keep, keepRow);
+                    Mask(ref s.F5, c + 40, rowA, rowB, p, keep, keepRow);
+                    Mask(ref s.F6, c + 48, rowA, rowB, p, keep, keepRow);
+                    Mask(ref s.F7, c + 56, rowA, rowB, p, keep, keepRow);
+                }
 
                 // Online softmax: the 4 lanes of a quad hold one row's 64 scores between them.
                 float newA = XMax(mA, QuadMax(RowMaxA(s))), newB = XMax(mB, QuadMax(RowMaxB(s)));
-                float baseA = newA == float.NegativeInfinity ? 0f : newA, baseB = newB == float.NegativeInfinity ? 0f : newB;
-                float corrA = MathF.Exp(mA - baseA), corrB = MathF.Exp(mB - baseB);
+                // exp(scale (S - m)) = exp2(S c - m c); a row with no visible key so far keeps base 0 (its terms are exp2(-inf) = 0).
+                float baseA = newA == float.NegativeInfinity ? 0f : newA * c2, baseB = newB == float.NegativeInfinity ? 0f : newB * c2;
+                float corrA = XMath.Exp2(mA * c2 - baseA), corrB = XMath.Exp2(mB * c2 - baseB);
                 mA = newA;
                 mB = newB;
                 Rescale(ref o0, corrA, corrB);
                 if (d > 64) Rescale(ref o1, corrA, corrB);
                 float sumA = 0f, sumB = 0f;
-                Exp(ref s.F0, baseA, baseB, ref sumA, ref sumB);
-                Exp(ref s.F1, baseA, baseB, ref sumA, ref sumB);
-                Exp(ref s.F2, baseA, baseB, ref sumA, ref sumB);
-                Exp(ref s.F3, baseA, baseB, ref sumA, ref sumB);
-                Exp(ref s.F4, baseA, baseB, ref sumA, ref sumB);
-                Exp(ref s.F5, baseA, baseB, ref sumA, ref sumB);
-                Exp(ref s.F6, baseA, baseB, ref sumA, ref sumB);
-                Exp(ref s.F7, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F0, c2, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F1, c2, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F2, c2, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F3, c2, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F4, c2, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F5, c2, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F6, c2, baseA, baseB, ref sumA, ref sumB);
+                Exp2(ref s.F7, c2, baseA, baseB, ref sumA, ref sumB);
                 lA = lA * corrA + sumA;  // lane-partial sums; the quad is summed once at the end
                 lB = lB * corrB + sumB;
 
@@ -156,8 +164,9 @@ public static partial class TensorCoreAttention
         if (d > 64) Store(o, o1, head, rowA, rowB, t, d, 64 + colT, invA, invB);
         if ((lane & 3) == 0)
         {
-            if (rowA < t) lse[(long)bh * t + rowA] = lA > 0f ? mA + MathF.Log(lA) : float.PositiveInfinity;
-            if (rowB < t) lse[(long)bh * t + rowB] = lB > 0f ? mB + MathF.Log(lB) : float.PositiveInfinity;
+            // Natural log-sum-exp of the scaled scores: scale m + ln l.
+            if (rowA < t) lse[(long)bh * t + rowA] = lA > 0f ? p.Scale * mA + MathF.Log(lA) : float.PositiveInfinity;
+            if (rowB < t) lse[(long)bh * t + rowB] = lB > 0f ? p.Scale * mB + MathF.Log(lB) : float.PositiveInfinity;
         }
     }
 
@@ -179,36 +188,30 @@ public static partial class TensorCoreAttention
         MmaPair(mma, ref s.F6, ref s.F7, a, smem, sbase, kFrag + 48 * pitch + kd, scratch, trans: false);
     }
 
-    /// <summary>scale * S, or -inf where key <paramref name="col"/> (+1) is not visible to row A / B.</summary>
-    private static void MaskScale(ref FragC f, int col, int rowA, int rowB, bool full, AttentionArgs p, ArrayView<float> keep, long keepRow)
+    /// <summary>log2(e): exp(x) = exp2(x log2 e).</summary>
+    private const float Log2E = 1.44269504088896341f;
+
+    /// <summary>S, or -inf where key <paramref name="col"/> (+1) is not visible to row A / B.</summary>
+    private static void Mask(ref FragC f, int col, int rowA, int rowB, AttentionArgs p, ArrayView<float> keep, long keepRow)
     {
-        float scale = p.Scale;
-        if (full)
-        {
-            f.C0 *= scale;
-            f.C1 *= scale;
-            f.C2 *= scale;
-            f.C3 *= scale;
-            return;
-        }
         bool v0 = Visible(col, p, keep, keepRow), v1 = Visible(col + 1, p, keep, keepRow);
         bool causal = p.Causal != 0;
-        f.C0 = v0 && (!causal || col <= rowA) ? f.C0 * scale : float.NegativeInfinity;
-        f.C1 = v1 && (!causal || col + 1 <= rowA) ? f.C1 * scale : float.NegativeInfinity;
-        f.C2 = v0 && (!causal || col <= rowB) ? f.C2 * scale : float.NegativeInfinity;
-        f.C3 = v1 && (!causal || col + 1 <= rowB) ? f.C3 * scale : float.NegativeInfinity;
+        f.C0 = v0 && (!causal || col <= rowA) ? f.C0 : float.NegativeInfinity;
+        f.C1 = v1 && (!causal || col + 1 <= rowA) ? f.C1 : float.NegativeInfinity;
+        f.C2 = v0 && (!causal || col <= rowB) ? f.C2 : float.NegativeInfinity;
+        f.C3 = v1 && (!causal || col + 1 <= rowB) ? f.C3 : float.NegativeInfinity;
     }
 
     private static bool Visible(int col, AttentionArgs p, ArrayView<float> keep, long keepRow) =>
         col < p.T && (p.HasMask == 0 || keep[keepRow + col] != 0f);
 
-    /// <summary>exp(S - base) per row (0 for -inf), adding the lane's share of each row sum.</summary>
-    private static void Exp(ref FragC f, float baseA, float baseB, ref float sumA, ref float sumB)
+    /// <summary>exp2(S c - base) per row (0 for -inf): one FMA and one ex2 per score, adding the lane's share of each row sum.</summary>
+    private static void Exp2(ref FragC f, float c, float baseA, float baseB, ref float sumA, ref float sumB)
     {
-        f.C0 = MathF.Exp(f.C0 - baseA);
-        f.C1 = MathF.Exp(f.C1 - baseA);
-        f.C2 = MathF.Exp(f.C2 - baseB);
-        f.C3 = MathF.Exp(f.C3 - baseB);
+        f.C0 = XMath.Exp2(f.C0 * c - baseA);
+        f.C1 = XMath.Exp2(f.C1 * c - baseA);
+        f.C2 = XMath.Exp2(f.C2 * c - baseB);
+        f.C3 = XMath.Exp2(f.C3 * c - baseB);
         sumA += f.C0 + f.C1;
         sumB += f.C2 + f.C3;
     }

@@ -42,6 +42,9 @@ public static partial class TensorCoreAttention
     {
         ArgumentNullException.ThrowIfNull(stream);
         Validate(q.Length, k.Length, v.Length, keep.Length, o.Length, lse.Length, batch, heads, t, headDim);
+        // The kernel takes row maxima of the unscaled scores, which needs scale > 0 (every MaMA attention's is).
+        if (!(scale > 0f) || !float.IsFinite(scale))
+            throw new ArgumentOutOfRangeException(nameof(scale), scale, $"{Op}: the score scale must be positive and finite.");
         if ((long)batch * heads * t == 0) return;
         var p = new AttentionArgs
         {

@@ -77,6 +77,29 @@ public sealed class TensorCoreAttentionOpsTests
         for (int i = 0; i < 3; i++) Assert.That(Rel(gSim[i], gCpu[i]), Is.LessThan(Budget), $"gradient {i}");
     }
 
+    /// <summary>
+    /// The tensor-core forward takes row maxima of the unscaled scores, so it runs only for scale &gt; 0;
+    /// bf16 inputs with a zero or negative scale take the fp32 kernels on the same bf16 values (equal
+    /// to the CPU's to fp32 rounding), and the kernel's launcher refuses such a scale outright.
+    /// </summary>
+    [TestCase(-0.125f)]
+    [TestCase(0f)]
+    public void NonPositiveScale_KeepsTheFp32Kernels(float scale)
+    {
+        const int b = 1, h = 2, t = 21, d = 64;
+        int[] shape = [b, h, t, d];
+        float[] qv = Floats(b * h * t * d, seed: 31, scale: 2), kv = Floats(b * h * t * d, seed: 32, scale: 2), vv = Floats(b * h * t * d, seed: 33);
+        float[] Run(Device device) => EngineOps.Attention(Tensor.FromArray(qv, shape, device).To(DType.BFloat16), Tensor.FromArray(kv, shape, device).To(DType.BFloat16),
+            Tensor.FromArray(vv, shape, device).To(DType.BFloat16), null, false, scale).ToFloatArray();
+        Assert.That(Rel(Run(Sim), Run(Device.Cpu)), Is.LessThan(1e-5), "fp32 kernels on the bf16 values, not the tensor-core kernel's bf16 P");
+        var sim = (MaMA.Engine.Devices.IlgpuDevice)Sim;
+        using var bits = sim.Accelerator.Allocate1D<ushort>(64);
+        using var values = sim.Accelerator.Allocate1D<float>(64);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => MaMA.Kernels.TensorCore.TensorCoreAttention.Launch(
+            sim.Stream, bits.View, bits.View, bits.View, default, values.View, values.View, 1, 1, 1, 64, false, scale))!;
+        Assert.That(e.Message, Does.Contain("scale must be positive"));
+    }
+
     [Test]
     public void Autocast_Fp32Inputs_TakeTheTensorCorePath()
     {
