@@ -47,8 +47,8 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// LoRA linear forward on the tensor cores: u = dropout(x) A^T [m, r] in fp32 (the existing
-    /// projection kernel, so backward sees the same u), then one GEMM y = x W + bias + s u B^T whose
+    /// LoRA linear forward on the tensor cores: u = dropout(x) A^T [m, r] in fp32 (a GEMM in the GEMM
+    /// form, else the projection kernel; the same masks either way), then one GEMM y = x W + bias + s u B^T whose
     /// epilogue adds the bias and the rank-r term (r FMAs per output next to K for the base product):
     /// x and W in bf16, everything else fp32.
     /// </summary>
@@ -61,7 +61,19 @@ public static partial class Ops
         Tensor x16 = Bf16Contiguous(x, scope), w16 = Bf16Contiguous(weight, scope);
         AcceleratorStream s = ((IlgpuDevice)x.Device).Stream;
         if ((long)m * r > 0)
-            LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r, mask.ForKernels);
+        {
+            if (LoraLinearForm.UsesGemm(s))
+            {
+                // u = dropout(x) A^T as a GEMM over the once-masked input (the per-output Project kernel
+                // loops over in serially and draws each mask element r times).
+                using Tensor? xd = LoraMaskedInput(s, xf, mask, m, inF);
+                DeviceGemm.Run(s, x.Device, 1, m, r, inF, (xd ?? xf).View<float>(), 0, inF, 1, af.View<float>(), 0, 1, inF, u.View<float>());
+            }
+            else
+            {
+                LoraKernels.Project.Launch(s, m * r, xf.View<float>(), af.View<float>(), u.View<float>(), inF, r, mask.ForKernels);
+            }
+        }
         // CUDA with cuBLAS: the LoRA kernel (given inF 0) writes bias + s u B^T in fp32, then cuBLAS's bf16 GEMM adds x W
         // (beta 1). On an H200 cuBLAS ran these GEMMs 7-12x faster than the tensor-core kernel below (docs/benchmarks.md).
         if (CuBlas.Supports(s, m, outF, inF, inF, 1, wRow, wCol, outF))

@@ -9,13 +9,17 @@ namespace MaMA.Engine.Tests.Families;
 /// The GEMM form of lora_linear (what CUDA with cuBLAS runs: x W and the rank-r products as GEMMs,
 /// dropout(x) materialised for them), on the ILGPU CPU simulator with the generated GEMM: output and
 /// every gradient equal the per-output kernels' (themselves checked against libtorch), for both weight
-/// layouts, with and without bias, with dropout off and on (the same Philox mask), at odd sizes.
+/// layouts, with and without bias, with dropout off and on (the same Philox mask), at odd sizes; and
+/// with bf16 x and W, where the tensor-core forward takes u = dropout(x) A^T as a GEMM in the GEMM form.
 /// </summary>
 [TestFixture]
 [NonParallelizable]  // switches a process-wide setting of Ops
 public sealed class LoraGemmFormTests
 {
     private static Device Simulator => Device.Parse("ilgpu-cpu");
+
+    /// <summary>fp32 GEMMs the last <see cref="Run"/>'s forward ran.</summary>
+    private static long _forwardGemms;
 
     [TearDown]
     public void Restore() => EngineOps.LoraLinearForm = GemmForm.Auto;
@@ -24,15 +28,19 @@ public sealed class LoraGemmFormTests
     [TestCase(WeightLayout.Linear, false, 0f, TestName = "LoraGemm_Linear_NoBias_NoDropout")]
     [TestCase(WeightLayout.Conv1D, true, 0.25f, TestName = "LoraGemm_Conv1D_Bias_Dropout")]
     [TestCase(WeightLayout.Linear, true, 0.25f, TestName = "LoraGemm_Linear_Bias_Dropout")]
-    public void GemmForm_EqualsTheKernels(WeightLayout layout, bool withBias, float dropout)
+    [TestCase(WeightLayout.Conv1D, true, 0.25f, true, TestName = "LoraGemm_Bf16_Conv1D_Bias_Dropout")]
+    [TestCase(WeightLayout.Linear, false, 0f, true, TestName = "LoraGemm_Bf16_Linear_NoBias_NoDropout")]
+    public void GemmForm_EqualsTheKernels(WeightLayout layout, bool withBias, float dropout, bool bf16 = false)
     {
         EngineOps.LoraLinearForm = GemmForm.Kernels;
         long before = DeviceGemm.Calls;
-        float[][] kernels = Run(layout, withBias, dropout);
-        Assert.That(DeviceGemm.Calls, Is.EqualTo(before), "the per-row kernels ran no GEMM");
+        float[][] kernels = Run(layout, withBias, dropout, bf16);
+        Assert.That(DeviceGemm.Calls, Is.EqualTo(before), "the per-row kernels ran no fp32 GEMM");
         EngineOps.LoraLinearForm = GemmForm.Gemm;
         before = DeviceGemm.Calls;
-        float[][] gemm = Run(layout, withBias, dropout);
+        float[][] gemm = Run(layout, withBias, dropout, bf16);
+        // The forward's GEMMs: u = dropout(x) A^T, and x W unless it is the bf16 tensor-core GEMM (not an fp32 one).
+        Assert.That(_forwardGemms, Is.EqualTo(bf16 ? 1 : 2), "forward GEMMs");
         Assert.That(DeviceGemm.Calls, Is.GreaterThan(before), "the GEMM form ran its GEMMs");
 
         string[] names = ["out", "grad_x", "grad_lora_a", "grad_lora_b", "grad_bias"];
@@ -41,12 +49,13 @@ public sealed class LoraGemmFormTests
         if (dropout > 0f)
         {
             // The mask was applied: without dropout the output is another one.
-            float[] undropped = Run(layout, withBias, 0f)[0];
+            float[] undropped = Run(layout, withBias, 0f, bf16)[0];
             Assert.That(OpResult.RelativeError(gemm[0], undropped), Is.GreaterThan(1e-3), "dropout changed nothing");
         }
     }
 
-    private static float[][] Run(WeightLayout layout, bool withBias, float dropout)
+    /// <summary>Output and gradients; with <paramref name="bf16"/>, x and W reach the op as bf16 (x through a recorded cast, so its gradient is fp32).</summary>
+    private static float[][] Run(WeightLayout layout, bool withBias, float dropout, bool bf16)
     {
         const int m = 13, inF = 37, outF = 29, r = 4;
         var rng = new Random(11);
@@ -62,7 +71,10 @@ public sealed class LoraGemmFormTests
         Tensor? bias = withBias ? Make([outF], true) : null;
         Tensor a = Make([r, inF], true), b = Make([outF, r], true);
         Tensor dy = Make([m, outF], false);
-        Tensor y = EngineOps.LoraLinear(x, w, bias, a, b, 2.5f, layout, dropout, seed: 7, offset: 3, training: dropout > 0f);
+        Tensor xin = bf16 ? x.To(DType.BFloat16) : x, win = bf16 ? w.To(DType.BFloat16) : w;
+        long before = DeviceGemm.Calls;
+        Tensor y = EngineOps.LoraLinear(xin, win, bias, a, b, 2.5f, layout, dropout, seed: 7, offset: 3, training: dropout > 0f);
+        _forwardGemms = DeviceGemm.Calls - before;
         y.Backward(dy);
         var result = new List<float[]> { y.ToFloatArray(), x.Grad!.ToFloatArray(), a.Grad!.ToFloatArray(), b.Grad!.ToFloatArray() };
         if (bias is not null) result.Add(bias.Grad!.ToFloatArray());
