@@ -3,6 +3,7 @@ using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Cpu;
 using LayerNormKernels = MaMA.Kernels.Normalization.LayerNorm;
+using LayerNormWarp = MaMA.Kernels.Normalization.LayerNormWarp;
 
 namespace MaMA.Engine;
 
@@ -10,6 +11,14 @@ public static partial class Ops
 {
     /// <summary>Rows summed per block in the first stage of the weight/bias gradient.</summary>
     private const int LayerNormRowsPerBlock = 32;
+
+    /// <summary>
+    /// How layer norm's forward and input gradient run on ILGPU devices: <see cref="RowForm.Auto"/>
+    /// gives each row a warp on CUDA (<see cref="LayerNormWarp"/>: a ViT-B activation row is 768
+    /// floats, which one thread would read with every neighbour a cache line away) and a thread
+    /// elsewhere. Tests set <see cref="RowForm.Warp"/> to check the warp kernels on the simulator.
+    /// </summary>
+    public static RowForm LayerNormForm { get; set; } = RowForm.Auto;
 
     /// <summary>
     /// Layer normalisation over the last axis of <paramref name="x"/> [..., C], as
@@ -47,8 +56,15 @@ public static partial class Ops
             Dispatch.Run(xf.Device,
                 cpu: () => LayerNormSimd.Forward(rows, c, xf.Ptr<float>(), wf is null ? null : wf.Ptr<float>(), bf is null ? null : bf.Ptr<float>(),
                     y.Ptr<float>(), mean.Ptr<float>(), rstd.Ptr<float>(), eps),
-                ilgpu: s => LayerNormKernels.Forward.Launch(s, rows, xf.View<float>(), wArg.View<float>(), bArg.View<float>(), y.View<float>(),
-                    mean.View<float>(), rstd.View<float>(), c, eps, hasWeight, hasBias));
+                ilgpu: s =>
+                {
+                    if (LayerNormForm.UsesWarp(s))
+                        LayerNormWarp.Forward(s, xf.View<float>(), wf is null ? default : wf.View<float>(), bf is null ? default : bf.View<float>(),
+                            y.View<float>(), mean.View<float>(), rstd.View<float>(), rows, c, eps);
+                    else
+                        LayerNormKernels.Forward.Launch(s, rows, xf.View<float>(), wArg.View<float>(), bArg.View<float>(), y.View<float>(),
+                            mean.View<float>(), rstd.View<float>(), c, eps, hasWeight, hasBias);
+                });
 
         var inputs = new List<Tensor> { x };
         if (weight is not null) inputs.Add(weight);
@@ -104,8 +120,12 @@ public static partial class Ops
                     if (dx is not null && rows > 0)
                     {
                         Tensor wArg = wf ?? xf;
-                        LayerNormKernels.BackwardInput.Launch(s, rows, xf.View<float>(), wArg.View<float>(), g.View<float>(), mean.View<float>(),
-                            rstd.View<float>(), dx.View<float>(), c, wf is null ? 0 : 1);
+                        if (LayerNormForm.UsesWarp(s))
+                            LayerNormWarp.BackwardInput(s, xf.View<float>(), wf is null ? default : wf.View<float>(), g.View<float>(), mean.View<float>(),
+                                rstd.View<float>(), dx.View<float>(), rows, c);
+                        else
+                            LayerNormKernels.BackwardInput.Launch(s, rows, xf.View<float>(), wArg.View<float>(), g.View<float>(), mean.View<float>(),
+                                rstd.View<float>(), dx.View<float>(), c, wf is null ? 0 : 1);
                     }
                     if (dWeight is null || dBias is null) return;
                     if (rows == 0)
