@@ -110,6 +110,17 @@ def matmul_case(layer, m, k, n):
     }
 
 
+def layer_norm_case(layer, rows, c, eps):
+    return {
+        "name": f"layer_norm {layer} rows={rows} C={c}", "family": "layer_norm", "dtype": "fp32",
+        "params": {"layer": layer, "rows": rows, "c": c, "eps": eps},
+        "inputs": [inp("x", [rows, c]), inp("weight", [c]), inp("bias", [c])],
+        # memory-bound, no matrix product: no FLOPs counted (TFLOP/s read n/a)
+        "forward_flops": 0,
+        "forward_backward_flops": 0,
+    }
+
+
 def inp(name, shape, differentiable=True):
     return {"name": name, "shape": shape, "differentiable": differentiable}
 
@@ -124,9 +135,11 @@ def cases(quick):
     if quick:
         vit, gpt2, kept, lora, sla, con = (1, 2, 33, 16), (2, 2, 17, 32), [17, 9], (17, 64, 96, 4, 4.0), (4, 25, 32), (16, 32)
         matmuls = [("vit qkv", 33, 16, 48), ("gpt2 c_attn", 17, 64, 96)]
+        layer_norm = ("vit b36", 33, 16, 1e-6)
     else:
         vit, gpt2, kept, lora, sla, con = (2, 12, 1374, 64), (4, 20, 144, 128), [144, 97, 61, 30], (576, 2560, 7680, 8, 4.0), (36, 1369, 512), (288, 512)
         matmuls = [("vit qkv", 2 * 1374, 768, 2304), ("gpt2 c_attn", 576, 2560, 7680)]
+        layer_norm = ("vit b36", 36 * 1374, 768, 1e-6)
     out = [attention_case("vit", *vit, False, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, kept, 11, bf16) for bf16 in (False, True)]
@@ -135,6 +148,7 @@ def cases(quick):
     out.append(clip_case(*con))
     out.append(ntxent_case(*con, 0.5))
     out += [matmul_case(*mm) for mm in matmuls]
+    out.append(layer_norm_case(*layer_norm))
     return out
 
 
@@ -157,6 +171,8 @@ def torch_fn(case, torch, device):
         return (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)), False
     if fam == "matmul":  # cuBLAS bf16 GEMM (fp32 accumulate) through torch.matmul
         return (lambda a, b: torch.matmul(a, b)), False
+    if fam == "layer_norm":
+        return (lambda x, w, b: F.layer_norm(x, [p["c"]], w, b, p["eps"])), False
     if fam == "lora_linear":
         s = p["scaling"]
         return (lambda x, w, bias, a, bb: torch.addmm(bias, x, w) + s * ((x @ a.t()) @ bb.t())), False
@@ -439,7 +455,7 @@ def fmt_tflops(t):
 
 
 def tflops(flops, ms):
-    return flops / (ms * 1e-3) / 1e12 if flops is not None and ms else None
+    return flops / (ms * 1e-3) / 1e12 if flops and ms else None
 
 
 def load(path):

@@ -20,6 +20,6 @@ public sealed record BenchResult(
 
     public double? EngineForwardBackwardTflops => Tflops(ForwardBackwardFlops, EngineForwardBackwardMs);
 
-    /// <summary>FLOPs / time in units of 10^12 per second (null without a count or a positive time).</summary>
-    public static double? Tflops(long? flops, double ms) => flops is { } f && ms > 0 ? f / (ms * 1e-3) / 1e12 : null;
+    /// <summary>FLOPs / time in units of 10^12 per second (null without a positive count, as for memory-bound cases, or a positive time).</summary>
+    public static double? Tflops(long? flops, double ms) => flops is > 0 and { } f && ms > 0 ? f / (ms * 1e-3) / 1e12 : null;
 }
