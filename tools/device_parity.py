@@ -50,6 +50,10 @@ def clip(name, n, e):
     return {"name": name, "op": "clip_loss", "bf16": False, "shape": dict(n=n, e=e)}
 
 
+def layer_norm(name, rows, c):
+    return {"name": name, "op": "layer_norm", "bf16": False, "shape": dict(rows=rows, c=c, eps=1e-6)}
+
+
 def ntxent(name, n, e):
     return {"name": name, "op": "ntxent_loss", "bf16": False, "shape": dict(n=n, e=e)}
 
@@ -71,6 +75,8 @@ CASES = [
     clip("clip_odd", 33, 50),
     ntxent("ntxent_paper", 288, 512),
     ntxent("ntxent_odd", 33, 50),
+    layer_norm("layer_norm_vit_b36", 36 * 1374, 768),
+    layer_norm("layer_norm_odd", 37, 100),
 ]
 
 
@@ -108,6 +114,11 @@ def make_inputs(torch, case, gen):
     if op == "ntxent_loss":
         n, e = s["n"], s["e"]
         return {"z0": rnd(n, e), "z1": rnd(n, e), "temperature": torch.tensor(0.5)}, ["z0", "z1"], {"loss": ()}
+    if op == "layer_norm":
+        rows, c = s["rows"], s["c"]
+        # an offset mean, as activations have: the variance must not cancel
+        x = {"x": rnd(rows, c) + 3.0, "weight": 1.0 + 0.1 * rnd(c), "bias": rnd(c), "eps": torch.tensor(s["eps"])}
+        return x, ["x", "weight", "bias"], {"out": (rows, c)}
     raise ValueError(op)
 
 
@@ -153,6 +164,8 @@ def reference(torch, case, x):
         l11 = (b @ b.t() / tau).masked_select(off).view(n, n - 1)
         logits = torch.cat([torch.cat([a @ b.t() / tau, l00], 1), torch.cat([b @ a.t() / tau, l11], 1)], 0)
         return {"loss": F.cross_entropy(logits, torch.arange(n, device=a.device).repeat(2))}
+    if op == "layer_norm":
+        return {"out": F.layer_norm(x["x"], [x["x"].shape[-1]], x["weight"], x["bias"], float(x["eps"]))}
     raise ValueError(op)
 
 
