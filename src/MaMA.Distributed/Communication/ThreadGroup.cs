@@ -101,7 +101,7 @@ public sealed class ThreadGroup
             last = ++round.Joined == Size;
             if (last) _rounds.Remove(sequence);
         }
-        if (last) round.Reduce(this);
+        if (last) round.Reduce();
         return round;
     }
 
@@ -121,7 +121,7 @@ public sealed class ThreadGroup
         private readonly ManualResetEventSlim _done = new();
         private Exception? _failure;
 
-        public void Reduce(ThreadGroup group)
+        public void Reduce()
         {
             try
             {
