@@ -60,7 +60,8 @@ public static partial class Losses
     /// </para>
     /// <para>
     /// <paramref name="patches"/> [N, P, E] and <paramref name="sentences"/> [sum S, E] (any
-    /// floating dtype, computed in fp32), <paramref name="sentenceOffsets"/> [N + 1] int64 or int32
+    /// floating dtype, computed in fp32; bf16 ones, as under autocast, are kept in bf16 for the
+    /// backward, and on CUDA in the GEMM form their similarities run on the tensor cores), <paramref name="sentenceOffsets"/> [N + 1] int64 or int32
     /// (0 first, sum S last, every S_m &gt;= 1), <paramref name="localScale"/> a one-element
     /// floating tensor holding the log-scale.
     /// </para>
@@ -103,11 +104,23 @@ public static partial class Losses
             for (int row = offsets[m]; row < offsets[m + 1]; row++) reportOf[row] = m;
 
         Device device = patches.Device;
-        Tensor pf, sf;
+        // 16-bit inputs (bf16 under autocast) are kept for the backward as they are, half the bytes of
+        // fp32 copies, and widened only where fp32 is computed. On CUDA and the simulator in the GEMM
+        // form, bf16 ones go straight into the similarity GEMM (bf16 tensor cores, fp32 accumulation).
+        bool sixteen = patches.DType != DType.Float32 && sentences.DType == patches.DType;
+        bool tensorCores = sixteen && patches.DType == DType.BFloat16 && device is IlgpuDevice accelerator
+            && Ops.UsesTensorCores(device, DType.BFloat16, DType.BFloat16) && LocalAlignment.UsesGemm(accelerator.Stream);
+        Tensor ps, ss;
+        Tensor? pf = null, sf = null;
         using (GradMode.NoGrad())
         {
-            pf = Dispatch.F32(patches);
-            sf = Dispatch.F32(sentences);
+            ps = sixteen ? patches.Contiguous() : Dispatch.F32(patches);
+            ss = sixteen ? sentences.Contiguous() : Dispatch.F32(sentences);
+            if (!tensorCores)
+            {
+                pf = Dispatch.F32(ps);
+                sf = Dispatch.F32(ss);
+            }
         }
         Tensor offsetsOnDevice = Tensor.FromArray(offsets, [n + 1], device);
         Tensor reportOnDevice = Tensor.FromArray(reportOf, [r], device);
@@ -115,7 +128,7 @@ public static partial class Losses
         Tensor argP = Tensor.Empty([n, r], DType.Int32, device);
         Tensor argS = Tensor.Empty([n, p, n], DType.Int32, device);
         Dispatch.Run(device,
-            cpu: () => LocalAlignmentCpu.Forward(n, p, r, e, pf.Ptr<float>(), sf.Ptr<float>(), offsetsOnDevice.Ptr<int>(), scores.Ptr<float>(), argP.Ptr<int>(), argS.Ptr<int>()),
+            cpu: () => LocalAlignmentCpu.Forward(n, p, r, e, pf!.Ptr<float>(), sf!.Ptr<float>(), offsetsOnDevice.Ptr<int>(), scores.Ptr<float>(), argP.Ptr<int>(), argS.Ptr<int>()),
             ilgpu: s =>
             {
                 using Tensor colMax = Tensor.Empty([n, r], DType.Float32, device);
@@ -128,8 +141,12 @@ public static partial class Losses
                     for (int img0 = 0; img0 < n; img0 += chunk)
                     {
                         int c = Math.Min(chunk, n - img0);
-                        DeviceGemm.Run(s, device, 1, c * p, r, e, pf.View<float>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
-                            sf.View<float>(), 0, 1, e, sim.View<float>());
+                        if (tensorCores)
+                            DeviceGemm.RunBf16(s, 1, c * p, r, e, ps.View<ushort>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
+                                ss.View<ushort>(), 0, 1, e, sim.View<float>());
+                        else
+                            DeviceGemm.Run(s, device, 1, c * p, r, e, pf!.View<float>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
+                                sf!.View<float>(), 0, 1, e, sim.View<float>());
                         SimKernels.ColumnMax.Launch(s, checked(c * r), sim.View<float>(), colMax.View<float>().SubView((long)img0 * r, (long)c * r),
                             argP.View<int>().SubView((long)img0 * r, (long)c * r), p, r);
                         SimKernels.RowMax.Launch(s, checked(c * p * n), sim.View<float>(), offsetsOnDevice.View<int>(),
@@ -138,13 +155,19 @@ public static partial class Losses
                 }
                 else
                 {
-                    SlaKernels.ColumnMax.Launch(s, checked(n * r), pf.View<float>(), sf.View<float>(), colMax.View<float>(), argP.View<int>(), n, p, r, e);
-                    SlaKernels.RowMax.Launch(s, checked(n * p * n), pf.View<float>(), sf.View<float>(), offsetsOnDevice.View<int>(), rowMax.View<float>(), argS.View<int>(), n, p, r, e);
+                    SlaKernels.ColumnMax.Launch(s, checked(n * r), pf!.View<float>(), sf!.View<float>(), colMax.View<float>(), argP.View<int>(), n, p, r, e);
+                    SlaKernels.RowMax.Launch(s, checked(n * p * n), pf!.View<float>(), sf!.View<float>(), offsetsOnDevice.View<int>(), rowMax.View<float>(), argS.View<int>(), n, p, r, e);
                 }
                 SlaKernels.Reduce.Launch(s, n * n, colMax.View<float>(), rowMax.View<float>(), offsetsOnDevice.View<int>(), scores.View<float>(), n, p, r);
             });
-        GradMode.RecordIfNeeded(scores, new SlaScoresNode(patches, sentences, pf, sf, offsetsOnDevice, reportOnDevice, argP, argS)
-            .Owning(offsetsOnDevice, reportOnDevice, argP, argS, Node.IfCopy(pf, patches), Node.IfCopy(sf, sentences)));
+        // fp32 widenings of 16-bit inputs were for this forward only.
+        if (sixteen)
+        {
+            pf?.Dispose();
+            sf?.Dispose();
+        }
+        GradMode.RecordIfNeeded(scores, new SlaScoresNode(patches, sentences, ps, ss, offsetsOnDevice, reportOnDevice, argP, argS)
+            .Owning(offsetsOnDevice, reportOnDevice, argP, argS, Node.IfCopy(ps, patches), Node.IfCopy(ss, sentences)));
         Tensor t2i = Ops.Reshape(Ops.Narrow(scores, 0, 0, 1), n, n);
         Tensor i2t = Ops.Reshape(Ops.Narrow(scores, 0, 1, 1), n, n);
         return (t2i, i2t);
@@ -171,14 +194,22 @@ public static partial class Losses
         return Array.ConvertAll(values, v => (int)v);
     }
 
-    /// <summary>Backward of the stacked scores [2, N, N] through the saved selections.</summary>
-    private sealed class SlaScoresNode(Tensor patches, Tensor sentences, Tensor pf, Tensor sf, Tensor offsets, Tensor reportOf, Tensor argP, Tensor argS)
+    /// <summary>
+    /// Backward of the stacked scores [2, N, N] through the saved selections. <paramref name="savedPatches"/>
+    /// and <paramref name="savedSentences"/> are contiguous, fp32 or as 16-bit as the inputs were; the
+    /// backward's products run in fp32 on widened temporaries.
+    /// </summary>
+    private sealed class SlaScoresNode(Tensor patches, Tensor sentences, Tensor savedPatches, Tensor savedSentences, Tensor offsets, Tensor reportOf,
+        Tensor argP, Tensor argS)
         : Node(patches, sentences)
     {
         public override string Name => SlaOp;
 
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
+            using Tensor? widenedPatches = savedPatches.DType == DType.Float32 ? null : Dispatch.F32(savedPatches);
+            using Tensor? widenedSentences = savedSentences.DType == DType.Float32 ? null : Dispatch.F32(savedSentences);
+            Tensor pf = widenedPatches ?? savedPatches, sf = widenedSentences ?? savedSentences;
             int n = pf.Shape[0], p = pf.Shape[1], e = pf.Shape[2], r = sf.Shape[0];
             Tensor g = Dispatch.F32(dy);
             Tensor dPatches = Tensor.Empty(pf.Shape, DType.Float32, pf.Device);

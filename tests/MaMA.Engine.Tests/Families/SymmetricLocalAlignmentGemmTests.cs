@@ -11,7 +11,9 @@ namespace MaMA.Engine.Tests.Families;
 /// maxima from it, backward through a sparse dsim and two GEMMs), on the ILGPU CPU simulator with
 /// the generated GEMM: scores, losses and every gradient equal the per-row kernels' (themselves
 /// checked against the CPU path and libtorch), for reports of 1 to 12 sentences, in one chunk,
-/// in chunks with a short last one, and one image at a time.
+/// in chunks with a short last one, and one image at a time. With bf16 embeddings (autocast) the
+/// GEMM form's similarity products run on the tensor cores (the simulator's emulated mma) and match
+/// the CPU's fp32 arithmetic on the same bf16 values.
 /// </summary>
 [TestFixture]
 [NonParallelizable]  // switches a process-wide setting of Losses
@@ -49,21 +51,45 @@ public sealed class SymmetricLocalAlignmentGemmTests
         Assert.That(kernels[4].Count(x => x != 0f), Is.GreaterThan(0), "the patches get a gradient");
     }
 
-    private static float[][] Run(int n, int p, int e)
+    [TestCase(GemmForm.Gemm, TestName = "SlaBf16_GemmForm_OnTheTensorCores")]
+    [TestCase(GemmForm.Kernels, TestName = "SlaBf16_RowKernels")]
+    public void Bf16Embeddings_MatchTheCpu(GemmForm form)
+    {
+        const int n = 4, p = 21, e = 32;
+        SlaLosses.LocalAlignment = form;
+        long before = DeviceGemm.Bf16Calls;
+        float[][] sim = Run(n, p, e, Simulator, bf16: true);
+        // One similarity GEMM per chunk (one chunk here) in the GEMM form; none for the row kernels.
+        Assert.That(DeviceGemm.Bf16Calls - before, Is.EqualTo(form == GemmForm.Gemm ? 1 : 0), "bf16 similarity GEMMs");
+        float[][] cpu = Run(n, p, e, Device.Cpu, bf16: true);
+        string[] names = ["loss_t2i", "loss_i2t", "t2i", "i2t", "grad_patches", "grad_sentences", "grad_local_scale"];
+        for (int i = 0; i < names.Length; i++)
+            Assert.That(OpResult.RelativeError(sim[i], cpu[i]), Is.LessThan(1e-5), names[i]);
+    }
+
+    private static float[][] Run(int n, int p, int e) => Run(n, p, e, Simulator, bf16: false);
+
+    /// <summary>Losses, scores and gradients; with <paramref name="bf16"/> the normalised embeddings reach SLA as recorded bf16 casts (as under autocast).</summary>
+    private static float[][] Run(int n, int p, int e, Device device, bool bf16)
     {
         int[] counts = Enumerable.Range(0, n).Select(m => 1 + m * 5 % 12).ToArray();
         long[] offsets = new long[n + 1];
         for (int m = 0; m < n; m++) offsets[m + 1] = offsets[m] + counts[m];
         int r = (int)offsets[n];
         var rng = new Random(n * 1000 + p * 10 + e);
-        Tensor patches = Tensor.FromArray(Enumerable.Range(0, n * p * e).Select(_ => OpData.Normal(rng)).ToArray(), [n, p, e], Simulator);
-        Tensor sentences = Tensor.FromArray(Enumerable.Range(0, r * e).Select(_ => OpData.Normal(rng)).ToArray(), [r, e], Simulator);
-        Tensor scale = Tensor.Scalar(MathF.Log(10f), Simulator);
+        Tensor patches = Tensor.FromArray(Enumerable.Range(0, n * p * e).Select(_ => OpData.Normal(rng)).ToArray(), [n, p, e], device);
+        Tensor sentences = Tensor.FromArray(Enumerable.Range(0, r * e).Select(_ => OpData.Normal(rng)).ToArray(), [r, e], device);
+        Tensor scale = Tensor.Scalar(MathF.Log(10f), device);
         patches.RequiresGrad = sentences.RequiresGrad = scale.RequiresGrad = true;
-        SymmetricLocalAlignmentResult result = SlaLosses.SymmetricLocalAlignment(Engine.Ops.L2Normalize(patches), Engine.Ops.L2Normalize(sentences),
-            Tensor.FromArray(offsets, [n + 1], Simulator), scale);
+        Tensor pn = Engine.Ops.L2Normalize(patches), sn = Engine.Ops.L2Normalize(sentences);
+        if (bf16)
+        {
+            pn = pn.To(DType.BFloat16);
+            sn = sn.To(DType.BFloat16);
+        }
+        SymmetricLocalAlignmentResult result = SlaLosses.SymmetricLocalAlignment(pn, sn, Tensor.FromArray(offsets, [n + 1], device), scale);
         // One objective that reaches every output: both losses and a weighted sum of both score matrices.
-        Tensor weights = Tensor.FromArray(Enumerable.Range(0, n * n).Select(_ => OpData.Normal(rng)).ToArray(), [n, n], Simulator);
+        Tensor weights = Tensor.FromArray(Enumerable.Range(0, n * n).Select(_ => OpData.Normal(rng)).ToArray(), [n, n], device);
         Tensor objective = Engine.Ops.Add(Engine.Ops.Add(result.LossT2I, result.LossI2T),
             Engine.Ops.Sum(Engine.Ops.Mul(Engine.Ops.Add(result.T2I, result.I2T), weights)));
         objective.Backward();
