@@ -46,11 +46,22 @@ internal static class ContrastiveFusion
         int n = left.Size(0), e = left.Size(1);
         int blocks = selfBlocks ? 3 : 1;
         Device device = left.Device;
-        Tensor lf, rf, ls;
+        // 16-bit embeddings (bf16 under autocast) are kept for the backward as they are and widened only
+        // where fp32 is computed; on CUDA and the simulator the similarity GEMMs take bf16 ones directly
+        // (bf16 tensor cores, fp32 accumulation).
+        bool sixteen = left.DType != DType.Float32 && right.DType == left.DType;
+        bool tensorCores = sixteen && left.DType == DType.BFloat16 && Ops.UsesTensorCores(device, DType.BFloat16, DType.BFloat16);
+        Tensor ls, savedLeft, savedRight;
+        Tensor? lf = null, rf = null;
         using (GradMode.NoGrad())
         {
-            lf = Dispatch.F32(left);
-            rf = Dispatch.F32(right);
+            savedLeft = sixteen ? left.Contiguous() : Dispatch.F32(left);
+            savedRight = sixteen ? right.Contiguous() : Dispatch.F32(right);
+            if (!tensorCores)
+            {
+                lf = Dispatch.F32(savedLeft);
+                rf = Dispatch.F32(savedRight);
+            }
             ls = logScale is null ? Tensor.Zeros([1], DType.Float32, device) : Dispatch.F32(logScale);
         }
         int useLog = logScale is null ? 0 : 1;
@@ -65,29 +76,49 @@ internal static class ContrastiveFusion
                 // filled by the backward (MirrorSelfBlocks) only when a gradient is asked for.
                 using Tensor transposed = Tensor.Empty([selfBlocks ? 2 : 1, e, n], DType.Float32, device);
                 float scale = useLog != 0 ? MathF.Exp(ls.Ptr<float>()[0]) : fixedScale;
-                ContrastiveSimd.FusedForward(n, e, blocks, scale, inv, lf.Ptr<float>(), rf.Ptr<float>(), transposed.Ptr<float>(),
+                ContrastiveSimd.FusedForward(n, e, blocks, scale, inv, lf!.Ptr<float>(), rf!.Ptr<float>(), transposed.Ptr<float>(),
                     sim.Ptr<float>(), lse.Ptr<float>(), loss.Ptr<float>(), scaleGrad.Ptr<float>());
             },
             ilgpu: st =>
             {
-                ArrayView<float> l = lf.View<float>(), r = rf.View<float>(), s = sim.View<float>();
+                ArrayView<float> s = sim.View<float>();
                 long nn = (long)n * n;
-                Gemm(st, device, n, n, e, l, e, 1, r, 1, e, s.SubView(0, nn), 0f);
-                if (selfBlocks)
+                if (tensorCores)
                 {
-                    Gemm(st, device, n, n, e, l, e, 1, l, 1, e, s.SubView(nn, nn), 0f);
-                    Gemm(st, device, n, n, e, r, e, 1, r, 1, e, s.SubView(2 * nn, nn), 0f);
+                    ArrayView<ushort> l = savedLeft.View<ushort>(), r = savedRight.View<ushort>();
+                    DeviceGemm.RunBf16(st, 1, n, n, e, l, 0, e, 1, r, 0, 1, e, s.SubView(0, nn));
+                    if (selfBlocks)
+                    {
+                        DeviceGemm.RunBf16(st, 1, n, n, e, l, 0, e, 1, l, 0, 1, e, s.SubView(nn, nn));
+                        DeviceGemm.RunBf16(st, 1, n, n, e, r, 0, e, 1, r, 0, 1, e, s.SubView(2 * nn, nn));
+                    }
+                }
+                else
+                {
+                    ArrayView<float> l = lf!.View<float>(), r = rf!.View<float>();
+                    Gemm(st, device, n, n, e, l, e, 1, r, 1, e, s.SubView(0, nn), 0f);
+                    if (selfBlocks)
+                    {
+                        Gemm(st, device, n, n, e, l, e, 1, l, 1, e, s.SubView(nn, nn), 0f);
+                        Gemm(st, device, n, n, e, r, e, 1, r, 1, e, s.SubView(2 * nn, nn), 0f);
+                    }
                 }
                 using Tensor partial = Tensor.Empty([2 * n], DType.Float32, device);
                 ContrastiveKernels.Stats.Launch(st, n, s, ls.View<float>(), lse.View<float>(), partial.View<float>(), n, blocks, fixedScale, useLog);
                 ContrastiveKernels.Reduce.Launch(st, 1, partial.View<float>(), ls.View<float>(), loss.View<float>(), scaleGrad.View<float>(), n, inv, fixedScale, useLog);
             });
 
+        // fp32 widenings of 16-bit embeddings were for this forward only.
+        if (sixteen)
+        {
+            lf?.Dispose();
+            rf?.Dispose();
+        }
         Tensor[] inputs = logScale is null ? [left, right] : [left, right, logScale];
-        // The N x N buffers and the fp32 copies go back to the allocator after the backward, or now
+        // The N x N buffers and the saved copies go back to the allocator after the backward, or now
         // when there is nothing to differentiate.
-        Node node = new ContrastiveNode(op, inputs, lf, rf, ls, sim, lse, scaleGrad, blocks, useLog, fixedScale, inv)
-            .Owning(sim, lse, scaleGrad, Node.IfCopy(lf, left), Node.IfCopy(rf, right), Node.IfCopy(ls, logScale));
+        Node node = new ContrastiveNode(op, inputs, savedLeft, savedRight, ls, sim, lse, scaleGrad, blocks, useLog, fixedScale, inv)
+            .Owning(sim, lse, scaleGrad, Node.IfCopy(savedLeft, left), Node.IfCopy(savedRight, right), Node.IfCopy(ls, logScale));
         return GradMode.RecordIfNeeded(loss, node);
     }
 
@@ -98,14 +129,20 @@ internal static class ContrastiveFusion
         DeviceGemm.Run(stream, device, 1, m, n, k, a, 0, aRow, aCol, b, 0, bRow, bCol, c, beta);
     }
 
-    /// <summary>Saved: fp32 operands, the log-scale, sim, the log-sum-exps and the log-scale derivative.</summary>
-    private sealed class ContrastiveNode(string op, Tensor[] inputs, Tensor lf, Tensor rf, Tensor ls, Tensor sim, Tensor lse, Tensor scaleGrad,
+    /// <summary>
+    /// Saved: the operands (fp32, or 16-bit as they came; widened here for the backward's fp32 GEMMs),
+    /// the log-scale, sim, the log-sum-exps and the log-scale derivative.
+    /// </summary>
+    private sealed class ContrastiveNode(string op, Tensor[] inputs, Tensor savedLeft, Tensor savedRight, Tensor ls, Tensor sim, Tensor lse, Tensor scaleGrad,
         int blocks, int useLog, float fixedScale, float inv) : Node(inputs)
     {
         public override string Name => op;
 
         public override unsafe Tensor?[] Backward(Tensor dy)
         {
+            using Tensor? widenedLeft = savedLeft.DType == DType.Float32 ? null : Dispatch.F32(savedLeft);
+            using Tensor? widenedRight = savedRight.DType == DType.Float32 ? null : Dispatch.F32(savedRight);
+            Tensor lf = widenedLeft ?? savedLeft, rf = widenedRight ?? savedRight;
             Tensor g = Dispatch.F32(dy);
             int n = lf.Size(0), e = lf.Size(1);
             long nn = (long)n * n;

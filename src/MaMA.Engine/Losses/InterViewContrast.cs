@@ -22,7 +22,6 @@ public static partial class Losses
     /// </summary>
     public static Tensor InterViewContrast(Tensor z0, Tensor z1, float temperature = 0.5f)
     {
-        if (Autocast.Lowers(z0, z1)) return InterViewContrast(Autocast.Lower(z0), Autocast.Lower(z1), temperature);
         const string op = "inter_view_contrast";
         Dispatch.SameDevice(op, z0, z1);
         Dispatch.RequireFloat(op, z0);
@@ -37,7 +36,9 @@ public static partial class Losses
             throw new ArgumentException($"{op}: no samples (z0 {Shape.Format(z0.Shape)}).", nameof(z0));
         if (!(temperature > 0f) || float.IsInfinity(temperature))
             throw new ArgumentOutOfRangeException(nameof(temperature), $"{op}: the temperature must be positive and finite, got {temperature}.");
-        Tensor n0 = Ops.L2Normalize(z0), n1 = Ops.L2Normalize(z1);
+        // Normalised in fp32; under bf16 autocast the unit vectors, not the raw features, are what the
+        // similarity GEMMs round to bf16 (the three blocks then run on the tensor cores).
+        Tensor n0 = Autocast.Lower(Ops.L2Normalize(z0)), n1 = Autocast.Lower(Ops.L2Normalize(z1));
         return ContrastiveFusion.Loss(op, n0, n1, null, 1f / temperature, selfBlocks: true, inv: 1f / (2 * z0.Size(0)));
     }
 }
