@@ -83,10 +83,11 @@ public sealed class ClassifierTrainer
         int side = source.Config.Vision.ImageSize;
         var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
         MammoTransformOptions trainTransform = TrainTransform(transform, _settings.CropScaleMin);
-        var loader = new MammoLoader(balancedEpoch, tokenizer, new LoaderOptions
+        var loaderOptions = new LoaderOptions
         {
             BatchSize = batch, Seed = _settings.Seed, PairProbability = 0, Masking = MetaMasking.None, Workers = _settings.Workers, Transform = trainTransform,
-        });
+        };
+        var loader = new MammoLoader(balancedEpoch, tokenizer, loaderOptions);
 
         var vit = model.ImageEncoder;
         int channels = source.Config.Vision.EmbedDim;
@@ -124,11 +125,19 @@ public sealed class ClassifierTrainer
              $"balanced epoch of {balancedEpoch.Count}), {test.Count} balanced test images; {parameters.Sum(p => p.Numel):N0} trained parameters; device {_device.Name}");
 
         var clock = Stopwatch.StartNew();
+        // Linear probing of whole images: each image's feature is the same at every step, so it is computed once.
+        ProbeFeatureCache? cache = null;
+        if (!_settings.FineTune && (UseFeatureCache ?? _settings.CropScaleMin >= 1.0))
+        {
+            cache = ProbeFeatureCache.Build(model, balancedEpoch, tokenizer, loaderOptions, _device);
+            _say($"features of the frozen ViT: {cache.Images} distinct training images encoded once ({clock.Elapsed.TotalSeconds:F1} s); the steps train the head on them");
+        }
         string metricsPath = Path.Combine(output, "train.jsonl");
         double lastLoss = double.NaN;
         using (var log = new MetricsLog(metricsPath, _settings.Resume ? start : null))
-        using (var stream = new BatchStream(loader, position))
+        using (var stream = cache is null ? new BatchStream(loader, position) : null)
         {
+            BatchIndexStream? indices = cache is null ? null : new BatchIndexStream(loader, position);
             ProgressReporter.Run(mode, _settings.Steps, start, progress =>
             {
                 for (long s = start; s < _settings.Steps; s++)
@@ -137,21 +146,34 @@ public sealed class ClassifierTrainer
                     double lr = schedule.At(s);
                     optimizer.SetLearningRate(lr);
                     optimizer.ZeroGrad();
-                    MammoBatch b = stream.Next();
-                    using Tensor pixels = b.View1Tensor(_device);
-                    using Tensor targets = Tensor.FromArray(b.Birads.Select((_, i) => (long)Label(b, i)).ToArray(), [b.Count], _device);
-                    Tensor loss = Ops.CrossEntropy(head.Forward(Features(model, pixels)), targets);
+                    Tensor features;
+                    long[] labels;
+                    if (cache is null)
+                    {
+                        MammoBatch b = stream!.Next();
+                        using Tensor pixels = b.View1Tensor(_device);
+                        features = Features(model, pixels);
+                        labels = b.Birads.Select((_, i) => (long)Label(b, i)).ToArray();
+                    }
+                    else
+                    {
+                        int[] rows = indices!.Next();
+                        features = cache.Gather(rows, _device);
+                        labels = rows.Select(i => (long)label(balancedEpoch[i])!.Value).ToArray();
+                    }
+                    using Tensor targets = Tensor.FromArray(labels, [labels.Length], _device);
+                    Tensor loss = Ops.CrossEntropy(head.Forward(features), targets);
                     loss.Backward();
                     optimizer.Step();
                     lastLoss = loss.Item();
                     long done = s + 1;
-                    double perSecond = b.Count / Math.Max(stepClock.Elapsed.TotalSeconds, 1e-9);
+                    double perSecond = labels.Length / Math.Max(stepClock.Elapsed.TotalSeconds, 1e-9);
                     if (done % _settings.LogEvery == 0 || done == _settings.Steps)
                         log.Append(done, "train", [new("loss", lastLoss), new("lr", lr), new("images_per_s", perSecond)]);
                     progress.Update(done, $"loss {lastLoss:F4}", perSecond);
                     if (KillAfterStep is { } kill && done >= kill) return done;
                     if (done % _settings.CheckpointEvery == 0 && done < _settings.Steps)
-                        store.Save(new TrainingCheckpoint { Step = done, Data = stream.Position, LearningRate = lr, FrozenBase = frozen },
+                        store.Save(new TrainingCheckpoint { Step = done, Data = stream?.Position ?? indices!.Position, LearningRate = lr, FrozenBase = frozen },
                             Weights(head, vit.Model), OptimizerStateFile.ToNamed(optimizer, trained, "classifier"));
                 }
                 return _settings.Steps;
@@ -186,6 +208,13 @@ public sealed class ClassifierTrainer
 
     /// <summary>Tests: after this many completed steps the run ends as if killed (no final files).</summary>
     internal long? KillAfterStep { get; init; }
+
+    /// <summary>
+    /// Tests: whether the head trains on features computed once (<see cref="ProbeFeatureCache"/>);
+    /// null (the default) does so for linear probing of whole images (crop scale min 1), where the
+    /// feature of an image cannot change between steps.
+    /// </summary>
+    internal bool? UseFeatureCache { get; init; }
 
     /// <summary>The trained weights: the head as head.*, and when fine-tuning the ViT under its MaMA keys.</summary>
     private Dictionary<string, Tensor> Weights(Linear head, Module vit)

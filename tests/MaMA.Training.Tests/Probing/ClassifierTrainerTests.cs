@@ -62,6 +62,47 @@ public class ClassifierTrainerTests
         }
     }
 
+    /// <summary>
+    /// Linear probing of whole images (crop scale min 1) trains on features computed once
+    /// (ProbeFeatureCache): every loss and the head are bit for bit those of encoding each batch at
+    /// its step, over more steps than the balanced epoch has batches (so epochs and repeated images
+    /// are crossed), and a run killed and resumed with the cache still matches.
+    /// </summary>
+    [Test]
+    public void ProbeOnFeaturesComputedOnceEqualsEncodingEveryStep()
+    {
+        string perStep = TestPaths.NewScratch("probe-per-step"), cached = TestPaths.NewScratch("probe-cached"), resumed = TestPaths.NewScratch("probe-cached-resumed");
+        try
+        {
+            var settings = new ClassifierSettings
+            {
+                Model = "tiny", Data = TinyRuns.DataDir, Task = ClassifierTask.Density, CropScaleMin = 1.0, Steps = 9, WarmupSteps = 1, BatchSize = 7,
+                Workers = 2, LogEvery = 1, CheckpointEvery = 3, KeepLast = 2, Lr = 5e-2,
+            };
+            var messages = new List<string>();
+            new ClassifierTrainer(settings, Device.Cpu, _ => { }) { ProgressOutput = TextWriter.Null, UseFeatureCache = false }.Train(perStep);
+            new ClassifierTrainer(settings, Device.Cpu, messages.Add) { ProgressOutput = TextWriter.Null }.Train(cached);
+            Assert.That(messages, Has.Some.Contains("encoded once"), "crop scale min 1 takes the cache by default");
+            Run(settings, resumed, killAfter: 7);
+            Run(settings with { Resume = true }, resumed);
+
+            var reference = MaMA.Training.Runs.MetricsLog.Read(Path.Combine(perStep, "train.jsonl"));
+            Assert.That(reference.Select(l => l.Step), Is.EqualTo(Enumerable.Range(1, 9).Select(i => (long)i)));
+            foreach (string run in new[] { cached, resumed })
+            {
+                var lines = MaMA.Training.Runs.MetricsLog.Read(Path.Combine(run, "train.jsonl"));
+                Assert.That(lines.Select(l => l.Step), Is.EqualTo(reference.Select(l => l.Step)), run);
+                for (int i = 0; i < reference.Count; i++) Assert.That(lines[i]["loss"], Is.EqualTo(reference[i]["loss"]), $"{run}: loss at step {reference[i].Step}");
+                Assert.That(File.ReadAllBytes(Path.Combine(run, "classifier.safetensors")), Is.EqualTo(File.ReadAllBytes(Path.Combine(perStep, "classifier.safetensors"))), run);
+            }
+        }
+        finally
+        {
+            foreach (string d in new[] { perStep, cached, resumed })
+                if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
+        }
+    }
+
     [Test]
     public void AnUnfinishedRunNeedsResumeAndAFinishedOneIsReplaced()
     {
