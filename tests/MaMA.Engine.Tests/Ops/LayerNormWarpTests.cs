@@ -1,4 +1,5 @@
 using MaMA.Engine.Tensors;
+using MaMA.Interop.Torch.Parity;
 using Device = MaMA.Engine.Devices.Device;
 using EngineOps = MaMA.Engine.Ops;
 
@@ -32,7 +33,7 @@ public sealed class LayerNormWarpTests
         string[] names = ["y", "dx", "dweight", "dbias"];
         for (int i = 0; i < warp.Length; i++)
         {
-            double err = RelativeError(warp[i], cpu[i]);
+            double err = OpResult.RelativeError(warp[i], cpu[i]);
             TestContext.Out.WriteLine($"{names[i]}: {err:E2}");
             Assert.That(err, Is.LessThan(1e-5), names[i]);
         }
@@ -49,7 +50,7 @@ public sealed class LayerNormWarpTests
         float[] thread = Run(Sim, 5, 100, true)[0];
         Assert.That(auto, Is.EqualTo(thread), "Auto off CUDA is the thread-per-row kernel, bit for bit");
         EngineOps.LayerNormForm = RowForm.Warp;
-        Assert.That(RelativeError(Run(Sim, 5, 100, true)[0], thread), Is.LessThan(1e-6));
+        Assert.That(OpResult.RelativeError(Run(Sim, 5, 100, true)[0], thread), Is.LessThan(1e-6));
     }
 
     private static float[][] Run(Device device, int rows, int c, bool affine)
@@ -71,17 +72,5 @@ public sealed class LayerNormWarpTests
         return affine
             ? [y.ToFloatArray(), x.Grad!.ToFloatArray(), w!.Grad!.ToFloatArray(), b!.Grad!.ToFloatArray()]
             : [y.ToFloatArray(), x.Grad!.ToFloatArray()];
-    }
-
-    private static double RelativeError(float[] a, float[] b)
-    {
-        Assert.That(a, Has.Length.EqualTo(b.Length));
-        double num = 0, den = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-            den += (double)b[i] * b[i];
-        }
-        return Math.Sqrt(num / Math.Max(den, 1e-300));
     }
 }
