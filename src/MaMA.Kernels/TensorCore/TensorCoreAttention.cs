@@ -13,8 +13,9 @@ public static partial class TensorCoreAttention
     /// <summary>The op name in error messages.</summary>
     private const string Op = "tensor-core attention";
 
-    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>).</summary>
-    private static readonly Dictionary<(Accelerator, int), ForwardLauncher> s_kernels = new();
+    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>; 87 KB at D = 128).</summary>
+    private static readonly PerHeadDimKernels<ForwardLauncher> s_kernels =
+        new((accelerator, headDim) => headDim == 64 ? Load<HeadDim64>(accelerator) : Load<HeadDim128>(accelerator), SharedElements);
 
     /// <summary>Head sizes the kernel handles (the MaMA ViT's 64 and BioMedLM's 128).</summary>
     public static bool Supports(int headDim) => AttentionTiles.SupportsHeadDim(headDim);
@@ -64,11 +65,11 @@ public static partial class TensorCoreAttention
                 p.KAddress = AttentionTiles.Address(Op, k, "k");
                 p.VAddress = AttentionTiles.Address(Op, v, "v");
             }
-            Kernel(target, headDim)(stream, config, q, k, v, keep, o, lse, p);
+            s_kernels.For(target, headDim)(stream, config, q, k, v, keep, o, lse, p);
             return;
         }
         stream.Synchronize();
-        Kernel(target, headDim)(target.DefaultStream, config, q, k, v, keep, o, lse, p);
+        s_kernels.For(target, headDim)(target.DefaultStream, config, q, k, v, keep, o, lse, p);
         target.DefaultStream.Synchronize();
     }
 
@@ -84,21 +85,6 @@ public static partial class TensorCoreAttention
         AttentionTiles.Need(Op, "o", oLength, elements);
         AttentionTiles.Need(Op, "lse", lseLength, rows);
         if (keepLength != 0) AttentionTiles.Need(Op, "keep", keepLength, (long)batch * t);
-    }
-
-    private static ForwardLauncher Kernel(Accelerator accelerator, int headDim)
-    {
-        lock (s_kernels)
-        {
-            if (!s_kernels.TryGetValue((accelerator, headDim), out var kernel))
-            {
-                kernel = headDim == 64 ? Load<HeadDim64>(accelerator) : Load<HeadDim128>(accelerator);
-                // Opted into its launch's shared memory (87 KB at D = 128) where the card allows it; Fits keeps the rest off this kernel.
-                AttentionTiles.OptIn(kernel, accelerator, SharedElements(headDim));
-                s_kernels[(accelerator, headDim)] = kernel;
-            }
-            return kernel;
-        }
     }
 
     /// <summary>CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots); the simulator: the emulated mma.</summary>

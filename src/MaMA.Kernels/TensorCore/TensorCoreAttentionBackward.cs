@@ -15,8 +15,9 @@ public static partial class TensorCoreAttentionBackward
     /// <summary>The op name in error messages.</summary>
     private const string Op = "tensor-core attention backward";
 
-    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>).</summary>
-    private static readonly Dictionary<(Accelerator, int), BackwardLauncher> s_kernels = new();
+    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>; 111 KB at D = 128).</summary>
+    private static readonly PerHeadDimKernels<BackwardLauncher> s_kernels =
+        new((accelerator, headDim) => headDim == 64 ? Load<HeadDim64>(accelerator) : Load<HeadDim128>(accelerator), SharedElements);
 
     private static long s_launches;
 
@@ -75,12 +76,12 @@ public static partial class TensorCoreAttentionBackward
                 p.GAddress = AttentionTiles.Address(Op, g, "dO");
             }
             dqAll.MemSetToZero(stream);
-            Kernel(target, headDim)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+            s_kernels.For(target, headDim)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
             return;
         }
         dqAll.MemSetToZero(stream);
         stream.Synchronize();
-        Kernel(target, headDim)(target.DefaultStream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+        s_kernels.For(target, headDim)(target.DefaultStream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
         target.DefaultStream.Synchronize();
     }
 
@@ -100,21 +101,6 @@ public static partial class TensorCoreAttentionBackward
         AttentionTiles.Need(Op, "dk", dkLength, elements);
         AttentionTiles.Need(Op, "dv", dvLength, elements);
         if (keepLength != 0) AttentionTiles.Need(Op, "keep", keepLength, (long)batch * t);
-    }
-
-    private static BackwardLauncher Kernel(Accelerator accelerator, int headDim)
-    {
-        lock (s_kernels)
-        {
-            if (!s_kernels.TryGetValue((accelerator, headDim), out var kernel))
-            {
-                kernel = headDim == 64 ? Load<HeadDim64>(accelerator) : Load<HeadDim128>(accelerator);
-                // Opted into its launch's shared memory (111 KB at D = 128) where the card allows it; Fits keeps the rest off this kernel.
-                AttentionTiles.OptIn(kernel, accelerator, SharedElements(headDim));
-                s_kernels[(accelerator, headDim)] = kernel;
-            }
-            return kernel;
-        }
     }
 
     /// <summary>CUDA: through CudaKernelLoader, which keeps the mma fragments in registers (PtxLocalSlots); the simulator: the emulated mma.</summary>
