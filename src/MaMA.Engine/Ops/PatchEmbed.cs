@@ -1,5 +1,6 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using PatchifyKernels = MaMA.Kernels.Spatial.Patchify;
 
 namespace MaMA.Engine;
@@ -51,7 +52,7 @@ public static partial class Ops
         int count = checked((int)cols.Numel);
         if (count > 0)
             Dispatch.Run(x.Device,
-                cpu: () => PatchifyKernels.Forward.RunCpu(count, xf.Ptr<float>(), cols.Ptr<float>(), cin, h, w, patch, gh, gw),
+                cpu: () => PatchifyCpu.Forward(b, cin, h, w, patch, gh, gw, xf.Ptr<float>(), cols.Ptr<float>()),
                 ilgpu: s => PatchifyKernels.Forward.Launch(s, count, xf.View<float>(), cols.View<float>(), cin, h, w, patch, gh, gw));
         return GradMode.RecordIfNeeded(cols, new PatchifyNode(x, patch, gh, gw));
     }
@@ -69,7 +70,7 @@ public static partial class Ops
             int count = checked((int)dx.Numel);
             if (count > 0)
                 Dispatch.Run(x.Device,
-                    cpu: () => PatchifyKernels.Backward.RunCpu(count, g.Ptr<float>(), dx.Ptr<float>(), cin, h, w, patch, gh, gw),
+                    cpu: () => PatchifyCpu.Backward(x.Shape[0], cin, h, w, patch, gh, gw, g.Ptr<float>(), dx.Ptr<float>()),
                     ilgpu: s => PatchifyKernels.Backward.Launch(s, count, g.View<float>(), dx.View<float>(), cin, h, w, patch, gh, gw));
             return [dx];
         }
