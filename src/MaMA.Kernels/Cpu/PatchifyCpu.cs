@@ -11,46 +11,49 @@ namespace MaMA.Kernels.Cpu;
 public static unsafe class PatchifyCpu
 {
     /// <summary>cols[(b, py, px), (ci, ky, kx)] = x[b, ci, py k + ky, px k + kx].</summary>
-    public static void Forward(int b, int cin, int h, int w, int k, int gh, int gw, float* x, float* cols)
-    {
-        long patchLength = (long)cin * k * k;
-        long rowFloats = gw * patchLength;
-        CpuParallel.For((long)b * gh, Math.Max(1, CpuParallel.ElementChunk / Math.Max(1, rowFloats)), (start, count) =>
-        {
-            for (long row = start; row < start + count; row++)
-            {
-                long bi = row / gh, py = row - bi * gh;
-                float* dst = cols + row * rowFloats;
-                for (int px = 0; px < gw; px++)
-                    for (int ci = 0; ci < cin; ci++)
-                    {
-                        float* src = x + ((bi * cin + ci) * h + py * k) * w + (long)px * k;
-                        for (int ky = 0; ky < k; ky++, dst += k)
-                            new ReadOnlySpan<float>(src + (long)ky * w, k).CopyTo(new Span<float>(dst, k));
-                    }
-            }
-        });
-    }
+    public static void Forward(int b, int cin, int h, int w, int k, int gh, int gw, float* x, float* cols) =>
+        Runs<Gather>(b, cin, h, w, k, gh, gw, x, cols);
 
     /// <summary>dx[b, ci, y, x] = dcols[(b, y / k, x / k), (ci, y % k, x % k)], and 0 for the pixels past the patch grid.</summary>
     public static void Backward(int b, int cin, int h, int w, int k, int gh, int gw, float* dcols, float* dx)
     {
-        long patchLength = (long)cin * k * k;
-        long rowFloats = gw * patchLength;
         // The trailing rows and columns no patch covers get no gradient.
         if (gh * k < h || gw * k < w) new Span<float>(dx, checked(b * cin * h * w)).Clear();
+        Runs<Scatter>(b, cin, h, w, k, gh, gw, dx, dcols);
+    }
+
+    /// <summary>Which way a run of k floats goes between the image and its column matrix.</summary>
+    private interface IRun
+    {
+        void Copy(float* image, float* cols, int k);
+    }
+
+    private readonly struct Gather : IRun
+    {
+        public void Copy(float* image, float* cols, int k) => new ReadOnlySpan<float>(image, k).CopyTo(new Span<float>(cols, k));
+    }
+
+    private readonly struct Scatter : IRun
+    {
+        public void Copy(float* image, float* cols, int k) => new ReadOnlySpan<float>(cols, k).CopyTo(new Span<float>(image, k));
+    }
+
+    /// <summary>Every (patch, channel, kernel row) run of <paramref name="image"/> [b, cin, h, w] and <paramref name="cols"/>, by patch rows across cores.</summary>
+    private static void Runs<TRun>(int b, int cin, int h, int w, int k, int gh, int gw, float* image, float* cols) where TRun : struct, IRun
+    {
+        long rowFloats = (long)gw * cin * k * k;
         CpuParallel.For((long)b * gh, Math.Max(1, CpuParallel.ElementChunk / Math.Max(1, rowFloats)), (start, count) =>
         {
+            TRun run = default;
             for (long row = start; row < start + count; row++)
             {
                 long bi = row / gh, py = row - bi * gh;
-                float* src = dcols + row * rowFloats;
+                float* c = cols + row * rowFloats;
                 for (int px = 0; px < gw; px++)
                     for (int ci = 0; ci < cin; ci++)
                     {
-                        float* dst = dx + ((bi * cin + ci) * h + py * k) * w + (long)px * k;
-                        for (int ky = 0; ky < k; ky++, src += k)
-                            new ReadOnlySpan<float>(src, k).CopyTo(new Span<float>(dst + (long)ky * w, k));
+                        float* x = image + ((bi * cin + ci) * h + py * k) * w + (long)px * k;
+                        for (int ky = 0; ky < k; ky++, c += k) run.Copy(x + (long)ky * w, c, k);
                     }
             }
         });
