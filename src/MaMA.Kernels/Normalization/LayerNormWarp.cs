@@ -23,6 +23,11 @@ public static class LayerNormWarp
 
     private static readonly Dictionary<Accelerator, (ForwardLauncher Forward, BackwardLauncher Backward)> s_kernels = new();
 
+    private static long s_launches;
+
+    /// <summary>Kernel launches so far in this process (tests check which row form really ran).</summary>
+    public static long Launches => Interlocked.Read(ref s_launches);
+
     private delegate void ForwardLauncher(AcceleratorStream stream, KernelConfig config, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias,
         ArrayView<float> y, ArrayView<float> mean, ArrayView<float> rstd, int rows, int c, float eps, int hasWeight, int hasBias);
 
@@ -67,6 +72,7 @@ public static class LayerNormWarp
     {
         ArgumentNullException.ThrowIfNull(stream);
         var config = new KernelConfig(new Index3D((rows + WarpsPerGroup - 1) / WarpsPerGroup, 1, 1), new Index3D(Threads, 1, 1));
+        Interlocked.Increment(ref s_launches);
         Accelerator target = WarpSimulator.For(stream.Accelerator);
         if (ReferenceEquals(target, stream.Accelerator))
         {

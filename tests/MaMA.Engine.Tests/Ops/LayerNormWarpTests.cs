@@ -28,7 +28,9 @@ public sealed class LayerNormWarpTests
     public void WarpRows_MatchTheCpu(int rows, int c, bool affine)
     {
         EngineOps.LayerNormForm = RowForm.Warp;
+        long before = MaMA.Kernels.Normalization.LayerNormWarp.Launches;
         float[][] warp = Run(Sim, rows, c, affine);
+        Assert.That(MaMA.Kernels.Normalization.LayerNormWarp.Launches - before, Is.EqualTo(2), "the warp kernels ran: forward and input gradient");
         float[][] cpu = Run(Device.Cpu, rows, c, affine);
         string[] names = ["y", "dx", "dweight", "dbias"];
         for (int i = 0; i < warp.Length; i++)
@@ -42,10 +44,12 @@ public sealed class LayerNormWarpTests
     [Test]
     public void Auto_IsTheThreadKernelOffCuda_AndWarpRunsOnlyWhenAsked()
     {
-        // Both forms agree; what differs is summation order, so the results are close but the
-        // simulator's Auto (no CUDA stream: a thread per row) is the generated kernel.
+        // Both forms agree up to summation order; the simulator's Auto (no CUDA stream) is the
+        // generated thread-per-row kernel, bit for bit, and launches no warp kernel.
         EngineOps.LayerNormForm = RowForm.Auto;
+        long before = MaMA.Kernels.Normalization.LayerNormWarp.Launches;
         float[] auto = Run(Sim, 5, 100, true)[0];
+        Assert.That(MaMA.Kernels.Normalization.LayerNormWarp.Launches, Is.EqualTo(before), "Auto off CUDA launched a warp kernel");
         EngineOps.LayerNormForm = RowForm.Thread;
         float[] thread = Run(Sim, 5, 100, true)[0];
         Assert.That(auto, Is.EqualTo(thread), "Auto off CUDA is the thread-per-row kernel, bit for bit");
