@@ -96,11 +96,11 @@ internal static class ContrastiveFusion
                 else
                 {
                     ArrayView<float> l = lf!.View<float>(), r = rf!.View<float>();
-                    Gemm(st, device, n, n, e, l, e, 1, r, 1, e, s.SubView(0, nn), 0f);
+                    Gemm(st, n, n, e, l, e, 1, r, 1, e, s.SubView(0, nn), 0f);
                     if (selfBlocks)
                     {
-                        Gemm(st, device, n, n, e, l, e, 1, l, 1, e, s.SubView(nn, nn), 0f);
-                        Gemm(st, device, n, n, e, r, e, 1, r, 1, e, s.SubView(2 * nn, nn), 0f);
+                        Gemm(st, n, n, e, l, e, 1, l, 1, e, s.SubView(nn, nn), 0f);
+                        Gemm(st, n, n, e, r, e, 1, r, 1, e, s.SubView(2 * nn, nn), 0f);
                     }
                 }
                 using Tensor partial = Tensor.Empty([2 * n], DType.Float32, device);
@@ -123,10 +123,10 @@ internal static class ContrastiveFusion
     }
 
     /// <summary>c [m, n] (row-major, contiguous) = a @ b (+ beta c) with element strides: cuBLAS on CUDA when loaded, else the generated strided GEMM.</summary>
-    private static void Gemm(AcceleratorStream stream, Device device, int m, int n, int k, ArrayView<float> a, long aRow, long aCol,
+    private static void Gemm(AcceleratorStream stream, int m, int n, int k, ArrayView<float> a, long aRow, long aCol,
         ArrayView<float> b, long bRow, long bCol, ArrayView<float> c, float beta)
     {
-        DeviceGemm.Run(stream, device, 1, m, n, k, a, 0, aRow, aCol, b, 0, bRow, bCol, c, beta);
+        DeviceGemm.Run(stream, 1, m, n, k, a, 0, aRow, aCol, b, 0, bRow, bCol, c, beta);
     }
 
     /// <summary>
@@ -181,13 +181,13 @@ internal static class ContrastiveFusion
                         scaleGrad.View<float>(), gr, dScale.View<float>(), n, inv, fixedScale, useLog);
                     if (dLeft is not null)
                     {
-                        Gemm(st, device, n, e, n, gr.SubView(0, nn), n, 1, r, e, 1, dLeft.View<float>(), 0f);
-                        if (blocks == 3) Gemm(st, device, n, e, n, gr.SubView(nn, nn), n, 1, l, e, 1, dLeft.View<float>(), 1f);
+                        Gemm(st, n, e, n, gr.SubView(0, nn), n, 1, r, e, 1, dLeft.View<float>(), 0f);
+                        if (blocks == 3) Gemm(st, n, e, n, gr.SubView(nn, nn), n, 1, l, e, 1, dLeft.View<float>(), 1f);
                     }
                     if (dRight is not null)
                     {
-                        Gemm(st, device, n, e, n, gr.SubView(0, nn), 1, n, l, e, 1, dRight.View<float>(), 0f);
-                        if (blocks == 3) Gemm(st, device, n, e, n, gr.SubView(2 * nn, nn), n, 1, r, e, 1, dRight.View<float>(), 1f);
+                        Gemm(st, n, e, n, gr.SubView(0, nn), 1, n, l, e, 1, dRight.View<float>(), 0f);
+                        if (blocks == 3) Gemm(st, n, e, n, gr.SubView(2 * nn, nn), n, 1, r, e, 1, dRight.View<float>(), 1f);
                     }
                 });
             grad.Dispose();

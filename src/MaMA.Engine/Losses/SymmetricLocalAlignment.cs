@@ -145,7 +145,7 @@ public static partial class Losses
                             DeviceGemm.RunBf16(s, 1, c * p, r, e, ps.View<ushort>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
                                 ss.View<ushort>(), 0, 1, e, sim.View<float>());
                         else
-                            DeviceGemm.Run(s, device, 1, c * p, r, e, pf!.View<float>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
+                            DeviceGemm.Run(s, 1, c * p, r, e, pf!.View<float>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
                                 sf!.View<float>(), 0, 1, e, sim.View<float>());
                         SimKernels.ColumnMax.Launch(s, checked(c * r), sim.View<float>(), colMax.View<float>().SubView((long)img0 * r, (long)c * r),
                             argP.View<int>().SubView((long)img0 * r, (long)c * r), p, r);
@@ -235,9 +235,9 @@ public static partial class Losses
                                 offsets.View<int>(), reportOf.View<int>(), g.View<float>(), n, p, r, img0);
                             SimKernels.ScatterImageToText.Launch(s, checked(c * p * n), slice, argS.View<int>().SubView((long)img0 * p * n, (long)c * p * n),
                                 offsets.View<int>(), g.View<float>(), n, p, r, img0);
-                            DeviceGemm.Run(s, pf.Device, 1, c * p, e, r, slice, 0, r, 1, sf.View<float>(), 0, e, 1,
+                            DeviceGemm.Run(s, 1, c * p, e, r, slice, 0, r, 1, sf.View<float>(), 0, e, 1,
                                 dPatches.View<float>().SubView((long)img0 * p * e, (long)c * p * e));
-                            DeviceGemm.Run(s, pf.Device, 1, r, e, c * p, slice, 0, 1, r, patchRows, 0, e, 1, dSentences.View<float>(), beta: img0 == 0 ? 0f : 1f);
+                            DeviceGemm.Run(s, 1, r, e, c * p, slice, 0, 1, r, patchRows, 0, e, 1, dSentences.View<float>(), beta: img0 == 0 ? 0f : 1f);
                         }
                         return;
                     }

@@ -49,15 +49,15 @@ public static partial class Ops
             ArrayView<float> p = scores.View<float>().SubView(0, c * tt), ds = grads.View<float>().SubView(0, c * tt);
             int count = checked((int)(c * tt));
             // S = Q K^T (K^T: row stride 1, column stride D), then P in place.
-            DeviceGemm.Run(s, device, c, t, t, d, qc, td, d, 1, kc, td, 1, d, p);
+            DeviceGemm.Run(s, c, t, t, d, qc, td, d, 1, kc, td, 1, d, p);
             ScoreKernels.Probabilities.Launch(s, count, p, keep, lse, t, heads, h0, causal ? 1 : 0, scale);
             // dP = dO V^T, then dS in place.
-            DeviceGemm.Run(s, device, c, t, t, d, gc, td, d, 1, vc, td, 1, d, ds);
+            DeviceGemm.Run(s, c, t, t, d, gc, td, d, 1, vc, td, 1, d, ds);
             ScoreKernels.ScoreGradient.Launch(s, count, p, ds, delta, t, h0, scale);
             // dV = P^T dO, dQ = dS K, dK = dS^T Q (a transposed score matrix: row stride 1, column stride T).
-            DeviceGemm.Run(s, device, c, t, d, t, p, tt, 1, t, gc, td, d, 1, dv.SubView(rows, span));
-            DeviceGemm.Run(s, device, c, t, d, t, ds, tt, t, 1, kc, td, d, 1, dq.SubView(rows, span));
-            DeviceGemm.Run(s, device, c, t, d, t, ds, tt, 1, t, qc, td, d, 1, dk.SubView(rows, span));
+            DeviceGemm.Run(s, c, t, d, t, p, tt, 1, t, gc, td, d, 1, dv.SubView(rows, span));
+            DeviceGemm.Run(s, c, t, d, t, ds, tt, t, 1, kc, td, d, 1, dq.SubView(rows, span));
+            DeviceGemm.Run(s, c, t, d, t, ds, tt, 1, t, qc, td, d, 1, dk.SubView(rows, span));
         }
     }
 }

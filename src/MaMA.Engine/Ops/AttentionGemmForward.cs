@@ -43,10 +43,10 @@ public static partial class Ops
             ArrayView<float> qc = q.SubView(rows, span), kc = k.SubView(rows, span), vc = v.SubView(rows, span);
             ArrayView<float> p = scores.View<float>().SubView(0, c * tt);
             // S = Q K^T (K^T: row stride 1, column stride D), then P and lse row by row.
-            DeviceGemm.Run(s, device, c, t, t, d, qc, td, d, 1, kc, td, 1, d, p);
+            DeviceGemm.Run(s, c, t, t, d, qc, td, d, 1, kc, td, 1, d, p);
             ScoreKernels.SoftmaxRows.Launch(s, checked(c * t), p, keep, lse, t, heads, h0, causal ? 1 : 0, scale);
             // O = P V.
-            DeviceGemm.Run(s, device, c, t, d, t, p, tt, t, 1, vc, td, d, 1, o.SubView(rows, span));
+            DeviceGemm.Run(s, c, t, d, t, p, tt, t, 1, vc, td, d, 1, o.SubView(rows, span));
         }
     }
 }

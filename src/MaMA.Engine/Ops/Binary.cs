@@ -1,5 +1,7 @@
 using MaMA.Engine.Autograd;
+using ILGPU;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Layout;
 using MaMA.Kernels.Cpu;
 using BinaryKernels = MaMA.Kernels.Elementwise.Binary;
 
@@ -53,35 +55,31 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Any operand layout: the generated kernel on ILGPU; on the CPU, row-wise SIMD (<see cref="BinarySimd"/>),
-    /// which coalesces equal contiguous shapes into one long row split across cores.
+    /// Any operand layout: on ILGPU the generated kernel, its operands' strides passed by value
+    /// (<see cref="IndexMap"/>: no upload, so no synchronisation); on the CPU, row-wise SIMD
+    /// (<see cref="BinarySimd"/>), which coalesces equal contiguous shapes into one long row split across cores.
     /// </summary>
     private static unsafe void BroadcastKernel(Tensor a, Tensor b, Tensor y, int op, int n)
     {
-        int rank = Math.Max(y.Rank, 1);
-        var meta = new long[3 * rank];
-        for (int d = 0; d < rank; d++) meta[d] = y.Rank == 0 ? 1 : y.Shape[d];
-        FillBroadcastStrides(a, y.Rank, meta, rank);
-        FillBroadcastStrides(b, y.Rank, meta, 2 * rank);
+        long[] sa = BroadcastStrides(a, y.Shape), sb = BroadcastStrides(b, y.Shape);
         Dispatch.Run(y.Device,
-            cpu: () => BinarySimd.Run(y.Shape, a.Ptr<float>(), meta.AsSpan(rank, y.Rank), b.Ptr<float>(), meta.AsSpan(2 * rank, y.Rank), y.Ptr<float>(), op),
+            cpu: () => BinarySimd.Run(y.Shape, a.Ptr<float>(), sa, b.Ptr<float>(), sb, y.Ptr<float>(), op),
             ilgpu: s =>
             {
-                using Tensor metaT = Dispatch.Meta(y.Device, meta);
-                BinaryKernels.Broadcast.Launch(s, n, a.View<float>(a.Extent), b.View<float>(b.Extent), y.View<float>(), metaT.View<long>(), rank, op);
+                ArrayView<float> av = a.View<float>(a.Extent), bv = b.View<float>(b.Extent), yv = y.View<float>();
+                foreach (IndexMap.Slice slice in IndexMap.Slices(y.Shape, sa, 0, sb, 0))
+                    BinaryKernels.Broadcast.Launch(s, slice.Count, av, bv, yv.SubView(slice.First, slice.Count), slice.Map, op);
             });
+    }
 
-        // Strides index from the view's first element; broadcast axes get stride 0.
-        void FillBroadcastStrides(Tensor t, int outRank, long[] m, int at)
-        {
-            int lead = outRank - t.Rank;
-            for (int d = 0; d < outRank; d++)
-            {
-                int td = d - lead;
-                m[at + d] = td < 0 || t.Shape[td] == 1 ? 0 : t.Strides[td];
-            }
-            if (outRank == 0) m[at] = 0;
-        }
+    /// <summary>t's strides over the broadcast shape <paramref name="shape"/>, from the view's first element; broadcast axes get stride 0.</summary>
+    private static long[] BroadcastStrides(Tensor t, ReadOnlySpan<int> shape)
+    {
+        var strides = new long[shape.Length];
+        int lead = shape.Length - t.Rank;
+        for (int d = lead; d < shape.Length; d++)
+            strides[d] = t.Shape[d - lead] == 1 ? 0 : t.Strides[d - lead];
+        return strides;
     }
 
     private static string OpName(int op) => op switch

@@ -72,29 +72,23 @@ public static partial class Ops
     /// <summary>Copies view <paramref name="src"/> into the same-shape, same-dtype view <paramref name="dst"/> (any strides on both sides).</summary>
     private static unsafe void CopyWindow(Tensor src, Tensor dst)
     {
-        int rank = src.Rank;
-        int count = checked((int)src.Numel);
         int width = src.DType.Size();
         Dispatch.Run(dst.Device,
             cpu: () => StridedCopySimd.Copy(src.Shape, src.Ptr<byte>(), src.Strides, dst.Ptr<byte>(), dst.Strides, width),
             ilgpu: stream =>
             {
-                var meta = new long[3 * rank];
-                for (int d = 0; d < rank; d++)
-                {
-                    meta[d] = src.Shape[d];
-                    meta[rank + d] = src.Strides[d];
-                    meta[2 * rank + d] = dst.Strides[d];
-                }
-                using Tensor metaT = Dispatch.Meta(dst.Device, meta);
+                // Both sides are whole storages; the map carries each view's offset and strides (by value, no upload).
                 var from = ((Devices.IlgpuStorage)src.Storage).Buffer.View.AsContiguous();
                 var to = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous();
-                switch (width)
+                foreach (IndexMap.Slice slice in IndexMap.Slices(src.Shape, src.Strides, src.Offset, dst.Strides, dst.Offset))
                 {
-                    case 1: WindowCopy.Copy8.Launch(stream, count, from, to, metaT.View<long>(), rank, src.Offset, dst.Offset); break;
-                    case 2: WindowCopy.Copy16.Launch(stream, count, from.Cast<ushort>(), to.Cast<ushort>(), metaT.View<long>(), rank, src.Offset, dst.Offset); break;
-                    case 4: WindowCopy.Copy32.Launch(stream, count, from.Cast<uint>(), to.Cast<uint>(), metaT.View<long>(), rank, src.Offset, dst.Offset); break;
-                    default: WindowCopy.Copy64.Launch(stream, count, from.Cast<ulong>(), to.Cast<ulong>(), metaT.View<long>(), rank, src.Offset, dst.Offset); break;
+                    switch (width)
+                    {
+                        case 1: WindowCopy.Copy8.Launch(stream, slice.Count, from, to, slice.Map); break;
+                        case 2: WindowCopy.Copy16.Launch(stream, slice.Count, from.Cast<ushort>(), to.Cast<ushort>(), slice.Map); break;
+                        case 4: WindowCopy.Copy32.Launch(stream, slice.Count, from.Cast<uint>(), to.Cast<uint>(), slice.Map); break;
+                        default: WindowCopy.Copy64.Launch(stream, slice.Count, from.Cast<ulong>(), to.Cast<ulong>(), slice.Map); break;
+                    }
                 }
             });
     }

@@ -31,15 +31,20 @@ internal static class DeviceGemm
 
     private static long s_calls, s_bf16Calls;
 
-    public static void Run(AcceleratorStream stream, Device device, int batch, int m, int n, int k,
+    public static void Run(AcceleratorStream stream, int batch, int m, int n, int k,
         ArrayView<float> a, long aBatch, long aRow, long aCol, ArrayView<float> b, long bBatch, long bRow, long bCol,
         ArrayView<float> c, float beta = 0f, float alpha = 1f)
     {
         if (batch == 0 || m == 0 || n == 0) return;
         Interlocked.Increment(ref s_calls);
         if (CuBlas.TrySgemm(stream, batch, m, n, k, a, aBatch, aRow, aCol, b, bBatch, bRow, bCol, c, (long)m * n, n, alpha, beta)) return;
-        using Tensor meta = Dispatch.Meta(device, batch, m, n, k, aBatch, aRow, aCol, bBatch, bRow, bCol);
-        MatMulKernels.Strided.Launch(stream, checked(batch * m * n), a, b, c, meta.View<long>(), alpha, beta);
+        var args = new MatMulArgs
+        {
+            Batch = batch, M = m, N = n, K = k,
+            ABatch = aBatch, ARow = aRow, ACol = aCol, BBatch = bBatch, BRow = bRow, BCol = bCol,
+            Alpha = alpha, Beta = beta,
+        };
+        MatMulKernels.Strided.Launch(stream, checked(batch * m * n), a, b, c, args);
     }
 
     /// <summary>As <see cref="Run"/> for bf16 operands (ushort bits): cuBLAS's bf16 GEMM, else the tensor-core kernel.</summary>

@@ -62,9 +62,6 @@ internal static class Dispatch
         return f.Contiguous();
     }
 
-    /// <summary>Small int64 parameter block (shapes, strides) on the device.</summary>
-    public static Tensor Meta(Device device, params long[] values) => Tensor.FromArray(values, [values.Length], device);
-
     public static void RequireFloat(string op, Tensor t)
     {
         if (!t.DType.IsFloating()) throw new ArgumentException($"{op} needs a floating tensor, got {t.DType}.");

@@ -156,7 +156,7 @@ public static partial class Ops
                         if (gemm)
                         {
                             using Tensor? xd = LoraMaskedInput(s, xf, mask, m, inF);
-                            DeviceGemm.Run(s, x.Device, 1, m, r, inF, (xd ?? xf).View<float>(), 0, inF, 1, af.View<float>(), 0, 1, inF, u.View<float>());
+                            DeviceGemm.Run(s, 1, m, r, inF, (xd ?? xf).View<float>(), 0, inF, 1, af.View<float>(), 0, 1, inF, u.View<float>());
                         }
                         else
                         {
@@ -169,7 +169,7 @@ public static partial class Ops
                         LoraKernels.Forward.Launch(s, checked(m * outF), xf.View<float>(), wf.View<float>(), (biasf ?? bf).View<float>(), u.View<float>(),
                             bf.View<float>(), y.View<float>(), gemm ? 0 : inF, outF, r, wRow, wCol, biasf is null ? 0 : 1, scaling);
                         if (gemm)
-                            DeviceGemm.Run(s, x.Device, 1, m, outF, inF, xf.View<float>(), 0, inF, 1, wf.View<float>(), 0, wRow, wCol, y.View<float>(), beta: 1f);
+                            DeviceGemm.Run(s, 1, m, outF, inF, xf.View<float>(), 0, inF, 1, wf.View<float>(), 0, wRow, wCol, y.View<float>(), beta: 1f);
                     }
                 });
         }
@@ -245,10 +245,10 @@ public static partial class Ops
                     ilgpu: s =>
                     {
                         bool gemm = LoraLinearForm.UsesGemm(s);
-                        if (gemm) GemmFormBackward(s, x.Device, dy, bf, xf, du, da, db, dbias);
+                        if (gemm) GemmFormBackward(s, dy, bf, xf, du, da, db, dbias);
                         else KernelsBackward(s, dy, bf, xf, du, da, db, dbias);
                         if (dx is not null && (long)m * inF > 0)
-                            InputGrad(s, x.Device, gemm, (bf16Gemm ? dy16 : dyW)!, (w16 ?? wf)!, du!, af, dx, wRow, wCol);
+                            InputGrad(s, gemm, (bf16Gemm ? dy16 : dyW)!, (w16 ?? wf)!, du!, af, dx, wRow, wCol);
                     });
             }
             return hasBias ? [dx, null, dbias, da, db] : [dx, null, da, db];
@@ -272,17 +272,17 @@ public static partial class Ops
         /// The low-rank and bias gradients as GEMMs (cuBLAS on CUDA): du = s dy B, dB = s dy^T u,
         /// dA = du^T dropout(x); db by its column-sum kernel.
         /// </summary>
-        private void GemmFormBackward(AcceleratorStream s, Device device, Tensor dy, Tensor bf, Tensor? xf,
+        private void GemmFormBackward(AcceleratorStream s, Tensor dy, Tensor bf, Tensor? xf,
             Tensor? du, Tensor? da, Tensor? db, Tensor? dbias)
         {
             // B [out, r]: row stride r; dy^T and du^T: row stride 1, column stride out / r.
-            if (du is not null) DeviceGemm.Run(s, device, 1, m, r, outF, dy.View<float>(), 0, outF, 1, bf.View<float>(), 0, r, 1, du.View<float>(), alpha: scaling);
-            if (db is not null) DeviceGemm.Run(s, device, 1, outF, r, m, dy.View<float>(), 0, 1, outF, u.View<float>(), 0, r, 1, db.View<float>(), alpha: scaling);
+            if (du is not null) DeviceGemm.Run(s, 1, m, r, outF, dy.View<float>(), 0, outF, 1, bf.View<float>(), 0, r, 1, du.View<float>(), alpha: scaling);
+            if (db is not null) DeviceGemm.Run(s, 1, outF, r, m, dy.View<float>(), 0, 1, outF, u.View<float>(), 0, r, 1, db.View<float>(), alpha: scaling);
             if (dbias is not null && outF > 0) LoraKernels.GradBias.Launch(s, outF, dy.View<float>(), dbias.View<float>(), m, outF);
             if (da is not null)
             {
                 using Tensor? xd = LoraMaskedInput(s, xf!, mask, m, inF);
-                DeviceGemm.Run(s, device, 1, r, inF, m, du!.View<float>(), 0, 1, r, (xd ?? xf!).View<float>(), 0, inF, 1, da.View<float>());
+                DeviceGemm.Run(s, 1, r, inF, m, du!.View<float>(), 0, 1, r, (xd ?? xf!).View<float>(), 0, inF, 1, da.View<float>());
             }
         }
 
@@ -291,7 +291,7 @@ public static partial class Ops
         /// kernel writes the low-rank term (given outF 0), then a bf16 GEMM adds dy W^T (beta 1); fp32
         /// ones: the same with an fp32 GEMM in the GEMM form, or the kernel alone (both terms).
         /// </summary>
-        private void InputGrad(AcceleratorStream s, Device device, bool gemm, Tensor dyBase, Tensor w, Tensor du, Tensor af, Tensor dx, long wRow, long wCol)
+        private void InputGrad(AcceleratorStream s, bool gemm, Tensor dyBase, Tensor w, Tensor du, Tensor af, Tensor dx, long wRow, long wCol)
         {
             bool bf16 = dyBase.DType == DType.BFloat16;
             // With outF 0 the kernel reads neither dy nor W: du stands in for them when they are bf16.
@@ -302,7 +302,7 @@ public static partial class Ops
             if (bf16)
                 DeviceGemm.RunBf16(s, 1, m, inF, outF, dyBase.View<ushort>(), 0, outF, 1, w.View<ushort>(w.Extent), 0, wCol, wRow, dx.View<float>(), beta: 1f);
             else if (gemm)
-                DeviceGemm.Run(s, device, 1, m, inF, outF, dyBase.View<float>(), 0, outF, 1, w.View<float>(), 0, wCol, wRow, dx.View<float>(), beta: 1f);
+                DeviceGemm.Run(s, 1, m, inF, outF, dyBase.View<float>(), 0, outF, 1, w.View<float>(), 0, wCol, wRow, dx.View<float>(), beta: 1f);
         }
     }
 }

@@ -88,7 +88,7 @@ public static partial class Ops
             ilgpu: s =>
             {
                 // CUDA: cuBLAS when it is loaded; otherwise, and on other devices, the generated strided kernel.
-                DeviceGemm.Run(s, c.Device, batch, m, n, k, a.View<float>(a.Extent), aB, aR, aC, b.View<float>(b.Extent), bB, bR, bC, c.View<float>());
+                DeviceGemm.Run(s, batch, m, n, k, a.View<float>(a.Extent), aB, aR, aC, b.View<float>(b.Extent), bB, bR, bC, c.View<float>());
             });
     }
 

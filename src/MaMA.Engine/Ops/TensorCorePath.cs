@@ -67,7 +67,7 @@ public static partial class Ops
                 // u = dropout(x) A^T as a GEMM over the once-masked input (the per-output Project kernel
                 // loops over in serially and draws each mask element r times).
                 using Tensor? xd = LoraMaskedInput(s, xf, mask, m, inF);
-                DeviceGemm.Run(s, x.Device, 1, m, r, inF, (xd ?? xf).View<float>(), 0, inF, 1, af.View<float>(), 0, 1, inF, u.View<float>());
+                DeviceGemm.Run(s, 1, m, r, inF, (xd ?? xf).View<float>(), 0, inF, 1, af.View<float>(), 0, 1, inF, u.View<float>());
             }
             else
             {

@@ -85,30 +85,25 @@ public static partial class Ops
     /// </summary>
     internal static unsafe void CopyStrided(Tensor x, Tensor y)
     {
-        int rank = Math.Max(x.Rank, 1);
-        var meta = new long[2 * rank];
-        for (int d = 0; d < rank; d++)
-        {
-            meta[d] = x.Rank == 0 ? 1 : x.Shape[d];
-            meta[rank + d] = x.Rank == 0 ? 1 : x.Strides[d];
-        }
-        int count = checked((int)x.Numel);
-        if (count == 0) return;
-        long offset = x.Offset;
+        if (x.Numel == 0) return;
         int width = x.DType.Size();
         Dispatch.Run(x.Device,
             cpu: () => StridedCopySimd.Copy(x.Shape, x.Ptr<byte>(), x.Strides, y.Ptr<byte>(), y.Strides, width),
             ilgpu: stream =>
             {
-                using Tensor metaT = Dispatch.Meta(x.Device, meta);
-                var storage = (Devices.IlgpuStorage)x.Storage;
-                var all = storage.Buffer.View.AsContiguous();
-                switch (width)
+                // The source is the whole storage; the map adds the view's offset and strides (passed by value, no upload).
+                var all = ((Devices.IlgpuStorage)x.Storage).Buffer.View.AsContiguous();
+                foreach (IndexMap.Slice slice in IndexMap.Slices(x.Shape, x.Strides, x.Offset))
                 {
-                    case 1: StridedCopy.Copy8.Launch(stream, count, all, y.View<byte>(), metaT.View<long>(), rank, offset); break;
-                    case 2: StridedCopy.Copy16.Launch(stream, count, all.Cast<ushort>(), y.View<ushort>(), metaT.View<long>(), rank, offset); break;
-                    case 4: StridedCopy.Copy32.Launch(stream, count, all.Cast<uint>(), y.View<uint>(), metaT.View<long>(), rank, offset); break;
-                    default: StridedCopy.Copy64.Launch(stream, count, all.Cast<ulong>(), y.View<ulong>(), metaT.View<long>(), rank, offset); break;
+                    long first = slice.First;
+                    int n = slice.Count;
+                    switch (width)
+                    {
+                        case 1: StridedCopy.Copy8.Launch(stream, n, all, y.View<byte>().SubView(first, n), slice.Map); break;
+                        case 2: StridedCopy.Copy16.Launch(stream, n, all.Cast<ushort>(), y.View<ushort>().SubView(first, n), slice.Map); break;
+                        case 4: StridedCopy.Copy32.Launch(stream, n, all.Cast<uint>(), y.View<uint>().SubView(first, n), slice.Map); break;
+                        default: StridedCopy.Copy64.Launch(stream, n, all.Cast<ulong>(), y.View<ulong>().SubView(first, n), slice.Map); break;
+                    }
                 }
             });
     }
@@ -118,23 +113,15 @@ public static partial class Ops
     {
         if (src.DType != DType.Float32 || dst.DType != DType.Float32 || !src.IsContiguous || !Shape.SameShape(src.Shape, dst.Shape))
             throw new InvalidOperationException("Internal error: CopyInto needs a contiguous fp32 source of the destination's shape.");
-        int rank = Math.Max(dst.Rank, 1);
-        var meta = new long[2 * rank];
-        for (int d = 0; d < rank; d++)
-        {
-            meta[d] = dst.Rank == 0 ? 1 : dst.Shape[d];
-            meta[rank + d] = dst.Rank == 0 ? 1 : dst.Strides[d];
-        }
-        int count = checked((int)src.Numel);
-        if (count == 0) return;
-        long offset = dst.Offset;
+        if (src.Numel == 0) return;
         Dispatch.Run(dst.Device,
             cpu: () => StridedCopySimd.Copy(dst.Shape, src.Ptr<byte>(), src.Strides, dst.Ptr<byte>(), dst.Strides, sizeof(float)),
             ilgpu: stream =>
             {
-                using Tensor metaT = Dispatch.Meta(dst.Device, meta);
                 var all = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous().Cast<uint>();
-                StridedCopy.Scatter32.Launch(stream, count, src.View<uint>(), all, metaT.View<long>(), rank, offset);
+                var from = src.View<uint>();
+                foreach (IndexMap.Slice slice in IndexMap.Slices(dst.Shape, dst.Strides, dst.Offset))
+                    StridedCopy.Scatter32.Launch(stream, slice.Count, from.SubView(slice.First, slice.Count), all, slice.Map);
             });
     }
 

@@ -27,12 +27,25 @@ public partial class Tensor
         return t;
     }
 
-    /// <summary>Tensor filled with <paramref name="value"/> (fp32).</summary>
+    /// <summary>Tensor filled with <paramref name="value"/> (fp32), written on its device (queued on an accelerator's stream, no upload).</summary>
     public static Tensor Full(ReadOnlySpan<int> shape, float value, Device? device = null)
     {
-        var data = new float[Tensors.Shape.Numel(shape)];
-        Array.Fill(data, value);
-        return FromArray(data, shape, device);
+        Tensor t = Empty(shape, DType.Float32, device);
+        int n = checked((int)t.Numel);
+        if (n == 0) return t;
+        switch (t.Storage)
+        {
+            case CpuStorage:
+                unsafe
+                {
+                    new Span<float>(t.Ptr<float>(), n).Fill(value);
+                }
+                break;
+            case IlgpuStorage:
+                MaMA.Kernels.Elementwise.Fill.Value.Launch(((IlgpuDevice)t.Device).Stream, n, t.View<float>(), value);
+                break;
+        }
+        return t;
     }
 
     public static Tensor Ones(ReadOnlySpan<int> shape, Device? device = null) => Full(shape, 1f, device);
@@ -134,6 +147,14 @@ public partial class Tensor
         }
     }
 
+    /// <summary>
+    /// Host-to-accelerator copies since start. Each synchronises the stream, so ops keep them out of
+    /// their launches (shapes and strides go to kernels by value); tests check that with this count.
+    /// </summary>
+    public static long DeviceUploads => Interlocked.Read(ref s_deviceUploads);
+
+    private static long s_deviceUploads;
+
     internal void CopyFromHost(ReadOnlySpan<byte> bytes)
     {
         RequireContiguous();
@@ -147,6 +168,8 @@ public partial class Tensor
                 }
                 break;
             case IlgpuStorage s:
+                // Pageable host memory: the copy must finish before the span may change, so this synchronises.
+                Interlocked.Increment(ref s_deviceUploads);
                 var stream = ((IlgpuDevice)Device).Stream;
                 s.Buffer.View.SubView(Offset * DType.Size(), bytes.Length).CopyFromCPU(stream, bytes);
                 stream.Synchronize();

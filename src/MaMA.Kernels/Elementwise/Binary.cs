@@ -1,10 +1,11 @@
 using ILGPU;
+using MaMA.Kernels.Layout;
 
 namespace MaMA.Kernels.Elementwise;
 
 /// <summary>
-/// Broadcasting binary ops y = a (op) b. <c>meta</c> holds the output shape (rank values), then a's
-/// strides, then b's strides (rank values each, in elements, 0 on broadcast dimensions).
+/// Broadcasting binary ops y = a (op) b, y contiguous. <c>map</c> gives each output position's
+/// element in a (A) and b (B), with stride 0 on broadcast axes (<see cref="IndexMap"/>).
 /// op: 0 add, 1 subtract, 2 multiply, 3 divide.
 /// </summary>
 public static partial class Binary
@@ -15,19 +16,10 @@ public static partial class Binary
     public const int Divide = 3;
 
     [Kernel]
-    private static void BroadcastKernel(int i, ArrayView<float> a, ArrayView<float> b, [Extent("count")] ArrayView<float> y,
-        [Extent("3 * rank")] ArrayView<long> meta, int rank, int op)
+    private static void BroadcastKernel(int i, ArrayView<float> a, ArrayView<float> b, [Extent("count")] ArrayView<float> y, IndexMap map, int op)
     {
-        long rest = i, ia = 0, ib = 0;
-        for (int d = rank - 1; d >= 0; d--)
-        {
-            long size = meta[d];
-            long coord = rest % size;
-            rest /= size;
-            ia += coord * meta[rank + d];
-            ib += coord * meta[2 * rank + d];
-        }
-        float va = a[ia], vb = b[ib];
+        IndexPair at = map.At(i);
+        float va = a[at.A], vb = b[at.B];
         y[i] = op == 0 ? va + vb : op == 1 ? va - vb : op == 2 ? va * vb : va / vb;
     }
 

@@ -1,29 +1,44 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 
 namespace MaMA.Kernels.Linear;
 
 /// <summary>
+/// Shape and element strides of one strided batched product (a kernel argument, passed by value):
+/// A[z](m, k) = a[z ABatch + m ARow + k ACol], B[z](k, n) = b[z BBatch + k BRow + n BCol], C
+/// contiguous [Batch, M, N]; C = Alpha A B + Beta C.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct MatMulArgs
+{
+    public int Batch, M, N, K;
+    public long ABatch, ARow, ACol;
+    public long BBatch, BRow, BCol;
+    public float Alpha, Beta;
+}
+
+/// <summary>
 /// Batched C[b] = A[b] @ B[b] with arbitrary element strides, one launch index per output element
 /// (C is contiguous [batch, M, N]). Strides make transposed operands free: A^T is A with its row
-/// and column strides swapped. <c>meta</c> = [batch, M, N, K, aBatch, aRow, aCol, bBatch, bRow, bCol].
-/// This is the portable reference path for accelerators; the fast CPU path is <see cref="Sgemm"/>
-/// and tensor-core tiles come with the GPU-speed work.
+/// and column strides swapped. This is the portable reference path for accelerators without
+/// cuBLAS (the ILGPU CPU simulator, OpenCL); the fast CPU path is <see cref="Sgemm"/>, CUDA's is
+/// cuBLAS or the tensor-core GEMM.
 /// </summary>
 public static partial class MatMul
 {
     [Kernel(CpuGrain = 256)]
-    private static void StridedKernel(int i, ArrayView<float> a, ArrayView<float> b, [Extent("count")] ArrayView<float> c, [Extent("10")] ArrayView<long> meta, float alpha, float beta)
+    private static void StridedKernel(int i, ArrayView<float> a, ArrayView<float> b, [Extent("count")] ArrayView<float> c, MatMulArgs p)
     {
-        long m = meta[1], n = meta[2], k = meta[3];
-        long col = i % n;
-        long row = (i / n) % m;
-        long batch = i / (n * m);
-        long aBase = batch * meta[4] + row * meta[5];
-        long bBase = batch * meta[7] + col * meta[9];
-        long aCol = meta[6], bRow = meta[8];
+        // count = Batch M N < 2^31, so the position splits in 32-bit arithmetic.
+        int col = i % p.N;
+        int rowAll = i / p.N;
+        int row = rowAll % p.M;
+        int batch = rowAll / p.M;
+        long aBase = batch * p.ABatch + row * p.ARow;
+        long bBase = batch * p.BBatch + col * p.BCol;
         float sum = 0f;
-        for (long kk = 0; kk < k; kk++)
-            sum += a[aBase + kk * aCol] * b[bBase + kk * bRow];
-        c[i] = alpha * sum + (beta == 0f ? 0f : beta * c[i]);
+        for (int kk = 0; kk < p.K; kk++)
+            sum += a[aBase + kk * p.ACol] * b[bBase + kk * p.BRow];
+        c[i] = p.Alpha * sum + (p.Beta == 0f ? 0f : p.Beta * c[i]);
     }
 }
