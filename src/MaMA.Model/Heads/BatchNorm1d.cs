@@ -57,7 +57,7 @@ public sealed class BatchNorm1d : Module
         if (x.Rank is not (2 or 3) || x.Shape[1] != NumFeatures)
             throw new ArgumentException($"BatchNorm1d({NumFeatures}): input must be [N, {NumFeatures}] or [N, {NumFeatures}, L], got {Shape.Format(x.Shape)}.", nameof(x));
         Tensor y = Ops.BatchNorm1d(x, Weight, Bias, RunningMean, RunningVar, IsTraining, Momentum, Eps);
-        if (IsTraining) SetBuffer("num_batches_tracked", Tensor.FromArray(new[] { NumBatchesTracked + 1 }, []));
+        if (IsTraining) Ops.AddToCounter(GetBuffer("num_batches_tracked"), 1); // on the device: no host round trip per call
         return y;
     }
 }

@@ -86,6 +86,21 @@ public sealed class DeviceUploadTests
         Assert.That(results[1], Is.EqualTo(results[0]).Within(1e-5f));
     }
 
+    [Test]
+    public void CountersAddOnTheirDevice()
+    {
+        Tensor counter = Tensor.FromArray(new long[] { 5, -2 }, [2], Sim);
+        long before = Tensor.DeviceUploads;
+        EngineOps.AddToCounter(counter, 3);
+        EngineOps.AddToCounter(counter, 1);
+        Assert.That(Tensor.DeviceUploads - before, Is.Zero);
+        Assert.That(counter.ToArray<long>(), Is.EqualTo(new long[] { 9, 2 }));
+        Tensor onCpu = Tensor.FromArray(new long[] { 7 }, []);
+        EngineOps.AddToCounter(onCpu, 2);
+        Assert.That(onCpu.ToArray<long>(), Is.EqualTo(new long[] { 9 }));
+        Assert.Throws<ArgumentException>(() => EngineOps.AddToCounter(Tensor.Zeros([1], DType.Float32, Sim), 1));
+    }
+
     /// <summary>
     /// Makes the inputs and runs <paramref name="op"/> on the CPU, then on the simulator, asserting
     /// that the simulator's op (after its inputs were uploaded) uploaded nothing; returns the
