@@ -121,6 +121,28 @@ def layer_norm_case(layer, rows, c, eps):
     }
 
 
+def layer_scale_case(layer, rows, c):
+    return {
+        "name": f"layer_scale {layer} rows={rows} C={c}", "family": "layer_scale", "dtype": "fp32",
+        "params": {"layer": layer, "rows": rows, "c": c},
+        "inputs": [inp("x", [rows, c]), inp("gamma", [c])],
+        # memory-bound broadcast multiply: no FLOPs counted
+        "forward_flops": 0,
+        "forward_backward_flops": 0,
+    }
+
+
+def qkv_split_case(layer, b, t, h, d):
+    return {
+        "name": f"qkv_split {layer} B={b} T={t} H={h} D={d}", "family": "qkv_split", "dtype": "fp32",
+        "params": {"layer": layer, "batch": b, "tokens": t, "heads": h, "head_dim": d},
+        "inputs": [inp("qkv", [b, t, 3 * h * d])],
+        # memory-bound permuted copy: no FLOPs counted
+        "forward_flops": 0,
+        "forward_backward_flops": 0,
+    }
+
+
 def inp(name, shape, differentiable=True):
     return {"name": name, "shape": shape, "differentiable": differentiable}
 
@@ -136,10 +158,12 @@ def cases(quick):
         vit, gpt2, kept, lora, sla, con = (1, 2, 33, 16), (2, 2, 17, 32), [17, 9], (17, 64, 96, 4, 4.0), (4, 25, 32), (16, 32)
         matmuls = [("vit qkv", 33, 16, 48), ("gpt2 c_attn", 17, 64, 96)]
         layer_norm = ("vit b36", 33, 16, 1e-6)
+        layer_scale, qkv_split = ("vit b36", 33, 16), ("vit b36", 2, 33, 2, 8)
     else:
         vit, gpt2, kept, lora, sla, con = (2, 12, 1374, 64), (4, 20, 144, 128), [144, 97, 61, 30], (576, 2560, 7680, 8, 4.0), (36, 1369, 512), (288, 512)
         matmuls = [("vit qkv", 2 * 1374, 768, 2304), ("gpt2 c_attn", 576, 2560, 7680)]
         layer_norm = ("vit b36", 36 * 1374, 768, 1e-6)
+        layer_scale, qkv_split = ("vit b36", 36 * 1374, 768), ("vit b36", 36, 1374, 12, 64)
     out = [attention_case("vit", *vit, False, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, kept, 11, bf16) for bf16 in (False, True)]
@@ -149,6 +173,8 @@ def cases(quick):
     out.append(ntxent_case(*con, 0.5))
     out += [matmul_case(*mm) for mm in matmuls]
     out.append(layer_norm_case(*layer_norm))
+    out.append(layer_scale_case(*layer_scale))
+    out.append(qkv_split_case(*qkv_split))
     return out
 
 
@@ -173,6 +199,11 @@ def torch_fn(case, torch, device):
         return (lambda a, b: torch.matmul(a, b)), False
     if fam == "layer_norm":
         return (lambda x, w, b: F.layer_norm(x, [p["c"]], w, b, p["eps"])), False
+    if fam == "layer_scale":
+        return (lambda x, gamma: x * gamma), False
+    if fam == "qkv_split":
+        b, t, h, d = p["batch"], p["tokens"], p["heads"], p["head_dim"]
+        return (lambda qkv: qkv.view(b, t, 3, h, d).permute(2, 0, 3, 1, 4).contiguous()), False
     if fam == "lora_linear":
         s = p["scaling"]
         return (lambda x, w, bias, a, bb: torch.addmm(bias, x, w) + s * ((x @ a.t()) @ bb.t())), False

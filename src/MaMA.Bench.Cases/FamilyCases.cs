@@ -8,8 +8,9 @@ namespace MaMA.Bench.Cases;
 /// D=128, causal; once with the caption padding and layer 11's 1/(layer + 1) score scale), fp32
 /// and bf16 storage; LoRA at BioMedLM's c_attn (M=576 tokens, in 2560, out 7680, r 8, scaling 4);
 /// SLA at N=36 pairs, P=1369 patches (37 x 37), E=512, S_m from 4 to 12 sentences (288 rows);
-/// CLIP and NT-Xent at N=288, E=512; then plain bf16 GEMMs at two projection shapes and the ViT's
-/// layer norm over a training batch (36 x 1374 rows of 768). Quick shapes keep every case and option with tiny sizes.
+/// CLIP and NT-Xent at N=288, E=512; then plain bf16 GEMMs at two projection shapes, and three
+/// memory-bound ops of the ViT over a training batch (36 x 1374 tokens of 768): layer norm,
+/// LayerScale's broadcast multiply and the attention's head split (a permuted copy). Quick shapes keep every case and option with tiny sizes.
 /// tools/device_bench.py lists the same cases (a test compares <see cref="Describe"/> with it).
 /// </summary>
 public static class FamilyCases
@@ -22,7 +23,9 @@ public static class FamilyCases
         sla: new LocalAlignmentCase(36, 1369, 512, SentenceCounts(36)),
         contrastive: (288, 512),
         matmuls: [new MatMulCase("vit qkv", 2 * 1374, 768, 2304), new MatMulCase("gpt2 c_attn", 576, 2560, 7680)],
-        layerNorm: new LayerNormCase("vit b36", 36 * 1374, 768, 1e-6));
+        layerNorm: new LayerNormCase("vit b36", 36 * 1374, 768, 1e-6),
+        layerScale: new LayerScaleCase("vit b36", 36 * 1374, 768),
+        qkvSplit: new QkvSplitCase("vit b36", 36, 1374, 12, 64));
 
     private static readonly IReadOnlyList<BenchCase> Quick = Build(
         vit: (1, 2, 33, 16), gpt2: (2, 2, 17, 32), keptKeys: [17, 9],
@@ -30,7 +33,9 @@ public static class FamilyCases
         sla: new LocalAlignmentCase(4, 25, 32, SentenceCounts(4)),
         contrastive: (16, 32),
         matmuls: [new MatMulCase("vit qkv", 33, 16, 48), new MatMulCase("gpt2 c_attn", 17, 64, 96)],
-        layerNorm: new LayerNormCase("vit b36", 33, 16, 1e-6));
+        layerNorm: new LayerNormCase("vit b36", 33, 16, 1e-6),
+        layerScale: new LayerScaleCase("vit b36", 33, 16),
+        qkvSplit: new QkvSplitCase("vit b36", 2, 33, 2, 8));
 
     /// <summary>The cases as JSON, in order (compared with <c>tools/device_bench.py list</c>).</summary>
     public static JsonArray Describe(BenchShapes shapes) => new(Get(shapes).Select(c => (JsonNode)c.Describe()).ToArray());
@@ -39,7 +44,8 @@ public static class FamilyCases
     private static int[] SentenceCounts(int pairs) => Enumerable.Range(0, pairs).Select(m => 4 + m * 5 % 9).ToArray();
 
     private static List<BenchCase> Build((int B, int H, int T, int D) vit, (int B, int H, int T, int D) gpt2, int[] keptKeys,
-        LoraCase lora, LocalAlignmentCase sla, (int N, int E) contrastive, MatMulCase[] matmuls, LayerNormCase layerNorm)
+        LoraCase lora, LocalAlignmentCase sla, (int N, int E) contrastive, MatMulCase[] matmuls, LayerNormCase layerNorm,
+        LayerScaleCase layerScale, QkvSplitCase qkvSplit)
     {
         var cases = new List<BenchCase>();
         foreach (bool bf16 in new[] { false, true })
@@ -54,6 +60,8 @@ public static class FamilyCases
         cases.Add(new NtXentCase(contrastive.N, contrastive.E, 0.5f));
         cases.AddRange(matmuls);
         cases.Add(layerNorm);
+        cases.Add(layerScale);
+        cases.Add(qkvSplit);
         return cases;
     }
 }

@@ -40,7 +40,7 @@ public sealed class BenchCommandTests
         JsonElement[] rows = root.GetProperty("rows").EnumerateArray().ToArray();
         Assert.That(rows.Select(r => r.GetProperty("op").GetString()), Is.EqualTo(cases.Select(c => c.Name)));
         Assert.That(rows.Select(r => r.GetProperty("family").GetString()).Distinct(),
-            Is.EqualTo(new[] { "attention", "lora_linear", "sla_loss", "clip_loss", "ntxent_loss", "matmul", "layer_norm" }));
+            Is.EqualTo(new[] { "attention", "lora_linear", "sla_loss", "clip_loss", "ntxent_loss", "matmul", "layer_norm", "layer_scale", "qkv_split" }));
         for (int i = 0; i < rows.Length; i++)
         {
             JsonElement r = rows[i];
@@ -114,6 +114,28 @@ public sealed class BenchCommandTests
         Assert.That(row.GetProperty("torch_forward_ms").GetDouble(), Is.GreaterThan(0));
         Assert.That(row.GetProperty("torch_forward_backward_ms").GetDouble(), Is.GreaterThan(0));
         Assert.That(row.GetProperty("engine_forward_tflops").GetDouble(), Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void EveryCaseHasALibtorchComputation([Values] BenchShapes shapes)
+    {
+        // --vs torch times every case; one without a TorchSharp side would end the whole run.
+        foreach (BenchCase c in FamilyCases.Get(shapes))
+            Assert.That(() => FamilyBench.Torch(c), Throws.Nothing, c.Name);
+    }
+
+    [Test]
+    public void MemoryBoundCasesMatchLibtorchOnTheirInputs()
+    {
+        // The three torch computations without FLOPs, run on the engine's quick-shape inputs, give the engine's outputs.
+        foreach (BenchCase c in FamilyCases.Get(BenchShapes.Quick).Where(c => c.ForwardFlops == 0))
+        {
+            BenchData data = BenchData.Generate(c, seed: 3);
+            float[] expected = FamilyBench.Torch(c)(Enumerable.Range(0, c.Inputs.Length).Select(i => FamilyBench.TorchInput(data, i)).ToArray())
+                .contiguous().data<float>().ToArray();
+            float[] actual = c.Engine(Enumerable.Range(0, c.Inputs.Length).Select(i => data.EngineInput(i, Devices.Device.Cpu)).ToArray()).ToFloatArray();
+            Assert.That(actual, Is.EqualTo(expected).Within(1e-5f), c.Name);
+        }
     }
 
     [TestCase("ops", "--repeat", "0")]
