@@ -54,5 +54,8 @@ public static partial class OpCatalog
             x => x[0].to(ScalarType.BFloat16).to(ScalarType.Float32), Tolerance: 0));
         cases.Add(new("cast_fp16_roundtrip", [new("x", [8, 33])], x => x[0].To(DType.Float16).To(DType.Float32),
             x => x[0].to(ScalarType.Float16).to(ScalarType.Float32), Tolerance: 0));
+        // A strided view (as autocast rounds attention's q, k, v): one strided kernel on accelerators.
+        cases.Add(new("cast_bf16_strided", [new("x", [6, 5, 7])], x => x[0].Permute(2, 0, 1).Narrow(1, 1, 4).To(DType.BFloat16).To(DType.Float32),
+            x => x[0].permute(2, 0, 1).narrow(1, 1, 4).to(ScalarType.BFloat16).to(ScalarType.Float32), Tolerance: 0));
     }
 }

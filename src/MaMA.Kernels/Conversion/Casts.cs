@@ -1,4 +1,6 @@
 using ILGPU;
+using MaMA.Kernels.Layout;
+using MaMA.Kernels.TensorCore;
 
 namespace MaMA.Kernels.Conversion;
 
@@ -17,16 +19,18 @@ public static partial class Casts
     [Kernel]
     private static void FloatToBFloat16Kernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<ushort> y)
     {
-        uint bits = Interop.FloatAsInt(x[i]);
-        if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
-        {
-            y[i] = (ushort)((bits >> 16) | 0x40u); // quiet NaN
-        }
-        else
-        {
-            uint roundingBias = 0x7FFFu + ((bits >> 16) & 1u);
-            y[i] = (ushort)((bits + roundingBias) >> 16);
-        }
+        y[i] = Bf16.FromFloat(x[i]);
+    }
+
+    /// <summary>
+    /// The same from a strided fp32 view (x[map.At(i).A], <see cref="IndexMap"/>) into contiguous y,
+    /// in one pass: autocast rounds views such as attention's q, k, v (slices of a permuted qkv)
+    /// this way, without an fp32 contiguous copy first.
+    /// </summary>
+    [Kernel]
+    private static void StridedFloatToBFloat16Kernel(int i, ArrayView<float> x, [Extent("count")] ArrayView<ushort> y, IndexMap map)
+    {
+        y[i] = Bf16.FromFloat(x[map.At(i).A]);
     }
 
     [Kernel]
