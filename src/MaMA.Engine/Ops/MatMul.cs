@@ -42,10 +42,14 @@ public static partial class Ops
             }
             else
             {
-                // Operands in fp32, batch axes flattened to one (stride 0 where broadcast).
-                Tensor a3 = Batched(av.DType == DType.Float32 ? av : av.To(DType.Float32), batch, m, k);
-                Tensor b3 = Batched(bv.DType == DType.Float32 ? bv : bv.To(DType.Float32), batch, k, n);
-                if (c.Numel > 0) Gemm(a3, b3, c, batchCount, m, n, k);
+                // Operands in fp32, batch axes flattened to one (stride 0 where broadcast). The widened
+                // copies and batched views are this call's own: released here, not left to the finalizer.
+                Tensor af = av.DType == DType.Float32 ? av : av.To(DType.Float32), bf = bv.DType == DType.Float32 ? bv : bv.To(DType.Float32);
+                using (Tensor a3 = Batched(af, batch, m, k))
+                using (Tensor b3 = Batched(bf, batch, k, n))
+                    if (c.Numel > 0) Gemm(a3, b3, c, batchCount, m, n, k);
+                if (!ReferenceEquals(af, av)) af.Dispose();
+                if (!ReferenceEquals(bf, bv)) bf.Dispose();
             }
         }
         return GradMode.RecordIfNeeded(c, new MatMulNode(a, b, transposeA, transposeB));
@@ -66,11 +70,19 @@ public static partial class Ops
             for (int d = 0; d < batch.Length - 1; d++)
                 if (batch[d + 1] != 1 && strides[d] != strides[d + 1] * batch[d + 1] && batch[d] != 1) mergeable = false;
         }
-        if (!mergeable) e = Contiguous(e);
+        if (!mergeable)
+        {
+            Tensor copy = Contiguous(e);
+            if (!ReferenceEquals(e, x)) e.Dispose();
+            e = copy;
+        }
         long batchStride = batch.Length == 0 ? 0 : allZero && mergeable ? 0 : e.Strides[batch.Length - 1];
         if (batch.Length > 0 && Shape.Numel(batch) == 1) batchStride = 0;
         e.Storage.AddReference();
-        return new Tensor(e.Storage, e.Offset, [checked((int)Math.Max(1, Shape.Numel(batch))), r, s], [batchStride, e.Strides[^2], e.Strides[^1]], e.DType);
+        var batched = new Tensor(e.Storage, e.Offset, [checked((int)Math.Max(1, Shape.Numel(batch))), r, s], [batchStride, e.Strides[^2], e.Strides[^1]], e.DType);
+        // The expanded view (or copy) was only a step: the batched view holds its own reference.
+        if (!ReferenceEquals(e, x)) e.Dispose();
+        return batched;
     }
 
     /// <summary>c [batch, m, n] (contiguous) = a [batch, m, k] @ b [batch, k, n] with arbitrary strides.</summary>
@@ -127,12 +139,14 @@ public static partial class Ops
                     Tensor b = _b!;
                     Tensor g = _transposeA ? MatMul(b, dy, transposeA: _transposeB, transposeB: true) : MatMul(dy, b, transposeB: !_transposeB);
                     da = SumTo(g, Edges[0].Shape);
+                    if (!ReferenceEquals(da, g)) g.Dispose(); // a broadcast operand's per-batch products
                 }
                 if (Edges[1].RequiresGrad)
                 {
                     Tensor a = _a!;
                     Tensor g = _transposeB ? MatMul(dy, a, transposeA: true, transposeB: _transposeA) : MatMul(a, dy, transposeA: !_transposeA);
                     db = SumTo(g, Edges[1].Shape);
+                    if (!ReferenceEquals(db, g)) g.Dispose();
                 }
                 return [da, db];
             }

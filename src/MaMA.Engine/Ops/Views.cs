@@ -173,8 +173,10 @@ public static partial class Ops
         {
             // dx is zero except the slice, which receives dy.
             Tensor dx = Tensor.Zeros(Edges[0].Shape, DType.Float32, dy.Device);
-            Tensor window = Narrow(dx, axis, start, dy.Shape[axis]);
-            CopyInto(Dispatch.F32(dy), window);
+            using Tensor window = Narrow(dx, axis, start, dy.Shape[axis]);
+            Tensor g = Dispatch.F32(dy);
+            CopyInto(g, window);
+            if (!ReferenceEquals(g, dy)) g.Dispose();
             return [dx];
         }
     }
