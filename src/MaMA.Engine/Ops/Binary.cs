@@ -48,7 +48,7 @@ public static partial class Ops
         Tensor bf = b.DType == DType.Float32 ? b : b.To(DType.Float32);
         Tensor y = Tensor.Empty(shape, DType.Float32, a.Device);
         int n = checked((int)y.Numel);
-        if (n > 0) BroadcastKernel(af, bf, y, op, n);
+        if (n > 0) BroadcastKernel(af, bf, y, op);
         if (!ReferenceEquals(af, a)) af.Dispose(); // widened copies of 16-bit operands: the backward keeps its own
         if (!ReferenceEquals(bf, b)) bf.Dispose();
         return GradMode.ShouldRecord(a, b) ? GradMode.RecordIfNeeded(y, new BinaryNode(a, b, op)) : y;
@@ -59,7 +59,7 @@ public static partial class Ops
     /// (<see cref="IndexMap"/>: no upload, so no synchronisation); on the CPU, row-wise SIMD
     /// (<see cref="BinarySimd"/>), which coalesces equal contiguous shapes into one long row split across cores.
     /// </summary>
-    private static unsafe void BroadcastKernel(Tensor a, Tensor b, Tensor y, int op, int n)
+    private static unsafe void BroadcastKernel(Tensor a, Tensor b, Tensor y, int op)
     {
         long[] sa = BroadcastStrides(a, y.Shape), sb = BroadcastStrides(b, y.Shape);
         Dispatch.Run(y.Device,
