@@ -36,6 +36,8 @@ public sealed class CpuDevice : Device
 
     public override long PeakAllocatedBytes => _allocator.PeakAllocatedBytes;
 
+    public override void ResetPeakAllocatedBytes() => _allocator.ResetPeak();
+
     internal CachingAllocator<CpuBlock> Allocator => _allocator;
 
     internal override Storage Allocate(long bytes)

@@ -22,6 +22,9 @@ public abstract class Device
     /// <summary>Peak of <see cref="AllocatedBytes"/>.</summary>
     public abstract long PeakAllocatedBytes { get; }
 
+    /// <summary>Starts <see cref="PeakAllocatedBytes"/> again from what is allocated now (as torch.cuda.reset_peak_memory_stats).</summary>
+    public abstract void ResetPeakAllocatedBytes();
+
     public bool IsCpu => Kind == DeviceKind.Cpu;
 
     /// <summary>The fast CPU device (a process-wide singleton).</summary>

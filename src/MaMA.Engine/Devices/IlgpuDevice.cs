@@ -36,6 +36,8 @@ public sealed class IlgpuDevice : Device
 
     public override long PeakAllocatedBytes => _allocator.PeakAllocatedBytes;
 
+    public override void ResetPeakAllocatedBytes() => _allocator.ResetPeak();
+
     internal CachingAllocator<MemoryBuffer1D<byte, Stride1D.Dense>> Allocator => _allocator;
 
     internal override Storage Allocate(long bytes)

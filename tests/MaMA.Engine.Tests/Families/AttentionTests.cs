@@ -117,7 +117,7 @@ public sealed class AttentionTests(string deviceName)
         (Tensor q, Tensor k, Tensor v) = Inputs(b, h, t, d, seed: 1);
         Tensor upstream = Tensor.Full([b, h, t, d], 1f, Device);
         long before = Device.AllocatedBytes;
-        ResetPeak();
+        Device.ResetPeakAllocatedBytes();
         Tensor y = EngineOps.Attention(q, k, v, null, causal: false, 0.125f);
         y.Backward(upstream);
         long peak = Device.PeakAllocatedBytes - before;
@@ -136,15 +136,6 @@ public sealed class AttentionTests(string deviceName)
         Tensor badMask = Tensor.Ones([1, 4], Device);
         Assert.That(Assert.Throws<ArgumentException>(() => EngineOps.Attention(q, q, q, badMask, false, 1f))!.Message, Does.Contain("keyPaddingMask"));
         Assert.Throws<ArgumentOutOfRangeException>(() => EngineOps.Attention(q, q, q, null, false, float.NaN));
-    }
-
-    private void ResetPeak()
-    {
-        switch (Device)
-        {
-            case CpuDevice cpu: cpu.Allocator.ResetPeak(); break;
-            case IlgpuDevice gpu: gpu.Allocator.ResetPeak(); break;
-        }
     }
 
     /// <summary>softmax(q k^T scale + bias) v with engine base ops (materialises T x T on purpose).</summary>

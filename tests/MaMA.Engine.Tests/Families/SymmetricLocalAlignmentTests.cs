@@ -228,7 +228,7 @@ public sealed class SymmetricLocalAlignmentTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         long baseline = cpu.AllocatedBytes;
-        cpu.Allocator.ResetPeak();
+        cpu.ResetPeakAllocatedBytes();
         SymmetricLocalAlignmentResult result = SlaLosses.SymmetricLocalAlignment(patches, sentences, offsets, scale);
         Tensor loss = Engine.Ops.Add(result.LossT2I, result.LossI2T);
         long forward = cpu.PeakAllocatedBytes - baseline;

@@ -1,4 +1,3 @@
-using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
 using Device = MaMA.Engine.Devices.Device;
 using EngineOps = MaMA.Engine.Ops;
@@ -30,7 +29,7 @@ public sealed class CastTests
         long outputBytes = view.Numel * dtype.Size();
 
         long before = device.AllocatedBytes;
-        ResetPeak(device);
+        device.ResetPeakAllocatedBytes();
         Tensor y = EngineOps.Cast(view, dtype);
         long kept = device.AllocatedBytes - before, peak = device.PeakAllocatedBytes - before;
 
@@ -62,13 +61,4 @@ public sealed class CastTests
 
     /// <summary>The allocator's block size for a request (it rounds up; a generous bound).</summary>
     private static long RoundUp(long bytes) => Math.Max(512, bytes * 2);
-
-    private static void ResetPeak(Device device)
-    {
-        switch (device)
-        {
-            case CpuDevice cpu: cpu.Allocator.ResetPeak(); break;
-            case IlgpuDevice gpu: gpu.Allocator.ResetPeak(); break;
-        }
-    }
 }
