@@ -26,6 +26,18 @@ public sealed class DeviceUploadTests
     }
 
     [Test]
+    public void EightAxisBroadcastMulSplitsIntoLaunchesAndUploadsNothing()
+    {
+        // A permuted eight-axis operand times a broadcast one: eight axes survive coalescing, so the
+        // kernel runs once per position of the two leading axes, each with its own bases.
+        int[] shape = [2, 3, 2, 3, 2, 3, 2, 3];
+        float[] x = Values(shape.Aggregate(1, (p, s) => p * s), 12), w = Values(3 * 2 * 2, 13);
+        float[][] results = OnBoth(d => (Tensor.FromArray(x, shape, d), Tensor.FromArray(w, [3, 1, 1, 2, 1, 2], d)),
+            t => [EngineOps.Mul(t.Item1.Permute(7, 6, 5, 4, 3, 2, 1, 0), t.Item2)]);
+        Assert.That(results[1], Is.EqualTo(results[0]));
+    }
+
+    [Test]
     public void ContiguousOfAnEightAxisPermutationUploadsNothing()
     {
         // Eight axes that do not merge: the copy runs as several launches of a six-axis map.
