@@ -2,6 +2,7 @@ using ILGPU;
 using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Attention;
 using ScoreKernels = MaMA.Kernels.Attention.AttentionScores;
 
 namespace MaMA.Engine;
@@ -16,6 +17,13 @@ public static partial class Ops
     /// </summary>
     public static GemmForm AttentionForward { get; set; } = GemmForm.Auto;
 
+    /// <summary>
+    /// How the GEMM form's softmax over score rows runs: <see cref="RowForm.Auto"/> (the default) is a
+    /// warp per row on CUDA (AttentionScoresWarp: coalesced reads, shuffle reductions), the generated
+    /// thread-per-row kernel elsewhere. Tests set <see cref="RowForm.Warp"/> to check the warp kernel on the simulator.
+    /// </summary>
+    public static RowForm AttentionSoftmaxForm { get; set; } = RowForm.Auto;
+
     /// <summary>Score elements one chunk of heads may hold (one buffer: 128 MB; tests make it small).</summary>
     internal static long AttentionForwardChunkElements { get; set; } = 32L << 20;
 
@@ -24,8 +32,8 @@ public static partial class Ops
     /// per-row FlashAttention.AttentionForward gives them (lse = log sum_j exp(scale q_i . k_j) over
     /// the visible keys, +inf and o = 0 for a row that sees none), so that either form of the backward
     /// works from them, but with its products as batched GEMMs over a chunk of heads at a time.
-    /// Per chunk (c heads, scores [c, T, T]): S = Q K^T, then AttentionScores.SoftmaxRows turns each
-    /// row into probabilities in place and writes its lse, then O = P V. The chunk is sized so that its
+    /// Per chunk (c heads, scores [c, T, T]): S = Q K^T, then the softmax rows (a warp per row on CUDA,
+    /// <see cref="AttentionSoftmaxForm"/>) turn each row into probabilities in place and write its lse, then O = P V. The chunk is sized so that its
     /// score buffer stays within <see cref="AttentionForwardChunkElements"/> elements.
     /// </summary>
     internal static void AttentionGemmForward(AcceleratorStream s, Device device, int batch, int heads, int t, int d, bool causal, float scale,
@@ -44,7 +52,10 @@ public static partial class Ops
             ArrayView<float> p = scores.View<float>().SubView(0, c * tt);
             // S = Q K^T (K^T: row stride 1, column stride D), then P and lse row by row.
             DeviceGemm.Run(s, c, t, t, d, qc, td, d, 1, kc, td, 1, d, p);
-            ScoreKernels.SoftmaxRows.Launch(s, checked(c * t), p, keep, lse, t, heads, h0, causal ? 1 : 0, scale);
+            if (AttentionSoftmaxForm.UsesWarp(s))
+                AttentionScoresWarp.SoftmaxRows(s, p, keep, lse, checked(c * t), t, heads, h0, causal, scale);
+            else
+                ScoreKernels.SoftmaxRows.Launch(s, checked(c * t), p, keep, lse, t, heads, h0, causal ? 1 : 0, scale);
             // O = P V.
             DeviceGemm.Run(s, c, t, d, t, p, tt, t, 1, vc, td, d, 1, o.SubView(rows, span));
         }

@@ -4,7 +4,7 @@ using CudaStream = ILGPU.Runtime.Cuda.CudaStream;
 namespace MaMA.Engine;
 
 /// <summary>
-/// How a row-wise op (layer norm) runs on ILGPU devices: one thread per row (the generated
+/// How a row-wise op (layer norm, the GEMM-form attention's softmax rows) runs on ILGPU devices: one thread per row (the generated
 /// kernels; any device), or one 32-lane warp per row (coalesced loads and shuffle reductions; CUDA,
 /// and the CPU simulator's 32-lane companion).
 /// </summary>

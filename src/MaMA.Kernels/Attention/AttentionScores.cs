@@ -20,11 +20,11 @@ public static partial class AttentionScores
     private static void ProbabilitiesKernel(int idx, [Extent("count")] ArrayView<float> s, ArrayView<float> keep, ArrayView<float> lse,
         int t, int heads, int firstHead, int causal, float scale)
     {
-        long tt = (long)t * t;
-        long head = firstHead + idx / tt;
-        int i = (int)(idx / t % t), j = idx % t;
-        float l = lse[firstHead * (long)t + idx / t];
-        bool visible = keep[head / heads * t + j] != 0f && (causal == 0 || j <= i) && l != float.PositiveInfinity;
+        // 32-bit splits (a chunk holds fewer than 2^31 scores): row of the chunk, key, head, query.
+        int row = idx / t, j = idx - row * t;
+        int headInChunk = row / t, i = row - headInChunk * t;
+        float l = lse[(long)firstHead * t + row];
+        bool visible = keep[(long)((firstHead + headInChunk) / heads) * t + j] != 0f && (causal == 0 || j <= i) && l != float.PositiveInfinity;
         s[idx] = visible ? MathF.Exp(scale * s[idx] - l) : 0f;
     }
 

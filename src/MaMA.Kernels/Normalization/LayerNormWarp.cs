@@ -1,26 +1,20 @@
 using ILGPU;
 using ILGPU.Runtime;
-using MaMA.Kernels.TensorCore;
+using MaMA.Kernels.Rows;
 
 namespace MaMA.Kernels.Normalization;
 
 /// <summary>
-/// Layer normalisation with one warp per row, for CUDA: the 32 lanes read a row's c values in
-/// coalesced 128-byte steps and combine their partial sums by butterfly shuffles, where the
-/// generated <see cref="LayerNorm"/> kernels give each row to one thread (neighbouring threads then
-/// read addresses c floats apart: a whole cache line per element fetched). The same results as
-/// <see cref="LayerNorm"/> up to summation order: mean and biased variance in two passes,
-/// rstd = 1/sqrt(var + eps), saved for the backward.
-/// <code>
-/// grid ceil(rows / 8), group 256 threads = 8 warps; warp w of group g owns row 8 g + w
-/// lane l reads columns l, l + 32, ... (c need not be a multiple of 32)
-/// </code>
-/// On the ILGPU CPU simulator the kernels run on its 32-lane companion (<see cref="WarpSimulator"/>).
+/// Layer normalisation with one warp per row (<see cref="WarpRows"/>), for CUDA: the 32 lanes read
+/// a row's c values in coalesced 128-byte steps and combine their partial sums by butterfly
+/// shuffles, where the generated <see cref="LayerNorm"/> kernels give each row to one thread
+/// (neighbouring threads then read addresses c floats apart: a whole cache line per element
+/// fetched). The same results as <see cref="LayerNorm"/> up to summation order: mean and biased
+/// variance in two passes, rstd = 1/sqrt(var + eps), saved for the backward. Lane l reads columns
+/// l, l + 32, ... (c need not be a multiple of 32).
 /// </summary>
 public static class LayerNormWarp
 {
-    public const int WarpSize = 32, WarpsPerGroup = 8, Threads = WarpSize * WarpsPerGroup;
-
     private static readonly Dictionary<Accelerator, (ForwardLauncher Forward, BackwardLauncher Backward)> s_kernels = new();
 
     private static long s_launches;
@@ -70,18 +64,8 @@ public static class LayerNormWarp
 
     private static void Run(AcceleratorStream stream, int rows, Action<(ForwardLauncher Forward, BackwardLauncher Backward), AcceleratorStream, KernelConfig> launch)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        var config = new KernelConfig(new Index3D((rows + WarpsPerGroup - 1) / WarpsPerGroup, 1, 1), new Index3D(Threads, 1, 1));
         Interlocked.Increment(ref s_launches);
-        Accelerator target = WarpSimulator.For(stream.Accelerator);
-        if (ReferenceEquals(target, stream.Accelerator))
-        {
-            launch(Kernels(target), stream, config);
-            return;
-        }
-        stream.Synchronize();
-        launch(Kernels(target), target.DefaultStream, config);
-        target.DefaultStream.Synchronize();
+        WarpRows.Run(stream, rows, (target, s, config) => launch(Kernels(target), s, config));
     }
 
     private static (ForwardLauncher Forward, BackwardLauncher Backward) Kernels(Accelerator accelerator)
@@ -105,26 +89,25 @@ public static class LayerNormWarp
     public static void ForwardKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y,
         ArrayView<float> mean, ArrayView<float> rstd, int rows, int c, float eps, int hasWeight, int hasBias)
     {
-        int lane = Group.IdxX & (WarpSize - 1);
-        int row = Grid.IdxX * WarpsPerGroup + (Group.IdxX >> 5);
+        int lane = WarpRows.Lane(), row = WarpRows.Row();
         if (row >= rows) return; // the whole warp leaves: no shuffle misses a lane
         long start = (long)row * c;
         float sum = 0f;
-        for (int j = lane; j < c; j += WarpSize) sum += x[start + j];
-        float mu = WarpSum(sum) / c;
+        for (int j = lane; j < c; j += WarpRows.WarpSize) sum += x[start + j];
+        float mu = WarpRows.Sum(sum) / c;
         float sq = 0f;
-        for (int j = lane; j < c; j += WarpSize)
+        for (int j = lane; j < c; j += WarpRows.WarpSize)
         {
             float d = x[start + j] - mu;
             sq += d * d;
         }
-        float rs = 1f / MathF.Sqrt(WarpSum(sq) / c + eps);
+        float rs = 1f / MathF.Sqrt(WarpRows.Sum(sq) / c + eps);
         if (lane == 0)
         {
             mean[row] = mu;
             rstd[row] = rs;
         }
-        for (int j = lane; j < c; j += WarpSize)
+        for (int j = lane; j < c; j += WarpRows.WarpSize)
         {
             float v = (x[start + j] - mu) * rs;
             if (hasWeight != 0) v *= weight[j];
@@ -137,36 +120,25 @@ public static class LayerNormWarp
     public static void BackwardInputKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> dy, ArrayView<float> mean, ArrayView<float> rstd,
         ArrayView<float> dx, int rows, int c, int hasWeight)
     {
-        int lane = Group.IdxX & (WarpSize - 1);
-        int row = Grid.IdxX * WarpsPerGroup + (Group.IdxX >> 5);
+        int lane = WarpRows.Lane(), row = WarpRows.Row();
         if (row >= rows) return;
         long start = (long)row * c;
         float mu = mean[row], rs = rstd[row];
         float sumG = 0f, sumGx = 0f;
-        for (int j = lane; j < c; j += WarpSize)
+        for (int j = lane; j < c; j += WarpRows.WarpSize)
         {
             float g = dy[start + j];
             if (hasWeight != 0) g *= weight[j];
             sumG += g;
             sumGx += g * (x[start + j] - mu) * rs;
         }
-        float meanG = WarpSum(sumG) / c, meanGx = WarpSum(sumGx) / c;
-        for (int j = lane; j < c; j += WarpSize)
+        float meanG = WarpRows.Sum(sumG) / c, meanGx = WarpRows.Sum(sumGx) / c;
+        for (int j = lane; j < c; j += WarpRows.WarpSize)
         {
             float g = dy[start + j];
             if (hasWeight != 0) g *= weight[j];
             float xhat = (x[start + j] - mu) * rs;
             dx[start + j] = rs * (g - meanG - xhat * meanGx);
         }
-    }
-
-    /// <summary>The sum of <paramref name="v"/> over the warp's 32 lanes, on every lane (butterfly).</summary>
-    private static float WarpSum(float v)
-    {
-        v += Warp.ShuffleXor(v, 16);
-        v += Warp.ShuffleXor(v, 8);
-        v += Warp.ShuffleXor(v, 4);
-        v += Warp.ShuffleXor(v, 2);
-        return v + Warp.ShuffleXor(v, 1);
     }
 }

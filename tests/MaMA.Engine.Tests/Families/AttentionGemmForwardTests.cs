@@ -27,6 +27,7 @@ public sealed class AttentionGemmForwardTests
         EngineOps.AttentionForwardChunkElements = 32L << 20;
         EngineOps.AttentionBackward = GemmForm.Auto;
         EngineOps.AttentionBackwardChunkElements = 32L << 20;
+        EngineOps.AttentionSoftmaxForm = RowForm.Auto;
     }
 
     // (batch, heads, T, D, causal, padded keys of batch 0 / of batch 1 (-1: all), heads per chunk)
@@ -100,6 +101,48 @@ public sealed class AttentionGemmForwardTests
         }
         Assert.That(lk.Count(float.IsPositiveInfinity), pad1 < 0 || (causal && pad0 > 0) ? Is.GreaterThan(0) : Is.EqualTo(0), "the case has the empty rows it names");
         Assert.That(OpResult.RelativeError(oG.ToFloatArray(), oK.ToFloatArray()), Is.LessThan(1e-5), "o");
+    }
+
+    // The warp-per-row softmax (what CUDA runs) against the generated thread-per-row kernel, on the
+    // simulator's 32-lane companion: T below and above a multiple of 32, causal rows shorter than a
+    // warp, padded keys, rows with no visible key, and a chunk whose rows leave warps of the last group idle.
+    [TestCase(1, 3, 37, 16, false, 0, 0, 2, TestName = "WarpSoftmax_Bidirectional_T37_Chunk2of3")]
+    [TestCase(2, 2, 9, 16, true, 2, -1, 3, TestName = "WarpSoftmax_CausalPadded_EmptyRows_Chunk3of4")]
+    [TestCase(2, 3, 70, 8, true, 3, 4, 4, TestName = "WarpSoftmax_CausalPadded_T70_Chunk4of6")]
+    public void GemmForward_WarpSoftmaxRowsEqualTheThreadRows(int b, int h, int t, int d, bool causal, int pad0, int pad1, int headsPerChunk)
+    {
+        float[] keepData = Keep(b, t, pad0, pad1);
+        float scale = 1f / MathF.Sqrt(d);
+        int n = b * h * t * d;
+        using Tensor q = Tensor.FromArray(Normal(n, 1), [b, h, t, d], Simulator);
+        using Tensor k = Tensor.FromArray(Normal(n, 2), [b, h, t, d], Simulator);
+        using Tensor v = Tensor.FromArray(Normal(n, 3), [b, h, t, d], Simulator);
+        using Tensor keep = Tensor.FromArray(keepData, [b, t], Simulator);
+        EngineOps.AttentionForwardChunkElements = (long)headsPerChunk * t * t;
+        (float[] O, float[] Lse) Forward(RowForm form)
+        {
+            EngineOps.AttentionSoftmaxForm = form;
+            using Tensor o = Tensor.Empty([b, h, t, d], DType.Float32, Simulator), lse = Tensor.Empty([b, h, t], DType.Float32, Simulator);
+            Dispatch.Run(Simulator, cpu: () => Assert.Fail("the simulator is an ILGPU device"), ilgpu: s =>
+                EngineOps.AttentionGemmForward(s, Simulator, b, h, t, d, causal, scale, q.View<float>(), k.View<float>(), v.View<float>(),
+                    keep.View<float>(), o.View<float>(), lse.View<float>()));
+            return (o.ToFloatArray(), lse.ToFloatArray());
+        }
+        long before = MaMA.Kernels.Attention.AttentionScoresWarp.Launches;
+        var thread = Forward(RowForm.Thread);
+        Assert.That(MaMA.Kernels.Attention.AttentionScoresWarp.Launches, Is.EqualTo(before), "the thread form launched the warp kernel");
+        var warp = Forward(RowForm.Warp);
+        int chunks = (b * h + headsPerChunk - 1) / headsPerChunk;
+        Assert.That(MaMA.Kernels.Attention.AttentionScoresWarp.Launches - before, Is.EqualTo(chunks), "one warp launch per chunk");
+        for (int r = 0; r < thread.Lse.Length; r++)
+        {
+            if (float.IsPositiveInfinity(thread.Lse[r])) Assert.That(warp.Lse[r], Is.EqualTo(float.PositiveInfinity), $"lse[{r}] (no visible key)");
+            else Assert.That(warp.Lse[r], Is.EqualTo(thread.Lse[r]).Within(1e-6f * Math.Max(1f, Math.Abs(thread.Lse[r]))), $"lse[{r}]");
+        }
+        Assert.That(thread.Lse.Count(float.IsPositiveInfinity), pad1 < 0 || (causal && pad0 > 0) ? Is.GreaterThan(0) : Is.EqualTo(0), "the case has the empty rows it names");
+        Assert.That(OpResult.RelativeError(warp.O, thread.O), Is.LessThan(1e-6), "o");
+        for (int i = 0; i < thread.O.Length; i++)
+            if (thread.O[i] == 0f) Assert.That(warp.O[i], Is.EqualTo(0f), $"o[{i}] of a row with no visible key");
     }
 
     private static float[] Keep(int b, int t, int pad0, int pad1)
