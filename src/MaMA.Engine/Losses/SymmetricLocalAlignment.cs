@@ -75,7 +75,7 @@ public static partial class Losses
         (Tensor t2i, Tensor i2t) = LocalAlignmentScores(patches, sentences, sentenceOffsets);
         int n = t2i.Shape[0];
         Tensor scale = Ops.Exp(localScale.Rank == 0 ? localScale : Ops.Reshape(localScale));
-        Tensor targets = Tensor.FromArray(Enumerable.Range(0, n).Select(i => (long)i).ToArray(), [n], patches.Device);
+        long[] targets = Enumerable.Range(0, n).Select(i => (long)i).ToArray(); // host ids: no upload and read-back per cross-entropy
         Tensor lossT2I = SlaSymmetricCrossEntropy(Ops.Mul(t2i, scale), targets);
         Tensor lossI2T = SlaSymmetricCrossEntropy(Ops.Mul(i2t, scale), targets);
         return new SymmetricLocalAlignmentResult(lossT2I, lossI2T, t2i, i2t);
@@ -173,7 +173,7 @@ public static partial class Losses
         return (t2i, i2t);
     }
 
-    private static Tensor SlaSymmetricCrossEntropy(Tensor logits, Tensor targets) =>
+    private static Tensor SlaSymmetricCrossEntropy(Tensor logits, long[] targets) =>
         Ops.Add(Ops.CrossEntropy(logits, targets), Ops.CrossEntropy(Ops.Transpose(logits, 0, 1), targets));
 
     /// <summary>Host copy of the offsets, checked: [N + 1] integers, 0 first, R last, strictly increasing.</summary>

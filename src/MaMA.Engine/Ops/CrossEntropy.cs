@@ -15,21 +15,38 @@ public static partial class Ops
     /// <paramref name="labelSmoothing"/> eps the target distribution is (1 - eps) onehot + eps / C.
     /// Rows whose target equals <paramref name="ignoreIndex"/> (when given) add nothing and the
     /// mean is over the remaining rows. Targets are validated on the host (they are copied back
-    /// from an accelerator); one outside [0, C) throws an <see cref="ArgumentException"/> naming it.
+    /// from an accelerator, which synchronises it: class ids known on the host go to the
+    /// <see cref="CrossEntropy(Tensor, long[], float, int?)"/> overload instead); one outside
+    /// [0, C) throws an <see cref="ArgumentException"/> naming it.
     /// Returns a 0-d fp32 tensor; logits get the gradient (softmax - target distribution) / rows * dy.
     /// </summary>
-    public static unsafe Tensor CrossEntropy(Tensor logits, Tensor targets, float labelSmoothing = 0f, int? ignoreIndex = null)
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets, float labelSmoothing = 0f, int? ignoreIndex = null)
     {
         const string op = "cross_entropy";
         Dispatch.SameDevice(op, logits, targets);
+        if (targets.DType is not (DType.Int64 or DType.Int32))
+            throw new ArgumentException($"{op}: targets must be int64 or int32 class ids, got {targets.DType}.", nameof(targets));
+        if (logits.Rank == 2 && (targets.Rank != 1 || targets.Shape[0] != logits.Shape[0]))
+            throw new ArgumentException($"{op}: targets must be [{logits.Shape[0]}] for logits {Shape.Format(logits.Shape)}, got {Shape.Format(targets.Shape)}.", nameof(targets));
+        long[] values = targets.Rank != 1 ? [] : targets.DType == DType.Int64 ? targets.ToArray<long>() : Array.ConvertAll(targets.ToArray<int>(), v => (long)v);
+        return CrossEntropy(logits, values, labelSmoothing, ignoreIndex);
+    }
+
+    /// <summary>
+    /// <see cref="CrossEntropy(Tensor, Tensor, float, int?)"/> with the class ids on the host (one per
+    /// row of <paramref name="logits"/>): checked here and uploaded once, with no read-back from the
+    /// device (the contrastive and local-alignment losses' diagonal targets, a probe's labels).
+    /// </summary>
+    public static unsafe Tensor CrossEntropy(Tensor logits, long[] targets, float labelSmoothing = 0f, int? ignoreIndex = null)
+    {
+        const string op = "cross_entropy";
+        ArgumentNullException.ThrowIfNull(targets);
         Dispatch.RequireFloat(op, logits);
         if (logits.Rank != 2)
             throw new ArgumentException($"{op}: logits must be [N, C], got {Shape.Format(logits.Shape)}.", nameof(logits));
-        if (targets.DType is not (DType.Int64 or DType.Int32))
-            throw new ArgumentException($"{op}: targets must be int64 or int32 class ids, got {targets.DType}.", nameof(targets));
         int rows = logits.Shape[0], c = logits.Shape[1];
-        if (targets.Rank != 1 || targets.Shape[0] != rows)
-            throw new ArgumentException($"{op}: targets must be [{rows}] for logits {Shape.Format(logits.Shape)}, got {Shape.Format(targets.Shape)}.", nameof(targets));
+        if (targets.Length != rows)
+            throw new ArgumentException($"{op}: targets must be [{rows}] for logits {Shape.Format(logits.Shape)}, got [{targets.Length}].", nameof(targets));
         if (rows == 0 || c == 0)
             throw new ArgumentException($"{op}: logits {Shape.Format(logits.Shape)} are empty.", nameof(logits));
         if (!(labelSmoothing >= 0f && labelSmoothing <= 1f))
@@ -61,12 +78,11 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Copies the targets to the host, checks each against [0, C) (or the ignore index) and
-    /// returns them as int32 with the number of rows that count toward the mean.
+    /// Checks each host class id against [0, C) (or the ignore index) and returns them as int32 with
+    /// the number of rows that count toward the mean.
     /// </summary>
-    private static int[] CrossEntropyTargets(string op, Tensor targets, int c, int? ignoreIndex, out int counted)
+    private static int[] CrossEntropyTargets(string op, long[] values, int c, int? ignoreIndex, out int counted)
     {
-        long[] values = targets.DType == DType.Int64 ? targets.ToArray<long>() : Array.ConvertAll(targets.ToArray<int>(), v => (long)v);
         var ids = new int[values.Length];
         counted = 0;
         for (int i = 0; i < values.Length; i++)
@@ -80,7 +96,7 @@ public static partial class Ops
             if (t < 0 || t >= c)
             {
                 string ignoreNote = ignoreIndex is { } ig ? $" or the ignore index {ig}" : "";
-                throw new ArgumentException($"{op}: target {t} at index {i} is out of range for {c} classes (expected 0..{c - 1}{ignoreNote}).", nameof(targets));
+                throw new ArgumentException($"{op}: target {t} at index {i} is out of range for {c} classes (expected 0..{c - 1}{ignoreNote}).", "targets");
             }
             ids[i] = (int)t;
             counted++;

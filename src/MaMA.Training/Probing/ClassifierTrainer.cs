@@ -161,8 +161,7 @@ public sealed class ClassifierTrainer
                         features = cache.Gather(rows, _device);
                         labels = rows.Select(i => (long)label(balancedEpoch[i])!.Value).ToArray();
                     }
-                    using Tensor targets = Tensor.FromArray(labels, [labels.Length], _device);
-                    Tensor loss = Ops.CrossEntropy(head.Forward(features), targets);
+                    Tensor loss = Ops.CrossEntropy(head.Forward(features), labels); // host labels: one upload, no read-back
                     loss.Backward();
                     optimizer.Step();
                     lastLoss = loss.Item();

@@ -99,6 +99,22 @@ public sealed class DeviceUploadTests
     }
 
     [Test]
+    public void CrossEntropyOfHostIdsUploadsThemOnceAndMatchesTensorTargets()
+    {
+        float[] logits = Values(6 * 4, 14);
+        long[] ids = [3, 0, 1, 1, 2, 0];
+        float expected = EngineOps.CrossEntropy(Tensor.FromArray(logits, [6, 4]), Tensor.FromArray(ids, [6]), labelSmoothing: 0.1f).Item();
+        Tensor onSim = Tensor.FromArray(logits, [6, 4], Sim);
+        long before = Tensor.DeviceUploads;
+        Tensor loss = EngineOps.CrossEntropy(onSim, ids, labelSmoothing: 0.1f);
+        Assert.That(Tensor.DeviceUploads - before, Is.EqualTo(1), "the int32 ids, once");
+        Assert.That(loss.Item(), Is.EqualTo(expected).Within(1e-6f));
+        var bad = Assert.Throws<ArgumentException>(() => EngineOps.CrossEntropy(onSim, [0, 1, 4, 0, 0, 0]))!;
+        Assert.That(bad.Message, Does.Contain("target 4 at index 2"));
+        Assert.Throws<ArgumentException>(() => EngineOps.CrossEntropy(onSim, new long[5]));
+    }
+
+    [Test]
     public void CountersAddOnTheirDevice()
     {
         Tensor counter = Tensor.FromArray(new long[] { 5, -2 }, [2], Sim);

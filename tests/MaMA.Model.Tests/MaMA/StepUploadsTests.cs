@@ -1,0 +1,41 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Tensors;
+using MaMA.Model.MaMA;
+using Device = MaMA.Engine.Devices.Device;
+
+namespace MaMA.Model.Tests.MaMA;
+
+/// <summary>
+/// How often one MaMA training step (every loss term, bf16 autocast, forward and backward) copies
+/// from the host to the device on the ILGPU simulator: each copy synchronises the stream, so the
+/// GPU idles while the host catches up. Shapes and strides travel by value and constants are filled
+/// on the device; what is left is host data, counted here so that a new upload in the step shows up.
+/// </summary>
+[TestFixture]
+[NonParallelizable] // reads a process-wide counter
+public sealed class StepUploadsTests
+{
+    [Test]
+    public void ATinyStepUploadsOnlyHostData()
+    {
+        Device sim = Device.Parse("ilgpu-cpu");
+        MaMAConfig config = MaMATestData.Config();
+        var model = new MaMAModel(config, new Random(1), sim);
+        MaMABatch cpuBatch = MaMATestData.Batch(config);
+        var batch = new MaMABatch(cpuBatch.PixelValues.To(sim), cpuBatch.InputIds.To(sim), cpuBatch.AttentionMask.To(sim), cpuBatch.PixelValues2!.To(sim));
+
+        long before = Tensor.DeviceUploads;
+        using (Autocast.Bf16())
+        {
+            MaMAOutput output = model.Forward(batch, step: 3);
+            Assert.That(output.Late, Is.True, "every loss term runs");
+            output.Loss.Backward();
+        }
+        long uploads = Tensor.DeviceUploads - before;
+        // Token ids and position ids of the GPT-2 lookups (2) and their positions (1); the sentence
+        // rows' gather ids (1) and offsets (1, 1 for its lookup); SLA's sentence offsets and report
+        // of each row (2); the int32 class ids of SLA's four cross-entropies (4); the embedding
+        // gradients' id order (3: unique ids, their starts, the tokens).
+        Assert.That(uploads, Is.EqualTo(15), "host-to-device copies in one step");
+    }
+}
