@@ -103,6 +103,22 @@ internal static class AttentionTiles
         }
     }
 
+    /// <summary>
+    /// The bf16 A fragment of keys [16c, 16c + 16) from the fp32 C fragments of keys 16c .. +7 and
+    /// 16c + 8 .. +15 (the C layout of two n8 tiles is the A layout of one k16 step): four packed
+    /// roundings, each one cvt.rn.bf16x2.f32 on CUDA. P in the forward; P and dS in the backward.
+    /// </summary>
+    public static FragA ToA<TMma>(TMma mma, FragC lo, FragC hi)
+        where TMma : struct, IMma
+    {
+        FragA a;
+        a.R0 = mma.PackBf16(lo.C0, lo.C1);
+        a.R1 = mma.PackBf16(lo.C2, lo.C3);
+        a.R2 = mma.PackBf16(hi.C0, hi.C1);
+        a.R3 = mma.PackBf16(hi.C2, hi.C3);
+        return a;
+    }
+
     /// <summary>Head sizes both kernels take (the MaMA ViT's 64 and BioMedLM's 128).</summary>
     public static bool SupportsHeadDim(int headDim) => headDim is 64 or 128;
 

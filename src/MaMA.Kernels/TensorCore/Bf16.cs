@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime.Cuda;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -22,6 +23,25 @@ public static class Bf16
 
     /// <summary>Two bf16 in one .b32 register: <paramref name="lo"/> is the lower-numbered element.</summary>
     public static uint Pack(ushort lo, ushort hi) => lo | ((uint)hi << 16);
+
+    /// <summary>The inline PTX of <see cref="PackRoundedPtx"/>: the first source goes to the upper half (sm_80).</summary>
+    public const string PackRoundedInstruction = "cvt.rn.bf16x2.f32 %0, %1, %2;";
+
+    /// <summary>Two fp32 rounded to bf16 (nearest even) and packed, <paramref name="lo"/> in the low half.</summary>
+    public static uint PackRounded(float lo, float hi) => Pack(FromFloat(lo), FromFloat(hi));
+
+    /// <summary>
+    /// <see cref="PackRounded"/> as one instruction (CUDA only: inline PTX), where the portable form
+    /// is two rounding sequences with a NaN test each, then a shift and an or. The same values, NaN
+    /// apart (canonical here, the payload's top bits there).
+    /// </summary>
+    public static uint PackRoundedPtx(float lo, float hi)
+    {
+        Output<uint> d = default;
+        Input<float> a = hi, b = lo;
+        CudaAsm.EmitRef(PackRoundedInstruction, ref d, ref a, ref b);
+        return d.Value;
+    }
 
     /// <summary>The low (lower-numbered) bf16 of a packed pair, as fp32.</summary>
     public static float Low(uint pair) => Interop.IntAsFloat(pair << 16);

@@ -114,7 +114,7 @@ public static class Mma
 }
 
 /// <summary>
-/// The warp-level tensor-core primitives (m16n8k16 bf16 MMA, ldmatrix, cp.async), chosen when a kernel is
+/// The warp-level tensor-core primitives (m16n8k16 bf16 MMA, ldmatrix, cp.async, packed bf16 rounding), chosen when a kernel is
 /// loaded (a struct type parameter specialises without virtual calls): <see cref="PtxMma"/> on CUDA,
 /// <see cref="EmulatedMma"/> on the CPU simulator.
 /// </summary>
@@ -151,6 +151,9 @@ public interface IMma
 
     /// <summary>Waits until at most <paramref name="pending"/> (0 or 1) committed groups are still in flight.</summary>
     void WaitAsync(int pending);
+
+    /// <summary>Two fp32 rounded to bf16 and packed into one fragment register (<paramref name="lo"/> the lower-numbered element).</summary>
+    uint PackBf16(float lo, float hi);
 }
 
 /// <summary>mma.sync through inline PTX: the CUDA instantiation (no scratch: no shared memory spent on the emulation).</summary>
@@ -171,6 +174,8 @@ public struct PtxMma : IMma
     public readonly void CommitAsync() => SharedTile.CommitPtx();
 
     public readonly void WaitAsync(int pending) => SharedTile.WaitPtx(pending);
+
+    public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRoundedPtx(lo, hi);
 }
 
 /// <summary>The shared-memory emulation: the instantiation for the ILGPU CPU simulator.</summary>
@@ -197,6 +202,8 @@ public struct EmulatedMma : IMma
     public readonly void WaitAsync(int pending)
     {
     }
+
+    public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRounded(lo, hi);
 
     /// <summary>Warps per group the scratch covers.</summary>
     public const int MaxWarps = 8;

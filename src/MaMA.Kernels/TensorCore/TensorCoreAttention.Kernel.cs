@@ -148,10 +148,10 @@ public static partial class TensorCoreAttention
                 lB = lB * corrB + sumB;
 
                 // O += P V, one 16-key chunk at a time; P's C fragments become the bf16 A fragment.
-                PvChunk(mma, ref o0, ref o1, ToA(s.F0, s.F1), smem, sbase, vBuf + (0 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ToA(s.F2, s.F3), smem, sbase, vBuf + (16 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ToA(s.F4, s.F5), smem, sbase, vBuf + (32 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ToA(s.F6, s.F7), smem, sbase, vBuf + (48 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F0, s.F1), smem, sbase, vBuf + (0 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F2, s.F3), smem, sbase, vBuf + (16 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F4, s.F5), smem, sbase, vBuf + (32 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F6, s.F7), smem, sbase, vBuf + (48 + aRow) * pitch + aCol, d, scratch);
             }
             // Every warp is done with buffer kt & 1 before iteration kt + 1 refills it.
             Group.Barrier();
@@ -214,17 +214,6 @@ public static partial class TensorCoreAttention
         f.C3 = XMath.Exp2(f.C3 * c - baseB);
         sumA += f.C0 + f.C1;
         sumB += f.C2 + f.C3;
-    }
-
-    /// <summary>The bf16 A fragment of keys [16c, 16c + 16) from the C fragments of keys 16c .. +7 and 16c + 8 .. +15.</summary>
-    private static FragA ToA(FragC lo, FragC hi)
-    {
-        FragA a;
-        a.R0 = Bf16.Pack(Bf16.FromFloat(lo.C0), Bf16.FromFloat(lo.C1));
-        a.R1 = Bf16.Pack(Bf16.FromFloat(lo.C2), Bf16.FromFloat(lo.C3));
-        a.R2 = Bf16.Pack(Bf16.FromFloat(hi.C0), Bf16.FromFloat(hi.C1));
-        a.R3 = Bf16.Pack(Bf16.FromFloat(hi.C2), Bf16.FromFloat(hi.C3));
-        return a;
     }
 
     private static float RowMaxA(FragC8 s) =>

@@ -147,10 +147,10 @@ public static partial class TensorCoreAttentionBackward
             Probabilities(ref s.F7, c + 56, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
 
             // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
-            Chunk(mma, ref dv0, ref dv1, ToA(s.F0, s.F1), smem, sbase, gBuf + (0 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dv0, ref dv1, ToA(s.F2, s.F3), smem, sbase, gBuf + (16 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dv0, ref dv1, ToA(s.F4, s.F5), smem, sbase, gBuf + (32 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dv0, ref dv1, ToA(s.F6, s.F7), smem, sbase, gBuf + (48 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F0, s.F1), smem, sbase, gBuf + (0 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F2, s.F3), smem, sbase, gBuf + (16 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F4, s.F5), smem, sbase, gBuf + (32 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F6, s.F7), smem, sbase, gBuf + (48 + aRow) * pitch + aCol, d, scratch);
 
             ScoreGradient(ref dp.F0, s.F0, c + 0, scale, t, delta, rowBase);
             ScoreGradient(ref dp.F1, s.F1, c + 8, scale, t, delta, rowBase);
@@ -162,7 +162,7 @@ public static partial class TensorCoreAttentionBackward
             ScoreGradient(ref dp.F7, s.F7, c + 56, scale, t, delta, rowBase);
 
             // dK_w += dS^T Q.
-            FragA d0 = ToA(dp.F0, dp.F1), d1 = ToA(dp.F2, dp.F3), d2 = ToA(dp.F4, dp.F5), d3 = ToA(dp.F6, dp.F7);
+            FragA d0 = ToA(mma, dp.F0, dp.F1), d1 = ToA(mma, dp.F2, dp.F3), d2 = ToA(mma, dp.F4, dp.F5), d3 = ToA(mma, dp.F6, dp.F7);
             Chunk(mma, ref dk0, ref dk1, d0, smem, sbase, qBuf + (0 + aRow) * pitch + aCol, d, scratch);
             Chunk(mma, ref dk0, ref dk1, d1, smem, sbase, qBuf + (16 + aRow) * pitch + aCol, d, scratch);
             Chunk(mma, ref dk0, ref dk1, d2, smem, sbase, qBuf + (32 + aRow) * pitch + aCol, d, scratch);
@@ -258,17 +258,6 @@ public static partial class TensorCoreAttentionBackward
         dp.C1 = pr.C1 * (dp.C1 - e1) * scale;
         dp.C2 = pr.C2 * (dp.C2 - e0) * scale;
         dp.C3 = pr.C3 * (dp.C3 - e1) * scale;
-    }
-
-    /// <summary>The bf16 C-to-A conversion of the forward (keys 16c .. +7 and 16c + 8 .. +15 -> one k16 step).</summary>
-    private static FragA ToA(FragC lo, FragC hi)
-    {
-        FragA a;
-        a.R0 = Bf16.Pack(Bf16.FromFloat(lo.C0), Bf16.FromFloat(lo.C1));
-        a.R1 = Bf16.Pack(Bf16.FromFloat(lo.C2), Bf16.FromFloat(lo.C3));
-        a.R2 = Bf16.Pack(Bf16.FromFloat(hi.C0), Bf16.FromFloat(hi.C1));
-        a.R3 = Bf16.Pack(Bf16.FromFloat(hi.C2), Bf16.FromFloat(hi.C3));
-        return a;
     }
 
     /// <summary>A fragment (rows g, g + 8; columns 2t, 2t + 1 and 2t + 8, + 9 of a 16-wide chunk at <paramref name="col0"/>) into the dS^T tile.</summary>

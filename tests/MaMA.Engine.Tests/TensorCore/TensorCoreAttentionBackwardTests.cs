@@ -261,6 +261,8 @@ public sealed class TensorCoreAttentionBackwardTests
         Assert.That(mma, Is.EqualTo(d / 16 * 16 + 3 * 4 * d / 8), $"{mma} mma.sync");
         Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 10));
         Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(3 * 4 * d / 16 + 4));
+        // P and dS become bf16 A fragments by packed roundings: 2 x 4 chunks x 4 registers.
+        Assert.That(Count("cvt.rn.bf16x2.f32"), Is.EqualTo(32), "packed bf16 roundings");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
         Assert.That(ptx, Does.Match(@"(atom|red)(\.global)?\.add\.f32"), "dq accumulates by fp32 atomics");

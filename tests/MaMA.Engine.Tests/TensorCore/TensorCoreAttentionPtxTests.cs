@@ -50,6 +50,9 @@ public sealed class TensorCoreAttentionPtxTests
         Assert.That(mma, Is.EqualTo(d / 16 * 8 + 4 * d / 8), $"{mma} mma.sync");
         Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 5));
         Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(4 * d / 16));
+        // P becomes the bf16 A operand of P V by packed roundings, one instruction per register pair:
+        // 4 key chunks x 4 registers (the portable rounding is a NaN test, an add and a shift per element).
+        Assert.That(Count(ptx, "cvt.rn.bf16x2.f32"), Is.EqualTo(16), "packed bf16 roundings of P");
         // Tile addressing divides by constants only: the grid's tile count and the head's batch index remain.
         Assert.That(Regex.Matches(ptx, @"\tdiv\.").Count, Is.LessThanOrEqualTo(2), "runtime divisions in the kernel");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
