@@ -32,10 +32,10 @@ public sealed class StepUploadsTests
             output.Loss.Backward();
         }
         long uploads = Tensor.DeviceUploads - before;
-        // Token ids and position ids of the GPT-2 lookups (2) and their positions (1); the sentence
-        // rows' gather ids (1) and offsets (1, 1 for its lookup); SLA's sentence offsets and report
-        // of each row (2); the int32 class ids of SLA's four cross-entropies (4); the embedding
-        // gradients' id order (3: unique ids, their starts, the tokens).
+        // GPT-2: the token and position lookups upload their ids (2), after the position ids were made
+        // on the host (1). Sentence features: the row index and the offsets (2), the gather's ids (1).
+        // SLA: the sentence offsets and each row's report (2), the four cross-entropies' class ids (4).
+        // Backward: the embedding gradient's id order (3: unique ids, their starts, the tokens).
         Assert.That(uploads, Is.EqualTo(15), "host-to-device copies in one step");
     }
 }
