@@ -12,6 +12,14 @@ namespace MaMA.Engine.Autograd;
 /// </summary>
 internal static class Backprop
 {
+    /// <summary>Whether window gradients are added in place (<see cref="IWindowGradient"/>); tests turn it off to compare.</summary>
+    internal static bool InPlaceWindows { get; set; } = true;
+
+    /// <summary>Window gradients added in place so far in this process (tests check the path ran).</summary>
+    internal static long WindowsAddedInPlace => Interlocked.Read(ref s_windowsAddedInPlace);
+
+    private static long s_windowsAddedInPlace;
+
     public static void Run(Tensor root, Tensor? gradient, bool retainGraph = false)
     {
         if (!root.RequiresGrad)
@@ -92,6 +100,10 @@ internal static class Backprop
         var pending = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance) { [gradient] = 1 };
         var kept = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { gradient };
         var consumed = new List<Tensor>();
+        // Gradients this sweep made (sums, window nodes' zero-filled gradients) that no node has been
+        // handed yet: nothing else holds them or a view of their storage, so they may be added to in
+        // place (IWindowGradient). Handing one to a node's backward ends that (it may return views).
+        var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         for (int k = 0; k < order.Count; k++)
         {
             Node node = order[k];
@@ -99,7 +111,23 @@ internal static class Backprop
             {
                 Unpend(pending, gradOut);
                 consumed.Add(gradOut);
+                owned.Remove(gradOut);
                 node.ThrowIfFreed();
+                if (InPlaceWindows && node is IWindowGradient window && node.Edges[0] is { RequiresGrad: true, Producer: { } producer }
+                    && grads.TryGetValue(producer, out Tensor? into) && owned.Contains(into) && pending.GetValueOrDefault(into) == 1)
+                {
+                    // The input's gradient so far is the sweep's own: add this window into it in place.
+                    if (Diagnostics.OpProfile.Enabled)
+                        Diagnostics.OpProfile.Time("backward " + node.Name + " (in place)", gradOut.Device, () => window.AddWindowInto(into, gradOut));
+                    else
+                        window.AddWindowInto(into, gradOut);
+                    Interlocked.Increment(ref s_windowsAddedInPlace);
+                    if (!retainGraph) node.ReleaseSaved();
+                    foreach (Tensor t in consumed)
+                        if (!pending.ContainsKey(t) && !kept.Contains(t)) t.Dispose();
+                    consumed.Clear();
+                    continue;
+                }
                 Tensor?[] gradIns = Diagnostics.OpProfile.Enabled ? ProfiledBackward(node, gradOut) : node.Backward(gradOut);
                 if (!retainGraph) node.ReleaseSaved();
                 if (gradIns.Length != node.Edges.Length)
@@ -130,8 +158,14 @@ internal static class Backprop
                         if (grads.TryGetValue(edge.Producer, out Tensor? existing))
                         {
                             sum = Ops.Add(existing, g);
+                            owned.Remove(existing);
+                            owned.Add(sum);
                             Unpend(pending, existing);
                             consumed.Add(existing);
+                        }
+                        else if (node is IWindowGradient)
+                        {
+                            owned.Add(sum); // a window node's gradient is a fresh zero-filled tensor
                         }
                         grads[edge.Producer] = sum;
                         pending[sum] = pending.GetValueOrDefault(sum) + 1;

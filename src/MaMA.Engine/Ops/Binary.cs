@@ -72,6 +72,35 @@ public static partial class Ops
             });
     }
 
+    /// <summary>
+    /// dst += src in place, outside autograd: dst an fp32 view (any strides, no element twice), src
+    /// contiguous fp32 of its shape. On the CPU a contiguous dst is one SIMD pass, a strided one the
+    /// sum then a copy back; on ILGPU one kernel through <see cref="IndexMap"/>.
+    /// </summary>
+    internal static unsafe void AddInto(Tensor dst, Tensor src)
+    {
+        if (dst.DType != DType.Float32 || src.DType != DType.Float32 || !src.IsContiguous || !Shape.SameShape(src.Shape, dst.Shape))
+            throw new InvalidOperationException("Internal error: AddInto needs an fp32 destination and a contiguous fp32 source of its shape.");
+        int n = checked((int)src.Numel);
+        if (n == 0) return;
+        if (dst.Device.IsCpu && !dst.IsContiguous)
+        {
+            using Tensor sum = Add(dst, src);
+            CopyInto(sum, dst);
+            return;
+        }
+        Dispatch.Run(dst.Device,
+            cpu: () => System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dst.Ptr<float>(), n), new ReadOnlySpan<float>(src.Ptr<float>(), n),
+                new Span<float>(dst.Ptr<float>(), n)),
+            ilgpu: s =>
+            {
+                var all = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous().Cast<float>();
+                ArrayView<float> from = src.View<float>();
+                foreach (IndexMap.Slice slice in IndexMap.Slices(dst.Shape, dst.Strides, dst.Offset))
+                    BinaryKernels.AddInto.Launch(s, slice.Count, from.SubView(slice.First, slice.Count), all, slice.Map);
+            });
+    }
+
     /// <summary>t's strides over the broadcast shape <paramref name="shape"/>, from the view's first element; broadcast axes get stride 0.</summary>
     private static long[] BroadcastStrides(Tensor t, ReadOnlySpan<int> shape)
     {

@@ -163,9 +163,18 @@ public static partial class Ops
         }
     }
 
-    private sealed class NarrowNode(Tensor x, int axis, int start) : Node(x)
+    private sealed class NarrowNode(Tensor x, int axis, int start) : Node(x), IWindowGradient
     {
         internal override bool IsView => true;
+
+        /// <summary>Adds dy into its window of the input's gradient <paramref name="full"/> in place (<see cref="IWindowGradient"/>).</summary>
+        public void AddWindowInto(Tensor full, Tensor dy)
+        {
+            using Tensor window = Narrow(full, axis, start, dy.Shape[axis]);
+            Tensor g = Dispatch.F32(dy);
+            AddInto(window, g);
+            if (!ReferenceEquals(g, dy)) g.Dispose();
+        }
 
         public override string Name => "narrow";
 

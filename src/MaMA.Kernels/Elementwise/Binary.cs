@@ -23,6 +23,17 @@ public static partial class Binary
         y[i] = op == 0 ? va + vb : op == 1 ? va - vb : op == 2 ? va * vb : va / vb;
     }
 
+    /// <summary>
+    /// dst[map.At(i).A] += src[i]: a contiguous src added in place into a strided view of dst (the
+    /// backward sweep adds a narrowed input's gradient into its window of the full gradient).
+    /// </summary>
+    [Kernel]
+    private static void AddIntoKernel(int i, [Extent("count")] ArrayView<float> src, ArrayView<float> dst, IndexMap map)
+    {
+        long at = map.At(i).A;
+        dst[at] = dst[at] + src[i];
+    }
+
     /// <summary>y = alpha * x + beta (scalar affine map, also scale and shift).</summary>
     [Kernel]
     private static void AffineKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> y, float alpha, float beta)
