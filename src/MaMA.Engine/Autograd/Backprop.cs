@@ -123,52 +123,51 @@ internal static class Backprop
                         window.AddWindowInto(into, gradOut);
                     Interlocked.Increment(ref s_windowsAddedInPlace);
                     if (!retainGraph) node.ReleaseSaved();
-                    foreach (Tensor t in consumed)
-                        if (!pending.ContainsKey(t) && !kept.Contains(t)) t.Dispose();
-                    consumed.Clear();
-                    continue;
                 }
-                Tensor?[] gradIns = Diagnostics.OpProfile.Enabled ? ProfiledBackward(node, gradOut) : node.Backward(gradOut);
-                if (!retainGraph) node.ReleaseSaved();
-                if (gradIns.Length != node.Edges.Length)
-                    throw new InvalidOperationException($"Internal error: {node.Name} returned {gradIns.Length} gradients for {node.Edges.Length} inputs.");
-                for (int i = 0; i < node.Edges.Length; i++)
+                else
                 {
-                    Edge edge = node.Edges[i];
-                    Tensor? g = gradIns[i];
-                    if (g is null) continue;
-                    consumed.Add(g);
-                    if (!edge.RequiresGrad) continue;
-                    if (!Shape.SameShape(g.Shape, edge.Shape))
-                        throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(edge.Shape)}.");
-                    if (edge.Producer is null)
+                    Tensor?[] gradIns = Diagnostics.OpProfile.Enabled ? ProfiledBackward(node, gradOut) : node.Backward(gradOut);
+                    if (!retainGraph) node.ReleaseSaved();
+                    if (gradIns.Length != node.Edges.Length)
+                        throw new InvalidOperationException($"Internal error: {node.Name} returned {gradIns.Length} gradients for {node.Edges.Length} inputs.");
+                    for (int i = 0; i < node.Edges.Length; i++)
                     {
-                        Tensor leaf = edge.Leaf!;
-                        Accumulate(leaf, g, taken);
-                        kept.Add(leaf.Grad!);
-                        if (pass is not null && leaf is Parameter p)
+                        Edge edge = node.Edges[i];
+                        Tensor? g = gradIns[i];
+                        if (g is null) continue;
+                        consumed.Add(g);
+                        if (!edge.RequiresGrad) continue;
+                        if (!Shape.SameShape(g.Shape, edge.Shape))
+                            throw new InvalidOperationException($"Internal error: {node.Name} produced a gradient of shape {Shape.Format(g.Shape)} for an input of shape {Shape.Format(edge.Shape)}.");
+                        if (edge.Producer is null)
                         {
-                            if (outermost) received!.Add(p);
-                            else pass.Nested(p);
+                            Tensor leaf = edge.Leaf!;
+                            Accumulate(leaf, g, taken);
+                            kept.Add(leaf.Grad!);
+                            if (pass is not null && leaf is Parameter p)
+                            {
+                                if (outermost) received!.Add(p);
+                                else pass.Nested(p);
+                            }
                         }
-                    }
-                    else
-                    {
-                        Tensor sum = g;
-                        if (grads.TryGetValue(edge.Producer, out Tensor? existing))
+                        else
                         {
-                            sum = Ops.Add(existing, g);
-                            owned.Remove(existing);
-                            owned.Add(sum);
-                            Unpend(pending, existing);
-                            consumed.Add(existing);
+                            Tensor sum = g;
+                            if (grads.TryGetValue(edge.Producer, out Tensor? existing))
+                            {
+                                sum = Ops.Add(existing, g);
+                                owned.Remove(existing);
+                                owned.Add(sum);
+                                Unpend(pending, existing);
+                                consumed.Add(existing);
+                            }
+                            else if (node is IWindowGradient)
+                            {
+                                owned.Add(sum); // a window node's gradient is a fresh zero-filled tensor
+                            }
+                            grads[edge.Producer] = sum;
+                            pending[sum] = pending.GetValueOrDefault(sum) + 1;
                         }
-                        else if (node is IWindowGradient)
-                        {
-                            owned.Add(sum); // a window node's gradient is a fresh zero-filled tensor
-                        }
-                        grads[edge.Producer] = sum;
-                        pending[sum] = pending.GetValueOrDefault(sum) + 1;
                     }
                 }
                 foreach (Tensor t in consumed)
