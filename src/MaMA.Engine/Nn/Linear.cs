@@ -42,6 +42,21 @@ public sealed class Linear : Module
         return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
     }
 
+    /// <summary>
+    /// GELU(x W^T + b), x [..., in] -> [..., out]: the bias add runs inside the GELU pass
+    /// (<see cref="Ops.BiasGelu"/>), so the pre-activation is never written; same values as
+    /// <c>Ops.Gelu(Forward(x), form)</c>.
+    /// </summary>
+    public Tensor ForwardGelu(Tensor x, GeluForm form)
+    {
+        if (Bias is null) return Ops.Gelu(Forward(x), form);
+        if (x.Rank == 0 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} does not end in {InFeatures}.", nameof(x));
+        Tensor x2 = x.Rank == 1 ? x.Reshape(1, InFeatures) : x;
+        Tensor y = Ops.BiasGelu(Ops.MatMul(x2, Weight, transposeB: true), Bias, form);
+        return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
+    }
+
     private static float[] Uniform(Random rng, int count, double bound)
     {
         var data = new float[count];

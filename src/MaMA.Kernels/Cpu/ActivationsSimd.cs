@@ -11,7 +11,7 @@ namespace MaMA.Kernels.Cpu;
 /// <c>Elementwise/Activations.cs</c> compute the same functions; these are the CPU twins, arranged
 /// to avoid cancellation (GELU's CDF is formed directly instead of as 1 + erf).
 /// </summary>
-public static unsafe class ActivationsSimd
+public static unsafe partial class ActivationsSimd
 {
     private const float InvSqrt2 = 0.70710678118654752f;
     private const float InvSqrt2Pi = 0.39894228040143268f;

@@ -32,37 +32,56 @@ public static partial class Activations
     [Kernel]
     private static void GeluErfForwardKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> y)
     {
-        float v = x[i];
-        y[i] = 0.5f * v * (1f + Erf(v * InvSqrt2));
+        y[i] = GeluErf(x[i]);
     }
 
     /// <summary>dGELU/dx = Phi(x) + x phi(x).</summary>
     [Kernel]
     private static void GeluErfBackwardKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> dy, [Extent("count")] ArrayView<float> dx)
     {
-        float v = x[i];
-        float cdf = 0.5f * (1f + Erf(v * InvSqrt2));
-        float pdf = InvSqrt2Pi * MathF.Exp(-0.5f * v * v);
-        dx[i] = dy[i] * (cdf + v * pdf);
+        dx[i] = dy[i] * GeluErfSlope(x[i]);
     }
 
     /// <summary>GPT-2 "gelu_new": y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
     [Kernel]
     private static void GeluTanhForwardKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> y)
     {
-        float v = x[i];
-        float t = MathF.Tanh(Sqrt2OverPi * (v + GeluTanhCoeff * v * v * v));
-        y[i] = 0.5f * v * (1f + t);
+        y[i] = GeluTanh(x[i]);
     }
 
     /// <summary>Derivative of the tanh form: 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2).</summary>
     [Kernel]
     private static void GeluTanhBackwardKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> dy, [Extent("count")] ArrayView<float> dx)
     {
-        float v = x[i];
+        dx[i] = dy[i] * GeluTanhSlope(x[i]);
+    }
+
+    // The formulas, shared with the fused bias + GELU kernels (BiasGelu.cs) so both give the same values.
+
+    /// <summary>x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).</summary>
+    private static float GeluErf(float v) => 0.5f * v * (1f + Erf(v * InvSqrt2));
+
+    /// <summary>Phi(x) + x phi(x).</summary>
+    private static float GeluErfSlope(float v)
+    {
+        float cdf = 0.5f * (1f + Erf(v * InvSqrt2));
+        float pdf = InvSqrt2Pi * MathF.Exp(-0.5f * v * v);
+        return cdf + v * pdf;
+    }
+
+    /// <summary>0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    private static float GeluTanh(float v)
+    {
+        float t = MathF.Tanh(Sqrt2OverPi * (v + GeluTanhCoeff * v * v * v));
+        return 0.5f * v * (1f + t);
+    }
+
+    /// <summary>0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2).</summary>
+    private static float GeluTanhSlope(float v)
+    {
         float t = MathF.Tanh(Sqrt2OverPi * (v + GeluTanhCoeff * v * v * v));
         float dInner = Sqrt2OverPi * (1f + 3f * GeluTanhCoeff * v * v);
-        dx[i] = dy[i] * (0.5f * (1f + t) + 0.5f * v * (1f - t * t) * dInner);
+        return 0.5f * (1f + t) + 0.5f * v * (1f - t * t) * dInner;
     }
 
     /// <summary>

@@ -43,4 +43,15 @@ public sealed class Conv1D : Module
         Tensor y = Ops.Add(Ops.MatMul(x2, Weight), Bias);
         return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
     }
+
+    /// <summary>GELU(x W + b), x [..., in] -> [..., out], the bias add inside the GELU pass (<see cref="Ops.BiasGelu"/>); same values as GELU after <see cref="Forward"/>.</summary>
+    public Tensor ForwardGelu(Tensor x, GeluForm form)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank == 0 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"Conv1D({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} does not end in {InFeatures}.", nameof(x));
+        Tensor x2 = x.Rank == 1 ? x.Reshape(1, InFeatures) : x;
+        Tensor y = Ops.BiasGelu(Ops.MatMul(x2, Weight), Bias, form);
+        return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
+    }
 }

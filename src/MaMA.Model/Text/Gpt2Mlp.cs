@@ -26,5 +26,5 @@ public sealed class Gpt2Mlp : Module
     public Module CProj { get; }
 
     /// <summary>x [B, T, C] -> [B, T, C].</summary>
-    public Tensor Forward(Tensor x) => Gpt2Projection.Forward(CProj, Ops.Gelu(Gpt2Projection.Forward(CFc, x), Form));
+    public Tensor Forward(Tensor x) => Gpt2Projection.Forward(CProj, Gpt2Projection.ForwardGelu(CFc, x, Form));
 }

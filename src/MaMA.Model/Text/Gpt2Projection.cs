@@ -36,4 +36,12 @@ internal static class Gpt2Projection
         LoraLinear lora => lora.Forward(x),
         _ => throw new InvalidOperationException($"Not a GPT-2 projection: {projection.GetType().Name}."),
     };
+
+    /// <summary>GELU of <see cref="Forward"/>: a plain Conv1D adds its bias inside the GELU pass; LoRA's kernel adds it in its own epilogue.</summary>
+    public static Tensor ForwardGelu(Module projection, Tensor x, GeluForm form) => projection switch
+    {
+        Conv1D conv => conv.ForwardGelu(x, form),
+        LoraLinear lora => Ops.Gelu(lora.Forward(x), form),
+        _ => throw new InvalidOperationException($"Not a GPT-2 projection: {projection.GetType().Name}."),
+    };
 }

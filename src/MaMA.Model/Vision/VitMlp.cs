@@ -21,6 +21,6 @@ public sealed class VitMlp : Module
 
     public Linear Fc2 { get; }
 
-    /// <summary>x [B, T, C] -> [B, T, C] (through [B, T, hidden]).</summary>
-    public Tensor Forward(Tensor x) => Fc2.Forward(Ops.Gelu(Fc1.Forward(x), GeluForm.Erf));
+    /// <summary>x [B, T, C] -> [B, T, C] (through [B, T, hidden]); fc1's bias is added inside the GELU pass.</summary>
+    public Tensor Forward(Tensor x) => Fc2.Forward(Fc1.ForwardGelu(x, GeluForm.Erf));
 }
