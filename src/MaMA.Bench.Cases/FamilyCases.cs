@@ -10,7 +10,8 @@ namespace MaMA.Bench.Cases;
 /// SLA at N=36 pairs, P=1369 patches (37 x 37), E=512, S_m from 4 to 12 sentences (288 rows);
 /// CLIP and NT-Xent at N=288, E=512; then plain bf16 GEMMs at two projection shapes, and three
 /// memory-bound ops of the ViT over a training batch (36 x 1374 tokens of 768): layer norm,
-/// LayerScale's broadcast multiply and the attention's head split (a permuted copy). Quick shapes keep every case and option with tiny sizes.
+/// LayerScale's broadcast multiply and the attention's head split (a permuted copy), and the MLP's
+/// fused fc1 bias + GELU (3072 wide). Quick shapes keep every case and option with tiny sizes.
 /// tools/device_bench.py lists the same cases (a test compares <see cref="Describe"/> with it).
 /// </summary>
 public static class FamilyCases
@@ -25,7 +26,8 @@ public static class FamilyCases
         matmuls: [new MatMulCase("vit qkv", 2 * 1374, 768, 2304), new MatMulCase("gpt2 c_attn", 576, 2560, 7680)],
         layerNorm: new LayerNormCase("vit b36", 36 * 1374, 768, 1e-6),
         layerScale: new LayerScaleCase("vit b36", 36 * 1374, 768),
-        qkvSplit: new QkvSplitCase("vit b36", 36, 1374, 12, 64));
+        qkvSplit: new QkvSplitCase("vit b36", 36, 1374, 12, 64),
+        biasGelu: new BiasGeluCase("vit fc1 b36", 36 * 1374, 3072));
 
     private static readonly IReadOnlyList<BenchCase> Quick = Build(
         vit: (1, 2, 33, 16), gpt2: (2, 2, 17, 32), keptKeys: [17, 9],
@@ -35,7 +37,8 @@ public static class FamilyCases
         matmuls: [new MatMulCase("vit qkv", 33, 16, 48), new MatMulCase("gpt2 c_attn", 17, 64, 96)],
         layerNorm: new LayerNormCase("vit b36", 33, 16, 1e-6),
         layerScale: new LayerScaleCase("vit b36", 33, 16),
-        qkvSplit: new QkvSplitCase("vit b36", 2, 33, 2, 8));
+        qkvSplit: new QkvSplitCase("vit b36", 2, 33, 2, 8),
+        biasGelu: new BiasGeluCase("vit fc1 b36", 33, 64));
 
     /// <summary>The cases as JSON, in order (compared with <c>tools/device_bench.py list</c>).</summary>
     public static JsonArray Describe(BenchShapes shapes) => new(Get(shapes).Select(c => (JsonNode)c.Describe()).ToArray());
@@ -45,7 +48,7 @@ public static class FamilyCases
 
     private static List<BenchCase> Build((int B, int H, int T, int D) vit, (int B, int H, int T, int D) gpt2, int[] keptKeys,
         LoraCase lora, LocalAlignmentCase sla, (int N, int E) contrastive, MatMulCase[] matmuls, LayerNormCase layerNorm,
-        LayerScaleCase layerScale, QkvSplitCase qkvSplit)
+        LayerScaleCase layerScale, QkvSplitCase qkvSplit, BiasGeluCase biasGelu)
     {
         var cases = new List<BenchCase>();
         foreach (bool bf16 in new[] { false, true })
@@ -62,6 +65,7 @@ public static class FamilyCases
         cases.Add(layerNorm);
         cases.Add(layerScale);
         cases.Add(qkvSplit);
+        cases.Add(biasGelu);
         return cases;
     }
 }

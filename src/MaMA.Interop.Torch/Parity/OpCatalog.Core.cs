@@ -31,6 +31,11 @@ public static partial class OpCatalog
         cases.Add(new("relu", [new("x", [3, 37])], x => Ops.Relu(x[0]), x => nn.functional.relu(x[0])));
         cases.Add(new("gelu_erf", [new("x", [5, 41])], x => Ops.Gelu(x[0], GeluForm.Erf), x => nn.functional.gelu(x[0])));
         cases.Add(new("gelu_tanh", [new("x", [5, 41])], x => Ops.Gelu(x[0], GeluForm.Tanh), x => nn.functional.gelu(x[0], approximate: TorchSharp.Modules.GELU.Approximate.tanh)));
+        // A linear layer's bias fused into its GELU (ViT fc1, GPT-2 c_fc): against add then GELU.
+        cases.Add(new("bias_gelu_erf", [new("y", [4, 9, 41]), new("bias", [41])], x => Ops.BiasGelu(x[0], x[1], GeluForm.Erf),
+            x => nn.functional.gelu(x[0] + x[1])));
+        cases.Add(new("bias_gelu_tanh", [new("y", [4, 9, 41]), new("bias", [41])], x => Ops.BiasGelu(x[0], x[1], GeluForm.Tanh),
+            x => nn.functional.gelu(x[0] + x[1], approximate: TorchSharp.Modules.GELU.Approximate.tanh)));
 
         // Matrix products: plain, transposed operands, batched with a shared 2-D operand, broadcast batch.
         cases.Add(new("matmul", [new("a", [17, 33]), new("b", [33, 19])], x => Ops.MatMul(x[0], x[1]), x => torch.matmul(x[0], x[1])));
