@@ -9,14 +9,18 @@ public static partial class Ops
 {
     /// <summary>
     /// GELU(y + bias): a linear layer's bias add fused into the GELU after it (the ViT MLP's fc1,
-    /// GPT-2's c_fc). y [..., C] (the product x W^T), bias [C]; returns fp32 [..., C], equal to
+    /// GPT-2's c_fc). y [..., C] (the product x W^T), bias [C]; returns [..., C], fp32 and equal to
     /// <c>Gelu(Add(y, bias), form)</c> bit for bit on the CPU and the simulator.
     /// <para>
     /// Unfused, the [rows, C] pre-activation is written by the add, read by GELU and kept for its
-    /// backward (under bf16 autocast as a bf16 copy made by a third pass). Here one pass reads y and
-    /// writes the output; the backward recomputes y + bias from the saved y, so nothing more is
-    /// stored than before. Under autocast the same pass writes the bf16 pre-activation the backward
-    /// reads instead (what <see cref="Autocast.KeepForBackward"/> would have kept).
+    /// backward. Here one pass reads y and writes the output; the backward recomputes y + bias from
+    /// the saved y, so nothing more is stored than before.
+    /// </para>
+    /// <para>
+    /// Inside a bf16 autocast scope the output is bf16, as PyTorch's GELU of a bf16 linear output is:
+    /// the next product (fc2, c_proj) would round it to bf16 anyway, so the values it multiplies are
+    /// the same, without an fp32 output and a cast pass. The pass also writes the bf16 pre-activation
+    /// the backward reads (what <see cref="Autocast.KeepForBackward"/> keeps for an unfused GELU).
     /// </para>
     /// Gradients: d pre = dy GELU'(y + bias) is y's; bias's is its sum over all leading axes.
     /// </summary>
@@ -32,29 +36,28 @@ public static partial class Ops
         Tensor yf = Dispatch.F32(y), bf = Dispatch.F32(bias);
         int c = bias.Shape[0], count = checked((int)yf.Numel), rows = c == 0 ? 0 : count / c;
         int tanh = form == GeluForm.Tanh ? 1 : 0;
-        bool record = GradMode.ShouldRecord(y, bias);
-        // Autocast keeps GELU's input as bf16 (Autocast.KeepForBackward): written here, in the forward's pass.
-        Tensor? pre16 = record && Autocast.IsEnabled ? Tensor.Empty(yf.Shape, DType.BFloat16, yf.Device) : null;
-        Tensor output = Tensor.Empty(yf.Shape, DType.Float32, yf.Device);
+        bool record = GradMode.ShouldRecord(y, bias), bf16 = Autocast.IsEnabled;
+        Tensor output = Tensor.Empty(yf.Shape, bf16 ? DType.BFloat16 : DType.Float32, yf.Device);
+        Tensor? pre16 = record && bf16 ? Tensor.Empty(yf.Shape, DType.BFloat16, yf.Device) : null;
         if (count > 0)
             Dispatch.Run(yf.Device,
-                cpu: () => ActivationsSimd.BiasGeluForward(rows, c, yf.Ptr<float>(), bf.Ptr<float>(), output.Ptr<float>(),
-                    pre16 is null ? null : pre16.Ptr<ushort>(), tanh != 0),
+                cpu: () =>
+                {
+                    if (!bf16) ActivationsSimd.BiasGeluForward(rows, c, yf.Ptr<float>(), bf.Ptr<float>(), output.Ptr<float>(), tanh != 0);
+                    else ActivationsSimd.BiasGeluForwardBf16(rows, c, yf.Ptr<float>(), bf.Ptr<float>(), output.Ptr<ushort>(),
+                        pre16 is null ? null : pre16.Ptr<ushort>(), tanh != 0);
+                },
                 ilgpu: s =>
                 {
-                    if (pre16 is null) ActivationKernels.BiasGeluForward.Launch(s, count, yf.View<float>(), bf.View<float>(), output.View<float>(), c, tanh);
-                    else ActivationKernels.BiasGeluForwardKeepBf16.Launch(s, count, yf.View<float>(), bf.View<float>(), output.View<float>(), pre16.View<ushort>(), c, tanh);
+                    if (!bf16) ActivationKernels.BiasGeluForward.Launch(s, count, yf.View<float>(), bf.View<float>(), output.View<float>(), c, tanh);
+                    else ActivationKernels.BiasGeluForwardBf16.Launch(s, count, yf.View<float>(), bf.View<float>(), output.View<ushort>(),
+                        (pre16 ?? output).View<ushort>(), c, tanh, pre16 is null ? 0 : 1);
                 });
-        if (!record)
+        if (!record || pre16 is not null)
         {
             if (!ReferenceEquals(yf, y)) yf.Dispose();
             if (!ReferenceEquals(bf, bias)) bf.Dispose();
-            return output;
-        }
-        if (pre16 is not null)
-        {
-            if (!ReferenceEquals(yf, y)) yf.Dispose();
-            if (!ReferenceEquals(bf, bias)) bf.Dispose();
+            if (!record) return output;
             return GradMode.RecordIfNeeded(output, new BiasGeluNode(y, bias, null, null, pre16, form).Owning(pre16));
         }
         return GradMode.RecordIfNeeded(output, new BiasGeluNode(y, bias, yf, bf, null, form).Owning(Node.IfCopy(yf, y), Node.IfCopy(bf, bias)));

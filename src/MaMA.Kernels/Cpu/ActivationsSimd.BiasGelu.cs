@@ -8,25 +8,42 @@ namespace MaMA.Kernels.Cpu;
 /// GELU(y + bias) over rows of C, the CPU twin of <c>Elementwise/BiasGelu.cs</c>: one pass per row,
 /// each vector's pre-activation formed in registers and handed to the same SIMD formulas as
 /// <see cref="GeluErfForward"/> / <see cref="GeluTanhForward"/> (and their backwards), so the values
-/// equal the unfused add-then-GELU bit for bit. Under autocast the forward also rounds the
-/// pre-activation to bf16, from a register spilled to the stack.
+/// equal the unfused add-then-GELU bit for bit. The bf16-autocast forward rounds the output (and,
+/// when kept, the pre-activation) to bf16 from registers spilled to the stack.
 /// </summary>
 public static unsafe partial class ActivationsSimd
 {
-    /// <summary>output [rows, c] = GELU(y + bias); <paramref name="pre16"/> (may be null) gets y + bias rounded to bf16.</summary>
-    public static void BiasGeluForward(int rows, int c, float* y, float* bias, float* output, ushort* pre16, bool tanh)
+    /// <summary>output [rows, c] = GELU(y + bias) in fp32.</summary>
+    public static void BiasGeluForward(int rows, int c, float* y, float* bias, float* output, bool tanh)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(c);
-        nint py = (nint)y, pb = (nint)bias, po = (nint)output, pk = (nint)pre16;
+        nint py = (nint)y, pb = (nint)bias, po = (nint)output;
+        CpuParallel.ForRows(rows, c, (first, count) =>
+        {
+            for (int r = first; r < first + count; r++)
+            {
+                long at = (long)r * c;
+                if (tanh) Row<GeluTanhF>((float*)py + at, (float*)pb, null, (float*)po + at, c);
+                else Row<GeluErfF>((float*)py + at, (float*)pb, null, (float*)po + at, c);
+            }
+        });
+    }
+
+    /// <summary>output16 [rows, c] = bf16(GELU(y + bias)); <paramref name="pre16"/> (may be null) gets bf16(y + bias).</summary>
+    public static void BiasGeluForwardBf16(int rows, int c, float* y, float* bias, ushort* output16, ushort* pre16, bool tanh)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(c);
+        nint py = (nint)y, pb = (nint)bias, po = (nint)output16, pk = (nint)pre16;
         CpuParallel.ForRows(rows, c, (first, count) =>
         {
             for (int r = first; r < first + count; r++)
             {
                 long at = (long)r * c;
                 ushort* k = pk == 0 ? null : (ushort*)pk + at;
-                if (tanh) Row<GeluTanhF>((float*)py + at, (float*)pb, null, (float*)po + at, k, c);
-                else Row<GeluErfF>((float*)py + at, (float*)pb, null, (float*)po + at, k, c);
+                if (tanh) RowBf16<GeluTanhF>((float*)py + at, (float*)pb, (ushort*)po + at, k, c);
+                else RowBf16<GeluErfF>((float*)py + at, (float*)pb, (ushort*)po + at, k, c);
             }
         });
     }
@@ -42,24 +59,17 @@ public static unsafe partial class ActivationsSimd
             for (int r = first; r < first + count; r++)
             {
                 long at = (long)r * c;
-                if (tanh) Row<GeluTanhB>((float*)py + at, (float*)pb, (float*)pg + at, (float*)pd + at, null, c);
-                else Row<GeluErfB>((float*)py + at, (float*)pb, (float*)pg + at, (float*)pd + at, null, c);
+                if (tanh) Row<GeluTanhB>((float*)py + at, (float*)pb, (float*)pg + at, (float*)pd + at, c);
+                else Row<GeluErfB>((float*)py + at, (float*)pb, (float*)pg + at, (float*)pd + at, c);
             }
         });
     }
 
-    /// <summary>o = TOp(y + b, g) over one row of n; k (may be null) gets y + b in bf16.</summary>
+    /// <summary>o = TOp(y + b, g) over one row of n (g unused by the forward ops).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Row<TOp>(float* y, float* b, float* g, float* o, ushort* k, int n) where TOp : struct, IPointwise
+    private static void Row<TOp>(float* y, float* b, float* g, float* o, int n) where TOp : struct, IPointwise
     {
         int i = 0;
-        if (k != null)
-        {
-            if (Vector512.IsHardwareAccelerated) i = RowLoopKeepBf16<TOp, V512>(y, b, o, k, n);
-            else if (Vector256.IsHardwareAccelerated) i = RowLoopKeepBf16<TOp, V256>(y, b, o, k, n);
-            RowLoopKeepBf16<TOp, V1>(y + i, b + i, o + i, k + i, n - i);
-            return;
-        }
         if (Vector512.IsHardwareAccelerated) i = RowLoop<TOp, V512>(y, b, g, o, n);
         else if (Vector256.IsHardwareAccelerated) i = RowLoop<TOp, V256>(y, b, g, o, n);
         RowLoop<TOp, V1>(y + i, b + i, g == null ? null : g + i, o + i, n - i);
@@ -75,21 +85,35 @@ public static unsafe partial class ActivationsSimd
         return i;
     }
 
+    /// <summary>o16 = bf16(TOp(y + b)) over one row of n; k (may be null) gets bf16(y + b).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBf16<TOp>(float* y, float* b, ushort* o16, ushort* k, int n) where TOp : struct, IPointwise
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated) i = RowLoopBf16<TOp, V512>(y, b, o16, k, n);
+        else if (Vector256.IsHardwareAccelerated) i = RowLoopBf16<TOp, V256>(y, b, o16, k, n);
+        RowLoopBf16<TOp, V1>(y + i, b + i, o16 + i, k == null ? null : k + i, n - i);
+    }
+
     /// <summary>
-    /// The forward that also keeps bf16(y + b): a loop of its own, since spilling a register to the
-    /// stack inside <see cref="RowLoop{TOp, V}"/> made the JIT compile the GELU there 3.5x slower.
+    /// The bf16 forward, a loop of its own: spilling registers to the stack inside
+    /// <see cref="RowLoop{TOp, V}"/> made the JIT compile the GELU there 3.5x slower.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int RowLoopKeepBf16<TOp, V>(float* y, float* b, float* o, ushort* k, int n) where TOp : struct, IPointwise where V : unmanaged, ISimd<V>
+    private static int RowLoopBf16<TOp, V>(float* y, float* b, ushort* o16, ushort* k, int n) where TOp : struct, IPointwise where V : unmanaged, ISimd<V>
     {
         int w = V.Count, i = 0;
         float* spill = stackalloc float[16];
         for (; i <= n - w; i += w)
         {
             V pre = V.Load(y + i) + V.Load(b + i);
-            V.Store(pre, spill);
-            for (int j = 0; j < w; j++) k[i + j] = Bf16.FromFloat(spill[j]);
-            V.Store(TOp.Apply(pre, default), o + i);
+            if (k != null)
+            {
+                V.Store(pre, spill);
+                for (int j = 0; j < w; j++) k[i + j] = Bf16.FromFloat(spill[j]);
+            }
+            V.Store(TOp.Apply(pre, default), spill);
+            for (int j = 0; j < w; j++) o16[i + j] = Bf16.FromFloat(spill[j]);
         }
         return i;
     }

@@ -22,16 +22,17 @@ public static partial class Activations
     }
 
     /// <summary>
-    /// The same, also writing the pre-activation rounded to bf16 (<paramref name="pre16"/>): what
-    /// bf16 autocast keeps for the backward, written in this pass instead of by a cast after it.
+    /// The bf16-autocast form: the output rounded to bf16 (the next product would round it anyway),
+    /// and with <paramref name="keep"/> nonzero the pre-activation in bf16 too (<paramref name="pre16"/>),
+    /// what the backward reads: both written in this pass instead of by casts after it.
     /// </summary>
     [Kernel]
-    private static void BiasGeluForwardKeepBf16Kernel(int i, [Extent("count")] ArrayView<float> y, [Extent("c")] ArrayView<float> bias,
-        [Extent("count")] ArrayView<float> output, [Extent("count")] ArrayView<ushort> pre16, int c, int tanhForm)
+    private static void BiasGeluForwardBf16Kernel(int i, [Extent("count")] ArrayView<float> y, [Extent("c")] ArrayView<float> bias,
+        [Extent("count")] ArrayView<ushort> output16, [Extent("count")] ArrayView<ushort> pre16, int c, int tanhForm, int keep)
     {
         float pre = y[i] + bias[i % c];
-        output[i] = tanhForm != 0 ? GeluTanh(pre) : GeluErf(pre);
-        pre16[i] = Bf16.FromFloat(pre);
+        output16[i] = Bf16.FromFloat(tanhForm != 0 ? GeluTanh(pre) : GeluErf(pre));
+        if (keep != 0) pre16[i] = Bf16.FromFloat(pre);
     }
 
     /// <summary>dx = dy GELU'(y + bias), from the saved fp32 y (the pre-activation is recomputed, never stored).</summary>
