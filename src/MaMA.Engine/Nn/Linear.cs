@@ -57,6 +57,21 @@ public sealed class Linear : Module
         return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
     }
 
+    /// <summary>
+    /// residual + gamma (x W^T + b), x [..., in] -> [..., out] with residual [..., out] and gamma
+    /// [out]: a residual branch ending in this layer and a LayerScale, the bias add, the scale and
+    /// the residual add in one pass (<see cref="Ops.ScaledResidual"/>); same values as
+    /// <c>Ops.Add(residual, Ops.Mul(Forward(x), gamma))</c>.
+    /// </summary>
+    public Tensor ForwardScaledResidual(Tensor x, Tensor residual, Tensor gamma)
+    {
+        ArgumentNullException.ThrowIfNull(residual);
+        if (Bias is null) return Ops.Add(residual, Ops.Mul(Forward(x), gamma));
+        if (x.Rank < 2 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} is not [..., {InFeatures}].", nameof(x));
+        return Ops.ScaledResidual(residual, Ops.MatMul(x, Weight, transposeB: true), Bias, gamma);
+    }
+
     private static float[] Uniform(Random rng, int count, double bound)
     {
         var data = new float[count];

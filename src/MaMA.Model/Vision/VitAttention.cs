@@ -37,7 +37,16 @@ public sealed class VitAttention : Module
     public Linear Proj { get; }
 
     /// <summary>x [B, T, C] -> [B, T, C].</summary>
-    public Tensor Forward(Tensor x)
+    public Tensor Forward(Tensor x) => Proj.Forward(Heads(x));
+
+    /// <summary>
+    /// The block's update residual + gamma attn(x) [B, T, C]: proj's bias add, the LayerScale
+    /// gamma [C] and the residual add in one pass (<see cref="Linear.ForwardScaledResidual"/>).
+    /// </summary>
+    public Tensor ForwardResidual(Tensor x, Tensor residual, Tensor gamma) => Proj.ForwardScaledResidual(Heads(x), residual, gamma);
+
+    /// <summary>x [B, T, C] -> the heads' outputs joined back to [B, T, C], proj's input.</summary>
+    private Tensor Heads(Tensor x)
     {
         int b = x.Shape[0], t = x.Shape[1], c = x.Shape[2];
         // [B, T, 3C] -> [B, T, 3, H, D] -> [3, B, H, T, D]; q, k, v are strided views of it.
@@ -47,6 +56,6 @@ public sealed class VitAttention : Module
         Tensor v = qkv.Narrow(0, 2, 1).Reshape(b, NumHeads, t, HeadDim);
         Tensor o = Ops.Attention(q, k, v, keyPaddingMask: null, causal: false, Scale); // [B, H, T, D]
         // [B, H, T, D] -> [B, T, H, D] -> [B, T, C]
-        return Proj.Forward(o.Transpose(1, 2).Reshape(b, t, c));
+        return o.Transpose(1, 2).Reshape(b, t, c);
     }
 }

@@ -37,10 +37,14 @@ public sealed class VitBlock : Module
 
     public LayerScale Ls2 { get; }
 
-    /// <summary>x [B, T, C] -> [B, T, C].</summary>
+    /// <summary>
+    /// x [B, T, C] -> [B, T, C]. Each branch's last bias add, its LayerScale and the residual add
+    /// run as one pass (<see cref="Ops.ScaledResidual"/>); the values are those of
+    /// x + ls(branch(norm(x))) computed op by op.
+    /// </summary>
     public Tensor Forward(Tensor x)
     {
-        x = Ops.Add(x, Ls1.Forward(Attn.Forward(Norm1.Forward(x))));
-        return Ops.Add(x, Ls2.Forward(Mlp.Forward(Norm2.Forward(x))));
+        x = Attn.ForwardResidual(Norm1.Forward(x), x, Ls1.Gamma);
+        return Mlp.ForwardResidual(Norm2.Forward(x), x, Ls2.Gamma);
     }
 }

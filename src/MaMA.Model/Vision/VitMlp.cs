@@ -23,4 +23,7 @@ public sealed class VitMlp : Module
 
     /// <summary>x [B, T, C] -> [B, T, C] (through [B, T, hidden]); fc1's bias is added inside the GELU pass.</summary>
     public Tensor Forward(Tensor x) => Fc2.Forward(Fc1.ForwardGelu(x, GeluForm.Erf));
+
+    /// <summary>The block's update residual + gamma mlp(x) [B, T, C], fc2's bias, the LayerScale gamma [C] and the residual add in one pass.</summary>
+    public Tensor ForwardResidual(Tensor x, Tensor residual, Tensor gamma) => Fc2.ForwardScaledResidual(Fc1.ForwardGelu(x, GeluForm.Erf), residual, gamma);
 }
