@@ -154,6 +154,17 @@ def bias_gelu_case(layer, rows, c):
     }
 
 
+def scaled_residual_case(layer, rows, c):
+    return {
+        "name": f"scaled_residual {layer} rows={rows} C={c}", "family": "scaled_residual", "dtype": "fp32",
+        "params": {"layer": layer, "rows": rows, "c": c},
+        "inputs": [inp("residual", [rows, c]), inp("branch", [rows, c]), inp("bias", [c]), inp("gamma", [c])],
+        # memory-bound residual + gamma (branch + bias) (fused in the engine and by torch.compile): no FLOPs counted
+        "forward_flops": 0,
+        "forward_backward_flops": 0,
+    }
+
+
 def inp(name, shape, differentiable=True):
     return {"name": name, "shape": shape, "differentiable": differentiable}
 
@@ -170,13 +181,13 @@ def cases(quick):
         matmuls = [("vit qkv", 33, 16, 48), ("gpt2 c_attn", 17, 64, 96)]
         layer_norm = ("vit b36", 33, 16, 1e-6)
         layer_scale, qkv_split = ("vit b36", 33, 16), ("vit b36", 2, 33, 2, 8)
-        bias_gelu = ("vit fc1 b36", 33, 64)
+        bias_gelu, scaled_residual = ("vit fc1 b36", 33, 64), ("vit b36", 33, 16)
     else:
         vit, gpt2, kept, lora, sla, con = (2, 12, 1374, 64), (4, 20, 144, 128), [144, 97, 61, 30], (576, 2560, 7680, 8, 4.0), (36, 1369, 512), (288, 512)
         matmuls = [("vit qkv", 2 * 1374, 768, 2304), ("gpt2 c_attn", 576, 2560, 7680)]
         layer_norm = ("vit b36", 36 * 1374, 768, 1e-6)
         layer_scale, qkv_split = ("vit b36", 36 * 1374, 768), ("vit b36", 36, 1374, 12, 64)
-        bias_gelu = ("vit fc1 b36", 36 * 1374, 3072)
+        bias_gelu, scaled_residual = ("vit fc1 b36", 36 * 1374, 3072), ("vit b36", 36 * 1374, 768)
     out = [attention_case("vit", *vit, False, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, kept, 11, bf16) for bf16 in (False, True)]
@@ -189,6 +200,7 @@ def cases(quick):
     out.append(layer_scale_case(*layer_scale))
     out.append(qkv_split_case(*qkv_split))
     out.append(bias_gelu_case(*bias_gelu))
+    out.append(scaled_residual_case(*scaled_residual))
     return out
 
 
@@ -217,6 +229,8 @@ def torch_fn(case, torch, device):
         return (lambda x, gamma: x * gamma), False
     if fam == "bias_gelu":  # eager: an add and a GELU kernel; compiled: one fused kernel
         return (lambda y, bias: F.gelu(y + bias)), True
+    if fam == "scaled_residual":  # eager: add, multiply, add; compiled: one fused kernel
+        return (lambda residual, branch, bias, gamma: residual + (branch + bias) * gamma), True
     if fam == "qkv_split":
         b, t, h, d = p["batch"], p["tokens"], p["heads"], p["head_dim"]
         return (lambda qkv: qkv.view(b, t, 3, h, d).permute(2, 0, 3, 1, 4).contiguous()), False

@@ -36,6 +36,9 @@ public static partial class OpCatalog
             x => nn.functional.gelu(x[0] + x[1])));
         cases.Add(new("bias_gelu_tanh", [new("y", [4, 9, 41]), new("bias", [41])], x => Ops.BiasGelu(x[0], x[1], GeluForm.Tanh),
             x => nn.functional.gelu(x[0] + x[1], approximate: TorchSharp.Modules.GELU.Approximate.tanh)));
+        // A transformer branch's last bias, its LayerScale and the residual add in one pass.
+        cases.Add(new("scaled_residual", [new("residual", [3, 7, 33]), new("branch", [3, 7, 33]), new("bias", [33]), new("gamma", [33])],
+            x => Ops.ScaledResidual(x[0], x[1], x[2], x[3]), x => x[0] + (x[1] + x[2]) * x[3]));
 
         // Matrix products: plain, transposed operands, batched with a shared 2-D operand, broadcast batch.
         cases.Add(new("matmul", [new("a", [17, 33]), new("b", [33, 19])], x => Ops.MatMul(x[0], x[1]), x => torch.matmul(x[0], x[1])));
