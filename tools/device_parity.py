@@ -54,6 +54,14 @@ def layer_norm(name, rows, c):
     return {"name": name, "op": "layer_norm", "bf16": False, "shape": dict(rows=rows, c=c, eps=1e-6)}
 
 
+def bias_gelu(name, rows, c):
+    return {"name": name, "op": "bias_gelu", "bf16": False, "shape": dict(rows=rows, c=c)}
+
+
+def scaled_residual(name, rows, c):
+    return {"name": name, "op": "scaled_residual", "bf16": False, "shape": dict(rows=rows, c=c)}
+
+
 def ntxent(name, n, e):
     return {"name": name, "op": "ntxent_loss", "bf16": False, "shape": dict(n=n, e=e)}
 
@@ -77,6 +85,10 @@ CASES = [
     ntxent("ntxent_odd", 33, 50),
     layer_norm("layer_norm_vit_b36", 36 * 1374, 768),
     layer_norm("layer_norm_odd", 37, 100),
+    bias_gelu("bias_gelu_vit_fc1_b36", 36 * 1374, 3072),
+    bias_gelu("bias_gelu_odd", 37, 100),
+    scaled_residual("scaled_residual_vit_b36", 36 * 1374, 768),
+    scaled_residual("scaled_residual_odd", 37, 100),
 ]
 
 
@@ -119,6 +131,13 @@ def make_inputs(torch, case, gen):
         # an offset mean, as activations have: the variance must not cancel
         x = {"x": rnd(rows, c) + 3.0, "weight": 1.0 + 0.1 * rnd(c), "bias": rnd(c), "eps": torch.tensor(s["eps"])}
         return x, ["x", "weight", "bias"], {"out": (rows, c)}
+    if op == "bias_gelu":
+        rows, c = s["rows"], s["c"]
+        return {"y": 2.0 * rnd(rows, c), "bias": rnd(c)}, ["y", "bias"], {"out": (rows, c)}
+    if op == "scaled_residual":
+        rows, c = s["rows"], s["c"]
+        x = {"residual": rnd(rows, c), "branch": rnd(rows, c), "bias": rnd(c), "gamma": rnd(c)}
+        return x, ["residual", "branch", "bias", "gamma"], {"out": (rows, c)}
     raise ValueError(op)
 
 
@@ -166,6 +185,10 @@ def reference(torch, case, x):
         return {"loss": F.cross_entropy(logits, torch.arange(n, device=a.device).repeat(2))}
     if op == "layer_norm":
         return {"out": F.layer_norm(x["x"], [x["x"].shape[-1]], x["weight"], x["bias"], float(x["eps"]))}
+    if op == "bias_gelu":
+        return {"out": F.gelu(x["y"] + x["bias"])}
+    if op == "scaled_residual":
+        return {"out": x["residual"] + (x["branch"] + x["bias"]) * x["gamma"]}
     raise ValueError(op)
 
 
