@@ -110,59 +110,35 @@ def matmul_case(layer, m, k, n):
     }
 
 
+def memory_bound_case(family, label, params, inputs):
+    """An fp32 case without a matrix product: no FLOPs counted (TFLOP/s read n/a); time ratios are the measure."""
+    return {"name": f"{family} {label}", "family": family, "dtype": "fp32", "params": params, "inputs": inputs,
+            "forward_flops": 0, "forward_backward_flops": 0}
+
+
 def layer_norm_case(layer, rows, c, eps):
-    return {
-        "name": f"layer_norm {layer} rows={rows} C={c}", "family": "layer_norm", "dtype": "fp32",
-        "params": {"layer": layer, "rows": rows, "c": c, "eps": eps},
-        "inputs": [inp("x", [rows, c]), inp("weight", [c]), inp("bias", [c])],
-        # memory-bound, no matrix product: no FLOPs counted (TFLOP/s read n/a)
-        "forward_flops": 0,
-        "forward_backward_flops": 0,
-    }
+    return memory_bound_case("layer_norm", f"{layer} rows={rows} C={c}", {"layer": layer, "rows": rows, "c": c, "eps": eps},
+                             [inp("x", [rows, c]), inp("weight", [c]), inp("bias", [c])])
 
 
-def layer_scale_case(layer, rows, c):
-    return {
-        "name": f"layer_scale {layer} rows={rows} C={c}", "family": "layer_scale", "dtype": "fp32",
-        "params": {"layer": layer, "rows": rows, "c": c},
-        "inputs": [inp("x", [rows, c]), inp("gamma", [c])],
-        # memory-bound broadcast multiply: no FLOPs counted
-        "forward_flops": 0,
-        "forward_backward_flops": 0,
-    }
+def layer_scale_case(layer, rows, c):  # LayerScale's broadcast multiply
+    return memory_bound_case("layer_scale", f"{layer} rows={rows} C={c}", {"layer": layer, "rows": rows, "c": c},
+                             [inp("x", [rows, c]), inp("gamma", [c])])
 
 
-def qkv_split_case(layer, b, t, h, d):
-    return {
-        "name": f"qkv_split {layer} B={b} T={t} H={h} D={d}", "family": "qkv_split", "dtype": "fp32",
-        "params": {"layer": layer, "batch": b, "tokens": t, "heads": h, "head_dim": d},
-        "inputs": [inp("qkv", [b, t, 3 * h * d])],
-        # memory-bound permuted copy: no FLOPs counted
-        "forward_flops": 0,
-        "forward_backward_flops": 0,
-    }
+def qkv_split_case(layer, b, t, h, d):  # the attention's head split, a permuted copy
+    return memory_bound_case("qkv_split", f"{layer} B={b} T={t} H={h} D={d}",
+                             {"layer": layer, "batch": b, "tokens": t, "heads": h, "head_dim": d}, [inp("qkv", [b, t, 3 * h * d])])
 
 
-def bias_gelu_case(layer, rows, c):
-    return {
-        "name": f"bias_gelu {layer} rows={rows} C={c}", "family": "bias_gelu", "dtype": "fp32",
-        "params": {"layer": layer, "rows": rows, "c": c},
-        "inputs": [inp("y", [rows, c]), inp("bias", [c])],
-        # memory-bound add + exact GELU (fused in the engine; torch.compile fuses it too): no FLOPs counted
-        "forward_flops": 0,
-        "forward_backward_flops": 0,
-    }
+def bias_gelu_case(layer, rows, c):  # fc1's bias + exact GELU (fused in the engine; torch.compile fuses it too)
+    return memory_bound_case("bias_gelu", f"{layer} rows={rows} C={c}", {"layer": layer, "rows": rows, "c": c},
+                             [inp("y", [rows, c]), inp("bias", [c])])
 
 
-def scaled_residual_case(layer, rows, c):
-    return {
-        "name": f"scaled_residual {layer} rows={rows} C={c}", "family": "scaled_residual", "dtype": "fp32",
-        "params": {"layer": layer, "rows": rows, "c": c},
-        "inputs": [inp("residual", [rows, c]), inp("branch", [rows, c]), inp("bias", [c]), inp("gamma", [c])],
-        # memory-bound residual + gamma (branch + bias) (fused in the engine and by torch.compile): no FLOPs counted
-        "forward_flops": 0,
-        "forward_backward_flops": 0,
-    }
+def scaled_residual_case(layer, rows, c):  # residual + gamma (branch + bias), fused in the engine and by torch.compile
+    return memory_bound_case("scaled_residual", f"{layer} rows={rows} C={c}", {"layer": layer, "rows": rows, "c": c},
+                             [inp("residual", [rows, c]), inp("branch", [rows, c]), inp("bias", [c]), inp("gamma", [c])])
 
 
 def inp(name, shape, differentiable=True):
