@@ -72,6 +72,24 @@ public sealed class Linear : Module
         return Ops.ScaledResidual(residual, Ops.MatMul(x, Weight, transposeB: true), Bias, gamma);
     }
 
+    /// <summary>
+    /// A fused attention projection's heads: x [B, T, in] -> [S, B, H, T, D] contiguous (out = S H D),
+    /// the bias added in the same pass that splits the heads (<see cref="Ops.BiasSplitHeads"/>); same
+    /// values as <c>Forward(x)</c> reshaped to [B, T, S, H, D] and permuted (2, 0, 3, 1, 4).
+    /// </summary>
+    public Tensor ForwardSplitHeads(Tensor x, int parts, int heads)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 3 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} is not [B, T, {InFeatures}].", nameof(x));
+        if (Bias is null)
+        {
+            int d = OutFeatures / (parts * heads);
+            return Forward(x).Reshape(x.Shape[0], x.Shape[1], parts, heads, d).Permute(2, 0, 3, 1, 4).Contiguous();
+        }
+        return Ops.BiasSplitHeads(Ops.MatMul(x, Weight, transposeB: true), Bias, parts, heads);
+    }
+
     private static float[] Uniform(Random rng, int count, double bound)
     {
         var data = new float[count];

@@ -49,8 +49,9 @@ public sealed class VitAttention : Module
     private Tensor Heads(Tensor x)
     {
         int b = x.Shape[0], t = x.Shape[1], c = x.Shape[2];
-        // [B, T, 3C] -> [B, T, 3, H, D] -> [3, B, H, T, D]; q, k, v are strided views of it.
-        Tensor qkv = Qkv.Forward(x).Reshape(b, t, 3, NumHeads, HeadDim).Permute(2, 0, 3, 1, 4);
+        // [B, T, 3C] -> [B, T, 3, H, D] -> [3, B, H, T, D] contiguous, the bias added in the same pass
+        // (bf16 under autocast); q, k, v are contiguous slices of it.
+        Tensor qkv = Qkv.ForwardSplitHeads(x, 3, NumHeads);
         Tensor q = qkv.Narrow(0, 0, 1).Reshape(b, NumHeads, t, HeadDim);
         Tensor k = qkv.Narrow(0, 1, 1).Reshape(b, NumHeads, t, HeadDim);
         Tensor v = qkv.Narrow(0, 2, 1).Reshape(b, NumHeads, t, HeadDim);

@@ -1,0 +1,119 @@
+using MaMA.Engine.Autograd;
+using MaMA.Engine.Nn;
+using MaMA.Engine.Tensors;
+using Device = MaMA.Engine.Devices.Device;
+using EngineOps = MaMA.Engine.Ops;
+
+namespace MaMA.Engine.Tests.Ops;
+
+/// <summary>
+/// The qkv projection's bias added in the pass that splits the heads (<see cref="EngineOps.BiasSplitHeads"/>):
+/// the values and gradients of add, reshape, permute and (under bf16 autocast) the cast attention
+/// makes, bit for bit, on the fast CPU backend and the ILGPU simulator; the output is contiguous, and
+/// under autocast bf16 with no fp32 intermediate kept.
+/// </summary>
+[TestFixture]
+[NonParallelizable] // reads the devices' allocator counters
+public sealed class BiasSplitHeadsTests
+{
+    private const int B = 2, T = 7, Parts = 3, Heads = 2, D = 5, N = Parts * Heads * D;
+
+    [TestCase("cpu", false)]
+    [TestCase("cpu", true)]
+    [TestCase("ilgpu-cpu", false)]
+    [TestCase("ilgpu-cpu", true)]
+    public void EqualsAddPermuteAndCastBitForBit(string deviceName, bool autocast)
+    {
+        Device device = Device.Parse(deviceName);
+        var rng = new Random(3);
+        float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        float[] y = Draw(B * T * N), bias = Draw(N), w = Draw(B * T * N);
+
+        Run fused = Forward(device, y, bias, w, autocast, (yy, bb) => EngineOps.BiasSplitHeads(yy, bb, Parts, Heads));
+        Run plain = Forward(device, y, bias, w, autocast, (yy, bb) =>
+        {
+            Tensor split = EngineOps.Add(yy, bb).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4);
+            return autocast ? EngineOps.Cast(split, DType.BFloat16) : split.Contiguous();
+        });
+
+        Assert.That(fused.DType, Is.EqualTo(autocast ? DType.BFloat16 : DType.Float32));
+        Assert.That(fused.Contiguous, Is.True);
+        Assert.That(fused.Output, Is.EqualTo(plain.Output), "output");
+        Assert.That(fused.YGrad, Is.EqualTo(plain.YGrad), "gradient of y's input");
+        Assert.That(fused.BiasGrad, Is.EqualTo(plain.BiasGrad), "gradient of the bias");
+        // The layout: out[s, b, h, t, d] = y[b, t, (s H + h) D + d] + bias[(s H + h) D + d].
+        int s0 = 2, b0 = 1, h0 = 1, t0 = 4, d0 = 3, j = (s0 * Heads + h0) * D + d0;
+        float expected = 1.5f * y[(b0 * T + t0) * N + j] + bias[j];
+        float got = fused.Output[(((s0 * B + b0) * Heads + h0) * T + t0) * D + d0];
+        Assert.That(got, Is.EqualTo(autocast ? BFloat16Round(expected) : expected));
+    }
+
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void UnderAutocastKeepsOnlyTheBf16Output(string deviceName)
+    {
+        // y [4, 64, 192] fp32 (192 KiB): the bf16 output is 96 KiB; no fp32 sum outlives the call.
+        Device device = Device.Parse(deviceName);
+        using Tensor leaf = Tensor.FromArray(new float[4 * 64 * 192], [4, 64, 192], device);
+        leaf.RequiresGrad = true;
+        using Tensor bias = Tensor.FromArray(new float[192], [192], device);
+        bias.RequiresGrad = true;
+        Tensor y = EngineOps.Scale(leaf, 1f);
+        long before = device.AllocatedBytes;
+        Tensor o;
+        using (Autocast.Bf16()) o = EngineOps.BiasSplitHeads(y, bias, 3, 4);
+        Assert.That(device.AllocatedBytes - before, Is.EqualTo(Memory.CachingAllocator<object>.RoundSize(4 * 64 * 192 * 2)),
+            "the bf16 output's block (rounded to its size class), nothing else");
+        Assert.That(o.ShapeArray, Is.EqualTo(new[] { 3, 4, 4, 64, 16 }));
+    }
+
+    [Test]
+    public void RejectsShapesThatDoNotSplit()
+    {
+        using Tensor y = Tensor.Zeros([2, 3, 30]);
+        using Tensor bias = Tensor.Zeros([30]);
+        using Tensor short29 = Tensor.Zeros([29]);
+        Assert.That(() => EngineOps.BiasSplitHeads(y, bias, 3, 4), Throws.ArgumentException.With.Message.Contains("S = 3 parts of 4 heads"));
+        Assert.That(() => EngineOps.BiasSplitHeads(y, short29, 3, 2), Throws.ArgumentException.With.Message.Contains("bias [29]"));
+        Assert.That(() => EngineOps.BiasSplitHeads(y, bias, 0, 2), Throws.InstanceOf<ArgumentOutOfRangeException>());
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void LinearForwardSplitHeadsEqualsForwardThenPermute(bool bias)
+    {
+        var layer = new Linear(8, N, new Random(4), bias);
+        var rng = new Random(6);
+        using Tensor x = Tensor.FromArray(Enumerable.Range(0, B * T * 8).Select(_ => (float)rng.NextDouble()).ToArray(), [B, T, 8]);
+        Tensor fused = layer.ForwardSplitHeads(x, Parts, Heads);
+        Tensor plain = layer.Forward(x).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4).Contiguous();
+        Assert.That(fused.ShapeArray, Is.EqualTo(new[] { Parts, B, Heads, T, D }));
+        Assert.That(fused.ToArray<float>(), Is.EqualTo(plain.ToArray<float>()));
+    }
+
+    private sealed record Run(DType DType, bool Contiguous, float[] Output, float[] YGrad, float[] BiasGrad);
+
+    /// <summary>y = 1.5 x (a graph activation, as the product's output is); loss = sum(out * w) with w laid out like the output.</summary>
+    private static Run Forward(Device device, float[] y, float[] bias, float[] w, bool autocast, Func<Tensor, Tensor, Tensor> f)
+    {
+        using Tensor leaf = Tensor.FromArray(y, [B, T, N], device);
+        leaf.RequiresGrad = true;
+        using Tensor b = Tensor.FromArray(bias, [N], device);
+        b.RequiresGrad = true;
+        using Tensor weights = Tensor.FromArray(w, [Parts, B, Heads, T, D], device);
+        Tensor o;
+        using (autocast ? Autocast.Bf16() : null)
+        {
+            o = f(EngineOps.Scale(leaf, 1.5f), b);
+            EngineOps.Sum(EngineOps.Mul(o, weights)).Backward();
+        }
+        return new Run(o.DType, o.IsContiguous, o.ToFloatArray(), leaf.Grad!.ToArray<float>(), b.Grad!.ToArray<float>());
+    }
+
+    private static float BFloat16Round(float v)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(v);
+        bits += 0x7FFFu + ((bits >> 16) & 1u);
+        return BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
+    }
+}
