@@ -141,6 +141,12 @@ def scaled_residual_case(layer, rows, c):  # residual + gamma (branch + bias), f
                              [inp("residual", [rows, c]), inp("branch", [rows, c]), inp("bias", [c]), inp("gamma", [c])])
 
 
+def bias_split_heads_case(layer, b, t, h, d):  # qkv's bias + head split in one pass (torch.compile fuses it too)
+    return memory_bound_case("bias_split_heads", f"{layer} B={b} T={t} H={h} D={d}",
+                             {"layer": layer, "batch": b, "tokens": t, "heads": h, "head_dim": d},
+                             [inp("y", [b, t, 3 * h * d]), inp("bias", [3 * h * d])])
+
+
 def inp(name, shape, differentiable=True):
     return {"name": name, "shape": shape, "differentiable": differentiable}
 
@@ -158,12 +164,14 @@ def cases(quick):
         layer_norm = ("vit b36", 33, 16, 1e-6)
         layer_scale, qkv_split = ("vit b36", 33, 16), ("vit b36", 2, 33, 2, 8)
         bias_gelu, scaled_residual = ("vit fc1 b36", 33, 64), ("vit b36", 33, 16)
+        bias_split_heads = ("vit b36", 2, 33, 2, 8)
     else:
         vit, gpt2, kept, lora, sla, con = (2, 12, 1374, 64), (4, 20, 144, 128), [144, 97, 61, 30], (576, 2560, 7680, 8, 4.0), (36, 1369, 512), (288, 512)
         matmuls = [("vit qkv", 2 * 1374, 768, 2304), ("gpt2 c_attn", 576, 2560, 7680)]
         layer_norm = ("vit b36", 36 * 1374, 768, 1e-6)
         layer_scale, qkv_split = ("vit b36", 36 * 1374, 768), ("vit b36", 36, 1374, 12, 64)
         bias_gelu, scaled_residual = ("vit fc1 b36", 36 * 1374, 3072), ("vit b36", 36 * 1374, 768)
+        bias_split_heads = ("vit b36", 36, 1374, 12, 64)
     out = [attention_case("vit", *vit, False, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, kept, 11, bf16) for bf16 in (False, True)]
@@ -177,6 +185,7 @@ def cases(quick):
     out.append(qkv_split_case(*qkv_split))
     out.append(bias_gelu_case(*bias_gelu))
     out.append(scaled_residual_case(*scaled_residual))
+    out.append(bias_split_heads_case(*bias_split_heads))
     return out
 
 
@@ -207,6 +216,9 @@ def torch_fn(case, torch, device):
         return (lambda y, bias: F.gelu(y + bias)), True
     if fam == "scaled_residual":  # eager: add, multiply, add; compiled: one fused kernel
         return (lambda residual, branch, bias, gamma: residual + (branch + bias) * gamma), True
+    if fam == "bias_split_heads":  # eager: an add and a permuted copy; compiled: one fused kernel
+        b, t, h, d = p["batch"], p["tokens"], p["heads"], p["head_dim"]
+        return (lambda y, bias: (y + bias).view(b, t, 3, h, d).permute(2, 0, 3, 1, 4).contiguous()), True
     if fam == "qkv_split":
         b, t, h, d = p["batch"], p["tokens"], p["heads"], p["head_dim"]
         return (lambda qkv: qkv.view(b, t, 3, h, d).permute(2, 0, 3, 1, 4).contiguous()), False

@@ -14,7 +14,7 @@ public abstract record BenchCase
     /// <summary>Stable row name in the console table and the JSON (matched by name across sides).</summary>
     public abstract string Name { get; }
 
-    /// <summary>attention, lora_linear, sla_loss, clip_loss, ntxent_loss, matmul, layer_norm, layer_scale, qkv_split, bias_gelu or scaled_residual.</summary>
+    /// <summary>attention, lora_linear, sla_loss, clip_loss, ntxent_loss, matmul, layer_norm, layer_scale, qkv_split, bias_gelu, scaled_residual or bias_split_heads.</summary>
     public abstract string Family { get; }
 
     public abstract BenchInput[] Inputs { get; }

@@ -40,7 +40,7 @@ public sealed class BenchCommandTests
         JsonElement[] rows = root.GetProperty("rows").EnumerateArray().ToArray();
         Assert.That(rows.Select(r => r.GetProperty("op").GetString()), Is.EqualTo(cases.Select(c => c.Name)));
         Assert.That(rows.Select(r => r.GetProperty("family").GetString()).Distinct(),
-            Is.EqualTo(new[] { "attention", "lora_linear", "sla_loss", "clip_loss", "ntxent_loss", "matmul", "layer_norm", "layer_scale", "qkv_split", "bias_gelu", "scaled_residual" }));
+            Is.EqualTo(new[] { "attention", "lora_linear", "sla_loss", "clip_loss", "ntxent_loss", "matmul", "layer_norm", "layer_scale", "qkv_split", "bias_gelu", "scaled_residual", "bias_split_heads" }));
         for (int i = 0; i < rows.Length; i++)
         {
             JsonElement r = rows[i];
