@@ -62,6 +62,10 @@ def scaled_residual(name, rows, c):
     return {"name": name, "op": "scaled_residual", "bf16": False, "shape": dict(rows=rows, c=c)}
 
 
+def bias_split_heads(name, b, t, h, d):
+    return {"name": name, "op": "bias_split_heads", "bf16": False, "shape": dict(b=b, t=t, h=h, d=d)}
+
+
 def ntxent(name, n, e):
     return {"name": name, "op": "ntxent_loss", "bf16": False, "shape": dict(n=n, e=e)}
 
@@ -89,6 +93,8 @@ CASES = [
     bias_gelu("bias_gelu_odd", 37, 100),
     scaled_residual("scaled_residual_vit_b36", 36 * 1374, 768),
     scaled_residual("scaled_residual_odd", 37, 100),
+    bias_split_heads("bias_split_heads_vit_b36", 36, 1374, 12, 64),
+    bias_split_heads("bias_split_heads_odd", 3, 77, 5, 24),
 ]
 
 
@@ -138,6 +144,10 @@ def make_inputs(torch, case, gen):
         rows, c = s["rows"], s["c"]
         x = {"residual": rnd(rows, c), "branch": rnd(rows, c), "bias": rnd(c), "gamma": rnd(c)}
         return x, ["residual", "branch", "bias", "gamma"], {"out": (rows, c)}
+    if op == "bias_split_heads":
+        b, t, h, d = s["b"], s["t"], s["h"], s["d"]
+        x = {"y": rnd(b, t, 3 * h * d), "bias": rnd(3 * h * d), "heads": torch.tensor(float(h))}
+        return x, ["y", "bias"], {"out": (3, b, h, t, d)}
     raise ValueError(op)
 
 
@@ -189,6 +199,10 @@ def reference(torch, case, x):
         return {"out": F.gelu(x["y"] + x["bias"])}
     if op == "scaled_residual":
         return {"out": x["residual"] + (x["branch"] + x["bias"]) * x["gamma"]}
+    if op == "bias_split_heads":
+        b, t, n = x["y"].shape
+        h = int(x["heads"])
+        return {"out": (x["y"] + x["bias"]).view(b, t, 3, h, n // (3 * h)).permute(2, 0, 3, 1, 4).contiguous()}
     raise ValueError(op)
 
 

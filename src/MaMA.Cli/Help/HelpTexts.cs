@@ -116,9 +116,8 @@ internal static class HelpTexts
 
         ["op"] =
             "usage: mama op NAME --in IN.safetensors --out OUT.safetensors [--device D] [--backward]\n" +
-            "Runs one kernel-family op (attention, bias_gelu, clip_loss, layer_norm, lora_linear, ntxent_loss, scaled_residual, sla_loss)\n" +
-            "on the named tensors of " +
-            "--in and writes its outputs to --out. With --backward the input also holds grad_<output> tensors and the\n" +
+            "Runs one kernel-family op (attention, bias_gelu, bias_split_heads, clip_loss, layer_norm, lora_linear, ntxent_loss,\n" +
+            "scaled_residual, sla_loss) on the named tensors of --in and writes its outputs to --out. With --backward the input also holds grad_<output> tensors and the\n" +
             "output gets grad_<input> for every differentiable input. Bad input exits 2 naming the tensor.\n" +
             "  NAME                the op (required)\n" +
             "  --in FILE           input tensors, safetensors (required)\n" +

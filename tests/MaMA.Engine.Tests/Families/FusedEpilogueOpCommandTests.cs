@@ -9,9 +9,9 @@ using static MaMA.Engine.Tests.Families.OpCommandHarness;
 namespace MaMA.Engine.Tests.Families;
 
 /// <summary>
-/// <c>mama op bias_gelu</c> and <c>mama op scaled_residual</c> (what the device parity check runs
-/// on the fused CUDA kernels): outputs and every gradient against TorchSharp's unfused ops on the
-/// CPU and the ILGPU simulator; a mismatched bias or branch exits 2 naming the tensor.
+/// <c>mama op bias_gelu</c>, <c>scaled_residual</c> and <c>bias_split_heads</c> (what the device
+/// parity check runs on the fused CUDA kernels): outputs and every gradient against TorchSharp's
+/// unfused ops on the CPU and the ILGPU simulator; mismatched shapes exit 2 naming the tensor.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -85,6 +85,28 @@ public sealed class FusedEpilogueOpCommandTests
         });
     }
 
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void BiasSplitHeadsMatchesTorchSharp(string device)
+    {
+        const int B = 2, T = 9, H = 3, D = 4, N = 3 * H * D;
+        float[] y = Normal(B * T * N, 9), b = Normal(N, 10), gy = Normal(B * T * N, 11);
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["y"] = Tensor.FromArray(y, [B, T, N]),
+            ["bias"] = Tensor.FromArray(b, [N]),
+            ["heads"] = Tensor.Scalar(H),
+            ["grad_out"] = Tensor.FromArray(gy, [3, B, H, T, D]),
+        };
+        Dictionary<string, float[]> got = Run("bias_split_heads", inputs, device);
+
+        using var scope = torch.NewDisposeScope();
+        TorchTensor ty = torch.tensor(y, [B, T, N]).requires_grad_(true), tb = torch.tensor(b, [N]).requires_grad_(true);
+        TorchTensor o = (ty + tb).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4).contiguous();
+        o.backward([torch.tensor(gy, [3, B, H, T, D])]);
+        Compare(got, new() { ["out"] = o.detach(), ["grad_y"] = ty.grad!, ["grad_bias"] = tb.grad! });
+    }
+
     [Test]
     public void MismatchedShapesAreUsageErrors()
     {
@@ -100,6 +122,13 @@ public sealed class FusedEpilogueOpCommandTests
         });
         Assert.That(RunOp("scaled_residual", input, output, backward: false, out stderr), Is.EqualTo(2));
         Assert.That(stderr, Does.Contain("'branch' axis 0 has size 3 but 'residual' axis 0 has size 2"));
+
+        Safetensors.Write(input, new Dictionary<string, Tensor>
+        {
+            ["y"] = Tensor.FromArray(new float[2 * 3 * 10], [2, 3, 10]), ["bias"] = Tensor.FromArray(new float[10], [10]), ["heads"] = Tensor.Scalar(2f),
+        });
+        Assert.That(RunOp("bias_split_heads", input, output, backward: false, out stderr), Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("'y' axis 2 has size 10, not a multiple of parts x heads = 6"));
     }
 
     private Dictionary<string, float[]> Run(string op, Dictionary<string, Tensor> inputs, string device)
