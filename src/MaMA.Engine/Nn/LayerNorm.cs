@@ -28,4 +28,11 @@ public sealed class LayerNorm : Module
 
     /// <summary>x [..., C] -> [..., C].</summary>
     public Tensor Forward(Tensor x) => Ops.LayerNorm(x, Weight, Bias, Eps);
+
+    /// <summary>
+    /// x [..., C] -> [..., C] for a norm whose output only feeds matrix products (a pre-norm block's
+    /// norm before qkv or fc1): bf16 inside an autocast scope, written by the norm's own pass
+    /// (<see cref="Ops.LayerNorm"/>, <c>forProduct</c>); the same values the product would read.
+    /// </summary>
+    public Tensor ForwardForProduct(Tensor x) => Ops.LayerNorm(x, Weight, Bias, Eps, forProduct: true);
 }

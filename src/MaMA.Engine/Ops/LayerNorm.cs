@@ -2,6 +2,8 @@ using MaMA.Engine.Autograd;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Cpu;
+using ILGPU;
+using MaMA.Kernels.Conversion;
 using LayerNormKernels = MaMA.Kernels.Normalization.LayerNorm;
 using LayerNormWarp = MaMA.Kernels.Normalization.LayerNormWarp;
 
@@ -25,8 +27,14 @@ public static partial class Ops
     /// torch.nn.functional.layer_norm(x, [C], weight, bias, eps): (x - mean) / sqrt(var + eps) * weight + bias
     /// with the biased variance. <paramref name="weight"/> and <paramref name="bias"/> are [C] or null.
     /// ViT uses eps 1e-6, GPT-2 1e-5. Each row's mean and 1/std are kept for the backward.
+    /// <para>
+    /// <paramref name="forProduct"/>: the output only feeds matrix products (a pre-norm block's
+    /// norms feed qkv and fc1). Inside a bf16 autocast scope it is then written in bf16, the values
+    /// the product would round it to, instead of fp32 and a cast pass; the backward is unchanged.
+    /// Outside a scope, or by default, the output is fp32 (as PyTorch's autocast keeps layer_norm).
+    /// </para>
     /// </summary>
-    public static unsafe Tensor LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps = 1e-5f)
+    public static unsafe Tensor LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps = 1e-5f, bool forProduct = false)
     {
         const string op = "layer_norm";
         Dispatch.RequireFloat(op, x);
@@ -46,7 +54,8 @@ public static partial class Ops
             bf = bias is null ? null : Dispatch.F32(bias);
         }
         int rows = checked((int)(xf.Numel / c));
-        Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
+        bool bf16Out = forProduct && Autocast.IsEnabled;
+        Tensor y = Tensor.Empty(xf.Shape, bf16Out ? DType.BFloat16 : DType.Float32, xf.Device);
         Tensor mean = Tensor.Empty([rows], DType.Float32, xf.Device);
         Tensor rstd = Tensor.Empty([rows], DType.Float32, xf.Device);
         int hasWeight = wf is null ? 0 : 1, hasBias = bf is null ? 0 : 1;
@@ -54,16 +63,31 @@ public static partial class Ops
         Tensor wArg = wf ?? xf, bArg = bf ?? xf;
         if (rows > 0)
             Dispatch.Run(xf.Device,
-                cpu: () => LayerNormSimd.Forward(rows, c, xf.Ptr<float>(), wf is null ? null : wf.Ptr<float>(), bf is null ? null : bf.Ptr<float>(),
-                    y.Ptr<float>(), mean.Ptr<float>(), rstd.Ptr<float>(), eps),
+                cpu: () =>
+                {
+                    // bf16 on the CPU is for parity, not speed: the fp32 rows, then rounded.
+                    using Tensor? y32 = bf16Out ? Tensor.Empty(xf.Shape, DType.Float32, xf.Device) : null;
+                    LayerNormSimd.Forward(rows, c, xf.Ptr<float>(), wf is null ? null : wf.Ptr<float>(), bf is null ? null : bf.Ptr<float>(),
+                        (y32 ?? y).Ptr<float>(), mean.Ptr<float>(), rstd.Ptr<float>(), eps);
+                    if (y32 is not null) Casts.FloatToBFloat16.RunCpu(checked((int)y.Numel), y32.Ptr<float>(), y.Ptr<ushort>());
+                },
                 ilgpu: s =>
                 {
-                    if (LayerNormForm.UsesWarp(s))
-                        LayerNormWarp.Forward(s, xf.View<float>(), wf is null ? default : wf.View<float>(), bf is null ? default : bf.View<float>(),
-                            y.View<float>(), mean.View<float>(), rstd.View<float>(), rows, c, eps);
+                    ArrayView<float> wv = wf is null ? default : wf.View<float>(), bv = bf is null ? default : bf.View<float>();
+                    if (LayerNormForm.UsesWarp(s) && bf16Out)
+                        LayerNormWarp.ForwardBf16(s, xf.View<float>(), wv, bv, y.View<ushort>(), mean.View<float>(), rstd.View<float>(), rows, c, eps);
+                    else if (LayerNormForm.UsesWarp(s))
+                        LayerNormWarp.Forward(s, xf.View<float>(), wv, bv, y.View<float>(), mean.View<float>(), rstd.View<float>(), rows, c, eps);
                     else
-                        LayerNormKernels.Forward.Launch(s, rows, xf.View<float>(), wArg.View<float>(), bArg.View<float>(), y.View<float>(),
+                    {
+                        // The thread form (no CUDA) writes fp32 and rounds after: the cast autocast would have made.
+                        Tensor y32 = bf16Out ? Tensor.Empty(xf.Shape, DType.Float32, xf.Device) : y;
+                        LayerNormKernels.Forward.Launch(s, rows, xf.View<float>(), wArg.View<float>(), bArg.View<float>(), y32.View<float>(),
                             mean.View<float>(), rstd.View<float>(), c, eps, hasWeight, hasBias);
+                        if (!bf16Out) return;
+                        Casts.FloatToBFloat16.Launch(s, checked((int)y.Numel), y32.View<float>(), y.View<ushort>());
+                        y32.Dispose(); // queued on the same stream: the block is reused only behind the cast
+                    }
                 });
 
         var inputs = new List<Tensor> { x };

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using MaMA.Kernels.Rows;
+using MaMA.Kernels.TensorCore;
 
 namespace MaMA.Kernels.Normalization;
 
@@ -23,7 +24,7 @@ public static class LayerNormWarp
     public static long Launches => Interlocked.Read(ref s_launches);
 
     private delegate void ForwardLauncher(AcceleratorStream stream, KernelConfig config, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias,
-        ArrayView<float> y, ArrayView<float> mean, ArrayView<float> rstd, int rows, int c, float eps, int hasWeight, int hasBias);
+        ArrayView<float> y, ArrayView<ushort> y16, ArrayView<float> mean, ArrayView<float> rstd, int rows, int c, float eps, int hasWeight, int hasBias, int bf16Out);
 
     private delegate void BackwardLauncher(AcceleratorStream stream, KernelConfig config, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> dy,
         ArrayView<float> mean, ArrayView<float> rstd, ArrayView<float> dx, int rows, int c, int hasWeight);
@@ -38,7 +39,24 @@ public static class LayerNormWarp
         int hasWeight = weight.Length > 0 ? 1 : 0, hasBias = bias.Length > 0 ? 1 : 0;
         if (hasWeight == 0) weight = x; // kernels take every view; the flags keep them unread
         if (hasBias == 0) bias = x;
-        Run(stream, rows, (launch, s, config) => launch.Forward(s, config, x, weight, bias, y, mean, rstd, rows, c, eps, hasWeight, hasBias));
+        ArrayView<ushort> unused16 = mean.Cast<ushort>();
+        Run(stream, rows, (launch, s, config) => launch.Forward(s, config, x, weight, bias, y, unused16, mean, rstd, rows, c, eps, hasWeight, hasBias, 0));
+    }
+
+    /// <summary>
+    /// The same with the output rounded to bf16 in the kernel (<paramref name="y16"/>): layer norm
+    /// feeding a product under bf16 autocast, which would round it anyway.
+    /// </summary>
+    public static void ForwardBf16(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<ushort> y16,
+        ArrayView<float> mean, ArrayView<float> rstd, int rows, int c, float eps)
+    {
+        Check(x.Length, y16.Length, mean.Length, rstd.Length, weight.Length, rows, c);
+        if (bias.Length != 0 && bias.Length < c) throw new ArgumentException($"layer norm: bias has {bias.Length} elements, c is {c}.", nameof(bias));
+        if (rows == 0) return;
+        int hasWeight = weight.Length > 0 ? 1 : 0, hasBias = bias.Length > 0 ? 1 : 0;
+        if (hasWeight == 0) weight = x;
+        if (hasBias == 0) bias = x;
+        Run(stream, rows, (launch, s, config) => launch.Forward(s, config, x, weight, bias, mean, y16, mean, rstd, rows, c, eps, hasWeight, hasBias, 1));
     }
 
     /// <summary>dx = rstd (g - mean_j g - xhat mean_j(g xhat)) with g = dy w (dy without a weight), per row.</summary>
@@ -74,8 +92,8 @@ public static class LayerNormWarp
         {
             if (!s_kernels.TryGetValue(accelerator, out var kernels))
             {
-                var forward = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    int, int, float, int, int>(ForwardKernel);
+                var forward = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>,
+                    ArrayView<float>, int, int, float, int, int, int>(ForwardKernel);
                 var backward = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                     int, int, int>(BackwardInputKernel);
                 kernels = (new ForwardLauncher(forward.Invoke), new BackwardLauncher(backward.Invoke));
@@ -85,9 +103,9 @@ public static class LayerNormWarp
         }
     }
 
-    /// <summary>The forward for the warp's row (an explicitly grouped kernel).</summary>
-    public static void ForwardKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y,
-        ArrayView<float> mean, ArrayView<float> rstd, int rows, int c, float eps, int hasWeight, int hasBias)
+    /// <summary>The forward for the warp's row (an explicitly grouped kernel); with <paramref name="bf16Out"/> nonzero the row goes to <paramref name="y16"/> in bf16.</summary>
+    public static void ForwardKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y, ArrayView<ushort> y16,
+        ArrayView<float> mean, ArrayView<float> rstd, int rows, int c, float eps, int hasWeight, int hasBias, int bf16Out)
     {
         int lane = WarpRows.Lane(), row = WarpRows.Row();
         if (row >= rows) return; // the whole warp leaves: no shuffle misses a lane
@@ -112,7 +130,8 @@ public static class LayerNormWarp
             float v = (x[start + j] - mu) * rs;
             if (hasWeight != 0) v *= weight[j];
             if (hasBias != 0) v += bias[j];
-            y[start + j] = v;
+            if (bf16Out != 0) y16[start + j] = Bf16.FromFloat(v);
+            else y[start + j] = v;
         }
     }
 

@@ -39,12 +39,13 @@ public sealed class VitBlock : Module
 
     /// <summary>
     /// x [B, T, C] -> [B, T, C]. Each branch's last bias add, its LayerScale and the residual add
-    /// run as one pass (<see cref="Ops.ScaledResidual"/>); the values are those of
-    /// x + ls(branch(norm(x))) computed op by op.
+    /// run as one pass (<see cref="Ops.ScaledResidual"/>), and under bf16 autocast the norms write
+    /// the bf16 values qkv and fc1 read; the values are those of x + ls(branch(norm(x))) computed
+    /// op by op.
     /// </summary>
     public Tensor Forward(Tensor x)
     {
-        x = Attn.ForwardResidual(Norm1.Forward(x), x, Ls1.Gamma);
-        return Mlp.ForwardResidual(Norm2.Forward(x), x, Ls2.Gamma);
+        x = Attn.ForwardResidual(Norm1.ForwardForProduct(x), x, Ls1.Gamma);
+        return Mlp.ForwardResidual(Norm2.ForwardForProduct(x), x, Ls2.Gamma);
     }
 }
