@@ -35,8 +35,14 @@ public static partial class Ops
         if (y.Rank != 3 || bias.Rank != 1 || bias.Shape[0] != y.Shape[2] || y.Shape[2] % (parts * heads) != 0)
             throw new ArgumentException($"{Name}: y must be [B, T, S H D] and bias [S H D] with S = {parts} parts of {heads} heads; got y {Shape.Format(y.Shape)}, bias {Shape.Format(bias.Shape)}.");
         int b = y.Shape[0], t = y.Shape[1], d = y.Shape[2] / (parts * heads);
-        Tensor yv = y.Reshape(b, t, parts, heads, d).Permute(2, 0, 3, 1, 4);
-        Tensor bv = bias.Reshape(parts, 1, heads, 1, d);
+        // Views for the kernel's index map only (the node's inputs are y and bias): unrecorded, and released below.
+        Tensor yv, bv;
+        using (GradMode.NoGrad())
+        {
+            using Tensor y5 = y.Reshape(b, t, parts, heads, d);
+            yv = y5.Permute(2, 0, 3, 1, 4);
+            bv = bias.Reshape(parts, 1, heads, 1, d);
+        }
         Tensor af = yv.DType == DType.Float32 ? yv : yv.To(DType.Float32), bf = bv.DType == DType.Float32 ? bv : bv.To(DType.Float32);
         int[] shape = [parts, b, heads, t, d];
         bool bf16 = Autocast.IsEnabled;
@@ -65,6 +71,8 @@ public static partial class Ops
         }
         if (!ReferenceEquals(af, yv)) af.Dispose();
         if (!ReferenceEquals(bf, bv)) bf.Dispose();
+        yv.Dispose();
+        bv.Dispose();
         return GradMode.ShouldRecord(y, bias) ? GradMode.RecordIfNeeded(output, new BiasSplitHeadsNode(y, bias, parts, heads)) : output;
     }
 
