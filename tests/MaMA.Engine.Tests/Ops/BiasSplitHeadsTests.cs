@@ -29,18 +29,20 @@ public sealed class BiasSplitHeadsTests
         float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
         float[] y = Draw(B * T * N), bias = Draw(N), w = Draw(B * T * N);
 
-        Run fused = Forward(device, y, bias, w, autocast, (yy, bb) => EngineOps.BiasSplitHeads(yy, bb, Parts, Heads));
-        Run plain = Forward(device, y, bias, w, autocast, (yy, bb) =>
+        (float[], int[])[] inputs = [(y, [B, T, N]), (bias, [N])];
+        (float[], int[]) weights = (w, [Parts, B, Heads, T, D]);
+        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t => EngineOps.BiasSplitHeads(t[0], t[1], Parts, Heads));
+        FusionHarness.Result plain = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t =>
         {
-            Tensor split = EngineOps.Add(yy, bb).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4);
+            Tensor split = EngineOps.Add(t[0], t[1]).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4);
             return autocast ? EngineOps.Cast(split, DType.BFloat16) : split.Contiguous();
         });
 
         Assert.That(fused.DType, Is.EqualTo(autocast ? DType.BFloat16 : DType.Float32));
         Assert.That(fused.Contiguous, Is.True);
         Assert.That(fused.Output, Is.EqualTo(plain.Output), "output");
-        Assert.That(fused.YGrad, Is.EqualTo(plain.YGrad), "gradient of y's input");
-        Assert.That(fused.BiasGrad, Is.EqualTo(plain.BiasGrad), "gradient of the bias");
+        Assert.That(fused.Grads[0], Is.EqualTo(plain.Grads[0]), "gradient of y's input");
+        Assert.That(fused.Grads[1], Is.EqualTo(plain.Grads[1]), "gradient of the bias");
         // The layout: out[s, b, h, t, d] = y[b, t, (s H + h) D + d] + bias[(s H + h) D + d].
         int s0 = 2, b0 = 1, h0 = 1, t0 = 4, d0 = 3, j = (s0 * Heads + h0) * D + d0;
         float expected = 1.5f * y[(b0 * T + t0) * N + j] + bias[j];
@@ -59,6 +61,7 @@ public sealed class BiasSplitHeadsTests
         using Tensor bias = Tensor.FromArray(new float[192], [192], device);
         bias.RequiresGrad = true;
         Tensor y = EngineOps.Scale(leaf, 1f);
+        FusionHarness.Settle();
         long before = device.AllocatedBytes;
         Tensor o;
         using (Autocast.Bf16()) o = EngineOps.BiasSplitHeads(y, bias, 3, 4);
@@ -89,25 +92,6 @@ public sealed class BiasSplitHeadsTests
         Tensor plain = layer.Forward(x).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4).Contiguous();
         Assert.That(fused.ShapeArray, Is.EqualTo(new[] { Parts, B, Heads, T, D }));
         Assert.That(fused.ToArray<float>(), Is.EqualTo(plain.ToArray<float>()));
-    }
-
-    private sealed record Run(DType DType, bool Contiguous, float[] Output, float[] YGrad, float[] BiasGrad);
-
-    /// <summary>y = 1.5 x (a graph activation, as the product's output is); loss = sum(out * w) with w laid out like the output.</summary>
-    private static Run Forward(Device device, float[] y, float[] bias, float[] w, bool autocast, Func<Tensor, Tensor, Tensor> f)
-    {
-        using Tensor leaf = Tensor.FromArray(y, [B, T, N], device);
-        leaf.RequiresGrad = true;
-        using Tensor b = Tensor.FromArray(bias, [N], device);
-        b.RequiresGrad = true;
-        using Tensor weights = Tensor.FromArray(w, [Parts, B, Heads, T, D], device);
-        Tensor o;
-        using (autocast ? Autocast.Bf16() : null)
-        {
-            o = f(EngineOps.Scale(leaf, 1.5f), b);
-            EngineOps.Sum(EngineOps.Mul(o, weights)).Backward();
-        }
-        return new Run(o.DType, o.IsContiguous, o.ToFloatArray(), leaf.Grad!.ToArray<float>(), b.Grad!.ToArray<float>());
     }
 
     private static float BFloat16Round(float v)

@@ -34,10 +34,12 @@ public sealed class LayerNormForProductTests
         float[] Draw(int n, float offset) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2) + offset).ToArray();
         float[] x = Draw(Rows * C, 3f), w = Draw(C, 1f), b = Draw(C, 0f), g = Draw(Rows * C, 0f);
 
-        Run fused = Forward(device, x, w, b, g, autocast, (xx, ww, bb) => EngineOps.LayerNorm(xx, ww, bb, 1e-6f, forProduct: true));
-        Run plain = Forward(device, x, w, b, g, autocast, (xx, ww, bb) =>
+        (float[], int[])[] inputs = [(x, [Rows, C]), (w, [C]), (b, [C])];
+        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 1, 1.25f, (g, [Rows, C]),
+            t => EngineOps.LayerNorm(t[0], t[1], t[2], 1e-6f, forProduct: true));
+        FusionHarness.Result plain = FusionHarness.Run(device, autocast, inputs, 1, 1.25f, (g, [Rows, C]), t =>
         {
-            Tensor y = EngineOps.LayerNorm(xx, ww, bb, 1e-6f);
+            Tensor y = EngineOps.LayerNorm(t[0], t[1], t[2], 1e-6f);
             return autocast ? EngineOps.Cast(y, DType.BFloat16) : y;
         });
 
@@ -56,29 +58,11 @@ public sealed class LayerNormForProductTests
         using Tensor leaf = Tensor.FromArray(Enumerable.Range(0, 128 * 256).Select(i => (float)Math.Sin(i)).ToArray(), [128, 256], device);
         leaf.RequiresGrad = true;
         Tensor x = EngineOps.Scale(leaf, 1f);
+        FusionHarness.Settle();
         long before = device.AllocatedBytes;
         Tensor y;
         using (Autocast.Bf16()) y = EngineOps.LayerNorm(x, null, null, 1e-6f, forProduct: true);
         Assert.That(device.AllocatedBytes - before, Is.EqualTo(128 * 256 * 2 + 2 * 512));
         Assert.That(y.DType, Is.EqualTo(DType.BFloat16));
-    }
-
-    private sealed record Run(DType DType, float[] Output, float[][] Grads);
-
-    /// <summary>x = 1.25 leaf (a graph activation); loss = sum(out * g).</summary>
-    private static Run Forward(Device device, float[] x, float[] w, float[] b, float[] g, bool autocast, Func<Tensor, Tensor, Tensor, Tensor> f)
-    {
-        Tensor[] leaves = [Tensor.FromArray(x, [Rows, C], device), Tensor.FromArray(w, [C], device), Tensor.FromArray(b, [C], device)];
-        foreach (Tensor l in leaves) l.RequiresGrad = true;
-        using Tensor weights = Tensor.FromArray(g, [Rows, C], device);
-        Tensor o;
-        using (autocast ? Autocast.Bf16() : null)
-        {
-            o = f(EngineOps.Scale(leaves[0], 1.25f), leaves[1], leaves[2]);
-            EngineOps.Sum(EngineOps.Mul(o, weights)).Backward();
-        }
-        var run = new Run(o.DType, o.ToFloatArray(), leaves.Select(l => l.Grad!.ToArray<float>()).ToArray());
-        foreach (Tensor l in leaves) l.Dispose();
-        return run;
     }
 }

@@ -32,9 +32,10 @@ public sealed class ScaledResidualTests
         int n = rows * 5 * c;
         float[] x = Draw(n, 3), y = Draw(n, 3), b = Draw(c, 1), g = Draw(c, 2), w = Draw(n, 1);
 
-        Run fused = Forward(device, shape, x, y, b, g, w, autocast, (r, br, bias, gamma) => EngineOps.ScaledResidual(r, br, bias, gamma));
-        Run plain = Forward(device, shape, x, y, b, g, w, autocast,
-            (r, br, bias, gamma) => EngineOps.Add(r, EngineOps.Mul(EngineOps.Add(br, bias), gamma)));
+        (float[], int[])[] inputs = [(x, shape), (y, shape), (b, [c]), (g, [c])];
+        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 2, 1.5f, (w, shape), t => EngineOps.ScaledResidual(t[0], t[1], t[2], t[3]));
+        FusionHarness.Result plain = FusionHarness.Run(device, autocast, inputs, 2, 1.5f, (w, shape),
+            t => EngineOps.Add(t[0], EngineOps.Mul(EngineOps.Add(t[1], t[2]), t[3])));
 
         Assert.That(fused.Output, Is.EqualTo(plain.Output), "output");
         for (int i = 0; i < 4; i++) Assert.That(fused.Grads[i], Is.EqualTo(plain.Grads[i]), $"gradient {i} (residual, branch, bias, gamma)");
@@ -81,6 +82,7 @@ public sealed class ScaledResidualTests
         gamma.RequiresGrad = gammaTrains;
         Tensor r = EngineOps.Scale(rLeaf, 1f), y = EngineOps.Scale(yLeaf, 1f);
 
+        FusionHarness.Settle();
         long before = device.AllocatedBytes;
         device.ResetPeakAllocatedBytes();
         Tensor z;
@@ -117,26 +119,5 @@ public sealed class ScaledResidualTests
         Tensor plain = EngineOps.Add(residual, EngineOps.Mul(layer.Forward(x), gamma));
         Assert.That(fused.GradFn!.Name, Is.EqualTo("scaled_residual"));
         Assert.That(fused.ToArray<float>(), Is.EqualTo(plain.ToArray<float>()));
-    }
-
-    private sealed record Run(float[] Output, float[][] Grads);
-
-    /// <summary>residual and branch are graph activations (1.5 x leaf, as a product's output is); loss = sum(z * w).</summary>
-    private static Run Forward(Device device, int[] shape, float[] x, float[] y, float[] b, float[] g, float[] w, bool autocast,
-        Func<Tensor, Tensor, Tensor, Tensor, Tensor> f)
-    {
-        int c = shape[^1];
-        Tensor[] leaves = [Tensor.FromArray(x, shape, device), Tensor.FromArray(y, shape, device), Tensor.FromArray(b, [c], device), Tensor.FromArray(g, [c], device)];
-        foreach (Tensor l in leaves) l.RequiresGrad = true;
-        using Tensor weights = Tensor.FromArray(w, shape, device);
-        Tensor z;
-        using (autocast ? Autocast.Bf16() : null)
-        {
-            z = f(EngineOps.Scale(leaves[0], 1.5f), EngineOps.Scale(leaves[1], 1.5f), leaves[2], leaves[3]);
-            EngineOps.Sum(EngineOps.Mul(z, weights)).Backward();
-        }
-        var run = new Run(z.ToArray<float>(), leaves.Select(l => l.Grad!.ToArray<float>()).ToArray());
-        foreach (Tensor l in leaves) l.Dispose();
-        return run;
     }
 }
