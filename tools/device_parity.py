@@ -58,8 +58,8 @@ def bias_gelu(name, rows, c):
     return {"name": name, "op": "bias_gelu", "bf16": False, "shape": dict(rows=rows, c=c)}
 
 
-def scaled_residual(name, rows, c):
-    return {"name": name, "op": "scaled_residual", "bf16": False, "shape": dict(rows=rows, c=c)}
+def scaled_residual(name, rows, c, gamma=True):
+    return {"name": name, "op": "scaled_residual", "bf16": False, "shape": dict(rows=rows, c=c, gamma=gamma)}
 
 
 def bias_split_heads(name, b, t, h, d):
@@ -93,6 +93,7 @@ CASES = [
     bias_gelu("bias_gelu_odd", 37, 100),
     scaled_residual("scaled_residual_vit_b36", 36 * 1374, 768),
     scaled_residual("scaled_residual_odd", 37, 100),
+    scaled_residual("scaled_residual_no_gamma_odd", 37, 100, gamma=False),
     bias_split_heads("bias_split_heads_vit_b36", 36, 1374, 12, 64),
     bias_split_heads("bias_split_heads_odd", 3, 77, 5, 24),
 ]
@@ -142,8 +143,10 @@ def make_inputs(torch, case, gen):
         return {"y": 2.0 * rnd(rows, c), "bias": rnd(c)}, ["y", "bias"], {"out": (rows, c)}
     if op == "scaled_residual":
         rows, c = s["rows"], s["c"]
-        x = {"residual": rnd(rows, c), "branch": rnd(rows, c), "bias": rnd(c), "gamma": rnd(c)}
-        return x, ["residual", "branch", "bias", "gamma"], {"out": (rows, c)}
+        x = {"residual": rnd(rows, c), "branch": rnd(rows, c), "bias": rnd(c)}
+        if s["gamma"]:
+            x["gamma"] = rnd(c)
+        return x, [k for k in ("residual", "branch", "bias", "gamma") if k in x], {"out": (rows, c)}
     if op == "bias_split_heads":
         b, t, h, d = s["b"], s["t"], s["h"], s["d"]
         x = {"y": rnd(b, t, 3 * h * d), "bias": rnd(3 * h * d), "heads": torch.tensor(float(h))}
@@ -198,7 +201,8 @@ def reference(torch, case, x):
     if op == "bias_gelu":
         return {"out": F.gelu(x["y"] + x["bias"])}
     if op == "scaled_residual":
-        return {"out": x["residual"] + (x["branch"] + x["bias"]) * x["gamma"]}
+        pre = x["branch"] + x["bias"]
+        return {"out": x["residual"] + (pre * x["gamma"] if "gamma" in x else pre)}
     if op == "bias_split_heads":
         b, t, n = x["y"].shape
         h = int(x["heads"])

@@ -11,7 +11,10 @@ namespace MaMA.Kernels.Cpu;
 /// </summary>
 public static unsafe class ScaledResidualSimd
 {
-    /// <summary>z [rows, c] = residual + (branch + bias) gamma; <paramref name="pre16"/> (may be null) gets bf16(branch + bias).</summary>
+    /// <summary>
+    /// z [rows, c] = residual + (branch + bias) gamma, or residual + (branch + bias) when
+    /// <paramref name="gamma"/> is null; <paramref name="pre16"/> (may be null) gets bf16(branch + bias).
+    /// </summary>
     public static void Forward(int rows, int c, float* residual, float* branch, float* bias, float* gamma, float* z, ushort* pre16)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
@@ -24,9 +27,18 @@ public static unsafe class ScaledResidualSimd
                 long at = (long)r * c;
                 float* rr = (float*)pr + at, yy = (float*)py + at, zz = (float*)pz + at;
                 int i = 0;
-                if (Vector512.IsHardwareAccelerated) i = ForwardLoop<V512>(rr, yy, (float*)pb, (float*)pg, zz, c);
-                else if (Vector256.IsHardwareAccelerated) i = ForwardLoop<V256>(rr, yy, (float*)pb, (float*)pg, zz, c);
-                for (; i < c; i++) zz[i] = rr[i] + (yy[i] + ((float*)pb)[i]) * ((float*)pg)[i];
+                if (pg == 0)
+                {
+                    if (Vector512.IsHardwareAccelerated) i = ForwardLoop<V512>(rr, yy, (float*)pb, zz, c);
+                    else if (Vector256.IsHardwareAccelerated) i = ForwardLoop<V256>(rr, yy, (float*)pb, zz, c);
+                    for (; i < c; i++) zz[i] = rr[i] + (yy[i] + ((float*)pb)[i]);
+                }
+                else
+                {
+                    if (Vector512.IsHardwareAccelerated) i = ForwardLoop<V512>(rr, yy, (float*)pb, (float*)pg, zz, c);
+                    else if (Vector256.IsHardwareAccelerated) i = ForwardLoop<V256>(rr, yy, (float*)pb, (float*)pg, zz, c);
+                    for (; i < c; i++) zz[i] = rr[i] + (yy[i] + ((float*)pb)[i]) * ((float*)pg)[i];
+                }
                 if (pk != 0)
                 {
                     // A second, cache-hot sweep over the row: rounding inside the vector loop would need a stack spill there.
@@ -62,6 +74,15 @@ public static unsafe class ScaledResidualSimd
     {
         int w = V.Count, i = 0;
         for (; i <= n - w; i += w) V.Store(V.Load(r + i) + (V.Load(y + i) + V.Load(b + i)) * V.Load(g + i), z + i);
+        return i;
+    }
+
+    /// <summary>Without a scale: z = r + (y + b).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int ForwardLoop<V>(float* r, float* y, float* b, float* z, int n) where V : unmanaged, ISimd<V>
+    {
+        int w = V.Count, i = 0;
+        for (; i <= n - w; i += w) V.Store(V.Load(r + i) + (V.Load(y + i) + V.Load(b + i)), z + i);
         return i;
     }
 

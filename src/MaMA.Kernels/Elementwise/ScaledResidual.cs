@@ -4,21 +4,23 @@ using MaMA.Kernels.TensorCore;
 namespace MaMA.Kernels.Elementwise;
 
 /// <summary>
-/// The ViT block's residual update with LayerScale, z = residual + gamma (branch + bias), in one
-/// pass: the branch is the bias-free product of the block's last linear layer (attention's proj, the
-/// MLP's fc2), so the bias add, the LayerScale multiply and the residual add, three passes over
-/// [rows, C] unfused, become one. All views contiguous [rows, C] (count = rows C) or [C]; element i
-/// has channel i % c. Computed as (branch + bias) * gamma then + residual, the unfused order.
+/// A transformer block's residual update, z = residual + gamma (branch + bias), in one pass: the
+/// branch is the bias-free product of the branch's last linear layer (the ViT's proj and fc2 with
+/// LayerScale gamma; GPT-2's c_proj with <c>hasGamma</c> 0, no scale), so the bias add, the scale
+/// and the residual add, up to three passes over [rows, C] unfused, become one. All views
+/// contiguous [rows, C] (count = rows C) or [C]; element i has channel i % c. Computed as
+/// (branch + bias) * gamma then + residual, the unfused order; without gamma the view is unread.
 /// </summary>
 public static partial class ScaledResidual
 {
     /// <summary>z = residual + (branch + bias) gamma.</summary>
     [Kernel]
     private static void ForwardKernel(int i, [Extent("count")] ArrayView<float> residual, [Extent("count")] ArrayView<float> branch,
-        [Extent("c")] ArrayView<float> bias, [Extent("c")] ArrayView<float> gamma, [Extent("count")] ArrayView<float> z, int c)
+        [Extent("c")] ArrayView<float> bias, [Extent("c")] ArrayView<float> gamma, [Extent("count")] ArrayView<float> z, int c, int hasGamma)
     {
         int j = i % c;
-        z[i] = residual[i] + (branch[i] + bias[j]) * gamma[j];
+        float pre = branch[i] + bias[j];
+        z[i] = residual[i] + (hasGamma != 0 ? pre * gamma[j] : pre);
     }
 
     /// <summary>The same, also writing bf16(branch + bias) (<paramref name="pre16"/>): what autocast keeps for gamma's gradient.</summary>

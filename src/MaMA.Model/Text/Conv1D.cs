@@ -44,6 +44,19 @@ public sealed class Conv1D : Module
         return x.Rank == 1 ? y.Reshape(OutFeatures) : y;
     }
 
+    /// <summary>
+    /// residual + (x W + b), x [..., in] -> [..., out] with residual [..., out]: a residual branch
+    /// ending in this layer, the bias add and the residual add in one pass (<see cref="Ops.ScaledResidual"/>
+    /// without a scale); same values as <c>Ops.Add(residual, Forward(x))</c>.
+    /// </summary>
+    public Tensor ForwardResidual(Tensor x, Tensor residual)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank < 2 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"Conv1D({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} is not [..., {InFeatures}].", nameof(x));
+        return Ops.ScaledResidual(residual, Ops.MatMul(x, Weight), Bias, gamma: null);
+    }
+
     /// <summary>GELU(x W + b), x [..., in] -> [..., out], the bias add inside the GELU pass (<see cref="Ops.BiasGelu"/>); same values as GELU after <see cref="Forward"/>.</summary>
     public Tensor ForwardGelu(Tensor x, GeluForm form)
     {

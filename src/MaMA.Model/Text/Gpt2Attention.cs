@@ -48,7 +48,14 @@ public sealed class Gpt2Attention : Module
     public Module CProj { get; }
 
     /// <summary>x [B, T, C], attentionMask [B, T] (1 keep, 0 pad) -> [B, T, C].</summary>
-    public Tensor Forward(Tensor x, Tensor attentionMask)
+    public Tensor Forward(Tensor x, Tensor attentionMask) => Gpt2Projection.Forward(CProj, MixHeads(x, attentionMask));
+
+    /// <summary>The block's update residual + attn(x) [B, T, C]: c_proj's bias add and the residual add in one pass.</summary>
+    public Tensor ForwardResidual(Tensor x, Tensor attentionMask, Tensor residual) =>
+        Gpt2Projection.ForwardResidual(CProj, MixHeads(x, attentionMask), residual);
+
+    /// <summary>x [B, T, C] -> the heads' outputs merged back to [B, T, C], c_proj's input.</summary>
+    private Tensor MixHeads(Tensor x, Tensor attentionMask)
     {
         int b = x.Size(0), t = x.Size(1), c = x.Size(2);
         Tensor qkv = Gpt2Projection.Forward(CAttn, x);                                   // [B, T, 3C]
@@ -57,7 +64,6 @@ public sealed class Gpt2Attention : Module
         Tensor k = Ops.Narrow(heads, 1, Heads, Heads);
         Tensor v = Ops.Narrow(heads, 1, 2 * Heads, Heads);
         Tensor o = Ops.Attention(q, k, v, attentionMask, causal: true, Scale);           // [B, H, T, D]
-        Tensor merged = Ops.Permute(o, 0, 2, 1, 3).Reshape(b, t, c);                     // [B, T, C]
-        return Gpt2Projection.Forward(CProj, merged);
+        return Ops.Permute(o, 0, 2, 1, 3).Reshape(b, t, c);                              // [B, T, C]
     }
 }

@@ -28,10 +28,14 @@ public sealed class Gpt2Block : Module
 
     public Gpt2Mlp Mlp { get; }
 
-    /// <summary>x [B, T, C], attentionMask [B, T] -> [B, T, C].</summary>
+    /// <summary>
+    /// x [B, T, C], attentionMask [B, T] -> [B, T, C]. Each branch's c_proj bias and the residual add
+    /// run as one pass, and under bf16 autocast ln_1 and ln_2 write the bf16 values c_attn and c_fc
+    /// read; the values are those of the block computed op by op.
+    /// </summary>
     public Tensor Forward(Tensor x, Tensor attentionMask)
     {
-        Tensor h = Ops.Add(x, Attn.Forward(Ln1.Forward(x), attentionMask));
-        return Ops.Add(h, Mlp.Forward(Ln2.Forward(h)));
+        Tensor h = Attn.ForwardResidual(Ln1.ForwardForProduct(x), attentionMask, x);
+        return Mlp.ForwardResidual(Ln2.ForwardForProduct(h), h);
     }
 }

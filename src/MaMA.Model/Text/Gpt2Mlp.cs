@@ -27,4 +27,7 @@ public sealed class Gpt2Mlp : Module
 
     /// <summary>x [B, T, C] -> [B, T, C].</summary>
     public Tensor Forward(Tensor x) => Gpt2Projection.Forward(CProj, Gpt2Projection.ForwardGelu(CFc, x, Form));
+
+    /// <summary>The block's update residual + mlp(x) [B, T, C]: c_proj's bias add and the residual add in one pass.</summary>
+    public Tensor ForwardResidual(Tensor x, Tensor residual) => Gpt2Projection.ForwardResidual(CProj, Gpt2Projection.ForwardGelu(CFc, x, Form), residual);
 }

@@ -37,6 +37,14 @@ internal static class Gpt2Projection
         _ => throw new InvalidOperationException($"Not a GPT-2 projection: {projection.GetType().Name}."),
     };
 
+    /// <summary>residual + <see cref="Forward"/>: a plain Conv1D adds its bias and the residual in one pass.</summary>
+    public static Tensor ForwardResidual(Module projection, Tensor x, Tensor residual) => projection switch
+    {
+        Conv1D conv => conv.ForwardResidual(x, residual),
+        LoraLinear lora => Ops.Add(residual, lora.Forward(x)),
+        _ => throw new InvalidOperationException($"Not a GPT-2 projection: {projection.GetType().Name}."),
+    };
+
     /// <summary>GELU of <see cref="Forward"/>: a plain Conv1D adds its bias inside the GELU pass; LoRA's kernel adds it in its own epilogue.</summary>
     public static Tensor ForwardGelu(Module projection, Tensor x, GeluForm form) => projection switch
     {

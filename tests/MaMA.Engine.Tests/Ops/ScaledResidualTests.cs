@@ -42,6 +42,28 @@ public sealed class ScaledResidualTests
         Assert.That(fused.Grads[3].Select(MathF.Abs).Max(), Is.GreaterThan(1e-2f), "gamma's gradient is not trivially zero");
     }
 
+    // Without gamma (GPT-2's c_proj): residual + (branch + bias), against add then add.
+    [TestCase("cpu", false)]
+    [TestCase("cpu", true)]
+    [TestCase("ilgpu-cpu", false)]
+    [TestCase("ilgpu-cpu", true)]
+    public void WithoutGammaEqualsAddAddBitForBit(string deviceName, bool autocast)
+    {
+        Device device = Device.Parse(deviceName);
+        var rng = new Random(17);
+        float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 6 - 3)).ToArray();
+        int[] shape = [4, 5, 37];
+        (float[], int[])[] inputs = [(Draw(740), shape), (Draw(740), shape), (Draw(37), [37])];
+        (float[], int[]) weights = (Draw(740), shape);
+
+        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 2, 1.5f, weights, t => EngineOps.ScaledResidual(t[0], t[1], t[2], gamma: null));
+        FusionHarness.Result plain = FusionHarness.Run(device, autocast, inputs, 2, 1.5f, weights, t => EngineOps.Add(t[0], EngineOps.Add(t[1], t[2])));
+
+        Assert.That(fused.Output, Is.EqualTo(plain.Output), "output");
+        for (int i = 0; i < 3; i++) Assert.That(fused.Grads[i], Is.EqualTo(plain.Grads[i]), $"gradient {i} (residual, branch, bias)");
+        Assert.That(fused.Grads[2].Select(MathF.Abs).Max(), Is.GreaterThan(1e-2f), "the bias gradient is not trivially zero");
+    }
+
     [Test]
     public void GradientsMatchTheFormulaInDouble()
     {
@@ -93,6 +115,25 @@ public sealed class ScaledResidualTests
         Assert.That(kept, Is.EqualTo(expected), "sizes are powers of two: the allocator's rounding adds nothing");
         Assert.That(peak, Is.EqualTo(kept), "no temporary");
         GC.KeepAlive(z);
+    }
+
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void WithoutGammaKeepsNothingForTheBackward(string deviceName)
+    {
+        // [64, 256] fp32 = 64 KiB: only the output outlives the call, with or without autocast.
+        Device device = Device.Parse(deviceName);
+        using Tensor rLeaf = Tensor.FromArray(new float[64 * 256], [64, 256], device);
+        using Tensor yLeaf = Tensor.FromArray(new float[64 * 256], [64, 256], device);
+        using Tensor bias = Tensor.FromArray(new float[256], [256], device);
+        rLeaf.RequiresGrad = yLeaf.RequiresGrad = bias.RequiresGrad = true;
+        Tensor r = EngineOps.Scale(rLeaf, 1f), y = EngineOps.Scale(yLeaf, 1f);
+        FusionHarness.Settle();
+        long before = device.AllocatedBytes;
+        Tensor z;
+        using (Autocast.Bf16()) z = EngineOps.ScaledResidual(r, y, bias, gamma: null);
+        Assert.That(device.AllocatedBytes - before, Is.EqualTo(64 * 256 * 4));
+        Assert.That(z.GradFn!.Name, Is.EqualTo("bias_residual"));
     }
 
     [Test]
