@@ -26,9 +26,18 @@ public sealed class DeviceOutOfMemoryException : Exception, Kernels.Cpu.IDeviceO
     public long? LimitBytes { get; }
 
     private static string Describe(string device, long requested, long allocated, long? limit, string what) =>
-        $"Out of memory on {device}: could not allocate {MiB(requested)}{what} with {MiB(allocated)} already held by tensors" +
-        (limit is { } l ? $" (device memory limit {MiB(l)}, {DeviceMemoryLimit.Variable})" : "") +
+        $"Out of memory on {device}: could not allocate {Size(requested)}{what} with {Size(allocated)} already held by tensors" +
+        (limit is { } l ? $" (device memory limit {Size(l)}, {DeviceMemoryLimit.Variable})" : "") +
         ". Lower the micro-batch size, enable activation checkpointing or train in bf16.";
 
-    private static string MiB(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";
+    /// <summary>
+    /// MiB with one decimal from 1 MiB up, KiB below, bytes below 1 KiB: the request that fails when
+    /// tensors fill the device to the last block is often small, and "0.0 MiB" would say nothing.
+    /// </summary>
+    internal static string Size(long bytes) => bytes switch
+    {
+        >= 1L << 20 => FormattableString.Invariant($"{bytes / (1024.0 * 1024.0):F1} MiB"),
+        >= 1L << 10 => FormattableString.Invariant($"{bytes / 1024.0:F1} KiB"),
+        _ => FormattableString.Invariant($"{bytes} B"),
+    };
 }

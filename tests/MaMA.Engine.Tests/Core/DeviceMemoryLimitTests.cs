@@ -31,6 +31,16 @@ public sealed class DeviceMemoryLimitTests
         Assert.That(e.Message, Does.Contain($"MAMA_DEVICE_MEMORY_LIMIT='{text}' is not a memory size"));
     }
 
+    [TestCase(512L, "512 B")]
+    [TestCase(1536L, "1.5 KiB")]
+    [TestCase(1048575L, "1024.0 KiB")]
+    [TestCase(3L << 20, "3.0 MiB")]
+    public void SmallRequestsAreNamedInUnitsThatShowThem(long requested, string shown)
+    {
+        var e = new DeviceOutOfMemoryException("test", requested, 127L << 20, 128L << 20, null);
+        Assert.That(e.Message, Does.StartWith($"Out of memory on test: could not allocate {shown} with 127.0 MiB already held by tensors"));
+    }
+
     [Test]
     public void AnAllocationOverTheCapThrowsWithTheNumbersAndWhatToDo()
     {
