@@ -97,7 +97,8 @@ public static unsafe partial class ActivationsSimd
 
     /// <summary>
     /// The bf16 forward, a loop of its own: spilling registers to the stack inside
-    /// <see cref="RowLoop{TOp, V}"/> made the JIT compile the GELU there 3.5x slower.
+    /// <see cref="RowLoop{TOp, V}"/> made the JIT compile the GELU there several times slower (a
+    /// one-off timing while writing it; `bench ops --only bias_gelu` times the fp32 loop).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int RowLoopBf16<TOp, V>(float* y, float* b, ushort* o16, ushort* k, int n) where TOp : struct, IPointwise where V : unmanaged, ISimd<V>
