@@ -21,17 +21,27 @@ public static partial class Ops
     /// A query row that sees no key (all keys padded, or causal with every earlier key padded) gets
     /// an output of 0 and zero gradients; PyTorch's scaled_dot_product_attention gives NaN there.
     /// </para>
+    /// <para>
+    /// <paramref name="joinHeads"/>: the output is [B, T, H D], the heads joined as the output
+    /// projection reads them, in q's dtype when q, k, v are all 16-bit (bf16 under autocast: the
+    /// projection's operand, as PyTorch's SDPA returns it), else fp32. The CPU and tensor-core kernels
+    /// write it in place, which saves the permuted copy after the op (and under autocast the cast
+    /// before the projection); the backward reads its gradient where it lies. The values are those of
+    /// <c>Attention(...).Transpose(1, 2).Reshape(B, T, H D)</c> (rounded to the 16-bit dtype); the
+    /// gradients match it where O is fp32, and where O is bf16 the backward's rowsum(dO * O) reads the
+    /// bf16 O, as FlashAttention's does.
+    /// </para>
     /// Memory: the backward keeps q, k, v in their own dtype, the output and the per-row log-sum-exp
     /// [B, H, T], and recomputes probabilities from them. The flash and tensor-core kernels never
     /// allocate a T x T matrix; the GEMM forms (CUDA with cuBLAS: <see cref="AttentionForward"/>,
     /// <see cref="AttentionBackward"/>) hold one for a chunk of heads at a time.
     /// </summary>
-    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale)
+    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale, bool joinHeads = false)
     {
         if (Autocast.Lowers(q, k, v))
         {
             Tensor lq = Autocast.Lower(q), lk = Autocast.Lower(k), lv = Autocast.Lower(v);
-            return Autocast.OwnCopies(Attention(lq, lk, lv, keyPaddingMask, causal, scale), (lq, q), (lk, k), (lv, v));
+            return Autocast.OwnCopies(Attention(lq, lk, lv, keyPaddingMask, causal, scale, joinHeads), (lq, q), (lk, k), (lv, v));
         }
         const string name = "attention";
         ArgumentNullException.ThrowIfNull(q);
@@ -84,21 +94,33 @@ public static partial class Ops
             using (GradMode.NoGrad())
                 keep = Contiguous(Cast(keyPaddingMask, DType.Float32));
 
-        Tensor o = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+        // The output: [B, H, T, D] fp32, or joined [B, T, H D] in q's dtype when all three are 16-bit.
+        // The CPU kernel writes fp32 in either layout, the tensor cores either layout in fp32 or bf16;
+        // other cases (a 16-bit joined output on the CPU, joined heads on the other ILGPU kernels)
+        // stage fp32 [B, H, T, D] (CPU: joined) and turn it into the output in one pass at the end.
+        DType outType = joinHeads && sixteen ? q.DType : DType.Float32;
+        int[] outShape = joinHeads ? [batch, t, heads * d] : [batch, heads, t, d];
+        bool cpu = q.Device.IsCpu;
+        bool staged = joinHeads && (cpu ? outType != DType.Float32 : !tensorCores);
+        Tensor target = staged
+            ? temps.Own(Tensor.Empty(cpu ? outShape : q.Shape, DType.Float32, q.Device))
+            : Tensor.Empty(outShape, outType, q.Device);
+        bool writeJoined = joinHeads && (cpu || tensorCores);
         Tensor lse = Tensor.Empty([batch, heads, t], DType.Float32, q.Device);
         int rows = batch * heads * t;
         if (rows > 0)
             Dispatch.Run(q.Device,
                 cpu: () => AttentionCpu.Forward(batch, heads, t, d, qf.Ptr<float>(), kf.Ptr<float>(), vf.Ptr<float>(),
-                    keep is null ? null : keep.Ptr<float>(), causal, scale, o.Ptr<float>(), lse.Ptr<float>()),
+                    keep is null ? null : keep.Ptr<float>(), causal, scale, target.Ptr<float>(), lse.Ptr<float>(), writeJoined),
                 ilgpu: s =>
                 {
                     if (tensorCores)
                     {
                         // bf16 (or opted-in fp32) on CUDA / the simulator: TensorCorePath.Attention.cs. The backward of bf16 q, k, v too.
-                        TensorCoreAttentionForward(q, k, v, keep, o, lse, batch, heads, t, d, causal, scale);
+                        TensorCoreAttentionForward(q, k, v, keep, target, lse, batch, heads, t, d, causal, scale, writeJoined);
                         return;
                     }
+                    Tensor o = target;
                     // Kernels always read a mask; the stream is in order, so the buffer may go back to the cache at once.
                     using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
                     Tensor keepAll = keep ?? ones!;
@@ -112,10 +134,28 @@ public static partial class Ops
                     FlashKernels.AttentionForward.Launch(s, rows, qf.View<float>(), kf.View<float>(), vf.View<float>(), keepAll.View<float>(),
                         o.View<float>(), lse.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
                 });
+        Tensor output = staged ? Joined(target, outType, cpu, outShape) : target;
         // Owned by the node: lse, and the mask and q, k, v copies the op made (contiguous or fp32 forms of views).
-        Node node = new AttentionNode(sixteen ? [q, k, v] : [qf, kf, vf], qs, ks, vs, keep, o, lse, causal, scale)
+        Node node = new AttentionNode(sixteen ? [q, k, v] : [qf, kf, vf], qs, ks, vs, keep, output, lse, causal, scale, joinHeads)
             .Owning(lse, Node.IfCopy(keep, keyPaddingMask), Node.IfCopy(qs, q), Node.IfCopy(ks, k), Node.IfCopy(vs, v));
-        return GradMode.RecordIfNeeded(o, node);
+        return GradMode.RecordIfNeeded(output, node);
+    }
+
+    /// <summary>
+    /// The joined output [B, T, H D] in <paramref name="dtype"/> from a staged fp32 result: the CPU's
+    /// joined one (a cast), or [B, H, T, D] from the other ILGPU kernels (one permuted copy or cast).
+    /// </summary>
+    private static Tensor Joined(Tensor staged, DType dtype, bool joinedAlready, int[] shape)
+    {
+        using (GradMode.NoGrad())
+        {
+            Tensor src = joinedAlready ? staged : staged.Transpose(1, 2);
+            Tensor y = dtype == DType.Float32 ? Contiguous(src) : Cast(src, dtype);
+            if (joinedAlready) return y;
+            Tensor joined = y.Reshape(shape); // a view with its own reference to y's storage
+            y.Dispose();
+            return joined;
+        }
     }
 
     /// <summary>
@@ -126,7 +166,7 @@ public static partial class Ops
     /// other 16-bit ones are widened for the fp32 kernels. Gradients are rounded back to the input's dtype.
     /// </summary>
     private sealed class AttentionNode(Tensor[] inputs, Tensor savedQ, Tensor savedK, Tensor savedV, Tensor? keep, Tensor o, Tensor lse, bool causal,
-        float scale) : Node(inputs)
+        float scale, bool joinHeads) : Node(inputs)
     {
         public override string Name => "attention";
 
@@ -135,7 +175,7 @@ public static partial class Ops
             using var temps = new TempScope();
             // bf16-saved q, k, v on CUDA / the simulator: the tensor-core backward (TensorCorePath.AttentionBackward.cs).
             (Tensor dq, Tensor dk, Tensor dv) = UsesTensorCoreAttentionBackward(savedQ, savedK, savedV)
-                ? TensorCoreAttentionBackwardPass(savedQ, savedK, savedV, keep, o, lse, gradOutput, causal, scale)
+                ? TensorCoreAttentionBackwardPass(savedQ, savedK, savedV, keep, o, lse, gradOutput, causal, scale, joinHeads)
                 : Fp32Backward(temps.F32(savedQ), temps.F32(savedK), temps.F32(savedV), gradOutput);
             if (Edges[0].DType == DType.Float32) return [dq, dk, dv];
             Tensor?[] rounded = [Cast(dq, Edges[0].DType), Cast(dk, Edges[1].DType), Cast(dv, Edges[2].DType)];
@@ -147,8 +187,13 @@ public static partial class Ops
 
         private unsafe (Tensor Dq, Tensor Dk, Tensor Dv) Fp32Backward(Tensor q, Tensor k, Tensor v, Tensor gradOutput)
         {
-            Tensor g = Dispatch.F32(gradOutput);
+            using var temps = new TempScope();
             int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
+            // o and dO as fp32 in the layout the kernels read: the CPU's takes joined heads as they are,
+            // the other ILGPU kernels [B, H, T, D] (a joined pair is permuted back here).
+            bool cpu = q.Device.IsCpu, unjoin = joinHeads && !cpu;
+            Tensor g = temps.F32(unjoin ? Unjoined(gradOutput, batch, t, heads, d) : gradOutput);
+            Tensor of = temps.F32(unjoin ? Unjoined(o, batch, t, heads, d) : o);
             Tensor dq = Tensor.Empty(q.Shape, DType.Float32, q.Device);
             Tensor dk = Tensor.Empty(q.Shape, DType.Float32, q.Device);
             Tensor dv = Tensor.Empty(q.Shape, DType.Float32, q.Device);
@@ -156,14 +201,14 @@ public static partial class Ops
             if (rows > 0)
                 Dispatch.Run(q.Device,
                     cpu: () => AttentionCpu.Backward(batch, heads, t, d, q.Ptr<float>(), k.Ptr<float>(), v.Ptr<float>(),
-                        keep is null ? null : keep.Ptr<float>(), causal, scale, o.Ptr<float>(), lse.Ptr<float>(), g.Ptr<float>(),
-                        dq.Ptr<float>(), dk.Ptr<float>(), dv.Ptr<float>()),
+                        keep is null ? null : keep.Ptr<float>(), causal, scale, of.Ptr<float>(), lse.Ptr<float>(), g.Ptr<float>(),
+                        dq.Ptr<float>(), dk.Ptr<float>(), dv.Ptr<float>(), joinHeads),
                     ilgpu: s =>
                     {
                         using Tensor delta = Tensor.Empty([batch, heads, t], DType.Float32, q.Device);
                         using Tensor? ones = keep is null ? Tensor.Ones([batch, t], q.Device) : null;
                         Tensor keepAll = keep ?? ones!;
-                        FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
+                        FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), of.View<float>(), delta.View<float>(), d);
                         if (AttentionBackward.UsesGemm(s))
                         {
                             // Batched GEMMs over chunks of heads (cuBLAS on CUDA): AttentionGemmBackward.cs.
@@ -178,5 +223,8 @@ public static partial class Ops
                     });
             return (dq, dk, dv);
         }
+
+        /// <summary>A joined [B, T, H D] tensor seen as [B, H, T, D] (a view; the caller's F32 makes it contiguous).</summary>
+        private static Tensor Unjoined(Tensor x, int batch, int t, int heads, int d) => x.Reshape(batch, t, heads, d).Transpose(1, 2);
     }
 }

@@ -1,6 +1,7 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
+using ILGPU;
 using MaMA.Kernels.TensorCore;
 
 namespace MaMA.Engine;
@@ -21,20 +22,27 @@ public static partial class Ops
         && TensorCoreAttention.Fits(((IlgpuDevice)device).Accelerator, headDim);
 
     /// <summary>
-    /// o [B, H, T, D] and lse [B, H, T] (fp32, contiguous) from q, k, v in bf16 (fp32 operands are
-    /// rounded into fresh bf16 copies, not recorded: the backward takes the fp32 tensors). Inputs are
-    /// made contiguous and 16-byte aligned for cp.async. <paramref name="keep"/> is the fp32 [B, T] mask or null.
+    /// o and lse [B, H, T] (fp32, contiguous) from q, k, v in bf16 (fp32 operands are rounded into
+    /// fresh bf16 copies, not recorded: the backward takes the fp32 tensors). o is contiguous fp32 or
+    /// bf16 (the kernel rounds in its store), [B, H, T, D] or, when <paramref name="joinHeads"/>,
+    /// [B, T, H D]. Inputs are made contiguous and 16-byte aligned for cp.async.
+    /// <paramref name="keep"/> is the fp32 [B, T] mask or null.
     /// </summary>
     private static void TensorCoreAttentionForward(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o, Tensor lse,
-        int batch, int heads, int t, int d, bool causal, float scale)
+        int batch, int heads, int t, int d, bool causal, float scale, bool joinHeads)
     {
         using var scope = new TempScope();
         using (GradMode.NoGrad())
         {
             Tensor q16 = Bf16Aligned(q, scope), k16 = Bf16Aligned(k, scope), v16 = Bf16Aligned(v, scope);
             var s = ((IlgpuDevice)o.Device).Stream;
-            TensorCoreAttention.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), keep is null ? default : keep.View<float>(),
-                o.View<float>(), lse.View<float>(), batch, heads, t, d, causal, scale);
+            ArrayView<float> mask = keep is null ? default : keep.View<float>();
+            if (o.DType == DType.BFloat16)
+                TensorCoreAttention.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), mask, o.View<ushort>(), lse.View<float>(),
+                    batch, heads, t, d, causal, scale, joinHeads);
+            else
+                TensorCoreAttention.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), mask, o.View<float>(), lse.View<float>(),
+                    batch, heads, t, d, causal, scale, joinHeads);
         }
     }
 

@@ -27,12 +27,16 @@ public static partial class Ops
         && TensorCoreAttentionBackward.Fits(((IlgpuDevice)q.Device).Accelerator, q.Size(3));
 
     /// <summary>
-    /// dq, dk, dv [B, H, T, D] (fp32) from bf16 q, k, v, the forward's fp32 output o and lse, and the
-    /// output gradient: delta = rowsum(dO * O) in fp32 (FlashAttention.AttentionRowDot), dO rounded to
-    /// bf16, then the tensor-core FlashAttention-2 backward. <paramref name="keep"/>: the fp32 [B, T] mask or null.
+    /// dq, dk, dv [B, H, T, D] (fp32) from bf16 q, k, v, the forward's output o and lse, and the
+    /// output gradient: delta = rowsum(dO * O) in fp32, dO rounded to bf16, then the tensor-core
+    /// FlashAttention-2 backward. o is fp32 [B, H, T, D] (delta by FlashAttention.AttentionRowDot on
+    /// fp32 dO), or, when <paramref name="joinHeads"/>, bf16 [B, T, H D] with dO in the same layout:
+    /// dO is rounded to bf16 where it lies (nothing when it already is), delta is read from the bf16
+    /// pair (AttentionRowDotJoinedBf16) and the kernel loads dO's tiles from the joined rows.
+    /// <paramref name="keep"/>: the fp32 [B, T] mask or null.
     /// </summary>
     internal static (Tensor Dq, Tensor Dk, Tensor Dv) TensorCoreAttentionBackwardPass(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o,
-        Tensor lse, Tensor gradOutput, bool causal, float scale)
+        Tensor lse, Tensor gradOutput, bool causal, float scale, bool joinHeads = false)
     {
         int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
         Tensor dq = Tensor.Empty(q.Shape, DType.Float32, q.Device);
@@ -43,14 +47,25 @@ public static partial class Ops
         using var scope = new TempScope();
         using (GradMode.NoGrad())
         {
-            Tensor g = scope.F32(gradOutput);
             var s = ((IlgpuDevice)q.Device).Stream;
             Tensor delta = scope.Own(Tensor.Empty([batch, heads, t], DType.Float32, q.Device));
-            FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
-            Tensor q16 = Bf16Aligned(q, scope), k16 = Bf16Aligned(k, scope), v16 = Bf16Aligned(v, scope), g16 = Bf16Aligned(g, scope);
+            Tensor g16;
+            if (joinHeads)
+            {
+                g16 = Bf16Aligned(gradOutput, scope);
+                Tensor o16 = Bf16Aligned(o, scope);
+                FlashKernels.AttentionRowDotJoinedBf16.Launch(s, rows, g16.View<ushort>(), o16.View<ushort>(), delta.View<float>(), d, heads, t);
+            }
+            else
+            {
+                Tensor g = scope.F32(gradOutput);
+                FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
+                g16 = Bf16Aligned(g, scope);
+            }
+            Tensor q16 = Bf16Aligned(q, scope), k16 = Bf16Aligned(k, scope), v16 = Bf16Aligned(v, scope);
             TensorCoreAttentionBackward.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), g16.View<ushort>(),
                 lse.View<float>(), delta.View<float>(), keep is null ? default : keep.View<float>(),
-                dq.View<float>(), dk.View<float>(), dv.View<float>(), batch, heads, t, d, causal, scale);
+                dq.View<float>(), dk.View<float>(), dv.View<float>(), batch, heads, t, d, causal, scale, gJoined: joinHeads);
         }
         return (dq, dk, dv);
     }

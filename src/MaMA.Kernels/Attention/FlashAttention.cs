@@ -1,4 +1,5 @@
 using ILGPU;
+using MaMA.Kernels.TensorCore;
 
 namespace MaMA.Kernels.Attention;
 
@@ -75,6 +76,24 @@ public static partial class FlashAttention
     {
         long ro = (long)r * d;
         delta[r] = Dot(dO, ro, o, ro, d);
+    }
+
+    /// <summary>
+    /// delta[b, h, i] = sum_c dO[b, i, h, c] o[b, i, h, c] for bf16 dO and o with the heads joined
+    /// ([B, T, H, D], the layout of a joined-heads forward output and its gradient): r runs over the
+    /// joined rows (b T + i) H + h, so both reads are contiguous; delta is [B, H, T] as the backward
+    /// kernels index it. Products and the sum in fp32, in column order (as <see cref="AttentionRowDotKernel"/>).
+    /// </summary>
+    [Kernel(CpuGrain = 64)]
+    private static void AttentionRowDotJoinedBf16Kernel(int r, [Extent("(long)count * d")] ArrayView<ushort> dO,
+        [Extent("(long)count * d")] ArrayView<ushort> o, [Extent("count")] ArrayView<float> delta, int d, int heads, int t)
+    {
+        int bt = r / heads, h = r - bt * heads;
+        int b = bt / t, i = bt - b * t;
+        long ro = (long)r * d;
+        float sum = 0f;
+        for (int c = 0; c < d; c++) sum += Bf16.ToFloat(dO[ro + c]) * Bf16.ToFloat(o[ro + c]);
+        delta[((long)b * heads + h) * t + i] = sum;
     }
 
     /// <summary>

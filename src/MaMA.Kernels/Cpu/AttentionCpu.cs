@@ -5,8 +5,10 @@ using System.Runtime.Intrinsics;
 namespace MaMA.Kernels.Cpu;
 
 /// <summary>
-/// Flash attention for the fast CPU backend: contiguous fp32 q, k, v, o [B, H, T, D], an optional
-/// key mask keep [B, T] (0 = padded key), causal or not, scores scale * q . k. The CPU twin of
+/// Flash attention for the fast CPU backend: contiguous fp32 q, k, v [B, H, T, D], o (and the
+/// backward's dO) [B, H, T, D] or, with joinHeads, [B, T, H, D] (the heads joined as the output
+/// projection reads them: a row of o is written in place, no copy after), an optional key mask
+/// keep [B, T] (0 = padded key), causal or not, scores scale * q . k. The CPU twin of
 /// <c>Attention/FlashAttention.cs</c> (same definitions, including output 0 and lse = +inf for a
 /// query row that sees no key), arranged for SIMD and caches:
 /// <list type="bullet">
@@ -29,11 +31,15 @@ public static unsafe class AttentionCpu
     /// <summary>Keys per block: S^T and P^T tiles are [KeyBlock, Br] (16 KiB with AVX-512).</summary>
     public const int KeyBlock = 64;
 
-    /// <summary>Flash attention forward: o and lse ([B, H, T]) from q, k, v; keep may be null (no padding).</summary>
-    public static void Forward(int batch, int heads, int t, int d, float* q, float* k, float* v, float* keep, bool causal, float scale, float* o, float* lse)
+    /// <summary>
+    /// Flash attention forward: o and lse ([B, H, T]) from q, k, v; keep may be null (no padding).
+    /// o is [B, H, T, D], or [B, T, H, D] when <paramref name="joinHeads"/>.
+    /// </summary>
+    public static void Forward(int batch, int heads, int t, int d, float* q, float* k, float* v, float* keep, bool causal, float scale, float* o, float* lse,
+        bool joinHeads = false)
     {
         Check(batch, heads, t, d);
-        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, null, null, null, null);
+        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, null, null, null, null, joinHeads);
         if (Vector512.IsHardwareAccelerated) ForwardAll<V512>(p);
         else if (Vector256.IsHardwareAccelerated) ForwardAll<V256>(p);
         else ForwardAll<V1>(p);
@@ -41,13 +47,14 @@ public static unsafe class AttentionCpu
 
     /// <summary>
     /// Flash attention backward from the saved o and lse: dq, dk, dv (each [B, H, T, D], overwritten)
-    /// for the upstream gradient dO.
+    /// for the upstream gradient dO. o and dO are [B, H, T, D], or [B, T, H, D] when
+    /// <paramref name="joinHeads"/> (the forward's layout).
     /// </summary>
     public static void Backward(int batch, int heads, int t, int d, float* q, float* k, float* v, float* keep, bool causal, float scale,
-        float* o, float* lse, float* dO, float* dq, float* dk, float* dv)
+        float* o, float* lse, float* dO, float* dq, float* dk, float* dv, bool joinHeads = false)
     {
         Check(batch, heads, t, d);
-        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, dO, dq, dk, dv);
+        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, dO, dq, dk, dv, joinHeads);
         if (Vector512.IsHardwareAccelerated) BackwardAll<V512>(p);
         else if (Vector256.IsHardwareAccelerated) BackwardAll<V256>(p);
         else BackwardAll<V1>(p);
@@ -63,12 +70,18 @@ public static unsafe class AttentionCpu
 
     /// <summary>The arguments of one call (pointers kept as fields so work items can share them).</summary>
     private readonly struct Problem(int batch, int heads, int t, int d, float* q, float* k, float* v, float* keep, bool causal, float scale,
-        float* o, float* lse, float* dO, float* dq, float* dk, float* dv)
+        float* o, float* lse, float* dO, float* dq, float* dk, float* dv, bool joinHeads)
     {
         public readonly int Batch = batch, Heads = heads, T = t, D = d;
         public readonly float* Q = q, K = k, V = v, Keep = keep, O = o, Lse = lse, DO = dO, DQ = dq, DK = dk, DV = dv;
         public readonly bool Causal = causal;
         public readonly float Scale = scale;
+
+        /// <summary>Elements between consecutive rows of one head in o and dO: D, or H D when the heads are joined.</summary>
+        public int OutStride => joinHeads ? Heads * D : D;
+
+        /// <summary>Where row 0 of head bh = b H + h starts in o and dO: bh T D, or (b T H + h) D when the heads are joined.</summary>
+        public long OutHead(int bh) => joinHeads ? ((long)(bh / Heads) * T * Heads + bh % Heads) * D : (long)bh * T * D;
     }
 
     // ---------------------------------------------------------------- forward
@@ -179,18 +192,19 @@ public static unsafe class AttentionCpu
             int ldv = d;
             if (dp != d)
             {
-                PadRows(vb, d, bc, vpad, dp);
+                PadRows(vb, d, d, bc, vpad, dp);
                 vb = vpad;
                 ldv = dp;
             }
             Gemm<TV>(nq, dp, bc, s, 1, br, vb, ldv, acc, dp, accumulate: true);
         }
 
-        float* oh = p.O + headOffset;
+        float* oh = p.O + p.OutHead(bh);
+        int os = p.OutStride;
         float* lh = p.Lse + (long)bh * t;
         for (int i = 0; i < nq; i++)
         {
-            float* dst = oh + (long)(i0 + i) * d;
+            float* dst = oh + (long)(i0 + i) * os;
             if (l[i] > 0f)
             {
                 float inv = 1f / l[i];
@@ -255,7 +269,9 @@ public static unsafe class AttentionCpu
     {
         int w = TV.Count, br = 4 * w, t = p.T, d = p.D;
         long headOffset = (long)bh * t * d;
-        float* qh = p.Q + headOffset, kh = p.K + headOffset, vh = p.V + headOffset, oh = p.O + headOffset, doh = p.DO + headOffset;
+        float* qh = p.Q + headOffset, kh = p.K + headOffset, vh = p.V + headOffset;
+        float* oh = p.O + p.OutHead(bh), doh = p.DO + p.OutHead(bh);
+        int os = p.OutStride; // row stride of oh and doh
         float* dqh = p.DQ + headOffset, dkh = p.DK + headOffset, dvh = p.DV + headOffset;
         float* lh = p.Lse + (long)bh * t;
         float* keep = p.Keep == null ? null : p.Keep + (long)(bh / p.Heads) * t;
@@ -276,7 +292,7 @@ public static unsafe class AttentionCpu
             for (int i = 0; i < t; i++)
             {
                 qDst[i] = qh[(long)i * d + c] * p.Scale;
-                gDst[i] = doh[(long)i * d + c];
+                gDst[i] = doh[(long)i * os + c];
             }
             for (int i = t; i < tp; i++) qDst[i] = gDst[i] = 0f;
         }
@@ -284,7 +300,7 @@ public static unsafe class AttentionCpu
         {
             lse[i] = lh[i];
             float sum = 0f;
-            for (int c = 0; c < d; c++) sum += doh[(long)i * d + c] * oh[(long)i * d + c];
+            for (int c = 0; c < d; c++) sum += doh[(long)i * os + c] * oh[(long)i * os + c];
             delta[i] = sum;
         }
         for (int i = t; i < tp; i++)
@@ -296,7 +312,7 @@ public static unsafe class AttentionCpu
 
         // Row operands with whole vectors: the tensors themselves, or zero-padded copies.
         float* qRows = qh, kRows = kh, gRows = doh, dqRows = dqh;
-        int ld = d;
+        int ld = d, ldg = os;
         if (dp != d)
         {
             float* pad = lane + br;
@@ -304,10 +320,10 @@ public static unsafe class AttentionCpu
             kRows = qRows + (long)t * dp;
             gRows = kRows + (long)t * dp;
             dqRows = gRows + (long)t * dp;
-            PadRows(qh, d, t, qRows, dp);
-            PadRows(kh, d, t, kRows, dp);
-            PadRows(doh, d, t, gRows, dp);
-            ld = dp;
+            PadRows(qh, d, d, t, qRows, dp);
+            PadRows(kh, d, d, t, kRows, dp);
+            PadRows(doh, d, os, t, gRows, dp);
+            ld = ldg = dp;
         }
         new Span<float>(dqRows, checked(t * ld)).Clear();
         TV scale = TV.Splat(p.Scale);
@@ -335,7 +351,7 @@ public static unsafe class AttentionCpu
                             TV.Store(prob * (TV.Load(dsp + cv) - TV.Load(delta + i0 + cv)) * scale, dsp + cv);
                         }
                     }
-                    Gemm<TV>(bc, dp, nq, s, br, 1, gRows + (long)i0 * ld, ld, dvAcc, dp, accumulate: true);
+                    Gemm<TV>(bc, dp, nq, s, br, 1, gRows + (long)i0 * ldg, ldg, dvAcc, dp, accumulate: true);
                     Gemm<TV>(bc, dp, nq, ds, br, 1, qRows + (long)i0 * ld, ld, dkAcc, dp, accumulate: true);
                     Gemm<TV>(nq, dp, bc, ds, 1, br, kRows + (long)j0 * ld, ld, dqRows + (long)i0 * ld, ld, accumulate: true);
                 }
@@ -398,12 +414,12 @@ public static unsafe class AttentionCpu
         for (int c = 0; c < n; c += TV.Count) TV.Store(TV.Load(row + c) * f, row + c);
     }
 
-    /// <summary>Copies rows of d floats into rows of dp floats, zero-filling columns d..dp.</summary>
-    private static void PadRows(float* src, int d, int rows, float* dst, int dp)
+    /// <summary>Copies rows of d floats (<paramref name="srcStride"/> apart) into rows of dp floats, zero-filling columns d..dp.</summary>
+    private static void PadRows(float* src, int d, int srcStride, int rows, float* dst, int dp)
     {
         for (int r = 0; r < rows; r++)
         {
-            new ReadOnlySpan<float>(src + (long)r * d, d).CopyTo(new Span<float>(dst + (long)r * dp, d));
+            new ReadOnlySpan<float>(src + (long)r * srcStride, d).CopyTo(new Span<float>(dst + (long)r * dp, d));
             new Span<float>(dst + (long)r * dp + d, dp - d).Clear();
         }
     }

@@ -18,5 +18,9 @@ public struct AttentionArgs
     public int Causal, HasMask;
     /// <summary>The full multiplier on q . k (ViT 1/sqrt(D); GPT-2 1/sqrt(D)/(layer + 1)).</summary>
     public float Scale;
+    /// <summary>1: the output is [B, T, H, D] (heads joined), 0: [B, H, T, D].</summary>
+    public int JoinHeads;
+    /// <summary>1: the output is bf16 (the kernel's o16 view), 0: fp32 (o).</summary>
+    public int OutBf16;
     public long QAddress, KAddress, VAddress;
 }

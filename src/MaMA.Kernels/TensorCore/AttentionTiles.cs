@@ -18,10 +18,12 @@ internal static class AttentionTiles
     /// <summary>
     /// cp.async of rows [row0, row0 + 64) of one head's [T, D] into a [64][pitch] tile: 16-byte
     /// chunks (8 bf16), 64 D / 8 of them over 128 threads, consecutive threads on consecutive chunks
-    /// of a row (coalesced); rows at or past T are zero-filled.
+    /// of a row (coalesced); rows at or past T are zero-filled. The head's row 0 is at element
+    /// <paramref name="head"/> and its rows are <paramref name="stride"/> elements apart: D for
+    /// [B, H, T, D], H D for heads joined as [B, T, H, D] (a multiple of 8, so chunks stay 16-byte aligned).
     /// </summary>
     public static void LoadTile<TMma>(TMma mma, ArrayView<ushort> smem, uint sbase, int tileStart, ArrayView<ushort> src, long address,
-        long head, int row0, int t, int d, int pitch, int tid)
+        long head, int stride, int row0, int t, int d, int pitch, int tid)
         where TMma : struct, IMma
     {
         // A fixed number of chunks per thread (4 at D = 64, 8 at D = 128: constants in the kernels' code).
@@ -32,7 +34,7 @@ internal static class AttentionTiles
             int c = tid + i * Threads;
             int r = c / chunksPerRow, col = (c - r * chunksPerRow) << 3;
             bool valid = row0 + r < t;
-            long element = valid ? head + (long)(row0 + r) * d + col : head;
+            long element = valid ? head + (long)(row0 + r) * stride + col : head;
             mma.CopyAsync16(smem, sbase, tileStart + r * pitch + col, src, element, address + 2 * element, valid);
         }
     }
@@ -41,16 +43,19 @@ internal static class AttentionTiles
     /// The double-buffered stream of tile pairs (K and V in the forward, Q and dO in the backward):
     /// when <paramref name="more"/>, start loading the next pair into the other buffers and wait for
     /// the current pair only (cp.async groups complete in order); else wait for everything. Then the
-    /// group's barrier, so every thread sees the current pair.
+    /// group's barrier, so every thread sees the current pair. The first tensor is [B, H, T, D] (head
+    /// at <paramref name="head"/>, rows D apart); the second's head and row stride are its own
+    /// (<see cref="LoadTile"/>).
     /// </summary>
     public static void NextPairOrWait<TMma>(TMma mma, bool more, ArrayView<ushort> smem, uint sbase, int firstTile, ArrayView<ushort> first,
-        long firstAddress, int secondTile, ArrayView<ushort> second, long secondAddress, long head, int row0, int t, int d, int pitch, int tid)
+        long firstAddress, int secondTile, ArrayView<ushort> second, long secondAddress, long head, long secondHead, int secondStride,
+        int row0, int t, int d, int pitch, int tid)
         where TMma : struct, IMma
     {
         if (more)
         {
-            LoadTile(mma, smem, sbase, firstTile, first, firstAddress, head, row0, t, d, pitch, tid);
-            LoadTile(mma, smem, sbase, secondTile, second, secondAddress, head, row0, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, firstTile, first, firstAddress, head, d, row0, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, secondTile, second, secondAddress, secondHead, secondStride, row0, t, d, pitch, tid);
             mma.CommitAsync();
             mma.WaitAsync(1);
         }

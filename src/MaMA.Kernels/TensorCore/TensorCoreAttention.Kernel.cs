@@ -24,8 +24,11 @@ public struct FragC8
 ///   O += P V (4 x D/8 mma, V fragments by ldmatrix.x4.trans)
 /// K/V tile kt + 1 streams in by cp.async while tile kt is multiplied (two buffers, one group each)
 /// </code>
-/// The output is fp32 [B, H, T, D] and the natural-log log-sum-exp [B, H, T] that the existing fp32
-/// backward kernels take (+inf and a zero row for a query that sees no key, as the fp32 kernel).
+/// The output is [B, H, T, D], or [B, T, H, D] with <see cref="AttentionArgs.JoinHeads"/> (the heads
+/// joined as the output projection reads them), in fp32 (<c>o</c>) or, with
+/// <see cref="AttentionArgs.OutBf16"/>, bf16 (<c>o16</c>, rounded to nearest even); and the
+/// natural-log log-sum-exp [B, H, T] that the backward kernels take (+inf and a zero row for a
+/// query that sees no key, as the fp32 kernel).
 /// </summary>
 public static partial class TensorCoreAttention
 {
@@ -42,7 +45,7 @@ public static partial class TensorCoreAttention
     /// <typeparamref name="TDim"/> the head size (<see cref="HeadDim64"/>, <see cref="HeadDim128"/>), a constant in the code.
     /// </summary>
     public static void FlashAttentionKernel<TMma, TDim>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
-        ArrayView<float> o, ArrayView<float> lse, AttentionArgs p)
+        ArrayView<float> o, ArrayView<ushort> o16, ArrayView<float> lse, AttentionArgs p)
         where TMma : struct, IMma
         where TDim : struct, IHeadDim
     {
@@ -67,11 +70,11 @@ public static partial class TensorCoreAttention
         int nTiles = (kvEnd + BlockKV - 1) / BlockKV;
 
         // Q and the first K/V tile: one cp.async group.
-        LoadTile(mma, smem, sbase, qTile, q, p.QAddress, head, q0, t, d, pitch, tid);
+        LoadTile(mma, smem, sbase, qTile, q, p.QAddress, head, d, q0, t, d, pitch, tid);
         if (nTiles > 0)
         {
-            LoadTile(mma, smem, sbase, kTiles, k, p.KAddress, head, 0, t, d, pitch, tid);
-            LoadTile(mma, smem, sbase, vTiles, v, p.VAddress, head, 0, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, kTiles, k, p.KAddress, head, d, 0, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, vTiles, v, p.VAddress, head, d, 0, t, d, pitch, tid);
         }
         mma.CommitAsync();
 
@@ -89,7 +92,7 @@ public static partial class TensorCoreAttention
         {
             int next = (kt + 1) & 1;
             NextPairOrWait(mma, kt + 1 < nTiles, smem, sbase, kTiles + next * tile, k, p.KAddress, vTiles + next * tile, v, p.VAddress,
-                head, (kt + 1) * BlockKV, t, d, pitch, tid);
+                head, head, d, (kt + 1) * BlockKV, t, d, pitch, tid);
 
             int kv0 = kt * BlockKV;
             // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing.
@@ -160,8 +163,11 @@ public static partial class TensorCoreAttention
         lA = QuadSum(lA);
         lB = QuadSum(lB);
         float invA = lA > 0f ? 1f / lA : 0f, invB = lB > 0f ? 1f / lB : 0f;
-        Store(o, o0, head, rowA, rowB, t, d, colT, invA, invB);
-        if (d > 64) Store(o, o1, head, rowA, rowB, t, d, 64 + colT, invA, invB);
+        // The output's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
+        var dst = new OutRows(o, o16, p.OutBf16 != 0, p.JoinHeads != 0 ? OutRows.JoinedHead(bh, p.Heads, t, d) : head,
+            p.JoinHeads != 0 ? p.Heads * d : d);
+        Store(dst, o0, rowA, rowB, t, colT, invA, invB);
+        if (d > 64) Store(dst, o1, rowA, rowB, t, 64 + colT, invA, invB);
         if ((lane & 3) == 0)
         {
             // Natural log-sum-exp of the scaled scores: scale m + ln l.
@@ -259,32 +265,22 @@ public static partial class TensorCoreAttention
     }
 
     /// <summary>Rows A and B of a 16 x 64 O tile, columns col0 + 8j (+1), divided by the row sums; rows past T are dropped.</summary>
-    private static void Store(ArrayView<float> o, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0, float invA, float invB)
+    private static void Store(OutRows dst, FragC8 f, int rowA, int rowB, int t, int col0, float invA, float invB)
     {
-        StoreFragment(o, f.F0, head, rowA, rowB, t, d, col0 + 0, invA, invB);
-        StoreFragment(o, f.F1, head, rowA, rowB, t, d, col0 + 8, invA, invB);
-        StoreFragment(o, f.F2, head, rowA, rowB, t, d, col0 + 16, invA, invB);
-        StoreFragment(o, f.F3, head, rowA, rowB, t, d, col0 + 24, invA, invB);
-        StoreFragment(o, f.F4, head, rowA, rowB, t, d, col0 + 32, invA, invB);
-        StoreFragment(o, f.F5, head, rowA, rowB, t, d, col0 + 40, invA, invB);
-        StoreFragment(o, f.F6, head, rowA, rowB, t, d, col0 + 48, invA, invB);
-        StoreFragment(o, f.F7, head, rowA, rowB, t, d, col0 + 56, invA, invB);
+        StoreFragment(dst, f.F0, rowA, rowB, t, col0 + 0, invA, invB);
+        StoreFragment(dst, f.F1, rowA, rowB, t, col0 + 8, invA, invB);
+        StoreFragment(dst, f.F2, rowA, rowB, t, col0 + 16, invA, invB);
+        StoreFragment(dst, f.F3, rowA, rowB, t, col0 + 24, invA, invB);
+        StoreFragment(dst, f.F4, rowA, rowB, t, col0 + 32, invA, invB);
+        StoreFragment(dst, f.F5, rowA, rowB, t, col0 + 40, invA, invB);
+        StoreFragment(dst, f.F6, rowA, rowB, t, col0 + 48, invA, invB);
+        StoreFragment(dst, f.F7, rowA, rowB, t, col0 + 56, invA, invB);
     }
 
-    private static void StoreFragment(ArrayView<float> o, FragC f, long head, int rowA, int rowB, int t, int d, int col, float invA, float invB)
+    private static void StoreFragment(OutRows dst, FragC f, int rowA, int rowB, int t, int col, float invA, float invB)
     {
-        if (rowA < t)
-        {
-            long i = head + (long)rowA * d + col;
-            o[i] = f.C0 * invA;
-            o[i + 1] = f.C1 * invA;
-        }
-        if (rowB < t)
-        {
-            long i = head + (long)rowB * d + col;
-            o[i] = f.C2 * invB;
-            o[i + 1] = f.C3 * invB;
-        }
+        if (rowA < t) dst.StorePair(rowA, col, f.C0 * invA, f.C1 * invA);
+        if (rowB < t) dst.StorePair(rowB, col, f.C2 * invB, f.C3 * invB);
     }
 
     private static float XMax(float a, float b) => a > b ? a : b;

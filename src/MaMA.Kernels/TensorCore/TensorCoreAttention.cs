@@ -2,9 +2,10 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using ForwardBody = System.Action<ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, MaMA.Kernels.TensorCore.AttentionArgs>;
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, MaMA.Kernels.TensorCore.AttentionArgs>;
 using ForwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>,
-    ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, MaMA.Kernels.TensorCore.AttentionArgs>;
+    ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>,
+    MaMA.Kernels.TensorCore.AttentionArgs>;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -32,17 +33,31 @@ public static partial class TensorCoreAttention
     public static bool FitsWithin(int optInLimitBytes, int headDim) => AttentionTiles.FitsWithin(optInLimitBytes, SharedElements(headDim));
 
     /// <summary>
-    /// o [B, H, T, D] (fp32) and lse [B, H, T] from contiguous bf16 q, k, v [B, H, T, D], on
+    /// o (fp32) and lse [B, H, T] from contiguous bf16 q, k, v [B, H, T, D], on
     /// <paramref name="stream"/>'s accelerator (CUDA: mma.sync, ldmatrix, cp.async) or, for the
     /// ILGPU CPU simulator, its 32-lane companion (<see cref="WarpSimulator"/>, the emulated
-    /// instructions). <paramref name="keep"/> [B, T] (1 keep, 0 pad) may be empty for no mask.
+    /// instructions). o is [B, H, T, D], or [B, T, H, D] when <paramref name="joinHeads"/>.
+    /// <paramref name="keep"/> [B, T] (1 keep, 0 pad) may be empty for no mask.
     /// Returns after the kernel has finished on the simulator; on CUDA it is queued.
     /// </summary>
     public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
-        ArrayView<float> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale)
+        ArrayView<float> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale, bool joinHeads = false) =>
+        Launch(stream, q, k, v, keep, o, default, lse, batch, heads, t, headDim, causal, scale, joinHeads, bf16Out: false);
+
+    /// <summary>
+    /// As the fp32 overload with a bf16 output <paramref name="o"/> (rounded to nearest even in the
+    /// kernel's store): the operand a bf16 product reads next, written once instead of fp32 then cast.
+    /// </summary>
+    public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
+        ArrayView<ushort> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale, bool joinHeads = false) =>
+        Launch(stream, q, k, v, keep, default, o, lse, batch, heads, t, headDim, causal, scale, joinHeads, bf16Out: true);
+
+    private static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
+        ArrayView<float> o, ArrayView<ushort> o16, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale,
+        bool joinHeads, bool bf16Out)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        Validate(q.Length, k.Length, v.Length, keep.Length, o.Length, lse.Length, batch, heads, t, headDim);
+        Validate(q.Length, k.Length, v.Length, keep.Length, bf16Out ? o16.Length : o.Length, lse.Length, batch, heads, t, headDim);
         // The kernel takes row maxima of the unscaled scores, which needs scale > 0 (every MaMA attention's is).
         if (!(scale > 0f) || !float.IsFinite(scale))
             throw new ArgumentOutOfRangeException(nameof(scale), scale, $"{Op}: the score scale must be positive and finite.");
@@ -50,8 +65,12 @@ public static partial class TensorCoreAttention
         var p = new AttentionArgs
         {
             T = t, Heads = heads, HeadDim = headDim, Causal = causal ? 1 : 0, HasMask = keep.Length > 0 ? 1 : 0, Scale = scale,
+            JoinHeads = joinHeads ? 1 : 0, OutBf16 = bf16Out ? 1 : 0,
         };
-        if (keep.Length == 0) keep = o; // kernels take every view; HasMask = 0 never reads it
+        // Kernels take every view: HasMask = 0 never reads keep, and OutBf16 picks one of o, o16.
+        if (keep.Length == 0) keep = lse;
+        if (bf16Out) o = lse;
+        else o16 = q;
         int shared = SharedElements(headDim);
         var config = new KernelConfig(new Index3D((t + BlockQ - 1) / BlockQ, batch * heads, 1), new Index3D(Threads, 1, 1),
             SharedMemoryConfig.RequestDynamic<ushort>(shared));
@@ -65,11 +84,11 @@ public static partial class TensorCoreAttention
                 p.KAddress = AttentionTiles.Address(Op, k, "k");
                 p.VAddress = AttentionTiles.Address(Op, v, "v");
             }
-            s_kernels.For(target, headDim)(stream, config, q, k, v, keep, o, lse, p);
+            s_kernels.For(target, headDim)(stream, config, q, k, v, keep, o, o16, lse, p);
             return;
         }
         stream.Synchronize();
-        s_kernels.For(target, headDim)(target.DefaultStream, config, q, k, v, keep, o, lse, p);
+        s_kernels.For(target, headDim)(target.DefaultStream, config, q, k, v, keep, o, o16, lse, p);
         target.DefaultStream.Synchronize();
     }
 
@@ -91,6 +110,6 @@ public static partial class TensorCoreAttention
     private static ForwardLauncher Load<TDim>(Accelerator accelerator) where TDim : struct, IHeadDim =>
         accelerator is CudaAccelerator cuda
             ? CudaKernelLoader.Load<ForwardLauncher>(cuda, new ForwardBody(FlashAttentionKernel<PtxMma, TDim>).Method)
-            : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                AttentionArgs>(FlashAttentionKernel<EmulatedMma, TDim>);
+            : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>,
+                ArrayView<float>, AttentionArgs>(FlashAttentionKernel<EmulatedMma, TDim>);
 }

@@ -17,6 +17,8 @@ public struct AttentionBackwardArgs
     public int HeadDim;
     public int Causal, HasMask;
     public float Scale;
+    /// <summary>1: dO is [B, T, H, D] (the heads joined, as the forward's joined output), 0: [B, H, T, D].</summary>
+    public int GJoined;
     public long QAddress, KAddress, VAddress, GAddress;
 }
 
@@ -41,7 +43,7 @@ public struct AttentionBackwardArgs
 /// Q/dO tile i + 1 streams in by cp.async while tile i is multiplied (two buffers, one group each)
 /// after the end: dK, dV of the group's 64 keys to global (fp32, plain stores: each key has one owner)
 /// </code>
-/// Inputs: q, k, v, dO bf16 [B, H, T, D]; lse [B, H, T] (the forward's natural-log log-sum-exp of
+/// Inputs: q, k, v bf16 [B, H, T, D], dO bf16 [B, H, T, D] or [B, T, H, D] (<see cref="AttentionBackwardArgs.GJoined"/>); lse [B, H, T] (the forward's natural-log log-sum-exp of
 /// scale q . k, +inf for a query that sees no key); delta [B, H, T] = rowsum(dO * O); keep [B, T].
 /// Outputs dq, dk, dv fp32 [B, H, T, D]. Numerics: every product is of bf16 operands (P and dS are
 /// rounded to bf16 before their mma, as FlashAttention does) and every sum is fp32.
@@ -83,6 +85,9 @@ public static partial class TensorCoreAttentionBackward
         int k0 = Grid.IdxX * BlockKV;
         int bh = Grid.IdxY;
         long head = (long)bh * t * d;
+        // dO's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
+        long gHead = p.GJoined != 0 ? OutRows.JoinedHead(bh, p.Heads, t, d) : head;
+        int gStride = p.GJoined != 0 ? p.Heads * d : d;
         long rowBase = (long)bh * t;
         long keepRow = (long)(bh / p.Heads) * t;
         bool causal = p.Causal != 0;
@@ -92,12 +97,12 @@ public static partial class TensorCoreAttentionBackward
         int qFirst = causal ? Grid.IdxX : 0;
         int qCount = (t + BlockQ - 1) / BlockQ;
 
-        LoadTile(mma, smem, sbase, kTile, k, p.KAddress, head, k0, t, d, pitch, tid);
-        LoadTile(mma, smem, sbase, vTile, v, p.VAddress, head, k0, t, d, pitch, tid);
+        LoadTile(mma, smem, sbase, kTile, k, p.KAddress, head, d, k0, t, d, pitch, tid);
+        LoadTile(mma, smem, sbase, vTile, v, p.VAddress, head, d, k0, t, d, pitch, tid);
         if (qFirst < qCount)
         {
-            LoadTile(mma, smem, sbase, qTiles, q, p.QAddress, head, qFirst * BlockQ, t, d, pitch, tid);
-            LoadTile(mma, smem, sbase, gTiles, g, p.GAddress, head, qFirst * BlockQ, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, qTiles, q, p.QAddress, head, d, qFirst * BlockQ, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, gTiles, g, p.GAddress, gHead, gStride, qFirst * BlockQ, t, d, pitch, tid);
         }
         mma.CommitAsync();
 
@@ -113,7 +118,7 @@ public static partial class TensorCoreAttentionBackward
         {
             int i = qt - qFirst, next = (i + 1) & 1;
             NextPairOrWait(mma, qt + 1 < qCount, smem, sbase, qTiles + next * tile, q, p.QAddress, gTiles + next * tile, g, p.GAddress,
-                head, (qt + 1) * BlockQ, t, d, pitch, tid);
+                head, gHead, gStride, (qt + 1) * BlockQ, t, d, pitch, tid);
 
             int q0 = qt * BlockQ;
             int qBuf = qTiles + (i & 1) * tile, gBuf = gTiles + (i & 1) * tile;

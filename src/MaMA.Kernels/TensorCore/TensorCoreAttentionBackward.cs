@@ -40,7 +40,8 @@ public static partial class TensorCoreAttentionBackward
 
     /// <summary>
     /// dq, dk, dv [B, H, T, D] (fp32) from contiguous bf16 q, k, v and output gradient g = dO
-    /// [B, H, T, D], the forward's lse [B, H, T] and delta [B, H, T] = rowsum(dO * O), on
+    /// [B, H, T, D] (or [B, T, H, D] when <paramref name="gJoined"/>: the gradient of a joined-heads
+    /// forward output, read where it is), the forward's lse [B, H, T] and delta [B, H, T] = rowsum(dO * O), on
     /// <paramref name="stream"/>'s accelerator (CUDA: mma.sync, ldmatrix, cp.async; the ILGPU CPU
     /// simulator: its 32-lane companion, <see cref="WarpSimulator"/>). <paramref name="keep"/> [B, T]
     /// (1 keep, 0 pad) may be empty for no mask. dq is zeroed here and accumulated by atomics.
@@ -48,7 +49,7 @@ public static partial class TensorCoreAttentionBackward
     /// </summary>
     public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
-        int batch, int heads, int t, int headDim, bool causal, float scale)
+        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
         Validate(q.Length, k.Length, v.Length, g.Length, lse.Length, delta.Length, keep.Length, dq.Length, dk.Length, dv.Length, batch, heads, t, headDim);
@@ -57,6 +58,7 @@ public static partial class TensorCoreAttentionBackward
         var p = new AttentionBackwardArgs
         {
             T = t, Heads = heads, HeadDim = headDim, Causal = causal ? 1 : 0, HasMask = keep.Length > 0 ? 1 : 0, Scale = scale,
+            GJoined = gJoined ? 1 : 0,
         };
         if (keep.Length == 0) keep = lse; // kernels take every view; HasMask = 0 never reads it
         int shared = SharedElements(headDim);

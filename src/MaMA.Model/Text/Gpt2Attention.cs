@@ -57,13 +57,12 @@ public sealed class Gpt2Attention : Module
     /// <summary>x [B, T, C] -> the heads' outputs merged back to [B, T, C], c_proj's input.</summary>
     private Tensor MixHeads(Tensor x, Tensor attentionMask)
     {
-        int b = x.Size(0), t = x.Size(1), c = x.Size(2);
+        int b = x.Size(0), t = x.Size(1);
         Tensor qkv = Gpt2Projection.Forward(CAttn, x);                                   // [B, T, 3C]
         Tensor heads = Ops.Permute(qkv.Reshape(b, t, 3 * Heads, HeadDim), 0, 2, 1, 3);   // [B, 3H, T, D] view
         Tensor q = Ops.Narrow(heads, 1, 0, Heads);                                       // [B, H, T, D] views
         Tensor k = Ops.Narrow(heads, 1, Heads, Heads);
         Tensor v = Ops.Narrow(heads, 1, 2 * Heads, Heads);
-        Tensor o = Ops.Attention(q, k, v, attentionMask, causal: true, Scale);           // [B, H, T, D]
-        return Ops.Permute(o, 0, 2, 1, 3).Reshape(b, t, c);                              // [B, T, C]
+        return Ops.Attention(q, k, v, attentionMask, causal: true, Scale, joinHeads: true); // [B, T, C], heads joined by the kernel
     }
 }

@@ -48,15 +48,15 @@ public sealed class VitAttention : Module
     /// <summary>x [B, T, C] -> the heads' outputs joined back to [B, T, C], proj's input.</summary>
     private Tensor Heads(Tensor x)
     {
-        int b = x.Shape[0], t = x.Shape[1], c = x.Shape[2];
+        int b = x.Shape[0], t = x.Shape[1];
         // [B, T, 3C] -> [B, T, 3, H, D] -> [3, B, H, T, D] contiguous, the bias added in the same pass
         // (bf16 under autocast); q, k, v are contiguous slices of it.
         Tensor qkv = Qkv.ForwardSplitHeads(x, 3, NumHeads);
         Tensor q = qkv.Narrow(0, 0, 1).Reshape(b, NumHeads, t, HeadDim);
         Tensor k = qkv.Narrow(0, 1, 1).Reshape(b, NumHeads, t, HeadDim);
         Tensor v = qkv.Narrow(0, 2, 1).Reshape(b, NumHeads, t, HeadDim);
-        Tensor o = Ops.Attention(q, k, v, keyPaddingMask: null, causal: false, Scale); // [B, H, T, D]
-        // [B, H, T, D] -> [B, T, H, D] -> [B, T, C]
-        return o.Transpose(1, 2).Reshape(b, t, c);
+        // [B, T, H D] = [B, T, C], written by the kernel with the heads joined (bf16 under autocast,
+        // the projection's operand): no permuted copy, no cast before proj.
+        return Ops.Attention(q, k, v, keyPaddingMask: null, causal: false, Scale, joinHeads: true);
     }
 }
