@@ -32,9 +32,9 @@ import time
 FP32_TOL, BF16_TOL = 1e-4, 2e-2
 
 
-def attention(name, b, h, t, d, causal, kept, layer, bf16):
+def attention(name, b, h, t, d, causal, kept, layer, bf16, join_heads=False):
     return {"name": name, "op": "attention", "bf16": bf16,
-            "shape": dict(b=b, h=h, t=t, d=d, causal=causal, kept=kept, scale=1.0 / math.sqrt(d) / (layer + 1))}
+            "shape": dict(b=b, h=h, t=t, d=d, causal=causal, kept=kept, scale=1.0 / math.sqrt(d) / (layer + 1), join_heads=join_heads)}
 
 
 def lora(name, m, fin, fout, r, bf16):
@@ -73,6 +73,8 @@ def ntxent(name, n, e):
 CASES = [
     attention("attention_vit_bf16", 2, 12, 1374, 64, False, None, 0, True),
     attention("attention_vit_fp32", 2, 12, 1374, 64, False, None, 0, False),
+    # as the ViT block calls it: [B, T, H D] written by the tensor-core kernel in bf16, dO read where it lies
+    attention("attention_vit_joined_bf16", 2, 12, 1374, 64, False, None, 0, True, join_heads=True),
     attention("attention_gpt2_pad_bf16", 4, 20, 144, 128, True, [144, 97, 61, 30], 11, True),
     attention("attention_gpt2_pad_fp32", 4, 20, 144, 128, True, [144, 97, 61, 30], 11, False),
     attention("attention_odd_causal_bf16", 2, 3, 77, 64, True, None, 0, True),
@@ -112,6 +114,9 @@ def make_inputs(torch, case, gen):
              "causal": torch.tensor(1.0 if s["causal"] else 0.0), "scale": torch.tensor(s["scale"])}
         if s["kept"] is not None:
             x["key_padding_mask"] = (torch.arange(s["t"])[None, :] < torch.tensor(s["kept"])[:, None]).float()
+        if s["join_heads"]:
+            x["join_heads"] = torch.tensor(1.0)
+            return x, ["q", "k", "v"], {"out": (s["b"], s["t"], s["h"] * s["d"])}
         return x, ["q", "k", "v"], {"out": shape}
     if op == "lora_linear":
         m, fin, fout, r = s["m"], s["fin"], s["fout"], s["r"]
@@ -170,7 +175,10 @@ def reference(torch, case, x):
         visible = visible[None, None]
         if "key_padding_mask" in x:
             visible = visible & (x["key_padding_mask"] != 0)[:, None, None, :]
-        return {"out": torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1) @ v}
+        out = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1) @ v
+        if s["join_heads"]:
+            out = out.transpose(1, 2).reshape(q.shape[0], t, q.shape[1] * q.shape[3])
+        return {"out": out}
     if op == "lora_linear":
         xx = x["x"]
         return {"out": xx @ x["weight"] + x["bias"] + float(x["scaling"]) * ((xx @ x["lora_a"].t()) @ x["lora_b"].t())}

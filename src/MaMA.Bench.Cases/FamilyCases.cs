@@ -60,6 +60,8 @@ public static class FamilyCases
         var cases = new List<BenchCase>();
         foreach (bool bf16 in new[] { false, true })
             cases.Add(new AttentionCase("vit", vit.B, vit.H, vit.T, vit.D, Causal: false, KeptKeys: null, Layer: 0, bf16));
+        // The ViT's attention as the block calls it: heads joined, bf16 out (autocast).
+        cases.Add(new AttentionCase("vit", vit.B, vit.H, vit.T, vit.D, Causal: false, KeptKeys: null, Layer: 0, Bf16: true, JoinHeads: true));
         foreach (bool bf16 in new[] { false, true })
             cases.Add(new AttentionCase("gpt2", gpt2.B, gpt2.H, gpt2.T, gpt2.D, Causal: true, KeptKeys: null, Layer: 0, bf16));
         foreach (bool bf16 in new[] { false, true })

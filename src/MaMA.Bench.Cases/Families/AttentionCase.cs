@@ -10,12 +10,16 @@ namespace MaMA.Bench.Cases;
 /// causal and with trailing keys of batch row b padded after <see cref="KeptKeys"/>[b].
 /// FLOPs count the (query, key) pairs actually visited: forward 4 D per pair per head (q k^T and
 /// P v); the backward 10 D per pair (FlashAttention-2's count: scores recomputed, then dV, dP, dQ,
-/// dK), so forward+backward is 3.5 x forward.
+/// dK), so forward+backward is 3.5 x forward. <see cref="JoinHeads"/>: the output as the model
+/// takes it, [B, T, H D] (the engine's kernels write it joined, in the inputs' dtype; PyTorch's
+/// twin is SDPA, then transpose(1, 2).reshape, a copy, as DINOv2 and GPT-2 write it).
 /// </summary>
-public sealed record AttentionCase(string Model, int Batch, int Heads, int Tokens, int HeadDim, bool Causal, int[]? KeptKeys, int Layer, bool Bf16) : BenchCase
+public sealed record AttentionCase(string Model, int Batch, int Heads, int Tokens, int HeadDim, bool Causal, int[]? KeptKeys, int Layer, bool Bf16,
+    bool JoinHeads = false) : BenchCase
 {
     public override string Name =>
-        $"attention {Model} B{Batch} H{Heads} T{Tokens} D{HeadDim}" + (Causal ? " causal" : "") + (KeptKeys is null ? "" : $"+pad layer{Layer}") + (Bf16 ? " bf16" : "");
+        $"attention {Model} B{Batch} H{Heads} T{Tokens} D{HeadDim}" + (Causal ? " causal" : "") + (KeptKeys is null ? "" : $"+pad layer{Layer}") + (Bf16 ? " bf16" : "")
+        + (JoinHeads ? " joined" : "");
 
     public override string Family => "attention";
 
@@ -64,7 +68,7 @@ public sealed record AttentionCase(string Model, int Batch, int Heads, int Token
     {
         float[]? keep = KeepMask();
         Tensor? mask = keep is null ? null : Tensor.FromArray(keep, [Batch, Tokens], x[0].Device);
-        return Ops.Attention(x[0], x[1], x[2], mask, Causal, Scale);
+        return Ops.Attention(x[0], x[1], x[2], mask, Causal, Scale, JoinHeads);
     }
 
     protected override JsonObject Parameters() => new()
@@ -77,5 +81,6 @@ public sealed record AttentionCase(string Model, int Batch, int Heads, int Token
         ["causal"] = Causal,
         ["kept_keys"] = KeptKeys is null ? null : new JsonArray(KeptKeys.Select(k => (JsonNode)k).ToArray()),
         ["layer"] = Layer,
+        ["join_heads"] = JoinHeads,
     };
 }

@@ -6,8 +6,10 @@ namespace MaMA.Cli.ReferenceOps;
 /// <summary>
 /// <c>mama op attention</c>: q, k, v [B, H, T, D] (F32, BF16 or F16), optional
 /// <c>key_padding_mask</c> [B, T] (1 keep, 0 pad; floating or I32/I64), 0-d scalars <c>causal</c>
-/// (nonzero = causal; default 0) and <c>scale</c> (the full multiplier on q . k; default
-/// 1/sqrt(D)) -> <c>out</c> [B, H, T, D] (F32). Differentiable: q, k, v.
+/// (nonzero = causal; default 0), <c>scale</c> (the full multiplier on q . k; default 1/sqrt(D))
+/// and <c>join_heads</c> (nonzero: the heads joined as the output projection reads them; default 0)
+/// -> <c>out</c> [B, H, T, D] (F32), or with join_heads [B, T, H D] in q's dtype when q, k, v are
+/// all 16-bit (else F32). Differentiable: q, k, v.
 /// </summary>
 internal sealed class AttentionOp : IReferenceOp
 {
@@ -32,7 +34,8 @@ internal sealed class AttentionOp : IReferenceOp
         bool causal = args.Scalar("causal", 0f) != 0f;
         float scale = args.Scalar("scale", 1f / MathF.Sqrt(q.Size(3)));
         if (!float.IsFinite(scale)) throw new UsageException($"op attention: scalar 'scale' must be finite, got {scale}.");
-        return new Dictionary<string, Tensor> { ["out"] = Ops.Attention(q, k, v, mask, causal, scale) };
+        bool joinHeads = args.Scalar("join_heads", 0f) != 0f;
+        return new Dictionary<string, Tensor> { ["out"] = Ops.Attention(q, k, v, mask, causal, scale, joinHeads) };
     }
 
     /// <summary>The optional mask, floating or integer (an error names it when it is neither or has the wrong rank).</summary>

@@ -11,7 +11,8 @@ namespace MaMA.Interop.Torch.Parity;
 /// Flash attention (<see cref="Ops.Attention"/>) against torch.nn.functional.scaled_dot_product_attention:
 /// odd T (17, 33, and 130 for several key/query blocks) and D (16, 24, and the real 64 and 128),
 /// bidirectional, causal, padding masks (trailing keys padded per batch, never a whole row), the
-/// GPT-2 extra 1/(layer + 1) score scale, and bf16 storage with fp32 accumulation.
+/// GPT-2 extra 1/(layer + 1) score scale, bf16 storage with fp32 accumulation, and the joined-heads
+/// output [B, T, H D] (bf16 for bf16 inputs) against SDPA's output transposed and reshaped.
 /// </summary>
 public static partial class OpCatalog
 {
@@ -31,28 +32,38 @@ public static partial class OpCatalog
         // rounds the same way and computes in fp32).
         AddAttention(cases, "attention_bf16", [2, 2, 33, 16], causal: false, keptKeys: null, bf16: true);
         AddAttention(cases, "attention_bf16_causal_padding", [2, 2, 17, 24], causal: true, keptKeys: [17, 11], layer: 3, bf16: true);
+
+        // Heads joined by the kernel: fp32 (1e-4), and bf16 in, bf16 out (2e-2).
+        AddAttention(cases, "attention_joined_causal_padding", [2, 3, 17, 24], causal: true, keptKeys: [17, 10], layer: 1, joinHeads: true);
+        AddAttention(cases, "attention_joined_bf16", [2, 2, 33, 16], causal: false, keptKeys: null, bf16: true, joinHeads: true);
     }
 
     /// <summary>
     /// One attention case over q, k, v of <paramref name="shape"/> [B, H, T, D]; <paramref name="keptKeys"/>
     /// gives per batch how many leading keys are kept (the rest padded); the scale is
-    /// 1/sqrt(D)/(layer + 1).
+    /// 1/sqrt(D)/(layer + 1). <paramref name="joinHeads"/>: the output [B, T, H D], libtorch's
+    /// transposed and reshaped.
     /// </summary>
-    private static void AddAttention(List<OpCase> cases, string name, int[] shape, bool causal, int[]? keptKeys, int layer = 0, bool bf16 = false)
+    private static void AddAttention(List<OpCase> cases, string name, int[] shape, bool causal, int[]? keptKeys, int layer = 0, bool bf16 = false,
+        bool joinHeads = false)
     {
-        int batch = shape[0], t = shape[2], d = shape[3];
+        int batch = shape[0], heads = shape[1], t = shape[2], d = shape[3];
         float scale = (float)(1.0 / Math.Sqrt(d) / (layer + 1));
         cases.Add(new(name, [new("q", shape), new("k", shape), new("v", shape)],
             x =>
             {
                 EngineTensor? keep = keptKeys is null ? null : EngineTensor.FromArray(KeepMask(batch, t, keptKeys), [batch, t], x[0].Device);
                 return bf16
-                    ? Ops.Attention(x[0].To(DType.BFloat16), x[1].To(DType.BFloat16), x[2].To(DType.BFloat16), keep, causal, scale)
-                    : Ops.Attention(x[0], x[1], x[2], keep, causal, scale);
+                    ? Ops.Attention(x[0].To(DType.BFloat16), x[1].To(DType.BFloat16), x[2].To(DType.BFloat16), keep, causal, scale, joinHeads)
+                    : Ops.Attention(x[0], x[1], x[2], keep, causal, scale, joinHeads);
             },
-            x => bf16
-                ? TorchAttention(Bf16(x[0]), Bf16(x[1]), Bf16(x[2]), keptKeys, causal, scale)
-                : TorchAttention(x[0], x[1], x[2], keptKeys, causal, scale),
+            x =>
+            {
+                TorchTensor o = bf16
+                    ? TorchAttention(Bf16(x[0]), Bf16(x[1]), Bf16(x[2]), keptKeys, causal, scale)
+                    : TorchAttention(x[0], x[1], x[2], keptKeys, causal, scale);
+                return joinHeads ? o.transpose(1, 2).reshape(batch, t, heads * d) : o;
+            },
             Tolerance: bf16 ? 2e-2 : 1e-4,
             GradTolerance: bf16 ? 2e-2 : 1e-4));
     }

@@ -17,12 +17,11 @@ public readonly struct OutRows(ArrayView<float> o, ArrayView<ushort> o16, bool b
     /// <summary>Elements between consecutive rows.</summary>
     public int Stride => stride;
 
-    /// <summary>Row 0 of head bh = b H + h in the joined [B, T, H, D] layout: (b T H + h) D.</summary>
-    public static long JoinedHead(int bh, int heads, int t, int d)
-    {
-        int b = bh / heads;
-        return ((long)b * t * heads + (bh - b * heads)) * d;
-    }
+    /// <summary>
+    /// Row 0 of head bh = b H + h in the joined [B, T, H, D] layout: (b T H + h) D. The caller passes
+    /// b = bh / H, which it has already divided for the key mask (one runtime division per kernel).
+    /// </summary>
+    public static long JoinedHead(int bh, int b, int heads, int t, int d) => ((long)b * t * heads + (bh - b * heads)) * d;
 
     /// <summary>Columns <paramref name="col"/> and col + 1 of <paramref name="row"/>.</summary>
     public void StorePair(int row, int col, float x0, float x1)

@@ -63,7 +63,8 @@ public static partial class TensorCoreAttention
         int q0 = Grid.IdxX * BlockQ;
         int bh = Grid.IdxY;
         long head = (long)bh * t * d;
-        long keepRow = (long)(bh / p.Heads) * t;
+        int batchIndex = bh / p.Heads;
+        long keepRow = (long)batchIndex * t;
         bool causal = p.Causal != 0;
 
         int kvEnd = causal ? XMin(t, q0 + BlockQ) : t;
@@ -164,7 +165,7 @@ public static partial class TensorCoreAttention
         lB = QuadSum(lB);
         float invA = lA > 0f ? 1f / lA : 0f, invB = lB > 0f ? 1f / lB : 0f;
         // The output's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
-        var dst = new OutRows(o, o16, p.OutBf16 != 0, p.JoinHeads != 0 ? OutRows.JoinedHead(bh, p.Heads, t, d) : head,
+        var dst = new OutRows(o, o16, p.OutBf16 != 0, p.JoinHeads != 0 ? OutRows.JoinedHead(bh, batchIndex, p.Heads, t, d) : head,
             p.JoinHeads != 0 ? p.Heads * d : d);
         Store(dst, o0, rowA, rowB, t, colT, invA, invB);
         if (d > 64) Store(dst, o1, rowA, rowB, t, 64 + colT, invA, invB);

@@ -86,10 +86,11 @@ public static partial class TensorCoreAttentionBackward
         int bh = Grid.IdxY;
         long head = (long)bh * t * d;
         // dO's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
-        long gHead = p.GJoined != 0 ? OutRows.JoinedHead(bh, p.Heads, t, d) : head;
+        int batchIndex = bh / p.Heads;
+        long gHead = p.GJoined != 0 ? OutRows.JoinedHead(bh, batchIndex, p.Heads, t, d) : head;
         int gStride = p.GJoined != 0 ? p.Heads * d : d;
         long rowBase = (long)bh * t;
-        long keepRow = (long)(bh / p.Heads) * t;
+        long keepRow = (long)batchIndex * t;
         bool causal = p.Causal != 0;
         float scale = p.Scale;
 
