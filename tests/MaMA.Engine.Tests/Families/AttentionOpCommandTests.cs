@@ -65,6 +65,30 @@ public sealed class AttentionOpCommandTests
         Check(file, "grad_v", tv.grad!);
     }
 
+    /// <summary>join_heads with bf16 q, k, v: out is [B, T, H D] in bf16, the [B, H, T, D] run's out transposed and rounded.</summary>
+    [Test]
+    public void JoinHeadsWritesTheJoinedBf16Output()
+    {
+        int[] shape = [2, 3, 9, 8];
+        var rng = new Random(5);
+        Tensor Draw() => Tensor.FromArray(Enumerable.Range(0, 2 * 3 * 9 * 8).Select(_ => OpData.Normal(rng)).ToArray(), shape).To(DType.BFloat16);
+        var inputs = new Dictionary<string, Tensor> { ["q"] = Draw(), ["k"] = Draw(), ["v"] = Draw() };
+        string plainIn = Path.Combine(_dir, "plain.safetensors"), joinedIn = Path.Combine(_dir, "joined.safetensors");
+        Safetensors.Write(plainIn, inputs);
+        Safetensors.Write(joinedIn, new Dictionary<string, Tensor>(inputs) { ["join_heads"] = Tensor.Scalar(1f) });
+        string plainOut = Path.Combine(_dir, "plain-out.safetensors"), joinedOut = Path.Combine(_dir, "joined-out.safetensors");
+        Assert.That(MaMA.Cli.Cli.Run(["op", "attention", "--in", plainIn, "--out", plainOut, "--device", "cpu"]), Is.EqualTo(0));
+        Assert.That(MaMA.Cli.Cli.Run(["op", "attention", "--in", joinedIn, "--out", joinedOut, "--device", "cpu"]), Is.EqualTo(0));
+
+        using SafetensorsFile plain = Safetensors.Open(plainOut), joined = Safetensors.Open(joinedOut);
+        Tensor o = plain.Load("out", Device.Cpu), j = joined.Load("out", Device.Cpu);
+        Assert.That(o.DType, Is.EqualTo(DType.Float32));
+        Assert.That(j.DType, Is.EqualTo(DType.BFloat16));
+        Assert.That(j.Shape.ToArray(), Is.EqualTo(new[] { 2, 9, 24 }));
+        float[] expected = o.Transpose(1, 2).Reshape(2, 9, 24).To(DType.BFloat16).ToFloatArray();
+        Assert.That(j.ToFloatArray(), Is.EqualTo(expected));
+    }
+
     [Test]
     public void AMissingTensorExitsWithTwo()
     {
