@@ -230,8 +230,10 @@ public static unsafe class AttentionCpu
         int tp = RoundUp(p.T, br);
         bool padded = dp != p.D;
         // Scratch floats: Q^T and dO^T of the head, lse and delta, S^T/P^T and dP^T/dS^T tiles,
-        // dK and dV block accumulators, lane indices, and padded Q, K, dO, dQ rows when d % w != 0.
-        long scratch = 2L * p.D * tp + 2L * tp + 2L * KeyBlock * br + 2L * KeyBlock * dp + br + (padded ? 4L * p.T * dp : 0);
+        // dK and dV block accumulators, lane indices, and padded Q, K, dO, dQ rows when d % w != 0
+        // (else dO's rows alone when the heads are joined: see BackwardHead).
+        long rowCopies = padded ? 4L * p.T * dp : p.OutStride != p.D ? (long)p.T * dp : 0;
+        long scratch = 2L * p.D * tp + 2L * tp + 2L * KeyBlock * br + 2L * KeyBlock * dp + br + rowCopies;
         int threads = Math.Min(heads, Environment.ProcessorCount);
         if (threads <= 1)
         {
@@ -286,16 +288,18 @@ public static unsafe class AttentionCpu
         float* dvAcc = dkAcc + (long)KeyBlock * dp;   // [KeyBlock, dp]
         float* lane = dvAcc + (long)KeyBlock * dp;    // [br]
 
-        for (int c = 0; c < d; c++)
+        // Q^T and dO^T, reading whole rows (dO's are H D apart when the heads are joined).
+        for (int i = 0; i < t; i++)
         {
-            float* qDst = qt + (long)c * tp, gDst = dot + (long)c * tp;
-            for (int i = 0; i < t; i++)
+            float* qRow = qh + (long)i * d, gRow = doh + (long)i * os;
+            for (int c = 0; c < d; c++)
             {
-                qDst[i] = qh[(long)i * d + c] * p.Scale;
-                gDst[i] = doh[(long)i * os + c];
+                qt[(long)c * tp + i] = qRow[c] * p.Scale;
+                dot[(long)c * tp + i] = gRow[c];
             }
-            for (int i = t; i < tp; i++) qDst[i] = gDst[i] = 0f;
         }
+        for (int c = 0; c < d; c++)
+            for (int i = t; i < tp; i++) qt[(long)c * tp + i] = dot[(long)c * tp + i] = 0f;
         for (int i = 0; i < t; i++)
         {
             lse[i] = lh[i];
@@ -324,6 +328,14 @@ public static unsafe class AttentionCpu
             PadRows(kh, d, d, t, kRows, dp);
             PadRows(doh, d, os, t, gRows, dp);
             ld = ldg = dp;
+        }
+        else if (os != d)
+        {
+            // Joined heads: dO's rows are H D apart, beyond what the hardware prefetcher follows, and
+            // dV's product re-reads them for every key block; one contiguous copy per head is cheaper.
+            gRows = lane + br;
+            PadRows(doh, d, os, t, gRows, dp);
+            ldg = dp;
         }
         new Span<float>(dqRows, checked(t * ld)).Clear();
         TV scale = TV.Splat(p.Scale);
