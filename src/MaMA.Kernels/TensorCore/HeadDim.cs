@@ -10,16 +10,28 @@ namespace MaMA.Kernels.TensorCore;
 public interface IHeadDim
 {
     int Value { get; }
+
+    /// <summary>
+    /// 16-row query tiles each warp of the attention forward holds (<see cref="TensorCoreAttention"/>):
+    /// with two, every K and V fragment read from shared memory feeds twice the mma, which halves the
+    /// ldmatrix traffic per mma (the forward's limit with one tile at D = 64). Two need a second O
+    /// accumulator (32 registers at D = 64), which D = 128 has no room for.
+    /// </summary>
+    int RowTiles { get; }
 }
 
 /// <summary>D = 64: the MaMA ViT-B/14 (12 heads of 768).</summary>
 public readonly struct HeadDim64 : IHeadDim
 {
     public int Value => 64;
+
+    public int RowTiles => 2;
 }
 
 /// <summary>D = 128: BioMedLM (20 heads of 2560).</summary>
 public readonly struct HeadDim128 : IHeadDim
 {
     public int Value => 128;
+
+    public int RowTiles => 1;
 }

@@ -10,20 +10,32 @@ public struct FragC8
     public FragC F0, F1, F2, F3, F4, F5, F6, F7;
 }
 
+/// <summary>A warp's Q fragments for one 16-row tile: the A operand of k16 steps 0 .. 3 (D = 64), and 4 .. 7 at D = 128.</summary>
+public struct QFrags
+{
+    public FragA K0, K1, K2, K3, K4, K5, K6, K7;
+}
+
 /// <summary>
 /// Flash-attention forward on the tensor cores (FlashAttention-2 schedule), bf16 q, k, v and fp32
 /// accumulation, explicitly grouped:
 /// <code>
-/// grid (ceil(T / 64), B * H), group 128 threads = 4 warps; warp w owns query rows q0 + 16w .. + 15
-/// dynamic shared, bf16, row pitch D + 8: Q [64][D+8], K [2][64][D+8], V [2][64][D+8]
-///   = 46 KB (D = 64) or 87 KB (D = 128, opted in through cuFuncSetAttribute)
-/// per 64-key tile and warp: S = Q K^T (D/16 x 8 mma, Q and K fragments by ldmatrix.x4),
-///   online softmax in registers on the unscaled scores (quad shuffles for row max / sum;
+/// grid (ceil(T / BlockQ), B * H), group 128 threads = 4 warps, R row tiles per warp (R = 2 at D = 64,
+///   1 at D = 128: <see cref="IHeadDim.RowTiles"/>), BlockQ = 64 R; warp w owns query rows
+///   q0 + 16w .. + 15 and, with R = 2, q0 + 64 + 16w .. + 15
+/// Q: each lane's A fragments read once from global memory into registers (R x D/16 FragA)
+/// dynamic shared, bf16, row pitch D + 8: K [2][64][D+8], V [2][64][D+8]
+///   = 36 KB (D = 64) or 68 KB (D = 128, opted in through cuFuncSetAttribute)
+/// per 64-key tile and warp: S = Q K^T (D/16 k16 steps; each K fragment pair by ldmatrix.x4 feeds
+///   2 R mma), online softmax in registers on the unscaled scores (quad shuffles for row max / sum;
 ///   P = exp2(S c - m c) with c = scale log2 e, one FMA and one ex2 per score), P rounded to bf16 and re-used
 ///   in place as the A operand (C layout of two n8 tiles = A layout of one k16 step),
-///   O += P V (4 x D/8 mma, V fragments by ldmatrix.x4.trans)
+///   O += P V (4 key chunks; each V fragment pair by ldmatrix.x4.trans feeds 2 R mma)
 /// K/V tile kt + 1 streams in by cp.async while tile kt is multiplied (two buffers, one group each)
 /// </code>
+/// With R = 2 a warp does 128 mma per 32 ldmatrix.x4 per key tile, where R = 1 at D = 64 did 64 per
+/// 36 (the Q fragments were re-read every tile): one ldmatrix.x4 moves 512 bytes and an SM's shared
+/// memory about 128 bytes a clock, so one row tile kept the tensor cores waiting on shared memory.
 /// The output is [B, H, T, D], or [B, T, H, D] with <see cref="AttentionArgs.JoinHeads"/> (the heads
 /// joined as the output projection reads them), in fp32 (<c>o</c>) or, with
 /// <see cref="AttentionArgs.OutBf16"/>, bf16 (<c>o16</c>, rounded to nearest even); and the
@@ -32,17 +44,24 @@ public struct FragC8
 /// </summary>
 public static partial class TensorCoreAttention
 {
-    public const int BlockQ = 64, BlockKV = 64, Warps = 4, Threads = Warps * MmaLayout.WarpSize;
+    public const int BlockKV = 64, Warps = 4, Threads = Warps * MmaLayout.WarpSize;
+
+    /// <summary>Query rows per group: 16 per warp and row tile (128 at D = 64, 64 at D = 128).</summary>
+    public static int BlockQ(int headDim) => Warps * 16 * RowTiles(headDim);
+
+    /// <summary>Row tiles per warp (<see cref="IHeadDim.RowTiles"/>) for a supported head size.</summary>
+    public static int RowTiles(int headDim) => headDim == 64 ? default(HeadDim64).RowTiles : default(HeadDim128).RowTiles;
 
     /// <summary>Row pitch of the shared tiles in bf16 elements: D + 8 puts the 8 rows of an ldmatrix in 8 different bank quads.</summary>
     public static int Pitch(int headDim) => headDim + 8;
 
-    /// <summary>Dynamic shared memory per group in bf16 elements: Q, two K and two V tiles, plus 8 for aligning the base to 16 bytes.</summary>
-    public static int SharedElements(int headDim) => 5 * BlockQ * Pitch(headDim) + 8;
+    /// <summary>Dynamic shared memory per group in bf16 elements: two K and two V tiles, plus 8 for aligning the base to 16 bytes.</summary>
+    public static int SharedElements(int headDim) => 4 * BlockKV * Pitch(headDim) + 8;
 
     /// <summary>
     /// The kernel; <typeparamref name="TMma"/> is <see cref="PtxMma"/> on CUDA, <see cref="EmulatedMma"/> on the simulator;
-    /// <typeparamref name="TDim"/> the head size (<see cref="HeadDim64"/>, <see cref="HeadDim128"/>), a constant in the code.
+    /// <typeparamref name="TDim"/> the head size (<see cref="HeadDim64"/>, <see cref="HeadDim128"/>) and row
+    /// tiles per warp, constants in the code.
     /// </summary>
     public static void FlashAttentionKernel<TMma, TDim>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
         ArrayView<float> o, ArrayView<ushort> o16, ArrayView<float> lse, AttentionArgs p)
@@ -57,21 +76,23 @@ public static partial class TensorCoreAttention
         uint sbase = mma.SharedBase();
         int pad = AlignmentPad(sbase);
 
-        int d = default(TDim).Value, pitch = d + 8, tile = BlockQ * pitch;
-        int qTile = pad, kTiles = pad + tile, vTiles = pad + 3 * tile;
+        int d = default(TDim).Value, pitch = d + 8, tile = BlockKV * pitch;
+        // A second row tile exists only at D = 64 (its O is one FragC8; RowTiles is 1 at D = 128).
+        bool two = default(TDim).RowTiles == 2;
+        int blockQ = Warps * 16 * default(TDim).RowTiles;
+        int kTiles = pad, vTiles = pad + 2 * tile;
         int t = p.T;
-        int q0 = Grid.IdxX * BlockQ;
+        int q0 = Grid.IdxX * blockQ;
         int bh = Grid.IdxY;
         long head = (long)bh * t * d;
         int batchIndex = bh / p.Heads;
         long keepRow = (long)batchIndex * t;
         bool causal = p.Causal != 0;
 
-        int kvEnd = causal ? XMin(t, q0 + BlockQ) : t;
+        int kvEnd = causal ? XMin(t, q0 + blockQ) : t;
         int nTiles = (kvEnd + BlockKV - 1) / BlockKV;
 
-        // Q and the first K/V tile: one cp.async group.
-        LoadTile(mma, smem, sbase, qTile, q, p.QAddress, head, d, q0, t, d, pitch, tid);
+        // The first K/V tile: one cp.async group.
         if (nTiles > 0)
         {
             LoadTile(mma, smem, sbase, kTiles, k, p.KAddress, head, d, 0, t, d, pitch, tid);
@@ -79,13 +100,20 @@ public static partial class TensorCoreAttention
         }
         mma.CommitAsync();
 
-        int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
-        int colT = 2 * (lane & 3);
+        // Row tile 0: rows first0 .. + 15 (this lane: A = first0 + g, B = A + 8); tile 1, 64 rows below.
+        int first0 = q0 + warp * 16, first1 = first0 + 64;
+        int g8 = lane >> 2, colT = 2 * (lane & 3);
+        int rowA0 = first0 + g8, rowB0 = rowA0 + 8, rowA1 = first1 + g8, rowB1 = rowA1 + 8;
+        int lastRow = two ? first1 + 15 : first0 + 15;
+        // Q in registers for the whole key loop, read while the first K/V tile streams in.
+        QFrags qa0 = LoadQ(q, head, rowA0, rowB0, t, d, colT), qa1 = two ? LoadQ(q, head, rowA1, rowB1, t, d, colT) : default;
         // Row maxima m of the unscaled scores: scale > 0 (the launcher checks), so max(scale S) = scale max(S).
-        float mA = float.NegativeInfinity, mB = float.NegativeInfinity, lA = 0f, lB = 0f;
+        float mA0 = float.NegativeInfinity, mB0 = float.NegativeInfinity, lA0 = 0f, lB0 = 0f;
+        float mA1 = float.NegativeInfinity, mB1 = float.NegativeInfinity, lA1 = 0f, lB1 = 0f;
         float c2 = p.Scale * Log2E;
-        FragC8 o0 = default, o1 = default;
-        // ldmatrix row addresses of this lane: A operand / V (trans) and K (B operand) patterns.
+        // O of tile 0 (columns 0 .. 63, and 64 .. 127 at D = 128) and of tile 1 (D = 64 only).
+        FragC8 o0 = default, o1 = default, u0 = default;
+        // ldmatrix row addresses of this lane: V (trans, A-operand pattern) and K (B operand) patterns.
         int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
         int bRow = (lane & 7) + 8 * (lane >> 4), bCol = 8 * ((lane >> 3) & 1);
 
@@ -97,102 +125,228 @@ public static partial class TensorCoreAttention
 
             int kv0 = kt * BlockKV;
             // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing.
-            if (!causal || kv0 <= q0 + warp * 16 + 15)
+            if (!causal || kv0 <= lastRow)
             {
                 int kBuf = kTiles + (kt & 1) * tile, vBuf = vTiles + (kt & 1) * tile;
                 // S = Q K^T over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
-                FragC8 s = default;
-                int qFrag = qTile + (warp * 16 + aRow) * pitch + aCol, kFrag = kBuf + bRow * pitch + bCol;
-                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 0, pitch, scratch);
-                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 16, pitch, scratch);
-                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 32, pitch, scratch);
-                QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 48, pitch, scratch);
+                FragC8 s0 = default, s1 = default;
+                int kFrag = kBuf + bRow * pitch + bCol;
+                QkStep(mma, ref s0, ref s1, qa0.K0, qa1.K0, two, smem, sbase, kFrag + 0, pitch, scratch);
+                QkStep(mma, ref s0, ref s1, qa0.K1, qa1.K1, two, smem, sbase, kFrag + 16, pitch, scratch);
+                QkStep(mma, ref s0, ref s1, qa0.K2, qa1.K2, two, smem, sbase, kFrag + 32, pitch, scratch);
+                QkStep(mma, ref s0, ref s1, qa0.K3, qa1.K3, two, smem, sbase, kFrag + 48, pitch, scratch);
                 if (d > 64)
                 {
-                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 64, pitch, scratch);
-                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 80, pitch, scratch);
-                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 96, pitch, scratch);
-                    QkStep(mma, ref s, smem, sbase, qFrag, kFrag, 112, pitch, scratch);
+                    QkStep(mma, ref s0, ref s1, qa0.K4, qa1.K4, two, smem, sbase, kFrag + 64, pitch, scratch);
+                    QkStep(mma, ref s0, ref s1, qa0.K5, qa1.K5, two, smem, sbase, kFrag + 80, pitch, scratch);
+                    QkStep(mma, ref s0, ref s1, qa0.K6, qa1.K6, two, smem, sbase, kFrag + 96, pitch, scratch);
+                    QkStep(mma, ref s0, ref s1, qa0.K7, qa1.K7, two, smem, sbase, kFrag + 112, pitch, scratch);
                 }
 
-                // Mask (-inf) only in tiles where some key can be invisible; full tiles are left as they are.
-                bool full = p.HasMask == 0 && kv0 + BlockKV <= t && (!causal || kv0 + BlockKV - 1 <= q0 + warp * 16);
-                if (!full)
+                // Mask, online softmax and rescale of O, one row tile at a time.
+                MaskTile(ref s0, kv0, colT, first0, rowA0, rowB0, p, keep, keepRow);
+                Softmax(ref s0, ref mA0, ref mB0, ref lA0, ref lB0, c2, out float corrA0, out float corrB0);
+                Rescale(ref o0, corrA0, corrB0);
+                if (d > 64) Rescale(ref o1, corrA0, corrB0);
+                if (two)
                 {
-                    int c = kv0 + colT;
-                    Mask(ref s.F0, c + 0, rowA, rowB, p, keep, keepRow);
-                    Mask(ref s.F1, c + 8, rowA, rowB, p, keep, keepRow);
-                    Mask(ref s.F2, c + 16, rowA, rowB, p, keep, keepRow);
-                    Mask(ref s.F3, c + 24, rowA, rowB, p, keep, keepRow);
-                    Mask(ref s.F4, c + 32, rowA, rowB, p, keep, keepRow);
-                    Mask(ref s.F5, c + 40, rowA, rowB, p, keep, keepRow);
-                    Mask(ref s.F6, c + 48, rowA, rowB, p, keep, keepRow);
-                    Mask(ref s.F7, c + 56, rowA, rowB, p, keep, keepRow);
+                    MaskTile(ref s1, kv0, colT, first1, rowA1, rowB1, p, keep, keepRow);
+                    Softmax(ref s1, ref mA1, ref mB1, ref lA1, ref lB1, c2, out float corrA1, out float corrB1);
+                    Rescale(ref u0, corrA1, corrB1);
                 }
-
-                // Online softmax: the 4 lanes of a quad hold one row's 64 scores between them.
-                float newA = XMax(mA, QuadMax(RowMaxA(s))), newB = XMax(mB, QuadMax(RowMaxB(s)));
-                // exp(scale (S - m)) = exp2(S c - m c); a row with no visible key so far keeps base 0 (its terms are exp2(-inf) = 0).
-                float baseA = newA == float.NegativeInfinity ? 0f : newA * c2, baseB = newB == float.NegativeInfinity ? 0f : newB * c2;
-                float corrA = XMath.Exp2(mA * c2 - baseA), corrB = XMath.Exp2(mB * c2 - baseB);
-                mA = newA;
-                mB = newB;
-                Rescale(ref o0, corrA, corrB);
-                if (d > 64) Rescale(ref o1, corrA, corrB);
-                float sumA = 0f, sumB = 0f;
-                Exp2(ref s.F0, c2, baseA, baseB, ref sumA, ref sumB);
-                Exp2(ref s.F1, c2, baseA, baseB, ref sumA, ref sumB);
-                Exp2(ref s.F2, c2, baseA, baseB, ref sumA, ref sumB);
-                Exp2(ref s.F3, c2, baseA, baseB, ref sumA, ref sumB);
-                Exp2(ref s.F4, c2, baseA, baseB, ref sumA, ref sumB);
-                Exp2(ref s.F5, c2, baseA, baseB, ref sumA, ref sumB);
-                Exp2(ref s.F6, c2, baseA, baseB, ref sumA, ref sumB);
-                Exp2(ref s.F7, c2, baseA, baseB, ref sumA, ref sumB);
-                lA = lA * corrA + sumA;  // lane-partial sums; the quad is summed once at the end
-                lB = lB * corrB + sumB;
 
                 // O += P V, one 16-key chunk at a time; P's C fragments become the bf16 A fragment.
-                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F0, s.F1), smem, sbase, vBuf + (0 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F2, s.F3), smem, sbase, vBuf + (16 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F4, s.F5), smem, sbase, vBuf + (32 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ToA(mma, s.F6, s.F7), smem, sbase, vBuf + (48 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F0, s0.F1), two ? ToA(mma, s1.F0, s1.F1) : default, two, smem, sbase,
+                    vBuf + (0 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F2, s0.F3), two ? ToA(mma, s1.F2, s1.F3) : default, two, smem, sbase,
+                    vBuf + (16 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F4, s0.F5), two ? ToA(mma, s1.F4, s1.F5) : default, two, smem, sbase,
+                    vBuf + (32 + aRow) * pitch + aCol, d, scratch);
+                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F6, s0.F7), two ? ToA(mma, s1.F6, s1.F7) : default, two, smem, sbase,
+                    vBuf + (48 + aRow) * pitch + aCol, d, scratch);
             }
             // Every warp is done with buffer kt & 1 before iteration kt + 1 refills it.
             Group.Barrier();
         }
 
-        lA = QuadSum(lA);
-        lB = QuadSum(lB);
-        float invA = lA > 0f ? 1f / lA : 0f, invB = lB > 0f ? 1f / lB : 0f;
         // The output's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
         var dst = new OutRows(o, o16, p.OutBf16 != 0, p.JoinHeads != 0 ? OutRows.JoinedHead(bh, batchIndex, p.Heads, t, d) : head,
             p.JoinHeads != 0 ? p.Heads * d : d);
-        Store(dst, o0, rowA, rowB, t, colT, invA, invB);
-        if (d > 64) Store(dst, o1, rowA, rowB, t, 64 + colT, invA, invB);
+        long lseRow = (long)bh * t;
+        Finish(dst, o0, o1, lse, lseRow, lA0, lB0, mA0, mB0, rowA0, rowB0, t, d, colT, lane, p.Scale);
+        if (two) Finish(dst, u0, u0, lse, lseRow, lA1, lB1, mA1, mB1, rowA1, rowB1, t, 64, colT, lane, p.Scale);
+    }
+
+    /// <summary>
+    /// The end of one row tile: row sums over the quad, O divided by them into <paramref name="dst"/>
+    /// (columns 0 .. 63 from <paramref name="lo"/>, 64 .. 127 from <paramref name="hi"/> when
+    /// <paramref name="d"/> = 128), and the natural log-sum-exp of the scaled scores, scale m + ln l
+    /// (+inf for a row that saw no key).
+    /// </summary>
+    private static void Finish(OutRows dst, FragC8 lo, FragC8 hi, ArrayView<float> lse, long lseRow, float lA, float lB, float mA, float mB,
+        int rowA, int rowB, int t, int d, int colT, int lane, float scale)
+    {
+        lA = QuadSum(lA);
+        lB = QuadSum(lB);
+        float invA = lA > 0f ? 1f / lA : 0f, invB = lB > 0f ? 1f / lB : 0f;
+        Store(dst, lo, rowA, rowB, t, colT, invA, invB);
+        if (d > 64) Store(dst, hi, rowA, rowB, t, 64 + colT, invA, invB);
         if ((lane & 3) == 0)
         {
-            // Natural log-sum-exp of the scaled scores: scale m + ln l.
-            if (rowA < t) lse[(long)bh * t + rowA] = lA > 0f ? p.Scale * mA + MathF.Log(lA) : float.PositiveInfinity;
-            if (rowB < t) lse[(long)bh * t + rowB] = lB > 0f ? p.Scale * mB + MathF.Log(lB) : float.PositiveInfinity;
+            if (rowA < t) lse[lseRow + rowA] = lA > 0f ? scale * mA + MathF.Log(lA) : float.PositiveInfinity;
+            if (rowB < t) lse[lseRow + rowB] = lB > 0f ? scale * mB + MathF.Log(lB) : float.PositiveInfinity;
         }
     }
 
+    /// <summary>
+    /// This lane's A fragments of the 16 rows of Q with rows <paramref name="rowA"/> (= first + g) and
+    /// <paramref name="rowB"/> (= rowA + 8), straight from global memory: for k16 step s, R0 / R1 are
+    /// columns 16s + 2t, +1 of rows A / B and R2 / R3 the same 8 columns on (<see cref="MmaLayout"/>).
+    /// Rows at or past T read as 0.
+    /// </summary>
+    private static QFrags LoadQ(ArrayView<ushort> q, long head, int rowA, int rowB, int t, int d, int colT)
+    {
+        QFrags f;
+        f.K0 = QFragment(q, head, rowA, rowB, t, d, colT);
+        f.K1 = QFragment(q, head, rowA, rowB, t, d, colT + 16);
+        f.K2 = QFragment(q, head, rowA, rowB, t, d, colT + 32);
+        f.K3 = QFragment(q, head, rowA, rowB, t, d, colT + 48);
+        if (d > 64)
+        {
+            f.K4 = QFragment(q, head, rowA, rowB, t, d, colT + 64);
+            f.K5 = QFragment(q, head, rowA, rowB, t, d, colT + 80);
+            f.K6 = QFragment(q, head, rowA, rowB, t, d, colT + 96);
+            f.K7 = QFragment(q, head, rowA, rowB, t, d, colT + 112);
+        }
+        else
+        {
+            f.K4 = f.K5 = f.K6 = f.K7 = default;
+        }
+        return f;
+    }
 
+    private static FragA QFragment(ArrayView<ushort> q, long head, int rowA, int rowB, int t, int d, int col)
+    {
+        FragA a;
+        a.R0 = QPair(q, head, rowA, t, d, col);
+        a.R1 = QPair(q, head, rowB, t, d, col);
+        a.R2 = QPair(q, head, rowA, t, d, col + 8);
+        a.R3 = QPair(q, head, rowB, t, d, col + 8);
+        return a;
+    }
 
+    private static uint QPair(ArrayView<ushort> q, long head, int row, int t, int d, int col)
+    {
+        if (row >= t) return 0u;
+        long i = head + (long)row * d + col;
+        return Bf16.Pack(q[i], q[i + 1]);
+    }
 
     /// <summary>
-    /// S (16 x 64) += Q[:, kd .. kd + 16) K[:, kd .. kd + 16)^T: the warp's Q fragment by ldmatrix.x4 at
-    /// <paramref name="qFrag"/> + kd, then four K fragment pairs, 16 keys apart, at <paramref name="kFrag"/> + kd.
+    /// S (16 x 64) += Q[:, kd .. kd + 16) K[:, kd .. kd + 16)^T for both row tiles (tile 1 when
+    /// <paramref name="two"/>): four K fragment pairs, 16 keys apart, at <paramref name="kFrag"/>
+    /// (already offset by kd), each pair by one ldmatrix.x4 feeding every row tile's two mma.
     /// </summary>
-    private static void QkStep<TMma>(TMma mma, ref FragC8 s, ArrayView<ushort> smem, uint sbase, int qFrag, int kFrag, int kd, int pitch,
-        ArrayView<uint> scratch)
+    private static void QkStep<TMma>(TMma mma, ref FragC8 s0, ref FragC8 s1, FragA a0, FragA a1, bool two, ArrayView<ushort> smem, uint sbase,
+        int kFrag, int pitch, ArrayView<uint> scratch)
         where TMma : struct, IMma
     {
-        FragA a = mma.LdMatrixX4(smem, sbase, qFrag + kd, scratch, false);
-        MmaPair(mma, ref s.F0, ref s.F1, a, smem, sbase, kFrag + kd, scratch, trans: false);
-        MmaPair(mma, ref s.F2, ref s.F3, a, smem, sbase, kFrag + 16 * pitch + kd, scratch, trans: false);
-        MmaPair(mma, ref s.F4, ref s.F5, a, smem, sbase, kFrag + 32 * pitch + kd, scratch, trans: false);
-        MmaPair(mma, ref s.F6, ref s.F7, a, smem, sbase, kFrag + 48 * pitch + kd, scratch, trans: false);
+        MmaPairs(mma, ref s0.F0, ref s0.F1, ref s1.F0, ref s1.F1, a0, a1, two, smem, sbase, kFrag, scratch, trans: false);
+        MmaPairs(mma, ref s0.F2, ref s0.F3, ref s1.F2, ref s1.F3, a0, a1, two, smem, sbase, kFrag + 16 * pitch, scratch, trans: false);
+        MmaPairs(mma, ref s0.F4, ref s0.F5, ref s1.F4, ref s1.F5, a0, a1, two, smem, sbase, kFrag + 32 * pitch, scratch, trans: false);
+        MmaPairs(mma, ref s0.F6, ref s0.F7, ref s1.F6, ref s1.F7, a0, a1, two, smem, sbase, kFrag + 48 * pitch, scratch, trans: false);
+    }
+
+    /// <summary>
+    /// O += P V for one 16-key chunk: each V fragment pair (ldmatrix.x4.trans at <paramref name="element"/>
+    /// + 16j) feeds tile 0's mma with <paramref name="a0"/> and, when <paramref name="two"/>, tile 1's
+    /// with <paramref name="a1"/>. Columns 64 .. 127 (D = 128, one tile) accumulate in <paramref name="o1"/>.
+    /// </summary>
+    private static void PvChunk<TMma>(TMma mma, ref FragC8 o0, ref FragC8 o1, ref FragC8 u0, FragA a0, FragA a1, bool two,
+        ArrayView<ushort> smem, uint sbase, int element, int d, ArrayView<uint> scratch)
+        where TMma : struct, IMma
+    {
+        MmaPairs(mma, ref o0.F0, ref o0.F1, ref u0.F0, ref u0.F1, a0, a1, two, smem, sbase, element + 0, scratch, trans: true);
+        MmaPairs(mma, ref o0.F2, ref o0.F3, ref u0.F2, ref u0.F3, a0, a1, two, smem, sbase, element + 16, scratch, trans: true);
+        MmaPairs(mma, ref o0.F4, ref o0.F5, ref u0.F4, ref u0.F5, a0, a1, two, smem, sbase, element + 32, scratch, trans: true);
+        MmaPairs(mma, ref o0.F6, ref o0.F7, ref u0.F6, ref u0.F7, a0, a1, two, smem, sbase, element + 48, scratch, trans: true);
+        if (d > 64)
+        {
+            MmaPair(mma, ref o1.F0, ref o1.F1, a0, smem, sbase, element + 64, scratch, trans: true);
+            MmaPair(mma, ref o1.F2, ref o1.F3, a0, smem, sbase, element + 80, scratch, trans: true);
+            MmaPair(mma, ref o1.F4, ref o1.F5, a0, smem, sbase, element + 96, scratch, trans: true);
+            MmaPair(mma, ref o1.F6, ref o1.F7, a0, smem, sbase, element + 112, scratch, trans: true);
+        }
+    }
+
+    /// <summary>
+    /// One ldmatrix.x4 at <paramref name="element"/> as two n8 B fragments, used by row tile 0
+    /// (c00 += a0 b0, c01 += a0 b1) and, when <paramref name="two"/>, row tile 1 (c10, c11 with a1).
+    /// </summary>
+    private static void MmaPairs<TMma>(TMma mma, ref FragC c00, ref FragC c01, ref FragC c10, ref FragC c11, FragA a0, FragA a1, bool two,
+        ArrayView<ushort> smem, uint sbase, int element, ArrayView<uint> scratch, bool trans)
+        where TMma : struct, IMma
+    {
+        FragA bf = mma.LdMatrixX4(smem, sbase, element, scratch, trans);
+        FragB b0, b1;
+        b0.R0 = bf.R0;
+        b0.R1 = bf.R1;
+        b1.R0 = bf.R2;
+        b1.R1 = bf.R3;
+        mma.Bf16(ref c00, a0, b0, scratch);
+        mma.Bf16(ref c01, a0, b1, scratch);
+        if (two)
+        {
+            mma.Bf16(ref c10, a1, b0, scratch);
+            mma.Bf16(ref c11, a1, b1, scratch);
+        }
+    }
+
+    /// <summary>
+    /// -inf on the scores of one row tile (rows <paramref name="first"/> .. + 15) that some key of the
+    /// tile at <paramref name="kv0"/> may not be visible to; a full tile (no mask, all keys below T,
+    /// and when causal all at or before the tile's first row) is left as it is.
+    /// </summary>
+    private static void MaskTile(ref FragC8 s, int kv0, int colT, int first, int rowA, int rowB, AttentionArgs p, ArrayView<float> keep, long keepRow)
+    {
+        bool full = p.HasMask == 0 && kv0 + BlockKV <= p.T && (p.Causal == 0 || kv0 + BlockKV - 1 <= first);
+        if (full) return;
+        int c = kv0 + colT;
+        Mask(ref s.F0, c + 0, rowA, rowB, p, keep, keepRow);
+        Mask(ref s.F1, c + 8, rowA, rowB, p, keep, keepRow);
+        Mask(ref s.F2, c + 16, rowA, rowB, p, keep, keepRow);
+        Mask(ref s.F3, c + 24, rowA, rowB, p, keep, keepRow);
+        Mask(ref s.F4, c + 32, rowA, rowB, p, keep, keepRow);
+        Mask(ref s.F5, c + 40, rowA, rowB, p, keep, keepRow);
+        Mask(ref s.F6, c + 48, rowA, rowB, p, keep, keepRow);
+        Mask(ref s.F7, c + 56, rowA, rowB, p, keep, keepRow);
+    }
+
+    /// <summary>
+    /// The online softmax step of one row tile: the quad (4 lanes) holds each row's 64 scores; the
+    /// new row maxima, the factors <paramref name="corrA"/> / <paramref name="corrB"/> that rescale
+    /// what was accumulated, P = exp2(S c - m c) in place, and the lane-partial row sums (summed over
+    /// the quad once at the end). A row with no visible key so far keeps base 0 (its terms are exp2(-inf) = 0).
+    /// </summary>
+    private static void Softmax(ref FragC8 s, ref float mA, ref float mB, ref float lA, ref float lB, float c2, out float corrA, out float corrB)
+    {
+        float newA = XMax(mA, QuadMax(RowMaxA(s))), newB = XMax(mB, QuadMax(RowMaxB(s)));
+        float baseA = newA == float.NegativeInfinity ? 0f : newA * c2, baseB = newB == float.NegativeInfinity ? 0f : newB * c2;
+        corrA = XMath.Exp2(mA * c2 - baseA);
+        corrB = XMath.Exp2(mB * c2 - baseB);
+        mA = newA;
+        mB = newB;
+        float sumA = 0f, sumB = 0f;
+        Exp2(ref s.F0, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(ref s.F1, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(ref s.F2, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(ref s.F3, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(ref s.F4, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(ref s.F5, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(ref s.F6, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(ref s.F7, c2, baseA, baseB, ref sumA, ref sumB);
+        lA = lA * corrA + sumA;
+        lB = lB * corrB + sumB;
     }
 
     /// <summary>log2(e): exp(x) = exp2(x log2 e).</summary>

@@ -72,7 +72,7 @@ public static partial class TensorCoreAttention
         if (bf16Out) o = lse;
         else o16 = q;
         int shared = SharedElements(headDim);
-        var config = new KernelConfig(new Index3D((t + BlockQ - 1) / BlockQ, batch * heads, 1), new Index3D(Threads, 1, 1),
+        var config = new KernelConfig(new Index3D((t + BlockQ(headDim) - 1) / BlockQ(headDim), batch * heads, 1), new Index3D(Threads, 1, 1),
             SharedMemoryConfig.RequestDynamic<ushort>(shared));
 
         Accelerator target = WarpSimulator.For(stream.Accelerator);

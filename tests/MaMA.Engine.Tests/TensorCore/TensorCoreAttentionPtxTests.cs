@@ -44,15 +44,18 @@ public sealed class TensorCoreAttentionPtxTests
     {
         string ptx = Ptx(d);
         Assert.That(ptx, Does.Contain(".target sm_80"));
-        // Unrolled over the constant D: Q K^T is D/16 k16 steps x 8 mma (one ldmatrix.x4 of Q and four of K
-        // each); P V is 4 key chunks x D/8 mma (D/16 ldmatrix.x4.trans of V each). No D = 128 half at D = 64.
+        // Unrolled over the constant D and row tiles R (2 at D = 64, 1 at D = 128): Q K^T is D/16 k16 steps
+        // x 8 R mma (four ldmatrix.x4 of K each; Q's fragments come from global memory once, no ldmatrix);
+        // P V is 4 key chunks x D/8 R mma (D/16 ldmatrix.x4.trans of V each). No D = 128 half at D = 64.
+        int r = TensorCoreAttention.RowTiles(d);
+        Assert.That(r, Is.EqualTo(d == 64 ? 2 : 1));
         int mma = Count(ptx, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
-        Assert.That(mma, Is.EqualTo(d / 16 * 8 + 4 * d / 8), $"{mma} mma.sync");
-        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 5));
+        Assert.That(mma, Is.EqualTo(r * (d / 16 * 8 + 4 * d / 8)), $"{mma} mma.sync");
+        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 4));
         Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(4 * d / 16));
         // P becomes the bf16 A operand of P V by packed roundings, one instruction per register pair:
-        // 4 key chunks x 4 registers (the portable rounding is a NaN test, an add and a shift per element).
-        Assert.That(Count(ptx, "cvt.rn.bf16x2.f32"), Is.EqualTo(16), "packed bf16 roundings of P");
+        // 4 key chunks x 4 registers per row tile (the portable rounding is a NaN test, an add and a shift per element).
+        Assert.That(Count(ptx, "cvt.rn.bf16x2.f32"), Is.EqualTo(16 * r), "packed bf16 roundings of P");
         // Tile addressing divides by constants only: the grid's tile count and the head's batch index remain.
         Assert.That(Regex.Matches(ptx, @"\tdiv\.").Count, Is.LessThanOrEqualTo(2), "runtime divisions in the kernel");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
@@ -77,6 +80,7 @@ public sealed class TensorCoreAttentionPtxTests
     public void SharedBudget_FitsTheDeviceLimits()
     {
         Assert.That(TensorCoreAttention.SharedElements(64) * sizeof(ushort), Is.LessThanOrEqualTo(48 * 1024), "D = 64 runs without the opt-in");
+        Assert.That(TensorCoreAttention.SharedElements(128) * sizeof(ushort), Is.EqualTo(4 * 64 * 136 * 2 + 16), "K and V double-buffered; Q lives in registers");
         Assert.That(TensorCoreAttention.SharedElements(128) * sizeof(ushort), Is.LessThanOrEqualTo(99 * 1024), "two groups per SM on sm_80 / sm_90");
         Assert.That(DynamicSharedMemory.NeedsOptIn(TensorCoreAttention.SharedElements(128) * sizeof(ushort), 0), Is.True);
     }
