@@ -14,7 +14,7 @@ public static partial class TensorCoreAttention
     /// <summary>The op name in error messages.</summary>
     private const string Op = "tensor-core attention";
 
-    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>; 87 KB at D = 128).</summary>
+    /// <summary>The loaded kernels by accelerator and head size (one instantiation per D, <see cref="IHeadDim"/>; 68 KB at D = 128).</summary>
     private static readonly PerHeadDimKernels<ForwardLauncher> s_kernels =
         new((accelerator, headDim) => headDim == 64 ? Load<HeadDim64>(accelerator) : Load<HeadDim128>(accelerator), SharedElements);
 
@@ -22,7 +22,7 @@ public static partial class TensorCoreAttention
     public static bool Supports(int headDim) => AttentionTiles.SupportsHeadDim(headDim);
 
     /// <summary>
-    /// Whether the kernel's shared memory for <paramref name="headDim"/> (87 KB at D = 128) fits the
+    /// Whether the kernel's shared memory for <paramref name="headDim"/> (68 KB at D = 128) fits the
     /// card's opt-in limit (<see cref="DynamicSharedMemory.OptInLimitBytes"/>); where it does not
     /// (sm_86 / sm_89 cards offer about 99 KB), the caller keeps the fp32 kernels.
     /// </summary>
