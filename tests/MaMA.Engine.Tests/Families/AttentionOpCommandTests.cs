@@ -65,7 +65,10 @@ public sealed class AttentionOpCommandTests
         Check(file, "grad_v", tv.grad!);
     }
 
-    /// <summary>join_heads with bf16 q, k, v: out is [B, T, H D] in bf16, the [B, H, T, D] run's out transposed and rounded.</summary>
+    /// <summary>
+    /// join_heads with bf16 q, k, v: out is [B, T, H D] in bf16, the [B, H, T, D] run's out transposed
+    /// and rounded; --backward takes an fp32 grad_out for it.
+    /// </summary>
     [Test]
     public void JoinHeadsWritesTheJoinedBf16Output()
     {
@@ -75,10 +78,12 @@ public sealed class AttentionOpCommandTests
         var inputs = new Dictionary<string, Tensor> { ["q"] = Draw(), ["k"] = Draw(), ["v"] = Draw() };
         string plainIn = Path.Combine(_dir, "plain.safetensors"), joinedIn = Path.Combine(_dir, "joined.safetensors");
         Safetensors.Write(plainIn, inputs);
-        Safetensors.Write(joinedIn, new Dictionary<string, Tensor>(inputs) { ["join_heads"] = Tensor.Scalar(1f) });
+        // An fp32 upstream gradient for the bf16 output, as tools/device_parity.py writes it.
+        float[] gradOut = Enumerable.Range(0, 2 * 9 * 24).Select(_ => OpData.Normal(rng)).ToArray();
+        Safetensors.Write(joinedIn, new Dictionary<string, Tensor>(inputs) { ["join_heads"] = Tensor.Scalar(1f), ["grad_out"] = Tensor.FromArray(gradOut, [2, 9, 24]) });
         string plainOut = Path.Combine(_dir, "plain-out.safetensors"), joinedOut = Path.Combine(_dir, "joined-out.safetensors");
         Assert.That(MaMA.Cli.Cli.Run(["op", "attention", "--in", plainIn, "--out", plainOut, "--device", "cpu"]), Is.EqualTo(0));
-        Assert.That(MaMA.Cli.Cli.Run(["op", "attention", "--in", joinedIn, "--out", joinedOut, "--device", "cpu"]), Is.EqualTo(0));
+        Assert.That(MaMA.Cli.Cli.Run(["op", "attention", "--in", joinedIn, "--out", joinedOut, "--device", "cpu", "--backward"]), Is.EqualTo(0));
 
         using SafetensorsFile plain = Safetensors.Open(plainOut), joined = Safetensors.Open(joinedOut);
         Tensor o = plain.Load("out", Device.Cpu), j = joined.Load("out", Device.Cpu);
@@ -87,6 +92,8 @@ public sealed class AttentionOpCommandTests
         Assert.That(j.Shape.ToArray(), Is.EqualTo(new[] { 2, 9, 24 }));
         float[] expected = o.Transpose(1, 2).Reshape(2, 9, 24).To(DType.BFloat16).ToFloatArray();
         Assert.That(j.ToFloatArray(), Is.EqualTo(expected));
+        Assert.That(joined.Names, Is.EquivalentTo(new[] { "out", "grad_q", "grad_k", "grad_v" }));
+        Assert.That(joined.Load("grad_q", Device.Cpu).ToFloatArray().Select(MathF.Abs).Max(), Is.GreaterThan(1e-3f), "a gradient flowed back");
     }
 
     [Test]
