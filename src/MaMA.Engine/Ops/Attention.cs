@@ -192,8 +192,8 @@ public static partial class Ops
             // o and dO as fp32 in the layout the kernels read: the CPU's takes joined heads as they are,
             // the other ILGPU kernels [B, H, T, D] (a joined pair is permuted back here).
             bool cpu = q.Device.IsCpu, unjoin = joinHeads && !cpu;
-            Tensor g = temps.F32(unjoin ? Unjoined(gradOutput, batch, t, heads, d) : gradOutput);
-            Tensor of = temps.F32(unjoin ? Unjoined(o, batch, t, heads, d) : o);
+            Tensor g = unjoin ? temps.Own(Unjoined(gradOutput, batch, t, heads, d)) : temps.F32(gradOutput);
+            Tensor of = unjoin ? temps.Own(Unjoined(o, batch, t, heads, d)) : temps.F32(o);
             Tensor dq = Tensor.Empty(q.Shape, DType.Float32, q.Device);
             Tensor dk = Tensor.Empty(q.Shape, DType.Float32, q.Device);
             Tensor dv = Tensor.Empty(q.Shape, DType.Float32, q.Device);
@@ -224,7 +224,17 @@ public static partial class Ops
             return (dq, dk, dv);
         }
 
-        /// <summary>A joined [B, T, H D] tensor seen as [B, H, T, D] (a view; the caller's F32 makes it contiguous).</summary>
-        private static Tensor Unjoined(Tensor x, int batch, int t, int heads, int d) => x.Reshape(batch, t, heads, d).Transpose(1, 2);
+        /// <summary>A joined [B, T, H D] tensor as a fresh contiguous fp32 [B, H, T, D] (one permuted copy or cast; the caller owns it).</summary>
+        private static Tensor Unjoined(Tensor x, int batch, int t, int heads, int d)
+        {
+            using Tensor rows = x.Reshape(batch, t, heads, d);
+            using Tensor heads4 = rows.Transpose(1, 2);
+            Tensor y = Dispatch.F32(heads4); // a cast, or a contiguous copy of the permuted view
+            if (!ReferenceEquals(y, heads4)) return y;
+            // T or H is 1: the view is already contiguous fp32 (x's own storage); copy it all the same.
+            Tensor copy = Tensor.Empty(heads4.Shape, DType.Float32, x.Device);
+            CopyStrided(heads4, copy);
+            return copy;
+        }
     }
 }

@@ -105,6 +105,24 @@ public sealed class AttentionJoinHeadsTests
         }
     }
 
+    /// <summary>One head: the joined layout is the [B, H, T, D] one, and the simulator's backward still gets its own fp32 copies.</summary>
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void OneHead_EqualsThePermutedOutputBitForBit(string deviceName)
+    {
+        Device device = Device.Parse(deviceName);
+        const int b = 2, t = 11, d = 20;
+        int[] shape = [b, 1, t, d];
+        (float[], int[])[] inputs = [(Floats(b * t * d, 3, 2), shape), (Floats(b * t * d, 4, 2), shape), (Floats(b * t * d, 5), shape)];
+        (float[], int[]) weights = (Floats(b * t * d, 6), [b, t, d]);
+        FusionHarness.Result joined = FusionHarness.Run(device, false, inputs, 3, 1.5f, weights,
+            x => EngineOps.Attention(x[0], x[1], x[2], null, true, 0.3f, joinHeads: true));
+        FusionHarness.Result permuted = FusionHarness.Run(device, false, inputs, 3, 1.5f, weights,
+            x => EngineOps.Attention(x[0], x[1], x[2], null, true, 0.3f).Transpose(1, 2).Reshape(b, t, d));
+        Assert.That(joined.Output, Is.EqualTo(permuted.Output), "output");
+        for (int i = 0; i < 3; i++) Assert.That(joined.Grads[i], Is.EqualTo(permuted.Grads[i]), $"gradient {i} (q, k, v)");
+    }
+
     [Test]
     public void ShapeAndDType_FollowTheInputs()
     {
