@@ -163,7 +163,8 @@ public static partial class Ops
     /// row and dK, dV per key row, each probability recomputed as exp(scale q . k - L).
     /// Saved: q, k, v (contiguous, fp32 or 16-bit), the keep mask, o and lse. bf16 ones on CUDA / the
     /// simulator with D 64 / 128 go to the tensor-core backward (TensorCorePath.AttentionBackward.cs);
-    /// other 16-bit ones are widened for the fp32 kernels. Gradients are rounded back to the input's dtype.
+    /// other 16-bit ones are widened for the fp32 kernels. Gradients are rounded back to the input's dtype
+    /// (the tensor-core backward writes dk and dv in bf16 itself).
     /// </summary>
     private sealed class AttentionNode(Tensor[] inputs, Tensor savedQ, Tensor savedK, Tensor savedV, Tensor? keep, Tensor o, Tensor lse, bool causal,
         float scale, bool joinHeads) : Node(inputs)
@@ -177,11 +178,15 @@ public static partial class Ops
             (Tensor dq, Tensor dk, Tensor dv) = UsesTensorCoreAttentionBackward(savedQ, savedK, savedV)
                 ? TensorCoreAttentionBackwardPass(savedQ, savedK, savedV, keep, o, lse, gradOutput, causal, scale, joinHeads)
                 : Fp32Backward(temps.F32(savedQ), temps.F32(savedK), temps.F32(savedV), gradOutput);
-            if (Edges[0].DType == DType.Float32) return [dq, dk, dv];
-            Tensor?[] rounded = [Cast(dq, Edges[0].DType), Cast(dk, Edges[1].DType), Cast(dv, Edges[2].DType)];
-            dq.Dispose();
-            dk.Dispose();
-            dv.Dispose();
+            return [RoundTo(dq, Edges[0].DType), RoundTo(dk, Edges[1].DType), RoundTo(dv, Edges[2].DType)];
+        }
+
+        /// <summary>A gradient in its input's dtype: itself when it already is (the tensor-core backward's bf16 dk, dv), else a rounded copy.</summary>
+        private static Tensor RoundTo(Tensor grad, DType dtype)
+        {
+            if (grad.DType == dtype) return grad;
+            Tensor rounded = Cast(grad, dtype);
+            grad.Dispose();
             return rounded;
         }
 

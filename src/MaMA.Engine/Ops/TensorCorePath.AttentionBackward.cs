@@ -27,7 +27,8 @@ public static partial class Ops
         && TensorCoreAttentionBackward.Fits(((IlgpuDevice)q.Device).Accelerator, q.Size(3));
 
     /// <summary>
-    /// dq, dk, dv [B, H, T, D] (fp32) from bf16 q, k, v, the forward's output o and lse, and the
+    /// dq (fp32), dk and dv (bf16, the kernel rounds in its store: the gradients of bf16 k and v)
+    /// [B, H, T, D] from bf16 q, k, v, the forward's output o and lse, and the
     /// output gradient: delta = rowsum(dO * O) in fp32, dO rounded to bf16, then the tensor-core
     /// FlashAttention-2 backward. o is fp32 [B, H, T, D] (delta by FlashAttention.AttentionRowDot on
     /// fp32 dO), or, when <paramref name="joinHeads"/>, bf16 [B, T, H D] with dO in the same layout:
@@ -40,8 +41,8 @@ public static partial class Ops
     {
         int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
         Tensor dq = Tensor.Empty(q.Shape, DType.Float32, q.Device);
-        Tensor dk = Tensor.Empty(q.Shape, DType.Float32, q.Device);
-        Tensor dv = Tensor.Empty(q.Shape, DType.Float32, q.Device);
+        Tensor dk = Tensor.Empty(q.Shape, DType.BFloat16, q.Device);
+        Tensor dv = Tensor.Empty(q.Shape, DType.BFloat16, q.Device);
         int rows = batch * heads * t;
         if (rows == 0) return (dq, dk, dv);
         using var scope = new TempScope();
@@ -65,7 +66,7 @@ public static partial class Ops
             Tensor q16 = Bf16Aligned(q, scope), k16 = Bf16Aligned(k, scope), v16 = Bf16Aligned(v, scope);
             TensorCoreAttentionBackward.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), g16.View<ushort>(),
                 lse.View<float>(), delta.View<float>(), keep is null ? default : keep.View<float>(),
-                dq.View<float>(), dk.View<float>(), dv.View<float>(), batch, heads, t, d, causal, scale, gJoined: joinHeads);
+                dq.View<float>(), dk.View<ushort>(), dv.View<ushort>(), batch, heads, t, d, causal, scale, gJoined: joinHeads);
         }
         return (dq, dk, dv);
     }

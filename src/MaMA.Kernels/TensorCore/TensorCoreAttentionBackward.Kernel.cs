@@ -19,6 +19,8 @@ public struct AttentionBackwardArgs
     public float Scale;
     /// <summary>1: dO is [B, T, H, D] (the heads joined, as the forward's joined output), 0: [B, H, T, D].</summary>
     public int GJoined;
+    /// <summary>1: dk and dv are written in bf16 (the kernel's dk16, dv16 views), 0: fp32 (dk, dv). dq is fp32 either way (atomics).</summary>
+    public int KvBf16;
     public long QAddress, KAddress, VAddress, GAddress;
 }
 
@@ -45,7 +47,8 @@ public struct AttentionBackwardArgs
 /// </code>
 /// Inputs: q, k, v bf16 [B, H, T, D], dO bf16 [B, H, T, D] or [B, T, H, D] (<see cref="AttentionBackwardArgs.GJoined"/>); lse [B, H, T] (the forward's natural-log log-sum-exp of
 /// scale q . k, +inf for a query that sees no key); delta [B, H, T] = rowsum(dO * O); keep [B, T].
-/// Outputs dq, dk, dv fp32 [B, H, T, D]. Numerics: every product is of bf16 operands (P and dS are
+/// Outputs dq fp32 [B, H, T, D], dk and dv fp32 or bf16 (<see cref="AttentionBackwardArgs.KvBf16"/>:
+/// rounded in the store, the gradients' dtype for bf16 k and v). Numerics: every product is of bf16 operands (P and dS are
 /// rounded to bf16 before their mma, as FlashAttention does) and every sum is fp32.
 /// </summary>
 public static partial class TensorCoreAttentionBackward
@@ -67,7 +70,7 @@ public static partial class TensorCoreAttentionBackward
     /// </summary>
     public static void FlashAttentionBackwardKernel<TMma, TDim>(ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
-        AttentionBackwardArgs p)
+        ArrayView<ushort> dk16, ArrayView<ushort> dv16, AttentionBackwardArgs p)
         where TMma : struct, IMma
         where TDim : struct, IHeadDim
     {
@@ -194,19 +197,23 @@ public static partial class TensorCoreAttentionBackward
             Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (48 + bRow) * DsPitch, scratch, true), smem, sbase,
                 kTile + (48 + aRow) * pitch + aCol, d, scratch);
             int qA = q0 + warp * 16 + g8, qB = qA + 8;
-            WriteRows(dq, dq0, head, qA, qB, t, d, colT, add: true);
-            if (d > 64) WriteRows(dq, dq1, head, qA, qB, t, d, 64 + colT, add: true);
+            AddRows(dq, dq0, head, qA, qB, t, d, colT);
+            if (d > 64) AddRows(dq, dq1, head, qA, qB, t, d, 64 + colT);
 
             // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
             Group.Barrier();
         }
 
-        WriteRows(dv, dv0, head, keyA, keyB, t, d, colT, add: false);
-        WriteRows(dk, dk0, head, keyA, keyB, t, d, colT, add: false);
+        // dk, dv of the group's keys: plain stores (each key row has one owner), fp32 or rounded to bf16.
+        bool kvBf16 = p.KvBf16 != 0;
+        var dvRows = new OutRows(dv, dv16, kvBf16, head, d);
+        var dkRows = new OutRows(dk, dk16, kvBf16, head, d);
+        StoreRows(dvRows, dv0, keyA, keyB, t, colT);
+        StoreRows(dkRows, dk0, keyA, keyB, t, colT);
         if (d > 64)
         {
-            WriteRows(dv, dv1, head, keyA, keyB, t, d, 64 + colT, add: false);
-            WriteRows(dk, dk1, head, keyA, keyB, t, d, 64 + colT, add: false);
+            StoreRows(dvRows, dv1, keyA, keyB, t, 64 + colT);
+            StoreRows(dkRows, dk1, keyA, keyB, t, 64 + colT);
         }
     }
 
@@ -279,40 +286,50 @@ public static partial class TensorCoreAttentionBackward
         smem[rowB + col0 + 9] = (ushort)(a.R3 >> 16);
     }
 
+    /// <summary>Rows A and B, columns col0 + 8j (+1), of the tile into <paramref name="dst"/>; rows past T dropped (dk, dv).</summary>
+    private static void StoreRows(OutRows dst, FragC8 f, int rowA, int rowB, int t, int col0)
+    {
+        StorePairs(dst, f.F0, rowA, rowB, t, col0 + 0);
+        StorePairs(dst, f.F1, rowA, rowB, t, col0 + 8);
+        StorePairs(dst, f.F2, rowA, rowB, t, col0 + 16);
+        StorePairs(dst, f.F3, rowA, rowB, t, col0 + 24);
+        StorePairs(dst, f.F4, rowA, rowB, t, col0 + 32);
+        StorePairs(dst, f.F5, rowA, rowB, t, col0 + 40);
+        StorePairs(dst, f.F6, rowA, rowB, t, col0 + 48);
+        StorePairs(dst, f.F7, rowA, rowB, t, col0 + 56);
+    }
+
+    private static void StorePairs(OutRows dst, FragC f, int rowA, int rowB, int t, int col)
+    {
+        if (rowA < t) dst.StorePair(rowA, col, f.C0, f.C1);
+        if (rowB < t) dst.StorePair(rowB, col, f.C2, f.C3);
+    }
+
     /// <summary>
-    /// Rows A and B, columns col0 + 8j (+1), of one head's [T, D] from the tile; rows past T dropped.
-    /// dq adds (<paramref name="add"/>: fp32 atomics, every key tile adds to the same rows); dk and
-    /// dv store (each key row belongs to one group).
+    /// dq's rows A and B, columns col0 + 8j (+1), of one head's [T, D] += the tile, by fp32 atomics
+    /// (every key tile adds to the same rows); rows past T dropped.
     /// </summary>
-    private static void WriteRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0, bool add)
+    private static void AddRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0)
     {
-        WriteFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0, add);
-        WriteFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8, add);
-        WriteFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16, add);
-        WriteFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24, add);
-        WriteFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32, add);
-        WriteFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40, add);
-        WriteFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48, add);
-        WriteFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56, add);
+        AddFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0);
+        AddFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8);
+        AddFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16);
+        AddFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24);
+        AddFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32);
+        AddFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40);
+        AddFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48);
+        AddFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56);
     }
 
-    private static void WriteFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col, bool add)
+    private static void AddFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col)
     {
-        if (rowA < t) WritePair(dst, head + (long)rowA * d + col, f.C0, f.C1, add);
-        if (rowB < t) WritePair(dst, head + (long)rowB * d + col, f.C2, f.C3, add);
+        if (rowA < t) AddPair(dst, head + (long)rowA * d + col, f.C0, f.C1);
+        if (rowB < t) AddPair(dst, head + (long)rowB * d + col, f.C2, f.C3);
     }
 
-    private static void WritePair(ArrayView<float> dst, long i, float x0, float x1, bool add)
+    private static void AddPair(ArrayView<float> dst, long i, float x0, float x1)
     {
-        if (add)
-        {
-            Atomic.Add(ref dst[i], x0);
-            Atomic.Add(ref dst[i + 1], x1);
-        }
-        else
-        {
-            dst[i] = x0;
-            dst[i + 1] = x1;
-        }
+        Atomic.Add(ref dst[i], x0);
+        Atomic.Add(ref dst[i + 1], x1);
     }
 }

@@ -3,10 +3,10 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using BackwardBody = System.Action<ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    MaMA.Kernels.TensorCore.AttentionBackwardArgs>;
+    ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, MaMA.Kernels.TensorCore.AttentionBackwardArgs>;
 using BackwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>,
     ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, MaMA.Kernels.TensorCore.AttentionBackwardArgs>;
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, MaMA.Kernels.TensorCore.AttentionBackwardArgs>;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -49,18 +49,36 @@ public static partial class TensorCoreAttentionBackward
     /// </summary>
     public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
-        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false)
+        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false) =>
+        Launch(stream, q, k, v, g, lse, delta, keep, dq, dk, dv, default, default, batch, heads, t, headDim, causal, scale, gJoined, kvBf16: false);
+
+    /// <summary>
+    /// As the fp32 overload with dk and dv in bf16 (rounded to nearest even in the kernel's store):
+    /// the gradients of bf16 k and v, written once instead of fp32 then cast. dq stays fp32 (atomics).
+    /// </summary>
+    public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<ushort> dk, ArrayView<ushort> dv,
+        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false) =>
+        Launch(stream, q, k, v, g, lse, delta, keep, dq, default, default, dk, dv, batch, heads, t, headDim, causal, scale, gJoined, kvBf16: true);
+
+    private static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<ushort> dk16, ArrayView<ushort> dv16, int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined, bool kvBf16)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        Validate(q.Length, k.Length, v.Length, g.Length, lse.Length, delta.Length, keep.Length, dq.Length, dk.Length, dv.Length, batch, heads, t, headDim);
+        Validate(q.Length, k.Length, v.Length, g.Length, lse.Length, delta.Length, keep.Length, dq.Length,
+            kvBf16 ? dk16.Length : dk.Length, kvBf16 ? dv16.Length : dv.Length, batch, heads, t, headDim);
         if ((long)batch * heads * t == 0) return;
         long elements = (long)batch * heads * t * headDim;
         var p = new AttentionBackwardArgs
         {
             T = t, Heads = heads, HeadDim = headDim, Causal = causal ? 1 : 0, HasMask = keep.Length > 0 ? 1 : 0, Scale = scale,
-            GJoined = gJoined ? 1 : 0,
+            GJoined = gJoined ? 1 : 0, KvBf16 = kvBf16 ? 1 : 0,
         };
-        if (keep.Length == 0) keep = lse; // kernels take every view; HasMask = 0 never reads it
+        // Kernels take every view: HasMask = 0 never reads keep, and KvBf16 picks dk, dv or dk16, dv16.
+        if (keep.Length == 0) keep = lse;
+        if (kvBf16) dk = dv = lse;
+        else dk16 = dv16 = q;
         int shared = SharedElements(headDim);
         var config = new KernelConfig(new Index3D((t + BlockKV - 1) / BlockKV, batch * heads, 1), new Index3D(Threads, 1, 1),
             SharedMemoryConfig.RequestDynamic<ushort>(shared));
@@ -78,12 +96,12 @@ public static partial class TensorCoreAttentionBackward
                 p.GAddress = AttentionTiles.Address(Op, g, "dO");
             }
             dqAll.MemSetToZero(stream);
-            s_kernels.For(target, headDim)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+            s_kernels.For(target, headDim)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, dk16, dv16, p);
             return;
         }
         dqAll.MemSetToZero(stream);
         stream.Synchronize();
-        s_kernels.For(target, headDim)(target.DefaultStream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, p);
+        s_kernels.For(target, headDim)(target.DefaultStream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, dk16, dv16, p);
         target.DefaultStream.Synchronize();
     }
 
@@ -110,5 +128,6 @@ public static partial class TensorCoreAttentionBackward
         accelerator is CudaAccelerator cuda
             ? CudaKernelLoader.Load<BackwardLauncher>(cuda, new BackwardBody(FlashAttentionBackwardKernel<PtxMma, TDim>).Method)
             : accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionBackwardArgs>(FlashAttentionBackwardKernel<EmulatedMma, TDim>);
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<ushort>,
+                AttentionBackwardArgs>(FlashAttentionBackwardKernel<EmulatedMma, TDim>);
 }

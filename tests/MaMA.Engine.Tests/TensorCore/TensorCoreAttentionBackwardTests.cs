@@ -184,6 +184,39 @@ public sealed class TensorCoreAttentionBackwardTests
         Check(b: 1, h: 1, t: t, d: 128, causal: true, keep: keep, scale: 1f / MathF.Sqrt(128) / 12f);
     }
 
+    /// <summary>The bf16 overload's dk and dv are the fp32 overload's rounded to nearest even, bit for bit (the kernel rounds in its store).</summary>
+    [TestCase(64, false)]
+    [TestCase(128, true)]
+    public void Bf16KeyGradients_AreTheFp32OnesRounded(int d, bool causal)
+    {
+        const int b = 1, h = 2, t = 45;
+        int n = b * h * t * d;
+        float scale = 1f / MathF.Sqrt(d);
+        ushort[] q = Bf16Values(n, seed: 7, scale: 2.0), k = Bf16Values(n, seed: 8, scale: 2.0), v = Bf16Values(n, seed: 9), g = Bf16Values(n, seed: 10);
+        var (_, lse, delta) = Reference(q, k, v, g, null, b, h, t, d, causal, scale);
+        Accelerator acc = Engine();
+        using var bq = acc.Allocate1D(q);
+        using var bk = acc.Allocate1D(k);
+        using var bv = acc.Allocate1D(v);
+        using var bg = acc.Allocate1D(g);
+        using var blse = acc.Allocate1D(lse);
+        using var bdelta = acc.Allocate1D(delta);
+        using var bdq = acc.Allocate1D<float>(n);
+        using var bdk = acc.Allocate1D<float>(n);
+        using var bdv = acc.Allocate1D<float>(n);
+        using var bdk16 = acc.Allocate1D<ushort>(n);
+        using var bdv16 = acc.Allocate1D<ushort>(n);
+        TensorCoreAttentionBackward.Launch(acc.DefaultStream, bq.View, bk.View, bv.View, bg.View, blse.View, bdelta.View, default,
+            bdq.View, bdk.View, bdv.View, b, h, t, d, causal, scale);
+        TensorCoreAttentionBackward.Launch(acc.DefaultStream, bq.View, bk.View, bv.View, bg.View, blse.View, bdelta.View, default,
+            bdq.View, bdk16.View, bdv16.View, b, h, t, d, causal, scale);
+        acc.Synchronize();
+        float[] dk = bdk.GetAsArray1D(), dv = bdv.GetAsArray1D();
+        Assert.That(bdk16.GetAsArray1D(), Is.EqualTo(dk.Select(Bf16.FromFloat).ToArray()), "dk");
+        Assert.That(bdv16.GetAsArray1D(), Is.EqualTo(dv.Select(Bf16.FromFloat).ToArray()), "dv");
+        Assert.That(dk.Select(MathF.Abs).Max(), Is.GreaterThan(1e-3f), "dk is not trivially zero");
+    }
+
     [Test]
     public void Validate_RejectsOtherHeadSizes_AndShortViews()
     {
