@@ -76,14 +76,21 @@ internal static class AttentionTiles
         ArrayView<uint> scratch, bool trans)
         where TMma : struct, IMma
     {
+        LoadBPair(mma, smem, sbase, element, scratch, trans, out FragB b0, out FragB b1);
+        mma.Bf16(ref c0, a, b0, scratch);
+        mma.Bf16(ref c1, a, b1, scratch);
+    }
+
+    /// <summary>One ldmatrix.x4 at <paramref name="element"/> as two n8 B fragments: registers 0-1 and 2-3.</summary>
+    public static void LoadBPair<TMma>(TMma mma, ArrayView<ushort> smem, uint sbase, int element, ArrayView<uint> scratch, bool trans,
+        out FragB b0, out FragB b1)
+        where TMma : struct, IMma
+    {
         FragA bf = mma.LdMatrixX4(smem, sbase, element, scratch, trans);
-        FragB b0, b1;
         b0.R0 = bf.R0;
         b0.R1 = bf.R1;
         b1.R0 = bf.R2;
         b1.R1 = bf.R3;
-        mma.Bf16(ref c0, a, b0, scratch);
-        mma.Bf16(ref c1, a, b1, scratch);
     }
 
     /// <summary>

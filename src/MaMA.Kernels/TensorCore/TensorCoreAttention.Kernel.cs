@@ -287,12 +287,7 @@ public static partial class TensorCoreAttention
         ArrayView<ushort> smem, uint sbase, int element, ArrayView<uint> scratch, bool trans)
         where TMma : struct, IMma
     {
-        FragA bf = mma.LdMatrixX4(smem, sbase, element, scratch, trans);
-        FragB b0, b1;
-        b0.R0 = bf.R0;
-        b0.R1 = bf.R1;
-        b1.R0 = bf.R2;
-        b1.R1 = bf.R3;
+        LoadBPair(mma, smem, sbase, element, scratch, trans, out FragB b0, out FragB b1);
         mma.Bf16(ref c00, a0, b0, scratch);
         mma.Bf16(ref c01, a0, b1, scratch);
         if (two)

@@ -121,18 +121,13 @@ public sealed class TensorCoreAttentionBackwardTests
         var (expected, lse, delta) = Reference(q, k, v, g, keep, b, h, t, d, causal, scale);
 
         Accelerator acc = Engine();
-        using var bq = acc.Allocate1D(q);
-        using var bk = acc.Allocate1D(k);
-        using var bv = acc.Allocate1D(v);
-        using var bg = acc.Allocate1D(g);
-        using var blse = acc.Allocate1D(lse);
-        using var bdelta = acc.Allocate1D(delta);
+        using var x = new Uploaded(acc, q, k, v, g, lse, delta);
         using var bkeep = keep is null ? null : acc.Allocate1D(keep);
         using var bdq = acc.Allocate1D(Enumerable.Repeat(float.NaN, n).ToArray());  // the launcher zeroes dq itself
         using var bdk = acc.Allocate1D<float>(n);
         using var bdv = acc.Allocate1D<float>(n);
         long before = TensorCoreAttentionBackward.Launches;
-        TensorCoreAttentionBackward.Launch(acc.DefaultStream, bq.View, bk.View, bv.View, bg.View, blse.View, bdelta.View, bkeep?.View ?? default,
+        TensorCoreAttentionBackward.Launch(acc.DefaultStream, x.Q.View, x.K.View, x.V.View, x.G.View, x.Lse.View, x.Delta.View, bkeep?.View ?? default,
             bdq.View, bdk.View, bdv.View, b, h, t, d, causal, scale);
         acc.Synchronize();
         Assert.That(TensorCoreAttentionBackward.Launches, Is.EqualTo(before + 1));
@@ -150,6 +145,32 @@ public sealed class TensorCoreAttentionBackwardTests
             if (expected.Dq[i] == 0) Assert.That(dq[i], Is.EqualTo(0f), $"dq[{i}]");
             if (expected.Dk[i] == 0) Assert.That(dk[i], Is.EqualTo(0f), $"dk[{i}]");
             if (expected.Dv[i] == 0) Assert.That(dv[i], Is.EqualTo(0f), $"dv[{i}]");
+        }
+    }
+
+    /// <summary>The kernel's inputs on the accelerator: bf16 q, k, v, dO and fp32 lse, delta.</summary>
+    private sealed class Uploaded(Accelerator acc, ushort[] q, ushort[] k, ushort[] v, ushort[] g, float[] lse, float[] delta) : IDisposable
+    {
+        public MemoryBuffer1D<ushort, Stride1D.Dense> Q { get; } = acc.Allocate1D(q);
+
+        public MemoryBuffer1D<ushort, Stride1D.Dense> K { get; } = acc.Allocate1D(k);
+
+        public MemoryBuffer1D<ushort, Stride1D.Dense> V { get; } = acc.Allocate1D(v);
+
+        public MemoryBuffer1D<ushort, Stride1D.Dense> G { get; } = acc.Allocate1D(g);
+
+        public MemoryBuffer1D<float, Stride1D.Dense> Lse { get; } = acc.Allocate1D(lse);
+
+        public MemoryBuffer1D<float, Stride1D.Dense> Delta { get; } = acc.Allocate1D(delta);
+
+        public void Dispose()
+        {
+            Q.Dispose();
+            K.Dispose();
+            V.Dispose();
+            G.Dispose();
+            Lse.Dispose();
+            Delta.Dispose();
         }
     }
 
@@ -195,20 +216,15 @@ public sealed class TensorCoreAttentionBackwardTests
         ushort[] q = Bf16Values(n, seed: 7, scale: 2.0), k = Bf16Values(n, seed: 8, scale: 2.0), v = Bf16Values(n, seed: 9), g = Bf16Values(n, seed: 10);
         var (_, lse, delta) = Reference(q, k, v, g, null, b, h, t, d, causal, scale);
         Accelerator acc = Engine();
-        using var bq = acc.Allocate1D(q);
-        using var bk = acc.Allocate1D(k);
-        using var bv = acc.Allocate1D(v);
-        using var bg = acc.Allocate1D(g);
-        using var blse = acc.Allocate1D(lse);
-        using var bdelta = acc.Allocate1D(delta);
+        using var x = new Uploaded(acc, q, k, v, g, lse, delta);
         using var bdq = acc.Allocate1D<float>(n);
         using var bdk = acc.Allocate1D<float>(n);
         using var bdv = acc.Allocate1D<float>(n);
         using var bdk16 = acc.Allocate1D<ushort>(n);
         using var bdv16 = acc.Allocate1D<ushort>(n);
-        TensorCoreAttentionBackward.Launch(acc.DefaultStream, bq.View, bk.View, bv.View, bg.View, blse.View, bdelta.View, default,
+        TensorCoreAttentionBackward.Launch(acc.DefaultStream, x.Q.View, x.K.View, x.V.View, x.G.View, x.Lse.View, x.Delta.View, default,
             bdq.View, bdk.View, bdv.View, b, h, t, d, causal, scale);
-        TensorCoreAttentionBackward.Launch(acc.DefaultStream, bq.View, bk.View, bv.View, bg.View, blse.View, bdelta.View, default,
+        TensorCoreAttentionBackward.Launch(acc.DefaultStream, x.Q.View, x.K.View, x.V.View, x.G.View, x.Lse.View, x.Delta.View, default,
             bdq.View, bdk16.View, bdv16.View, b, h, t, d, causal, scale);
         acc.Synchronize();
         float[] dk = bdk.GetAsArray1D(), dv = bdv.GetAsArray1D();
