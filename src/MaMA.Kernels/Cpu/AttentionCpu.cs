@@ -288,32 +288,6 @@ public static unsafe class AttentionCpu
         float* dvAcc = dkAcc + (long)KeyBlock * dp;   // [KeyBlock, dp]
         float* lane = dvAcc + (long)KeyBlock * dp;    // [br]
 
-        // Q^T and dO^T, reading whole rows (dO's are H D apart when the heads are joined).
-        for (int i = 0; i < t; i++)
-        {
-            float* qRow = qh + (long)i * d, gRow = doh + (long)i * os;
-            for (int c = 0; c < d; c++)
-            {
-                qt[(long)c * tp + i] = qRow[c] * p.Scale;
-                dot[(long)c * tp + i] = gRow[c];
-            }
-        }
-        for (int c = 0; c < d; c++)
-            for (int i = t; i < tp; i++) qt[(long)c * tp + i] = dot[(long)c * tp + i] = 0f;
-        for (int i = 0; i < t; i++)
-        {
-            lse[i] = lh[i];
-            float sum = 0f;
-            for (int c = 0; c < d; c++) sum += doh[(long)i * os + c] * oh[(long)i * os + c];
-            delta[i] = sum;
-        }
-        for (int i = t; i < tp; i++)
-        {
-            lse[i] = float.PositiveInfinity;
-            delta[i] = 0f;
-        }
-        for (int i = 0; i < br; i++) lane[i] = i;
-
         // Row operands with whole vectors: the tensors themselves, or zero-padded copies.
         float* qRows = qh, kRows = kh, gRows = doh, dqRows = dqh;
         int ld = d, ldg = os;
@@ -332,11 +306,38 @@ public static unsafe class AttentionCpu
         else if (os != d)
         {
             // Joined heads: dO's rows are H D apart, beyond what the hardware prefetcher follows, and
-            // dV's product re-reads them for every key block; one contiguous copy per head is cheaper.
+            // dV's product re-reads them for every key block; one contiguous copy per head, made
+            // first, serves dO^T and delta as well.
             gRows = lane + br;
             PadRows(doh, d, os, t, gRows, dp);
             ldg = dp;
         }
+
+        // Q^T and dO^T, reading whole rows (dO's from its contiguous copy when the heads are joined).
+        for (int i = 0; i < t; i++)
+        {
+            float* qRow = qh + (long)i * d, gRow = gRows + (long)i * ldg;
+            for (int c = 0; c < d; c++)
+            {
+                qt[(long)c * tp + i] = qRow[c] * p.Scale;
+                dot[(long)c * tp + i] = gRow[c];
+            }
+        }
+        for (int c = 0; c < d; c++)
+            for (int i = t; i < tp; i++) qt[(long)c * tp + i] = dot[(long)c * tp + i] = 0f;
+        for (int i = 0; i < t; i++)
+        {
+            lse[i] = lh[i];
+            float sum = 0f;
+            for (int c = 0; c < d; c++) sum += gRows[(long)i * ldg + c] * oh[(long)i * os + c];
+            delta[i] = sum;
+        }
+        for (int i = t; i < tp; i++)
+        {
+            lse[i] = float.PositiveInfinity;
+            delta[i] = 0f;
+        }
+        for (int i = 0; i < br; i++) lane[i] = i;
         new Span<float>(dqRows, checked(t * ld)).Clear();
         TV scale = TV.Splat(p.Scale);
 
