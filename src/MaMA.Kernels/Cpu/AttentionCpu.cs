@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using MaMA.Kernels.Layout;
 
 namespace MaMA.Kernels.Cpu;
 
@@ -77,11 +78,11 @@ public static unsafe class AttentionCpu
         public readonly bool Causal = causal;
         public readonly float Scale = scale;
 
-        /// <summary>Elements between consecutive rows of one head in o and dO: D, or H D when the heads are joined.</summary>
-        public int OutStride => joinHeads ? Heads * D : D;
+        /// <summary>Elements between consecutive rows of one head in o and dO (<see cref="JoinedHeads"/>).</summary>
+        public int OutStride => JoinedHeads.RowStride(joinHeads, Heads, D);
 
-        /// <summary>Where row 0 of head bh = b H + h starts in o and dO: bh T D, or (b T H + h) D when the heads are joined.</summary>
-        public long OutHead(int bh) => joinHeads ? ((long)(bh / Heads) * T * Heads + bh % Heads) * D : (long)bh * T * D;
+        /// <summary>Where row 0 of head bh starts in o and dO (<see cref="JoinedHeads"/>).</summary>
+        public long OutHead(int bh) => JoinedHeads.Head(joinHeads, bh, bh / Heads, Heads, T, D);
     }
 
     // ---------------------------------------------------------------- forward

@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Algorithms;
+using MaMA.Kernels.Layout;
 using static MaMA.Kernels.TensorCore.AttentionTiles;
 
 namespace MaMA.Kernels.TensorCore;
@@ -170,10 +171,11 @@ public static partial class TensorCoreAttention
         }
 
         // The output's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
-        var dst = new OutRows(o, o16, p.OutBf16 != 0, p.JoinHeads != 0 ? OutRows.JoinedHead(bh, batchIndex, p.Heads, t, d) : head,
-            p.JoinHeads != 0 ? p.Heads * d : d);
+        bool joined = p.JoinHeads != 0;
+        var dst = new OutRows(o, o16, p.OutBf16 != 0, JoinedHeads.Head(joined, bh, batchIndex, p.Heads, t, d), JoinedHeads.RowStride(joined, p.Heads, d));
         long lseRow = (long)bh * t;
         Finish(dst, o0, o1, lse, lseRow, lA0, lB0, mA0, mB0, rowA0, rowB0, t, d, colT, lane, p.Scale);
+        // Tile 1 exists only at D = 64: its O is u0 alone (d = 64 skips the columns 64 .. 127 half).
         if (two) Finish(dst, u0, u0, lse, lseRow, lA1, lB1, mA1, mB1, rowA1, rowB1, t, 64, colT, lane, p.Scale);
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ILGPU;
+using MaMA.Kernels.Layout;
 using static MaMA.Kernels.TensorCore.AttentionTiles;
 
 namespace MaMA.Kernels.TensorCore;
@@ -90,8 +91,8 @@ public static partial class TensorCoreAttentionBackward
         long head = (long)bh * t * d;
         // dO's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
         int batchIndex = bh / p.Heads;
-        long gHead = p.GJoined != 0 ? OutRows.JoinedHead(bh, batchIndex, p.Heads, t, d) : head;
-        int gStride = p.GJoined != 0 ? p.Heads * d : d;
+        long gHead = JoinedHeads.Head(p.GJoined != 0, bh, batchIndex, p.Heads, t, d);
+        int gStride = JoinedHeads.RowStride(p.GJoined != 0, p.Heads, d);
         long rowBase = (long)bh * t;
         long keepRow = (long)batchIndex * t;
         bool causal = p.Causal != 0;
