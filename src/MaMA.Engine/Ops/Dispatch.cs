@@ -30,6 +30,19 @@ internal static class Dispatch
             RunOn(device, cpu, ilgpu);
     }
 
+    /// <summary>
+    /// Work that runs on accelerators only (the tensor-core paths, whose callers have already chosen
+    /// the device): launched on the ILGPU stream and, with <c>MAMA_PROFILE</c>, timed under its call
+    /// site like <see cref="Run"/>, so that a profiled bf16 step shows its products.
+    /// </summary>
+    public static void Accelerated(Device device, Action<AcceleratorStream> ilgpu,
+        [CallerFilePath] string file = "", [CallerMemberName] string member = "")
+    {
+        if (device is not IlgpuDevice)
+            throw new InvalidOperationException($"Internal error: {member} runs on ILGPU devices only, not on {device.Name}.");
+        Run(device, static () => throw new System.Diagnostics.UnreachableException(), ilgpu, file, member);
+    }
+
     private static void RunOn(Device device, Action cpu, Action<AcceleratorStream> ilgpu)
     {
         switch (device)

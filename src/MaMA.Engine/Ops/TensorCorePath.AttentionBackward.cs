@@ -48,25 +48,31 @@ public static partial class Ops
         using var scope = new TempScope();
         using (GradMode.NoGrad())
         {
-            var s = ((IlgpuDevice)q.Device).Stream;
             Tensor delta = scope.Own(Tensor.Empty([batch, heads, t], DType.Float32, q.Device));
-            Tensor g16;
+            // Operands first (their casts are ops of their own), then the two launches as one profiled site.
+            Tensor g16, rowDotG, rowDotO;
             if (joinHeads)
             {
-                g16 = Bf16Aligned(gradOutput, scope);
-                Tensor o16 = Bf16Aligned(o, scope);
-                FlashKernels.AttentionRowDotJoinedBf16.Launch(s, rows, g16.View<ushort>(), o16.View<ushort>(), delta.View<float>(), d, heads, t);
+                g16 = rowDotG = Bf16Aligned(gradOutput, scope);
+                rowDotO = Bf16Aligned(o, scope);
             }
             else
             {
-                Tensor g = scope.F32(gradOutput);
-                FlashKernels.AttentionRowDot.Launch(s, rows, g.View<float>(), o.View<float>(), delta.View<float>(), d);
-                g16 = Bf16Aligned(g, scope);
+                rowDotG = scope.F32(gradOutput);
+                rowDotO = o;
+                g16 = Bf16Aligned(rowDotG, scope);
             }
             Tensor q16 = Bf16Aligned(q, scope), k16 = Bf16Aligned(k, scope), v16 = Bf16Aligned(v, scope);
-            TensorCoreAttentionBackward.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), g16.View<ushort>(),
-                lse.View<float>(), delta.View<float>(), keep is null ? default : keep.View<float>(),
-                dq.View<float>(), dk.View<ushort>(), dv.View<ushort>(), batch, heads, t, d, causal, scale, gJoined: joinHeads);
+            Dispatch.Accelerated(q.Device, s =>
+            {
+                if (joinHeads)
+                    FlashKernels.AttentionRowDotJoinedBf16.Launch(s, rows, rowDotG.View<ushort>(), rowDotO.View<ushort>(), delta.View<float>(), d, heads, t);
+                else
+                    FlashKernels.AttentionRowDot.Launch(s, rows, rowDotG.View<float>(), rowDotO.View<float>(), delta.View<float>(), d);
+                TensorCoreAttentionBackward.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), g16.View<ushort>(),
+                    lse.View<float>(), delta.View<float>(), keep is null ? default : keep.View<float>(),
+                    dq.View<float>(), dk.View<ushort>(), dv.View<ushort>(), batch, heads, t, d, causal, scale, gJoined: joinHeads);
+            });
         }
         return (dq, dk, dv);
     }

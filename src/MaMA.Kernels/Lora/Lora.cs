@@ -39,6 +39,16 @@ public static partial class Lora
         LoraMask mask) =>
         xd[i] = x[i] * MaskScale(i, mask);
 
+    /// <summary>
+    /// xd[e] = x[e] where the mask keeps element e, else 0, on bf16 bits over x flattened to [M, in]:
+    /// the tensor-core GEMM form's input to x A^T. Kept values are copied exactly; the mask's scale
+    /// 1 / (1 - p) goes into that GEMM's alpha. count = m * inF.
+    /// </summary>
+    [Kernel(CpuGrain = 1024)]
+    private static void MaskInputBf16Kernel(int i, [Extent("count")] ArrayView<ushort> x, [Extent("count")] ArrayView<ushort> xd,
+        LoraMask mask) =>
+        xd[i] = MaskScale(i, mask) != 0f ? x[i] : (ushort)0;
+
     /// <summary>u[row, t] = sum_k dropout(x)[row, k] A[t, k]; count = m * r.</summary>
     [Kernel(CpuGrain = 16)]
     private static void ProjectKernel(int i, [Extent("(long)count / r * inF")] ArrayView<float> x, [Extent("(long)r * inF")] ArrayView<float> a,

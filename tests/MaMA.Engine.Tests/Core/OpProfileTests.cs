@@ -40,4 +40,37 @@ public sealed class OpProfileTests
         }
         Assert.That(OpProfile.Enabled, Is.False, "off again after the scope (MAMA_PROFILE is not set in tests)");
     }
+
+    /// <summary>
+    /// The bf16 products' tensor-core paths, which bypass the per-backend dispatch, still have op rows:
+    /// a profiled bf16 step on a GPU shows its GEMMs and the attention backward's kernels.
+    /// </summary>
+    [Test]
+    public void TensorCorePathsHaveRows()
+    {
+        var sim = Devices.Device.Parse("ilgpu-cpu");
+        var rng = new Random(5);
+        Tensor Make(int[] shape, DType dtype, bool grad = false)
+        {
+            int n = shape.Aggregate(1, (a, b) => a * b);
+            Tensor t = Tensor.FromArray(Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray(), shape, sim).To(dtype);
+            t.RequiresGrad = grad;
+            return t;
+        }
+        using (OpProfile.EnableForTest())
+        {
+            Tensor a = Make([16, 32], DType.BFloat16, grad: true);
+            Engine.Ops.Sum(Engine.Ops.MatMul(a, Make([32, 8], DType.BFloat16))).Backward();
+            Engine.Ops.LoraLinear(Make([4, 16], DType.BFloat16), Make([16, 8], DType.BFloat16), null,
+                Make([2, 16], DType.BFloat16), Make([8, 2], DType.BFloat16), 2f, WeightLayout.Conv1D);
+            Tensor q = Make([1, 2, 16, 64], DType.BFloat16, grad: true);
+            Engine.Ops.Sum(Engine.Ops.Attention(q, Make([1, 2, 16, 64], DType.BFloat16), Make([1, 2, 16, 64], DType.BFloat16), null, causal: false, 0.125f)).Backward();
+            var rows = OpProfile.Snapshot().ToDictionary(r => r.Key);
+            Assert.That(rows, Does.ContainKey("op TensorCorePath.cs:TensorCoreMatMul"));
+            // The forward, and the backward's dA = dy B^T (a frozen B needs no second product).
+            Assert.That(rows["op TensorCorePath.cs:TensorCoreMatMul"].Calls, Is.EqualTo(2));
+            Assert.That(rows["op TensorCorePath.cs:LoraTensorCoreForward"].Calls, Is.EqualTo(1));
+            Assert.That(rows["op TensorCorePath.AttentionBackward.cs:TensorCoreAttentionBackwardPass"].Calls, Is.EqualTo(1));
+        }
+    }
 }
