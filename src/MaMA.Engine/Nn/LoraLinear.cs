@@ -126,6 +126,22 @@ public sealed class LoraLinear : Module, IStochasticModule
         return Ops.LoraLinear(x, Weight, Bias, LoraA, LoraB, Scaling, Layout, DropoutProbability, seed, offset, IsTraining, DropoutRows.ElementBase(x));
     }
 
+    /// <summary>
+    /// A fused attention projection's heads (PEFT on GPT-2's c_attn): x [B, T, in] -> [S, B, H, T, D]
+    /// contiguous (out = S H D), the same values as <see cref="Forward(Tensor)"/> reshaped to
+    /// [B, T, S, H, D] and permuted (2, 0, 3, 1, 4), with the same dropout stream. The LoRA epilogue
+    /// adds the bias and <see cref="Ops.BiasSplitHeads"/> (given no bias) splits the heads in one
+    /// pass, in bf16 under autocast; a merged layer adds its bias in that pass instead.
+    /// </summary>
+    public Tensor ForwardSplitHeads(Tensor x, int parts, int heads)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 3 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"LoraLinear({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} is not [B, T, {InFeatures}].", nameof(x));
+        if (_merged) return Ops.BiasSplitHeads(Ops.MatMul(x, Weight, transposeB: Layout == WeightLayout.Linear), Bias, parts, heads);
+        return Ops.BiasSplitHeads(Forward(x), bias: null, parts, heads);
+    }
+
     /// <summary>Folds the adapter into the base weight (W += scaling * delta); a no-op when already merged.</summary>
     public void Merge()
     {

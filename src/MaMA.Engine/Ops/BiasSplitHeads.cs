@@ -13,7 +13,8 @@ public static partial class Ops
     /// The attention input of a fused qkv projection: y [B, T, S H D] (the bias-free product x W^T,
     /// S = 3 parts q, k, v, each head-major), bias [S H D] -> [S, B, H, T, D] contiguous, the sum
     /// (y + bias) viewed as [B, T, S, H, D] and permuted (2, 0, 3, 1, 4). Narrowing axis 0 gives q, k
-    /// and v as contiguous [B, H, T, D] tensors.
+    /// and v as contiguous [B, H, T, D] tensors. A null bias splits y as it is (a projection that
+    /// added its bias itself, as LoRA's epilogue does): the same single pass without the add.
     /// <para>
     /// Unfused, the bias add wrote [B, T, S H D], and attention then copied (fp32) or cast (bf16
     /// autocast) each of q, k, v out of the strided view: two passes. Here it is one broadcast pass that
@@ -23,17 +24,20 @@ public static partial class Ops
     /// </para>
     /// Gradients: y's is the incoming gradient permuted back; bias's its sum over B and T.
     /// </summary>
-    public static unsafe Tensor BiasSplitHeads(Tensor y, Tensor bias, int parts, int heads)
+    public static unsafe Tensor BiasSplitHeads(Tensor y, Tensor? bias, int parts, int heads)
     {
         ArgumentNullException.ThrowIfNull(y);
-        ArgumentNullException.ThrowIfNull(bias);
         const string Name = "bias_split_heads";
-        Dispatch.SameDevice(Name, y, bias);
         Dispatch.RequireFloat(Name, y);
-        Dispatch.RequireFloat(Name, bias);
+        if (bias is not null)
+        {
+            Dispatch.SameDevice(Name, y, bias);
+            Dispatch.RequireFloat(Name, bias);
+        }
         if (parts <= 0 || heads <= 0) throw new ArgumentOutOfRangeException(parts <= 0 ? nameof(parts) : nameof(heads), $"{Name}: parts and heads must be positive, got {parts} and {heads}.");
-        if (y.Rank != 3 || bias.Rank != 1 || bias.Shape[0] != y.Shape[2] || y.Shape[2] % (parts * heads) != 0)
-            throw new ArgumentException($"{Name}: y must be [B, T, S H D] and bias [S H D] with S = {parts} parts of {heads} heads; got y {Shape.Format(y.Shape)}, bias {Shape.Format(bias.Shape)}.");
+        if (y.Rank != 3 || y.Shape[2] % (parts * heads) != 0 || bias is not null && (bias.Rank != 1 || bias.Shape[0] != y.Shape[2]))
+            throw new ArgumentException($"{Name}: y must be [B, T, S H D] and bias [S H D] with S = {parts} parts of {heads} heads; got y {Shape.Format(y.Shape)}, bias {(bias is null ? "none" : Shape.Format(bias.Shape))}.");
+        if (bias is null) return SplitHeads(y, parts, heads);
         int b = y.Shape[0], t = y.Shape[1], d = y.Shape[2] / (parts * heads);
         // Views for the kernel's index map only (the node's inputs are y and bias): unrecorded, and released below.
         Tensor yv, bv;
@@ -73,7 +77,35 @@ public static partial class Ops
         if (!ReferenceEquals(bf, bv)) bf.Dispose();
         yv.Dispose();
         bv.Dispose();
-        return GradMode.ShouldRecord(y, bias) ? GradMode.RecordIfNeeded(output, new BiasSplitHeadsNode(y, bias, parts, heads)) : output;
+        return GradMode.ShouldRecord(y, bias) ? GradMode.RecordIfNeeded(output, new BiasSplitHeadsNode([y, bias], parts, heads)) : output;
+    }
+
+    /// <summary>
+    /// <see cref="BiasSplitHeads"/> without a bias: the permuted view of y rounded (bf16 autocast; one
+    /// strided pass on accelerators) or copied in its dtype (fp32 otherwise) into a fresh contiguous
+    /// tensor, recorded as one node.
+    /// </summary>
+    private static Tensor SplitHeads(Tensor y, int parts, int heads)
+    {
+        int b = y.Shape[0], t = y.Shape[1], d = y.Shape[2] / (parts * heads);
+        DType target = Autocast.IsEnabled ? DType.BFloat16 : DType.Float32;
+        Tensor output;
+        using (GradMode.NoGrad())
+        {
+            using Tensor y5 = y.Reshape(b, t, parts, heads, d);
+            using Tensor yv = y5.Permute(2, 0, 3, 1, 4);
+            if (yv.DType != target)
+            {
+                output = Cast(yv, target);
+            }
+            else
+            {
+                // (a fresh tensor even when the view happens to be contiguous: the output never aliases y)
+                output = Tensor.Empty(yv.Shape, target, y.Device);
+                CopyStrided(yv, output);
+            }
+        }
+        return GradMode.ShouldRecord(y) ? GradMode.RecordIfNeeded(output, new BiasSplitHeadsNode([y], parts, heads)) : output;
     }
 
     /// <summary>
@@ -81,9 +113,10 @@ public static partial class Ops
     /// does) permuted back to y's [B, T, S H D] in one copy; bias's is its sum over B and T, taken in
     /// that layout as the unfused add's backward takes it (the same summation order).
     /// </summary>
-    private sealed class BiasSplitHeadsNode(Tensor y, Tensor bias, int parts, int heads) : Node(y, bias)
+    /// <param name="inputs">y, and the bias when there is one.</param>
+    private sealed class BiasSplitHeadsNode(Tensor[] inputs, int parts, int heads) : Node(inputs)
     {
-        private readonly int[] _yShape = [.. y.Shape];
+        private readonly int[] _yShape = [.. inputs[0].Shape];
 
         public override string Name => "bias_split_heads";
 
@@ -97,7 +130,8 @@ public static partial class Ops
             permuted.Dispose();
             if (!ReferenceEquals(dyBt, copy)) copy.Dispose();
             if (!ReferenceEquals(g, dy)) g.Dispose();
-            Tensor? db = Edges[1].RequiresGrad ? SumTo(dyBt, Edges[1].Shape) : null;
+            Tensor? db = Edges.Length > 1 && Edges[1].RequiresGrad ? SumTo(dyBt, Edges[1].Shape) : null;
+            if (Edges.Length == 1) return [dyBt];
             if (Edges[0].RequiresGrad) return [dyBt, db];
             if (!ReferenceEquals(dyBt, db)) dyBt.Dispose();
             return [null, db];

@@ -57,6 +57,20 @@ public sealed class Conv1D : Module
         return Ops.ScaledResidual(residual, Ops.MatMul(x, Weight), Bias, gamma: null);
     }
 
+    /// <summary>
+    /// A fused attention projection's heads (GPT-2's c_attn): x [B, T, in] -> [S, B, H, T, D]
+    /// contiguous (out = S H D), the bias added in the same pass that splits the heads
+    /// (<see cref="Ops.BiasSplitHeads"/>); same values as <c>Forward(x)</c> reshaped to
+    /// [B, T, S, H, D] and permuted (2, 0, 3, 1, 4).
+    /// </summary>
+    public Tensor ForwardSplitHeads(Tensor x, int parts, int heads)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 3 || x.Shape[^1] != InFeatures)
+            throw new ArgumentException($"Conv1D({InFeatures} -> {OutFeatures}): input of shape {Shape.Format(x.Shape)} is not [B, T, {InFeatures}].", nameof(x));
+        return Ops.BiasSplitHeads(Ops.MatMul(x, Weight), Bias, parts, heads);
+    }
+
     /// <summary>GELU(x W + b), x [..., in] -> [..., out], the bias add inside the GELU pass (<see cref="Ops.BiasGelu"/>); same values as GELU after <see cref="Forward"/>.</summary>
     public Tensor ForwardGelu(Tensor x, GeluForm form)
     {

@@ -58,11 +58,13 @@ public sealed class Gpt2Attention : Module
     private Tensor MixHeads(Tensor x, Tensor attentionMask)
     {
         int b = x.Size(0), t = x.Size(1);
-        Tensor qkv = Gpt2Projection.Forward(CAttn, x);                                   // [B, T, 3C]
-        Tensor heads = Ops.Permute(qkv.Reshape(b, t, 3 * Heads, HeadDim), 0, 2, 1, 3);   // [B, 3H, T, D] view
-        Tensor q = Ops.Narrow(heads, 1, 0, Heads);                                       // [B, H, T, D] views
-        Tensor k = Ops.Narrow(heads, 1, Heads, Heads);
-        Tensor v = Ops.Narrow(heads, 1, 2 * Heads, Heads);
+        // [B, T, 3C] -> [B, T, 3, H, D] -> [3, B, H, T, D] contiguous in one pass (bf16 under
+        // autocast, attention's operand dtype); q, k, v are contiguous slices of it, and their
+        // gradients are written into one [3, B, H, T, D] gradient in place.
+        Tensor qkv = Gpt2Projection.ForwardSplitHeads(CAttn, x, 3, Heads);
+        Tensor q = qkv.Narrow(0, 0, 1).Reshape(b, Heads, t, HeadDim);
+        Tensor k = qkv.Narrow(0, 1, 1).Reshape(b, Heads, t, HeadDim);
+        Tensor v = qkv.Narrow(0, 2, 1).Reshape(b, Heads, t, HeadDim);
         return Ops.Attention(q, k, v, attentionMask, causal: true, Scale, joinHeads: true); // [B, T, C], heads joined by the kernel
     }
 }

@@ -37,6 +37,14 @@ internal static class Gpt2Projection
         _ => throw new InvalidOperationException($"Not a GPT-2 projection: {projection.GetType().Name}."),
     };
 
+    /// <summary>c_attn's heads: x [B, T, in] -> [S, B, H, T, D] contiguous, split in one pass (bf16 under autocast) by either kind.</summary>
+    public static Tensor ForwardSplitHeads(Module projection, Tensor x, int parts, int heads) => projection switch
+    {
+        Conv1D conv => conv.ForwardSplitHeads(x, parts, heads),
+        LoraLinear lora => lora.ForwardSplitHeads(x, parts, heads),
+        _ => throw new InvalidOperationException($"Not a GPT-2 projection: {projection.GetType().Name}."),
+    };
+
     /// <summary>residual + <see cref="Forward"/>: a plain Conv1D adds its bias and the residual in one pass.</summary>
     public static Tensor ForwardResidual(Module projection, Tensor x, Tensor residual) => projection switch
     {

@@ -10,7 +10,8 @@ namespace MaMA.Engine.Tests.Ops;
 /// The qkv projection's bias added in the pass that splits the heads (<see cref="EngineOps.BiasSplitHeads"/>):
 /// the values and gradients of add, reshape, permute and (under bf16 autocast) the cast attention
 /// makes, bit for bit, on the fast CPU backend and the ILGPU simulator; the output is contiguous, and
-/// under autocast bf16 with no fp32 intermediate kept.
+/// under autocast bf16 with no fp32 intermediate kept. Without a bias (a projection that added its
+/// own, as LoRA's epilogue does) it is the permute and the copy or cast alone.
 /// </summary>
 [TestFixture]
 [NonParallelizable] // reads the devices' allocator counters
@@ -48,6 +49,46 @@ public sealed class BiasSplitHeadsTests
         float expected = 1.5f * y[(b0 * T + t0) * N + j] + bias[j];
         float got = fused.Output[(((s0 * B + b0) * Heads + h0) * T + t0) * D + d0];
         Assert.That(got, Is.EqualTo(autocast ? BFloat16Round(expected) : expected));
+    }
+
+    [TestCase("cpu", false)]
+    [TestCase("cpu", true)]
+    [TestCase("ilgpu-cpu", false)]
+    [TestCase("ilgpu-cpu", true)]
+    public void WithoutBiasEqualsPermuteAndCastBitForBit(string deviceName, bool autocast)
+    {
+        Device device = Device.Parse(deviceName);
+        var rng = new Random(8);
+        float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        float[] y = Draw(B * T * N), w = Draw(B * T * N);
+
+        (float[], int[])[] inputs = [(y, [B, T, N])];
+        (float[], int[]) weights = (w, [Parts, B, Heads, T, D]);
+        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t => EngineOps.BiasSplitHeads(t[0], null, Parts, Heads));
+        FusionHarness.Result plain = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t =>
+        {
+            Tensor split = t[0].Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4);
+            return autocast ? EngineOps.Cast(split, DType.BFloat16) : split.Contiguous();
+        });
+
+        Assert.That(fused.DType, Is.EqualTo(autocast ? DType.BFloat16 : DType.Float32));
+        Assert.That(fused.Contiguous, Is.True);
+        Assert.That(fused.Output, Is.EqualTo(plain.Output), "output");
+        Assert.That(fused.Grads[0], Is.EqualTo(plain.Grads[0]), "gradient of y's input");
+        int s0 = 1, b0 = 1, h0 = 0, t0 = 5, d0 = 2, j = (s0 * Heads + h0) * D + d0;
+        float expected = 1.5f * y[(b0 * T + t0) * N + j];
+        Assert.That(fused.Output[(((s0 * B + b0) * Heads + h0) * T + t0) * D + d0], Is.EqualTo(autocast ? BFloat16Round(expected) : expected));
+    }
+
+    [Test]
+    public void WithoutBiasNeverAliasesItsInput()
+    {
+        // One part of one head at T = 1: the permuted view is y's own layout, yet the output is a fresh tensor.
+        using Tensor y = Tensor.FromArray([1f, 2f, 3f, 4f], [2, 1, 2]);
+        Tensor o = EngineOps.BiasSplitHeads(y, null, 1, 1);
+        Assert.That(o.ShapeArray, Is.EqualTo(new[] { 1, 2, 1, 1, 2 }));
+        Assert.That(o.ToArray<float>(), Is.EqualTo(new[] { 1f, 2f, 3f, 4f }));
+        Assert.That(ReferenceEquals(o.Storage, y.Storage), Is.False);
     }
 
     [TestCase("cpu")]
@@ -92,6 +133,31 @@ public sealed class BiasSplitHeadsTests
         Tensor plain = layer.Forward(x).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4).Contiguous();
         Assert.That(fused.ShapeArray, Is.EqualTo(new[] { Parts, B, Heads, T, D }));
         Assert.That(fused.ToArray<float>(), Is.EqualTo(plain.ToArray<float>()));
+    }
+
+    [TestCase(false, false)]
+    [TestCase(true, false)]
+    [TestCase(false, true)]
+    public void LoraForwardSplitHeadsEqualsForwardThenPermute(bool training, bool merged)
+    {
+        var layer = new LoraLinear(8, N, WeightLayout.Conv1D, new Random(4), rank: 2, alpha: 4f, dropout: 0.25f) { DropoutSeed = 9 };
+        var rng = new Random(6);
+        layer.LoraB.CopyFrom(Tensor.FromArray(Enumerable.Range(0, N * 2).Select(_ => (float)rng.NextDouble()).ToArray(), [N, 2]));
+        layer.Bias!.CopyFrom(Tensor.FromArray(Enumerable.Range(0, N).Select(_ => (float)rng.NextDouble()).ToArray(), [N]));
+        if (training) layer.Train();
+        else layer.Eval();
+        if (merged) layer.Merge();
+        using Tensor x = Tensor.FromArray(Enumerable.Range(0, B * T * 8).Select(_ => (float)rng.NextDouble()).ToArray(), [B, T, 8]);
+        Tensor fused = layer.ForwardSplitHeads(x, Parts, Heads);
+        layer.DropoutOffset = 0; // the same mask again
+        Tensor plain = layer.Forward(x).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4).Contiguous();
+        Assert.That(fused.ShapeArray, Is.EqualTo(new[] { Parts, B, Heads, T, D }));
+        Assert.That(fused.ToArray<float>(), Is.EqualTo(plain.ToArray<float>()));
+        if (training)
+        {
+            layer.DropoutOffset = 5; // another mask: another output, so the mask was applied
+            Assert.That(layer.ForwardSplitHeads(x, Parts, Heads).ToArray<float>(), Is.Not.EqualTo(plain.ToArray<float>()));
+        }
     }
 
     private static float BFloat16Round(float v)
