@@ -110,6 +110,28 @@ public sealed class FusedEpilogueOpCommandTests
         Compare(got, new() { ["out"] = o.detach(), ["grad_y"] = ty.grad!, ["grad_bias"] = tb.grad! });
     }
 
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void BiasSplitHeadsWithoutBiasMatchesTorchSharp(string device)
+    {
+        const int B = 2, T = 5, H = 2, D = 3, N = 3 * H * D;
+        float[] y = Normal(B * T * N, 12), gy = Normal(B * T * N, 13);
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["y"] = Tensor.FromArray(y, [B, T, N]),
+            ["heads"] = Tensor.Scalar(H),
+            ["grad_out"] = Tensor.FromArray(gy, [3, B, H, T, D]),
+        };
+        Dictionary<string, float[]> got = Run("bias_split_heads", inputs, device);
+        Assert.That(got.Keys, Has.No.Member("grad_bias"));
+
+        using var scope = torch.NewDisposeScope();
+        TorchTensor ty = torch.tensor(y, [B, T, N]).requires_grad_(true);
+        TorchTensor o = ty.view(B, T, 3, H, D).permute(2, 0, 3, 1, 4).contiguous();
+        o.backward([torch.tensor(gy, [3, B, H, T, D])]);
+        Compare(got, new() { ["out"] = o.detach(), ["grad_y"] = ty.grad! });
+    }
+
     [Test]
     public void MismatchedShapesAreUsageErrors()
     {
