@@ -19,65 +19,42 @@ public sealed class BiasSplitHeadsTests
 {
     private const int B = 2, T = 7, Parts = 3, Heads = 2, D = 5, N = Parts * Heads * D;
 
-    [TestCase("cpu", false)]
-    [TestCase("cpu", true)]
-    [TestCase("ilgpu-cpu", false)]
-    [TestCase("ilgpu-cpu", true)]
-    public void EqualsAddPermuteAndCastBitForBit(string deviceName, bool autocast)
+    [TestCase("cpu", false, true)]
+    [TestCase("cpu", true, true)]
+    [TestCase("ilgpu-cpu", false, true)]
+    [TestCase("ilgpu-cpu", true, true)]
+    [TestCase("cpu", false, false)]
+    [TestCase("cpu", true, false)]
+    [TestCase("ilgpu-cpu", false, false)]
+    [TestCase("ilgpu-cpu", true, false)]
+    public void EqualsAddPermuteAndCastBitForBit(string deviceName, bool autocast, bool withBias)
     {
         Device device = Device.Parse(deviceName);
         var rng = new Random(3);
         float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
-        float[] y = Draw(B * T * N), bias = Draw(N), w = Draw(B * T * N);
+        float[] y = Draw(B * T * N), bias = withBias ? Draw(N) : new float[N], w = Draw(B * T * N);
 
-        (float[], int[])[] inputs = [(y, [B, T, N]), (bias, [N])];
+        (float[], int[])[] inputs = withBias ? [(y, [B, T, N]), (bias, [N])] : [(y, [B, T, N])];
         (float[], int[]) weights = (w, [Parts, B, Heads, T, D]);
-        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t => EngineOps.BiasSplitHeads(t[0], t[1], Parts, Heads));
+        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights,
+            t => EngineOps.BiasSplitHeads(t[0], withBias ? t[1] : null, Parts, Heads));
         FusionHarness.Result plain = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t =>
         {
-            Tensor split = EngineOps.Add(t[0], t[1]).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4);
+            Tensor split = (withBias ? EngineOps.Add(t[0], t[1]) : t[0]).Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4);
             return autocast ? EngineOps.Cast(split, DType.BFloat16) : split.Contiguous();
         });
 
         Assert.That(fused.DType, Is.EqualTo(autocast ? DType.BFloat16 : DType.Float32));
         Assert.That(fused.Contiguous, Is.True);
         Assert.That(fused.Output, Is.EqualTo(plain.Output), "output");
+        Assert.That(fused.Grads, Has.Length.EqualTo(withBias ? 2 : 1));
         Assert.That(fused.Grads[0], Is.EqualTo(plain.Grads[0]), "gradient of y's input");
-        Assert.That(fused.Grads[1], Is.EqualTo(plain.Grads[1]), "gradient of the bias");
-        // The layout: out[s, b, h, t, d] = y[b, t, (s H + h) D + d] + bias[(s H + h) D + d].
+        if (withBias) Assert.That(fused.Grads[1], Is.EqualTo(plain.Grads[1]), "gradient of the bias");
+        // The layout: out[s, b, h, t, d] = y[b, t, (s H + h) D + d] + bias[(s H + h) D + d] (bias 0 without one).
         int s0 = 2, b0 = 1, h0 = 1, t0 = 4, d0 = 3, j = (s0 * Heads + h0) * D + d0;
         float expected = 1.5f * y[(b0 * T + t0) * N + j] + bias[j];
         float got = fused.Output[(((s0 * B + b0) * Heads + h0) * T + t0) * D + d0];
         Assert.That(got, Is.EqualTo(autocast ? BFloat16Round(expected) : expected));
-    }
-
-    [TestCase("cpu", false)]
-    [TestCase("cpu", true)]
-    [TestCase("ilgpu-cpu", false)]
-    [TestCase("ilgpu-cpu", true)]
-    public void WithoutBiasEqualsPermuteAndCastBitForBit(string deviceName, bool autocast)
-    {
-        Device device = Device.Parse(deviceName);
-        var rng = new Random(8);
-        float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
-        float[] y = Draw(B * T * N), w = Draw(B * T * N);
-
-        (float[], int[])[] inputs = [(y, [B, T, N])];
-        (float[], int[]) weights = (w, [Parts, B, Heads, T, D]);
-        FusionHarness.Result fused = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t => EngineOps.BiasSplitHeads(t[0], null, Parts, Heads));
-        FusionHarness.Result plain = FusionHarness.Run(device, autocast, inputs, 1, 1.5f, weights, t =>
-        {
-            Tensor split = t[0].Reshape(B, T, Parts, Heads, D).Permute(2, 0, 3, 1, 4);
-            return autocast ? EngineOps.Cast(split, DType.BFloat16) : split.Contiguous();
-        });
-
-        Assert.That(fused.DType, Is.EqualTo(autocast ? DType.BFloat16 : DType.Float32));
-        Assert.That(fused.Contiguous, Is.True);
-        Assert.That(fused.Output, Is.EqualTo(plain.Output), "output");
-        Assert.That(fused.Grads[0], Is.EqualTo(plain.Grads[0]), "gradient of y's input");
-        int s0 = 1, b0 = 1, h0 = 0, t0 = 5, d0 = 2, j = (s0 * Heads + h0) * D + d0;
-        float expected = 1.5f * y[(b0 * T + t0) * N + j];
-        Assert.That(fused.Output[(((s0 * B + b0) * Heads + h0) * T + t0) * D + d0], Is.EqualTo(autocast ? BFloat16Round(expected) : expected));
     }
 
     [Test]
