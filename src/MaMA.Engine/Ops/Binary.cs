@@ -74,15 +74,22 @@ public static partial class Ops
 
     /// <summary>
     /// dst += src in place, outside autograd: dst an fp32 view (any strides, no element twice), src
-    /// contiguous fp32 of its shape. On the CPU a contiguous dst is one SIMD pass, a strided one the
-    /// sum then a copy back; on ILGPU one kernel through <see cref="IndexMap"/>.
+    /// contiguous fp32 or bf16 of its shape. On the CPU a contiguous dst is one SIMD pass, a strided
+    /// one the sum then a copy back (a bf16 src widened first); on ILGPU one kernel through
+    /// <see cref="IndexMap"/>, which widens a bf16 src as it reads it.
     /// </summary>
     internal static unsafe void AddInto(Tensor dst, Tensor src)
     {
-        if (dst.DType != DType.Float32 || src.DType != DType.Float32 || !src.IsContiguous || !Shape.SameShape(src.Shape, dst.Shape))
-            throw new InvalidOperationException("Internal error: AddInto needs an fp32 destination and a contiguous fp32 source of its shape.");
+        if (dst.DType != DType.Float32 || src.DType is not (DType.Float32 or DType.BFloat16) || !src.IsContiguous || !Shape.SameShape(src.Shape, dst.Shape))
+            throw new InvalidOperationException("Internal error: AddInto needs an fp32 destination and a contiguous fp32 or bf16 source of its shape.");
         int n = checked((int)src.Numel);
         if (n == 0) return;
+        if (src.DType == DType.BFloat16 && dst.Device.IsCpu)
+        {
+            using Tensor wide = Cast(src, DType.Float32);
+            AddInto(dst, wide);
+            return;
+        }
         if (dst.Device.IsCpu && !dst.IsContiguous)
         {
             using Tensor sum = Add(dst, src);
@@ -95,9 +102,13 @@ public static partial class Ops
             ilgpu: s =>
             {
                 var all = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous().Cast<float>();
-                ArrayView<float> from = src.View<float>();
                 foreach (IndexMap.Slice slice in IndexMap.Slices(dst.Shape, dst.Strides, dst.Offset))
-                    BinaryKernels.AddInto.Launch(s, slice.Count, from.SubView(slice.First, slice.Count), all, slice.Map);
+                {
+                    if (src.DType == DType.BFloat16)
+                        BinaryKernels.AddIntoBf16.Launch(s, slice.Count, src.View<ushort>().SubView(slice.First, slice.Count), all, slice.Map);
+                    else
+                        BinaryKernels.AddInto.Launch(s, slice.Count, src.View<float>().SubView(slice.First, slice.Count), all, slice.Map);
+                }
             });
     }
 

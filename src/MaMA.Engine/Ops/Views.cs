@@ -108,20 +108,33 @@ public static partial class Ops
             });
     }
 
-    /// <summary>Writes contiguous fp32 <paramref name="src"/> into the (possibly strided) fp32 view <paramref name="dst"/>.</summary>
+    /// <summary>
+    /// Writes contiguous fp32 or bf16 <paramref name="src"/> into the (possibly strided) fp32 view
+    /// <paramref name="dst"/>; on ILGPU a bf16 src is widened in the same pass, on the CPU first.
+    /// </summary>
     internal static unsafe void CopyInto(Tensor src, Tensor dst)
     {
-        if (src.DType != DType.Float32 || dst.DType != DType.Float32 || !src.IsContiguous || !Shape.SameShape(src.Shape, dst.Shape))
-            throw new InvalidOperationException("Internal error: CopyInto needs a contiguous fp32 source of the destination's shape.");
+        if (src.DType is not (DType.Float32 or DType.BFloat16) || dst.DType != DType.Float32 || !src.IsContiguous || !Shape.SameShape(src.Shape, dst.Shape))
+            throw new InvalidOperationException("Internal error: CopyInto needs a contiguous fp32 or bf16 source of the fp32 destination's shape.");
         if (src.Numel == 0) return;
+        if (src.DType == DType.BFloat16 && dst.Device.IsCpu)
+        {
+            using Tensor wide = Cast(src, DType.Float32);
+            CopyInto(wide, dst);
+            return;
+        }
         Dispatch.Run(dst.Device,
             cpu: () => StridedCopySimd.Copy(dst.Shape, src.Ptr<byte>(), src.Strides, dst.Ptr<byte>(), dst.Strides, sizeof(float)),
             ilgpu: stream =>
             {
-                var all = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous().Cast<uint>();
-                var from = src.View<uint>();
+                var all = ((Devices.IlgpuStorage)dst.Storage).Buffer.View.AsContiguous();
                 foreach (IndexMap.Slice slice in IndexMap.Slices(dst.Shape, dst.Strides, dst.Offset))
-                    StridedCopy.Scatter32.Launch(stream, slice.Count, from.SubView(slice.First, slice.Count), all, slice.Map);
+                {
+                    if (src.DType == DType.BFloat16)
+                        StridedCopy.ScatterBf16ToFloat.Launch(stream, slice.Count, src.View<ushort>().SubView(slice.First, slice.Count), all.Cast<float>(), slice.Map);
+                    else
+                        StridedCopy.Scatter32.Launch(stream, slice.Count, src.View<uint>().SubView(slice.First, slice.Count), all.Cast<uint>(), slice.Map);
+                }
             });
     }
 
@@ -171,10 +184,14 @@ public static partial class Ops
         public void AddWindowInto(Tensor full, Tensor dy)
         {
             using Tensor window = Narrow(full, axis, start, dy.Shape[axis]);
-            Tensor g = Dispatch.F32(dy);
+            Tensor g = WindowSource(dy);
             AddInto(window, g);
             if (!ReferenceEquals(g, dy)) g.Dispose();
         }
+
+        /// <summary>dy as AddInto and CopyInto take it: itself when contiguous fp32 or bf16 (widened as it is read), else a contiguous fp32 copy.</summary>
+        private static Tensor WindowSource(Tensor dy) =>
+            dy.IsContiguous && dy.DType is DType.Float32 or DType.BFloat16 ? dy : Dispatch.F32(dy);
 
         public override string Name => "narrow";
 
@@ -183,7 +200,7 @@ public static partial class Ops
             // dx is zero except the slice, which receives dy.
             Tensor dx = Tensor.Zeros(Edges[0].Shape, DType.Float32, dy.Device);
             using Tensor window = Narrow(dx, axis, start, dy.Shape[axis]);
-            Tensor g = Dispatch.F32(dy);
+            Tensor g = WindowSource(dy);
             CopyInto(g, window);
             if (!ReferenceEquals(g, dy)) g.Dispose();
             return [dx];

@@ -34,6 +34,18 @@ public static partial class Binary
         dst[at] = dst[at] + src[i];
     }
 
+    /// <summary>
+    /// dst[map.At(i).A] += widen(src[i]): <see cref="AddIntoKernel"/> for a bf16 gradient (the
+    /// backward of a narrow view of a bf16 tensor, such as q, k, v split off an autocast qkv), widened
+    /// in the same pass instead of through an fp32 copy.
+    /// </summary>
+    [Kernel]
+    private static void AddIntoBf16Kernel(int i, [Extent("count")] ArrayView<ushort> src, ArrayView<float> dst, IndexMap map)
+    {
+        long at = map.At(i).A;
+        dst[at] = dst[at] + Interop.IntAsFloat((uint)src[i] << 16);
+    }
+
     /// <summary>y = alpha * x + beta (scalar affine map, also scale and shift).</summary>
     [Kernel]
     private static void AffineKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> y, float alpha, float beta)

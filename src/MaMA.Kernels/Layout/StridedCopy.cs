@@ -42,4 +42,14 @@ public static partial class StridedCopy
     {
         dst[map.At(i).A] = src[i];
     }
+
+    /// <summary>
+    /// <see cref="Scatter32Kernel"/> from bf16: dst[map.At(i).A] = widen(src[i]) into an fp32 view (a
+    /// narrow view's bf16 gradient written into its window of the fp32 input gradient in one pass).
+    /// </summary>
+    [Kernel]
+    private static void ScatterBf16ToFloatKernel(int i, [Extent("count")] ArrayView<ushort> src, ArrayView<float> dst, IndexMap map)
+    {
+        dst[map.At(i).A] = Interop.IntAsFloat((uint)src[i] << 16);
+    }
 }

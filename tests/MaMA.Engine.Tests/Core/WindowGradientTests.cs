@@ -10,7 +10,9 @@ namespace MaMA.Engine.Tests.Core;
 /// sweep adds each window into the input's gradient in place once it owns that gradient, instead of
 /// a zero-filled input-sized tensor per view and full-size sums. The gradients equal the host
 /// reference for disjoint and overlapping windows, with the input also used whole, on the CPU and
-/// the simulator; and the backward peaks about one input-sized gradient lower than the plain sweep.
+/// the simulator, and for bf16 views (autocast's q, k, v), whose bf16 gradients are widened as they
+/// are written into the fp32 windows; and the backward peaks about one input-sized gradient lower
+/// than the plain sweep.
 /// </summary>
 [TestFixture]
 [NonParallelizable] // reads the devices' allocator peaks
@@ -48,6 +50,27 @@ public sealed class WindowGradientTests
                         expected[((a * 5 + b) * 3 + c) * 4 + d] = 2f * g;
                     }
         Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(expected).Within(1e-6f));
+    }
+
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void Bf16WindowsGetTheirGradientsWidened(string deviceName)
+    {
+        // p = bf16(2 x) [3, 4, 8]; each part p[i] is read back in fp32 and weighted by w_i, so its
+        // gradient reaches the narrow as bf16(w_i) (the cast's backward rounds it).
+        Device device = Device.Parse(deviceName);
+        const int parts = 3, n = 4 * 8;
+        float[][] w = [Values(n, 11), Values(n, 12), Values(n, 13)];
+        Tensor x = Tensor.FromArray(Values(parts * n, 10), [parts, 4, 8], device);
+        x.RequiresGrad = true;
+        Tensor p = EngineOps.Cast(EngineOps.Affine(x, 2f), DType.BFloat16);
+        Tensor loss = Dot(EngineOps.Cast(p.Narrow(0, 0, 1), DType.Float32), w[0], device);
+        for (int i = 1; i < parts; i++) loss = EngineOps.Add(loss, Dot(EngineOps.Cast(p.Narrow(0, i, 1), DType.Float32), w[i], device));
+        long windows = Autograd.Backprop.WindowsAddedInPlace;
+        loss.Backward();
+        Assert.That(Autograd.Backprop.WindowsAddedInPlace - windows, Is.EqualTo(2), "the second and third windows are added in place");
+        float[] expected = w.SelectMany(part => part.Select(v => 2f * BFloat16Round(v))).ToArray();
+        Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(expected));
     }
 
     [TestCase("cpu")]
@@ -102,6 +125,13 @@ public sealed class WindowGradientTests
 
     private static Tensor Dot(Tensor view, float[] weights, Device device) =>
         EngineOps.Sum(EngineOps.Mul(view, Tensor.FromArray(weights, view.ShapeArray, device)));
+
+    private static float BFloat16Round(float v)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(v);
+        bits += 0x7FFFu + ((bits >> 16) & 1u);
+        return BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
+    }
 
     private static float[] Values(int n, int seed)
     {

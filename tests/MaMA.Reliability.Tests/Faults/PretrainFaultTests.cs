@@ -222,7 +222,8 @@ public sealed class PretrainFaultTests
             double requested = double.Parse(numbers.Groups[1].Value, CultureInfo.InvariantCulture) * unit;
             double held = double.Parse(numbers.Groups[3].Value, CultureInfo.InvariantCulture);
             Assert.That(requested, Is.GreaterThan(0));
-            Assert.That(requested + held, Is.GreaterThan(128.0), line);
+            // (held is printed to 0.1 MiB: 127.54 MiB held and a 512 KiB request read "127.5" and "512.0 KiB")
+            Assert.That(requested + held, Is.GreaterThan(128.0 - 0.05), line);
             TinyPretrain.AssertNoStackTrace(oom);
             TestContext.Out.WriteLine($"{DeviceMemoryLimit.Variable}={cap}: {line}");
         }
