@@ -62,8 +62,8 @@ def scaled_residual(name, rows, c, gamma=True):
     return {"name": name, "op": "scaled_residual", "bf16": False, "shape": dict(rows=rows, c=c, gamma=gamma)}
 
 
-def bias_split_heads(name, b, t, h, d):
-    return {"name": name, "op": "bias_split_heads", "bf16": False, "shape": dict(b=b, t=t, h=h, d=d)}
+def bias_split_heads(name, b, t, h, d, bias=True):
+    return {"name": name, "op": "bias_split_heads", "bf16": False, "shape": dict(b=b, t=t, h=h, d=d, bias=bias)}
 
 
 def ntxent(name, n, e):
@@ -98,6 +98,8 @@ CASES = [
     scaled_residual("scaled_residual_no_gamma_odd", 37, 100, gamma=False),
     bias_split_heads("bias_split_heads_vit_b36", 36, 1374, 12, 64),
     bias_split_heads("bias_split_heads_odd", 3, 77, 5, 24),
+    # GPT-2's c_attn with LoRA: the epilogue added the bias, the split alone remains
+    bias_split_heads("bias_split_heads_gpt2_nobias", 4, 144, 20, 128, bias=False),
 ]
 
 
@@ -154,8 +156,10 @@ def make_inputs(torch, case, gen):
         return x, [k for k in ("residual", "branch", "bias", "gamma") if k in x], {"out": (rows, c)}
     if op == "bias_split_heads":
         b, t, h, d = s["b"], s["t"], s["h"], s["d"]
-        x = {"y": rnd(b, t, 3 * h * d), "bias": rnd(3 * h * d), "heads": torch.tensor(float(h))}
-        return x, ["y", "bias"], {"out": (3, b, h, t, d)}
+        x = {"y": rnd(b, t, 3 * h * d), "heads": torch.tensor(float(h))}
+        if s["bias"]:
+            x["bias"] = rnd(3 * h * d)
+        return x, [k for k in ("y", "bias") if k in x], {"out": (3, b, h, t, d)}
     raise ValueError(op)
 
 
@@ -214,7 +218,8 @@ def reference(torch, case, x):
     if op == "bias_split_heads":
         b, t, n = x["y"].shape
         h = int(x["heads"])
-        return {"out": (x["y"] + x["bias"]).view(b, t, 3, h, n // (3 * h)).permute(2, 0, 3, 1, 4).contiguous()}
+        y = x["y"] + x["bias"] if "bias" in x else x["y"]
+        return {"out": y.view(b, t, 3, h, n // (3 * h)).permute(2, 0, 3, 1, 4).contiguous()}
     raise ValueError(op)
 
 
