@@ -42,6 +42,9 @@ public static partial class OpCatalog
         // The qkv projection's bias added in the pass that splits the heads: [B, T, 3 H D] -> [3, B, H, T, D].
         cases.Add(new("bias_split_heads", [new("y", [2, 5, 24]), new("bias", [24])], x => Ops.BiasSplitHeads(x[0], x[1], 3, 2),
             x => (x[0] + x[1]).view(2, 5, 3, 2, 4).permute(2, 0, 3, 1, 4).contiguous()));
+        // The same split without a bias (GPT-2's c_attn with LoRA, whose epilogue adds the bias).
+        cases.Add(new("bias_split_heads_no_bias", [new("y", [3, 4, 36])], x => Ops.BiasSplitHeads(x[0], null, 3, 3),
+            x => x[0].view(3, 4, 3, 3, 4).permute(2, 0, 3, 1, 4).contiguous()));
 
         // Matrix products: plain, transposed operands, batched with a shared 2-D operand, broadcast batch.
         cases.Add(new("matmul", [new("a", [17, 33]), new("b", [33, 19])], x => Ops.MatMul(x[0], x[1]), x => torch.matmul(x[0], x[1])));
