@@ -16,17 +16,18 @@ using EngineOps = MaMA.Engine.Ops;
 namespace MaMA.Cli.Commands;
 
 /// <summary>
-/// <c>mama bench model [--device D] [--quick] [--repeat N] [--json FILE] [--vs torch [--threads N]]</c>:
+/// <c>mama bench model [--device D] [--quick] [--repeat N] [--model vit|text] [--json FILE] [--vs torch [--threads N]]</c>:
 /// forward and training-step (forward + backward of a mean of the outputs) time of the paper's
 /// encoders on random weights: the DINOv2 ViT-B/14-reg4 at 518x518 (batch 1) and one BioMedLM
 /// block with LoRA (embeddings, block, ln_f) at 144 tokens, batch 4; with <c>--vs torch</c> the
 /// TorchSharp reference modules with the same weights on the same CPU, and the ratio. Memory: the
 /// engine allocator's peak (cumulative over the run) and the process's peak working set.
-/// <c>--quick</c> uses tiny shapes (tests).
+/// <c>--quick</c> uses tiny shapes (tests); <c>--model</c> times one of the two alone (the other's
+/// allocations then do not shape its memory state).
 /// </summary>
 internal static class BenchModelCommand
 {
-    private const string Usage = "usage: mama bench model [--device D] [--quick] [--repeat N] [--image-batch N] [--bf16] [--json FILE] [--vs torch [--threads N]]";
+    private const string Usage = "usage: mama bench model [--device D] [--quick] [--repeat N] [--image-batch N] [--bf16] [--model vit|text] [--json FILE] [--vs torch [--threads N]]";
 
     /// <summary>One timed model: median milliseconds per phase, torch's when compared, peak memory after it ran.</summary>
     private sealed record Row(string Model, string Shape, double ForwardMs, double TrainStepMs, double? TorchForwardMs, double? TorchTrainStepMs,
@@ -44,7 +45,10 @@ internal static class BenchModelCommand
         // --image-batch 36 is the paper's per-GPU batch (tools/device-bench.sh); --bf16 runs both models under bf16 autocast.
         int imageBatch = cl.GetInt("image-batch", 1);
         bool bf16 = cl.Has("bf16");
+        string? model = cl.Get("model");
         cl.RejectUnknown();
+        if (cl.Has("model") && model is not ("vit" or "text"))
+            throw new UsageException($"--model takes 'vit' (the ViT-B/14) or 'text' (the BioMedLM block), not '{model ?? ""}'.");
         if (imageBatch < 1) throw new UsageException("--image-batch must be at least 1.");
         if (cl.Positionals.Count != 1) throw new UsageException(Usage);
         if (cl.Has("vs") && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs ?? ""}'.");
@@ -63,11 +67,9 @@ internal static class BenchModelCommand
         int tokens = quick ? 16 : 144, textBatch = quick ? 2 : 4;
         Console.WriteLine($"mama bench model on {device.Name}: random weights (timings do not depend on values), median of {repeat} after one warm-up run");
         using IDisposable? autocast = bf16 ? Autocast.Bf16() : null;
-        var rows = new List<Row>
-        {
-            Vit(device, vit, imageBatch, repeat, vs is not null),
-            TextBlock(device, text, textBatch, tokens, repeat, vs is not null),
-        };
+        var rows = new List<Row>();
+        if (model is null or "vit") rows.Add(Vit(device, vit, imageBatch, repeat, vs is not null));
+        if (model is null or "text") rows.Add(TextBlock(device, text, textBatch, tokens, repeat, vs is not null));
         Console.WriteLine();
         Console.WriteLine($"{"model",-34} {"forward ms",11} {"train ms",10} {"torch fwd",10} {"torch train",11} {"fwd x",6} {"train x",7} {"saved",10} {"engine peak",12} {"process peak",13}");
         foreach (Row r in rows)

@@ -66,7 +66,7 @@ internal static class HelpTexts
             "Details: docs/benchmarks.md.",
 
         ["bench model"] =
-            "usage: mama bench model [--device D] [--quick] [--repeat N] [--image-batch N] [--bf16] [--json FILE] [--vs torch [--threads N]]\n" +
+            "usage: mama bench model [--device D] [--quick] [--repeat N] [--image-batch N] [--bf16] [--model vit|text] [--json FILE] [--vs torch [--threads N]]\n" +
             "Forward and training-step time of the paper's encoders on random weights: the DINOv2 ViT-B/14-reg4 at 518x518\n" +
             "and one BioMedLM block with LoRA at 144 tokens, batch 4; peak engine and process memory. Prints a table.\n" +
             Device + "\n" +
@@ -74,6 +74,7 @@ internal static class HelpTexts
             "  --repeat N          timed runs after one warm-up, median reported, at least 1 (default 3)\n" +
             "  --image-batch N     ViT batch size, at least 1 (default 1; 36 is the paper's per-GPU batch)\n" +
             "  --bf16              run both models under bf16 autocast (default fp32)\n" +
+            "  --model vit|text    time only the ViT or only the BioMedLM block (default both, the ViT first)\n" +
             "  --json FILE         also write the results as JSON (its folder must exist)\n" +
             "  --vs torch          also time the TorchSharp reference modules on this CPU (builds with TorchSharp)\n" +
             "  --threads N         libtorch CPU threads, needs --vs torch (default: processor count)\n" +

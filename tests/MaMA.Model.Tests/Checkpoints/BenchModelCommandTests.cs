@@ -30,9 +30,22 @@ public sealed class BenchModelCommandTests
         }
     }
 
+    [TestCase("vit", "vit-b14-reg4")]
+    [TestCase("text", "biomedlm-block-lora")]
+    public void ModelTimesOneAlone(string model, string row)
+    {
+        string json = Path.Combine(TempDir("bench-one"), "model.json");
+        (int code, string output, string err) = Mama("bench", "model", "--quick", "--repeat", "1", "--device", "cpu", "--model", model, "--json", json);
+        Assert.That(code, Is.EqualTo(0), err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.That(doc.RootElement.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("model").GetString()), Is.EqualTo(new[] { row }));
+        Assert.That(output, Does.Contain(row));
+    }
+
     [Test]
     public void UsageErrors()
     {
+        Assert.That(Mama("bench", "model", "--model", "gpt2").Code, Is.EqualTo(2));
         Assert.That(Mama("bench", "model", "--threads", "2").Code, Is.EqualTo(2));
         Assert.That(Mama("bench", "model", "--vs", "pytorch").Code, Is.EqualTo(2));
         Assert.That(Mama("bench", "model", "--repeat", "0").Code, Is.EqualTo(2));
