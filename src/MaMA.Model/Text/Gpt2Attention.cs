@@ -60,7 +60,7 @@ public sealed class Gpt2Attention : Module
         int b = x.Size(0), t = x.Size(1);
         // [B, T, 3C] -> [B, T, 3, H, D] -> [3, B, H, T, D] contiguous in one pass (bf16 under
         // autocast, attention's operand dtype); q, k, v are contiguous slices of it, and their
-        // gradients are written into one [3, B, H, T, D] gradient in place.
+        // gradients are added into one [3, B, H, T, D] gradient (IWindowGradient).
         Tensor qkv = Gpt2Projection.ForwardSplitHeads(CAttn, x, 3, Heads);
         Tensor q = qkv.Narrow(0, 0, 1).Reshape(b, Heads, t, HeadDim);
         Tensor k = qkv.Narrow(0, 1, 1).Reshape(b, Heads, t, HeadDim);
