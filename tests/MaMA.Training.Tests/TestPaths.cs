@@ -10,11 +10,6 @@ internal static class TestPaths
 
     public static string Configs => Path.Combine(RepoRoot(), "configs");
 
-    /// <summary>A fresh empty folder under the temp directory (removed by the caller's TearDown or left for the OS).</summary>
-    public static string NewScratch(string name)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), "mama-training-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    /// <summary>A fresh empty folder in this run's scratch folder (deleted when the run ends, <see cref="ScratchCleanup"/>).</summary>
+    public static string NewScratch(string name) => global::MaMA.Tests.Shared.ScratchRun.NewFolder("mama-training-tests", name);
 }

@@ -198,10 +198,10 @@ internal static class CheckpointTestKit
         return result;
     }
 
-    /// <summary>A fresh folder under the test's work directory.</summary>
+    /// <summary>A fresh folder for this test, in this run's scratch folder (deleted when the run ends, <see cref="ScratchCleanup"/>).</summary>
     public static string TempDir(string name)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "mama-ckpt-tests", TestContext.CurrentContext.Test.Name + "-" + Guid.NewGuid().ToString("N")[..8], name);
+        string dir = Path.Combine(global::MaMA.Tests.Shared.ScratchRun.NewFolder("mama-ckpt-tests", TestContext.CurrentContext.Test.Name), name);
         Directory.CreateDirectory(dir);
         return dir;
     }
