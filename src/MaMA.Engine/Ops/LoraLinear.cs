@@ -109,7 +109,6 @@ public static partial class Ops
         return xd;
     }
 
-    /// <summary>The kernels' keep probability: 1 turns dropout off.</summary>
     /// <summary>Weight element strides: w(k, j) = w[k * row + j * col] for input k, output j.</summary>
     private static (long Row, long Col) WeightStrides(WeightLayout layout, int inF, int outF) =>
         layout == WeightLayout.Conv1D ? (outF, 1) : (1, inF);

@@ -69,7 +69,7 @@ public sealed class WindowGradientTests
         long windows = Autograd.Backprop.WindowsAddedInPlace;
         loss.Backward();
         Assert.That(Autograd.Backprop.WindowsAddedInPlace - windows, Is.EqualTo(2), "the second and third windows are added in place");
-        float[] expected = w.SelectMany(part => part.Select(v => 2f * BFloat16Round(v))).ToArray();
+        float[] expected = w.SelectMany(part => part.Select(v => 2f * Bf16Reference.Round(v))).ToArray();
         Assert.That(x.Grad!.ToFloatArray(), Is.EqualTo(expected));
     }
 
@@ -125,13 +125,6 @@ public sealed class WindowGradientTests
 
     private static Tensor Dot(Tensor view, float[] weights, Device device) =>
         EngineOps.Sum(EngineOps.Mul(view, Tensor.FromArray(weights, view.ShapeArray, device)));
-
-    private static float BFloat16Round(float v)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(v);
-        bits += 0x7FFFu + ((bits >> 16) & 1u);
-        return BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
-    }
 
     private static float[] Values(int n, int seed)
     {
