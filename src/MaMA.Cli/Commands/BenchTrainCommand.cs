@@ -149,7 +149,7 @@ internal static class BenchTrainCommand
         model.Train();
         model.ApplyFreezing(step);
         long trainable = model.Parameters().Where(p => !p.IsFrozen).Sum(p => p.Numel);
-        var optimizer = new AdamW(ParamGroup.DecayAndNoDecay(model.Parameters(), 1e-5, 0.1));
+        var optimizer = new AdamW(new OptimizerSettings { Lr = 1e-5 }.ParamGroups(model.Parameters()));
         Console.WriteLine("  " + MixedPrecision.Describe(plan.Precision, device));
         SyntheticBatch batch = SyntheticBatch.Create(config, n, Tokens, seed: 2);
         using Tensor view1 = Tensor.FromArray(batch.View1, [n, 3, side, side], device);

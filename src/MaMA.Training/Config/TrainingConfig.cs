@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using MaMA.Engine.Nn;
+using MaMA.Engine.Optim;
 
 namespace MaMA.Training.Config;
 
@@ -124,7 +126,7 @@ public sealed record TrainingConfig
     }
 }
 
-/// <summary>AdamW with decoupled weight decay; biases, norms and scales are not decayed.</summary>
+/// <summary>AdamW with decoupled weight decay, over every parameter unless <see cref="ExcludeFromDecay"/>.</summary>
 public sealed record OptimizerSettings
 {
     /// <summary>Peak learning rate (reached at the end of the warm-up).</summary>
@@ -137,6 +139,20 @@ public sealed record OptimizerSettings
     public double Beta2 { get; init; } = 0.999;
 
     public double Eps { get; init; } = 1e-8;
+
+    /// <summary>
+    /// False (reference mode, the default): one group, every parameter decayed, as the published
+    /// <c>configure_optimizers</c> hands <c>self.parameters()</c> to AdamW; the logit and local
+    /// scales, norms, biases, LayerScale gammas and position embeddings decay too. True: those
+    /// (<see cref="Parameter.NoWeightDecay"/>) go to a group without decay
+    /// (<see cref="ParamGroup.DecayAndNoDecay"/>), the usual practice for transformers.
+    /// </summary>
+    public bool ExcludeFromDecay { get; init; }
+
+    /// <summary>The optimizer's parameter groups at the peak learning rate (the schedule sets it per step).</summary>
+    public ParamGroup[] ParamGroups(IEnumerable<Parameter> parameters) => ExcludeFromDecay
+        ? ParamGroup.DecayAndNoDecay(parameters, Lr, WeightDecay)
+        : [new ParamGroup(parameters, Lr, WeightDecay, "all")];
 
     public void Validate()
     {

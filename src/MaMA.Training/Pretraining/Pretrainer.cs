@@ -123,7 +123,7 @@ public sealed class Pretrainer
         // Rank 0 writes the synthetic dataset and the patient splits; the others read them after it.
         TrainingData data = OnRootFirst(() => TrainingData.Open(_config.Data, _run.SyntheticDataDir, _config.SyntheticStudies, _config.SyntheticWidth, _config.Seed, _config.SplitSeed, _say));
 
-        var optimizer = new AdamW(ParamGroup.DecayAndNoDecay(model.Parameters(), _config.Optimizer.Lr, _config.Optimizer.WeightDecay),
+        var optimizer = new AdamW(_config.Optimizer.ParamGroups(model.Parameters()),
             _config.Optimizer.Beta1, _config.Optimizer.Beta2, _config.Optimizer.Eps);
         var schedule = new WarmupCosineSchedule(_config.Optimizer.Lr, _config.Schedule.MinLr, _config.Schedule.WarmupSteps, _config.Schedule.MaxSteps);
         var store = new CheckpointStore(_run.CheckpointsDir, _config.KeepLast, m => _say("warning: " + m));

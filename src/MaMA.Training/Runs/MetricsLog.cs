@@ -8,7 +8,8 @@ namespace MaMA.Training.Runs;
 /// <c>metrics.jsonl</c>: one JSON object per line, <c>{"step": n, "kind": "train"|"eval", name: value, ...}</c>,
 /// appended and flushed line by line so a killed run keeps every line written before the kill.
 /// Non-finite values are written as null. Opening for a resumed run drops the lines after the
-/// checkpoint's step (they belong to steps that will run again), and a torn last line.
+/// checkpoint's step (they belong to steps that will run again), and a torn last line; the trimmed
+/// log replaces the old one by a rename, so a kill during the resume loses no line.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -21,12 +22,24 @@ public sealed class MetricsLog : IDisposable
         Path = path;
         string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
-        List<string> kept = resumeStep is { } last && File.Exists(path)
-            ? File.ReadAllLines(path).Where(l => StepOf(l) is { } s && s <= last).ToList()
-            : [];
-        _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read);
-        foreach (string line in kept) WriteLine(line);
-        _stream.Flush(flushToDisk: true);
+        if (resumeStep is { } last && File.Exists(path))
+        {
+            // The kept lines go to a side file that then replaces the log in one rename: a run killed
+            // while resuming leaves either the old log or the trimmed one, never an emptied file.
+            string tmp = path + ".tmp";
+            using (var trimmed = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                foreach (string line in File.ReadAllLines(path).Where(l => StepOf(l) is { } s && s <= last))
+                    trimmed.Write(Encoding.UTF8.GetBytes(line + "\n"));
+                trimmed.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+            _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        }
+        else
+        {
+            _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read);
+        }
     }
 
     public string Path { get; }

@@ -1,4 +1,8 @@
+using MaMA.Engine.Nn;
+using MaMA.Engine.Optim;
+using MaMA.Model.MaMA;
 using MaMA.Training.Config;
+using Device = MaMA.Engine.Devices.Device;
 
 namespace MaMA.Training.Tests.Config;
 
@@ -21,6 +25,27 @@ public class TrainingConfigTests
         });
         // The paper file spells out every default: the defaults are the paper's setting.
         Assert.That(c with { Model = "tiny", Workers = 4, EvalEvery = 0, EvalBatches = 8 }, Is.EqualTo(new TrainingConfig()));
+    }
+
+    [Test]
+    public void ReferenceModeDecaysEveryParameterAndTheOptionExcludesTheMarkedOnes()
+    {
+        // The published configure_optimizers gives AdamW self.parameters() as one group.
+        var model = new MaMAModel(MaMAConfig.Tiny, new Random(7), Device.Cpu);
+        Parameter[] all = model.Parameters().ToArray();
+        Parameter logitScale = model.NamedParameters().Single(np => np.Name == "logit_scale").Parameter;
+        Assert.That(logitScale.NoWeightDecay, Is.True);
+
+        ParamGroup[] reference = new TrainingConfig().Optimizer.ParamGroups(all);
+        Assert.That(reference, Has.Length.EqualTo(1));
+        Assert.That(reference[0].WeightDecay, Is.EqualTo(0.1));
+        Assert.That(reference[0].Parameters, Is.EqualTo(all));
+
+        ParamGroup[] excluding = TrainingConfigFile.Parse("{\"optimizer\": {\"exclude_from_decay\": true}}").Optimizer.ParamGroups(all);
+        Assert.That(excluding.Select(g => g.WeightDecay), Is.EqualTo(new[] { 0.1, 0.0 }));
+        Assert.That(excluding[0].Parameters, Does.Not.Contain(logitScale));
+        Assert.That(excluding[1].Parameters, Does.Contain(logitScale));
+        Assert.That(excluding[1].Parameters, Is.EqualTo(all.Where(p => p.NoWeightDecay)));
     }
 
     [Test]

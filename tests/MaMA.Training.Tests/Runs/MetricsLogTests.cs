@@ -54,6 +54,25 @@ public class MetricsLogTests
     }
 
     [Test]
+    public void ResumeNeverRewritesTheOldLogInPlace()
+    {
+        // A kill between truncating the log and writing its kept lines back would lose them all. The
+        // trimmed log is written beside the old one and renamed over it, so a handle opened before the
+        // resume still reads the whole old file.
+        string path = Path.Combine(_dir, "metrics.jsonl");
+        using (var log = new MetricsLog(path, null))
+            for (int s = 5; s <= 30; s += 5) log.Append(s, "train", [new("loss", s)]);
+        File.WriteAllText(path + ".tmp", "left by a resume that was killed");
+        using var before = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using (var log = new MetricsLog(path, resumeStep: 10))
+            log.Append(15, "train", [new("loss", -1)]);
+        using var reader = new StreamReader(before);
+        Assert.That(reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(6));
+        Assert.That(MetricsLog.Read(path).Select(l => l.Step), Is.EqualTo(new long[] { 5, 10, 15 }));
+        Assert.That(File.Exists(path + ".tmp"), Is.False);
+    }
+
+    [Test]
     public void AFreshLogReplacesAnOldFile()
     {
         string path = Path.Combine(_dir, "metrics.jsonl");
