@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace MaMA.Training.Probing;
 
 /// <summary>The EMBED label a classifier learns (SPEC section 1): BI-RADS, 7 classes (A N B P S M K), or density, 4 classes (1-4).</summary>
@@ -69,6 +71,57 @@ public sealed record ClassifierSettings
     public int SyntheticStudies { get; init; } = 24;
 
     public int SyntheticWidth { get; init; } = 128;
+
+    /// <summary>
+    /// The settings that decide what a run computes, by CLI option name, as its checkpoints record
+    /// them (<see cref="Checkpoints.TrainingCheckpoint.Extra"/>, keys prefixed <see cref="RecordedPrefix"/>):
+    /// resuming with other values would continue a run's data position and schedule under another
+    /// setup and mix the two in one result. The model is checked apart, by the frozen base's
+    /// checksums; workers, logging and the checkpoint cadence may change on a resume.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> RunDefining()
+    {
+        static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        static string L(long v) => v.ToString(CultureInfo.InvariantCulture);
+        return new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            [RecordedPrefix + "data"] = Data ?? "(synthetic, or the pre-training run's)",
+            [RecordedPrefix + "task"] = Task == ClassifierTask.Birads ? "birads" : "density",
+            [RecordedPrefix + "fraction"] = F(Fraction),
+            [RecordedPrefix + "finetune"] = FineTune ? "true" : "false",
+            [RecordedPrefix + "steps"] = L(Steps),
+            [RecordedPrefix + "warmup"] = L(WarmupSteps),
+            [RecordedPrefix + "lr"] = F(Lr),
+            [RecordedPrefix + "min-lr"] = F(MinLr),
+            [RecordedPrefix + "weight-decay"] = F(WeightDecay),
+            [RecordedPrefix + "momentum"] = F(Momentum),
+            [RecordedPrefix + "batch"] = L(BatchSize),
+            [RecordedPrefix + "crop-scale-min"] = F(CropScaleMin),
+            [RecordedPrefix + "seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+            [RecordedPrefix + "synthetic-studies"] = L(SyntheticStudies),
+            [RecordedPrefix + "synthetic-width"] = L(SyntheticWidth),
+        };
+    }
+
+    /// <summary>The prefix of the <see cref="RunDefining"/> keys in a checkpoint's extra values.</summary>
+    public const string RecordedPrefix = "setting.";
+
+    /// <summary>
+    /// "option: recorded -> now" for each run-defining setting whose value differs from what a
+    /// checkpoint recorded; null when the checkpoint recorded none (written before they were kept).
+    /// </summary>
+    public IReadOnlyList<string>? ChangedSince(IReadOnlyDictionary<string, string> recorded)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        if (!recorded.Keys.Any(k => k.StartsWith(RecordedPrefix, StringComparison.Ordinal))) return null;
+        var changes = new List<string>();
+        foreach ((string key, string now) in RunDefining())
+        {
+            string before = recorded.TryGetValue(key, out string? v) ? v : "(not recorded)";
+            if (before != now) changes.Add($"--{key[RecordedPrefix.Length..]} {before} -> {now}");
+        }
+        return changes;
+    }
 
     public int Classes => Task == ClassifierTask.Birads ? 7 : 4;
 

@@ -110,6 +110,7 @@ public sealed class ClassifierTrainer
             if (store.LoadNewest() is { } checkpoint)
             {
                 checkpoint.State.FrozenBase?.CheckSameAs(frozen, checkpoint.Folder);
+                CheckSameSettings(checkpoint.State, checkpoint.Folder);
                 LoadTrained(checkpoint.ModelPath, head, vit.Model);
                 OptimizerStateFile.Load(optimizer, trained, checkpoint.OptimizerPath, "classifier");
                 start = checkpoint.State.Step;
@@ -172,7 +173,7 @@ public sealed class ClassifierTrainer
                     progress.Update(done, $"loss {lastLoss:F4}", perSecond);
                     if (KillAfterStep is { } kill && done >= kill) return done;
                     if (done % _settings.CheckpointEvery == 0 && done < _settings.Steps)
-                        store.Save(new TrainingCheckpoint { Step = done, Data = stream?.Position ?? indices!.Position, LearningRate = lr, FrozenBase = frozen },
+                        store.Save(new TrainingCheckpoint { Step = done, Data = stream?.Position ?? indices!.Position, LearningRate = lr, FrozenBase = frozen, Extra = _settings.RunDefining() },
                             Weights(head, vit.Model), OptimizerStateFile.ToNamed(optimizer, trained, "classifier"));
                 }
                 return _settings.Steps;
@@ -226,6 +227,24 @@ public sealed class ClassifierTrainer
     }
 
     /// <summary>Loads a checkpoint's weights into the head (and the ViT); the file must hold exactly the names <see cref="Weights"/> gives.</summary>
+    /// <summary>
+    /// Refuses a resume whose run-defining settings differ from those the checkpoint recorded
+    /// (<see cref="ClassifierSettings.RunDefining"/>), before anything is loaded or overwritten.
+    /// </summary>
+    private void CheckSameSettings(TrainingCheckpoint state, string folder)
+    {
+        IReadOnlyList<string>? changed = _settings.ChangedSince(state.Extra);
+        if (changed is null)
+        {
+            _say($"warning: {folder} records no settings (written by an older build): resume with the options the run started with");
+            return;
+        }
+        if (changed.Count > 0)
+            throw new InvalidOperationException(
+                $"{folder} belongs to a run with other settings ({string.Join(", ", changed)}). " +
+                "Resume with the options the run started with, or start a new run in another --out.");
+    }
+
     private void LoadTrained(string path, Linear head, Module vit)
     {
         var expected = Weights(head, vit).Keys.ToHashSet(StringComparer.Ordinal);

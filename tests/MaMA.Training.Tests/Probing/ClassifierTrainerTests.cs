@@ -126,6 +126,33 @@ public class ClassifierTrainerTests
         }
     }
 
+    [Test]
+    public void AResumeWithOtherRunSettingsIsRefusedBeforeAnythingChanges()
+    {
+        string outDir = TestPaths.NewScratch("cls-other");
+        try
+        {
+            var settings = new ClassifierSettings
+            {
+                Model = "tiny", Data = TinyRuns.DataDir, Steps = 4, WarmupSteps = 1, BatchSize = 6, Workers = 2, LogEvery = 1, CheckpointEvery = 2,
+            };
+            Run(settings, outDir, killAfter: 3);
+            byte[] log = File.ReadAllBytes(Path.Combine(outDir, "train.jsonl"));
+            var e = Assert.Throws<InvalidOperationException>(() => Run(settings with { Resume = true, BatchSize = 4, Fraction = 0.5 }, outDir))!;
+            Assert.That(e.Message, Does.Contain("--batch 6 -> 4").And.Contain("--fraction 1 -> 0.5").And.Contain("another --out"));
+            Assert.That(File.ReadAllBytes(Path.Combine(outDir, "train.jsonl")), Is.EqualTo(log), "the refused resume left the log alone");
+            Assert.That(File.Exists(Path.Combine(outDir, "metrics.json")), Is.False);
+            // Workers, logging and the checkpoint cadence do not change what the run computes.
+            var messages = new List<string>();
+            Assert.That(Run(settings with { Resume = true, Workers = 1, LogEvery = 2, CheckpointEvery = 3 }, outDir, messages: messages).Report, Is.Not.Null);
+            Assert.That(messages, Has.Some.Contains("resuming from"));
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
     private static ClassifierResult Run(ClassifierSettings settings, string outDir, long? killAfter = null, List<string>? messages = null) =>
         new ClassifierTrainer(settings, Device.Cpu, m => messages?.Add(m)) { ProgressOutput = TextWriter.Null, KillAfterStep = killAfter }.Train(outDir);
 }
