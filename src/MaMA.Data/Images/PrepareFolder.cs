@@ -86,6 +86,17 @@ public static class PrepareFolder
         }
     }
 
+    /// <summary>
+    /// How output paths collide: by case only where file systems usually ignore it (Windows, macOS);
+    /// on Linux X.png and x.png are two files.
+    /// </summary>
+    private static StringComparer OutputNames =>
+        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+
+    /// <summary>Whether <paramref name="path"/> lies strictly inside <paramref name="folder"/> (both full paths).</summary>
+    private static bool IsUnder(string path, string folder) =>
+        path.StartsWith(Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
     private static ReadOnlySpan<byte> IendChunk => [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82];
 
     public static PrepareSummary Run(PrepareOptions options, TextWriter log)
@@ -101,14 +112,16 @@ public static class PrepareFolder
             throw new ArgumentException("the output folder must differ from the input folder (outputs would replace PNG inputs).");
 
         var watch = Stopwatch.StartNew();
-        List<string> inputs = FindInputs(input, output);
+        // Outputs inside the input folder (a rerun would otherwise take them for inputs) are left out;
+        // an output folder that holds the input folder, or lies elsewhere, excludes nothing.
+        List<string> inputs = FindInputs(input, IsUnder(output, input) ? output : null);
         Directory.CreateDirectory(output);
         foreach (string stale in Directory.EnumerateFiles(output, "*" + AtomicFile.TempSuffix, new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true }))
             File.Delete(stale);
 
         var failures = new ConcurrentBag<PrepareFailure>();
         var jobs = new List<(string In, string Out)>();
-        var taken = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var taken = new Dictionary<string, string>(OutputNames);
         foreach (string file in inputs)
         {
             string target = Path.Combine(output, Path.ChangeExtension(Path.GetRelativePath(input, file), ".png"));

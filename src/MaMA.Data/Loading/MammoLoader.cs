@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using MaMA.Data.Embed;
 using MaMA.Data.Images;
 using MaMA.Data.Images.Transforms;
@@ -101,7 +102,12 @@ public sealed class MammoLoader
                 yield return batch;
             producer.Wait(cancellation);
             if (failure is not null)
-                throw failure is ImageReadException or InvalidDataException or IOException ? failure : new InvalidOperationException("Batch preparation failed: " + failure.Message, failure);
+            {
+                // A sample's error arrives wrapped by Parallel.For: the reader's own exception is the one to rethrow.
+                Exception cause = failure is AggregateException wrapped ? wrapped.Flatten().InnerExceptions[0] : failure;
+                if (cause is ImageReadException or InvalidDataException or IOException) ExceptionDispatchInfo.Throw(cause);
+                throw new InvalidOperationException("Batch preparation failed: " + cause.Message, cause);
+            }
         }
         finally
         {

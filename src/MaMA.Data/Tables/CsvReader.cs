@@ -40,8 +40,10 @@ public static class CsvReader
         var fallback = new FlaggingDecoderFallback();
         var encoding = (Encoding)new UTF8Encoding(false, false).Clone();
         encoding.DecoderFallback = fallback;
-        SkipUtf8Bom(stream);
         using var reader = new StreamReader(stream, encoding, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16, leaveOpen: true);
+        // A UTF-8 byte order mark decodes to U+FEFF: dropped here, from the reader's buffer, so that
+        // streams that cannot seek (pipes, network) lose it too.
+        if (reader.Peek() == '\uFEFF') reader.Read();
         var parser = new CsvParser(reader);
 
         List<string>? header = null;
@@ -110,17 +112,6 @@ public static class CsvReader
                 if (c == '\uFFFD') n++;
         }
         return n;
-    }
-
-    private static void SkipUtf8Bom(Stream stream)
-    {
-        if (!stream.CanSeek)
-            return;
-        long start = stream.Position;
-        Span<byte> bom = stackalloc byte[3];
-        int n = stream.ReadAtLeast(bom, 3, throwOnEndOfStream: false);
-        if (n == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF) return;
-        stream.Position = start;
     }
 
     /// <summary>Decodes invalid bytes as U+FFFD and remembers that it happened.</summary>

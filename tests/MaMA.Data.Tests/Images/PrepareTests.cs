@@ -128,6 +128,30 @@ public sealed class PrepareTests
     }
 
     [Test]
+    public void AnOutputFolderHoldingTheInputFolderConvertsEverything()
+    {
+        // "Put the PNGs in the dataset folder": out = the input's parent. Only an output inside the
+        // input is left out of the inputs; this one once excluded every input (0 converted, success).
+        PrepareSummary summary = PrepareFolder.Run(new PrepareOptions { InputDir = _in, OutputDir = _root, Size = 16 }, new StringWriter());
+        Assert.That(summary.Inputs, Is.EqualTo(9));
+        Assert.That(summary.Written, Is.EqualTo(6));
+        Assert.That(File.Exists(Path.Combine(_root, "p2", "c.png")), Is.True);
+    }
+
+    [Test]
+    public void NamesThatDifferInCaseAreTwoOutputsWhereTheFileSystemSaysSo()
+    {
+        string dir = Path.Combine(_root, "cased");
+        Directory.CreateDirectory(dir);
+        ImageWriter.SavePng(ImageTestUtil.Pattern(8, 8, 1), Path.Combine(dir, "X.png"));
+        ImageWriter.SavePng(ImageTestUtil.Pattern(8, 8, 2), Path.Combine(dir, "x.png"));
+        if (Directory.GetFiles(dir).Length == 1)
+            Assert.Ignore("this file system ignores case: X.png and x.png are one file here");
+        PrepareSummary summary = PrepareFolder.Run(new PrepareOptions { InputDir = dir, OutputDir = Path.Combine(_root, "cased-out"), Size = 8 }, new StringWriter());
+        Assert.That((summary.Written, summary.Failed), Is.EqualTo((2, 0)));
+    }
+
+    [Test]
     public void CommandLine()
     {
         var log = new StringWriter();

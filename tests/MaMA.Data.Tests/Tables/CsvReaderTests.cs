@@ -33,6 +33,25 @@ public sealed class CsvReaderTests
         CsvTable t = CsvReader.ReadStream(new MemoryStream(bytes), "bom.csv", ["name"]);
         Assert.That(t.Header[0], Is.EqualTo("name"));
         Assert.That(t.Rows.Single()[t.Column("name")], Is.EqualTo("x"));
+        // A pipe cannot seek back: the mark is dropped all the same, and a quoted first field stays quoted.
+        byte[] quoted = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes("\"name\",value\nx,1")];
+        CsvTable piped = CsvReader.ReadStream(new ForwardOnlyStream(quoted), "pipe.csv", ["name"]);
+        Assert.That(piped.Header, Is.EqualTo(new[] { "name", "value" }));
+        Assert.That(piped.Rows.Single()[piped.Column("name")], Is.EqualTo("x"));
+    }
+
+    /// <summary>A stream that reads forward only, as a pipe or socket does.</summary>
+    private sealed class ForwardOnlyStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override long Seek(long offset, SeekOrigin loc) => throw new NotSupportedException();
     }
 
     [Test]
