@@ -22,7 +22,7 @@ internal static class ForwardCommand
     public static int Run(CommandLine cl)
     {
         if (cl.Positionals.Count != 0) throw new UsageException(Usage);
-        string dir = cl.Get("model") ?? throw new UsageException("--model DIR is required (a model folder with config.json and model.safetensors; see `mama import`).");
+        string dir = cl.Get("model") ?? throw new UsageException("--model DIR is required (a model folder with config.json and model.safetensors, see `mama import`, or a pre-training run folder: its final model).");
         string input = cl.Get("in") ?? throw new UsageException("--in IN.safetensors is required.");
         string output = cl.Get("out") ?? throw new UsageException("--out OUT.safetensors is required.");
         long? step = null;

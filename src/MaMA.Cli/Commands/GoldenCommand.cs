@@ -42,7 +42,7 @@ internal static class GoldenCommand
         Device device = DeviceOption.Read(cl);
         cl.RejectUnknown();
         if (model is null || input is null || output is null) throw new UsageException($"--model, --in and --out are required.\n{Usage}");
-        EvalOptions.RequireFolder(model, "--model", "a model folder with config.json and model.safetensors");
+        EvalOptions.RequireFolder(model, "--model", "a model folder with config.json and model.safetensors, or a pre-training run folder");
         if (!File.Exists(input)) throw new UsageException($"--in {input}: no such file.");
 
         GoldenManifest manifest;
@@ -68,7 +68,7 @@ internal static class GoldenCommand
         Device device = DeviceOption.Read(cl);
         cl.RejectUnknown();
         if (model is null || golden is null) throw new UsageException($"--model and --golden are required.\n{Usage}");
-        EvalOptions.RequireFolder(model, "--model", "a model folder with config.json and model.safetensors");
+        EvalOptions.RequireFolder(model, "--model", "a model folder with config.json and model.safetensors, or a pre-training run folder");
         EvalOptions.RequireFolder(golden, "--golden", "a folder written by `mama golden record`");
         if (!File.Exists(Path.Combine(golden, GoldenManifest.FileName)))
             throw new UsageException($"--golden {golden}: no {GoldenManifest.FileName}; it is not a folder written by `mama golden record`.");

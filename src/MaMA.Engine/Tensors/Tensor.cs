@@ -70,11 +70,12 @@ public partial class Tensor : IDisposable
 
     public int Size(int axis) => _shape[Tensors.Shape.Axis(axis, Rank)];
 
-    /// <summary>True when elements are laid out row-major without gaps.</summary>
+    /// <summary>True when elements are laid out row-major without gaps (always for an empty tensor, as in PyTorch).</summary>
     public bool IsContiguous
     {
         get
         {
+            if (Numel == 0) return true;
             long expected = 1;
             for (int i = Rank - 1; i >= 0; i--)
             {

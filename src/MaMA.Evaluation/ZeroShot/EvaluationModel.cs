@@ -63,10 +63,7 @@ public sealed class EvaluationModel
     public static EvaluationModel Load(string directory, Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        string final = Path.Combine(directory, "final");
-        if (!File.Exists(Path.Combine(directory, ModelDirectory.WeightsFile)) && File.Exists(Path.Combine(final, ModelDirectory.WeightsFile)))
-            directory = final;
-        using ModelCheckpoint checkpoint = ModelDirectory.Load(directory);
+        using ModelCheckpoint checkpoint = ModelDirectory.Load(directory); // a run folder: its final model (ModelDirectory.Resolve)
         if (checkpoint.Config.Arch != ModelArch.Mama || checkpoint.Config.Mama is null)
             throw new InvalidDataException($"{checkpoint.Directory}: holds a {checkpoint.Config.Arch.ToString().ToLowerInvariant()} model; this needs a MaMA model (arch \"mama\").");
         MaMAConfig config = checkpoint.Config.Mama;

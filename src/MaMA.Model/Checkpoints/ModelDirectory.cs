@@ -103,12 +103,31 @@ public static class ModelDirectory
     }
 
     /// <summary>
-    /// Opens a model folder: parses the config, checks the weights' SHA-256 against it (when
-    /// recorded and <paramref name="verifyChecksum"/>), and maps the weights without copying.
+    /// The model folder <paramref name="dir"/> stands for: itself, or for a pre-training run folder
+    /// (no <see cref="WeightsFile"/>, a <c>final/</c> model inside) its final model. A run folder
+    /// without one yet (its run has not finished) is an error saying so; anything else is returned
+    /// as given, for <see cref="Load"/> to check.
+    /// </summary>
+    public static string Resolve(string dir)
+    {
+        ArgumentNullException.ThrowIfNull(dir);
+        if (!Directory.Exists(dir) || File.Exists(Path.Combine(dir, WeightsFile))) return dir;
+        string final = Path.Combine(dir, "final");
+        if (File.Exists(Path.Combine(final, WeightsFile))) return final;
+        if (Directory.Exists(Path.Combine(dir, "checkpoints")))
+            throw new FileNotFoundException($"{Path.GetFullPath(dir)} is a pre-training run folder without a final model (final/{WeightsFile}): " +
+                                            "its run has not finished. Continue it with `mama pretrain --out DIR --resume`, or pass a model folder.", final);
+        return dir;
+    }
+
+    /// <summary>
+    /// Opens a model folder (or a pre-training run folder's final model, <see cref="Resolve"/>):
+    /// parses the config, checks the weights' SHA-256 against it (when recorded and
+    /// <paramref name="verifyChecksum"/>), and maps the weights without copying.
     /// </summary>
     public static ModelCheckpoint Load(string dir, bool verifyChecksum = true)
     {
-        string full = Path.GetFullPath(dir);
+        string full = Path.GetFullPath(Resolve(dir));
         if (!Directory.Exists(full))
             throw new DirectoryNotFoundException(File.Exists(full)
                 ? $"'{full}' is a file; a model is a folder with {ModelConfigFile.FileName} and {WeightsFile} (import one with `mama import`)."

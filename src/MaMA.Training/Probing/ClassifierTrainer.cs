@@ -65,7 +65,7 @@ public sealed class ClassifierTrainer
             if (Directory.Exists(store.Root)) Directory.Delete(store.Root, recursive: true); // a finished run's: this run replaces it
             File.Delete(metricsJson);
         }
-        string modelSpec = ResolveModel(_settings.Model);
+        string modelSpec = MaMA.Model.Checkpoints.ModelDirectory.Resolve(_settings.Model); // a run folder: its final model
         ModelSource.Resolved source = ModelSource.Resolve(modelSpec, activationCheckpointing: false);
         MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);
         var tokenizer = ModelSource.Tokenizer(source);
@@ -354,13 +354,6 @@ public sealed class ClassifierTrainer
             for (int i = group.Count; i < size; i++) result.Add(group[rng.NextInt(group.Count)]);
         }
         return result;
-    }
-
-    /// <summary>A run folder stands for its final model.</summary>
-    private static string ResolveModel(string model)
-    {
-        string final = Path.Combine(model, "final");
-        return Directory.Exists(model) && !File.Exists(Path.Combine(model, "model.safetensors")) && Directory.Exists(final) ? final : model;
     }
 }
 

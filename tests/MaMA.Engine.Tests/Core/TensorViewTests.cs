@@ -24,6 +24,18 @@ public sealed class TensorViewTests
     }
 
     [TestCaseSource(nameof(Devices))]
+    public void AnEmptyTensorIsContiguousInEveryLayout(string device)
+    {
+        // As in PyTorch: no element is out of place. A transposed [2, 0] once read as a strided view,
+        // and copying it out failed with an internal error.
+        Tensor x = Tensor.Zeros([2, 0], device: Device.Parse(device));
+        Tensor t = x.Transpose(0, 1);
+        Assert.That((x.IsContiguous, t.IsContiguous), Is.EqualTo((true, true)));
+        Assert.That(t.ToFloatArray(), Is.Empty);
+        Assert.That(t.Contiguous().ShapeArray, Is.EqualTo(new[] { 0, 2 }));
+    }
+
+    [TestCaseSource(nameof(Devices))]
     public void NarrowOffsetsIntoTheSameStorage(string device)
     {
         Tensor x = Range(12, Device.Parse(device), 3, 4);

@@ -72,6 +72,27 @@ public sealed class ModelDirectoryTests
     }
 
     [Test]
+    public void APretrainingRunFolderStandsForItsFinalModel()
+    {
+        // A run folder's own config.json is the training config, not a model's: it used to be read as one.
+        (ModelConfigFile config, DinoVisionTransformer model) = Vit(4);
+        string run = TempDir("run");
+        File.WriteAllText(Path.Combine(run, ModelConfigFile.FileName), "{\"model\": \"tiny\"}");
+        Directory.CreateDirectory(Path.Combine(run, "checkpoints"));
+        var e = Assert.Throws<FileNotFoundException>(() => ModelDirectory.Load(run))!;
+        Assert.That(e.Message, Does.Contain("has not finished").And.Contain("--resume"));
+
+        ModelDirectory.Save(Path.Combine(run, "final"), config, model.StateDict());
+        Assert.That(ModelDirectory.Resolve(run), Is.EqualTo(Path.Combine(run, "final")));
+        using ModelCheckpoint ck = ModelDirectory.Load(run);
+        Assert.That(ck.Directory, Is.EqualTo(Path.GetFullPath(Path.Combine(run, "final"))));
+        Assert.That(ck.Config.Vision, Is.EqualTo(TinyVision));
+        // A model folder, and anything that is not a folder, are themselves.
+        Assert.That(ModelDirectory.Resolve(Path.Combine(run, "final")), Is.EqualTo(Path.Combine(run, "final")));
+        Assert.That(ModelDirectory.Resolve("tiny"), Is.EqualTo("tiny"));
+    }
+
+    [Test]
     public void ClearErrors()
     {
         string root = TempDir("m");
