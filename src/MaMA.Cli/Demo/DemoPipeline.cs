@@ -55,6 +55,7 @@ public sealed class DemoPipeline
 
         Say($"[1/5] synthetic data: {_settings.Studies} studies, {_settings.Width}x{_settings.Width * 5 / 4} px -> {dataDir}");
         SynthSummary synth = times.Measure("synthetic data", () => WriteData(dataDir));
+        CheckSplitsHoldLabels(dataDir);
 
         Say($"[2/5] pre-training MaMA ({Describe(_settings.Model)}) for {_settings.Steps} steps of {_settings.MicroBatch} pairs, " +
             $"every loss term from step {_settings.Model.LateLossStep} -> {runDir}");
@@ -94,6 +95,26 @@ public sealed class DemoPipeline
                 Progress = (done, all) => progress.Update(
                     (long)done * total / Math.Max(1, all), $"{done}/{all} images", done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)),
             }), plainEvery: total / 4);
+    }
+
+    /// <summary>
+    /// Before minutes of pre-training: the probes train on labelled images of the training split and
+    /// every evaluation scores labelled images of the test split. The split is by patient, so the
+    /// smallest --studies can leave one of them without a density label for some seeds.
+    /// The splits file written here is the one pre-training and the evaluations read (same seed).
+    /// </summary>
+    private void CheckSplitsHoldLabels(string dataDir)
+    {
+        var data = MaMA.Data.Embed.EmbedDataset.Load(dataDir);
+        PatientSplits splits = data.LoadOrCreateSplits(seed: _settings.Seed);
+        foreach (DataSplit split in new[] { DataSplit.Train, DataSplit.Test })
+        {
+            // Every usable image has a BI-RADS label; a density label it may lack.
+            if (!data.InSplit(splits, split).Any(r => r.DensityLabel is not null))
+                throw new InvalidOperationException(
+                    $"{_settings.Studies} synthetic studies with seed {_settings.Seed} leave the {split.Name()} split without an image with a density label; " +
+                    "use more --studies (or another --seed).");
+        }
     }
 
     private (PretrainResult, TrainingConfig) Pretrain(string root, string dataDir, string runDir)

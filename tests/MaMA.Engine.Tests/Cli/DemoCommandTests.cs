@@ -150,6 +150,29 @@ public sealed class DemoCommandTests
     }
 
     [Test]
+    public void ASplitWithoutLabelsIsReportedBeforePreTraining()
+    {
+        // 8 studies with seed 0 leave the test split without a density label: the demo used to find
+        // that out after pre-training. It now stops right after writing the data.
+        string dir = TempDir();
+        try
+        {
+            var settings = new DemoSettings
+            {
+                Studies = 8, Width = 64, Steps = 6, WarmupSteps = 1, MicroBatch = 4, ProbeSteps = 4, ProbeBatch = 8, EvalBatch = 16,
+                Model = MaMAConfig.Demo with { LateLossStep = 3 },
+            };
+            var e = Assert.Throws<InvalidOperationException>(() => new DemoPipeline(settings, Device.Cpu, TextWriter.Null).Run(dir))!;
+            Assert.That(e.Message, Does.Contain("8 synthetic studies with seed 0").And.Contain("use more --studies"));
+            Assert.That(Directory.Exists(Path.Combine(dir, "pretrain")), Is.False, "nothing was trained");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
     public void UsageErrorsExitWithTwo()
     {
         Assert.That(MaMA.Cli.Cli.Run(["demo", "--stpes", "3"]), Is.EqualTo(2));
