@@ -209,7 +209,11 @@ public sealed class CheckpointStore
     private static Dictionary<string, TensorSource> Sources(IReadOnlyDictionary<string, Tensor> tensors) =>
         tensors.ToDictionary(kv => kv.Key, kv => TensorSource.Of(kv.Value), StringComparer.Ordinal);
 
-    /// <summary>Deletes temporary folders left by killed writers (never read as checkpoints).</summary>
+    /// <summary>
+    /// Deletes temporary folders left by killed writers (never read as checkpoints). One exception:
+    /// a complete checkpoint that <see cref="Save"/> had moved aside to replace it (<c>.tmp-old-step-N-PID</c>)
+    /// goes back to its place when the kill came before the new one took it.
+    /// </summary>
     public void RemoveTemporaries()
     {
         if (!Directory.Exists(Root)) return;
@@ -217,6 +221,12 @@ public sealed class CheckpointStore
         {
             try
             {
+                if (MovedAsideStep(Path.GetFileName(dir)) is { } step && !Directory.Exists(Path.Combine(Root, FolderName(step))))
+                {
+                    Directory.Move(dir, Path.Combine(Root, FolderName(step)));
+                    _warn($"restored {FolderName(step)}, which a killed run had moved aside to replace it");
+                    continue;
+                }
                 Directory.Delete(dir, recursive: true);
             }
             catch (IOException e)
@@ -224,6 +234,16 @@ public sealed class CheckpointStore
                 _warn($"could not remove the temporary folder {dir}: {e.Message}");
             }
         }
+    }
+
+    /// <summary>The step of a folder named <c>.tmp-old-step-NNNNNN-PID</c> (see <see cref="Save"/>), else null.</summary>
+    private static long? MovedAsideStep(string name)
+    {
+        const string aside = TempPrefix + "old-" + Prefix;
+        if (!name.StartsWith(aside, StringComparison.Ordinal)) return null;
+        string rest = name[aside.Length..];
+        int dash = rest.IndexOf('-');
+        return dash > 0 && long.TryParse(rest.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out long step) ? step : null;
     }
 
     private static string Reason(Exception e) => e is ArgumentOutOfRangeException

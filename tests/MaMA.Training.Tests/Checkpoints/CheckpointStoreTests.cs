@@ -170,6 +170,27 @@ public class CheckpointStoreTests
         Assert.That(Directory.GetDirectories(_root).Select(Path.GetFileName), Is.EqualTo(new[] { "step-000010" }));
     }
 
+    [Test]
+    public void ACheckpointMovedAsideByAKilledReplacementIsRestored()
+    {
+        // Saving step 10 again moves the old step-000010 aside, then renames the new one into place.
+        // Killed between the two renames, both are temporaries: the old one is complete and comes back.
+        var (model, opt) = Trained(1);
+        var warnings = new List<string>();
+        var store = new CheckpointStore(_root, 3, warnings.Add);
+        store.Save(State(10) with { LearningRate = 5 }, model.StateDict(), OptimizerStateFile.ToNamed(opt, model));
+        Directory.Move(Path.Combine(_root, "step-000010"), Path.Combine(_root, ".tmp-old-step-000010-4242"));
+        CopyDirectory(Path.Combine(_root, ".tmp-old-step-000010-4242"), Path.Combine(_root, ".tmp-step-000010-4242"));
+        store.RemoveTemporaries();
+        Assert.That(Directory.GetDirectories(_root).Select(Path.GetFileName), Is.EqualTo(new[] { "step-000010" }));
+        Assert.That(store.LoadNewest()!.State.LearningRate, Is.EqualTo(5));
+        Assert.That(warnings, Has.Some.Contains("restored step-000010"));
+        // Where the step's folder stands again, a moved-aside copy is only a temporary.
+        Directory.CreateDirectory(Path.Combine(_root, ".tmp-old-step-000010-4243"));
+        store.RemoveTemporaries();
+        Assert.That(Directory.GetDirectories(_root).Select(Path.GetFileName), Is.EqualTo(new[] { "step-000010" }));
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);
