@@ -323,10 +323,17 @@ public sealed class Pretrainer
         }
         catch (DeviceOutOfMemoryException e)
         {
+            // batch.micro_batch cannot go below 2 (the contrastive losses need negatives): past that, only
+            // recomputation or more memory (a larger device, more ranks) helps.
+            var remedies = new List<string>();
+            if (_config.Batch.MicroBatch > 2)
+                remedies.Add($"lower batch.micro_batch (e.g. to {Math.Max(2, shard.Count / 2)}) and raise batch.accumulation to keep the pairs per step");
+            if (!_config.ActivationCheckpointing) remedies.Add("set activation_checkpointing to true");
+            string advice = remedies.Count > 0
+                ? string.Join(", or ", remedies)
+                : "batch.micro_batch is at its minimum of 2 and activation checkpointing is on: use a device with more memory, or more ranks";
             throw new InvalidOperationException(
-                $"Out of memory on {_device.Name} with {shard.Count} pairs per forward (batch.micro_batch = {_config.Batch.MicroBatch}, {_comm.Size} rank(s)): lower batch.micro_batch " +
-                $"(e.g. to {Math.Max(2, shard.Count / 2)}) and raise batch.accumulation to keep the pairs per step" +
-                (_config.ActivationCheckpointing ? "." : ", or set activation_checkpointing to true.") + $" ({e.Message})", e);
+                $"Out of memory on {_device.Name} with {shard.Count} pairs per forward (batch.micro_batch = {_config.Batch.MicroBatch}, {_comm.Size} rank(s)): {advice}. ({e.Message})", e);
         }
     }
 
