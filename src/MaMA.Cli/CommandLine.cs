@@ -1,8 +1,9 @@
 namespace MaMA.Cli;
 
 /// <summary>
-/// Minimal POSIX-style argument reader: <c>--name value</c>, <c>--name=value</c> and boolean
-/// <c>--flag</c>. Unknown options are errors naming the option and listing the known ones.
+/// Minimal POSIX-style argument reader: <c>--name value</c>, <c>--name=value</c> and on/off
+/// <c>--flag</c> (<see cref="Flag"/>). Unknown options are errors naming the option and listing the
+/// known ones.
 /// </summary>
 internal sealed class CommandLine
 {
@@ -46,6 +47,24 @@ internal sealed class CommandLine
 
     public string Get(string name, string fallback) => Get(name) ?? fallback;
 
+    /// <summary>
+    /// An on/off option, the one rule for every flag of every command: absent is off; <c>--name</c>
+    /// alone, <c>--name true</c> or <c>--name=true</c> is on; <c>--name false</c> is off; any other
+    /// value is a usage error. The reader gives a flag the next word when that is not an option, so
+    /// without this <c>--flag false</c> would silently mean on, and a word put after a flag by mistake
+    /// would vanish.
+    /// </summary>
+    public bool Flag(string name)
+    {
+        if (!Has(name)) return false;
+        return Get(name) switch
+        {
+            null or "true" => true,
+            "false" => false,
+            var v => throw new UsageException($"--{name} is an on/off flag: give it alone or as --{name} true|false, not '{v}' (a flag takes the next word as its value: put it last or before another option)."),
+        };
+    }
+
     public int GetInt(string name, int fallback)
     {
         string? v = Get(name);
@@ -64,8 +83,12 @@ internal sealed class CommandLine
     public void RejectUnknown()
     {
         string[] unknown = _values.Keys.Where(k => !_used.Contains(k)).ToArray();
-        if (unknown.Length > 0)
-            throw new UsageException($"Unknown option{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))}. Known: {string.Join(", ", _used.Order().Select(u => "--" + u))}.");
+        if (unknown.Length == 0) return;
+        string list = string.Join(", ", unknown.Select(u => "--" + u));
+        // "Known: ." would read as a broken message; say instead that there are none.
+        if (_used.Count == 0)
+            throw new UsageException($"Unknown option{(unknown.Length > 1 ? "s" : "")}: {list}. This command takes no options.");
+        throw new UsageException($"Unknown option{(unknown.Length > 1 ? "s" : "")}: {list}. Known: {string.Join(", ", _used.Order().Select(u => "--" + u))}.");
     }
 }
 

@@ -14,9 +14,9 @@ namespace MaMA.Cli
             ("demo", "the main job on built-in synthetic phantoms: MaMA pre-training with every loss, zero-shot density and BI-RADS, linear probes, report.json and plots", DemoCommand.Run),
             ("devices", "list the compute devices this machine offers", DevicesCommand.Run),
             ("prepare", "convert a folder of DICOM/PNG/JPEG mammograms to preprocessed 8-bit PNGs (long side 1024, padded)", PrepareCommand.Run),
-            ("bench", "time the four MaMA kernel families at the paper's shapes (--vs torch: against libtorch on this CPU)", BenchCommand.Run),
+            ("bench", "time the kernel families (bench ops), the paper's encoders (bench model) and one pre-training step (bench train); --vs torch: against libtorch on this CPU", BenchCommand.Run),
             ("captions", "write the structured reports of an EMBED-shaped folder's split as JSON Lines", CaptionsCommand.Run),
-            ("op", "run one kernel family op (attention, lora_linear, sla_loss, clip_loss, ntxent_loss) on named tensors from a safetensors file", OpCommand.Run),
+            ("op", $"run one kernel-family op ({OpCommand.Names}) on named tensors from a safetensors file", OpCommand.Run),
             ("forward", "run a model folder (dinov2, gpt2, mama) in evaluation mode on named tensors: features, embeddings and, with a second view, every MaMA loss term", ForwardCommand.Run),
             ("synth", "write the built-in synthetic EMBED-shaped dataset (tables and PNG mammograms)", SynthCommand.Run),
             ("pretrain", "MaMA pre-training from a JSON config (configs/pretrain-tiny.json, pretrain-paper.json): run folder, metrics, checkpoints, --resume", PretrainCommand.Run),
@@ -68,40 +68,62 @@ namespace MaMA.Cli
                 Console.Error.WriteLine($"mama {name}: {e.Message}");
                 return 2;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or InvalidOperationException
-                                          or MaMA.Engine.Memory.DeviceOutOfMemoryException)
+            catch (Exception e) when (ActionableMessage(e) is { } message)
             {
-                Console.Error.WriteLine($"mama {name}: {e.Message}");
-                return 1;
-            }
-            catch (Exception e) when (OutOfMemoryInside(e) is { } oom)
-            {
-                Console.Error.WriteLine($"mama {name}: {oom.Message}");
+                Console.Error.WriteLine($"mama {name}: {message}");
                 return 1;
             }
         }
+
+        /// <summary>
+        /// The one line that explains a failure the user can act on (bad input, a file problem, a
+        /// wrong setting, the device's memory, a size past one array), or null for anything else: an engine defect, which
+        /// keeps its stack trace. Also used for the ranks of a multi-rank run.
+        /// </summary>
+        internal static string? ActionableMessage(Exception e) =>
+            e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or InvalidOperationException
+                or MaMA.Engine.Memory.DeviceOutOfMemoryException
+                ? e.Message
+                : OutOfMemoryInside(e)?.Message ?? TooLargeMessage(e);
+
+        /// <summary>
+        /// A size past what one array holds (the commands check their own sizes up front; this is the
+        /// net for the rest), also inside the wrappers <see cref="OutOfMemoryInside"/> looks through:
+        /// one line with the limit instead of a stack trace; else null.
+        /// </summary>
+        private static string? TooLargeMessage(Exception e) =>
+            Inside<OverflowException>(e) is { } overflow
+                ? $"a size is too large ({overflow.Message}): a tensor's array holds at most {Array.MaxLength} elements (just under 2^31); use smaller sizes (batch, image size)."
+                : null;
 
         /// <summary>
         /// The device out-of-memory error <paramref name="e"/> stands for: itself, the inner exception of
         /// a reflection or type-initializer wrapper, or the first of an aggregate whose exceptions are
         /// all out-of-memory errors; else null.
         /// </summary>
-        internal static MaMA.Engine.Memory.DeviceOutOfMemoryException? OutOfMemoryInside(Exception? e)
+        internal static MaMA.Engine.Memory.DeviceOutOfMemoryException? OutOfMemoryInside(Exception? e) => Inside<MaMA.Engine.Memory.DeviceOutOfMemoryException>(e);
+
+        /// <summary>
+        /// The <typeparamref name="T"/> that <paramref name="e"/> stands for: itself, the inner exception
+        /// of a reflection or type-initializer wrapper, or the first of an aggregate whose exceptions
+        /// all are such; else null.
+        /// </summary>
+        private static T? Inside<T>(Exception? e) where T : Exception
         {
             for (int depth = 0; depth < 16 && e is not null; depth++)
             {
                 switch (e)
                 {
-                    case MaMA.Engine.Memory.DeviceOutOfMemoryException oom:
-                        return oom;
+                    case T found:
+                        return found;
                     case System.Reflection.TargetInvocationException or TypeInitializationException:
                         e = e.InnerException;
                         break;
                     case AggregateException aggregate:
-                        MaMA.Engine.Memory.DeviceOutOfMemoryException? first = null;
+                        T? first = null;
                         foreach (Exception inner in aggregate.Flatten().InnerExceptions)
                         {
-                            var found = OutOfMemoryInside(inner);
+                            T? found = Inside<T>(inner);
                             if (found is null) return null;
                             first ??= found;
                         }
@@ -121,7 +143,13 @@ namespace MaMA.Cli
             Console.WriteLine();
             foreach (var c in Commands) Console.WriteLine($"  {c.Name,-10} {c.Summary}");
             Console.WriteLine();
-            Console.WriteLine("Common option: --device auto|cuda|opencl|cpu|ilgpu-cpu (default auto).");
+            // Which commands take --device, from their help texts (synth, metrics, captions, import, prepare and devices do not).
+            string[] withDevice = Commands.Select(c => c.Name)
+                .Where(n => Help.HelpTexts.All.Any(h => (h.Key == n || h.Key.StartsWith(n + " ", StringComparison.Ordinal)) && h.Value.Contains("\n  --device ", StringComparison.Ordinal)))
+                .ToArray();
+            Console.WriteLine("--device auto|cuda|cuda:K|opencl|cpu|ilgpu-cpu (default auto; cuda:K is the K-th CUDA card) picks where to compute;");
+            Console.WriteLine($"  taken by {string.Join(", ", withDevice)}.");
+            Console.WriteLine("On/off flags (--quick, --force, --resume, ...) are given alone, or as --FLAG true|false.");
             Console.WriteLine("`mama COMMAND --help` (or -h) explains a command and its options.");
         }
     }

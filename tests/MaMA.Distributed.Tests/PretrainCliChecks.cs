@@ -171,6 +171,8 @@ public abstract class PretrainCliChecks
         CliRun.Result r = Ranks(3, "pretrain", "--out", Dir("one"), "--resume");
         Assert.That(r.ExitCode, Is.Not.EqualTo(0), r.ToString());
         Assert.That(r.Stderr, Does.Contain("does not split evenly over 3 ranks"), r.ToString());
+        // A failure the user can act on is one line per rank, as in one process: no stack trace.
+        Assert.That(r.Stderr, Does.Not.Contain(" at MaMA."), r.ToString());
         Assert.That(Directory.EnumerateDirectories(Path.Combine(Dir("one"), "checkpoints")).Count(), Is.EqualTo(3), "nothing was written");
     }
 

@@ -1,4 +1,5 @@
 using MaMA.Bench.Cases;
+using MaMA.Cli.Help;
 #if MAMA_TORCH
 using MaMA.Interop.Torch.Parity;
 using TorchSharp;
@@ -17,10 +18,9 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    private const string Usage = "usage: mama bench ops|model|train [options]\n"
-                                 + "  mama bench ops [--device D] [--quick] [--repeat N] [--json FILE] [--only TEXT] [--vs torch [--threads N]]\n"
-                                 + "  mama bench model [--device D] [--quick] [--repeat N] [--json FILE] [--vs torch [--threads N]]\n"
-                                 + "  mama bench train [--config tiny|paper|FILE[,...]] [--device D] [--micro-batch N] [--steps N] [--warmup N] [--json FILE] [--vs torch [--threads N]]";
+    /// <summary>The three actions' usage lines, from their help texts so the two cannot disagree.</summary>
+    private static readonly string Usage = "usage: mama bench ops|model|train [options]\n"
+                                           + string.Join("\n", new[] { "bench ops", "bench model", "bench train" }.Select(a => "  " + HelpTexts.Usage(a)["usage: ".Length..]));
 
     public static int Run(CommandLine cl)
     {
@@ -28,21 +28,14 @@ internal static class BenchCommand
         if (cl.Positionals is ["train"]) return BenchTrainCommand.Run(cl);
         if (cl.Positionals.Count != 1 || cl.Positionals[0] != "ops")
             throw new UsageException(Usage);
-        string? vs = cl.Get("vs");
         Device device = DeviceOption.Read(cl);
         int repeat = cl.GetInt("repeat", 5);
-        bool threadsGiven = cl.Has("threads");
-        int threads = cl.GetInt("threads", Environment.ProcessorCount);
+        (bool vsTorch, int threads) = ReadVsTorch(cl);
         string? json = cl.Get("json");
         string? only = cl.Get("only");
-        bool quick = cl.Has("quick");
-        if (quick && cl.Get("quick") is { } quickValue)
-            throw new UsageException($"--quick takes no value (got '{quickValue}').");
+        bool quick = cl.Flag("quick");
         cl.RejectUnknown();
-        if (cl.Has("vs") && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs ?? ""}'.");
         if (repeat < 1) throw new UsageException("--repeat must be at least 1.");
-        if (threadsGiven && vs is null) throw new UsageException("--threads sets libtorch's CPU threads; it needs --vs torch.");
-        if (threads < 1) throw new UsageException("--threads must be at least 1.");
         if (json is not null)
         {
             string dir = Path.GetDirectoryName(Path.GetFullPath(json))!;
@@ -53,7 +46,7 @@ internal static class BenchCommand
         if (only is not null && !EngineBench.Filter(cases, only).Any())
             throw new UsageException($"no benchmark case matches '{only}'. Cases: {string.Join("; ", cases.Select(c => c.Name))}.");
 
-        if (vs is not null)
+        if (vsTorch)
         {
 #if MAMA_TORCH
             torch.set_num_threads(threads);
@@ -79,5 +72,22 @@ internal static class BenchCommand
             Console.WriteLine($"wrote {json}");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--vs torch [--threads N]</c>, checked the same way for the three actions: --vs takes only
+    /// torch, --threads needs it, and N is at least 1 (libtorch's set_num_threads(0) aborts the
+    /// process in native code, with no exception to report).
+    /// </summary>
+    internal static (bool VsTorch, int Threads) ReadVsTorch(CommandLine cl)
+    {
+        bool vsTorch = cl.Has("vs");
+        string? vs = cl.Get("vs");
+        bool threadsGiven = cl.Has("threads");
+        int threads = cl.GetInt("threads", Environment.ProcessorCount);
+        if (vsTorch && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs ?? ""}'.");
+        if (threadsGiven && !vsTorch) throw new UsageException("--threads sets libtorch's CPU threads; it needs --vs torch.");
+        if (threads < 1) throw new UsageException($"--threads must be at least 1, got {threads}.");
+        return (vsTorch, threads);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using MaMA.Cli.Help;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Tensors;
@@ -27,7 +28,7 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class BenchModelCommand
 {
-    private const string Usage = "usage: mama bench model [--device D] [--quick] [--repeat N] [--image-batch N] [--bf16] [--model vit|text] [--json FILE] [--vs torch [--threads N]]";
+    private static readonly string Usage = HelpTexts.Usage("bench model");
 
     /// <summary>One timed model: median milliseconds per phase, torch's when compared, peak memory after it ran.</summary>
     private sealed record Row(string Model, string Shape, double ForwardMs, double TrainStepMs, double? TorchForwardMs, double? TorchTrainStepMs,
@@ -37,39 +38,36 @@ internal static class BenchModelCommand
     {
         Device device = DeviceOption.Read(cl);
         int repeat = cl.GetInt("repeat", 3);
-        string? vs = cl.Get("vs");
-        bool threadsGiven = cl.Has("threads");
-        int threads = cl.GetInt("threads", Environment.ProcessorCount);
+        (bool vsTorch, int threads) = BenchCommand.ReadVsTorch(cl);
         string? json = cl.Get("json");
-        bool quick = cl.Has("quick");
+        bool quick = cl.Flag("quick");
         // --image-batch 36 is the paper's per-GPU batch (tools/device-bench.sh); --bf16 runs both models under bf16 autocast.
         int imageBatch = cl.GetInt("image-batch", 1);
-        bool bf16 = cl.Has("bf16");
+        bool bf16 = cl.Flag("bf16");
         string? model = cl.Get("model");
         cl.RejectUnknown();
         if (cl.Has("model") && model is not ("vit" or "text"))
             throw new UsageException($"--model takes 'vit' (the ViT-B/14) or 'text' (the BioMedLM block), not '{model ?? ""}'.");
-        if (imageBatch < 1) throw new UsageException("--image-batch must be at least 1.");
         if (cl.Positionals.Count != 1) throw new UsageException(Usage);
-        if (cl.Has("vs") && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs ?? ""}'.");
+        VisionConfig vit = quick ? VisionConfig.Tiny : VisionConfig.VitB14Reg4;
+        if (imageBatch < 1) throw new UsageException("--image-batch must be at least 1.");
+        if (model is null or "vit") CheckPixels(vit, imageBatch);
         if (repeat < 1) throw new UsageException("--repeat must be at least 1.");
-        if (threadsGiven && vs is null) throw new UsageException("--threads sets libtorch's CPU threads; it needs --vs torch.");
         if (json is not null && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(json))))
             throw new UsageException($"--json {json}: its folder does not exist.");
 #if !MAMA_TORCH
-        if (vs is not null)
+        if (vsTorch)
             throw new UsageException("--vs torch needs TorchSharp, and this mama was built without it (-p:MamaWithTorch=false); run `bench model` without it here.");
 #else
-        if (vs is not null) torch.set_num_threads(threads);
+        if (vsTorch) torch.set_num_threads(threads);
 #endif
-        VisionConfig vit = quick ? VisionConfig.Tiny : VisionConfig.VitB14Reg4;
         Gpt2Config text = (quick ? Gpt2Config.Tiny with { VocabSize = 1000 } : Gpt2Config.BioMedLM) with { NLayer = 1 };
         int tokens = quick ? 16 : 144, textBatch = quick ? 2 : 4;
         Console.WriteLine($"mama bench model on {device.Name}: random weights (timings do not depend on values), median of {repeat} after one warm-up run");
         using IDisposable? autocast = bf16 ? Autocast.Bf16() : null;
         var rows = new List<Row>();
-        if (model is null or "vit") rows.Add(Vit(device, vit, imageBatch, repeat, vs is not null));
-        if (model is null or "text") rows.Add(TextBlock(device, text, textBatch, tokens, repeat, vs is not null));
+        if (model is null or "vit") rows.Add(Vit(device, vit, imageBatch, repeat, vsTorch));
+        if (model is null or "text") rows.Add(TextBlock(device, text, textBatch, tokens, repeat, vsTorch));
         Console.WriteLine();
         Console.WriteLine($"{"model",-34} {"forward ms",11} {"train ms",10} {"torch fwd",10} {"torch train",11} {"fwd x",6} {"train x",7} {"saved",10} {"engine peak",12} {"process peak",13}");
         foreach (Row r in rows)
@@ -79,11 +77,24 @@ internal static class BenchModelCommand
         Console.WriteLine("measured after a full garbage collection. Engine peak is the allocator's high-water mark so far in the run (garbage not yet collected included).");
         if (json is not null)
         {
-            File.WriteAllText(json, JsonSerializer.Serialize(new { device = device.Name, repeat, dtype = bf16 ? "bf16-autocast" : "fp32", threads = vs is null ? (int?)null : threads, weights = "random", rows },
+            File.WriteAllText(json, JsonSerializer.Serialize(new { device = device.Name, repeat, dtype = bf16 ? "bf16-autocast" : "fp32", threads = vsTorch ? threads : (int?)null, weights = "random", rows },
                 new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             Console.WriteLine($"wrote {json}");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The ViT's pixel tensor [batch, 3, S, S] is filled from one .NET array, which holds at most
+    /// <see cref="Array.MaxLength"/> elements (just under 2^31); a larger batch is a usage error
+    /// naming the largest that fits, not an OverflowException halfway through the run.
+    /// </summary>
+    private static void CheckPixels(VisionConfig config, int batch)
+    {
+        long perImage = (long)config.InChannels * config.ImageSize * config.ImageSize;
+        if (batch * perImage > Array.MaxLength)
+            throw new UsageException($"--image-batch {batch} is too large: the {batch} x {config.InChannels} x {config.ImageSize} x {config.ImageSize} pixel tensor has {batch * perImage} elements, "
+                                     + $"and a tensor's array holds at most {Array.MaxLength} (just under 2^31); the largest --image-batch here is {Array.MaxLength / perImage}.");
     }
 
     private static string Opt(double? ms) => ms is { } v ? v.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "-";

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using MaMA.Cli.Help;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Optim;
 using MaMA.Engine.Tensors;
@@ -30,8 +31,7 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class BenchTrainCommand
 {
-    private const string Usage = "usage: mama bench train [--config tiny|paper|FILE[,...]] [--device D] [--micro-batch N] [--steps N] [--warmup N] "
-                                 + "[--activation-checkpointing true|false] [--precision fp32|bf16] [--json FILE] [--vs torch [--threads N]]";
+    private static readonly string Usage = HelpTexts.Usage("bench train");
 
     /// <summary>Tokens per report of the synthetic batch (the loader's MaxTokens).</summary>
     private const int Tokens = 144;
@@ -51,9 +51,7 @@ internal static class BenchTrainCommand
         string? checkpointingText = cl.Get("activation-checkpointing");
         string? precisionText = cl.Get("precision");
         string? json = cl.Get("json");
-        string? vs = cl.Get("vs");
-        bool threadsGiven = cl.Has("threads");
-        int threads = cl.GetInt("threads", Environment.ProcessorCount);
+        (bool vsTorch, int threads) = BenchCommand.ReadVsTorch(cl);
         cl.RejectUnknown();
         if (cl.Positionals is not ["train"]) throw new UsageException(Usage);
         if (steps < 1) throw new UsageException("--steps must be at least 1.");
@@ -75,24 +73,21 @@ internal static class BenchTrainCommand
             "bf16" => Precision.Bf16,
             _ => throw new UsageException($"--precision takes fp32 or bf16, got '{precisionText}'."),
         };
-        if (cl.Has("vs") && vs != "torch") throw new UsageException($"--vs takes 'torch', not '{vs ?? ""}'.");
-        if (threadsGiven && vs is null) throw new UsageException("--threads sets libtorch's CPU threads; it needs --vs torch.");
-        if (threads < 1) throw new UsageException("--threads must be at least 1.");
         if (json is not null && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(json))))
             throw new UsageException($"--json {json}: its folder does not exist.");
         var plans = configs.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(c => Plan(c, gpu, microBatch, checkpointing, precision)).ToList();
         if (plans.Count == 0) throw new UsageException(Usage);
 #if !MAMA_TORCH
-        if (vs is not null)
+        if (vsTorch)
             throw new UsageException("--vs torch needs TorchSharp, and this mama was built without it (-p:MamaWithTorch=false); run `bench train` without it here.");
 #else
-        if (vs is not null) torch.set_num_threads(threads);
+        if (vsTorch) torch.set_num_threads(threads);
 #endif
 
         Console.WriteLine($"mama bench train on {device.Name}: random weights and a synthetic batch ({Tokens} tokens per report), step at the late-loss step " +
                           $"(every loss term), median of {steps} after {warmup} warm-up step(s)");
         var rows = new List<Row>();
-        foreach (var plan in plans) rows.Add(Measure(plan, device, steps, warmup, vs is not null));
+        foreach (var plan in plans) rows.Add(Measure(plan, device, steps, warmup, vsTorch));
 
         Console.WriteLine();
         Console.WriteLine($"{"config",-8} {"micro",5} {"ckpt",5} {"prec",5} {"step ms",10} {"pairs/s",8} {"torch ms",10} {"torch p/s",9} {"x",6} {"engine peak",12} {"process peak",13}");
@@ -102,7 +97,7 @@ internal static class BenchTrainCommand
         Console.WriteLine("x = torch step time / engine step time (> 1: engine faster). pairs/s = micro-batch / step time (image-report pairs).");
         if (json is not null)
         {
-            File.WriteAllText(json, JsonSerializer.Serialize(new { device = device.Name, steps, warmup, threads = vs is null ? (int?)null : threads, weights = "random", batch = "synthetic", rows },
+            File.WriteAllText(json, JsonSerializer.Serialize(new { device = device.Name, steps, warmup, threads = vsTorch ? threads : (int?)null, weights = "random", batch = "synthetic", rows },
                 new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             Console.WriteLine($"wrote {json}");
         }
@@ -134,7 +129,22 @@ internal static class BenchTrainCommand
             Precision = precision ?? training.Precision,
         };
         ModelSource.Resolved source = ModelSource.Resolve(training.Model, training.ActivationCheckpointing);
+        CheckMicroBatch(name, training.Batch.MicroBatch, source.Config.Vision.ImageSize);
         return new BenchPlan(Path.GetFileNameWithoutExtension(name), source.Config, training.Batch.MicroBatch, training.Precision, training);
+    }
+
+    /// <summary>
+    /// The synthetic batch fills each view [N, 3, S, S] and the token ids [N, 144] from one .NET
+    /// array, which holds at most <see cref="Array.MaxLength"/> elements (just under 2^31); a larger
+    /// micro-batch is a usage error naming the largest that fits, not an OverflowException after the
+    /// model was built.
+    /// </summary>
+    private static void CheckMicroBatch(string config, int microBatch, int side)
+    {
+        long perPair = Math.Max(3L * side * side, Tokens);
+        if (microBatch * perPair > Array.MaxLength)
+            throw new UsageException($"micro-batch {microBatch} ({config}) is too large: a {microBatch} x 3 x {side} x {side} view has {microBatch * perPair} elements, "
+                                     + $"and a tensor's array holds at most {Array.MaxLength} (just under 2^31); the largest --micro-batch for {config} is {Array.MaxLength / perPair}.");
     }
 
     private static Row Measure(BenchPlan plan, Device device, int steps, int warmup, bool vsTorch)

@@ -8,6 +8,8 @@ internal static class DevicesCommand
     public static int Run(CommandLine cl)
     {
         cl.RejectUnknown();
+        // It takes nothing: a word after it would otherwise be ignored without a sign.
+        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'; `mama devices` takes no arguments.");
         foreach (string d in Device.Available()) Console.WriteLine(d);
         Console.WriteLine($"auto -> {Device.Parse("auto").Name}");
         // Plain GEMMs on CUDA go to cuBLAS when it loads (MaMA.Kernels.Linear.CuBlas); say which, or why not.

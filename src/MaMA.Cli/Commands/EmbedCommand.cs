@@ -1,3 +1,4 @@
+using MaMA.Cli.Help;
 using MaMA.Data.Splits;
 using MaMA.Evaluation.Embedding;
 using MaMA.Evaluation.ZeroShot;
@@ -17,7 +18,7 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class EmbedCommand
 {
-    private const string Usage = "usage: mama embed --model DIR (--images DIR | --csv FILE | --data DIR [--split S]) [--texts FILE] --out FILE.safetensors [--patches] [--sentences] [--batch N] [--device D] [--seed N]";
+    private static readonly string Usage = HelpTexts.Usage("embed");
 
     public static int Run(CommandLine cl)
     {
@@ -28,8 +29,8 @@ internal static class EmbedCommand
         string? splitName = cl.Get("split");
         string? texts = cl.Get("texts");
         string? output = cl.Get("out");
-        bool patches = EvalOptions.Flag(cl, "patches");
-        bool sentences = EvalOptions.Flag(cl, "sentences");
+        bool patches = cl.Flag("patches");
+        bool sentences = cl.Flag("sentences");
         int batch = EvalOptions.Batch(cl);
         ulong seed = EvalOptions.Seed(cl);
         Device device = DeviceOption.Read(cl);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MaMA.Cli.Help;
 using MaMA.Evaluation.Explain;
 using MaMA.Evaluation.ZeroShot;
 using Device = MaMA.Engine.Devices.Device;
@@ -14,7 +15,7 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class ExplainCommand
 {
-    private const string Usage = "usage: mama explain --model DIR --image FILE [--report TEXT | --report-file FILE] --out DIR [--task density|birads|rsna] [--size N] [--device D]";
+    private static readonly string Usage = HelpTexts.Usage("explain");
 
     public static int Run(CommandLine cl)
     {
@@ -40,7 +41,7 @@ internal static class ExplainCommand
             report = File.ReadAllText(reportFile).Replace('\r', ' ').Replace('\n', ' ');
         }
         if (report is not null && ReportSentences.Split(report).Count == 0)
-            throw new UsageException("--report has no sentence: sentences end at '.' or ';' (each becomes a SEP token).");
+            throw new UsageException($"{(reportFile is null ? "--report" : $"--report-file {reportFile}")} has no sentence: sentences end at '.' or ';' (each becomes a SEP token).");
 
         EvaluationModel evaluation = EvaluationModel.Load(model, device);
         ExplainResult result = Explainer.Run(evaluation, image, report, task, output, size, size);

@@ -15,7 +15,7 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class ImportCommand
 {
-    private const string Usage = "usage: mama import --from FILE_OR_DIR --arch dinov2|gpt2|mama --out DIR [--adapter PEFT_DIR] [--dtype float32|bfloat16|float16] [--config FILE]";
+    private static readonly string Usage = Help.HelpTexts.Usage("import");
 
     public static int Run(CommandLine cl)
     {

@@ -28,9 +28,7 @@ internal static class MetricsCommand
         string? outPath = cl.Get("out");
         string? plotsDir = cl.Get("plots");
         string? classNamesText = cl.Get("class-names");
-        bool logits = cl.Has("logits");
-        if (logits && cl.Get("logits") is { } logitsValue)
-            throw new UsageException($"--logits takes no value, got '{logitsValue}' (put it last, or write the files first).");
+        bool logits = cl.Flag("logits");
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         if (string.IsNullOrWhiteSpace(scoresPath)) throw new UsageException("--scores FILE.csv is required (one row per sample, one column per class).");

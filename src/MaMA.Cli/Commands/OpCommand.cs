@@ -1,4 +1,5 @@
 using System.Reflection;
+using MaMA.Cli.Help;
 using MaMA.Cli.ReferenceOps;
 using MaMA.Engine;
 using MaMA.Engine.Serialization;
@@ -20,16 +21,19 @@ internal static class OpCommand
         .Select(t => (IReferenceOp)Activator.CreateInstance(t)!)
         .ToDictionary(o => o.Name, StringComparer.Ordinal);
 
+    /// <summary>The op names in order, as the help texts and errors list them.</summary>
+    public static string Names => string.Join(", ", Ops.Keys.Order());
+
     public static int Run(CommandLine cl)
     {
         if (cl.Positionals.Count != 1)
-            throw new UsageException($"usage: mama op NAME --in IN.safetensors --out OUT.safetensors [--device D] [--backward]; NAME is one of {string.Join(", ", Ops.Keys.Order())}.");
+            throw new UsageException($"{HelpTexts.Usage("op")}; NAME is one of {Names}.");
         string name = cl.Positionals[0];
         if (!Ops.TryGetValue(name, out IReferenceOp? op))
-            throw new UsageException($"unknown op '{name}'; known: {string.Join(", ", Ops.Keys.Order())}.");
+            throw new UsageException($"unknown op '{name}'; known: {Names}.");
         string input = cl.Get("in") ?? throw new UsageException("--in IN.safetensors is required.");
         string output = cl.Get("out") ?? throw new UsageException("--out OUT.safetensors is required.");
-        bool backward = cl.Has("backward");
+        bool backward = cl.Flag("backward");
         Device device = DeviceOption.Read(cl);
         cl.RejectUnknown();
 
@@ -42,7 +46,7 @@ internal static class OpCommand
 
         var args = new OpArguments(name, tensors);
         IReadOnlyDictionary<string, Tensor> outputs = op.Run(args);
-        foreach (string unused in args.Unused()) Console.Error.WriteLine($"mama op {name}: warning: input '{unused}' was not used.");
+        foreach (string unused in args.Unused()) Console.Error.WriteLine($"mama op: {name}: warning: input '{unused}' was not used.");
 
         var written = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach ((string n, Tensor t) in outputs) written[n] = t;
@@ -53,13 +57,13 @@ internal static class OpCommand
             {
                 if (!tensors.TryGetValue("grad_" + n, out Tensor? g)) continue;
                 if (!Shape.SameShape(g.Shape, t.Shape))
-                    throw new UsageException($"op {name}: 'grad_{n}' has shape {Shape.Format(g.Shape)} but output '{n}' has shape {Shape.Format(t.Shape)}.");
+                    throw new UsageException($"{name}: 'grad_{n}' has shape {Shape.Format(g.Shape)} but output '{n}' has shape {Shape.Format(t.Shape)}.");
                 if (!t.RequiresGrad) continue;
                 Tensor term = Engine.Ops.Sum(Engine.Ops.Mul(t, g));
                 objective = objective is null ? term : Engine.Ops.Add(objective, term);
             }
             if (objective is null)
-                throw new UsageException($"op {name}: --backward needs at least one of {string.Join(", ", outputs.Keys.Select(k => "grad_" + k))} in the input file.");
+                throw new UsageException($"{name}: --backward needs at least one of {string.Join(", ", outputs.Keys.Select(k => "grad_" + k))} in the input file.");
             objective.Backward();
             foreach (string n in op.DifferentiableInputs)
                 if (tensors.TryGetValue(n, out Tensor? t))

@@ -21,11 +21,11 @@ internal static class PrepareCommand
         string? output = cl.Get("out");
         int size = cl.GetInt("size", Preprocessing.DefaultSize);
         int workers = cl.GetInt("workers", Math.Min(Environment.ProcessorCount, 8));
-        bool noPad = cl.Has("no-pad");
+        bool noPad = cl.Flag("no-pad");
         int megapixels = cl.GetInt("max-megapixels", (int)(ImageReadOptions.DefaultMaxPixels / 1_000_000));
         cl.RejectUnknown();
-        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'. Usage: mama prepare --in DIR --out DIR [--size 1024] [--workers N] [--no-pad] [--max-megapixels 100]");
-        if (string.IsNullOrEmpty(input) || string.IsNullOrEmpty(output)) throw new UsageException("--in DIR and --out DIR are required. Usage: mama prepare --in DIR --out DIR [--size 1024] [--workers N] [--no-pad] [--max-megapixels 100]");
+        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'. {Help.HelpTexts.Usage("prepare")}");
+        if (string.IsNullOrEmpty(input) || string.IsNullOrEmpty(output)) throw new UsageException($"--in DIR and --out DIR are required. {Help.HelpTexts.Usage("prepare")}");
         if (!Directory.Exists(input)) throw new UsageException($"--in {input}: no such folder.");
         if (size < 16 || size > 16384) throw new UsageException($"--size must be 16..16384, got {size}.");
         if (workers < 1 || workers > 256) throw new UsageException($"--workers must be 1..256, got {workers}.");

@@ -24,8 +24,7 @@ internal static class PretrainCommand
         string? configPath = cl.Get("config");
         string? data = cl.Get("data");
         string outDir = cl.Get("out", Path.Combine("runs", "pretrain"));
-        bool resume = cl.Has("resume");
-        if (resume && cl.Get("resume") is { } v) throw new UsageException($"--resume takes no value, got '{v}'.");
+        bool resume = cl.Flag("resume");
         string? deviceSpec = cl.Get("device");
         string launcher = cl.Get("launcher", "none");
         string? ranksText = cl.Get("ranks");
@@ -91,8 +90,7 @@ internal static class PretrainCommand
         catch (RankFailedException e)
         {
             if (e.InnerException is UsageException usage) throw new UsageException($"rank {e.Rank}: {usage.Message}");
-            Console.Error.WriteLine($"mama pretrain: {e.Message}");
-            Console.Error.WriteLine(e.InnerException!.StackTrace);
+            ReportRankFailure($"rank {e.Rank}/{ranks}", e.InnerException!);
             return 1;
         }
     }
@@ -147,13 +145,29 @@ internal static class PretrainCommand
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"mama pretrain: rank {comm.Rank}/{comm.Size} failed: {(e is UsageException ? "" : e.GetType().Name + ": ")}{e.Message}");
-            if (e is not UsageException) Console.Error.WriteLine(e.StackTrace);
+            if (e is UsageException) Console.Error.WriteLine($"mama pretrain: rank {comm.Rank}/{comm.Size} failed: {e.Message}");
+            else ReportRankFailure($"rank {comm.Rank}/{comm.Size}", e);
             Console.Error.Flush();
             // The other ranks wait in a collective for this one: end them all.
             comm.Abort(e is UsageException ? 2 : 1);
             return 1;
         }
+    }
+
+    /// <summary>
+    /// A rank's failure as the single-process run reports it: one line when the user can act on it
+    /// (<see cref="Cli.ActionableMessage"/>), else the exception's type and stack trace, which an
+    /// engine defect needs.
+    /// </summary>
+    private static void ReportRankFailure(string rank, Exception e)
+    {
+        if (Cli.ActionableMessage(e) is { } message)
+        {
+            Console.Error.WriteLine($"mama pretrain: {rank} failed: {message}");
+            return;
+        }
+        Console.Error.WriteLine($"mama pretrain: {rank} failed: {e.GetType().Name}: {e.Message}");
+        Console.Error.WriteLine(e.StackTrace);
     }
 
     private static int RunOne(TrainingConfig? config, string outDir, bool resume, MaMA.Engine.Devices.Device device, ICommunicator? comm, long? stopAfter)
@@ -167,8 +181,12 @@ internal static class PretrainCommand
         }
         PretrainResult result = trainer.Train();
         if (!root) return result.StopMessage is null ? 0 : 1;
-        Console.WriteLine($"{result.Steps} steps in {result.Elapsed.TotalMinutes:F1} min, last loss {result.LastLoss:F4}, " +
-                          $"{result.ImagesPerSecond:F1} pairs/s, {result.Skipped} skipped; newest checkpoint: step {result.LastCheckpointStep}");
+        // A resume of a run that had already reached its last step runs none: no loss or rate to report.
+        if (result.ImagesPerSecond == 0 && double.IsNaN(result.LastLoss))
+            Console.WriteLine($"no step to run: the run had already reached step {result.Steps}; newest checkpoint: step {result.LastCheckpointStep}");
+        else
+            Console.WriteLine($"{result.Steps} steps in {result.Elapsed.TotalMinutes:F1} min, last loss {result.LastLoss:F4}, " +
+                              $"{result.ImagesPerSecond:F1} pairs/s, {result.Skipped} skipped; newest checkpoint: step {result.LastCheckpointStep}");
         if (result.StopMessage is { } stop)
         {
             Console.Error.WriteLine("mama pretrain: " + stop);

@@ -24,8 +24,7 @@ internal static class ProbeCommand
         string? data = cl.Get("data");
         string task = cl.Get("task", "density");
         double fraction = GetDouble(cl, "fraction", 1.0);
-        bool resume = cl.Has("resume");
-        if (resume && cl.Get("resume") is { } resumeValue) throw new UsageException($"--resume takes no value, got '{resumeValue}'.");
+        bool resume = cl.Flag("resume");
         int steps = cl.GetInt("steps", (int)defaults.Steps);
         string outDir = cl.Get("out", Path.Combine("runs", $"{name}-{task}-{fraction.ToString("0.##", CultureInfo.InvariantCulture)}"));
         var settings = defaults with
@@ -48,7 +47,7 @@ internal static class ProbeCommand
             WeightDecay = GetDouble(cl, "weight-decay", defaults.WeightDecay),
             BatchSize = cl.GetInt("batch", defaults.BatchSize),
             CropScaleMin = GetDouble(cl, "crop-scale-min", defaults.CropScaleMin),
-            Seed = (ulong)cl.GetInt("seed", 0),
+            Seed = EvalOptions.Seed(cl),
             Workers = cl.GetInt("workers", Environment.ProcessorCount),
             LogEvery = cl.GetInt("log-every", defaults.LogEvery),
             CheckpointEvery = cl.GetInt("checkpoint-every", defaults.CheckpointEvery),

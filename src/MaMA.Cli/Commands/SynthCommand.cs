@@ -17,9 +17,7 @@ internal static class SynthCommand
         int seed = cl.GetInt("seed", 0);
         (int width, int height) = ParseSize(cl.Get("size"));
         int threads = cl.GetInt("threads", 0);
-        bool force = cl.Has("force");
-        if (force && cl.Get("force") is { } forceValue)
-            throw new UsageException($"--force takes no value, got '{forceValue}'.");
+        bool force = cl.Flag("force");
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         if (string.IsNullOrWhiteSpace(outDir)) throw new UsageException("--out DIR is required (the folder to write the dataset into).");

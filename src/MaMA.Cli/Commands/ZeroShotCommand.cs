@@ -1,4 +1,5 @@
 using System.Globalization;
+using MaMA.Cli.Help;
 using MaMA.Data.Splits;
 using MaMA.Evaluation.ZeroShot;
 using MaMA.Training.Runs;
@@ -17,7 +18,7 @@ namespace MaMA.Cli.Commands;
 /// </summary>
 internal static class ZeroShotCommand
 {
-    private const string Usage = "usage: mama zeroshot --model DIR --data DIR --task birads|density|rsna [--split test|valid|train|all] [--balanced] [--seed N] --out DIR [--device D] [--batch N]";
+    private static readonly string Usage = HelpTexts.Usage("zeroshot");
 
     public static int Run(CommandLine cl)
     {
@@ -26,7 +27,7 @@ internal static class ZeroShotCommand
         string? taskName = cl.Get("task");
         string? output = cl.Get("out");
         string splitName = cl.Get("split", "test");
-        bool balanced = EvalOptions.Flag(cl, "balanced");
+        bool balanced = cl.Flag("balanced");
         ulong seed = EvalOptions.Seed(cl);
         int batch = EvalOptions.Batch(cl);
         Device device = DeviceOption.Read(cl);
@@ -66,18 +67,6 @@ internal static class ZeroShotCommand
 /// <summary>Options shared by the evaluation commands (zeroshot, embed, explain).</summary>
 internal static class EvalOptions
 {
-    /// <summary>A boolean flag: present without a value, or with true/false.</summary>
-    public static bool Flag(CommandLine cl, string name)
-    {
-        if (!cl.Has(name)) return false;
-        return cl.Get(name) switch
-        {
-            null or "true" or "1" or "yes" => true,
-            "false" or "0" or "no" => false,
-            var v => throw new UsageException($"--{name} is a flag (no value), got '{v}'; put it last or before another option."),
-        };
-    }
-
     public static int Batch(CommandLine cl)
     {
         int batch = cl.GetInt("batch", 16);

@@ -4,13 +4,24 @@ namespace MaMA.Cli.Help;
 /// The help text of every command and sub-action, keyed by command path ("demo", "bench ops",
 /// "golden verify"): a usage line, what the command does and writes, and every option with its
 /// default, as the command in Commands/ reads it. A test checks that each option a command accepts
-/// is named here.
+/// is named here. The commands' usage errors quote <see cref="Usage"/>, so they say the same.
 /// </summary>
 internal static class HelpTexts
 {
     private const string Device =
-        "  --device D          auto|cuda|opencl|cpu|ilgpu-cpu (default auto: CUDA, then OpenCL, then the fast CPU backend;\n" +
-        "                      `mama devices` lists what this machine offers)";
+        "  --device D          auto|cuda|cuda:K|opencl|cpu|ilgpu-cpu (default auto: CUDA, then OpenCL, then the fast CPU backend;\n" +
+        "                      cuda:K is the K-th CUDA card; `mama devices` lists what this machine offers)";
+
+    /// <summary>
+    /// The usage of a command path on one line, "usage: mama PATH ...": the first line of its help
+    /// joined with the indented lines that continue it (those starting with '[' or '(' once trimmed).
+    /// </summary>
+    public static string Usage(string path)
+    {
+        string[] lines = All[path].Split('\n');
+        IEnumerable<string> continued = lines.Skip(1).TakeWhile(l => l.StartsWith(' ') && l.TrimStart() is ['[' or '(', ..]).Select(l => l.Trim());
+        return string.Join(" ", continued.Prepend(lines[0].TrimEnd()));
+    }
 
     public static IReadOnlyDictionary<string, string> All { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -21,7 +32,8 @@ internal static class HelpTexts
             "  --out DIR           output folder (default runs/demo)\n" +
             Device + "\n" +
             "  --seed N            random seed, >= 0 (default 0)\n" +
-            "  --studies N         synthetic studies (four 2D images each), at least 8 (default 800)\n" +
+            "  --studies N         synthetic studies (four 2D images each), at least 8 (default 800); a split left\n" +
+            "                      without density labels by few studies is reported before pre-training\n" +
             "  --steps N           pre-training steps, at least 2 (default 3000); the late-loss step and warm-up keep\n" +
             "                      their share of the run\n" +
             "Details: README.md, \"Start here\"; docs/training.md.",
@@ -117,10 +129,10 @@ internal static class HelpTexts
 
         ["op"] =
             "usage: mama op NAME --in IN.safetensors --out OUT.safetensors [--device D] [--backward]\n" +
-            "Runs one kernel-family op (attention, bias_gelu, bias_split_heads, clip_loss, layer_norm, lora_linear, ntxent_loss,\n" +
-            "scaled_residual, sla_loss) on the named tensors of --in and writes its outputs to --out. With --backward the input also holds grad_<output> tensors and the\n" +
-            "output gets grad_<input> for every differentiable input. Bad input exits 2 naming the tensor.\n" +
-            "  NAME                the op (required)\n" +
+            "Runs one kernel-family op on the named tensors of --in and writes its outputs to --out. With --backward the\n" +
+            "input also holds grad_<output> tensors and the output gets grad_<input> for every differentiable input.\n" +
+            "Bad input exits 2 naming the tensor.\n" +
+            $"  NAME                the op (required): {Commands.OpCommand.Names}\n" +
             "  --in FILE           input tensors, safetensors (required)\n" +
             "  --out FILE          output tensors, safetensors (required)\n" +
             Device + "\n" +

@@ -33,7 +33,7 @@ internal sealed class AttentionOp : IReferenceOp
         }
         bool causal = args.Scalar("causal", 0f) != 0f;
         float scale = args.Scalar("scale", 1f / MathF.Sqrt(q.Size(3)));
-        if (!float.IsFinite(scale)) throw new UsageException($"op attention: scalar 'scale' must be finite, got {scale}.");
+        if (!float.IsFinite(scale)) throw new UsageException($"attention: scalar 'scale' must be finite, got {scale}.");
         bool joinHeads = args.Scalar("join_heads", 0f) != 0f;
         return new Dictionary<string, Tensor> { ["out"] = Ops.Attention(q, k, v, mask, causal, scale, joinHeads) };
     }

@@ -17,7 +17,7 @@ internal sealed class BiasGeluOp : IReferenceOp
     public IReadOnlyDictionary<string, Tensor> Run(OpArguments args)
     {
         Tensor y = args.Tensor("y");
-        if (y.Rank == 0) throw new UsageException("op bias_gelu: 'y' must have at least one axis (the channels last).");
+        if (y.Rank == 0) throw new UsageException("bias_gelu: 'y' must have at least one axis (the channels last).");
         Tensor bias = args.Tensor("bias", rank: 1);
         args.SameSize("bias", 0, "y", y.Rank - 1);
         GeluForm form = args.Scalar("tanh", 0f) != 0f ? GeluForm.Tanh : GeluForm.Erf;

@@ -22,10 +22,10 @@ internal sealed class BiasSplitHeadsOp : IReferenceOp
         if (bias is not null) args.SameSize("bias", 0, "y", 2);
         float heads = args.Scalar("heads"), parts = args.Scalar("parts", 3f);
         if (heads < 1 || heads != MathF.Floor(heads) || parts < 1 || parts != MathF.Floor(parts))
-            throw new UsageException($"op bias_split_heads: 'heads' and 'parts' must be positive integers, got {heads} and {parts}.");
+            throw new UsageException($"bias_split_heads: 'heads' and 'parts' must be positive integers, got {heads} and {parts}.");
         int h = (int)heads, s = (int)parts;
         if (y.Size(2) % (h * s) != 0)
-            throw new UsageException($"op bias_split_heads: 'y' axis 2 has size {y.Size(2)}, not a multiple of parts x heads = {s * h}.");
+            throw new UsageException($"bias_split_heads: 'y' axis 2 has size {y.Size(2)}, not a multiple of parts x heads = {s * h}.");
         return new Dictionary<string, Tensor> { ["out"] = Ops.BiasSplitHeads(y, bias, s, h) };
     }
 }

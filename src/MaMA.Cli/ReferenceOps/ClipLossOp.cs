@@ -20,10 +20,10 @@ internal sealed class ClipLossOp : IReferenceOp
         Tensor image = args.Tensor("image", rank: 2), text = args.Tensor("text", rank: 2);
         args.SameSize("image", 0, "text", 0);
         args.SameSize("image", 1, "text", 1);
-        if (image.Size(0) == 0) throw new UsageException("op clip_loss: 'image' and 'text' hold no pairs (N = 0).");
+        if (image.Size(0) == 0) throw new UsageException("clip_loss: 'image' and 'text' hold no pairs (N = 0).");
         Tensor logitScale = args.Tensor("logit_scale");
         if (logitScale.Numel != 1)
-            throw new UsageException($"op clip_loss: 'logit_scale' must be a 0-d tensor (the log of the scale), got shape {Shape.Format(logitScale.Shape)}.");
+            throw new UsageException($"clip_loss: 'logit_scale' must be a 0-d tensor (the log of the scale), got shape {Shape.Format(logitScale.Shape)}.");
         return new Dictionary<string, Tensor> { ["loss"] = Losses.ClipLoss(image, text, logitScale) };
     }
 }

@@ -18,12 +18,12 @@ internal sealed class LayerNormOp : IReferenceOp
     public IReadOnlyDictionary<string, Tensor> Run(OpArguments args)
     {
         Tensor x = args.Tensor("x");
-        if (x.Rank == 0) throw new UsageException("op layer_norm: 'x' must have at least one axis (the normalised one last).");
+        if (x.Rank == 0) throw new UsageException("layer_norm: 'x' must have at least one axis (the normalised one last).");
         Tensor? weight = args.Optional("weight", rank: 1), bias = args.Optional("bias", rank: 1);
         if (weight is not null) args.SameSize("weight", 0, "x", x.Rank - 1);
         if (bias is not null) args.SameSize("bias", 0, "x", x.Rank - 1);
         float eps = args.Scalar("eps", 1e-5f);
-        if (!(eps >= 0f)) throw new UsageException($"op layer_norm: 'eps' must be non-negative, got {eps}.");
+        if (!(eps >= 0f)) throw new UsageException($"layer_norm: 'eps' must be non-negative, got {eps}.");
         return new Dictionary<string, Tensor> { ["out"] = Ops.LayerNorm(x, weight, bias, eps) };
     }
 }

@@ -19,10 +19,10 @@ internal sealed class NtXentLossOp : IReferenceOp
         Tensor z0 = args.Tensor("z0", rank: 2), z1 = args.Tensor("z1", rank: 2);
         args.SameSize("z0", 0, "z1", 0);
         args.SameSize("z0", 1, "z1", 1);
-        if (z0.Size(0) == 0) throw new UsageException("op ntxent_loss: 'z0' and 'z1' hold no samples (N = 0).");
+        if (z0.Size(0) == 0) throw new UsageException("ntxent_loss: 'z0' and 'z1' hold no samples (N = 0).");
         float temperature = args.Scalar("temperature");
         if (!(temperature > 0f) || !float.IsFinite(temperature))
-            throw new UsageException($"op ntxent_loss: scalar 'temperature' must be positive and finite, got {temperature}.");
+            throw new UsageException($"ntxent_loss: scalar 'temperature' must be positive and finite, got {temperature}.");
         return new Dictionary<string, Tensor> { ["loss"] = Losses.InterViewContrast(z0, z1, temperature) };
     }
 }

@@ -15,7 +15,7 @@ internal sealed class OpArguments(string op, IReadOnlyDictionary<string, Tensor>
     {
         _used.Add(name);
         if (!tensors.TryGetValue(name, out Tensor? t))
-            throw new UsageException($"op {op}: input tensor '{name}' is missing (inputs present: {string.Join(", ", tensors.Keys.Order())}).");
+            throw new UsageException($"{op}: input tensor '{name}' is missing (inputs present: {string.Join(", ", tensors.Keys.Order())}).");
         Check(name, t, rank, floating: true);
         return t;
     }
@@ -28,7 +28,7 @@ internal sealed class OpArguments(string op, IReadOnlyDictionary<string, Tensor>
     {
         _used.Add(name);
         if (!tensors.TryGetValue(name, out Tensor? t))
-            throw new UsageException($"op {op}: input tensor '{name}' is missing (inputs present: {string.Join(", ", tensors.Keys.Order())}).");
+            throw new UsageException($"{op}: input tensor '{name}' is missing (inputs present: {string.Join(", ", tensors.Keys.Order())}).");
         Check(name, t, rank, floating: false);
         return t;
     }
@@ -38,8 +38,8 @@ internal sealed class OpArguments(string op, IReadOnlyDictionary<string, Tensor>
     {
         _used.Add(name);
         if (!tensors.TryGetValue(name, out Tensor? t))
-            throw new UsageException($"op {op}: scalar '{name}' is missing (a 0-d tensor).");
-        if (t.Numel != 1) throw new UsageException($"op {op}: scalar '{name}' must be a 0-d tensor, got shape {Shape.Format(t.Shape)}.");
+            throw new UsageException($"{op}: scalar '{name}' is missing (a 0-d tensor).");
+        if (t.Numel != 1) throw new UsageException($"{op}: scalar '{name}' must be a 0-d tensor, got shape {Shape.Format(t.Shape)}.");
         return t.DType.IsFloating() ? t.Item() : t.DType == DType.Int64 ? t.ToArray<long>()[0] : t.DType == DType.Int32 ? t.ToArray<int>()[0] : t.ToArray<bool>()[0] ? 1f : 0f;
     }
 
@@ -50,7 +50,7 @@ internal sealed class OpArguments(string op, IReadOnlyDictionary<string, Tensor>
     {
         Tensor ta = tensors[a], tb = tensors[b];
         if (ta.Size(axisA) != tb.Size(axisB))
-            throw new UsageException($"op {op}: '{a}' axis {axisA} has size {ta.Size(axisA)} but '{b}' axis {axisB} has size {tb.Size(axisB)}.");
+            throw new UsageException($"{op}: '{a}' axis {axisA} has size {ta.Size(axisA)} but '{b}' axis {axisB} has size {tb.Size(axisB)}.");
     }
 
     /// <summary>Names of tensors the op did not read (other than gradients), reported as a likely mistake.</summary>
@@ -59,10 +59,10 @@ internal sealed class OpArguments(string op, IReadOnlyDictionary<string, Tensor>
     private void Check(string name, Tensor t, int? rank, bool floating)
     {
         if (rank is int r && t.Rank != r)
-            throw new UsageException($"op {op}: '{name}' must have rank {r}, got shape {Shape.Format(t.Shape)}.");
+            throw new UsageException($"{op}: '{name}' must have rank {r}, got shape {Shape.Format(t.Shape)}.");
         if (floating && !t.DType.IsFloating())
-            throw new UsageException($"op {op}: '{name}' must be a floating tensor (F32, BF16, F16), got {t.DType.SafetensorsName()}.");
+            throw new UsageException($"{op}: '{name}' must be a floating tensor (F32, BF16, F16), got {t.DType.SafetensorsName()}.");
         if (!floating && t.DType is not (DType.Int64 or DType.Int32))
-            throw new UsageException($"op {op}: '{name}' must be an integer tensor (I64 or I32), got {t.DType.SafetensorsName()}.");
+            throw new UsageException($"{op}: '{name}' must be an integer tensor (I64 or I32), got {t.DType.SafetensorsName()}.");
     }
 }

@@ -17,7 +17,7 @@ internal sealed class ScaledResidualOp : IReferenceOp
     public IReadOnlyDictionary<string, Tensor> Run(OpArguments args)
     {
         Tensor residual = args.Tensor("residual");
-        if (residual.Rank == 0) throw new UsageException("op scaled_residual: 'residual' must have at least one axis (the channels last).");
+        if (residual.Rank == 0) throw new UsageException("scaled_residual: 'residual' must have at least one axis (the channels last).");
         Tensor branch = args.Tensor("branch", rank: residual.Rank);
         for (int axis = 0; axis < residual.Rank; axis++) args.SameSize("branch", axis, "residual", axis);
         Tensor bias = args.Tensor("bias", rank: 1);

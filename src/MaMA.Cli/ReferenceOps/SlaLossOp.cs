@@ -22,12 +22,12 @@ internal sealed class SlaLossOp : IReferenceOp
         Tensor patches = args.Tensor("patches", rank: 3), sentences = args.Tensor("sentences", rank: 2);
         args.SameSize("sentences", 1, "patches", 2);
         if (patches.Size(0) == 0 || patches.Size(1) == 0 || patches.Size(2) == 0)
-            throw new UsageException($"op sla_loss: 'patches' {Shape.Format(patches.Shape)} is empty (N, P and E must be at least 1).");
+            throw new UsageException($"sla_loss: 'patches' {Shape.Format(patches.Shape)} is empty (N, P and E must be at least 1).");
         Tensor offsets = args.Integers("sentence_offsets", rank: 1);
         CheckOffsets(offsets, patches.Size(0), sentences.Size(0));
         Tensor localScale = args.Tensor("local_scale");
         if (localScale.Numel != 1)
-            throw new UsageException($"op sla_loss: 'local_scale' must be a 0-d tensor (the log of the scale), got shape {Shape.Format(localScale.Shape)}.");
+            throw new UsageException($"sla_loss: 'local_scale' must be a 0-d tensor (the log of the scale), got shape {Shape.Format(localScale.Shape)}.");
         SymmetricLocalAlignmentResult result = Losses.SymmetricLocalAlignment(patches, sentences, offsets, localScale);
         return new Dictionary<string, Tensor>
         {
@@ -42,14 +42,14 @@ internal sealed class SlaLossOp : IReferenceOp
     private static void CheckOffsets(Tensor offsets, int n, int rows)
     {
         if (offsets.Size(0) != n + 1)
-            throw new UsageException($"op sla_loss: 'sentence_offsets' must have N + 1 = {n + 1} entries for {n} images in 'patches', got {offsets.Size(0)}.");
+            throw new UsageException($"sla_loss: 'sentence_offsets' must have N + 1 = {n + 1} entries for {n} images in 'patches', got {offsets.Size(0)}.");
         long[] values = offsets.DType == DType.Int64 ? offsets.ToArray<long>() : Array.ConvertAll(offsets.ToArray<int>(), v => (long)v);
         if (values[0] != 0)
-            throw new UsageException($"op sla_loss: 'sentence_offsets' must start at 0, got {values[0]}.");
+            throw new UsageException($"sla_loss: 'sentence_offsets' must start at 0, got {values[0]}.");
         for (int m = 0; m < n; m++)
             if (values[m + 1] <= values[m])
-                throw new UsageException($"op sla_loss: 'sentence_offsets' must increase strictly (every report needs at least one sentence); report {m} spans {values[m]}..{values[m + 1]}.");
+                throw new UsageException($"sla_loss: 'sentence_offsets' must increase strictly (every report needs at least one sentence); report {m} spans {values[m]}..{values[m + 1]}.");
         if (values[n] != rows)
-            throw new UsageException($"op sla_loss: 'sentence_offsets' must end at the number of rows of 'sentences' ({rows}), got {values[n]}.");
+            throw new UsageException($"sla_loss: 'sentence_offsets' must end at the number of rows of 'sentences' ({rows}), got {values[n]}.");
     }
 }

@@ -99,13 +99,42 @@ public sealed class HelpTests
         string[] args = ToRejectUnknown.TryGetValue(path, out string[]? given) ? given : path.Split(' ');
         (int code, _, string stderr) = Run([.. args, "--zz-not-an-option"]);
         Assert.That(code, Is.EqualTo(2), stderr);
+        if (path == "devices")
+        {
+            Assert.That(stderr, Does.EndWith("Unknown option: --zz-not-an-option. This command takes no options." + Environment.NewLine));
+            return;
+        }
         Match known = Regex.Match(stderr, @"Unknown option: --zz-not-an-option\. Known: (.*)\.\s*$");
         Assert.That(known.Success, Is.True, $"mama {path}: {stderr}");
         string[] options = known.Groups[1].Value.Split(", ", StringSplitOptions.RemoveEmptyEntries);
-        if (path != "devices") Assert.That(options, Is.Not.Empty, path);
+        Assert.That(options, Is.Not.Empty, path);
         foreach (string option in options)
             Assert.That(Regex.IsMatch(HelpTexts.All[path], $@"(?<![\w-]){Regex.Escape(option)}(?![\w-])"), Is.True,
                 $"mama {path}: {option} is accepted but not in its help");
+    }
+
+    /// <summary>Paths whose README row shows the usage of their help (finetune's row points to probe's options).</summary>
+    private static IEnumerable<string> ReadmePaths() => AllPaths().Where(p => p is not ("bench" or "golden" or "finetune"));
+
+    [TestCaseSource(nameof(ReadmePaths))]
+    public void ReadmeRowShowsTheUsageOfTheHelp(string path)
+    {
+        // The command tables write "|" as "\|" (a table cell); the help's usage, continuation lines joined.
+        string usage = "`" + HelpTexts.Usage(path)["usage: ".Length..].Replace("|", "\\|") + "`";
+        string[] rows = File.ReadAllLines(Path.Combine(MaMA.Engine.Tests.Golden.GoldenFiles.RepoRoot(), "README.md")).Where(l => l.StartsWith("| `mama ", StringComparison.Ordinal)).ToArray();
+        Assert.That(rows.Any(r => r.Contains(usage, StringComparison.Ordinal)), Is.True, $"README.md has no row with {usage}");
+    }
+
+    [Test]
+    public void TrainingDocListsEveryPretrainOption()
+    {
+        string row = File.ReadAllLines(Path.Combine(MaMA.Engine.Tests.Golden.GoldenFiles.RepoRoot(), "docs", "training.md")).Single(l => l.StartsWith("| `pretrain` |", StringComparison.Ordinal));
+        (_, _, string stderr) = Run("pretrain", "--zz-not-an-option");
+        string[] options = Regex.Match(stderr, @"Known: (.*)\.\s*$").Groups[1].Value.Split(", ", StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(options, Does.Contain("--ranks"));
+        foreach (string option in options) Assert.That(row, Does.Contain($"`{option}"), option);
+        Assert.That(row, Does.Contain("`--device auto\\|cuda\\|cuda:K\\|opencl\\|cpu\\|ilgpu-cpu`"));
+        Assert.That(row, Does.Contain("`--launcher none\\|mpi\\|threads`"));
     }
 
     [Test]

@@ -65,6 +65,19 @@ public sealed class ExplainCommandTests
     }
 
     [Test]
+    public void AReportWithoutASentenceNamesTheOptionItCameFrom()
+    {
+        (int code, _, string stderr) = EvalTestData.Run("explain", "--model", EvalTestData.Model, "--image", Image, "--report", "no sentence end", "--out", "x");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.StartWith("mama explain: --report has no sentence"));
+        string file = Path.Combine(EvalTestData.NewDir("explain-report-file"), "report.txt");
+        File.WriteAllText(file, "no sentence end\n");
+        (code, _, stderr) = EvalTestData.Run("explain", "--model", EvalTestData.Model, "--image", Image, "--report-file", file, "--out", "x");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.StartWith($"mama explain: --report-file {file} has no sentence"));
+    }
+
+    [Test]
     public void SentencesEndAtEachPeriodOrSemicolonAndTheBaseEndsBeforeTheComposition()
     {
         Assert.That(ReportSentences.Split("Procedure reported: MG; Reason: screening; Age 57.  tail"),

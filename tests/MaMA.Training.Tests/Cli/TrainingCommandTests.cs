@@ -53,8 +53,19 @@ public class TrainingCommandTests
         Assert.That(Mama("pretrain", "--config", config, "--out", run), Is.EqualTo(0));
         Assert.That(Directory.Exists(Path.Combine(run, "final")), Is.True);
         Assert.That(Directory.GetDirectories(Path.Combine(run, "checkpoints")).Select(Path.GetFileName), Is.EquivalentTo(new[] { "step-000002", "step-000003" }));
-        // A finished run resumed: nothing left to train, same final step.
-        Assert.That(Mama("pretrain", "--out", run, "--resume"), Is.EqualTo(0));
+        // A finished run resumed: nothing left to train, same final step, and it says so (not "last loss NaN").
+        TextWriter console = Console.Out;
+        var said = new StringWriter();
+        Console.SetOut(said);
+        try
+        {
+            Assert.That(Mama("pretrain", "--out", run, "--resume"), Is.EqualTo(0));
+        }
+        finally
+        {
+            Console.SetOut(console);
+        }
+        Assert.That(said.ToString(), Does.Contain("no step to run: the run had already reached step 3").And.Not.Contain("NaN"));
         Assert.That(MetricsLog.Read(Path.Combine(run, "metrics.jsonl")).Where(l => l.Kind == "train").Select(l => l.Step), Is.EqualTo(new long[] { 1, 2, 3 }));
 
         string probe = Path.Combine(Scratch("probe"), "density");
