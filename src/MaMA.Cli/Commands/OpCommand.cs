@@ -45,7 +45,17 @@ internal static class OpCommand
                 if (tensors.TryGetValue(n, out Tensor? t)) tensors[n] = Leaf(t);
 
         var args = new OpArguments(name, tensors);
-        IReadOnlyDictionary<string, Tensor> outputs = op.Run(args);
+        IReadOnlyDictionary<string, Tensor> outputs;
+        try
+        {
+            outputs = op.Run(args);
+        }
+        catch (ArgumentException e)
+        {
+            // The reference ops check names, dtypes and shapes; what they leave (an empty normalised
+            // axis, say) the engine op rejects by the parameter's name. Either way it is bad input.
+            throw new UsageException($"{name}: {e.Message}");
+        }
         foreach (string unused in args.Unused()) Console.Error.WriteLine($"mama op: {name}: warning: input '{unused}' was not used.");
 
         var written = new Dictionary<string, Tensor>(StringComparer.Ordinal);

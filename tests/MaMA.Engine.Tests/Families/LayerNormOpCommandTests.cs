@@ -87,4 +87,14 @@ public sealed class LayerNormOpCommandTests
         Assert.That(RunOp("layer_norm", input, Path.Combine(_dir, "out.safetensors"), backward: false, out string stderr), Is.EqualTo(2));
         Assert.That(stderr, Does.Contain("'weight' axis 0 has size 4 but 'x' axis 1 has size 3"));
     }
+
+    [Test]
+    public void AnEmptyNormalisedAxisIsAUsageErrorNamingX()
+    {
+        // The engine op rejects it (the reference op's checks pass): still bad input, exit 2 naming the tensor.
+        string input = Path.Combine(_dir, "in.safetensors");
+        Safetensors.Write(input, new Dictionary<string, Tensor> { ["x"] = Tensor.Zeros([2, 0]) });
+        Assert.That(RunOp("layer_norm", input, Path.Combine(_dir, "out.safetensors"), backward: false, out string stderr), Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain("layer_norm: the normalised axis of [2, 0] is empty").And.Contain("'x'"));
+    }
 }
