@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Text;
 using System.Text.Json;
@@ -74,7 +75,15 @@ public static class Safetensors
 }
 
 /// <summary>One entry of a safetensors header.</summary>
-public sealed record SafetensorsEntry(string Name, DType DType, int[] Shape, long Begin, long End);
+/// <summary>
+/// One tensor of a safetensors file. <see cref="DType"/> is what it loads as; <see cref="Stored"/>
+/// is the file's dtype name, which differs for the dtypes the engine has no tensors of: 8- and
+/// 16-bit integers load widened to int32, F64 narrowed to fp32 (as the torch.save reader does).
+/// </summary>
+public sealed record SafetensorsEntry(string Name, DType DType, int[] Shape, long Begin, long End)
+{
+    public string Stored { get; init; } = DType.SafetensorsName();
+}
 
 /// <summary>A validated, memory-mapped safetensors file.</summary>
 public sealed class SafetensorsFile : IDisposable
@@ -129,12 +138,43 @@ public sealed class SafetensorsFile : IDisposable
         try
         {
             var span = new ReadOnlySpan<byte>(basePtr + _view.PointerOffset + _dataStart + e.Begin, checked((int)bytes));
-            return Tensor.FromBytes(span, e.Shape, e.DType, device);
+            return e.Stored == e.DType.SafetensorsName() ? Tensor.FromBytes(span, e.Shape, e.DType, device) : Converted(span, e, device);
         }
         finally
         {
             _view.SafeMemoryMappedViewHandle.ReleasePointer();
         }
+    }
+
+    /// <summary>The dtype a stored dtype name loads as, and the stored element size.</summary>
+    private static (DType DType, int Size) StoredAs(string stored) => stored switch
+    {
+        "U8" or "I8" => (DType.Int32, 1),
+        "U16" or "I16" => (DType.Int32, 2),
+        "F64" => (DType.Float32, 8),
+        _ => (DTypeExtensions.FromSafetensorsName(stored), DTypeExtensions.FromSafetensorsName(stored).Size()),
+    };
+
+    /// <summary>Widens or narrows a stored dtype's bytes to the dtype it loads as (see <see cref="SafetensorsEntry"/>).</summary>
+    private static Tensor Converted(ReadOnlySpan<byte> bytes, SafetensorsEntry e, Device? device)
+    {
+        int n = checked((int)Tensors.Shape.Numel(e.Shape));
+        if (e.DType == DType.Float32)
+        {
+            var f = new float[n];
+            for (int i = 0; i < n; i++) f[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes.Slice(i * 8, 8));
+            return Tensor.FromArray(f, e.Shape, device);
+        }
+        var v = new int[n];
+        for (int i = 0; i < n; i++)
+            v[i] = e.Stored switch
+            {
+                "U8" => bytes[i],
+                "I8" => (sbyte)bytes[i],
+                "U16" => BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(i * 2, 2)),
+                _ => BinaryPrimitives.ReadInt16LittleEndian(bytes.Slice(i * 2, 2)),
+            };
+        return Tensor.FromArray(v, e.Shape, device);
     }
 
     public void Dispose()
@@ -175,16 +215,17 @@ public sealed class SafetensorsFile : IDisposable
             try
             {
                 JsonObject o = node!.AsObject();
-                DType dtype = DTypeExtensions.FromSafetensorsName(o["dtype"]!.GetValue<string>());
+                string stored = o["dtype"]!.GetValue<string>();
+                (DType dtype, int storedSize) = StoredAs(stored);
                 int[] shape = o["shape"]!.AsArray().Select(d => d!.GetValue<int>()).ToArray();
                 long[] off = o["data_offsets"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
                 if (off.Length != 2 || off[0] < 0 || off[1] < off[0] || off[1] > dataLength)
                     throw Bad($"tensor '{name}' has data_offsets [{string.Join(", ", off)}] outside the {dataLength}-byte data section");
                 if (shape.Any(d => d < 0)) throw Bad($"tensor '{name}' has a negative dimension");
-                long expected = CheckedBytes(name, shape, dtype);
+                long expected = CheckedBytes(name, shape, storedSize);
                 if (off[1] - off[0] != expected)
-                    throw Bad($"tensor '{name}' holds {off[1] - off[0]} bytes but {dtype.SafetensorsName()} {Tensors.Shape.Format(shape)} needs {expected}");
-                entries[name] = new SafetensorsEntry(name, dtype, shape, off[0], off[1]);
+                    throw Bad($"tensor '{name}' holds {off[1] - off[0]} bytes but {stored} {Tensors.Shape.Format(shape)} needs {expected}");
+                entries[name] = new SafetensorsEntry(name, dtype, shape, off[0], off[1]) { Stored = stored };
             }
             catch (Exception e) when (e is not InvalidDataException)
             {
@@ -203,9 +244,9 @@ public sealed class SafetensorsFile : IDisposable
     /// (65536^4 elements is 2^64, i.e. 0) and make a header that claims an enormous tensor agree with
     /// an empty data range.
     /// </summary>
-    private long CheckedBytes(string name, int[] shape, DType dtype)
+    private long CheckedBytes(string name, int[] shape, int elementSize)
     {
-        long bytes = dtype.Size();
+        long bytes = elementSize;
         foreach (int d in shape)
         {
             if (d != 0 && bytes > long.MaxValue / d) throw Bad($"tensor '{name}' has shape {Tensors.Shape.Format(shape)}, whose size in bytes overflows");

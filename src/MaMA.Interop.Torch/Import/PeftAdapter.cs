@@ -5,8 +5,9 @@ using MaMA.Model.Text;
 namespace MaMA.Interop.Torch.Import;
 
 /// <summary>
-/// A PEFT <c>save_pretrained</c> folder: <c>adapter_config.json</c> (r, lora_alpha, lora_dropout,
-/// target_modules, fan_in_fan_out) and <c>adapter_model.safetensors</c> or <c>adapter_model.bin</c>
+/// A PEFT <c>save_pretrained</c> folder: <c>adapter_config.json</c> (r, lora_alpha (PEFT's default 8),
+/// lora_dropout, target_modules, fan_in_fan_out; use_rslora folded into alpha; DoRA and per-module
+/// rank_pattern / alpha_pattern refused) and <c>adapter_model.safetensors</c> or <c>adapter_model.bin</c>
 /// with keys <c>base_model.model.transformer.h.N.attn.c_attn.lora_A.weight</c> (no adapter name).
 /// The importer merges these tensors into the base checkpoint's; the key rules map them onto the
 /// model's <c>lora_A.default.weight</c>.
@@ -28,10 +29,18 @@ public static class PeftAdapter
         if (cfg["use_dora"] is JsonValue dora && dora.TryGetValue(out bool d) && d)
             throw new InvalidDataException($"{configPath}: DoRA adapters (use_dora) are not supported.");
         int rank = cfg["r"]?.GetValue<int>() ?? throw new InvalidDataException($"{configPath}: no 'r'.");
+        foreach (string pattern in new[] { "rank_pattern", "alpha_pattern" })
+            if (cfg[pattern] is JsonObject { Count: > 0 } perModule)
+                throw new InvalidDataException($"{configPath}: {pattern} gives modules their own {(pattern == "rank_pattern" ? "rank" : "alpha")} " +
+                                               $"({string.Join(", ", perModule.Select(kv => kv.Key))}); the engine has one rank and alpha per model.");
+        // PEFT's LoraConfig defaults lora_alpha to 8. rsLoRA scales by alpha / sqrt(r) instead of alpha / r:
+        // the same scaling is alpha sqrt(r) / r, so the adapter keeps its output with the engine's alpha / r.
+        float alpha = cfg["lora_alpha"]?.GetValue<float>() ?? 8f;
+        bool rsLora = cfg["use_rslora"] is JsonValue rs && rs.TryGetValue(out bool r) && r;
         var lora = new LoraConfig
         {
             Rank = rank,
-            Alpha = cfg["lora_alpha"]?.GetValue<float>() ?? rank,
+            Alpha = rsLora ? alpha * MathF.Sqrt(rank) : alpha,
             Dropout = cfg["lora_dropout"]?.GetValue<float>() ?? 0f,
             TargetModules = cfg["target_modules"] switch
             {

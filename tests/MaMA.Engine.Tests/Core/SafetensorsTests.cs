@@ -43,6 +43,38 @@ public sealed class SafetensorsTests
     }
 
     [Test]
+    public void NarrowIntegersWidenToInt32AndF64NarrowsToFp32()
+    {
+        // Files other tools write hold dtypes the engine has no tensors of (old GPT-2 checkpoints keep
+        // their causal-mask buffer as U8): they load as the torch.save reader loads them, not as a bad header.
+        string path = Path.Combine(_dir, "foreign.safetensors");
+        byte[] data = [200, 0xFF, 0x7F, 0x80, 0x34, 0x12, 0xFE, 0xFF, .. BitConverter.GetBytes(1.0 / 3.0), .. BitConverter.GetBytes(-2.5e300)];
+        WriteRaw(path, "{\"u8\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                       + "\"i8\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[1,2]},"
+                       + "\"u16\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[2,4]},"
+                       + "\"i16\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[4,8]},"
+                       + "\"f64\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[8,24]}}", data);
+        using SafetensorsFile file = Safetensors.Open(path);
+        Assert.That(file.Entries["u8"].Stored, Is.EqualTo("U8"));
+        Assert.That(file.Entries["u8"].DType, Is.EqualTo(DType.Int32));
+        Assert.That(file.Load("u8").ToArray<int>(), Is.EqualTo(new[] { 200 }));
+        Assert.That(file.Load("i8").ToArray<int>(), Is.EqualTo(new[] { -1 }));
+        Assert.That(file.Load("u16").ToArray<int>(), Is.EqualTo(new[] { 0x807F }));
+        Assert.That(file.Load("i16").ToArray<int>(), Is.EqualTo(new[] { 0x1234, -2 }));
+        Tensor f = file.Load("f64");
+        Assert.That(f.DType, Is.EqualTo(DType.Float32));
+        Assert.That(f.ToArray<float>(), Is.EqualTo(new[] { (float)(1.0 / 3.0), float.NegativeInfinity }));
+    }
+
+    [Test]
+    public void AnUnknownDTypeIsABadHeaderNamingIt()
+    {
+        string path = Path.Combine(_dir, "f8.safetensors");
+        WriteRaw(path, "{\"x\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", new byte[2]);
+        Assert.That(() => Safetensors.Open(path), Throws.TypeOf<InvalidDataException>().With.Message.Contains("'x'").And.Message.Contains("F8_E4M3"));
+    }
+
+    [Test]
     public void HeaderThatLiesAboutOffsetsIsRejected()
     {
         string path = Path.Combine(_dir, "bad.safetensors");

@@ -180,6 +180,34 @@ public sealed class ImportRoundTripTests
     }
 
     [Test]
+    public void PeftAdapterConfigGivesPeftsScaling()
+    {
+        string dir = TempDir("adapter");
+        global::MaMA.Engine.Serialization.Safetensors.Write(Path.Combine(dir, "adapter_model.safetensors"),
+            new Dictionary<string, global::MaMA.Engine.Tensors.Tensor> { ["base_model.model.transformer.h.0.attn.c_attn.lora_A.weight"] = global::MaMA.Engine.Tensors.Tensor.Zeros([4, 8]) });
+        LoraConfig Open(Dictionary<string, object> config)
+        {
+            config["peft_type"] = "LORA";
+            config["r"] = 4;
+            config["target_modules"] = new[] { "c_attn" };
+            File.WriteAllText(Path.Combine(dir, "adapter_config.json"), JsonSerializer.Serialize(config));
+            (global::MaMA.Interop.Torch.Import.CheckpointSource source, LoraConfig lora) = global::MaMA.Interop.Torch.Import.PeftAdapter.Open(dir);
+            source.Dispose();
+            return lora;
+        }
+
+        Assert.That(Open(new() { ["lora_alpha"] = 8 }).Scaling, Is.EqualTo(2f), "alpha / r");
+        // rsLoRA: alpha / sqrt(r). Read as plain LoRA this adapter's output was off by sqrt(r).
+        Assert.That(Open(new() { ["lora_alpha"] = 8, ["use_rslora"] = true }).Scaling, Is.EqualTo(4f).Within(1e-6f));
+        Assert.That(Open(new()).Scaling, Is.EqualTo(2f), "PEFT's default lora_alpha is 8");
+        Assert.That(Open(new() { ["lora_alpha"] = 8, ["alpha_pattern"] = new Dictionary<string, object>(), ["rank_pattern"] = new Dictionary<string, object>() }).Scaling, Is.EqualTo(2f));
+        Assert.That(() => Open(new() { ["lora_alpha"] = 8, ["alpha_pattern"] = new Dictionary<string, object> { ["h.0.attn.c_attn"] = 16 } }),
+            Throws.TypeOf<InvalidDataException>().With.Message.Contains("alpha_pattern").And.Message.Contains("h.0.attn.c_attn"));
+        Assert.That(() => Open(new() { ["lora_alpha"] = 8, ["rank_pattern"] = new Dictionary<string, object> { ["c_attn"] = 2 } }),
+            Throws.TypeOf<InvalidDataException>().With.Message.Contains("rank_pattern"));
+    }
+
+    [Test]
     public void Gpt2PeftInMemoryStateDictWithBaseLayerAndHfConfigOption()
     {
         Gpt2Config cfg = TinyText(lora: true);
