@@ -25,23 +25,7 @@ public sealed class CliUsageTests
     [TearDown]
     public void TearDown() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        TextWriter savedOut = Console.Out, savedError = Console.Error;
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            return (MaMA.Cli.Cli.Run(args), stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(savedOut);
-            Console.SetError(savedError);
-        }
-    }
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args) => CliCapture.Run(args);
 
     [Test]
     public void AFlagIsOnAloneOrTrueOffWhenFalseAndAnythingElseIsAnError()

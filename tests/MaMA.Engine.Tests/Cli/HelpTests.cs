@@ -35,23 +35,7 @@ public sealed class HelpTests
     /// <summary>Paths whose options are parsed by one RejectUnknown (not the action dispatchers bench and golden).</summary>
     private static IEnumerable<string> OptionPaths() => AllPaths().Where(p => p is not ("bench" or "golden"));
 
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        TextWriter savedOut = Console.Out, savedError = Console.Error;
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            return (MaMA.Cli.Cli.Run(args), stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(savedOut);
-            Console.SetError(savedError);
-        }
-    }
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args) => CliCapture.Run(args);
 
     [Test]
     public void EveryCommandAndSubActionHasHelp()
