@@ -77,6 +77,9 @@ public static partial class Ops
         return Reshape(reduced, shape.ToArray());
     }
 
+    /// <summary>1 / n for a mean over n elements; over none it is NaN (0 x infinity), as in PyTorch, not a silent 0.</summary>
+    private static float MeanScale(long n) => n == 0 ? float.PositiveInfinity : 1f / n;
+
     private static unsafe Tensor ReduceSum(Tensor x, int[]? axes, bool keepDim, bool mean)
     {
         Dispatch.RequireFloat(mean ? "mean" : "sum", x);
@@ -85,7 +88,7 @@ public static partial class Ops
         if (IsOneRun(ax)) return ReduceSumSplit(x, ax, keepDim, mean);
         (Tensor rows, int[] outShape, int n) = ToRows(x, ax, keepDim);
         int count = checked((int)Shape.Numel(outShape));
-        float scale = mean ? 1f / Math.Max(n, 1) : 1f;
+        float scale = mean ? MeanScale(n) : 1f;
         Tensor y = Tensor.Empty(outShape, DType.Float32, x.Device);
         Dispatch.Run(x.Device,
             cpu: () => RowReduce.Sum.RunCpu(count, rows.Ptr<float>(), y.Ptr<float>(), n, scale),
@@ -116,7 +119,7 @@ public static partial class Ops
             ? Enumerable.Range(0, x.Rank).Select(d => d >= lo && d <= hi ? 1 : x.Shape[d]).ToArray()
             : Enumerable.Range(0, x.Rank).Where(d => d < lo || d > hi).Select(d => x.Shape[d]).ToArray();
         int outputs = checked((int)(outer * inner)), reduced = checked((int)reducedLong), innerInt = checked((int)inner);
-        float scale = mean ? 1f / Math.Max(reduced, 1) : 1f;
+        float scale = mean ? MeanScale(reduced) : 1f;
         Tensor y = Tensor.Empty(outShape, DType.Float32, x.Device);
         if (outputs > 0)
         {
@@ -165,7 +168,7 @@ public static partial class Ops
         int[] outShape = keepDim
             ? Enumerable.Range(0, x.Rank).Select(d => reduced[d] ? 1 : x.Shape[d]).ToArray()
             : Enumerable.Range(0, x.Rank).Where(d => !reduced[d]).Select(d => x.Shape[d]).ToArray();
-        float scale = mean ? 1f / Math.Max(n, 1) : 1f;
+        float scale = mean ? MeanScale(n) : 1f;
         Tensor xc;
         using (GradMode.NoGrad())
             xc = Contiguous(x.DType == DType.Float32 ? x : x.To(DType.Float32));

@@ -44,7 +44,8 @@ public static unsafe class ReduceSimd
         if (outCount == 0) return;
         if (numel == 0)
         {
-            new Span<float>(y, checked((int)outCount)).Clear();
+            // The empty sum is 0, scaled like any other (a mean's infinite scale makes it NaN).
+            new Span<float>(y, checked((int)outCount)).Fill(0f * scale);
             return;
         }
         int rank = StridedLayout.Coalesce(dims, xs, ys);

@@ -59,6 +59,19 @@ public sealed class SplitReduceTests
         Assert.That(y.ToArray<float>(), Is.All.EqualTo(0f));
     }
 
+    [TestCase("cpu", new[] { 1 })]       // the CPU reduction
+    [TestCase("ilgpu-cpu", new[] { 1 })] // one run of axes: the split kernels
+    [TestCase("ilgpu-cpu", new[] { 0, 1 })]
+    [TestCase("ilgpu-cpu", new[] { 1, 2 })]
+    public void AMeanOverNoElementsIsNaNAsInPyTorch(string device, int[] axes)
+    {
+        // It used to be 0, which hid an empty selection (torch.mean of an empty axis is NaN).
+        Tensor x = Tensor.Zeros([3, 0, 5], DType.Float32, Device.Parse(device));
+        float[] y = EngineOps.Mean(x, axes).ToArray<float>();
+        Assert.That(y, Is.Not.Empty);
+        Assert.That(y, Is.All.NaN);
+    }
+
     [Test]
     public void GradientOfAMeanOverTokensIsOneOverT()
     {
