@@ -58,11 +58,11 @@ public static partial class ContrastiveLoss
         {
             float a = partial[r] - carryLoss;
             float t = sumLoss + a;
-            carryLoss = (t - sumLoss) - a;
+            carryLoss = CompensatedSum.Carry(t, sumLoss, a);
             sumLoss = t;
             float b = partial[n + r] - carryScale;
             float u = sumScale + b;
-            carryScale = (u - sumScale) - b;
+            carryScale = CompensatedSum.Carry(u, sumScale, b);
             sumScale = u;
         }
         loss[i] = inv * sumLoss;

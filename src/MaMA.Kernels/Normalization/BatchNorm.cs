@@ -36,7 +36,7 @@ public static partial class BatchNorm
             {
                 float v = x[start + j] - carry;
                 float t = sum + v;
-                carry = (t - sum) - v;
+                carry = CompensatedSum.Carry(t, sum, v);
                 sum = t;
             }
         }
@@ -52,7 +52,7 @@ public static partial class BatchNorm
                 float d = x[start + j] - mu;
                 float v = d * d - carry;
                 float t = sq + v;
-                carry = (t - sq) - v;
+                carry = CompensatedSum.Carry(t, sq, v);
                 sq = t;
             }
         }
@@ -97,11 +97,11 @@ public static partial class BatchNorm
                 float g = dy[start + j];
                 float v1 = g - c1;
                 float t1 = s1 + v1;
-                c1 = (t1 - s1) - v1;
+                c1 = CompensatedSum.Carry(t1, s1, v1);
                 s1 = t1;
                 float v2 = g * (x[start + j] - mu) * rs - c2;
                 float t2 = s2 + v2;
-                c2 = (t2 - s2) - v2;
+                c2 = CompensatedSum.Carry(t2, s2, v2);
                 s2 = t2;
             }
         }

@@ -24,7 +24,7 @@ public static partial class LayerNorm
         {
             float v = x[start + j] - carry;
             float t = sum + v;
-            carry = (t - sum) - v;
+            carry = CompensatedSum.Carry(t, sum, v);
             sum = t;
         }
         float mu = sum / c;
@@ -34,7 +34,7 @@ public static partial class LayerNorm
             float d = x[start + j] - mu;
             float v = d * d - carrySq;
             float t = sq + v;
-            carrySq = (t - sq) - v;
+            carrySq = CompensatedSum.Carry(t, sq, v);
             sq = t;
         }
         float rs = 1f / MathF.Sqrt(sq / c + eps);
@@ -68,11 +68,11 @@ public static partial class LayerNorm
             float xhat = (x[start + j] - mu) * rs;
             float vg = g - carryG;
             float tg = sumG + vg;
-            carryG = (tg - sumG) - vg;
+            carryG = CompensatedSum.Carry(tg, sumG, vg);
             sumG = tg;
             float vx = g * xhat - carryGx;
             float tx = sumGx + vx;
-            carryGx = (tx - sumGx) - vx;
+            carryGx = CompensatedSum.Carry(tx, sumGx, vx);
             sumGx = tx;
         }
         float meanG = sumG / c, meanGx = sumGx / c;
@@ -123,11 +123,11 @@ public static partial class LayerNorm
             long k = (long)b * c + j;
             float vw = partialWeight[k] - carryW;
             float tw = sw + vw;
-            carryW = (tw - sw) - vw;
+            carryW = CompensatedSum.Carry(tw, sw, vw);
             sw = tw;
             float vb = partialBias[k] - carryB;
             float tb = sb + vb;
-            carryB = (tb - sb) - vb;
+            carryB = CompensatedSum.Carry(tb, sb, vb);
             sb = tb;
         }
         dWeight[j] = sw;

@@ -25,20 +25,18 @@ public static partial class GradNorm
         int perItem,
         int outOffset)
     {
-        float sum = 0f, carry = 0f, plain = 0f;
+        float sum = 0f, carry = 0f;
         long j = i * itemStride;
         for (int k = 0; k < perItem && j < n; k++)
         {
             float sq = x[j] * x[j];
-            plain += sq;
             float y = sq - carry;
             float t = sum + y;
-            carry = (t - sum) - y;
+            carry = CompensatedSum.Carry(t, sum, y);
             sum = t;
             j += elementStride;
         }
-        // The compensation turns an infinite term into NaN; report Inf/NaN as the plain sum has them.
-        partial[outOffset + i] = float.IsNaN(plain) || float.IsInfinity(plain) ? plain : sum;
+        partial[outOffset + i] = sum; // Inf or NaN when a term is (CompensatedSum keeps an infinity infinite)
     }
 
     /// <summary>x[i] *= alpha (in place).</summary>

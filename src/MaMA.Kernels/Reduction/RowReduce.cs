@@ -19,7 +19,7 @@ public static partial class RowReduce
         {
             float v = x[start + j] - carry;
             float t = sum + v;
-            carry = (t - sum) - v;
+            carry = CompensatedSum.Carry(t, sum, v);
             sum = t;
         }
         y[r] = sum * scale;

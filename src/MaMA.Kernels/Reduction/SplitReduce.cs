@@ -35,7 +35,7 @@ public static partial class SplitReduce
         {
             float v = x[(row0 + r) * inner + b] - carry;
             float t = sum + v;
-            carry = (t - sum) - v;
+            carry = CompensatedSum.Carry(t, sum, v);
             sum = t;
         }
         partial[i] = sum;

@@ -35,11 +35,11 @@ public static partial class CrossEntropy
             float d = x[start + j] - max;
             float e = MathF.Exp(d) - carry;
             float t = sum + e;
-            carry = (t - sum) - e;
+            carry = CompensatedSum.Carry(t, sum, e);
             sum = t;
             float ds = d - carryShifted;
             float ts = sumShifted + ds;
-            carryShifted = (ts - sumShifted) - ds;
+            carryShifted = CompensatedSum.Carry(ts, sumShifted, ds);
             sumShifted = ts;
         }
         float ls = MathF.Log(sum);

@@ -21,7 +21,7 @@ public static partial class L2Normalize
             float v = x[start + j];
             float s = v * v - carry;
             float t = sum + s;
-            carry = (t - sum) - s;
+            carry = CompensatedSum.Carry(t, sum, s);
             sum = t;
         }
         float length = MathF.Sqrt(sum);
@@ -48,7 +48,7 @@ public static partial class L2Normalize
             {
                 float v = dy[start + j] * y[start + j] - carry;
                 float t = dot + v;
-                carry = (t - dot) - v;
+                carry = CompensatedSum.Carry(t, dot, v);
                 dot = t;
             }
             float inv = 1f / length;

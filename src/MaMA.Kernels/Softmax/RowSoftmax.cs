@@ -46,7 +46,7 @@ public static partial class RowSoftmax
         {
             float v = dy[start + j] * y[start + j] - carry;
             float t = dot + v;
-            carry = (t - dot) - v;
+            carry = CompensatedSum.Carry(t, dot, v);
             dot = t;
         }
         for (int j = 0; j < n; j++)
@@ -67,7 +67,7 @@ public static partial class RowSoftmax
         {
             float v = dy[start + j] - carry;
             float t = sum + v;
-            carry = (t - sum) - v;
+            carry = CompensatedSum.Carry(t, sum, v);
             sum = t;
         }
         for (int j = 0; j < n; j++)
@@ -99,7 +99,7 @@ public static partial class RowSoftmax
         {
             float e = MathF.Exp(x[start + j] - max) - carry;
             float t = sum + e;
-            carry = (t - sum) - e;
+            carry = CompensatedSum.Carry(t, sum, e);
             sum = t;
         }
         return sum;

@@ -1,0 +1,53 @@
+using MaMA.Engine.Devices;
+using MaMA.Engine.Tensors;
+using EngineOps = MaMA.Engine.Ops;
+
+namespace MaMA.Engine.Tests.Ops;
+
+/// <summary>
+/// Infinities through the kernels' compensated sums (<see cref="MaMA.Kernels.CompensatedSum"/>): the
+/// ILGPU kernels (CUDA's, run here on the simulator) give what the CPU backend and PyTorch give. Their
+/// Kahan carry was inf - inf = NaN once a sum became infinite, so one infinite element, or finite ones
+/// that overflow, made sums, means, cross-entropies and norms NaN on a GPU only.
+/// </summary>
+[TestFixture]
+public sealed class NonFiniteParityTests
+{
+    private static readonly string[] Devices = ["cpu", "ilgpu-cpu"];
+
+    private static Tensor On(string device, float[] values, params int[] shape) => Tensor.FromArray(values, shape, Device.Parse(device));
+
+    [TestCaseSource(nameof(Devices))]
+    public void SumsAndMeansKeepAnInfinity(string device)
+    {
+        Tensor x = On(device, [1f, float.PositiveInfinity, 2f, 1f, 2f, 3f], 2, 3);
+        Assert.That(EngineOps.Sum(x, [1]).ToArray<float>(), Is.EqualTo(new[] { float.PositiveInfinity, 6f }));
+        Assert.That(EngineOps.Mean(x).ToArray<float>(), Is.EqualTo(new[] { float.PositiveInfinity }));
+        // Not one run of axes: the permuted row path.
+        Tensor y = On(device, [.. Enumerable.Repeat(1f, 17), float.PositiveInfinity], 3, 2, 3);
+        Assert.That(EngineOps.Sum(y, [0, 2]).ToArray<float>(), Is.EqualTo(new[] { 9f, float.PositiveInfinity }));
+        // Finite terms whose sum overflows.
+        Assert.That(EngineOps.Sum(On(device, Enumerable.Repeat(3e38f, 8).ToArray(), 2, 4), [1]).ToArray<float>(), Is.All.EqualTo(float.PositiveInfinity));
+        // A NaN term still makes the sum NaN.
+        Assert.That(EngineOps.Sum(On(device, [1f, float.NaN, float.PositiveInfinity], 1, 3), [1]).ToArray<float>(), Is.All.NaN);
+    }
+
+    [TestCaseSource(nameof(Devices))]
+    public void CrossEntropyOfAnImpossibleTargetIsInfinite(string device)
+    {
+        Tensor logits = On(device, [float.NegativeInfinity, 1f, 1f, 1f, 1f, 1f], 2, 3);
+        Tensor targets = Tensor.FromArray(new long[] { 0, 1 }, [2], Device.Parse(device));
+        Assert.That(EngineOps.CrossEntropy(logits, targets).ToArray<float>(), Is.EqualTo(new[] { float.PositiveInfinity }));
+        Assert.That(EngineOps.CrossEntropy(logits, targets, labelSmoothing: 0.1f).ToArray<float>(), Is.EqualTo(new[] { float.PositiveInfinity }));
+    }
+
+    [TestCaseSource(nameof(Devices))]
+    public void L2NormalizeOfAnOverflowingRowIsZeroAndOfAnInfiniteOneNaN(string device)
+    {
+        // sum of squares 4e60 overflows: x / inf = 0, as in PyTorch; a row holding inf gives inf / inf = NaN.
+        Tensor x = On(device, [1e30f, 1e30f, 1e30f, 1e30f, 4f, float.PositiveInfinity, 6f, 7f], 2, 4);
+        float[] y = EngineOps.L2Normalize(x).ToArray<float>();
+        Assert.That(y[..4], Is.All.EqualTo(0f));
+        Assert.That(y[5], Is.NaN);
+    }
+}
