@@ -137,17 +137,20 @@ internal static class MetricsCommand
         return rows;
     }
 
-    /// <summary>The non-blank lines of a CSV file with their 1-based numbers, split on commas, cells trimmed and unquoted.</summary>
+    /// <summary>The non-blank records of a CSV file with their 1-based line numbers, cells unquoted (a quoted cell may hold commas) and trimmed.</summary>
     private static IEnumerable<(int Line, string[] Cells)> Lines(string path)
     {
         if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
-        int number = 0;
-        foreach (string text in File.ReadLines(path))
+        IReadOnlyList<(int Line, IReadOnlyList<string> Fields)> records;
+        try
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            yield return (number, text.Split(',').Select(c => c.Trim().Trim('"').Trim()).ToArray());
+            records = MaMA.Data.Tables.CsvReader.ReadRecords(path);
         }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return records.Select(r => (r.Line, r.Fields.Select(c => c.Trim()).ToArray()));
     }
 
     private static bool TryNumber(string cell, out double value) =>

@@ -30,6 +30,27 @@ public static class CsvReader
         return ReadStream(stream, path, required, optional);
     }
 
+    /// <summary>
+    /// Every non-blank record of <paramref name="path"/> with the 1-based line it starts on, fields
+    /// unquoted, for files whose first row may or may not be a header (the caller decides). Unlike
+    /// <see cref="ReadFile"/> nothing is skipped: a record with bad quoting is an
+    /// <see cref="InvalidDataException"/> naming its line.
+    /// </summary>
+    public static IReadOnlyList<(int Line, IReadOnlyList<string> Fields)> ReadRecords(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
+        using var reader = new StreamReader(path, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: false);
+        if (reader.Peek() == '\uFEFF') reader.Read();
+        var parser = new CsvParser(reader);
+        var records = new List<(int, IReadOnlyList<string>)>();
+        while (parser.Next() is { } rec)
+        {
+            if (rec.Error is not null) throw new InvalidDataException($"{path}: line {rec.Line}: {rec.Error}.");
+            records.Add((rec.Line, rec.Fields));
+        }
+        return records;
+    }
+
     /// <summary>Reads CSV text held in memory; <paramref name="name"/> names it in messages.</summary>
     public static CsvTable ReadText(string text, string name, IEnumerable<string>? required = null, IEnumerable<string>? optional = null) =>
         ReadStream(new MemoryStream(new UTF8Encoding(false).GetBytes(text)), name, required, optional);

@@ -13,8 +13,17 @@ namespace MaMA.Evaluation.Embedding;
 /// <param name="Density">Density class label 0-3 per image, -1 for density 5 (EMBED only).</param>
 public sealed record ImageList(IReadOnlyList<string> Paths, string Description, IReadOnlyList<int>? Birads = null, IReadOnlyList<int>? Density = null)
 {
-    /// <summary>File name endings taken from a folder (DICOM files without an extension are taken too).</summary>
+    /// <summary>
+    /// File name endings taken from a folder. DICOM files without an extension are taken too, and so
+    /// are files named by a DICOM UID (1.2.826.0.1.3680043.8.498.10002: the "extension" is digits).
+    /// </summary>
     public static IReadOnlyList<string> Extensions { get; } = [".png", ".jpg", ".jpeg", ".dcm", ".dicom"];
+
+    private static bool IsImageName(string file)
+    {
+        string ext = Path.GetExtension(file);
+        return ext.Length == 0 || Extensions.Contains(ext, StringComparer.OrdinalIgnoreCase) || ext[1..].All(char.IsAsciiDigit);
+    }
 
     /// <summary>Every image file under <paramref name="directory"/> (recursively), sorted by relative path (ordinal).</summary>
     public static ImageList FromFolder(string directory)
@@ -22,7 +31,7 @@ public sealed record ImageList(IReadOnlyList<string> Paths, string Description, 
         string dir = Path.GetFullPath(directory);
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: image folder not found.");
         string[] files = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
-            .Where(f => Path.GetExtension(f) is var ext && (ext.Length == 0 || Extensions.Contains(ext, StringComparer.OrdinalIgnoreCase)))
+            .Where(IsImageName)
             .Where(f => !Path.GetFileName(f).StartsWith('.'))
             .OrderBy(f => Path.GetRelativePath(dir, f), StringComparer.Ordinal)
             .ToArray();

@@ -59,7 +59,10 @@ public static class Explainer
             IReadOnlyList<string> sentences = ReportSentences.Split(report);
             float[] q = SentenceEmbeddings(model, report, out int count);   // [S, E]
             if (count == 0)
-                throw new ArgumentException("the report has no sentence: the local heads see one per \".\" or \";\", and it has none.");
+                throw new ArgumentException(sentences.Count == 0
+                    ? "the report has no sentence: the local heads see one per \".\" or \";\", and it has none."
+                    : $"the report's {sentences.Count} sentence(s) all end after the {model.MaxTextLength}-token limit of the captions, " +
+                      "so the text model sees none of them: shorten the report (its first \".\" or \";\" must come within the limit).");
             for (int s = 0; s < count; s++)
             {
                 texts.Add(s < sentences.Count ? sentences[s] : $"sentence {s + 1}");
@@ -87,6 +90,8 @@ public static class Explainer
 
         string dir = Path.GetFullPath(outDir);
         Directory.CreateDirectory(dir);
+        // Heat-maps of an earlier run into the same folder would sit beside index.csv without being in it.
+        foreach (string stale in Directory.EnumerateFiles(dir, "sentence_*.png")) File.Delete(stale);
         float lo = maps.Min(m => m.Cast<float>().Min()), hi = maps.Max(m => m.Cast<float>().Max());
         (double, double) range = hi > lo ? (lo, hi) : (lo - 1e-3, hi + 1e-3);
         var background = new float[side, side];

@@ -33,10 +33,14 @@ public sealed record ZeroShotOutputs(string Directory, MetricsReport Report, IRe
     public static ZeroShotOutputs Write(ZeroShotResult result, string directory)
     {
         ArgumentNullException.ThrowIfNull(result);
-        if (result.Samples.Count == 0)
-            throw new InvalidOperationException($"no image could be classified ({result.Failed.Count} unreadable); nothing to score.");
         string dir = Path.GetFullPath(directory);
         System.IO.Directory.CreateDirectory(dir);
+        if (result.Samples.Count == 0)
+        {
+            // Nothing to score, but the list of unreadable images (which the command already pointed to) is written.
+            CsvWriter.WriteFile(Path.Combine(dir, SkippedCsv), ["path", "reason"], result.Failed.Select(f => (IReadOnlyList<string>)[f.Path, f.Reason]));
+            throw new InvalidOperationException($"no image could be classified ({result.Failed.Count} unreadable, listed in {Path.Combine(dir, SkippedCsv)}); nothing to score.");
+        }
         IReadOnlyList<string> names = result.Task.ClassNames();
         ScoreTable table = result.Table();
         int n = table.Count, k = table.ClassCount;

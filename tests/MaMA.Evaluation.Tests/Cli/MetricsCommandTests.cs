@@ -53,6 +53,20 @@ public sealed class MetricsCommandTests
     }
 
     [Test]
+    public void QuotedCellsMayHoldCommas()
+    {
+        // The docs say cells may be double-quoted: a class name with a comma was split into two columns.
+        using var dir = new TempDir();
+        string scores = dir.File("scores.csv"), labels = dir.File("labels.csv"), json = dir.File("quoted.json");
+        double[] p1 = [0.1, 0.2, 0.3, 0.6, 0.7, 0.4, 0.55, 0.8, 0.9, 0.95];
+        File.WriteAllLines(scores, new[] { "\"benign, with calcifications\",\"malignant\"" }.Concat(p1.Select(p => FormattableString.Invariant($"\"{1 - p}\",{p}"))));
+        File.WriteAllLines(labels, new[] { "label" }.Concat(Enumerable.Range(0, 10).Select(i => i < 5 ? "0" : "1")));
+        (int code, _, string stderr) = Run("metrics", "--scores", scores, "--labels", labels, "--out", json);
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("auc").GetDouble(), Is.EqualTo(0.84).Within(1e-12));
+    }
+
+    [Test]
     public void LogitsAndPlotsFolder()
     {
         using var dir = new TempDir();

@@ -75,6 +75,17 @@ public sealed class EmbedCommandTests
     }
 
     [Test]
+    public void AFolderListTakesDicomFilesNamedByTheirUid()
+    {
+        // Exported DICOMs are often named by UID: Path.GetExtension gives ".10002", which was dropped silently.
+        string dir = EvalTestData.NewDir("embed-uids");
+        foreach (string name in new[] { "1.2.826.0.1.3680043.8.498.10002", "IM0001", "a.png", "b.PNG", "notes.txt", "scan.v2" })
+            File.WriteAllText(Path.Combine(dir, name), "");
+        var list = MaMA.Evaluation.Embedding.ImageList.FromFolder(dir);
+        Assert.That(list.Paths.Select(Path.GetFileName), Is.EqualTo(new[] { "1.2.826.0.1.3680043.8.498.10002", "IM0001", "a.png", "b.PNG" }));
+    }
+
+    [Test]
     public void EmbedFolderSplitCarriesLabels()
     {
         string output = Path.Combine(EvalTestData.NewDir("embed-data"), "emb.safetensors");

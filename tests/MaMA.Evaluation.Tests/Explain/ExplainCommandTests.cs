@@ -65,6 +65,26 @@ public sealed class ExplainCommandTests
     }
 
     [Test]
+    public void ARerunIntoTheSameFolderLeavesOnlyItsOwnHeatmaps()
+    {
+        string output = EvalTestData.NewDir("explain-rerun");
+        Assert.That(EvalTestData.Run("explain", "--model", EvalTestData.Model, "--image", Image, "--report", "One. Two. Three.", "--out", output, "--size", "120", "--device", "cpu").Code, Is.EqualTo(0));
+        Assert.That(EvalTestData.Run("explain", "--model", EvalTestData.Model, "--image", Image, "--report", "Only one.", "--out", output, "--size", "120", "--device", "cpu").Code, Is.EqualTo(0));
+        Assert.That(Directory.GetFiles(output, "sentence_*.png").Select(Path.GetFileName), Is.EqualTo(new[] { "sentence_00.png" }));
+    }
+
+    [Test]
+    public void SentencesCutOffByTheTokenLimitAreNamedAsSuch()
+    {
+        // The report has sentences, but the first "." comes after the caption's token limit: the text model sees none.
+        string report = string.Concat(Enumerable.Repeat("word ", 200)) + "end. Findings: x.";
+        (int code, _, string stderr) = EvalTestData.Run("explain", "--model", EvalTestData.Model, "--image", Image, "--report", report,
+            "--out", EvalTestData.NewDir("explain-long"), "--device", "cpu");
+        Assert.That(code, Is.Not.EqualTo(0));
+        Assert.That(stderr, Does.Contain("sentence(s) all end after the").And.Contain("token limit"));
+    }
+
+    [Test]
     public void AReportWithoutASentenceNamesTheOptionItCameFrom()
     {
         (int code, _, string stderr) = EvalTestData.Run("explain", "--model", EvalTestData.Model, "--image", Image, "--report", "no sentence end", "--out", "x");

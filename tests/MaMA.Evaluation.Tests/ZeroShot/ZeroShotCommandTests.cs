@@ -149,6 +149,12 @@ public sealed class ZeroShotCommandTests
         string output = EvalTestData.NewDir("zs-bad-out");
         ZeroShotOutputs.Write(result, output);
         Assert.That(File.ReadAllText(Path.Combine(output, "skipped.csv")), Does.Contain(bad));
+
+        // Every image unreadable: nothing to score, but skipped.csv, which the command names, is written.
+        ZeroShotResult none = new ZeroShotClassifier(evaluation, ZeroShotTask.Density).Classify([new ZeroShotSample(bad, "", 0)], batchSize: 2);
+        string empty = Path.Combine(EvalTestData.NewDir("zs-none"), "out");
+        Assert.That(() => ZeroShotOutputs.Write(none, empty), Throws.InvalidOperationException.With.Message.Contains("skipped.csv"));
+        Assert.That(File.ReadAllText(Path.Combine(empty, "skipped.csv")), Does.Contain(bad));
     }
 
     /// <summary>
