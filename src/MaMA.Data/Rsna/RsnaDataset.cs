@@ -49,13 +49,32 @@ public sealed class RsnaDataset
 
     public static IReadOnlyList<string> RequiredColumns { get; } = ["patient_id", "image_id", "laterality", "view", "cancer"];
 
-    private RsnaDataset(string directory, string imagesDir, List<RsnaRecord> records, Dictionary<string, int> skipped, CsvTable table)
+    private RsnaDataset(string directory, string imagesDir, List<RsnaRecord> records, Dictionary<string, int> skipped, CsvTable table, List<string> patients)
     {
         Directory = directory;
         ImagesDirectory = imagesDir;
         Records = records;
         Skipped = skipped;
         Table = table;
+        Patients = patients;
+    }
+
+    /// <summary>
+    /// Every patient with a labelled row, whether or not its images were found, in table order: what
+    /// a patient split is drawn from, so that a patient's split does not change when other patients'
+    /// images are missing.
+    /// </summary>
+    public IReadOnlyList<string> Patients { get; }
+
+    /// <summary>The rows left out, by reason, as one phrase ("24 rows skipped: image file not found (24) ..."), or "" when none were.</summary>
+    public string SkippedSummary()
+    {
+        int total = Skipped.Values.Sum() + Table.SkippedRows;
+        if (total == 0) return "";
+        var parts = Skipped.Select(kv => $"{kv.Key} ({kv.Value})").ToList();
+        if (Table.SkippedRows > 0) parts.Add($"bad CSV row ({Table.SkippedRows})");
+        string where = Skipped.ContainsKey(MissingImage) ? $"; images are looked for as {ImagesDirectory}/{{patient_id}}/{{image_id}}.{{png|jpg|dcm}}" : "";
+        return $"{total} row(s) of {Table.Source} skipped: {string.Join(", ", parts)}{where}";
     }
 
     public string Directory { get; }
@@ -85,6 +104,8 @@ public sealed class RsnaDataset
         int p = table.Column("patient_id"), i = table.Column("image_id"), l = table.Column("laterality"), v = table.Column("view"), c = table.Column("cancer");
         var records = new List<RsnaRecord>();
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
+        var patients = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (CsvRow row in table.Rows)
         {
             string patient = row[p].Trim(), image = row[i].Trim();
@@ -99,6 +120,7 @@ public sealed class RsnaDataset
                 Count(skipped, BadCancer);
                 continue;
             }
+            if (seen.Add(patient)) patients.Add(patient);
             string? found = null;
             foreach (string ext in options.Extensions)
             {
@@ -116,7 +138,7 @@ public sealed class RsnaDataset
             }
             records.Add(new RsnaRecord { Path = found, PatientId = patient, ImageId = image, Laterality = row[l], View = row[v], Cancer = cancer.Value, Line = row.Line });
         }
-        return new RsnaDataset(dir, images, records, skipped, table);
+        return new RsnaDataset(dir, images, records, skipped, table, patients);
     }
 
     private static void Count(Dictionary<string, int> counts, string reason) => counts[reason] = counts.GetValueOrDefault(reason) + 1;

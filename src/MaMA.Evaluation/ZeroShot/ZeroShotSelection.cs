@@ -29,9 +29,10 @@ public sealed record ZeroShotSelection(IReadOnlyList<ZeroShotSample> Samples, st
 
     /// <summary>
     /// RSNA-Mammo (cancer): the readable rows of <c>train.csv</c>; with <paramref name="split"/> a
-    /// patient-level 70/10/20 split drawn from <paramref name="seed"/> (RSNA ships no split; it is
-    /// made in memory with <see cref="PatientSplits.Create"/>, the same every time), then optionally
-    /// the class-balanced subset.
+    /// patient-level 70/10/20 split drawn from <paramref name="seed"/> over every labelled patient
+    /// (RSNA ships no split; it is made in memory with <see cref="PatientSplits.Create"/>, the same
+    /// every time, also when some images are missing), then optionally the class-balanced subset.
+    /// Rows left out (missing images, bad labels) are counted in the description.
     /// </summary>
     public static ZeroShotSelection FromRsna(string directory, DataSplit? split, bool balanced, ulong seed = 0)
     {
@@ -39,13 +40,15 @@ public sealed record ZeroShotSelection(IReadOnlyList<ZeroShotSample> Samples, st
         IReadOnlyList<RsnaRecord> records = data.Records;
         if (split is { } s)
         {
-            PatientSplits splits = PatientSplits.Create(records.Select(r => r.PatientId).Distinct(StringComparer.Ordinal), seed);
+            PatientSplits splits = PatientSplits.Create(data.Patients, seed);
             records = records.Where(r => splits.SplitOf(r.PatientId) == s).ToArray();
         }
         int available = records.Count;
         IReadOnlyList<RsnaRecord> chosen = balanced ? BalancedSubset.Select(records, r => r.Cancer, seed) : records;
         var samples = chosen.Select(r => new ZeroShotSample(r.Path, "", r.Cancer)).ToArray();
-        return new ZeroShotSelection(samples, Describe("RSNA-Mammo", data.Directory, split, available, balanced, samples.Length, seed));
+        string skipped = data.SkippedSummary();
+        return new ZeroShotSelection(samples, Describe("RSNA-Mammo", data.Directory, split, available, balanced, samples.Length, seed)
+                                              + (skipped.Length > 0 ? $" ({skipped})" : ""));
     }
 
     private static string Describe(string kind, string dir, DataSplit? split, int labelled, bool balanced, int count, ulong seed) =>

@@ -49,6 +49,20 @@ public sealed class RsnaDatasetTests
         Assert.That(d.Table.Problems.Single().Line, Is.EqualTo(7));
         Assert.That(d.ImagesDirectory, Is.EqualTo(Path.Combine(_dir, "train_images")));
         Assert.That(RsnaDataset.Prompts, Has.Count.EqualTo(2));
+        // Both patients have labelled rows: a split is drawn over both, whichever images were found.
+        Assert.That(d.Patients, Is.EqualTo(new[] { "10006", "10011" }));
+        Assert.That(d.SkippedSummary(), Does.StartWith("3 row(s) of ").And.Contain("image file not found (1)").And.Contain("cancer is not 0 or 1 (1)")
+            .And.Contain("bad CSV row (1)").And.Contain("train_images/{patient_id}/{image_id}.{png|jpg|dcm}"));
+    }
+
+    [Test]
+    public void APatientWhoseImagesAreMissingStillCountsForTheSplit()
+    {
+        File.WriteAllText(Path.Combine(_dir, "train.csv"), "patient_id,image_id,laterality,view,cancer\n1,1,L,CC,0\n2,2,L,CC,1\n");
+        Touch("train_images/1/1.png");
+        RsnaDataset d = RsnaDataset.Load(_dir);
+        Assert.That(d.Records.Select(r => r.PatientId), Is.EqualTo(new[] { "1" }));
+        Assert.That(d.Patients, Is.EqualTo(new[] { "1", "2" }));
     }
 
     [Test]
