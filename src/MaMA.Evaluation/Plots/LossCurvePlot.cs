@@ -96,6 +96,8 @@ public static class LossCurvePlot
             var (xs, ys) = logY ? Log10Points(s) : (s.Steps, s.Values);
             var line = plot.Add.ScatterLine(xs, ys, palette.GetColor(i));
             line.LineWidth = 2;
+            // A line needs two points: a series of one (a run's first logged step) is drawn as a marker.
+            if (xs.Length == 1) line.MarkerSize = 9;
             line.LegendText = s.Name;
         }
         if (logY)
@@ -119,6 +121,7 @@ public static class LossCurvePlot
             var lr = plot.Add.ScatterLine(learningRate.Steps, learningRate.Values, Colors.Gray);
             lr.LinePattern = LinePattern.Dashed;
             lr.LineWidth = 1.5f;
+            if (learningRate.Steps.Length == 1) lr.MarkerSize = 7;
             lr.LegendText = "learning rate (right axis)";
             lr.Axes.YAxis = plot.Axes.Right;
             plot.Axes.Right.Label.Text = "learning rate";

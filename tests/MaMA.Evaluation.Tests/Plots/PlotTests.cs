@@ -76,6 +76,32 @@ public sealed class PlotTests
     }
 
     [Test]
+    public void ASeriesOfOnePointIsDrawnAsAMarker()
+    {
+        // A run whose metrics.jsonl holds one line: a line of one point draws nothing but its legend entry.
+        using var dir = new TempDir();
+        string one = dir.File("one.png"), two = dir.File("two.png");
+        LossCurvePlot.Save([new LossCurvePlot.Series("loss", [20], [2.5])], null, one, width: 400, height: 300);
+        LossCurvePlot.Save([new LossCurvePlot.Series("loss", [20, 21], [2.5, 2.5])], null, two, width: 400, height: 300);
+        // The series colour (Category10's first, #1f77b4) in the plot area, left of the legend box.
+        static int SeriesPixels(string png)
+        {
+            using var image = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgba32>(png);
+            int n = 0;
+            for (int y = 0; y < image.Height; y++)
+                for (int x = 0; x < image.Width * 2 / 3; x++)
+                {
+                    var p = image[x, y];
+                    if (Math.Abs(p.R - 31) < 30 && Math.Abs(p.G - 119) < 30 && Math.Abs(p.B - 180) < 30) n++;
+                }
+            return n;
+        }
+        // Measured: 0 before markers were drawn, 51 with one (a two-point line draws about 200).
+        Assert.That(SeriesPixels(one), Is.GreaterThan(30));
+        Assert.That(SeriesPixels(two), Is.GreaterThan(30));
+    }
+
+    [Test]
     public void MalformedMetricsJsonlNamesTheLine()
     {
         using var dir = new TempDir();
