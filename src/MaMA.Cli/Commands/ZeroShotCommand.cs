@@ -56,6 +56,12 @@ internal static class ZeroShotCommand
         }, plainEvery: Math.Max(1, batch));
 
         EvalOptions.PrintSkipped(result.Failed, Path.Combine(Path.GetFullPath(output), ZeroShotOutputs.SkippedCsv));
+        if (balanced && result.Failed.Count > 0)
+        {
+            // The subset is drawn before the images are read: what was scored may no longer be balanced.
+            string counts = string.Join(", ", result.Samples.GroupBy(s => s.Label).OrderBy(g => g.Key).Select(g => $"{task.ClassNames()[g.Key]} {g.Count()}"));
+            Console.Error.WriteLine($"note: the class-balanced subset lost {result.Failed.Count} unreadable image(s); scored per class: {counts}");
+        }
         ZeroShotOutputs written = ZeroShotOutputs.Write(result, output);
         Console.WriteLine($"classified {result.Samples.Count} images ({classifier.CachedPrompts} distinct prompts encoded, s = {result.LogitScale.ToString("G6", CultureInfo.InvariantCulture)})");
         foreach (string line in written.Report.Lines()) Console.WriteLine(line);

@@ -1,3 +1,4 @@
+using MaMA.Data.Synthetic;
 using System.Globalization;
 using MaMA.Data.Embed;
 using MaMA.Data.Images;
@@ -132,6 +133,21 @@ public sealed class ZeroShotCommandTests
         Assert.That(EvalTestData.Run("zeroshot", "--model", EvalTestData.Model, "--data", EvalTestData.Data, "--task", "density").Code, Is.EqualTo(2));
         Assert.That(EvalTestData.Run("zeroshot", "--model", "/nonexistent/model", "--data", EvalTestData.Data, "--task", "density", "--out", "x").Code, Is.EqualTo(2));
         Assert.That(EvalTestData.Run("zeroshot", "--model", EvalTestData.Model, "--data", EvalTestData.Data, "--task", "density", "--split", "holdout", "--out", "x").Code, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void ABalancedSubsetThatLostImagesSaysWhatWasScored()
+    {
+        // The subset is drawn before the images are read; with unreadable ones it is no longer balanced.
+        string data = EvalTestData.NewDir("zs-holes");
+        SyntheticEmbed.Write(data, new SynthOptions { Studies = 8, Seed = 5, Width = 64, Height = 80 });
+        string[] pngs = Directory.GetFiles(data, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+        for (int i = 0; i < pngs.Length; i += 2) File.WriteAllBytes(pngs[i], [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
+        string output = EvalTestData.NewDir("zs-holes-out");
+        (int code, _, string stderr) = EvalTestData.Run("zeroshot", "--model", EvalTestData.Model, "--data", data,
+            "--task", "birads", "--split", "all", "--balanced", "--out", output, "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stderr, Does.Contain("note: the class-balanced subset lost").And.Contain("scored per class:"));
     }
 
     [Test]
