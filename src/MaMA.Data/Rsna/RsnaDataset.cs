@@ -49,8 +49,10 @@ public sealed class RsnaDataset
 
     public static IReadOnlyList<string> RequiredColumns { get; } = ["patient_id", "image_id", "laterality", "view", "cancer"];
 
-    private RsnaDataset(string directory, string imagesDir, List<RsnaRecord> records, Dictionary<string, int> skipped, CsvTable table, List<string> patients)
+    private RsnaDataset(string directory, string imagesDir, List<RsnaRecord> records, Dictionary<string, int> skipped, CsvTable table, List<string> patients,
+        IReadOnlyList<string> extensions)
     {
+        _extensions = extensions;
         Directory = directory;
         ImagesDirectory = imagesDir;
         Records = records;
@@ -58,6 +60,8 @@ public sealed class RsnaDataset
         Table = table;
         Patients = patients;
     }
+
+    private readonly IReadOnlyList<string> _extensions;
 
     /// <summary>
     /// Every patient with a labelled row, whether or not its images were found, in table order: what
@@ -73,7 +77,7 @@ public sealed class RsnaDataset
         if (total == 0) return "";
         var parts = Skipped.Select(kv => $"{kv.Key} ({kv.Value})").ToList();
         if (Table.SkippedRows > 0) parts.Add($"bad CSV row ({Table.SkippedRows})");
-        string where = Skipped.ContainsKey(MissingImage) ? $"; images are looked for as {ImagesDirectory}/{{patient_id}}/{{image_id}}.{{png|jpg|dcm}}" : "";
+        string where = Skipped.ContainsKey(MissingImage) ? $"; images are looked for as {ImagesDirectory}/{{patient_id}}/{{image_id}}.{{{string.Join("|", _extensions.Select(e => e.TrimStart('.')))}}}" : "";
         return $"{total} row(s) of {Table.Source} skipped: {string.Join(", ", parts)}{where}";
     }
 
@@ -138,7 +142,7 @@ public sealed class RsnaDataset
             }
             records.Add(new RsnaRecord { Path = found, PatientId = patient, ImageId = image, Laterality = row[l], View = row[v], Cancer = cancer.Value, Line = row.Line });
         }
-        return new RsnaDataset(dir, images, records, skipped, table, patients);
+        return new RsnaDataset(dir, images, records, skipped, table, patients, options.Extensions);
     }
 
     private static void Count(Dictionary<string, int> counts, string reason) => counts[reason] = counts.GetValueOrDefault(reason) + 1;

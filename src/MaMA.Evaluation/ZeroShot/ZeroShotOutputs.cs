@@ -35,24 +35,21 @@ public sealed record ZeroShotOutputs(string Directory, MetricsReport Report, IRe
         ArgumentNullException.ThrowIfNull(result);
         string dir = Path.GetFullPath(directory);
         System.IO.Directory.CreateDirectory(dir);
+        string InDir(string name) => Path.Combine(dir, name);
+        // First: with nothing to score, the list of unreadable images (which the command already named) is still written.
+        CsvWriter.WriteFile(InDir(SkippedCsv), ["path", "reason"], result.Failed.Select(f => (IReadOnlyList<string>)[f.Path, f.Reason]));
         if (result.Samples.Count == 0)
-        {
-            // Nothing to score, but the list of unreadable images (which the command already pointed to) is written.
-            CsvWriter.WriteFile(Path.Combine(dir, SkippedCsv), ["path", "reason"], result.Failed.Select(f => (IReadOnlyList<string>)[f.Path, f.Reason]));
-            throw new InvalidOperationException($"no image could be classified ({result.Failed.Count} unreadable, listed in {Path.Combine(dir, SkippedCsv)}); nothing to score.");
-        }
+            throw new InvalidOperationException($"no image could be classified ({result.Failed.Count} unreadable, listed in {InDir(SkippedCsv)}); nothing to score.");
         IReadOnlyList<string> names = result.Task.ClassNames();
         ScoreTable table = result.Table();
         int n = table.Count, k = table.ClassCount;
         int[] predictions = table.Predictions();
 
-        string InDir(string name) => Path.Combine(dir, name);
         CsvWriter.WriteFile(InDir(ScoresCsv), names, Rows(n, i => Enumerable.Range(0, k).Select(c => Number(table.Probabilities[i, c]))));
         CsvWriter.WriteFile(InDir(LabelsCsv), ["label"], Rows(n, i => [table.Labels[i].ToString(CultureInfo.InvariantCulture)]));
         CsvWriter.WriteFile(InDir(LogitsCsv), names, Rows(n, i => Enumerable.Range(0, k).Select(c => Number(result.Logits[i, c]))));
         CsvWriter.WriteFile(InDir(SamplesCsv), ["row", "path", "label", "prediction"], Rows(n, i =>
             [i.ToString(CultureInfo.InvariantCulture), result.Samples[i].ImagePath, table.Labels[i].ToString(CultureInfo.InvariantCulture), predictions[i].ToString(CultureInfo.InvariantCulture)]));
-        CsvWriter.WriteFile(InDir(SkippedCsv), ["path", "reason"], result.Failed.Select(f => (IReadOnlyList<string>)[f.Path, f.Reason]));
 
         MetricsReport report = ClassificationMetrics.Compute(table);
         report.WriteJson(InDir(MetricsJson));
