@@ -81,6 +81,52 @@ public abstract class DataParallelChecks
     }
 
     /// <summary>
+    /// Per-rank negatives (the published run) before the late step: CLIP within each rank's 2 pairs,
+    /// and three AdamW steps equal one process that takes each rank's rows as a micro-batch of its own
+    /// and averages (loss / R per micro-batch). The same steps with global negatives score 4 pairs per
+    /// CLIP and must differ from step 1 on.
+    /// </summary>
+    [Test]
+    public void Three_training_steps_with_per_rank_negatives_equal_one_process_over_each_ranks_rows()
+    {
+        JsonElement r = Check(2, "train", "--steps", "3", "--negatives", "per_rank");
+        Assert.That(r.GetProperty("negatives").GetString(), Is.EqualTo("PerRank"));
+        double[] mine = r.GetProperty("losses").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] reference = r.GetProperty("reference_losses").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.That(mine, Has.Length.EqualTo(3));
+        for (int s = 0; s < 3; s++) Assert.That(mine[s], Is.EqualTo(reference[s]).Within(1e-5 * Math.Abs(reference[s])), $"loss of step {s + 1}");
+        Assert.That(r.GetProperty("max_parameter_relative_error").GetDouble(), Is.LessThan(1e-3));
+        Assert.That(r.GetProperty("max_parameter_relative_change").GetDouble(), Is.GreaterThan(1e-2), "the steps must move the parameters");
+
+        JsonElement global = Check(2, "train", "--steps", "1", "--negatives", "global");
+        double globalLoss = global.GetProperty("losses")[0].GetDouble();
+        Assert.That(Math.Abs(globalLoss - mine[0]), Is.GreaterThan(1e-3 * Math.Abs(mine[0])), "CLIP over 4 pairs is not the mean of CLIP over 2");
+    }
+
+    /// <summary>
+    /// Per-rank negatives at a late step, every term on: each rank's CLIP (both views) and SLA equal one
+    /// process over that rank's rows, every rank's NT-Xent equals NT-Xent over the global batch (and
+    /// not over rank 0's rows alone), and the averaged gradients equal the gradient of
+    /// mean_r [CLIP_r + SLA_r] + NT-Xent(global) built in one process.
+    /// </summary>
+    [Test]
+    public void Per_rank_negatives_at_a_late_step_give_the_published_objective_and_its_gradient()
+    {
+        JsonElement r = Check(2, "negatives");
+        foreach (JsonProperty term in r.GetProperty("terms").EnumerateObject())
+        {
+            double mine = term.Value[0].GetDouble(), reference = term.Value[1].GetDouble();
+            Assert.That(double.IsFinite(reference), term.Name);
+            Assert.That(mine, Is.EqualTo(reference).Within(1e-5 * Math.Abs(reference)), term.Name);
+        }
+        double rank0 = r.GetProperty("terms").GetProperty("rank0_ntxent")[1].GetDouble();
+        Assert.That(Math.Abs(r.GetProperty("ntxent_rank0_rows_only").GetDouble() - rank0), Is.GreaterThan(1e-3), "NT-Xent over 3 pairs differs from NT-Xent over 6");
+        Assert.That(r.GetProperty("parameters_with_gradient").GetInt32(), Is.GreaterThan(20), "late step: the heads and both scales train");
+        foreach (JsonProperty g in r.GetProperty("gradient_relative_error").EnumerateObject())
+            Assert.That(g.Value.GetDouble(), Is.LessThan(1e-4), $"gradient of {g.Name}");
+    }
+
+    /// <summary>
     /// From the late-loss step on every term runs; the BatchNorm heads normalise per rank (as the
     /// published DDP run), so the losses are close to but not equal to one process. The replicas
     /// stay identical (the check verifies the parameter checksums after every step, with the

@@ -18,6 +18,11 @@ namespace MaMA.Distributed.Tests;
 /// Bounds: losses 1e-5 relative, every parameter 1e-4 relative (max |a - b| / max |a| per tensor),
 /// while 6 steps move the parameters by more than 1e-2 relative.
 /// </para>
+/// These runs set "negatives": "global", the mode in which R ranks are one process with the global
+/// micro-batch. The default, per-rank negatives (the published run), has its own pair of runs: 2 ranks
+/// x 4 pairs x 2 micro-batches against one process with micro-batches of 4 x 4, LoRA dropout off (each
+/// rank's 4 rows are then a micro-batch of the one process, with the same data, crops and masking),
+/// for the 2 steps before their epochs' ends part.
 /// The launcher is the fixture's: processes under mpirun (<see cref="MpiPretrainCliTests"/>) or
 /// threads of one process (<see cref="ThreadPretrainCliTests"/>).
 /// </summary>
@@ -26,7 +31,7 @@ public abstract class PretrainCliChecks
 {
     private const int Steps = 6;
     private string _root = "";
-    private CliRun.Result _one = null!, _two = null!, _twoStopped = null!, _twoToOne = null!, _oneToTwo = null!;
+    private CliRun.Result _one = null!, _two = null!, _twoStopped = null!, _twoToOne = null!, _oneToTwo = null!, _perRankTwo = null!;
 
     private string Dir(string name) => Path.Combine(_root, name);
 
@@ -60,7 +65,18 @@ public abstract class PretrainCliChecks
         _twoToOne = Ok(CliRun.Mama(1, "pretrain", "--out", Dir("two-to-one"), "--resume"));
         Ok(CliRun.Mama(1, "pretrain", "--config", perProcess8, "--out", Dir("one-to-two"), "--data", data, "--stop-after", "3"));
         _oneToTwo = Ok(Ranks(2, "pretrain", "--out", Dir("one-to-two"), "--resume"));
+
+        // Per-rank negatives (the default: no "negatives" key), LoRA dropout off.
+        string model0 = Dir("model-no-dropout.json");
+        ModelConfigFile.ForMaMA(tiny with { LateLossStep = 1000, Text = tiny.Text with { Lora = tiny.Text.Lora! with { Dropout = 0f } } }).Save(model0);
+        string perRankTwo = WriteConfig("per-rank-two.json", model0, microBatch: 4, negatives: null, accumulation: 2, steps: PerRankSteps);
+        string perRankOne = WriteConfig("per-rank-one.json", model0, microBatch: 4, negatives: null, accumulation: 4, steps: PerRankSteps);
+        _perRankTwo = Ok(Ranks(2, "pretrain", "--config", perRankTwo, "--out", Dir("per-rank-two"), "--data", data));
+        Ok(CliRun.Mama(1, "pretrain", "--config", perRankOne, "--out", Dir("per-rank-one"), "--data", data));
     }
+
+    /// <summary>Steps of the per-rank pair: 36 images are 4 global micro-batches of 8 but 9 of 4, so the epochs part after step 2.</summary>
+    private const int PerRankSteps = 2;
 
     [OneTimeTearDown]
     public void Clean()
@@ -74,16 +90,17 @@ public abstract class PretrainCliChecks
         return r;
     }
 
-    private string WriteConfig(string name, string model, int microBatch)
+    private string WriteConfig(string name, string model, int microBatch, string? negatives = "global", int accumulation = 2, int steps = Steps)
     {
         string path = Dir(name);
+        string negativesKey = negatives is null ? "" : $"\"negatives\": \"{negatives}\", ";
         File.WriteAllText(path, $$"""
             {
               "model": {{JsonSerializer.Serialize(model)}}, "data": null, "synthetic_studies": 16, "synthetic_width": 64,
-              "device": "cpu", "seed": 0,
+              "device": "cpu", "seed": 0, {{negativesKey}}
               "optimizer": { "lr": 1e-3, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8 },
-              "schedule": { "warmup_steps": 2, "max_steps": {{Steps}}, "min_lr": 1e-5 },
-              "batch": { "micro_batch": {{microBatch}}, "accumulation": 2 },
+              "schedule": { "warmup_steps": 2, "max_steps": {{steps}}, "min_lr": 1e-5 },
+              "batch": { "micro_batch": {{microBatch}}, "accumulation": {{accumulation}} },
               "precision": "fp32", "activation_checkpointing": false, "grad_clip": 1.0,
               "mask_ratio": 1.0, "mask_meta": 0.8, "pair_probability": 0.5, "workers": 1,
               "checkpoint_every": 2, "keep_last": 5, "max_nonfinite_in_a_row": 5,
@@ -93,16 +110,16 @@ public abstract class PretrainCliChecks
         return path;
     }
 
-    private static void AssertSameLosses(SortedDictionary<long, double> mine, SortedDictionary<long, double> reference, string what)
+    private static void AssertSameLosses(SortedDictionary<long, double> mine, SortedDictionary<long, double> reference, string what, int steps = Steps)
     {
-        Assert.That(mine.Keys, Is.EqualTo(Enumerable.Range(1, Steps).Select(i => (long)i)), $"{what}: one loss per step, logged once");
+        Assert.That(mine.Keys, Is.EqualTo(Enumerable.Range(1, steps).Select(i => (long)i)), $"{what}: one loss per step, logged once");
         foreach ((long step, double loss) in reference)
             Assert.That(mine[step], Is.EqualTo(loss).Within(1e-5 * Math.Abs(loss)), $"{what}: loss of step {step}");
     }
 
-    private void AssertSameParameters(string run, string what)
+    private void AssertSameParameters(string run, string what, string referenceRun = "one")
     {
-        var reference = CliRun.Tensors(Path.Combine(Dir("one"), "final", "model.safetensors"));
+        var reference = CliRun.Tensors(Path.Combine(Dir(referenceRun), "final", "model.safetensors"));
         var mine = CliRun.Tensors(Path.Combine(Dir(run), "final", "model.safetensors"));
         Assert.That(mine.Keys, Is.EquivalentTo(reference.Keys), what);
         var worst = CliRun.RelativeErrors(reference, mine);
@@ -125,6 +142,25 @@ public abstract class PretrainCliChecks
         Assert.That(CliRun.RelativeErrors(step2, final)[0].Error, Is.GreaterThan(1e-2));
         Assert.That(_two.Stdout, Does.Contain("x 2 ranks"));
         Assert.That(_two.Stdout, Does.Contain($"{Steps} steps in"));
+    }
+
+    /// <summary>
+    /// The default, per-rank negatives: each rank's CLIP scores its own 4 pairs, the step's loss is the
+    /// ranks' mean and the gradient the ranks' average, so 2 ranks x 2 micro-batches train as one process
+    /// over 4 micro-batches of the same rows. The checkpoint records the mode.
+    /// </summary>
+    [Test]
+    public void Per_rank_negatives_by_default_train_two_ranks_as_one_process_with_each_ranks_rows_as_a_micro_batch()
+    {
+        SortedDictionary<long, double> reference = CliRun.Losses(Dir("per-rank-one")), two = CliRun.Losses(Dir("per-rank-two"));
+        TestContext.Out.WriteLine("one process, 4 x 4: " + string.Join(", ", reference.Values.Select(v => v.ToString("R"))));
+        TestContext.Out.WriteLine("two ranks, per rank: " + string.Join(", ", two.Values.Select(v => v.ToString("R"))));
+        AssertSameLosses(two, reference, "2 ranks, per-rank negatives", PerRankSteps);
+        AssertSameParameters("per-rank-two", "2 ranks, per-rank negatives", referenceRun: "per-rank-one");
+        Assert.That(_perRankTwo.Stdout + _perRankTwo.Stderr, Does.Contain("CLIP and SLA negatives per rank (4 pairs), NT-Xent over all 8"), _perRankTwo.ToString());
+        using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("per-rank-two"), "checkpoints", "step-000002", "state.json")));
+        JsonElement extra = state.RootElement.EnumerateObject().Single(p => p.Name.Equals("extra", StringComparison.OrdinalIgnoreCase)).Value;
+        Assert.That(extra.GetProperty("negatives").GetString(), Is.EqualTo("per_rank"));
     }
 
     [Test]

@@ -100,16 +100,19 @@ public sealed class SingleProcessTests
         Assert.That(ParameterSync.Verify(One, model, a), Is.Not.Zero);
     }
 
-    /// <summary>The distributed forward of a group of one is MaMAModel.Forward, every term.</summary>
-    [TestCase(0L)]
-    [TestCase(1000L)]
-    public void Distributed_forward_of_one_rank_equals_the_model_forward(long lateLossStep)
+    /// <summary>The distributed forward of a group of one is MaMAModel.Forward, every term, whatever the negatives.</summary>
+    [TestCase(0L, Negatives.PerRank)]
+    [TestCase(0L, Negatives.Global)]
+    [TestCase(1000L, Negatives.PerRank)]
+    public void Distributed_forward_of_one_rank_equals_the_model_forward(long lateLossStep, Negatives negatives)
     {
         MaMAConfig config = MaMAConfig.Tiny with { Text = Gpt2Config.Tiny with { Lora = new LoraConfig { Dropout = 0f } }, LateLossStep = lateLossStep };
         MaMABatch batch = TinyBatch(config, 4);
         MaMAModel a = new(config, new Random(7)), b = new(config, new Random(7));
         MaMAOutput expected = a.Forward(batch, 0);
-        MaMAOutput actual = new DistributedMaMAForward(One, b).Forward(batch, 0);
+        var forward = new DistributedMaMAForward(One, b, negatives);
+        Assert.That(forward.TermNegatives, Is.SameAs(ContrastiveNegatives.Local), "one rank: every term over the local batch");
+        MaMAOutput actual = forward.Forward(batch, 0);
         Assert.That(actual.Loss.Item(), Is.EqualTo(expected.Loss.Item()));
         Assert.That(actual.Late, Is.EqualTo(expected.Late));
         if (expected.Late) Assert.That(actual.LossSlaI2T!.Item(), Is.EqualTo(expected.LossSlaI2T!.Item()));

@@ -28,8 +28,8 @@ internal static class CheckOverlap
             LateLossStep = 1,
         };
         MaMAModel a = Make(comm, config), b = Make(comm, config);
-        var forwardA = new DistributedMaMAForward(comm, a);
-        var forwardB = new DistributedMaMAForward(comm, b);
+        var forwardA = new DistributedMaMAForward(comm, a, Negatives.Global);
+        var forwardB = new DistributedMaMAForward(comm, b, Negatives.Global);
         AdamW optA = Optimizer(a), optB = Optimizer(b);
         const long bucketBytes = 64 * 1024;   // several buckets in flight
         var bucketsA = new GradientBucketer(comm, a.Parameters(), bucketBytes);

@@ -1,5 +1,6 @@
 using MaMA.Distributed.Communication;
 using MaMA.Distributed.DataParallel;
+using MaMA.Engine;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Optim;
 using MaMA.Engine.Tensors;
@@ -9,18 +10,22 @@ using MaMA.Model.Text;
 namespace MaMA.MpiCheck;
 
 /// <summary>
-/// K AdamW steps of MaMAConfig.Tiny (LoRA dropout off) on 2 pairs per rank against one process on
-/// the global batch of 2 R pairs: per-step losses, final parameters and the cross-rank checksum.
-/// Ranks build their models from different seeds and <see cref="ParameterSync.BroadcastFromRoot"/>
+/// K AdamW steps of MaMAConfig.Tiny (LoRA dropout off) on 2 pairs per rank against one process:
+/// per-step losses, final parameters and the cross-rank checksum. With --negatives global the
+/// reference is one process on the global batch of 2 R pairs; with per_rank it is one process that
+/// runs each rank's 2 pairs as its own micro-batch and backpropagates loss / R for each (the mean of
+/// the per-rank objectives, whose gradient the all-reduce averages), and the loss is the mean over
+/// the ranks. Ranks build their models from different seeds and <see cref="ParameterSync.BroadcastFromRoot"/>
 /// makes them rank 0's. Without --late the steps are before the late-loss step (CLIP only, no
 /// BatchNorm runs), where equality is exact up to rounding; --late runs every term from step 0, where
-/// the SimCLR and local heads' BatchNorm sees per-rank batches (reported, not expected equal).
+/// the SimCLR and local heads' BatchNorm sees per-rank batches (reported, not expected equal; the
+/// late terms' per-rank numbers are CheckNegatives').
 /// </summary>
 internal static class CheckTraining
 {
-    private const int PerRank = 2, T = 20, Seed = 100;
+    private const int PerRank = 2, Seed = 100;
 
-    public static Dictionary<string, object?> Run(ICommunicator comm, int steps, bool late)
+    public static Dictionary<string, object?> Run(ICommunicator comm, int steps, bool late, Negatives negatives)
     {
         MaMAConfig config = MaMAConfig.Tiny with
         {
@@ -34,7 +39,7 @@ internal static class CheckTraining
         var model = new MaMAModel(config, new Random(Seed + comm.Rank));
         model.Train();
         ParameterSync.BroadcastFromRoot(comm, model);
-        var forward = new DistributedMaMAForward(comm, model);
+        var forward = new DistributedMaMAForward(comm, model, negatives);
         AdamW optimizer = MakeOptimizer(model);
         var bucketer = new GradientBucketer(comm, model.Parameters());
         var losses = new List<double>();
@@ -47,13 +52,15 @@ internal static class CheckTraining
             bucketer.AllReduceMean();
             optimizer.Step();
             ParameterSync.BroadcastBuffersFromRoot(comm, model);
-            losses.Add(output.Loss.Item());
+            double[] loss = [output.Loss.Item()];
+            comm.AllReduceSum<double>(loss);
+            losses.Add(loss[0] / comm.Size);
             checksum = ParameterSync.Verify(comm, model);
         }
 
         var report = new Dictionary<string, object?>
         {
-            ["late"] = late, ["global_batch"] = n, ["steps"] = steps, ["losses"] = losses, ["checksum"] = checksum,
+            ["late"] = late, ["negatives"] = negatives.ToString(), ["global_batch"] = n, ["steps"] = steps, ["losses"] = losses, ["checksum"] = checksum,
             ["gradient_bytes_per_step"] = bucketer.LastBytes, ["buckets"] = bucketer.LastBucketCount,
         };
         if (comm.Rank != 0) return report;
@@ -65,10 +72,24 @@ internal static class CheckTraining
         for (int s = 0; s < steps; s++)
         {
             refOptimizer.ZeroGrad();
-            MaMAOutput output = reference.Forward(data.Slice(s, 0, n), s);
-            output.Loss.Backward();
+            if (negatives == Negatives.Global)
+            {
+                MaMAOutput output = reference.Forward(data.Slice(s, 0, n), s);
+                output.Loss.Backward();
+                refLosses.Add(output.Loss.Item());
+            }
+            else
+            {
+                double mean = 0;
+                for (int r = 0; r < comm.Size; r++)
+                {
+                    MaMAOutput output = reference.Forward(data.Slice(s, r * PerRank, PerRank), s);
+                    Ops.Scale(output.Loss, 1f / comm.Size).Backward();
+                    mean += output.Loss.Item() / comm.Size;
+                }
+                refLosses.Add(mean);
+            }
             refOptimizer.Step();
-            refLosses.Add(output.Loss.Item());
         }
         var mine = model.StateDict();
         var errors = new Dictionary<string, double>();
@@ -89,48 +110,4 @@ internal static class CheckTraining
 
     private static AdamW MakeOptimizer(MaMAModel model) =>
         new(ParamGroup.DecayAndNoDecay(model.Parameters(), 1e-3, 0.1), 0.9, 0.999, 1e-8);
-
-    /// <summary>Seeded pixels (two views) and reports with 3-5 SEP tokens for every step, global rows.</summary>
-    private sealed class GlobalBatch(MaMAConfig config, int n, float[][] pixels, float[][] pixels2, long[][] ids, long[][] mask)
-    {
-        public static GlobalBatch Make(MaMAConfig config, int n, int steps)
-        {
-            int size = config.Vision.ImageSize, pixelCount = n * 3 * size * size;
-            var p1 = new float[steps][];
-            var p2 = new float[steps][];
-            var ids = new long[steps][];
-            var mask = new long[steps][];
-            for (int s = 0; s < steps; s++)
-            {
-                p1[s] = Compare.Uniform(pixelCount, 1000 + s);
-                p2[s] = Compare.Uniform(pixelCount, 2000 + s);
-                var rng = new Random(3000 + s);
-                ids[s] = new long[n * T];
-                mask[s] = new long[n * T];
-                for (int m = 0; m < n; m++)
-                {
-                    int length = T - 2 * (m % 4);
-                    for (int i = 0; i < T; i++)
-                    {
-                        bool real = i < length;
-                        ids[s][m * T + i] = real ? rng.Next(0, 50000) : config.PadTokenId;
-                        mask[s][m * T + i] = real ? 1 : 0;
-                    }
-                    int seps = 3 + m % 3;
-                    for (int k = 0; k < seps; k++) ids[s][m * T + (k + 1) * (length - 1) / seps] = config.SepTokenId;
-                }
-            }
-            return new GlobalBatch(config, n, p1, p2, ids, mask);
-        }
-
-        /// <summary>Rows [start, start + count) of step <paramref name="s"/>'s global batch.</summary>
-        public MaMABatch Slice(int s, int start, int count)
-        {
-            int size = config.Vision.ImageSize, image = 3 * size * size;
-            Tensor Pixels(float[] all) => Tensor.FromArray(all.AsSpan(start * image, count * image).ToArray(), [count, 3, size, size]);
-            Tensor Tokens(long[] all) => Tensor.FromArray(all.AsSpan(start * T, count * T).ToArray(), [count, T]);
-            _ = n;
-            return new MaMABatch(Pixels(pixels[s]), Tokens(ids[s]), Tokens(mask[s]), Pixels(pixels2[s]));
-        }
-    }
 }

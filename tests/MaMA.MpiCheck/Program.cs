@@ -1,13 +1,14 @@
 using System.Text.Json;
 using MaMA.Distributed.Communication;
+using MaMA.Distributed.DataParallel;
 using MaMA.MpiCheck;
 
-// mama-mpicheck CHECK OUT.json [options]: CHECK is collectives | losses | train | overlap | sync (see the Check* types).
+// mama-mpicheck CHECK OUT.json [options]: CHECK is collectives | losses | train | negatives | overlap | sync (see the Check* types).
 // Under mpirun every process is a rank (MPI); with --threads N the ranks are N threads of this process
 // (ThreadCommunicator); otherwise the process is a group of one.
 if (args.Length < 2)
 {
-    Console.Error.WriteLine("usage: MaMA.MpiCheck collectives|losses|train|overlap|sync OUT.json [--backward sum|replicated|local] [--steps K] [--late] [--threads N]");
+    Console.Error.WriteLine("usage: MaMA.MpiCheck collectives|losses|train|negatives|overlap|sync OUT.json [--backward sum|replicated|local] [--steps K] [--late] [--negatives per_rank|global] [--threads N]");
     return 2;
 }
 string[] options = args.Skip(2).ToArray();
@@ -42,7 +43,8 @@ int RunCheck(ICommunicator comm)
     {
         "collectives" => CheckCollectives.Run(comm),
         "losses" => CheckLosses.Run(comm, Option(options, "--backward") ?? "replicated"),
-        "train" => CheckTraining.Run(comm, int.Parse(Option(options, "--steps") ?? "3"), options.Contains("--late")),
+        "train" => CheckTraining.Run(comm, int.Parse(Option(options, "--steps") ?? "3"), options.Contains("--late"), NegativesOption()),
+        "negatives" => CheckNegatives.Run(comm),
         "overlap" => CheckOverlap.Run(comm, int.Parse(Option(options, "--steps") ?? "4")),
         "sync" => CheckSync.Run(comm),
         _ => throw new ArgumentException($"unknown check '{args[0]}'"),
@@ -54,6 +56,13 @@ int RunCheck(ICommunicator comm)
     comm.Dispose();
     return 0;
 }
+
+Negatives NegativesOption() => Option(options, "--negatives") switch
+{
+    null or "global" => Negatives.Global,
+    "per_rank" => Negatives.PerRank,
+    string other => throw new ArgumentException($"--negatives {other}: per_rank or global"),
+};
 
 static string? Option(string[] args, string name)
 {

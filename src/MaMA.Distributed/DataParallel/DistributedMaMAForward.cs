@@ -1,9 +1,6 @@
 using MaMA.Distributed.Autograd;
 using MaMA.Distributed.Communication;
 using MaMA.Distributed.Losses;
-using MaMA.Engine;
-using MaMA.Engine.Autograd;
-using MaMA.Engine.Losses;
 using MaMA.Engine.Tensors;
 using MaMA.Model.MaMA;
 
@@ -11,31 +8,56 @@ namespace MaMA.Distributed.DataParallel;
 
 /// <summary>
 /// <see cref="MaMAModel.Forward"/> for one rank's share of a global micro-batch: the encoders and
-/// heads run on the local n_r pairs, and every contrastive term is taken over the gathered global
-/// batch (rank order), so the loss is the single-process loss of the concatenated batch. The terms,
-/// their order and the freezing are those of MaMAModel.Forward; only the embeddings are gathered
-/// (v1 and t once, reused by CLIP(v2, t); z0, z1; patches, sentences and their offsets) through
-/// the <see cref="IBatchGather"/> hook of MaMAModel.Forward, so the loss assembly exists once.
+/// heads run on the local n_r pairs, and each contrastive term takes its negatives as
+/// <see cref="Negatives"/> says: <see cref="Negatives.PerRank"/> gathers only NT-Xent's z0 and z1
+/// (the published run), <see cref="Negatives.Global"/> gathers every term's embeddings (v1 and t
+/// once, reused by CLIP(v2, t); z0, z1; patches, sentences and their offsets), so the loss is the
+/// single-process loss of the concatenated batch. The terms, their order and the freezing are those
+/// of MaMAModel.Forward; the gathers go through its <see cref="ContrastiveNegatives"/> hook, so the
+/// loss assembly exists once.
 /// <para>
-/// Not global: the BatchNorm layers of the SimCLR and local heads normalise over the local n_r rows,
-/// as the published DDP run (it does not use SyncBatchNorm). Before the late-loss step no BatchNorm
-/// runs and a step equals the single-process step over the global batch exactly; from it on the
-/// heads see per-rank batch statistics.
+/// Not global in either mode: the BatchNorm layers of the SimCLR and local heads normalise over the
+/// local n_r rows, as the published DDP run (it does not use SyncBatchNorm).
 /// </para>
 /// </summary>
-public sealed class DistributedMaMAForward(ICommunicator comm, MaMAModel model, GatherBackward backward = GatherBackward.Replicated)
+public sealed class DistributedMaMAForward
 {
-    public ICommunicator Communicator { get; } = comm ?? throw new ArgumentNullException(nameof(comm));
+    public DistributedMaMAForward(ICommunicator comm, MaMAModel model, Negatives negatives, GatherBackward backward = GatherBackward.Replicated)
+    {
+        Communicator = comm ?? throw new ArgumentNullException(nameof(comm));
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        Negatives = negatives;
+        TermNegatives = PlanFor(comm, negatives, backward);
+    }
 
-    public MaMAModel Model { get; } = model ?? throw new ArgumentNullException(nameof(model));
+    public ICommunicator Communicator { get; }
 
-    /// <summary>Every term over the global batch at global step <paramref name="step"/> (the same on every rank).</summary>
-    public MaMAOutput Forward(MaMABatch batch, long step) => Model.Forward(batch, step, new RankGather(Communicator, backward));
+    public MaMAModel Model { get; }
+
+    public Negatives Negatives { get; }
+
+    /// <summary>The gather each term uses on this group (all local for a group of one).</summary>
+    public ContrastiveNegatives TermNegatives { get; }
+
+    /// <summary>Every term at global step <paramref name="step"/> (the same on every rank).</summary>
+    public MaMAOutput Forward(MaMABatch batch, long step) => Model.Forward(batch, step, TermNegatives);
+
+    private static ContrastiveNegatives PlanFor(ICommunicator comm, Negatives negatives, GatherBackward backward)
+    {
+        if (comm.Size == 1) return ContrastiveNegatives.Local;
+        var ranks = new RankGather(comm, backward);
+        return negatives switch
+        {
+            Negatives.PerRank => new ContrastiveNegatives(Clip: LocalBatch.Instance, InterView: ranks, LocalAlignment: LocalBatch.Instance),
+            Negatives.Global => new ContrastiveNegatives(ranks, ranks, ranks),
+            _ => throw new ArgumentOutOfRangeException(nameof(negatives), negatives, "negatives must be per_rank or global."),
+        };
+    }
 
     /// <summary>Gathers across ranks in rank order; gradients flow back per <see cref="GatherBackward"/>.</summary>
     private sealed class RankGather(ICommunicator comm, GatherBackward backward) : IBatchGather
     {
-        public Tensor Gather(Tensor local) => comm.Size == 1 ? local : GatherWithGrad.Gather(comm, local, backward).All;
+        public Tensor Gather(Tensor local) => GatherWithGrad.Gather(comm, local, backward).All;
 
         public Tensor GatherOffsets(Tensor localOffsets) => GlobalLosses.GatherOffsets(comm, localOffsets, localOffsets.Device);
     }

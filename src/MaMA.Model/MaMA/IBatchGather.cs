@@ -3,9 +3,9 @@ using MaMA.Engine.Tensors;
 namespace MaMA.Model.MaMA;
 
 /// <summary>
-/// Where the contrastive terms of <see cref="MaMAModel.Forward"/> find their negatives. In one
-/// process they are the local batch (<see cref="LocalBatch"/>); data-parallel training supplies a
-/// gather across ranks so every term runs over the global batch (MaMA.Distributed).
+/// Where a contrastive term of <see cref="MaMAModel.Forward"/> finds its negatives. In one process
+/// they are the local batch (<see cref="LocalBatch"/>); data-parallel training supplies a gather
+/// across ranks for the terms that take the global batch (MaMA.Distributed, <see cref="ContrastiveNegatives"/>).
 /// </summary>
 public interface IBatchGather
 {

@@ -96,14 +96,14 @@ public sealed class MaMAModel : Module
     /// </list>
     /// <c>Loss</c> = ClipV1 + lambda NtXent + ClipV2 + SlaT2I + SlaI2T (late), ClipV1 before.
     /// Accuracies come from v1 and t. Training or evaluation follows the module mode (BatchNorm).
-    /// <paramref name="gather"/> supplies the negatives: the local batch by default, the global batch
-    /// across ranks in data-parallel training (the embeddings v1, t, v2, z0, z1, patches and
-    /// sentences are gathered; encoders and heads run on the local rows).
+    /// <paramref name="negatives"/> supplies each term's negatives: the local batch by default; in
+    /// data-parallel training a term may take the global batch across ranks (its embeddings are
+    /// gathered; encoders and heads always run on the local rows).
     /// </summary>
-    public MaMAOutput Forward(MaMABatch batch, long step, IBatchGather? gather = null)
+    public MaMAOutput Forward(MaMABatch batch, long step, ContrastiveNegatives? negatives = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        IBatchGather g = gather ?? LocalBatch.Instance;
+        ContrastiveNegatives g = negatives ?? ContrastiveNegatives.Local;
         ApplyFreezing(step);
         bool late = IsLate(step);
         if (late && batch.PixelValues2 is null)
@@ -116,8 +116,8 @@ public sealed class MaMAModel : Module
 
         ImageEncoding image = ImageEncoder.Encode(batch.PixelValues);
         TextEncoding text = TextEncoder.Encode(batch.InputIds, batch.AttentionMask);
-        Tensor v1 = g.Gather(image.Embedding);
-        Tensor t = g.Gather(text.Embedding);
+        Tensor v1 = g.Clip.Gather(image.Embedding);
+        Tensor t = g.Clip.Gather(text.Embedding);
         Tensor clipV1 = Losses.ClipLoss(v1, t, LogitScale);
         RetrievalAccuracy accuracy;
         using (GradMode.NoGrad()) accuracy = RetrievalAccuracy.FromEmbeddings(v1, t);
@@ -128,12 +128,13 @@ public sealed class MaMAModel : Module
         ImageEncoding image2 = ImageEncoder.Encode(batch.PixelValues2!);
         Tensor z0 = SimClrProj.Forward(image2.Pooled);
         Tensor z1 = SimClrProj.Forward(image.Pooled);
-        Tensor ntXent = Losses.InterViewContrast(g.Gather(z0), g.Gather(z1), Config.NtXentTemperature);
-        Tensor clipV2 = Losses.ClipLoss(g.Gather(image2.Embedding), t, LogitScale);
+        Tensor ntXent = Losses.InterViewContrast(g.InterView.Gather(z0), g.InterView.Gather(z1), Config.NtXentTemperature);
+        Tensor clipV2 = Losses.ClipLoss(g.Clip.Gather(image2.Embedding), t, LogitScale);
 
         Tensor patches = ImageEncoder.PatchEmbeddings(image);         // [N, P, E]
         Tensor sentences = TextEncoder.SentenceEmbeddings(text);      // [sum S, E]
-        SymmetricLocalAlignmentResult sla = Losses.SymmetricLocalAlignment(g.Gather(patches), g.Gather(sentences), g.GatherOffsets(text.Offsets), LocalScale);
+        SymmetricLocalAlignmentResult sla = Losses.SymmetricLocalAlignment(
+            g.LocalAlignment.Gather(patches), g.LocalAlignment.Gather(sentences), g.LocalAlignment.GatherOffsets(text.Offsets), LocalScale);
 
         Tensor late1 = Config.InterViewWeight == 1f ? ntXent : Ops.Scale(ntXent, Config.InterViewWeight);
         Tensor total = Ops.Add(Ops.Add(Ops.Add(Ops.Add(clipV1, late1), clipV2), sla.LossT2I), sla.LossI2T);

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using MaMA.Distributed.DataParallel;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Optim;
 
@@ -55,6 +56,14 @@ public sealed record TrainingConfig
 
     public Precision Precision { get; init; } = Precision.Bf16;
 
+    /// <summary>
+    /// On several ranks: per_rank (reference mode, the published DDP run) scores CLIP and SLA within
+    /// each rank's batch.micro_batch pairs and NT-Xent over the global batch; global scores every term
+    /// over the global batch, so R ranks train as one process would on the global micro-batch. One
+    /// process: no difference. docs/distributed.md.
+    /// </summary>
+    public Negatives Negatives { get; init; } = Negatives.PerRank;
+
     /// <summary>Recompute the encoder blocks' activations in backward (less memory, one more forward).</summary>
     public bool ActivationCheckpointing { get; init; } = true;
 
@@ -106,6 +115,7 @@ public sealed record TrainingConfig
         Optimizer.Validate();
         Schedule.Validate(Optimizer.Lr);
         Batch.Validate();
+        if (!Enum.IsDefined(Negatives)) throw new ArgumentException($"negatives must be \"per_rank\" or \"global\", not {Negatives}.");
         if (!(GradClip >= 0.0) || double.IsInfinity(GradClip)) throw new ArgumentException($"grad_clip must be finite and >= 0, not {GradClip}.");
         CheckProbability("mask_ratio", MaskRatio);
         CheckProbability("mask_meta", MaskMeta);

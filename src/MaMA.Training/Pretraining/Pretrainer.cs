@@ -43,7 +43,9 @@ namespace MaMA.Training.Pretraining;
 /// Data parallel (an <see cref="ICommunicator"/> of R ranks, docs/distributed.md): the loader yields
 /// global micro-batches of G pairs (G = batch.micro_batch x R when the run starts, then kept in every
 /// checkpoint so a resume on R' ranks trains on the same batches); rank r forwards rows
-/// [r G/R, (r+1) G/R) with every contrastive term over the gathered global batch; after the
+/// [r G/R, (r+1) G/R); the contrastive terms take their negatives as <c>negatives</c> says (per rank:
+/// CLIP and SLA over the rank's rows, NT-Xent over the gathered global batch, as the published run;
+/// global: every term over the gathered global batch); after the
 /// accumulation loop the gradients are averaged over the ranks, so the norm, clipping, the NaN guard
 /// and AdamW see the same global gradient everywhere and the replicas stay identical (checked at
 /// every checkpoint). Rank 0 alone writes the run folder (config, synthetic data, metrics, plots,
@@ -164,7 +166,7 @@ public sealed class Pretrainer
             _say($"replicas: {sent / 1e6:F1} MB broadcast from rank 0; frozen base ({trained.Frozen.Bytes / 1e6:F1} MB) checked by digest on every rank");
         }
         var bucketer = _comm.Size > 1 ? new GradientBucketer(_comm, model.Parameters()) : null;
-        var forward = new DistributedMaMAForward(_comm, model);
+        var forward = new DistributedMaMAForward(_comm, model, _config.Negatives);
 
         int side = source.Config.Vision.ImageSize;
         var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
@@ -180,15 +182,17 @@ public sealed class Pretrainer
             Workers = _config.Workers,
             Transform = transform with { ScaleMin = _config.CropScaleMin },
         });
-        // Validation runs on rank 0 alone (eval mode: no BatchNorm update, no collective), on global micro-batches.
-        MammoLoader? validLoader = IsRoot && data.Valid.Count >= globalBatch
+        // Validation runs on rank 0 alone (eval mode: no BatchNorm update, no collective), on micro-batches
+        // of the size the training losses score: a rank's share with per-rank negatives, else the global one.
+        int validBatch = _config.Negatives == Negatives.PerRank ? shard.Count : globalBatch;
+        MammoLoader? validLoader = IsRoot && data.Valid.Count >= validBatch
             ? new MammoLoader(data.Valid, tokenizer, new LoaderOptions
             {
-                BatchSize = globalBatch, Training = false, DropLast = true, Workers = _config.Workers, Transform = transform,
+                BatchSize = validBatch, Training = false, DropLast = true, Workers = _config.Workers, Transform = transform,
             })
             : null;
         if (_config.EvalEvery > 0 && validLoader is null)
-            _say($"note: the valid split has {data.Valid.Count} images, fewer than one micro-batch of {globalBatch}; no validation.");
+            _say($"note: the valid split has {data.Valid.Count} images, fewer than one micro-batch of {validBatch}; no validation.");
 
         model.ApplyFreezing(start);
         long trainable = model.Parameters().Where(p => !p.IsFrozen).Sum(p => p.Numel);
@@ -228,6 +232,8 @@ public sealed class Pretrainer
                 }
                 // The mean over the ranks before the norm: clipping and the NaN guard then decide the same on every rank.
                 bucketer?.AllReduceMean();
+                // Per-rank negatives: each rank's losses are its own batch's; the step's are their mean.
+                if (_config.Negatives == Negatives.PerRank) step.MeanOverRanks(_comm);
                 float gradNorm = _config.GradClip > 0
                     ? GradClip.ClipGradNorm(optimizer.Parameters, (float)_config.GradClip)
                     : GradClip.GradNorm(optimizer.Parameters);
@@ -306,7 +312,11 @@ public sealed class Pretrainer
     }
 
     /// <summary>Forward and backward of one micro-batch; its values are added to <paramref name="step"/>.</summary>
-    /// <remarks>This rank's rows of the global micro-batch; the loss (and the values added) are those of the whole global batch.</remarks>
+    /// <remarks>
+    /// This rank's rows of the global micro-batch. With global negatives the loss (and the values
+    /// added) are those of the whole global batch; with per-rank negatives they are this rank's, and
+    /// the step averages them over the ranks afterwards (<see cref="StepMetrics.MeanOverRanks"/>).
+    /// </remarks>
     private void RunMicroBatch(DistributedMaMAForward forward, MammoBatch batch, DataShard shard, long s, StepMetrics step)
     {
         try
@@ -378,12 +388,17 @@ public sealed class Pretrainer
                 // The data position counts global micro-batches of this size; a resume on any number of ranks keeps it.
                 [GlobalMicroBatchKey] = globalBatch.ToString(CultureInfo.InvariantCulture),
                 ["ranks"] = _comm.Size.ToString(CultureInfo.InvariantCulture),
+                [NegativesKey] = NegativesName(_config.Negatives),
             },
         };
         store.Save(state with { FrozenBase = trained.Frozen }, trained.StateDict(model), OptimizerStateFile.ToNamed(optimizer, model));
     }
 
     private const string GlobalMicroBatchKey = "global_micro_batch";
+
+    private const string NegativesKey = "negatives";
+
+    private static string NegativesName(Negatives negatives) => negatives == Negatives.PerRank ? "per_rank" : "global";
 
     /// <summary>The global micro-batch a checkpoint's data position counts (older, single-process checkpoints: batch.micro_batch).</summary>
     private int GlobalBatchOf(TrainingCheckpoint state)
@@ -392,6 +407,12 @@ public sealed class Pretrainer
         int global = int.Parse(text, CultureInfo.InvariantCulture);
         if (global != _config.Batch.MicroBatch * _comm.Size)
             _say($"note: the run's global micro-batch is {global} pairs (from its checkpoints); on {_comm.Size} rank(s) that is {(global % _comm.Size == 0 ? (global / _comm.Size).ToString(CultureInfo.InvariantCulture) : "not a whole number of")} pairs per rank (batch.micro_batch {_config.Batch.MicroBatch} applies to new runs).");
+        int ranksBefore = state.Extra.TryGetValue("ranks", out string? r) ? int.Parse(r, CultureInfo.InvariantCulture) : 1;
+        if (!state.Extra.TryGetValue(NegativesKey, out string? negatives) && ranksBefore > 1 && _config.Negatives != Negatives.Global)
+            _say($"note: this run's checkpoints come from {ranksBefore} ranks before the negatives setting existed, when every contrastive term used the global batch; " +
+                 "it continues with per-rank negatives for CLIP and SLA (the published run). Set \"negatives\": \"global\" in the config to keep the old objective.");
+        else if (_config.Negatives == Negatives.PerRank && negatives == NegativesName(Negatives.PerRank) && ranksBefore != _comm.Size && global % _comm.Size == 0)
+            _say($"note: with per-rank negatives, CLIP and SLA now score {global / _comm.Size} pairs per rank instead of {global / ranksBefore}: the objective changes with the number of ranks (\"negatives\": \"global\" does not).");
         return global;
     }
 
@@ -418,7 +439,9 @@ public sealed class Pretrainer
 
     private string RanksText(DataShard shard) => _comm.Size == 1
         ? "1 process"
-        : $"{_comm.Size} ranks x {shard.Count} pairs ({_comm.Description})";
+        : $"{_comm.Size} ranks x {shard.Count} pairs ({_comm.Description}), " + (_config.Negatives == Negatives.PerRank
+            ? $"CLIP and SLA negatives per rank ({shard.Count} pairs), NT-Xent over all {shard.Count * _comm.Size}"
+            : $"every contrastive term over all {shard.Count * _comm.Size} pairs");
 
     private static void RestoreStreams(MaMAModel model, IReadOnlyDictionary<string, ulong> streams)
     {

@@ -1,3 +1,4 @@
+using MaMA.Distributed.Communication;
 using MaMA.Model.MaMA;
 
 namespace MaMA.Training.Pretraining;
@@ -28,6 +29,22 @@ public sealed class StepMetrics
         Put("i2t_top5", output.Accuracy.I2TTop5);
         Put("t2i_top1", output.Accuracy.T2ITop1);
         Put("t2i_top5", output.Accuracy.T2ITop5);
+    }
+
+    /// <summary>
+    /// Replaces every sum with its mean over the ranks of <paramref name="comm"/> (one all-reduce):
+    /// with per-rank negatives each rank's losses and accuracies are its own batch's, and the step's
+    /// values are their mean, as the averaged gradients are the mean objective's. A NaN on any rank
+    /// makes the mean NaN, so the non-finite guard decides alike everywhere. Every rank must have
+    /// added the same terms (they run the same step).
+    /// </summary>
+    public void MeanOverRanks(ICommunicator comm)
+    {
+        ArgumentNullException.ThrowIfNull(comm);
+        if (comm.Size == 1) return;
+        double[] sums = _order.Select(k => _sums[k]).ToArray();
+        comm.AllReduceSum<double>(sums);
+        for (int i = 0; i < sums.Length; i++) _sums[_order[i]] = sums[i] / comm.Size;
     }
 
     /// <summary>The mean total loss (NaN before any Add).</summary>

@@ -1,3 +1,4 @@
+using MaMA.Distributed.DataParallel;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Optim;
 using MaMA.Model.MaMA;
@@ -22,6 +23,7 @@ public class TrainingConfigTests
             Assert.That(c.ActivationCheckpointing, Is.True);
             Assert.That(c.MaskRatio, Is.EqualTo(1.0));
             Assert.That(c.MaskMeta, Is.EqualTo(0.8));
+            Assert.That(c.Negatives, Is.EqualTo(Negatives.PerRank));
         });
         // The paper file spells out every default: the defaults are the paper's setting.
         Assert.That(c with { Model = "tiny", Workers = 4, EvalEvery = 0, EvalBatches = 8 }, Is.EqualTo(new TrainingConfig()));
@@ -67,6 +69,16 @@ public class TrainingConfigTests
     }
 
     [Test]
+    public void NegativesDefaultToThePublishedPerRankModeAndParse()
+    {
+        Assert.That(new TrainingConfig().Negatives, Is.EqualTo(Negatives.PerRank));
+        Assert.That(TrainingConfigFile.ToJson(new TrainingConfig()), Does.Contain("\"negatives\": \"per_rank\""));
+        TrainingConfig c = TrainingConfigFile.Parse("{\"negatives\": \"global\"}");
+        Assert.That(c.Negatives, Is.EqualTo(Negatives.Global));
+        Assert.That(TrainingConfigFile.Parse(TrainingConfigFile.ToJson(c)), Is.EqualTo(c));
+    }
+
+    [Test]
     public void CropScaleMinDefaultsToThePublishedTransformAndParses()
     {
         Assert.That(new TrainingConfig().CropScaleMin, Is.EqualTo(0.08));
@@ -82,6 +94,7 @@ public class TrainingConfigTests
     [TestCase("{\"batch\": {\"micro_batch\": 1}}", "batch.micro_batch must be at least 2")]
     [TestCase("{\"schedule\": {\"warmup_steps\": 10, \"max_steps\": 5}}", "schedule.warmup_steps")]
     [TestCase("{\"mask_meta\": 1.5}", "mask_meta")]
+    [TestCase("{\"negatives\": \"local\"}", "$.negatives")]
     [TestCase("{\"crop_scale_min\": 0}", "crop_scale_min must be in (0, 1]")]
     [TestCase("{\"crop_scale_min\": 1.5}", "crop_scale_min must be in (0, 1]")]
     public void ProblemsNameTheKey(string json, string expected)
