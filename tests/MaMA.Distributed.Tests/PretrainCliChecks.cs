@@ -6,8 +6,9 @@ namespace MaMA.Distributed.Tests;
 
 /// <summary>
 /// The real `mama pretrain` on 2 ranks against one process with the same global batch (8 pairs per micro-batch, 2 micro-batches per step, 6 AdamW steps), and resumes that
-/// change the number of ranks. The model is MaMAConfig.Tiny with LoRA dropout 0.1 (each rank draws the
-/// masks its rows have in the whole batch, DropoutRows) and the late loss after the run (from the late step on, the SimCLR and local heads' BatchNorm sees each rank's
+/// change the number of ranks. The model is MaMAConfig.Tiny with LoRA dropout 0.1 and GPT-2's
+/// embedding, attention and residual dropout 0.1 (each rank draws the masks its rows have in the
+/// whole batch, DropoutRows) and the late loss after the run (from the late step on, the SimCLR and local heads' BatchNorm sees each rank's
 /// rows, as the published DDP run, and the losses differ by design: docs/distributed.md).
 /// <para>
 /// Tolerances: the forward of a distributed step sees exactly the single-process global batch
@@ -20,7 +21,7 @@ namespace MaMA.Distributed.Tests;
 /// </para>
 /// These runs set "negatives": "global", the mode in which R ranks are one process with the global
 /// micro-batch. The default, per-rank negatives (the published run), has its own pair of runs: 2 ranks
-/// x 4 pairs x 2 micro-batches against one process with micro-batches of 4 x 4, LoRA dropout off (each
+/// x 4 pairs x 2 micro-batches against one process with micro-batches of 4 x 4, dropout off (each
 /// rank's 4 rows are then a micro-batch of the one process, with the same data, crops and masking),
 /// for the 2 steps before their epochs' ends part.
 /// The launcher is the fixture's: processes under mpirun (<see cref="MpiPretrainCliTests"/>) or
@@ -66,9 +67,9 @@ public abstract class PretrainCliChecks
         Ok(CliRun.Mama(1, "pretrain", "--config", perProcess8, "--out", Dir("one-to-two"), "--data", data, "--stop-after", "3"));
         _oneToTwo = Ok(Ranks(2, "pretrain", "--out", Dir("one-to-two"), "--resume"));
 
-        // Per-rank negatives (the default: no "negatives" key), LoRA dropout off.
+        // Per-rank negatives (the default: no "negatives" key), every dropout off.
         string model0 = Dir("model-no-dropout.json");
-        ModelConfigFile.ForMaMA(tiny with { LateLossStep = 1000, Text = tiny.Text with { Lora = tiny.Text.Lora! with { Dropout = 0f } } }).Save(model0);
+        ModelConfigFile.ForMaMA(tiny with { LateLossStep = 1000, Text = tiny.Text.WithoutDropout() }).Save(model0);
         string perRankTwo = WriteConfig("per-rank-two.json", model0, microBatch: 4, negatives: null, accumulation: 2, steps: PerRankSteps);
         string perRankOne = WriteConfig("per-rank-one.json", model0, microBatch: 4, negatives: null, accumulation: 4, steps: PerRankSteps);
         _perRankTwo = Ok(Ranks(2, "pretrain", "--config", perRankTwo, "--out", Dir("per-rank-two"), "--data", data));

@@ -106,7 +106,7 @@ public sealed class SingleProcessTests
     [TestCase(1000L, Negatives.PerRank)]
     public void Distributed_forward_of_one_rank_equals_the_model_forward(long lateLossStep, Negatives negatives)
     {
-        MaMAConfig config = MaMAConfig.Tiny with { Text = Gpt2Config.Tiny with { Lora = new LoraConfig { Dropout = 0f } }, LateLossStep = lateLossStep };
+        MaMAConfig config = MaMAConfig.Tiny with { Text = Gpt2Config.Tiny.WithoutDropout(), LateLossStep = lateLossStep };
         MaMABatch batch = TinyBatch(config, 4);
         MaMAModel a = new(config, new Random(7)), b = new(config, new Random(7));
         MaMAOutput expected = a.Forward(batch, 0);

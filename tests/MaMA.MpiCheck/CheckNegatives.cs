@@ -27,7 +27,7 @@ internal static class CheckNegatives
 
     public static Dictionary<string, object?> Run(ICommunicator comm)
     {
-        MaMAConfig config = MaMAConfig.Tiny with { Text = Gpt2Config.Tiny with { Lora = new LoraConfig { Dropout = 0f } }, LateLossStep = 0 };
+        MaMAConfig config = MaMAConfig.Tiny with { Text = Gpt2Config.Tiny.WithoutDropout(), LateLossStep = 0 };
         int n = PerRank * comm.Size;
         GlobalBatch data = GlobalBatch.Make(config, n, 1);
         var shard = new DataShard(comm.Rank, comm.Size, n);

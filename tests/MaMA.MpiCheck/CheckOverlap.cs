@@ -24,7 +24,7 @@ internal static class CheckOverlap
     {
         MaMAConfig config = MaMAConfig.Tiny with
         {
-            Text = Gpt2Config.Tiny with { Lora = new LoraConfig { Dropout = 0f } },
+            Text = Gpt2Config.Tiny.WithoutDropout(),
             LateLossStep = 1,
         };
         MaMAModel a = Make(comm, config), b = Make(comm, config);

@@ -29,7 +29,7 @@ internal static class CheckTraining
     {
         MaMAConfig config = MaMAConfig.Tiny with
         {
-            Text = Gpt2Config.Tiny with { Lora = new LoraConfig { Dropout = 0f } },
+            Text = Gpt2Config.Tiny.WithoutDropout(),
             LateLossStep = late ? 0 : 1000,
         };
         int n = PerRank * comm.Size;

@@ -13,38 +13,46 @@ public static partial class Ops
     /// <paramref name="seed"/> at counter block <paramref name="offset"/>: the same (seed, offset)
     /// gives the same mask on every device, and backward regenerates it rather than storing it.
     /// Callers advance <paramref name="offset"/> per call so masks stay independent.
+    /// <paramref name="elementBase"/> is the index of x's first element in the whole batch (a
+    /// data-parallel rank's rows, <see cref="Nn.DropoutRows.ElementBase"/>; 0 in one process): element
+    /// e draws the mask of element base + e, as LoRA's input dropout does.
     /// </summary>
-    public static Tensor Dropout(Tensor x, float p, ulong seed, ulong offset, bool training)
+    public static Tensor Dropout(Tensor x, float p, ulong seed, ulong offset, bool training, long elementBase = 0)
     {
         if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1].");
+        ArgumentOutOfRangeException.ThrowIfNegative(elementBase);
         Dispatch.RequireFloat("dropout", x);
         if (!training || p == 0f) return x;
+        if ((elementBase + x.Numel + 3) / 4 > uint.MaxValue)
+            throw new ArgumentException($"dropout: element indices up to {elementBase + x.Numel} exceed the Philox counter's 2^34 elements.", nameof(elementBase));
         Tensor xf = Dispatch.F32(x);
-        Tensor y = ApplyDropout(xf, p, seed, offset);
-        return GradMode.RecordIfNeeded(y, new DropoutNode(x, p, seed, offset));
+        Tensor y = ApplyDropout(xf, p, seed, offset, elementBase);
+        return GradMode.RecordIfNeeded(y, new DropoutNode(x, p, seed, offset, elementBase));
     }
 
-    /// <summary>mask(seed, offset) * x / (1 - p) over contiguous fp32 <paramref name="xf"/>.</summary>
-    private static unsafe Tensor ApplyDropout(Tensor xf, float p, ulong seed, ulong offset)
+    /// <summary>mask(seed, offset, base + e) * x / (1 - p) over contiguous fp32 <paramref name="xf"/>.</summary>
+    private static unsafe Tensor ApplyDropout(Tensor xf, float p, ulong seed, ulong offset, long elementBase)
     {
         Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
         int n = checked((int)xf.Numel);
         if (n == 0) return y;
-        int groups = (int)(((long)n + 3) / 4);
+        int lead = (int)(elementBase & 3);
+        uint blockBase = (uint)(elementBase >> 2);
+        int groups = (int)(((long)lead + n + 3) / 4);
         float keep = 1f - p;
         float scale = keep > 0f ? 1f / keep : 0f;
         uint sLo = (uint)seed, sHi = (uint)(seed >> 32), oLo = (uint)offset, oHi = (uint)(offset >> 32);
         Dispatch.Run(xf.Device,
-            cpu: () => DropoutKernels.Apply.RunCpu(groups, xf.Ptr<float>(), y.Ptr<float>(), n, keep, scale, sLo, sHi, oLo, oHi),
-            ilgpu: s => DropoutKernels.Apply.Launch(s, groups, xf.View<float>(), y.View<float>(), n, keep, scale, sLo, sHi, oLo, oHi));
+            cpu: () => DropoutKernels.Apply.RunCpu(groups, xf.Ptr<float>(), y.Ptr<float>(), n, keep, scale, sLo, sHi, oLo, oHi, blockBase, lead),
+            ilgpu: s => DropoutKernels.Apply.Launch(s, groups, xf.View<float>(), y.View<float>(), n, keep, scale, sLo, sHi, oLo, oHi, blockBase, lead));
         return y;
     }
 
-    private sealed class DropoutNode(Tensor x, float p, ulong seed, ulong offset) : Node(x)
+    private sealed class DropoutNode(Tensor x, float p, ulong seed, ulong offset, long elementBase) : Node(x)
     {
         public override string Name => "dropout";
 
         // y = m * x * scale, so dx = m * dy * scale: the same kernel over dy with the same mask.
-        public override Tensor?[] Backward(Tensor dy) => [ApplyDropout(Dispatch.F32(dy), p, seed, offset)];
+        public override Tensor?[] Backward(Tensor dy) => [ApplyDropout(Dispatch.F32(dy), p, seed, offset, elementBase)];
     }
 }

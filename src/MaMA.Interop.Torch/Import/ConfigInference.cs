@@ -88,6 +88,10 @@ public static class ConfigInference
             ScaleAttnByInverseLayerIdx = inverseLayer,
             ScaleAttnWeights = Bool(hf, "scale_attn_weights") ?? true,
             ActivationFunction = Str(hf, "activation_function") ?? "gelu_new",
+            // HF GPT2Config's defaults (BioMedLM's config.json states the same 0.1).
+            EmbdPdrop = (float?)Double(hf, "embd_pdrop") ?? 0.1f,
+            AttnPdrop = (float?)Double(hf, "attn_pdrop") ?? 0.1f,
+            ResidPdrop = (float?)Double(hf, "resid_pdrop") ?? 0.1f,
             Lora = lora,
         };
     }

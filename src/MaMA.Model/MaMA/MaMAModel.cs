@@ -76,6 +76,13 @@ public sealed class MaMAModel : Module
         }
     }
 
+    /// <summary>
+    /// Keys the text model's dropout streams (embedding, attention and residual dropout) from
+    /// <paramref name="seed"/>, as the LoRA streams are keyed from the construction seed; see
+    /// <see cref="Text.Gpt2Transformer.SeedDropout"/>.
+    /// </summary>
+    public void SeedDropout(ulong seed) => TextEncoder.Model.Transformer.SeedDropout(seed);
+
     /// <summary>Image path alone (zero-shot, probing): pixels [B, 3, H, W] -> ViT outputs, pooled feature, embedding [B, E].</summary>
     public ImageEncoding EncodeImage(Tensor pixels) => ImageEncoder.Encode(pixels);
 

@@ -1,4 +1,5 @@
 using MaMA.Engine;
+using MaMA.Engine.Autograd;
 using MaMA.Engine.Nn;
 using MaMA.Engine.Tensors;
 using Device = MaMA.Engine.Devices.Device;
@@ -10,8 +11,14 @@ namespace MaMA.Model.Text;
 /// q, k, v (split as 3 x H x D along the output), causal attention that also skips padded keys,
 /// scores scaled by 1/sqrt(D) and, with scale_attn_by_inverse_layer_idx, by 1/(layer_index + 1),
 /// then c_proj [C, C]. Keys <c>c_attn.*</c> and <c>c_proj.*</c>; with LoRA on c_attn, also
-/// <c>c_attn.lora_A.default.weight</c> and <c>c_attn.lora_B.default.weight</c>. No attention or
-/// residual dropout (SPEC section 4 lists none; HF's attn_pdrop / resid_pdrop are not modelled).
+/// <c>c_attn.lora_A.default.weight</c> and <c>c_attn.lora_B.default.weight</c>.
+/// <para>
+/// In training, HF's <c>attn_dropout</c> (attn_pdrop) on the attention probabilities and
+/// <c>resid_dropout</c> (resid_pdrop) on c_proj's output. The fused attention kernels have no
+/// probability dropout, so while it draws masks the heads are computed op by op (scores [B, H, T, T],
+/// softmax, dropout, times v): at GPT-2's T = 144 that matrix is 83 KB per head and sample. In
+/// evaluation, or with attn_pdrop 0, the flash kernel runs.
+/// </para>
 /// </summary>
 public sealed class Gpt2Attention : Module
 {
@@ -27,7 +34,18 @@ public sealed class Gpt2Attention : Module
         int c = config.NEmbd;
         CAttn = RegisterModule("c_attn", Gpt2Projection.Create("attn.c_attn", c, 3 * c, Gpt2Init.Std, config.Lora, rng, device));
         CProj = RegisterModule("c_proj", Gpt2Projection.Create("attn.c_proj", c, c, Gpt2Init.ResidualStd(config.NLayer), config.Lora, rng, device));
+        AttnDropout = RegisterModule("attn_dropout", new Dropout(config.AttnPdrop));
+        ResidDropout = RegisterModule("resid_dropout", new Dropout(config.ResidPdrop));
     }
+
+    /// <summary>HF <c>attn.attn_dropout</c> on the attention probabilities (attn_pdrop), training only.</summary>
+    public Dropout AttnDropout { get; }
+
+    /// <summary>HF <c>attn.resid_dropout</c> on c_proj's output (resid_pdrop), training only.</summary>
+    public Dropout ResidDropout { get; }
+
+    /// <summary>Tests: compute the heads op by op even without a probability dropout (the path training with attn_pdrop takes).</summary>
+    internal bool ForceUnfused { get; set; }
 
     /// <summary>0-based block index.</summary>
     public int LayerIndex { get; }
@@ -48,11 +66,19 @@ public sealed class Gpt2Attention : Module
     public Module CProj { get; }
 
     /// <summary>x [B, T, C], attentionMask [B, T] (1 keep, 0 pad) -> [B, T, C].</summary>
-    public Tensor Forward(Tensor x, Tensor attentionMask) => Gpt2Projection.Forward(CProj, MixHeads(x, attentionMask));
+    public Tensor Forward(Tensor x, Tensor attentionMask) => ResidDropout.Forward(Gpt2Projection.Forward(CProj, MixHeads(x, attentionMask)));
 
-    /// <summary>The block's update residual + attn(x) [B, T, C]: c_proj's bias add and the residual add in one pass.</summary>
-    public Tensor ForwardResidual(Tensor x, Tensor attentionMask, Tensor residual) =>
-        Gpt2Projection.ForwardResidual(CProj, MixHeads(x, attentionMask), residual);
+    /// <summary>
+    /// The block's update residual + attn(x) [B, T, C]: c_proj's bias add and the residual add in one
+    /// pass, or, while the residual dropout draws masks, residual + dropout(c_proj(...)) op by op.
+    /// </summary>
+    public Tensor ForwardResidual(Tensor x, Tensor attentionMask, Tensor residual)
+    {
+        Tensor heads = MixHeads(x, attentionMask);
+        return ResidDropout.Active
+            ? Ops.Add(residual, ResidDropout.Forward(Gpt2Projection.Forward(CProj, heads)))
+            : Gpt2Projection.ForwardResidual(CProj, heads, residual);
+    }
 
     /// <summary>x [B, T, C] -> the heads' outputs merged back to [B, T, C], c_proj's input.</summary>
     private Tensor MixHeads(Tensor x, Tensor attentionMask)
@@ -65,6 +91,46 @@ public sealed class Gpt2Attention : Module
         Tensor q = qkv.Narrow(0, 0, 1).Reshape(b, Heads, t, HeadDim);
         Tensor k = qkv.Narrow(0, 1, 1).Reshape(b, Heads, t, HeadDim);
         Tensor v = qkv.Narrow(0, 2, 1).Reshape(b, Heads, t, HeadDim);
+        if (AttnDropout.Active || ForceUnfused) return MixHeadsWithDropout(q, k, v, attentionMask);
         return Ops.Attention(q, k, v, attentionMask, causal: true, Scale, joinHeads: true); // [B, T, C], heads joined by the kernel
+    }
+
+    /// <summary>
+    /// HF's eager attention with attn_dropout: softmax(scale q k^T + mask) [B, H, T, T], dropout on
+    /// those probabilities, times v [B, H, T, D], heads joined to [B, T, C]. The mask is additive:
+    /// -1e30 for a later key (causal) or a padded one, as HF's finfo.min, so a padded query still sees
+    /// the real keys before it. The values equal the flash kernel's where dropout keeps everything
+    /// (a row with no visible key, which MaMA's BOS-led captions never have, averages here and is 0 there).
+    /// </summary>
+    private Tensor MixHeadsWithDropout(Tensor q, Tensor k, Tensor v, Tensor attentionMask)
+    {
+        int b = q.Size(0), t = q.Size(2);
+        Tensor scores = Ops.Scale(Ops.MatMul(q, k, transposeB: true), Scale);              // [B, H, T, T] fp32
+        Tensor keyMask, causal;
+        using (GradMode.NoGrad())
+        {
+            // keep 1 -> 0, keep 0 -> -1e30, as [B, 1, 1, T]; the causal part [T, T] is a constant.
+            keyMask = Ops.Reshape(Ops.Affine(Ops.Cast(attentionMask, DType.Float32), MaskedScore, -MaskedScore), b, 1, 1, t);
+            causal = CausalMask(t, q.Device);
+        }
+        Tensor probabilities = Ops.Softmax(Ops.Add(Ops.Add(scores, keyMask), causal), -1);
+        Tensor heads = Ops.MatMul(AttnDropout.Forward(probabilities), v);                    // [B, H, T, D]
+        return Ops.Reshape(Ops.Contiguous(Ops.Transpose(heads, 1, 2)), b, t, Heads * HeadDim);
+    }
+
+    /// <summary>The additive score of a key a query must not see (HF uses finfo(float32).min; any score this low has weight 0).</summary>
+    private const float MaskedScore = 1e30f;
+
+    private Tensor? _causal;
+
+    /// <summary>[T, T]: 0 where key j &lt;= query i, else -1e30 (kept for the next call with the same T and device).</summary>
+    private Tensor CausalMask(int t, Device device)
+    {
+        if (_causal is { } cached && cached.Size(0) == t && cached.Device == device) return cached;
+        var data = new float[(long)t * t];
+        for (int i = 0; i < t; i++)
+            for (int j = i + 1; j < t; j++) data[(long)i * t + j] = -MaskedScore;
+        _causal = Tensor.FromArray(data, [t, t], device);
+        return _causal;
     }
 }

@@ -11,7 +11,10 @@ namespace MaMA.Model.Text;
 /// <c>wte</c> [V, C], position embedding <c>wpe</c> [n_positions, C], blocks <c>h.N</c>, final
 /// LayerNorm <c>ln_f</c>. Position ids are 0..T-1 for every row, which is what HF uses when the
 /// caller passes an attention mask but no position_ids (MaMA's call; right padding, so real tokens
-/// get the same positions either way). No embedding dropout (SPEC section 4).
+/// get the same positions either way). In training, HF's dropouts: <c>drop</c> on wte + wpe
+/// (embd_pdrop) and, in each block, attention-probability and residual dropout (attn_pdrop,
+/// resid_pdrop). Each site has its own counter-based stream (<see cref="Dropout"/>), keyed by
+/// <see cref="SeedDropout"/>.
 /// </summary>
 public sealed class Gpt2Transformer : Module
 {
@@ -24,6 +27,24 @@ public sealed class Gpt2Transformer : Module
         Wpe = RegisterModule("wpe", new Gpt2Embedding(config.NPositions, config.NEmbd, rng, device));
         H = RegisterModule("h", new ModuleList<Gpt2Block>(Enumerable.Range(0, config.NLayer).Select(i => new Gpt2Block(config, i, rng, device))));
         LnF = RegisterModule("ln_f", new LayerNorm(config.NEmbd, config.LayerNormEpsilon, device));
+        Drop = RegisterModule("drop", new Dropout(config.EmbdPdrop));
+        SeedDropout(0);
+    }
+
+    /// <summary>HF <c>drop</c>: dropout on wte + wpe (embd_pdrop) in training.</summary>
+    public Dropout Drop { get; }
+
+    /// <summary>
+    /// Keys every dropout stream of the trunk from <paramref name="seed"/> (site k of the trunk in
+    /// module order gets <see cref="Dropout.StreamKey"/>(seed, k)); offsets are left as they are.
+    /// The constructor uses seed 0; a trainer passes its run seed, so runs with other seeds draw
+    /// other masks, without consuming the initialisation's random numbers.
+    /// </summary>
+    public void SeedDropout(ulong seed)
+    {
+        ulong site = 0;
+        foreach ((string _, Module m) in NamedModules())
+            if (m is Dropout d) d.Seed = Dropout.StreamKey(seed, site++);
     }
 
     public Gpt2Config Config { get; }
@@ -57,7 +78,7 @@ public sealed class Gpt2Transformer : Module
 
         int[] positions = Enumerable.Range(0, t).ToArray();
         using Tensor positionIds = Tensor.FromArray(positions, [t], inputIds.Device);
-        Tensor h = Ops.Add(Wte.Forward(inputIds), Wpe.Forward(positionIds));   // [B, T, C] + [T, C]
+        Tensor h = Drop.Forward(Ops.Add(Wte.Forward(inputIds), Wpe.Forward(positionIds)));   // [B, T, C] + [T, C]
         // The key-padding mask as fp32 once, instead of a cast inside every block's attention.
         Tensor keep;
         using (GradMode.NoGrad()) keep = Ops.Contiguous(Ops.Cast(attentionMask, DType.Float32));

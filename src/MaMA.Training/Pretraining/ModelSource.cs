@@ -46,6 +46,7 @@ public static class ModelSource
     public static MaMAModel Build(Resolved resolved, ulong seed, Device device)
     {
         var model = new MaMAModel(resolved.Config, new Random(unchecked((int)seed)), device);
+        model.SeedDropout(seed);
         if (resolved.WeightsDirectory is { } dir)
         {
             using ModelCheckpoint checkpoint = ModelDirectory.Load(dir);

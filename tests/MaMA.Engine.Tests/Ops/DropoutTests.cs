@@ -1,3 +1,4 @@
+using MaMA.Engine.Nn;
 using MaMA.Engine.Tensors;
 using Device = MaMA.Engine.Devices.Device;
 using EngineOps = MaMA.Engine.Ops;
@@ -34,6 +35,39 @@ public sealed class DropoutTests
         float[] otherSeed = EngineOps.Dropout(Tensor.FromArray(ones, [n]), 0.3f, 1234567890124UL, 42, training: true).ToFloatArray();
         Assert.That(otherOffset, Is.Not.EqualTo(cpu), "another offset must give another mask");
         Assert.That(otherSeed, Is.Not.EqualTo(cpu), "another seed must give another mask");
+    }
+
+    /// <summary>
+    /// With an element base, a slice draws the mask it has inside the whole tensor, for bases that do
+    /// and do not start a Philox block (base % 4 = 0..3), forward and backward, on both devices; it is
+    /// also the mask LoRA's input dropout draws for those elements.
+    /// </summary>
+    [TestCase("cpu", 8)]
+    [TestCase("cpu", 1)]
+    [TestCase("cpu", 6)]
+    [TestCase("ilgpu-cpu", 7)]
+    [TestCase("ilgpu-cpu", 12)]
+    public void AnElementBaseDrawsTheMaskOfThoseElementsInTheWhole(string deviceName, int first)
+    {
+        Device device = Device.Parse(deviceName);
+        const int n = 1031, count = 517;
+        float[] x = RandomValues(n, 5);
+        float[] whole = EngineOps.Dropout(Tensor.FromArray(x, [n], device), 0.3f, 99, 4, training: true).ToFloatArray();
+        var slice = new Parameter(Tensor.FromArray(x.AsSpan(first, count).ToArray(), [count], device), "slice");
+        Tensor y = EngineOps.Dropout(slice, 0.3f, 99, 4, training: true, elementBase: first);
+        Assert.That(y.ToFloatArray(), Is.EqualTo(whole.AsSpan(first, count).ToArray()));
+        EngineOps.Sum(y).Backward();
+        float[] keptScale = slice.Grad!.ToFloatArray();
+        for (int i = 0; i < count; i++)
+            Assert.That(keptScale[i], Is.EqualTo(whole[first + i] == 0f && x[first + i] != 0f ? 0f : 1f / 0.7f).Within(1e-6f), $"gradient of element {i}");
+        var lora = new MaMA.Kernels.Cpu.LoraDropout(0.3f, 99, 4, first);
+        float[] factors = new float[count];
+        unsafe
+        {
+            fixed (float* f = factors) lora.Fill(0, count, f);
+        }
+        for (int i = 0; i < count; i++)
+            Assert.That(factors[i] == 0f, Is.EqualTo(whole[first + i] == 0f), $"LoRA's mask at element {i}");
     }
 
     [TestCase(0.1f)]

@@ -12,7 +12,7 @@ internal static class MaMATestData
     /// <summary>MaMAConfig.Tiny with LoRA dropout off (the reference cannot draw the engine's Philox masks).</summary>
     public static MaMAConfig Config(long lateLossStep = 0) => MaMAConfig.Tiny with
     {
-        Text = Gpt2Config.Tiny with { Lora = new LoraConfig { Dropout = 0f } },
+        Text = Gpt2Config.Tiny.WithoutDropout(),
         LateLossStep = lateLossStep,
     };
 

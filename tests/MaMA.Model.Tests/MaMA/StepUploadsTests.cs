@@ -1,6 +1,7 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 using MaMA.Model.MaMA;
+using MaMA.Model.Text;
 using Device = MaMA.Engine.Devices.Device;
 
 namespace MaMA.Model.Tests.MaMA;
@@ -37,5 +38,34 @@ public sealed class StepUploadsTests
         // SLA: the sentence offsets and each row's report (2), the four cross-entropies' class ids (4).
         // Backward: the embedding gradient's id order (3: unique ids, their starts, the tokens).
         Assert.That(uploads, Is.EqualTo(15), "host-to-device copies in one step");
+    }
+
+    /// <summary>
+    /// With GPT-2's dropouts on (the published training), the masks are drawn on the device and the
+    /// op-by-op attention's causal mask is uploaded once per layer and kept: a second step uploads
+    /// what a step without dropout does.
+    /// </summary>
+    [Test]
+    public void WithTextDropoutALaterStepUploadsNoMore()
+    {
+        Device sim = Device.Parse("ilgpu-cpu");
+        MaMAConfig config = MaMATestData.Config() with { Text = Gpt2Config.Tiny };
+        Assert.That(config.Text.AttnPdrop, Is.GreaterThan(0f));
+        var model = new MaMAModel(config, new Random(1), sim);
+        MaMABatch cpuBatch = MaMATestData.Batch(config);
+        var batch = new MaMABatch(cpuBatch.PixelValues.To(sim), cpuBatch.InputIds.To(sim), cpuBatch.AttentionMask.To(sim), cpuBatch.PixelValues2!.To(sim));
+        var counts = new List<long>();
+        for (int step = 3; step < 5; step++)
+        {
+            long before = Tensor.DeviceUploads;
+            using (Autocast.Bf16())
+            {
+                MaMAOutput output = model.Forward(batch, step);
+                output.Loss.Backward();
+            }
+            counts.Add(Tensor.DeviceUploads - before);
+        }
+        Assert.That(counts[0], Is.EqualTo(15 + config.Text.NLayer), "first step: one causal mask per layer");
+        Assert.That(counts[1], Is.EqualTo(15), "later steps: the masks are kept");
     }
 }
