@@ -1,6 +1,8 @@
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
+using MaMA.Kernels.Cpu;
 using DropoutKernels = MaMA.Kernels.Random.Dropout;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace MaMA.Engine;
 
@@ -43,7 +45,19 @@ public static partial class Ops
         float scale = keep > 0f ? 1f / keep : 0f;
         uint sLo = (uint)seed, sHi = (uint)(seed >> 32), oLo = (uint)offset, oHi = (uint)(offset >> 32);
         Dispatch.Run(xf.Device,
-            cpu: () => DropoutKernels.Apply.RunCpu(groups, xf.Ptr<float>(), y.Ptr<float>(), n, keep, scale, sLo, sHi, oLo, oHi, blockBase, lead),
+            cpu: () =>
+            {
+                // The same mask through LoRA's vectorised Philox (eight blocks per AVX-512 pass): the
+                // factors (1 / (1 - p) or 0) are written into y, then y *= x, chunk by chunk across cores.
+                var mask = new LoraDropout(p, seed, offset, elementBase);
+                nint px = (nint)xf.Ptr<float>(), py = (nint)y.Ptr<float>();
+                CpuParallel.For(n, CpuParallel.ElementChunk, (start, length) =>
+                {
+                    var factors = new Span<float>((float*)py + start, (int)length);
+                    mask.Fill(start, (int)length, (float*)py + start);
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>((float*)px + start, (int)length), factors, factors);
+                });
+            },
             ilgpu: s => DropoutKernels.Apply.Launch(s, groups, xf.View<float>(), y.View<float>(), n, keep, scale, sLo, sHi, oLo, oHi, blockBase, lead));
         return y;
     }

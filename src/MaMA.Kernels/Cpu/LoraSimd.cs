@@ -71,14 +71,13 @@ public readonly struct LoraDropout
         // Global indices g = Base + e; dst[i] holds g0 + i.
         long g0 = Base + e0;
         long e = g0, end = g0 + n;
-        uint* words = stackalloc uint[32];
+        // kept <=> ToUniform(w) = (w >> 8) 2^-24 < KeepProb <=> (w >> 8) < ceil(KeepProb 2^24) (both sides exact).
+        uint threshold = (uint)Math.Ceiling((double)KeepProb * 16777216.0);
         while (e < end)
         {
             if ((e & 3) == 0 && end - e >= 32 && Avx512F.IsSupported)
             {
-                Philox8((uint)(e >> 2), words);
-                float* d = dst + (e - g0);
-                for (int i = 0; i < 32; i++) d[i] = Philox.ToUniform(words[i]) < KeepProb ? Scale : 0f;
+                Philox8Factors((uint)(e >> 2), threshold, dst + (e - g0));
                 e += 32;
                 continue;
             }
@@ -89,11 +88,14 @@ public readonly struct LoraDropout
     }
 
     /// <summary>
-    /// Philox-4x32-10 of the eight counters (g0 + b, 0, offset.lo, offset.hi), b &lt; 8, as
-    /// <see cref="Philox.Block"/> computes them: each 32-bit word in the low half of a 64-bit lane,
-    /// the 32 x 32 -> 64 products by vpmuludq. words[4 b + j] = word j of block b.
+    /// The factors of the 32 elements of the eight Philox-4x32-10 blocks at counters (g0 + b, 0,
+    /// offset.lo, offset.hi), b &lt; 8, as <see cref="Philox.Block"/> computes them: each 32-bit word
+    /// in the low half of a 64-bit lane, the 32 x 32 -> 64 products by vpmuludq. Word j of block b
+    /// decides element 4 b + j: kept (dst = Scale) when (word &gt;&gt; 8) &lt; <paramref name="threshold"/>,
+    /// else 0. The compare and select run on the four word vectors; two rounds of vpermt2d put the
+    /// results in element order.
     /// </summary>
-    private unsafe void Philox8(uint g0, uint* words)
+    private unsafe void Philox8Factors(uint g0, uint threshold, float* dst)
     {
         var low = Vector512.Create(0xFFFFFFFFUL);
         Vector512<ulong> c0 = (Vector512.Create((ulong)g0) + Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7)) & low;
@@ -119,18 +121,21 @@ public readonly struct LoraDropout
             c2 = n2;
             c3 = p0 & low;
         }
-        ulong* lanes = stackalloc ulong[32];
-        c0.Store(lanes);
-        c1.Store(lanes + 8);
-        c2.Store(lanes + 16);
-        c3.Store(lanes + 24);
-        for (int b = 0; b < 8; b++)
-        {
-            words[4 * b] = (uint)lanes[b];
-            words[4 * b + 1] = (uint)lanes[8 + b];
-            words[4 * b + 2] = (uint)lanes[16 + b];
-            words[4 * b + 3] = (uint)lanes[24 + b];
-        }
+        // Word j of block b sits in the low half of lane b of cj (c0 and c2 carry garbage above bit 31).
+        var limit = Vector512.Create((ulong)threshold);
+        var scale = Vector512.Create((ulong)BitConverter.SingleToUInt32Bits(Scale));
+        Vector512<uint> Factors(Vector512<ulong> w) =>
+            (Vector512.LessThan(Vector512.ShiftRightLogical(w & low, 8), limit) & scale).AsUInt32();
+        Vector512<uint> f0 = Factors(c0), f1 = Factors(c1), f2 = Factors(c2), f3 = Factors(c3);
+        // uint lane 2 b of fj holds (b, j). First pairs: a01[2 b + j] = (b, j) for j < 2, a23 likewise for j = 2, 3.
+        Vector512<uint> pairs = Vector512.Create(0u, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+        Vector512<uint> a01 = Avx512F.PermuteVar16x32x2(f0, pairs, f1);
+        Vector512<uint> a23 = Avx512F.PermuteVar16x32x2(f2, pairs, f3);
+        // Then element order: out[4 b + j] = a01[2 b + j] (j < 2) or a23[2 b + j - 2].
+        Vector512<uint> lowBlocks = Vector512.Create(0u, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        Vector512<uint> highBlocks = Vector512.Create(8u, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+        Avx512F.PermuteVar16x32x2(a01, lowBlocks, a23).AsSingle().Store(dst);
+        Avx512F.PermuteVar16x32x2(a01, highBlocks, a23).AsSingle().Store(dst + 16);
     }
 }
 
