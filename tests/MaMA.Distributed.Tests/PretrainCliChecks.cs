@@ -162,6 +162,9 @@ public abstract class PretrainCliChecks
         using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("per-rank-two"), "checkpoints", "step-000002", "state.json")));
         JsonElement extra = state.RootElement.EnumerateObject().Single(p => p.Name.Equals("extra", StringComparison.OrdinalIgnoreCase)).Value;
         Assert.That(extra.GetProperty("negatives").GetString(), Is.EqualTo("per_rank"));
+        // Resuming it on another number of ranks changes what CLIP and SLA score, and says so (the run is finished: nothing else happens).
+        CliRun.Result resumed = Ok(CliRun.Mama(1, "pretrain", "--out", Dir("per-rank-two"), "--resume"));
+        Assert.That(resumed.Stdout + resumed.Stderr, Does.Contain("CLIP and SLA now score 8 pairs per rank instead of 4"), resumed.ToString());
     }
 
     [Test]

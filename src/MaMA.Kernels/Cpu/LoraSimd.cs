@@ -121,11 +121,11 @@ public readonly struct LoraDropout
             c2 = n2;
             c3 = p0 & low;
         }
-        // Word j of block b sits in the low half of lane b of cj (c0 and c2 carry garbage above bit 31).
+        // Word j of block b is lane b of cj (each lane below 2^32: products' halves, xors of 32-bit values).
         var limit = Vector512.Create((ulong)threshold);
         var scale = Vector512.Create((ulong)BitConverter.SingleToUInt32Bits(Scale));
         Vector512<uint> Factors(Vector512<ulong> w) =>
-            (Vector512.LessThan(Vector512.ShiftRightLogical(w & low, 8), limit) & scale).AsUInt32();
+            (Vector512.LessThan(Vector512.ShiftRightLogical(w, 8), limit) & scale).AsUInt32();
         Vector512<uint> f0 = Factors(c0), f1 = Factors(c1), f2 = Factors(c2), f3 = Factors(c3);
         // uint lane 2 b of fj holds (b, j). First pairs: a01[2 b + j] = (b, j) for j < 2, a23 likewise for j = 2, 3.
         Vector512<uint> pairs = Vector512.Create(0u, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
