@@ -75,6 +75,7 @@ public static class ConfigInference
         if (Int(hf, "vocab_size") is { } v && v != wte[0]) notes.Add($"config.json says vocab_size {v}; the embedding has {wte[0]} rows (used)");
         bool inverseLayer = Bool(hf, "scale_attn_by_inverse_layer_idx") ?? c == 2560;
         if (hf is null) notes.Add($"scale_attn_by_inverse_layer_idx = {inverseLayer.ToString().ToLowerInvariant()} ({(c == 2560 ? "BioMedLM" : "HF GPT-2 default")}; no config.json)");
+        if (hf is null) notes.Add("embd_pdrop, attn_pdrop, resid_pdrop = 0.1 (HF GPT-2's and BioMedLM's training dropouts; no config.json)");
         LoraConfig? lora = adapterLora ?? LoraFromShapes(s, notes);
         return new Gpt2Config
         {

@@ -105,6 +105,7 @@ public sealed class ImportRoundTripTests
         ["model_type"] = "gpt2", ["vocab_size"] = c.VocabSize, ["n_positions"] = c.NPositions, ["n_embd"] = c.NEmbd, ["n_layer"] = c.NLayer,
         ["n_head"] = c.NHead, ["n_inner"] = c.NInner, ["layer_norm_epsilon"] = 1e-5, ["activation_function"] = "gelu_new",
         ["scale_attn_by_inverse_layer_idx"] = c.ScaleAttnByInverseLayerIdx, ["scale_attn_weights"] = true,
+        ["embd_pdrop"] = c.EmbdPdrop, ["attn_pdrop"] = c.AttnPdrop, ["resid_pdrop"] = c.ResidPdrop,
     };
 
     private static void AssertGpt2Matches(IGpt2TextModel model, TorchGpt2 twin)
@@ -122,7 +123,8 @@ public sealed class ImportRoundTripTests
     [Test]
     public void Gpt2HuggingFaceFolderWithLmHeadBuffersAndTokenizer()
     {
-        Gpt2Config cfg = TinyText(lora: false);
+        // Dropouts other than HF's 0.1 default, so the config equality below shows config.json's are read.
+        Gpt2Config cfg = TinyText(lora: false) with { EmbdPdrop = 0f, AttnPdrop = 0.05f, ResidPdrop = 0.2f };
         var engine = new Gpt2Model(cfg, new Random(4));
         Randomize(engine, 4);
         var twin = new TorchGpt2(cfg);
