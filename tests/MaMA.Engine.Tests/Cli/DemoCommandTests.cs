@@ -131,7 +131,7 @@ public sealed class DemoCommandTests
 
     /// <summary>
     /// The evaluation issue's second bar: the demo's linear probe of BI-RADS clearly above chance
-    /// (1/7). The README's run (seed 0) printed 0.298.
+    /// (1/7). The README's run (seed 0) printed 0.280.
     /// </summary>
     [Test]
     [Category("Slow")]
