@@ -14,13 +14,16 @@ namespace MaMA.Interop.Torch.Reference;
 /// <c>transformer.h.N.attn.c_attn.lora_A.default.weight</c>). The math, spelled out rather than
 /// taken from the engine:
 /// <list type="bullet">
-/// <item>h = wte[ids] + wpe[0..T-1];</item>
+/// <item>h = drop(wte[ids] + wpe[0..T-1]) (embd_pdrop);</item>
 /// <item>per block: a = ln_1(h); qkv = a W + b + s B(A(dropout(a))) (LoRA as PEFT, s = alpha / r);
 /// q, k, v = qkv split in three along C, each viewed [B, T, H, D] and permuted to [B, H, T, D];
 /// w = q k^T / sqrt(D) / (layer + 1); w = where(causal, w, finfo.min) + (1 - mask) * finfo.min
-/// (HF's additive padding mask); softmax; o = p v; h += c_proj(o); h += c_proj(gelu_new(c_fc(ln_2(h))));</item>
+/// (HF's additive padding mask); p = attn_dropout(softmax(w)); o = p v; h += resid_dropout(c_proj(o));
+/// h += dropout(c_proj(gelu_new(c_fc(ln_2(h)))));</item>
 /// <item>output ln_f(h).</item>
 /// </list>
+/// The dropouts act only in training mode (torch's own generator: masks differ from the engine's,
+/// so parity tests use <see cref="Gpt2Config.WithoutDropout"/> or evaluation; timings see the same work).
 /// Parameters start at zero; load them with <see cref="LoadFrom"/>.
 /// </summary>
 public sealed class TorchGpt2 : nn.Module
@@ -86,7 +89,7 @@ public sealed class TorchGpt2 : nn.Module
     {
         long t = ids.shape[1];
         using TorchTensor positions = arange(t, dtype: ScalarType.Int64);
-        TorchTensor h = _wte.Forward(ids) + _wpe.Forward(positions);
+        TorchTensor h = nn.functional.dropout(_wte.Forward(ids) + _wpe.Forward(positions), _config.EmbdPdrop, training);
         float min = float.MinValue;
         TorchTensor causal = ones(t, t, dtype: ScalarType.Bool).tril();
         TorchTensor additive = (1.0f - mask.to(ScalarType.Float32)).reshape(mask.shape[0], 1, 1, t) * min;
@@ -179,6 +182,7 @@ public sealed class TorchGpt2 : nn.Module
         private readonly Projection _cAttn, _attnProj, _cFc, _mlpProj;
         private readonly int _heads, _headDim, _layer;
         private readonly bool _scaleWeights, _scaleByLayer, _tanhGelu;
+        private readonly double _attnPdrop, _residPdrop;
 
         public Block(Gpt2Config config, int layer) : base("GPT2Block")
         {
@@ -188,6 +192,8 @@ public sealed class TorchGpt2 : nn.Module
             _scaleWeights = config.ScaleAttnWeights;
             _scaleByLayer = config.ScaleAttnByInverseLayerIdx;
             _tanhGelu = config.ActivationFunction == "gelu_new";
+            _attnPdrop = config.AttnPdrop;
+            _residPdrop = config.ResidPdrop;
             int c = config.NEmbd;
             LoraConfig? Lora(string name) => config.Lora is { } l && l.TargetModules.Any(t => name == t || name.EndsWith("." + t, StringComparison.Ordinal)) ? l : null;
             _ln1 = new Norm(c, config.LayerNormEpsilon);
@@ -218,13 +224,14 @@ public sealed class TorchGpt2 : nn.Module
             if (_scaleWeights) w = w / Math.Sqrt(_headDim);
             if (_scaleByLayer) w = w / (double)(_layer + 1);
             w = where(causal, w, full([], float.MinValue, dtype: ScalarType.Float32)) + additive;
-            TorchTensor o = matmul(nn.functional.softmax(w, -1), v).permute(0, 2, 1, 3).reshape(b, t, c);
-            TorchTensor h = x + _attnProj.Forward(o, training);
+            TorchTensor p = nn.functional.dropout(nn.functional.softmax(w, -1), _attnPdrop, training);
+            TorchTensor o = matmul(p, v).permute(0, 2, 1, 3).reshape(b, t, c);
+            TorchTensor h = x + nn.functional.dropout(_attnProj.Forward(o, training), _residPdrop, training);
             TorchTensor f = _cFc.Forward(_ln2.Forward(h), training);
             f = _tanhGelu
                 ? 0.5 * f * (1.0 + tanh(Math.Sqrt(2.0 / Math.PI) * (f + 0.044715 * pow(f, 3.0))))
                 : nn.functional.gelu(f);
-            return h + _mlpProj.Forward(f, training);
+            return h + nn.functional.dropout(_mlpProj.Forward(f, training), _residPdrop, training);
         }
     }
 }
