@@ -33,6 +33,12 @@ public static class ModelDirectory
         /// <summary>Files copied into <c>tokenizer/</c> by their file name.</summary>
         public IReadOnlyList<string>? TokenizerFiles { get; init; }
 
+        /// <summary>
+        /// Extra string pairs for the weights file's safetensors <c>__metadata__</c> (with <c>format</c> and
+        /// <c>mama_arch</c>, which they cannot replace); written with the weights, so they change atomically with them.
+        /// </summary>
+        public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
         /// <summary>Runs on the finished temporary folder before it is renamed into place; throwing aborts the save.</summary>
         public Action<string>? Verify { get; init; }
 
@@ -70,8 +76,11 @@ public static class ModelDirectory
         Directory.CreateDirectory(tmp);
         try
         {
-            string sha = SafetensorsStreamWriter.Write(Path.Combine(tmp, WeightsFile), tensors, options.FloatDType,
-                new Dictionary<string, string> { ["format"] = "pt", ["mama_arch"] = config.Arch.ToString().ToLowerInvariant() }, options.Progress);
+            var metadata = new Dictionary<string, string>(options.Metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+            {
+                ["format"] = "pt", ["mama_arch"] = config.Arch.ToString().ToLowerInvariant(),
+            };
+            string sha = SafetensorsStreamWriter.Write(Path.Combine(tmp, WeightsFile), tensors, options.FloatDType, metadata, options.Progress);
             ModelConfigFile written = config with { WeightsSha256 = sha, Dtype = DTypeName(StoredFloatDType(tensors, options.FloatDType)) };
             written.Save(Path.Combine(tmp, ModelConfigFile.FileName));
             if (options.TokenizerFiles is { Count: > 0 } tok)

@@ -201,6 +201,8 @@ public sealed class Pretrainer
              $"{_config.Batch.Accumulation} per step; device {_device.Name}; {RanksText(shard)}; checkpoints leave out {trained.Frozen.Names.Count} frozen tensors ({trained.Frozen.Bytes / 1e6:F1} MB)");
 
         using MetricsLog? metrics = IsRoot ? new MetricsLog(_run.MetricsPath, _resume ? start : null) : null;
+        // The lowest validation loss so far and its model (RUN/best); a resume reads the folder's own record.
+        BestModel? best = IsRoot && validLoader is not null && _config.EvalEvery > 0 ? BestModel.Read(_run.BestModelDir) : null;
         using var stream = new BatchStream(loader, position);
         long maxSteps = _config.Schedule.MaxSteps;
         long lastSaved = start;
@@ -276,6 +278,10 @@ public sealed class Pretrainer
                     StepMetrics valid = Validate(model, validLoader, s);
                     metrics?.Append(done, "eval", valid.Means("val_"));
                     progress.Message($"step {done}: validation {valid.Summary()}");
+                    double previous = best?.Loss ?? double.NaN;
+                    if (best is not null && best.Offer(valid.Loss, done,
+                            ModelConfigFile.ForMaMA(source.Config) with { Source = $"mama pretrain, {_run.Root}, step {done}, validation loss {valid.Loss:G6}" }, model.StateDict()))
+                        progress.Message($"step {done}: lowest validation loss so far ({valid.Loss:F4}{(double.IsFinite(previous) ? $", was {previous:F4}" : "")}): model written to {_run.BestModelDir}");
                 }
                 if (KillAfterStep is { } kill && done >= kill) return done;
                 // A skipped step changes nothing, but its checkpoint would hide which state was the last good one.

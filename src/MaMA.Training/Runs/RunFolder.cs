@@ -36,6 +36,9 @@ public sealed class RunFolder
 
     public string FinalModelDir => Path.Combine(Root, "final");
 
+    /// <summary>The model of the lowest validation loss so far (<see cref="Pretraining.BestModel"/>); only with validation on.</summary>
+    public string BestModelDir => Path.Combine(Root, "best");
+
     /// <summary>Opens a folder for a new run: creates it, fails when it holds checkpoints already, writes config.json.</summary>
     public static RunFolder CreateNew(string root, TrainingConfig config)
     {

@@ -1,4 +1,7 @@
+using MaMA.Model.Checkpoints;
 using MaMA.Training.Checkpoints;
+using MaMA.Training.Config;
+using MaMA.Training.Pretraining;
 using MaMA.Training.Runs;
 
 namespace MaMA.Training.Tests.Pretraining;
@@ -40,6 +43,38 @@ public class PretrainerTests
         Assert.That(File.Exists(Path.Combine(run, "loss.png")), Is.True);
         Assert.That(File.Exists(Path.Combine(run, "final", "model.safetensors")), Is.True);
         Assert.That(new CheckpointStore(Path.Combine(run, "checkpoints"), 2).List().Select(c => c.Step), Is.EqualTo(new long[] { 6, 12 }));
+    }
+
+    /// <summary>
+    /// With validation every step, RUN/best holds the model of the lowest validation loss, its loss
+    /// and step in the weights' metadata; a run killed after step 3 and resumed (step 3 runs again)
+    /// ends with the same best as the uninterrupted run, and the best model loads.
+    /// </summary>
+    [Test]
+    public void TheBestValidationModelIsKeptAcrossAResume()
+    {
+        string whole = NewRun("best-whole"), parts = NewRun("best-parts");
+        var config = TinyRuns.Config(steps: 4, checkpointEvery: 2) with { EvalEvery = 1, EvalBatches = 1, Batch = new BatchSettings { MicroBatch = 4, Accumulation = 2 } };
+        var messages = new List<string>();
+        TinyRuns.Train(config, whole, messages: messages);
+        Assert.That(messages, Has.None.Contains("no validation"), "the tiny dataset's valid split holds a micro-batch");
+        List<MetricsLine> evals = MetricsLog.Read(Path.Combine(whole, "metrics.jsonl")).Where(l => l.Kind == "eval").ToList();
+        Assert.That(evals.Select(l => l.Step), Is.EqualTo(new long[] { 1, 2, 3, 4 }));
+        MetricsLine lowest = evals.MinBy(l => l["val_loss"])!;
+        TestContext.Out.WriteLine("validation losses: " + string.Join(", ", evals.Select(l => $"step {l.Step} {l["val_loss"]:R}")));
+        Assert.That(lowest.Step, Is.LessThanOrEqualTo(2), "this check needs the best before the resumed steps: the resume must not forget it");
+        BestModel best = BestModel.Read(Path.Combine(whole, "best"));
+        Assert.That(best.Loss, Is.EqualTo(lowest["val_loss"]));
+        Assert.That(best.Step, Is.EqualTo(lowest.Step));
+        using (var model = ModelDirectory.Load(Path.Combine(whole, "best")))
+            Assert.That(model.Config.Arch, Is.EqualTo(ModelArch.Mama));
+
+        TinyRuns.Train(config, parts, killAfter: 3);
+        TinyRuns.Train(null, parts, resume: true);
+        BestModel resumed = BestModel.Read(Path.Combine(parts, "best"));
+        Assert.That((resumed.Loss, resumed.Step), Is.EqualTo((best.Loss, best.Step)));
+        Assert.That(File.ReadAllBytes(Path.Combine(parts, "best", "model.safetensors")),
+            Is.EqualTo(File.ReadAllBytes(Path.Combine(whole, "best", "model.safetensors"))), "the same model, bit for bit");
     }
 
     [Test]
