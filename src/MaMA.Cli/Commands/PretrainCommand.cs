@@ -194,7 +194,8 @@ internal static class PretrainCommand
         }
         Console.WriteLine(result.Steps < trainer.Config.Schedule.MaxSteps
             ? $"stopped after step {result.Steps} of {trainer.Config.Schedule.MaxSteps}; continue with: mama pretrain --out {trainer.Run.Root} --resume"
-            : $"metrics: {trainer.Run.MetricsPath}; loss curves: {trainer.Run.LossPlotPath}; model: {trainer.Run.FinalModelDir}");
+            : $"metrics: {trainer.Run.MetricsPath}; loss curves: {trainer.Run.LossPlotPath}; model: {trainer.Run.FinalModelDir}"
+              + (Directory.Exists(trainer.Run.BestModelDir) ? $"; lowest validation loss: {trainer.Run.BestModelDir}" : ""));
         return 0;
     }
 
