@@ -404,7 +404,8 @@ public sealed class Pretrainer
 
     private const string NegativesKey = "negatives";
 
-    private static string NegativesName(Negatives negatives) => negatives == Negatives.PerRank ? "per_rank" : "global";
+    /// <summary>The config file's spelling ("per_rank", "global"), from the enum's JSON names.</summary>
+    private static string NegativesName(Negatives negatives) => System.Text.Json.JsonSerializer.Serialize(negatives).Trim('"');
 
     /// <summary>The global micro-batch a checkpoint's data position counts (older, single-process checkpoints: batch.micro_batch).</summary>
     private int GlobalBatchOf(TrainingCheckpoint state)
