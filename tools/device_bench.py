@@ -126,6 +126,11 @@ def layer_scale_case(layer, rows, c):  # LayerScale's broadcast multiply
                              [inp("x", [rows, c]), inp("gamma", [c])])
 
 
+def dropout_case(layer, b, h, t, p):  # GPT-2's attention-probability dropout in training (different masks, same rate)
+    return memory_bound_case("dropout", f"{layer} B={b} H={h} T={t} p={p}", {"layer": layer, "batch": b, "heads": h, "tokens": t, "p": p},
+                             [inp("x", [b, h, t, t])])
+
+
 def qkv_split_case(layer, b, t, h, d):  # the attention's head split, a permuted copy
     return memory_bound_case("qkv_split", f"{layer} B={b} T={t} H={h} D={d}",
                              {"layer": layer, "batch": b, "tokens": t, "heads": h, "head_dim": d}, [inp("qkv", [b, t, 3 * h * d])])
@@ -165,6 +170,7 @@ def cases(quick):
         layer_scale, qkv_split = ("vit b36", 33, 16), ("vit b36", 2, 33, 2, 8)
         bias_gelu, scaled_residual = ("vit fc1 b36", 33, 64), ("vit b36", 33, 16)
         bias_split_heads = ("vit b36", 2, 33, 2, 8)
+        dropout = ("gpt2 attn probs", 2, 2, 17, 0.1)
     else:
         vit, gpt2, kept, lora, sla, con = (2, 12, 1374, 64), (4, 20, 144, 128), [144, 97, 61, 30], (576, 2560, 7680, 8, 4.0), (36, 1369, 512), (288, 512)
         matmuls = [("vit qkv", 2 * 1374, 768, 2304), ("gpt2 c_attn", 576, 2560, 7680)]
@@ -172,6 +178,7 @@ def cases(quick):
         layer_scale, qkv_split = ("vit b36", 36 * 1374, 768), ("vit b36", 36, 1374, 12, 64)
         bias_gelu, scaled_residual = ("vit fc1 b36", 36 * 1374, 3072), ("vit b36", 36 * 1374, 768)
         bias_split_heads = ("vit b36", 36, 1374, 12, 64)
+        dropout = ("gpt2 attn probs", 4, 20, 144, 0.1)
     out = [attention_case("vit", *vit, False, None, 0, bf16) for bf16 in (False, True)]
     out.append(attention_case("vit", *vit, False, None, 0, True, join_heads=True))  # as the block calls it
     out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
@@ -187,6 +194,7 @@ def cases(quick):
     out.append(bias_gelu_case(*bias_gelu))
     out.append(scaled_residual_case(*scaled_residual))
     out.append(bias_split_heads_case(*bias_split_heads))
+    out.append(dropout_case(*dropout))
     return out
 
 
@@ -217,6 +225,8 @@ def torch_fn(case, torch, device):
         return (lambda x, w, b: F.layer_norm(x, [p["c"]], w, b, p["eps"])), False
     if fam == "layer_scale":
         return (lambda x, gamma: x * gamma), False
+    if fam == "dropout":
+        return (lambda x: F.dropout(x, p["p"], training=True)), False
     if fam == "bias_gelu":  # eager: an add and a GELU kernel; compiled: one fused kernel
         return (lambda y, bias: F.gelu(y + bias)), True
     if fam == "scaled_residual":  # eager: add, multiply, add; compiled: one fused kernel

@@ -10,9 +10,9 @@ namespace MaMA.Bench.Cases;
 /// SLA at N=36 pairs, P=1369 patches (37 x 37), E=512, S_m from 4 to 12 sentences (288 rows);
 /// CLIP and NT-Xent at N=288, E=512; then plain bf16 GEMMs at two projection shapes, and three
 /// memory-bound ops of the ViT over a training batch (36 x 1374 tokens of 768): layer norm,
-/// LayerScale's broadcast multiply and the attention's head split (a permuted copy), and the three fused
+/// LayerScale's broadcast multiply and the attention's head split (a permuted copy), the three fused
 /// epilogues: qkv's bias + head split, the MLP's fc1 bias + GELU (3072 wide) and a branch's bias +
-/// LayerScale + residual add.
+/// LayerScale + residual add; and GPT-2's attention-probability dropout in training.
 /// Quick shapes keep every case and option with tiny sizes.
 /// tools/device_bench.py lists the same cases (a test compares <see cref="Describe"/> with it).
 /// </summary>
@@ -31,7 +31,8 @@ public static class FamilyCases
         qkvSplit: new QkvSplitCase("vit b36", 36, 1374, 12, 64),
         biasGelu: new BiasGeluCase("vit fc1 b36", 36 * 1374, 3072),
         scaledResidual: new ScaledResidualCase("vit b36", 36 * 1374, 768),
-        biasSplitHeads: new BiasSplitHeadsCase("vit b36", 36, 1374, 12, 64));
+        biasSplitHeads: new BiasSplitHeadsCase("vit b36", 36, 1374, 12, 64),
+        dropout: new DropoutCase("gpt2 attn probs", 4, 20, 144, 0.1f));
 
     private static readonly IReadOnlyList<BenchCase> Quick = Build(
         vit: (1, 2, 33, 16), gpt2: (2, 2, 17, 32), keptKeys: [17, 9],
@@ -44,7 +45,8 @@ public static class FamilyCases
         qkvSplit: new QkvSplitCase("vit b36", 2, 33, 2, 8),
         biasGelu: new BiasGeluCase("vit fc1 b36", 33, 64),
         scaledResidual: new ScaledResidualCase("vit b36", 33, 16),
-        biasSplitHeads: new BiasSplitHeadsCase("vit b36", 2, 33, 2, 8));
+        biasSplitHeads: new BiasSplitHeadsCase("vit b36", 2, 33, 2, 8),
+        dropout: new DropoutCase("gpt2 attn probs", 2, 2, 17, 0.1f));
 
     /// <summary>The cases as JSON, in order (compared with <c>tools/device_bench.py list</c>).</summary>
     public static JsonArray Describe(BenchShapes shapes) => new(Get(shapes).Select(c => (JsonNode)c.Describe()).ToArray());
@@ -55,7 +57,7 @@ public static class FamilyCases
     private static List<BenchCase> Build((int B, int H, int T, int D) vit, (int B, int H, int T, int D) gpt2, int[] keptKeys,
         LoraCase lora, LocalAlignmentCase sla, (int N, int E) contrastive, MatMulCase[] matmuls, LayerNormCase layerNorm,
         LayerScaleCase layerScale, QkvSplitCase qkvSplit, BiasGeluCase biasGelu,
-        ScaledResidualCase scaledResidual, BiasSplitHeadsCase biasSplitHeads)
+        ScaledResidualCase scaledResidual, BiasSplitHeadsCase biasSplitHeads, DropoutCase dropout)
     {
         var cases = new List<BenchCase>();
         foreach (bool bf16 in new[] { false, true })
@@ -77,6 +79,7 @@ public static class FamilyCases
         cases.Add(biasGelu);
         cases.Add(scaledResidual);
         cases.Add(biasSplitHeads);
+        cases.Add(dropout);
         return cases;
     }
 }

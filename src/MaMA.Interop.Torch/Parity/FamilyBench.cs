@@ -27,6 +27,7 @@ public static partial class FamilyBench
         BiasGeluCase => x => torch.nn.functional.gelu(x[0] + x[1]),
         ScaledResidualCase => x => x[0] + (x[1] + x[2]) * x[3],
         BiasSplitHeadsCase h => x => (x[0] + x[1]).view(h.Batch, h.Tokens, 3, h.Heads, h.HeadDim).permute(2, 0, 3, 1, 4).contiguous(),
+        DropoutCase d => x => torch.nn.functional.dropout(x[0], d.P, training: true),
         _ => throw new ArgumentException($"no libtorch computation for benchmark case '{c.Name}' ({c.GetType().Name}).", nameof(c)),
     };
 

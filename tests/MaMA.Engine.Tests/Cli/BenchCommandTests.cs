@@ -40,7 +40,7 @@ public sealed class BenchCommandTests
         JsonElement[] rows = root.GetProperty("rows").EnumerateArray().ToArray();
         Assert.That(rows.Select(r => r.GetProperty("op").GetString()), Is.EqualTo(cases.Select(c => c.Name)));
         Assert.That(rows.Select(r => r.GetProperty("family").GetString()).Distinct(),
-            Is.EqualTo(new[] { "attention", "lora_linear", "sla_loss", "clip_loss", "ntxent_loss", "matmul", "layer_norm", "layer_scale", "qkv_split", "bias_gelu", "scaled_residual", "bias_split_heads" }));
+            Is.EqualTo(new[] { "attention", "lora_linear", "sla_loss", "clip_loss", "ntxent_loss", "matmul", "layer_norm", "layer_scale", "qkv_split", "bias_gelu", "scaled_residual", "bias_split_heads", "dropout" }));
         for (int i = 0; i < rows.Length; i++)
         {
             JsonElement r = rows[i];
@@ -127,13 +127,26 @@ public sealed class BenchCommandTests
     [Test]
     public void MemoryBoundCasesMatchLibtorchOnTheirInputs()
     {
-        // The three torch computations without FLOPs, run on the engine's quick-shape inputs, give the engine's outputs.
+        // The torch computations without FLOPs, run on the engine's quick-shape inputs, give the engine's outputs
+        // (dropout: the same rule and rate; the masks come from different generators).
         foreach (BenchCase c in FamilyCases.Get(BenchShapes.Quick).Where(c => c.ForwardFlops == 0))
         {
             BenchData data = BenchData.Generate(c, seed: 3);
             float[] expected = FamilyBench.Torch(c)(Enumerable.Range(0, c.Inputs.Length).Select(i => FamilyBench.TorchInput(data, i)).ToArray())
                 .contiguous().data<float>().ToArray();
             float[] actual = c.Engine(Enumerable.Range(0, c.Inputs.Length).Select(i => data.EngineInput(i, Devices.Device.Cpu)).ToArray()).ToFloatArray();
+            if (c is DropoutCase d)
+            {
+                // Each side its own generator: the same rule (0 or x / (1 - p)), not the same mask.
+                float[] x = data.Values[0];
+                foreach ((string side, float[] y) in new[] { ("engine", actual), ("libtorch", expected) })
+                {
+                    for (int i = 0; i < x.Length; i++)
+                        Assert.That(y[i] == 0f || Math.Abs(y[i] - x[i] / (1f - d.P)) <= 1e-5f * Math.Abs(x[i]), $"{c.Name}: {side} element {i}");
+                    Assert.That(y.Count(v => v == 0f) / (double)y.Length, Is.EqualTo(d.P).Within(0.05), $"{c.Name}: {side} drop rate");
+                }
+                continue;
+            }
             Assert.That(actual, Is.EqualTo(expected).Within(1e-5f), c.Name);
         }
     }
