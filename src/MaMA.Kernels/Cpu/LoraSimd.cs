@@ -66,6 +66,7 @@ public readonly struct LoraDropout
     /// kernel's mask: whole runs of eight Philox blocks go through <see cref="Philox8"/> (AVX-512), the
     /// rest through the scalar <see cref="Philox.Block"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void Fill(long e0, int n, float* dst)
     {
         // Global indices g = Base + e; dst[i] holds g0 + i.
@@ -95,6 +96,7 @@ public readonly struct LoraDropout
     /// else 0. The compare and select run on the four word vectors; two rounds of vpermt2d put the
     /// results in element order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void Philox8Factors(uint g0, uint threshold, float* dst)
     {
         var low = Vector512.Create(0xFFFFFFFFUL);
