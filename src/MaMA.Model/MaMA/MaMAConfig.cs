@@ -90,8 +90,8 @@ public sealed record MaMAConfig
     /// GPT-2's training dropouts (embd, attn, resid 0.1: BioMedLM's, kept by <see cref="Paper"/> and
     /// <see cref="Tiny"/>) are off here; LoRA's 0.1 stays. The demo's text base is a random GPT-2,
     /// frozen under LoRA, where they only blur random features rather than regularise a pre-trained
-    /// model: with them the demo measured zero-shot density 0.928 and BI-RADS 0.179 against 0.974 and
-    /// 0.286 without (seed 0; README).
+    /// model: with them (commit 3e117d6) the demo measured zero-shot density 0.928 and BI-RADS 0.179
+    /// against 0.974 and 0.286 without (seed 0; README).
     /// </para>
     /// </summary>
     public static MaMAConfig Demo { get; } = Tiny with

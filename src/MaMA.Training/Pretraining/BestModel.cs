@@ -51,13 +51,13 @@ public sealed class BestModel
             : new BestModel(dir, double.PositiveInfinity, 0);
     }
 
-    /// <summary>
-    /// Writes the model as the new best when <paramref name="loss"/> is finite and below <see cref="Loss"/>;
-    /// returns whether it did.
-    /// </summary>
-    public bool Offer(double loss, long step, ModelConfigFile config, IReadOnlyDictionary<string, Tensor> stateDict)
+    /// <summary>True when <paramref name="loss"/> is finite and below <see cref="Loss"/>.</summary>
+    public bool Improves(double loss) => double.IsFinite(loss) && loss < Loss;
+
+    /// <summary>Writes the model as the new best (call after <see cref="Improves"/>): the folder, then the record.</summary>
+    public void Save(double loss, long step, ModelConfigFile config, IReadOnlyDictionary<string, Tensor> stateDict)
     {
-        if (!double.IsFinite(loss) || !(loss < Loss)) return false;
+        if (!Improves(loss)) throw new ArgumentException($"validation loss {loss} does not improve on the best so far ({Loss}).", nameof(loss));
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [LossKey] = loss.ToString("R", CultureInfo.InvariantCulture),
@@ -67,6 +67,5 @@ public sealed class BestModel
             new ModelDirectory.SaveOptions { Metadata = metadata });
         Loss = loss;
         Step = step;
-        return true;
     }
 }

@@ -278,10 +278,13 @@ public sealed class Pretrainer
                     StepMetrics valid = Validate(model, validLoader, s);
                     metrics?.Append(done, "eval", valid.Means("val_"));
                     progress.Message($"step {done}: validation {valid.Summary()}");
-                    double previous = best?.Loss ?? double.NaN;
-                    if (best is not null && best.Offer(valid.Loss, done,
-                            ModelConfigFile.ForMaMA(source.Config) with { Source = $"mama pretrain, {_run.Root}, step {done}, validation loss {valid.Loss:G6}" }, model.StateDict()))
+                    if (best is not null && best.Improves(valid.Loss))
+                    {
+                        double previous = best.Loss;
+                        best.Save(valid.Loss, done, ModelConfigFile.ForMaMA(source.Config) with { Source = $"mama pretrain, {_run.Root}, step {done}, validation loss {valid.Loss:G6}" },
+                            model.StateDict());
                         progress.Message($"step {done}: lowest validation loss so far ({valid.Loss:F4}{(double.IsFinite(previous) ? $", was {previous:F4}" : "")}): model written to {_run.BestModelDir}");
+                    }
                 }
                 if (KillAfterStep is { } kill && done >= kill) return done;
                 // A skipped step changes nothing, but its checkpoint would hide which state was the last good one.
@@ -414,13 +417,19 @@ public sealed class Pretrainer
         int global = int.Parse(text, CultureInfo.InvariantCulture);
         if (global != _config.Batch.MicroBatch * _comm.Size)
             _say($"note: the run's global micro-batch is {global} pairs (from its checkpoints); on {_comm.Size} rank(s) that is {(global % _comm.Size == 0 ? (global / _comm.Size).ToString(CultureInfo.InvariantCulture) : "not a whole number of")} pairs per rank (batch.micro_batch {_config.Batch.MicroBatch} applies to new runs).");
+        NoteNegativesChange(state, global);
+        return global;
+    }
+
+    /// <summary>What a resume changes for the contrastive terms' negatives: a checkpoint from before the key (every term global then), or per-rank negatives on another rank count.</summary>
+    private void NoteNegativesChange(TrainingCheckpoint state, int global)
+    {
         int ranksBefore = state.Extra.TryGetValue("ranks", out string? r) ? int.Parse(r, CultureInfo.InvariantCulture) : 1;
         if (!state.Extra.TryGetValue(NegativesKey, out string? negatives) && ranksBefore > 1 && _config.Negatives != Negatives.Global)
             _say($"note: this run's checkpoints come from {ranksBefore} ranks before the negatives setting existed, when every contrastive term used the global batch; " +
                  "it continues with per-rank negatives for CLIP and SLA (the published run). Set \"negatives\": \"global\" in the config to keep the old objective.");
         else if (_config.Negatives == Negatives.PerRank && negatives == NegativesName(Negatives.PerRank) && ranksBefore != _comm.Size && global % _comm.Size == 0)
             _say($"note: with per-rank negatives, CLIP and SLA now score {global / _comm.Size} pairs per rank instead of {global / ranksBefore}: the objective changes with the number of ranks (\"negatives\": \"global\" does not).");
-        return global;
     }
 
     /// <summary>

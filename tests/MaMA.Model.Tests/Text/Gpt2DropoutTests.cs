@@ -91,9 +91,9 @@ public sealed class Gpt2DropoutTests
     }
 
     /// <summary>
-    /// Each dropout drops its share: embedding dropout alone zeroes about p of wte + wpe (the
-    /// survivors scaled by 1 / (1 - p)); residual dropout alone changes the block's output only
-    /// through its two branches. Evaluation draws nothing.
+    /// An <see cref="Dropout"/> module (the embedding site's kind) zeroes about p of its input, scales
+    /// the survivors by 1 / (1 - p) and advances its stream by one per training forward; evaluation
+    /// returns the input and draws nothing.
     /// </summary>
     [Test]
     public void EmbeddingDropoutZeroesItsShareAndScalesTheRest()
