@@ -43,6 +43,21 @@ public sealed class Dropout : Module, IStochasticModule
         return z ^ (z >> 31);
     }
 
+    /// <summary>
+    /// The mask a training forward of this module would draw over attention probabilities
+    /// [samples, heads, T, T], for <see cref="Ops.Attention"/> to apply inside its kernels (the
+    /// matrix never exists): the same offset step and batch position as <see cref="Forward"/> on that
+    /// tensor, so the fused op equals softmax, this module, then times v. <see cref="AttentionDropout.None"/>
+    /// (no offset step) when not <see cref="Active"/>.
+    /// </summary>
+    public AttentionDropout ForAttention(int samples, int heads, int t)
+    {
+        if (!Active) return AttentionDropout.None;
+        long elements = (long)samples * heads * t * t;
+        long elementBase = DropoutRows.ElementBase(elements, $"attention probabilities [{samples}, {heads}, {t}, {t}]");
+        return new AttentionDropout(Probability, Seed, DropoutOffset++, elementBase);
+    }
+
     /// <summary>x [samples, ...] -> x with dropout applied in training.</summary>
     public Tensor Forward(Tensor x)
     {

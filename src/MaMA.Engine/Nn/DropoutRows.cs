@@ -33,11 +33,19 @@ public static class DropoutRows
     public static long ElementBase(Tensors.Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
+        return ElementBase(x.Numel, $"a tensor of shape {Tensors.Shape.Format(x.Shape)}");
+    }
+
+    /// <summary>
+    /// <see cref="ElementBase(Tensors.Tensor)"/> for a tensor of <paramref name="elements"/> elements
+    /// that need not exist (attention's probabilities [B, H, T, T] inside the fused kernels);
+    /// <paramref name="what"/> names it in the error.
+    /// </summary>
+    public static long ElementBase(long elements, string what)
+    {
         if (t_count == 0 || t_first == 0) return 0;
-        long elements = x.Numel;
         if (elements % t_count != 0)
-            throw new InvalidOperationException(
-                $"DropoutRows: a tensor of {elements} elements is not {t_count} samples of equal size (shape {Tensors.Shape.Format(x.Shape)}).");
+            throw new InvalidOperationException($"DropoutRows: {what} ({elements} elements) is not {t_count} samples of equal size.");
         return t_first * (elements / t_count);
     }
 

@@ -31,17 +31,24 @@ public static partial class Ops
     /// gradients match it where O is fp32, and where O is bf16 the backward's rowsum(dO * O) reads the
     /// bf16 O, as FlashAttention's does.
     /// </para>
+    /// <para>
+    /// <paramref name="dropout"/> (training only; <see cref="AttentionDropout.None"/> by default): the
+    /// probabilities are dropped inside the kernels by <see cref="Ops.Dropout"/>'s mask over them as
+    /// [B, H, T, T] (<see cref="AttentionDropout"/>), so the result equals softmax, dropout, times v
+    /// op by op, and the backward regenerates the mask. lse stays that of the undropped softmax.
+    /// </para>
     /// Memory: the backward keeps q, k, v in their own dtype, the output and the per-row log-sum-exp
     /// [B, H, T], and recomputes probabilities from them. The flash and tensor-core kernels never
     /// allocate a T x T matrix; the GEMM forms (CUDA with cuBLAS: <see cref="AttentionForward"/>,
     /// <see cref="AttentionBackward"/>) hold one for a chunk of heads at a time.
     /// </summary>
-    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale, bool joinHeads = false)
+    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPaddingMask, bool causal, float scale, bool joinHeads = false,
+        AttentionDropout dropout = default)
     {
         if (Autocast.Lowers(q, k, v))
         {
             Tensor lq = Autocast.Lower(q), lk = Autocast.Lower(k), lv = Autocast.Lower(v);
-            return Autocast.OwnCopies(Attention(lq, lk, lv, keyPaddingMask, causal, scale, joinHeads), (lq, q), (lk, k), (lv, v));
+            return Autocast.OwnCopies(Attention(lq, lk, lv, keyPaddingMask, causal, scale, joinHeads, dropout), (lq, q), (lk, k), (lv, v));
         }
         const string name = "attention";
         ArgumentNullException.ThrowIfNull(q);
@@ -64,6 +71,7 @@ public static partial class Ops
         {
             _ = batch * heads * t * d;
         }
+        dropout.Validate(name, (long)batch * heads * t * t);
 
         // fp32 inputs: recorded (no-op for contiguous inputs) copies, saved for the backward. 16-bit
         // inputs (bf16 under autocast): saved as they are, half the bytes; the fp32 operands of the
@@ -111,13 +119,13 @@ public static partial class Ops
         if (rows > 0)
             Dispatch.Run(q.Device,
                 cpu: () => AttentionCpu.Forward(batch, heads, t, d, qf.Ptr<float>(), kf.Ptr<float>(), vf.Ptr<float>(),
-                    keep is null ? null : keep.Ptr<float>(), causal, scale, target.Ptr<float>(), lse.Ptr<float>(), writeJoined),
+                    keep is null ? null : keep.Ptr<float>(), causal, scale, target.Ptr<float>(), lse.Ptr<float>(), writeJoined, dropout.Cpu),
                 ilgpu: s =>
                 {
                     if (tensorCores)
                     {
                         // bf16 (or opted-in fp32) on CUDA / the simulator: TensorCorePath.Attention.cs. The backward of bf16 q, k, v too.
-                        TensorCoreAttentionForward(q, k, v, keep, target, lse, batch, heads, t, d, causal, scale, writeJoined);
+                        TensorCoreAttentionForward(q, k, v, keep, target, lse, batch, heads, t, d, causal, scale, writeJoined, dropout.Mask);
                         return;
                     }
                     Tensor o = target;
@@ -128,15 +136,15 @@ public static partial class Ops
                     {
                         // Batched GEMMs over chunks of heads (cuBLAS on CUDA): AttentionGemmForward.cs.
                         AttentionGemmForward(s, q.Device, batch, heads, t, d, causal, scale, qf.View<float>(), kf.View<float>(), vf.View<float>(),
-                            keepAll.View<float>(), o.View<float>(), lse.View<float>());
+                            keepAll.View<float>(), o.View<float>(), lse.View<float>(), dropout.Mask);
                         return;
                     }
                     FlashKernels.AttentionForward.Launch(s, rows, qf.View<float>(), kf.View<float>(), vf.View<float>(), keepAll.View<float>(),
-                        o.View<float>(), lse.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
+                        o.View<float>(), lse.View<float>(), new FlashKernels.FlashArgs(t, d, heads * t, causal, scale, dropout.Mask));
                 });
         Tensor output = staged ? Joined(target, outType, cpu, outShape) : target;
         // Owned by the node: lse, and the mask and q, k, v copies the op made (contiguous or fp32 forms of views).
-        Node node = new AttentionNode(sixteen ? [q, k, v] : [qf, kf, vf], qs, ks, vs, keep, output, lse, causal, scale, joinHeads)
+        Node node = new AttentionNode(sixteen ? [q, k, v] : [qf, kf, vf], qs, ks, vs, keep, output, lse, causal, scale, joinHeads, dropout)
             .Owning(lse, Node.IfCopy(keep, keyPaddingMask), Node.IfCopy(qs, q), Node.IfCopy(ks, k), Node.IfCopy(vs, v));
         return GradMode.RecordIfNeeded(output, node);
     }
@@ -161,13 +169,13 @@ public static partial class Ops
     /// <summary>
     /// Backward from the saved output and log-sum-exp: D_i = rowsum(dO_i * O_i), then dQ per query
     /// row and dK, dV per key row, each probability recomputed as exp(scale q . k - L).
-    /// Saved: q, k, v (contiguous, fp32 or 16-bit), the keep mask, o and lse. bf16 ones on CUDA / the
+    /// Saved: q, k, v (contiguous, fp32 or 16-bit), the keep mask, o, lse and the dropout (its mask is regenerated). bf16 ones on CUDA / the
     /// simulator with D 64 / 128 go to the tensor-core backward (TensorCorePath.AttentionBackward.cs);
     /// other 16-bit ones are widened for the fp32 kernels. Gradients are rounded back to the input's dtype
     /// (the tensor-core backward writes dk and dv in bf16 itself).
     /// </summary>
     private sealed class AttentionNode(Tensor[] inputs, Tensor savedQ, Tensor savedK, Tensor savedV, Tensor? keep, Tensor o, Tensor lse, bool causal,
-        float scale, bool joinHeads) : Node(inputs)
+        float scale, bool joinHeads, AttentionDropout dropout) : Node(inputs)
     {
         public override string Name => "attention";
 
@@ -176,7 +184,7 @@ public static partial class Ops
             using var temps = new TempScope();
             // bf16-saved q, k, v on CUDA / the simulator: the tensor-core backward (TensorCorePath.AttentionBackward.cs).
             (Tensor dq, Tensor dk, Tensor dv) = UsesTensorCoreAttentionBackward(savedQ, savedK, savedV)
-                ? TensorCoreAttentionBackwardPass(savedQ, savedK, savedV, keep, o, lse, gradOutput, causal, scale, joinHeads)
+                ? TensorCoreAttentionBackwardPass(savedQ, savedK, savedV, keep, o, lse, gradOutput, causal, scale, joinHeads, dropout.Mask)
                 : Fp32Backward(temps.F32(savedQ), temps.F32(savedK), temps.F32(savedV), gradOutput);
             return [RoundTo(dq, Edges[0].DType), RoundTo(dk, Edges[1].DType), RoundTo(dv, Edges[2].DType)];
         }
@@ -207,7 +215,7 @@ public static partial class Ops
                 Dispatch.Run(q.Device,
                     cpu: () => AttentionCpu.Backward(batch, heads, t, d, q.Ptr<float>(), k.Ptr<float>(), v.Ptr<float>(),
                         keep is null ? null : keep.Ptr<float>(), causal, scale, of.Ptr<float>(), lse.Ptr<float>(), g.Ptr<float>(),
-                        dq.Ptr<float>(), dk.Ptr<float>(), dv.Ptr<float>(), joinHeads),
+                        dq.Ptr<float>(), dk.Ptr<float>(), dv.Ptr<float>(), joinHeads, dropout.Cpu),
                     ilgpu: s =>
                     {
                         using Tensor delta = Tensor.Empty([batch, heads, t], DType.Float32, q.Device);
@@ -218,13 +226,15 @@ public static partial class Ops
                         {
                             // Batched GEMMs over chunks of heads (cuBLAS on CUDA): AttentionGemmBackward.cs.
                             AttentionGemmBackward(s, q.Device, batch, heads, t, d, causal, scale, q.View<float>(), k.View<float>(), v.View<float>(),
-                                keepAll.View<float>(), lse.View<float>(), delta.View<float>(), g.View<float>(), dq.View<float>(), dk.View<float>(), dv.View<float>());
+                                keepAll.View<float>(), lse.View<float>(), delta.View<float>(), g.View<float>(), dq.View<float>(), dk.View<float>(), dv.View<float>(),
+                                dropout.Mask);
                             return;
                         }
+                        var rowArgs = new FlashKernels.FlashArgs(t, d, heads * t, causal, scale, dropout.Mask);
                         FlashKernels.AttentionBackwardQuery.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keepAll.View<float>(),
-                            g.View<float>(), lse.View<float>(), delta.View<float>(), dq.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
+                            g.View<float>(), lse.View<float>(), delta.View<float>(), dq.View<float>(), rowArgs);
                         FlashKernels.AttentionBackwardKey.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keepAll.View<float>(),
-                            g.View<float>(), lse.View<float>(), delta.View<float>(), dk.View<float>(), dv.View<float>(), t, d, heads * t, causal ? 1 : 0, scale);
+                            g.View<float>(), lse.View<float>(), delta.View<float>(), dk.View<float>(), dv.View<float>(), rowArgs);
                     });
             return (dq, dk, dv);
         }

@@ -29,12 +29,13 @@ public static partial class Ops
     /// a chunk of heads at a time. Per chunk (c heads, scores [c, T, T], the "backward recomputes"
     /// of the design: P is rebuilt from q, k and lse, never saved by the forward):
     /// S = Q K^T, P = exp(scale S - L) on the visible pairs, dP = dO V^T, dS = scale P (dP - delta),
-    /// dV = P^T dO, dQ = dS K, dK = dS^T Q. The chunk is sized so that its two score buffers stay
+    /// dV = P^T dO, dQ = dS K, dK = dS^T Q. With <paramref name="dropout"/> (z: the forward's factors),
+    /// dS = scale P (dP z - delta) and dV = (P z)^T dO. The chunk is sized so that its two score buffers stay
     /// within <see cref="AttentionBackwardChunkElements"/> elements each.
     /// </summary>
     private static void AttentionGemmBackward(AcceleratorStream s, Device device, int batch, int heads, int t, int d, bool causal, float scale,
         ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> keep, ArrayView<float> lse, ArrayView<float> delta,
-        ArrayView<float> g, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv)
+        ArrayView<float> g, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv, MaMA.Kernels.Random.DropoutMask dropout = default)
     {
         int totalHeads = batch * heads;
         long tt = (long)t * t, td = (long)t * d;
@@ -51,9 +52,11 @@ public static partial class Ops
             // S = Q K^T (K^T: row stride 1, column stride D), then P in place.
             DeviceGemm.Run(s, c, t, t, d, qc, td, d, 1, kc, td, 1, d, p);
             ScoreKernels.Probabilities.Launch(s, count, p, keep, lse, t, heads, h0, causal ? 1 : 0, scale);
-            // dP = dO V^T, then dS in place.
+            // dP = dO V^T, then dS in place; with dropout dS = scale P (dP z - delta), and P z for dV.
             DeviceGemm.Run(s, c, t, t, d, gc, td, d, 1, vc, td, 1, d, ds);
+            DropInPlace(s, ds, dropout, h0 * tt);
             ScoreKernels.ScoreGradient.Launch(s, count, p, ds, delta, t, h0, scale);
+            DropInPlace(s, p, dropout, h0 * tt);
             // dV = P^T dO, dQ = dS K, dK = dS^T Q (a transposed score matrix: row stride 1, column stride T).
             DeviceGemm.Run(s, c, t, d, t, p, tt, 1, t, gc, td, d, 1, dv.SubView(rows, span));
             DeviceGemm.Run(s, c, t, d, t, ds, tt, t, 1, kc, td, d, 1, dq.SubView(rows, span));

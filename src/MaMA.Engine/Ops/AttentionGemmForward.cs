@@ -33,11 +33,13 @@ public static partial class Ops
     /// the visible keys, +inf and o = 0 for a row that sees none), so that either form of the backward
     /// works from them, but with its products as batched GEMMs over a chunk of heads at a time.
     /// Per chunk (c heads, scores [c, T, T]): S = Q K^T, then the softmax rows (a warp per row on CUDA,
-    /// <see cref="AttentionSoftmaxForm"/>) turn each row into probabilities in place and write its lse, then O = P V. The chunk is sized so that its
+    /// <see cref="AttentionSoftmaxForm"/>) turn each row into probabilities in place and write its lse, then (with
+    /// <paramref name="dropout"/>) P z in place, then O = P V. The chunk is sized so that its
     /// score buffer stays within <see cref="AttentionForwardChunkElements"/> elements.
     /// </summary>
     internal static void AttentionGemmForward(AcceleratorStream s, Device device, int batch, int heads, int t, int d, bool causal, float scale,
-        ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> keep, ArrayView<float> o, ArrayView<float> lse)
+        ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> keep, ArrayView<float> o, ArrayView<float> lse,
+        MaMA.Kernels.Random.DropoutMask dropout = default)
     {
         int totalHeads = batch * heads;
         if (totalHeads == 0 || t == 0) return;
@@ -56,6 +58,8 @@ public static partial class Ops
                 AttentionScoresWarp.SoftmaxRows(s, p, keep, lse, checked(c * t), t, heads, h0, causal, scale);
             else
                 ScoreKernels.SoftmaxRows.Launch(s, checked(c * t), p, keep, lse, t, heads, h0, causal ? 1 : 0, scale);
+            // Dropout (training): P z, the chunk being probabilities h0 T T .. of [B, H, T, T]; lse keeps the undropped sums.
+            DropInPlace(s, p, dropout, h0 * tt);
             // O = P V.
             DeviceGemm.Run(s, c, t, d, t, p, tt, t, 1, vc, td, d, 1, o.SubView(rows, span));
         }

@@ -1,7 +1,9 @@
+using ILGPU;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Cpu;
 using DropoutKernels = MaMA.Kernels.Random.Dropout;
+using DropoutMask = MaMA.Kernels.Random.DropoutMask;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace MaMA.Engine;
@@ -49,7 +51,7 @@ public static partial class Ops
             {
                 // The same mask through LoRA's vectorised Philox (eight blocks per AVX-512 pass): the
                 // factors (1 / (1 - p) or 0) are written into y, then y *= x, chunk by chunk across cores.
-                var mask = new LoraDropout(p, seed, offset, elementBase);
+                var mask = new PhiloxDropout(p, seed, offset, elementBase);
                 nint px = (nint)xf.Ptr<float>(), py = (nint)y.Ptr<float>();
                 CpuParallel.For(n, CpuParallel.ElementChunk, (start, length) =>
                 {
@@ -60,6 +62,21 @@ public static partial class Ops
             },
             ilgpu: s => DropoutKernels.Apply.Launch(s, groups, xf.View<float>(), y.View<float>(), n, keep, scale, sLo, sHi, oLo, oHi, blockBase, lead));
         return y;
+    }
+
+    /// <summary>
+    /// x[e] *= mask factor of element <paramref name="first"/> + e, in place on an ILGPU stream: the
+    /// Dropout kernel over a buffer that is elements first .. first + n - 1 of the masked tensor
+    /// (the attention GEMM forms' chunk of probabilities). Nothing when the mask is off.
+    /// </summary>
+    internal static void DropInPlace(ILGPU.Runtime.AcceleratorStream s, ArrayView<float> x, DropoutMask mask, long first)
+    {
+        if (!mask.Active || x.Length == 0) return;
+        long g = mask.Base + first;
+        int n = checked((int)x.Length), lead = (int)(g & 3);
+        int groups = (int)(((long)lead + n + 3) / 4);
+        DropoutKernels.Apply.Launch(s, groups, x, x, n, 1f - mask.P, mask.Scale, (uint)mask.Seed, (uint)(mask.Seed >> 32),
+            (uint)mask.Offset, (uint)(mask.Offset >> 32), (uint)(g >> 2), lead);
     }
 
     private sealed class DropoutNode(Tensor x, float p, ulong seed, ulong offset, long elementBase) : Node(x)

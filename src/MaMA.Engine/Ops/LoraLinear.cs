@@ -63,7 +63,7 @@ public static partial class Ops
 
         int m = checked((int)Shape.Numel(x.Shape[..^1]));
         Tensor x2 = x.Rank == 2 ? x : Reshape(x, m, inF);
-        var mask = training && dropout > 0f ? new LoraDropout(dropout, seed, offset, dropoutBase) : LoraDropout.Off;
+        var mask = training && dropout > 0f ? new PhiloxDropout(dropout, seed, offset, dropoutBase) : PhiloxDropout.Off;
         Tensor y = LoraLinear2D(x2, weight, bias, loraA, loraB, scaling, layout, mask, m, inF, outF, r);
         return x.Rank == 2 ? y : Reshape(y, [.. x.Shape[..^1], outF]);
     }
@@ -101,9 +101,9 @@ public static partial class Ops
     public static GemmForm LoraLinearForm { get; set; } = GemmForm.Auto;
 
     /// <summary>dropout(x) [m, in] for the GEMM form (owned by the caller), or null when dropout is off and x itself serves.</summary>
-    private static Tensor? LoraMaskedInput(AcceleratorStream s, Tensor xf, LoraDropout mask, int m, int inF)
+    private static Tensor? LoraMaskedInput(AcceleratorStream s, Tensor xf, PhiloxDropout mask, int m, int inF)
     {
-        if (!mask.Active || mask.KeepProb >= 1f || (long)m * inF == 0) return null;
+        if (!mask.Active || mask.Probability <= 0f || (long)m * inF == 0) return null;
         Tensor xd = Tensor.Empty([m, inF], DType.Float32, xf.Device);
         LoraKernels.MaskInput.Launch(s, checked(m * inF), xf.View<float>(), xd.View<float>(), mask.ForKernels);
         return xd;
@@ -114,7 +114,7 @@ public static partial class Ops
         layout == WeightLayout.Conv1D ? (outF, 1) : (1, inF);
 
     private static unsafe Tensor LoraLinear2D(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scaling, WeightLayout layout,
-        LoraDropout mask, int m, int inF, int outF, int r)
+        PhiloxDropout mask, int m, int inF, int outF, int r)
     {
         Tensor y = Tensor.Empty([m, outF], DType.Float32, x.Device);
         Tensor u = Tensor.Empty([m, r], DType.Float32, x.Device);
@@ -186,7 +186,7 @@ public static partial class Ops
     /// backward, instead of an fp32 GEMM over a widened copy of W; elsewhere the same rounded values in fp32.
     /// </param>
     private sealed class LoraLinearNode(Tensor[] inputs, Tensor? savedX, Tensor? savedW, Tensor a, Tensor b, bool hasBias, Tensor u, float scaling,
-        WeightLayout layout, LoraDropout mask, int m, int inF, int outF, int r, bool baseBf16) : Node(inputs)
+        WeightLayout layout, PhiloxDropout mask, int m, int inF, int outF, int r, bool baseBf16) : Node(inputs)
     {
         public override string Name => "lora_linear";
 

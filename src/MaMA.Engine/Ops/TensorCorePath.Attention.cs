@@ -26,10 +26,10 @@ public static partial class Ops
     /// fresh bf16 copies, not recorded: the backward takes the fp32 tensors). o is contiguous fp32 or
     /// bf16 (the kernel rounds in its store), [B, H, T, D] or, when <paramref name="joinHeads"/>,
     /// [B, T, H D]. Inputs are made contiguous and 16-byte aligned for cp.async.
-    /// <paramref name="keep"/> is the fp32 [B, T] mask or null.
+    /// <paramref name="keep"/> is the fp32 [B, T] mask or null; <paramref name="dropout"/> the probabilities' mask (off: none).
     /// </summary>
     private static void TensorCoreAttentionForward(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o, Tensor lse,
-        int batch, int heads, int t, int d, bool causal, float scale, bool joinHeads)
+        int batch, int heads, int t, int d, bool causal, float scale, bool joinHeads, MaMA.Kernels.Random.DropoutMask dropout)
     {
         using var scope = new TempScope();
         using (GradMode.NoGrad())
@@ -39,10 +39,10 @@ public static partial class Ops
             ArrayView<float> mask = keep is null ? default : keep.View<float>();
             if (o.DType == DType.BFloat16)
                 TensorCoreAttention.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), mask, o.View<ushort>(), lse.View<float>(),
-                    batch, heads, t, d, causal, scale, joinHeads);
+                    batch, heads, t, d, causal, scale, joinHeads, dropout);
             else
                 TensorCoreAttention.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), mask, o.View<float>(), lse.View<float>(),
-                    batch, heads, t, d, causal, scale, joinHeads);
+                    batch, heads, t, d, causal, scale, joinHeads, dropout);
         }
     }
 

@@ -34,10 +34,10 @@ public static partial class Ops
     /// fp32 dO), or, when <paramref name="joinHeads"/>, bf16 [B, T, H D] with dO in the same layout:
     /// dO is rounded to bf16 where it lies (nothing when it already is), delta is read from the bf16
     /// pair (AttentionRowDotJoinedBf16) and the kernel loads dO's tiles from the joined rows.
-    /// <paramref name="keep"/>: the fp32 [B, T] mask or null.
+    /// <paramref name="keep"/>: the fp32 [B, T] mask or null; <paramref name="dropout"/>: the forward's mask on the probabilities (off: none).
     /// </summary>
     internal static (Tensor Dq, Tensor Dk, Tensor Dv) TensorCoreAttentionBackwardPass(Tensor q, Tensor k, Tensor v, Tensor? keep, Tensor o,
-        Tensor lse, Tensor gradOutput, bool causal, float scale, bool joinHeads = false)
+        Tensor lse, Tensor gradOutput, bool causal, float scale, bool joinHeads = false, MaMA.Kernels.Random.DropoutMask dropout = default)
     {
         int batch = q.Size(0), heads = q.Size(1), t = q.Size(2), d = q.Size(3);
         Tensor dq = Tensor.Empty(q.Shape, DType.Float32, q.Device);
@@ -71,7 +71,8 @@ public static partial class Ops
                     FlashKernels.AttentionRowDot.Launch(s, rows, rowDotG.View<float>(), rowDotO.View<float>(), delta.View<float>(), d);
                 TensorCoreAttentionBackward.Launch(s, q16.View<ushort>(), k16.View<ushort>(), v16.View<ushort>(), g16.View<ushort>(),
                     lse.View<float>(), delta.View<float>(), keep is null ? default : keep.View<float>(),
-                    dq.View<float>(), dk.View<ushort>(), dv.View<ushort>(), batch, heads, t, d, causal, scale, gJoined: joinHeads);
+                    dq.View<float>(), dk.View<ushort>(), dv.View<ushort>(), batch, heads, t, d, causal, scale, gJoined: joinHeads,
+                    dropout: dropout);
             });
         }
         return (dq, dk, dv);

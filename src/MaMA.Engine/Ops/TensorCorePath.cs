@@ -57,7 +57,7 @@ public static partial class Ops
     /// projection kernel. The same masks and, up to summation order, the same values either way.
     /// </para>
     /// </summary>
-    private static void LoraTensorCoreForward(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scaling, LoraDropout mask,
+    private static void LoraTensorCoreForward(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scaling, PhiloxDropout mask,
         Tensor u, Tensor y, int m, int inF, int outF, int r, long wRow, long wCol)
     {
         using var scope = new TempScope();
@@ -117,7 +117,7 @@ public static partial class Ops
     /// an fp32 copy of x: dropout copies the kept elements (exact, <c>MaskInputBf16</c>) and its scale
     /// 1 / (1 - p) is the GEMM's alpha.
     /// </summary>
-    private static void LoraProjectBf16(AcceleratorStream s, Tensor x16, Tensor a16, LoraDropout mask, Tensor u, int m, int inF, int r)
+    private static void LoraProjectBf16(AcceleratorStream s, Tensor x16, Tensor a16, PhiloxDropout mask, Tensor u, int m, int inF, int r)
     {
         bool drop = mask.Active && mask.KeepProb < 1f && (long)m * inF > 0;
         using Tensor? xd = drop ? Tensor.Empty([m, inF], DType.BFloat16, x16.Device) : null;

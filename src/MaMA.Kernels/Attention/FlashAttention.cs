@@ -1,4 +1,5 @@
 using ILGPU;
+using MaMA.Kernels.Random;
 using MaMA.Kernels.TensorCore;
 
 namespace MaMA.Kernels.Attention;
@@ -13,6 +14,12 @@ namespace MaMA.Kernels.Attention;
 /// Key j is visible to query i when <c>keep[b, j] != 0</c> and, if causal, j &lt;= i. A query row
 /// that sees no key gets output 0 and L = +inf (PyTorch gives NaN there), and zero gradients.
 /// </para>
+/// <para>
+/// <c>drop</c>: dropout on the probabilities (<see cref="DropoutMask"/>; off: factor 1). Probability
+/// (row r, key j) is element r T + j of [B, H, T, T] and gets factor z = drop.Factor(r T + j): the
+/// output sums p z v (the row sum l and L keep the undropped p), dV sums p z dO, and
+/// dS = p (z dO . v - delta) scale.
+/// </para>
 /// These are the ILGPU kernels (one launch index per query row, or per key row for dK/dV; the
 /// D-length accumulators live in the output rows themselves). The fast CPU backend uses the
 /// blocked SIMD twin in <c>Cpu/AttentionCpu.cs</c>; tiling these kernels in shared memory is a
@@ -21,16 +28,41 @@ namespace MaMA.Kernels.Attention;
 public static partial class FlashAttention
 {
     /// <summary>
-    /// o[r] = sum_j softmax_j(scale q_r . k_j) v_j over the visible keys j of row r, and
+    /// The per-row kernels' shape and options (one kernel parameter): T, D, H T (rows per batch
+    /// element, for the keep row), causal (1) or not (0), the score multiplier and the probabilities'
+    /// dropout (<see cref="DropoutMask.Off"/>: none).
+    /// </summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    public struct FlashArgs
+    {
+        public int T, D, HeadsTimesT, Causal;
+        public float Scale;
+        public DropoutMask Dropout;
+
+        public FlashArgs(int t, int d, int headsTimesT, bool causal, float scale, DropoutMask dropout)
+        {
+            T = t;
+            D = d;
+            HeadsTimesT = headsTimesT;
+            Causal = causal ? 1 : 0;
+            Scale = scale;
+            Dropout = dropout;
+        }
+    }
+
+    /// <summary>
+    /// o[r] = sum_j softmax_j(scale q_r . k_j) z_rj v_j over the visible keys j of row r, and
     /// lse[r] = log sum_j exp(scale q_r . k_j) (+inf when no key is visible).
     /// </summary>
     [Kernel(CpuGrain = 4)]
     private static void AttentionForwardKernel(int r,
-        [Extent("(long)count * d")] ArrayView<float> q, [Extent("(long)count * d")] ArrayView<float> k, [Extent("(long)count * d")] ArrayView<float> v,
-        [Extent("(long)(count / headsTimesT) * t")] ArrayView<float> keep,
-        [Extent("(long)count * d")] ArrayView<float> o, [Extent("count")] ArrayView<float> lse,
-        int t, int d, int headsTimesT, int causal, float scale)
+        [Extent("(long)count * a.D")] ArrayView<float> q, [Extent("(long)count * a.D")] ArrayView<float> k, [Extent("(long)count * a.D")] ArrayView<float> v,
+        [Extent("(long)(count / a.HeadsTimesT) * a.T")] ArrayView<float> keep,
+        [Extent("(long)count * a.D")] ArrayView<float> o, [Extent("count")] ArrayView<float> lse, FlashArgs a)
     {
+        int t = a.T, d = a.D, headsTimesT = a.HeadsTimesT, causal = a.Causal;
+        float scale = a.Scale;
+        DropoutMask drop = a.Dropout;
         int i = r % t;
         long head = r - i;
         long keepRow = (long)(r / headsTimesT) * t;
@@ -56,7 +88,7 @@ public static partial class FlashAttention
             }
             float p = MathF.Exp(s - m);
             l += p;
-            Axpy(o, qo, p, v, ko, d);
+            Axpy(o, qo, p * drop.Factor((long)r * t + j), v, ko, d);
         }
         if (l > 0f)
         {
@@ -97,16 +129,19 @@ public static partial class FlashAttention
     }
 
     /// <summary>
-    /// dq[r] = scale sum_j p_rj (dO_r . v_j - delta_r) k_j with p_rj = exp(scale q_r . k_j - lse[r]),
+    /// dq[r] = scale sum_j p_rj (z_rj dO_r . v_j - delta_r) k_j with p_rj = exp(scale q_r . k_j - lse[r]),
     /// over the visible keys of row r.
     /// </summary>
     [Kernel(CpuGrain = 4)]
     private static void AttentionBackwardQueryKernel(int r,
-        [Extent("(long)count * d")] ArrayView<float> q, [Extent("(long)count * d")] ArrayView<float> k, [Extent("(long)count * d")] ArrayView<float> v,
-        [Extent("(long)(count / headsTimesT) * t")] ArrayView<float> keep, [Extent("(long)count * d")] ArrayView<float> dO,
-        [Extent("count")] ArrayView<float> lse, [Extent("count")] ArrayView<float> delta, [Extent("(long)count * d")] ArrayView<float> dq,
-        int t, int d, int headsTimesT, int causal, float scale)
+        [Extent("(long)count * a.D")] ArrayView<float> q, [Extent("(long)count * a.D")] ArrayView<float> k, [Extent("(long)count * a.D")] ArrayView<float> v,
+        [Extent("(long)(count / a.HeadsTimesT) * a.T")] ArrayView<float> keep, [Extent("(long)count * a.D")] ArrayView<float> dO,
+        [Extent("count")] ArrayView<float> lse, [Extent("count")] ArrayView<float> delta, [Extent("(long)count * a.D")] ArrayView<float> dq,
+        FlashArgs a)
     {
+        int t = a.T, d = a.D, headsTimesT = a.HeadsTimesT, causal = a.Causal;
+        float scale = a.Scale;
+        DropoutMask drop = a.Dropout;
         int i = r % t;
         long head = r - i;
         long keepRow = (long)(r / headsTimesT) * t;
@@ -121,23 +156,26 @@ public static partial class FlashAttention
             if (keep[keepRow + j] == 0f) continue;
             long ko = (head + j) * d;
             float p = MathF.Exp(scale * Dot(q, qo, k, ko, d) - li);
-            float ds = p * (Dot(dO, qo, v, ko, d) - di) * scale;
+            float ds = p * (drop.Factor((long)r * t + j) * Dot(dO, qo, v, ko, d) - di) * scale;
             Axpy(dq, qo, ds, k, ko, d);
         }
     }
 
     /// <summary>
-    /// For key row r (key j of its head): dv[r] = sum_i p_ij dO_i and
-    /// dk[r] = scale sum_i p_ij (dO_i . v_j - delta_i) q_i over the query rows i that see key j.
+    /// For key row r (key j of its head): dv[r] = sum_i p_ij z_ij dO_i and
+    /// dk[r] = scale sum_i p_ij (z_ij dO_i . v_j - delta_i) q_i over the query rows i that see key j.
     /// </summary>
     [Kernel(CpuGrain = 4)]
     private static void AttentionBackwardKeyKernel(int r,
-        [Extent("(long)count * d")] ArrayView<float> q, [Extent("(long)count * d")] ArrayView<float> k, [Extent("(long)count * d")] ArrayView<float> v,
-        [Extent("(long)(count / headsTimesT) * t")] ArrayView<float> keep, [Extent("(long)count * d")] ArrayView<float> dO,
+        [Extent("(long)count * a.D")] ArrayView<float> q, [Extent("(long)count * a.D")] ArrayView<float> k, [Extent("(long)count * a.D")] ArrayView<float> v,
+        [Extent("(long)(count / a.HeadsTimesT) * a.T")] ArrayView<float> keep, [Extent("(long)count * a.D")] ArrayView<float> dO,
         [Extent("count")] ArrayView<float> lse, [Extent("count")] ArrayView<float> delta,
-        [Extent("(long)count * d")] ArrayView<float> dk, [Extent("(long)count * d")] ArrayView<float> dv,
-        int t, int d, int headsTimesT, int causal, float scale)
+        [Extent("(long)count * a.D")] ArrayView<float> dk, [Extent("(long)count * a.D")] ArrayView<float> dv,
+        FlashArgs a)
     {
+        int t = a.T, d = a.D, headsTimesT = a.HeadsTimesT, causal = a.Causal;
+        float scale = a.Scale;
+        DropoutMask drop = a.Dropout;
         int j = r % t;
         long head = r - j;
         long ko = (long)r * d;
@@ -150,8 +188,9 @@ public static partial class FlashAttention
             long row = head + i;
             long qo = row * d;
             float p = MathF.Exp(scale * Dot(q, qo, k, ko, d) - lse[row]);
-            Axpy(dv, ko, p, dO, qo, d);
-            float ds = p * (Dot(dO, qo, v, ko, d) - delta[row]) * scale;
+            float z = drop.Factor(row * t + j);
+            Axpy(dv, ko, p * z, dO, qo, d);
+            float ds = p * (z * Dot(dO, qo, v, ko, d) - delta[row]) * scale;
             Axpy(dk, ko, ds, q, qo, d);
         }
     }

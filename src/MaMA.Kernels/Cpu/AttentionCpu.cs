@@ -24,6 +24,14 @@ namespace MaMA.Kernels.Cpu;
 ///   <item>Only per-thread scratch of O(block x D) (forward) or O(T x D) (backward, per head) is
 ///         used; nothing T x T.</item>
 /// </list>
+/// <para>
+/// Dropout on the probabilities (HF GPT-2's attn_dropout, training only), when
+/// <see cref="PhiloxDropout.Active"/>: out_i = sum_j P_ij z_ij v_j / ..., with z_ij the factor of
+/// element (b, h, i, j) of the probabilities [B, H, T, T] flattened (index ((b H + h) T + i) T + j
+/// plus the mask's base), so the values equal softmax, then <c>Ops.Dropout</c>, then times v. The
+/// row sums and lse stay those of the undropped probabilities; the backward uses P z for dV and
+/// dS = P (dP z - delta) (delta = rowsum(dO * O) still holds, O being the dropped output).
+/// </para>
 /// The forward runs query blocks of all heads across cores. The backward runs one head per work
 /// item (dQ of a head is accumulated by one thread, no atomics), so it uses at most B * H cores.
 /// </summary>
@@ -37,10 +45,10 @@ public static unsafe class AttentionCpu
     /// o is [B, H, T, D], or [B, T, H, D] when <paramref name="joinHeads"/>.
     /// </summary>
     public static void Forward(int batch, int heads, int t, int d, float* q, float* k, float* v, float* keep, bool causal, float scale, float* o, float* lse,
-        bool joinHeads = false)
+        bool joinHeads = false, PhiloxDropout dropout = default)
     {
         Check(batch, heads, t, d);
-        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, null, null, null, null, joinHeads);
+        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, null, null, null, null, joinHeads, dropout);
         if (Vector512.IsHardwareAccelerated) ForwardAll<V512>(p);
         else if (Vector256.IsHardwareAccelerated) ForwardAll<V256>(p);
         else ForwardAll<V1>(p);
@@ -52,10 +60,10 @@ public static unsafe class AttentionCpu
     /// <paramref name="joinHeads"/> (the forward's layout).
     /// </summary>
     public static void Backward(int batch, int heads, int t, int d, float* q, float* k, float* v, float* keep, bool causal, float scale,
-        float* o, float* lse, float* dO, float* dq, float* dk, float* dv, bool joinHeads = false)
+        float* o, float* lse, float* dO, float* dq, float* dk, float* dv, bool joinHeads = false, PhiloxDropout dropout = default)
     {
         Check(batch, heads, t, d);
-        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, dO, dq, dk, dv, joinHeads);
+        var p = new Problem(batch, heads, t, d, q, k, v, keep, causal, scale, o, lse, dO, dq, dk, dv, joinHeads, dropout);
         if (Vector512.IsHardwareAccelerated) BackwardAll<V512>(p);
         else if (Vector256.IsHardwareAccelerated) BackwardAll<V256>(p);
         else BackwardAll<V1>(p);
@@ -71,12 +79,21 @@ public static unsafe class AttentionCpu
 
     /// <summary>The arguments of one call (pointers kept as fields so work items can share them).</summary>
     private readonly struct Problem(int batch, int heads, int t, int d, float* q, float* k, float* v, float* keep, bool causal, float scale,
-        float* o, float* lse, float* dO, float* dq, float* dk, float* dv, bool joinHeads)
+        float* o, float* lse, float* dO, float* dq, float* dk, float* dv, bool joinHeads, PhiloxDropout dropout)
     {
         public readonly int Batch = batch, Heads = heads, T = t, D = d;
         public readonly float* Q = q, K = k, V = v, Keep = keep, O = o, Lse = lse, DO = dO, DQ = dq, DK = dk, DV = dv;
         public readonly bool Causal = causal;
         public readonly float Scale = scale;
+
+        /// <summary>The probabilities' dropout (off: <see cref="PhiloxDropout.Off"/>).</summary>
+        public readonly PhiloxDropout Dropout = dropout;
+
+        /// <summary>
+        /// The dropout factors of keys j0 .. j0 + n - 1 for query i of head bh into <paramref name="dst"/>:
+        /// elements ((bh T + i) T + j) of the probabilities [B, H, T, T], contiguous along the keys.
+        /// </summary>
+        public void DropoutRow(int bh, int i, int j0, int n, float* dst) => Dropout.Fill(((long)bh * T + i) * T + j0, n, dst);
 
         /// <summary>Elements between consecutive rows of one head in o and dO (<see cref="JoinedHeads"/>).</summary>
         public int OutStride => JoinedHeads.RowStride(joinHeads, Heads, D);
@@ -94,8 +111,10 @@ public static unsafe class AttentionCpu
         long items = (long)p.Batch * p.Heads * blocks;
         if (items == 0) return;
         bool padded = dp != p.D;
-        // Scratch floats: Q^T block, S^T/P^T tile, O accumulator, m, l, corr, lane indices, padded V block.
-        long scratch = (long)p.D * br + (long)KeyBlock * br + (long)br * dp + 4L * br + (padded ? (long)KeyBlock * dp : 0);
+        // Scratch floats: Q^T block, S^T/P^T tile, O accumulator, m, l, corr, lane indices, padded V
+        // block, and one query's dropout factors over a key block.
+        long scratch = (long)p.D * br + (long)KeyBlock * br + (long)br * dp + 4L * br + (padded ? (long)KeyBlock * dp : 0)
+            + (p.Dropout.Active ? KeyBlock : 0);
         int threads = (int)Math.Min(items, Environment.ProcessorCount);
         if (threads <= 1)
         {
@@ -145,6 +164,7 @@ public static unsafe class AttentionCpu
         float* corr = l + br;                    // [br]  rescale factor of the current key block
         float* lane = corr + br;                 // [br]  0, 1, ..., br - 1
         float* vpad = lane + br;                 // [KeyBlock, dp]  V block padded to whole vectors (when d % w != 0)
+        float* zrow = vpad + (dp != d ? (long)KeyBlock * dp : 0); // [KeyBlock]  dropout factors of one query (dropout only)
 
         for (int c = 0; c < d; c++)
         {
@@ -188,6 +208,13 @@ public static unsafe class AttentionCpu
             }
             for (int i = 0; i < nq; i++)
                 if (corr[i] != 1f) ScaleRow<TV>(acc + (long)i * dp, dp, corr[i]);
+            // Dropout: P^T[j, i] *= z(i, j0 + j), after the row sums took the undropped values.
+            if (p.Dropout.Active)
+                for (int i = 0; i < nq; i++)
+                {
+                    p.DropoutRow(bh, i0 + i, j0, bc, zrow);
+                    for (int j = 0; j < bc; j++) s[(long)j * br + i] *= zrow[j];
+                }
 
             float* vb = vh + (long)j0 * d;
             int ldv = d;
@@ -234,7 +261,9 @@ public static unsafe class AttentionCpu
         // dK and dV block accumulators, lane indices, and padded Q, K, dO, dQ rows when d % w != 0
         // (else dO's rows alone when the heads are joined: see BackwardHead).
         long rowCopies = padded ? 4L * p.T * dp : p.OutStride != p.D ? (long)p.T * dp : 0;
-        long scratch = 2L * p.D * tp + 2L * tp + 2L * KeyBlock * br + 2L * KeyBlock * dp + br + rowCopies;
+        // With dropout, a Z^T tile [KeyBlock, br] of factors and one query's row of them [KeyBlock].
+        long dropout = p.Dropout.Active ? (long)KeyBlock * br + KeyBlock : 0;
+        long scratch = 2L * p.D * tp + 2L * tp + 2L * KeyBlock * br + 2L * KeyBlock * dp + br + rowCopies + dropout;
         int threads = Math.Min(heads, Environment.ProcessorCount);
         if (threads <= 1)
         {
@@ -288,13 +317,17 @@ public static unsafe class AttentionCpu
         float* dkAcc = ds + (long)KeyBlock * br;      // [KeyBlock, dp]
         float* dvAcc = dkAcc + (long)KeyBlock * dp;   // [KeyBlock, dp]
         float* lane = dvAcc + (long)KeyBlock * dp;    // [br]
+        float* pads = lane + br;                      // padded or copied rows (below)
+        long padFloats = dp != d ? 4L * t * dp : os != d ? (long)t * dp : 0;
+        float* zt = pads + padFloats;                 // [KeyBlock, br]  Z^T, dropout factors (dropout only)
+        float* zrow = zt + (long)KeyBlock * br;       // [KeyBlock]  one query's factors
 
         // Row operands with whole vectors: the tensors themselves, or zero-padded copies.
         float* qRows = qh, kRows = kh, gRows = doh, dqRows = dqh;
         int ld = d, ldg = os;
         if (dp != d)
         {
-            float* pad = lane + br;
+            float* pad = pads;
             qRows = pad;
             kRows = qRows + (long)t * dp;
             gRows = kRows + (long)t * dp;
@@ -309,7 +342,7 @@ public static unsafe class AttentionCpu
             // Joined heads: dO's rows are H D apart, beyond what the hardware prefetcher follows, and
             // dV's product re-reads them for every key block; one contiguous copy per head, made
             // first, serves dO^T and delta as well.
-            gRows = lane + br;
+            gRows = pads;
             PadRows(doh, d, os, t, gRows, dp);
             ldg = dp;
         }
@@ -355,14 +388,37 @@ public static unsafe class AttentionCpu
                     Gemm<TV>(bc, br, d, kh + (long)j0 * d, d, 1, qt + i0, tp, s, br, accumulate: false);
                     Gemm<TV>(bc, br, d, vh + (long)j0 * d, d, 1, dot + i0, tp, ds, br, accumulate: false);
                     MaskScores<TV>(s, br, bc, keep == null ? null : keep + j0, p.Causal ? j0 - i0 : int.MinValue, lane);
-                    for (int j = 0; j < bc; j++)
+                    if (p.Dropout.Active)
                     {
-                        float* sp = s + (long)j * br, dsp = ds + (long)j * br;
-                        for (int cv = 0; cv < br; cv += w)
+                        // Z^T [bc, br]: query i's factors over the block's keys, 0 past the last query.
+                        for (int i = 0; i < br; i++)
                         {
-                            TV prob = ExpFlush(TV.Load(sp + cv) - TV.Load(lse + i0 + cv));
-                            TV.Store(prob, sp + cv);
-                            TV.Store(prob * (TV.Load(dsp + cv) - TV.Load(delta + i0 + cv)) * scale, dsp + cv);
+                            if (i < nq) p.DropoutRow(bh, i0 + i, j0, bc, zrow);
+                            for (int j = 0; j < bc; j++) zt[(long)j * br + i] = i < nq ? zrow[j] : 0f;
+                        }
+                        // dV takes P z, dS = P (dP z - delta) scale.
+                        for (int j = 0; j < bc; j++)
+                        {
+                            float* sp = s + (long)j * br, dsp = ds + (long)j * br, zp = zt + (long)j * br;
+                            for (int cv = 0; cv < br; cv += w)
+                            {
+                                TV prob = ExpFlush(TV.Load(sp + cv) - TV.Load(lse + i0 + cv)), z = TV.Load(zp + cv);
+                                TV.Store(prob * z, sp + cv);
+                                TV.Store(prob * (TV.Load(dsp + cv) * z - TV.Load(delta + i0 + cv)) * scale, dsp + cv);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        for (int j = 0; j < bc; j++)
+                        {
+                            float* sp = s + (long)j * br, dsp = ds + (long)j * br;
+                            for (int cv = 0; cv < br; cv += w)
+                            {
+                                TV prob = ExpFlush(TV.Load(sp + cv) - TV.Load(lse + i0 + cv));
+                                TV.Store(prob, sp + cv);
+                                TV.Store(prob * (TV.Load(dsp + cv) - TV.Load(delta + i0 + cv)) * scale, dsp + cv);
+                            }
                         }
                     }
                     Gemm<TV>(bc, dp, nq, s, br, 1, gRows + (long)i0 * ldg, ldg, dvAcc, dp, accumulate: true);

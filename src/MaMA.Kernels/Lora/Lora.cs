@@ -13,31 +13,19 @@ namespace MaMA.Kernels.Lora;
 /// Fusion: the low-rank product enters the base GEMM's epilogue (<see cref="ForwardKernel"/> adds
 /// bias and s * u B^T to the dot product it has in hand), and the input gradient adds
 /// mask * (du A) the same way. Dropout is the keep-mask of <see cref="Random.Dropout"/> over the
-/// flattened x (<see cref="LoraMask"/>: element e of [m, inF] is lane g % 4 of Philox block g / 4
+/// flattened x (<see cref="DropoutMask"/>: element e of [m, inF] is lane g % 4 of Philox block g / 4
 /// at the stream's offset, g = mask.Base + e, so a data-parallel rank's rows draw the masks they
-/// get in the whole batch), regenerated wherever it is needed and never stored. keepProb &gt;= 1
-/// turns it off (every element kept, scale 1).
+/// get in the whole batch), regenerated wherever it is needed and never stored. <see cref="DropoutMask.Off"/>
+/// turns it off (every element kept, factor 1).
 /// </para>
 /// </summary>
 public static partial class Lora
 {
-    /// <summary>Dropout factor of element <paramref name="e"/> of x: scale when kept, else 0 (1 when keepProb &gt;= 1: dropout off).</summary>
-    public static float MaskScale(long e, float keepProb, float scale, ulong seed, ulong offset)
-    {
-        if (keepProb >= 1f) return 1f;
-        UInt4 block = Philox.Block((uint)(e >> 2), 0u, (uint)offset, (uint)(offset >> 32), (uint)seed, (uint)(seed >> 32));
-        uint word = block.Lane((int)(e & 3));
-        return Philox.ToUniform(word) < keepProb ? scale : 0f;
-    }
-
-    /// <summary>The factor of element <paramref name="e"/> of this x under <paramref name="mask"/> (its index in the whole batch is mask.Base + e).</summary>
-    public static float MaskScale(long e, LoraMask mask) => MaskScale(mask.Base + e, mask.KeepProb, mask.Scale, mask.Seed, mask.Offset);
-
     /// <summary>xd[e] = dropout(x)[e] = x[e] * mask(e) over x flattened to [M, in] (the GEMM form's input to x A^T and du^T x); count = m * inF.</summary>
     [Kernel(CpuGrain = 1024)]
     private static void MaskInputKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> xd,
-        LoraMask mask) =>
-        xd[i] = x[i] * MaskScale(i, mask);
+        DropoutMask mask) =>
+        xd[i] = x[i] * mask.Factor(i);
 
     /// <summary>
     /// xd[e] = x[e] where the mask keeps element e, else 0, on bf16 bits over x flattened to [M, in]:
@@ -46,20 +34,20 @@ public static partial class Lora
     /// </summary>
     [Kernel(CpuGrain = 1024)]
     private static void MaskInputBf16Kernel(int i, [Extent("count")] ArrayView<ushort> x, [Extent("count")] ArrayView<ushort> xd,
-        LoraMask mask) =>
-        xd[i] = MaskScale(i, mask) != 0f ? x[i] : (ushort)0;
+        DropoutMask mask) =>
+        xd[i] = mask.Factor(i) != 0f ? x[i] : (ushort)0;
 
     /// <summary>u[row, t] = sum_k dropout(x)[row, k] A[t, k]; count = m * r.</summary>
     [Kernel(CpuGrain = 16)]
     private static void ProjectKernel(int i, [Extent("(long)count / r * inF")] ArrayView<float> x, [Extent("(long)r * inF")] ArrayView<float> a,
         [Extent("count")] ArrayView<float> u, int inF, int r,
-        LoraMask mask)
+        DropoutMask mask)
     {
         long row = i / r, t = i % r;
         long xBase = row * inF, aBase = t * inF;
         float sum = 0f;
         for (long k = 0; k < inF; k++)
-            sum += x[xBase + k] * MaskScale(xBase + k, mask) * a[aBase + k];
+            sum += x[xBase + k] * mask.Factor(xBase + k) * a[aBase + k];
         u[i] = sum;
     }
 
@@ -117,14 +105,14 @@ public static partial class Lora
     [Kernel(CpuGrain = 16)]
     private static void GradAKernel(int i, [Extent("(long)m * r")] ArrayView<float> du, [Extent("(long)m * inF")] ArrayView<float> x,
         [Extent("count")] ArrayView<float> da, int m, int inF, int r,
-        LoraMask mask)
+        DropoutMask mask)
     {
         long t = i / inF, k = i % inF;
         float sum = 0f;
         for (long row = 0; row < m; row++)
         {
             long e = row * inF + k;
-            sum += du[row * r + t] * x[e] * MaskScale(e, mask);
+            sum += du[row * r + t] * x[e] * mask.Factor(e);
         }
         da[i] = sum;
     }
@@ -137,7 +125,7 @@ public static partial class Lora
     private static void GradInputKernel(int i, [Extent("(long)count / inF * outF")] ArrayView<float> dy, ArrayView<float> w,
         [Extent("(long)count / inF * r")] ArrayView<float> du, [Extent("(long)r * inF")] ArrayView<float> a, [Extent("count")] ArrayView<float> dx,
         int inF, int outF, int r, long wRow, long wCol,
-        LoraMask mask)
+        DropoutMask mask)
     {
         long row = i / inF, k = i % inF;
         long dyBase = row * outF, wBase = k * wRow;
@@ -145,7 +133,7 @@ public static partial class Lora
         for (long j = 0; j < outF; j++) sum += dy[dyBase + j] * w[wBase + j * wCol];
         float low = 0f;
         for (long t = 0; t < r; t++) low += du[row * r + t] * a[t * inF + k];
-        dx[i] = sum + MaskScale(i, mask) * low;
+        dx[i] = sum + mask.Factor(i) * low;
     }
 
     /// <summary>

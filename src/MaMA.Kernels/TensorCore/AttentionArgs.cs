@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using MaMA.Kernels.Random;
 
 namespace MaMA.Kernels.TensorCore;
 
@@ -23,4 +24,6 @@ public struct AttentionArgs
     /// <summary>1: the output is bf16 (the kernel's o16 view), 0: fp32 (o).</summary>
     public int OutBf16;
     public long QAddress, KAddress, VAddress;
+    /// <summary>Dropout on the probabilities (element ((b H + h) T + i) T + j of [B, H, T, T]); <see cref="DropoutMask.Off"/>: none.</summary>
+    public DropoutMask Dropout;
 }

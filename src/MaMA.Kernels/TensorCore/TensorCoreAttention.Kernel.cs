@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using MaMA.Kernels.Layout;
+using MaMA.Kernels.Random;
 using static MaMA.Kernels.TensorCore.AttentionTiles;
 
 namespace MaMA.Kernels.TensorCore;
@@ -37,6 +38,9 @@ public struct QFrags
 /// With R = 2 a warp does 128 mma per 32 ldmatrix.x4 per key tile, where R = 1 at D = 64 did 64 per
 /// 36 (the Q fragments were re-read every tile): one ldmatrix.x4 moves 512 bytes and an SM's shared
 /// memory about 128 bytes a clock, so one row tile kept the tensor cores waiting on shared memory.
+/// With <see cref="AttentionArgs.Dropout"/> active, P is multiplied by its dropout factors after the
+/// row sums took it and before it is rounded for P V (one Philox block per lane, row and fragment:
+/// a lane's two columns share a block unless they straddle two).
 /// The output is [B, H, T, D], or [B, T, H, D] with <see cref="AttentionArgs.JoinHeads"/> (the heads
 /// joined as the output projection reads them), in fp32 (<c>o</c>) or, with
 /// <see cref="AttentionArgs.OutBf16"/>, bf16 (<c>o16</c>, rounded to nearest even); and the
@@ -89,6 +93,9 @@ public static partial class TensorCoreAttention
         int batchIndex = bh / p.Heads;
         long keepRow = (long)batchIndex * t;
         bool causal = p.Causal != 0;
+        // Dropout: probability (row, key) of this head is element (bh T + row) T + key of [B, H, T, T].
+        bool dropping = p.Dropout.P > 0f;
+        long dropRow = (long)bh * t;
 
         int kvEnd = causal ? XMin(t, q0 + blockQ) : t;
         int nTiles = (kvEnd + BlockKV - 1) / BlockKV;
@@ -149,11 +156,14 @@ public static partial class TensorCoreAttention
                 Softmax(ref s0, ref mA0, ref mB0, ref lA0, ref lB0, c2, out float corrA0, out float corrB0);
                 Rescale(ref o0, corrA0, corrB0);
                 if (d > 64) Rescale(ref o1, corrA0, corrB0);
+                // Warp-uniform: dropout (training) on P after the row sums took it.
+                if (dropping) DropTile(ref s0, p.Dropout, (dropRow + rowA0) * t + kv0 + colT, (dropRow + rowB0) * t + kv0 + colT);
                 if (two)
                 {
                     MaskTile(ref s1, kv0, colT, first1, rowA1, rowB1, p, keep, keepRow);
                     Softmax(ref s1, ref mA1, ref mB1, ref lA1, ref lB1, c2, out float corrA1, out float corrB1);
                     Rescale(ref u0, corrA1, corrB1);
+                    if (dropping) DropTile(ref s1, p.Dropout, (dropRow + rowA1) * t + kv0 + colT, (dropRow + rowB1) * t + kv0 + colT);
                 }
 
                 // O += P V, one 16-key chunk at a time; P's C fragments become the bf16 A fragment.
@@ -344,6 +354,32 @@ public static partial class TensorCoreAttention
         Exp2(ref s.F7, c2, baseA, baseB, ref sumA, ref sumB);
         lA = lA * corrA + sumA;
         lB = lB * corrB + sumB;
+    }
+
+    /// <summary>
+    /// P of one row tile times its dropout factors: fragment j's elements (row A / B, key c, c + 1)
+    /// with c = kv0 + 2t + 8j are elements <paramref name="eA"/> + 8j (+1) and <paramref name="eB"/> + 8j (+1).
+    /// </summary>
+    private static void DropTile(ref FragC8 s, DropoutMask m, long eA, long eB)
+    {
+        DropFragment(ref s.F0, m, eA + 0, eB + 0);
+        DropFragment(ref s.F1, m, eA + 8, eB + 8);
+        DropFragment(ref s.F2, m, eA + 16, eB + 16);
+        DropFragment(ref s.F3, m, eA + 24, eB + 24);
+        DropFragment(ref s.F4, m, eA + 32, eB + 32);
+        DropFragment(ref s.F5, m, eA + 40, eB + 40);
+        DropFragment(ref s.F6, m, eA + 48, eB + 48);
+        DropFragment(ref s.F7, m, eA + 56, eB + 56);
+    }
+
+    private static void DropFragment(ref FragC f, DropoutMask m, long eA, long eB)
+    {
+        m.KeepsPair(eA, out bool a0, out bool a1);
+        m.KeepsPair(eB, out bool b0, out bool b1);
+        f.C0 = a0 ? f.C0 * m.Scale : 0f;
+        f.C1 = a1 ? f.C1 * m.Scale : 0f;
+        f.C2 = b0 ? f.C2 * m.Scale : 0f;
+        f.C3 = b1 ? f.C3 * m.Scale : 0f;
     }
 
     /// <summary>log2(e): exp(x) = exp2(x log2 e).</summary>

@@ -7,6 +7,8 @@ using ForwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Ker
     ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>,
     MaMA.Kernels.TensorCore.AttentionArgs>;
 
+using MaMA.Kernels.Random;
+
 namespace MaMA.Kernels.TensorCore;
 
 public static partial class TensorCoreAttention
@@ -41,20 +43,22 @@ public static partial class TensorCoreAttention
     /// Returns after the kernel has finished on the simulator; on CUDA it is queued.
     /// </summary>
     public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
-        ArrayView<float> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale, bool joinHeads = false) =>
-        Launch(stream, q, k, v, keep, o, default, lse, batch, heads, t, headDim, causal, scale, joinHeads, bf16Out: false);
+        ArrayView<float> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale, bool joinHeads = false,
+        DropoutMask dropout = default) =>
+        Launch(stream, q, k, v, keep, o, default, lse, batch, heads, t, headDim, causal, scale, joinHeads, bf16Out: false, dropout);
 
     /// <summary>
     /// As the fp32 overload with a bf16 output <paramref name="o"/> (rounded to nearest even in the
     /// kernel's store): the operand a bf16 product reads next, written once instead of fp32 then cast.
     /// </summary>
     public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
-        ArrayView<ushort> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale, bool joinHeads = false) =>
-        Launch(stream, q, k, v, keep, default, o, lse, batch, heads, t, headDim, causal, scale, joinHeads, bf16Out: true);
+        ArrayView<ushort> o, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale, bool joinHeads = false,
+        DropoutMask dropout = default) =>
+        Launch(stream, q, k, v, keep, default, o, lse, batch, heads, t, headDim, causal, scale, joinHeads, bf16Out: true, dropout);
 
     private static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<float> keep,
         ArrayView<float> o, ArrayView<ushort> o16, ArrayView<float> lse, int batch, int heads, int t, int headDim, bool causal, float scale,
-        bool joinHeads, bool bf16Out)
+        bool joinHeads, bool bf16Out, DropoutMask dropout)
     {
         ArgumentNullException.ThrowIfNull(stream);
         Validate(q.Length, k.Length, v.Length, keep.Length, bf16Out ? o16.Length : o.Length, lse.Length, batch, heads, t, headDim);
@@ -65,7 +69,7 @@ public static partial class TensorCoreAttention
         var p = new AttentionArgs
         {
             T = t, Heads = heads, HeadDim = headDim, Causal = causal ? 1 : 0, HasMask = keep.Length > 0 ? 1 : 0, Scale = scale,
-            JoinHeads = joinHeads ? 1 : 0, OutBf16 = bf16Out ? 1 : 0,
+            JoinHeads = joinHeads ? 1 : 0, OutBf16 = bf16Out ? 1 : 0, Dropout = dropout,
         };
         // Kernels take every view: HasMask = 0 never reads keep, and OutBf16 picks one of o, o16.
         if (keep.Length == 0) keep = lse;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using ILGPU;
 using MaMA.Kernels.Layout;
+using MaMA.Kernels.Random;
 using static MaMA.Kernels.TensorCore.AttentionTiles;
 
 namespace MaMA.Kernels.TensorCore;
@@ -23,6 +24,8 @@ public struct AttentionBackwardArgs
     /// <summary>1: dk and dv are written in bf16 (the kernel's dk16, dv16 views), 0: fp32 (dk, dv). dq is fp32 either way (atomics).</summary>
     public int KvBf16;
     public long QAddress, KAddress, VAddress, GAddress;
+    /// <summary>The forward's dropout on the probabilities (<see cref="AttentionArgs.Dropout"/>); <see cref="DropoutMask.Off"/>: none.</summary>
+    public DropoutMask Dropout;
 }
 
 /// <summary>
@@ -43,6 +46,8 @@ public struct AttentionBackwardArgs
 ///   bf16(dS^T) -> shared, barrier; warp w then owns queries q0 + 16w .. + 15:
 ///   dQ_w = dS K               (4 x D/8 mma; dS as A by ldmatrix.x4.trans of dS^T, K by ldmatrix.x4.trans)
 ///   dq[query] += dQ_w           fp32 atomics into global dq (zeroed by the launcher; one add per key tile)
+/// with dropout (<see cref="AttentionBackwardArgs.Dropout"/>, z the forward's factors of P^T's elements):
+///   dS^T = P^T (dP^T z - delta[query]) scale and P^T z, before dV_w += bf16(P^T z) dO
 /// Q/dO tile i + 1 streams in by cp.async while tile i is multiplied (two buffers, one group each)
 /// after the end: dK, dV of the group's 64 keys to global (fp32, plain stores: each key has one owner)
 /// </code>
@@ -97,6 +102,9 @@ public static partial class TensorCoreAttentionBackward
         long keepRow = (long)batchIndex * t;
         bool causal = p.Causal != 0;
         float scale = p.Scale;
+        // Dropout: P^T's (key, query) is element (bh T + query) T + key of [B, H, T, T].
+        bool dropping = p.Dropout.P > 0f;
+        long dropRow = (long)bh * t;
 
         // Causal: queries before k0 see none of these keys.
         int qFirst = causal ? Grid.IdxX : 0;
@@ -156,20 +164,37 @@ public static partial class TensorCoreAttentionBackward
             Probabilities(ref s.F6, c + 48, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
             Probabilities(ref s.F7, c + 56, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
 
+            // Dropout (warp-uniform): dS^T from the undropped P^T and dP^T z, then P^T z for dV.
+            if (dropping)
+            {
+                long e = (dropRow + c) * t + keyA;
+                DropGradient(ref dp.F0, ref s.F0, p.Dropout, e + 0L * t, c + 0, t, scale, delta, rowBase);
+                DropGradient(ref dp.F1, ref s.F1, p.Dropout, e + 8L * t, c + 8, t, scale, delta, rowBase);
+                DropGradient(ref dp.F2, ref s.F2, p.Dropout, e + 16L * t, c + 16, t, scale, delta, rowBase);
+                DropGradient(ref dp.F3, ref s.F3, p.Dropout, e + 24L * t, c + 24, t, scale, delta, rowBase);
+                DropGradient(ref dp.F4, ref s.F4, p.Dropout, e + 32L * t, c + 32, t, scale, delta, rowBase);
+                DropGradient(ref dp.F5, ref s.F5, p.Dropout, e + 40L * t, c + 40, t, scale, delta, rowBase);
+                DropGradient(ref dp.F6, ref s.F6, p.Dropout, e + 48L * t, c + 48, t, scale, delta, rowBase);
+                DropGradient(ref dp.F7, ref s.F7, p.Dropout, e + 56L * t, c + 56, t, scale, delta, rowBase);
+            }
+
             // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
             Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F0, s.F1), smem, sbase, gBuf + (0 + aRow) * pitch + aCol, d, scratch);
             Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F2, s.F3), smem, sbase, gBuf + (16 + aRow) * pitch + aCol, d, scratch);
             Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F4, s.F5), smem, sbase, gBuf + (32 + aRow) * pitch + aCol, d, scratch);
             Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F6, s.F7), smem, sbase, gBuf + (48 + aRow) * pitch + aCol, d, scratch);
 
-            ScoreGradient(ref dp.F0, s.F0, c + 0, scale, t, delta, rowBase);
-            ScoreGradient(ref dp.F1, s.F1, c + 8, scale, t, delta, rowBase);
-            ScoreGradient(ref dp.F2, s.F2, c + 16, scale, t, delta, rowBase);
-            ScoreGradient(ref dp.F3, s.F3, c + 24, scale, t, delta, rowBase);
-            ScoreGradient(ref dp.F4, s.F4, c + 32, scale, t, delta, rowBase);
-            ScoreGradient(ref dp.F5, s.F5, c + 40, scale, t, delta, rowBase);
-            ScoreGradient(ref dp.F6, s.F6, c + 48, scale, t, delta, rowBase);
-            ScoreGradient(ref dp.F7, s.F7, c + 56, scale, t, delta, rowBase);
+            if (!dropping)
+            {
+                ScoreGradient(ref dp.F0, s.F0, c + 0, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F1, s.F1, c + 8, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F2, s.F2, c + 16, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F3, s.F3, c + 24, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F4, s.F4, c + 32, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F5, s.F5, c + 40, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F6, s.F6, c + 48, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F7, s.F7, c + 56, scale, t, delta, rowBase);
+            }
 
             // dK_w += dS^T Q.
             FragA d0 = ToA(mma, dp.F0, dp.F1), d1 = ToA(mma, dp.F2, dp.F3), d2 = ToA(mma, dp.F4, dp.F5), d3 = ToA(mma, dp.F6, dp.F7);
@@ -272,6 +297,28 @@ public static partial class TensorCoreAttentionBackward
         dp.C1 = pr.C1 * (dp.C1 - e1) * scale;
         dp.C2 = pr.C2 * (dp.C2 - e0) * scale;
         dp.C3 = pr.C3 * (dp.C3 - e1) * scale;
+    }
+
+    /// <summary>
+    /// With dropout, one fragment of keys A, B (rows) and queries <paramref name="col"/>, +1 (columns):
+    /// dP^T -> dS^T = P^T (dP^T z - delta[query]) scale, then P^T -> P^T z. Element (key, query) is
+    /// <paramref name="e"/> (key A, query col) + (query - col) T + (key - key A); one Philox block each
+    /// (the four are in different blocks).
+    /// </summary>
+    private static void DropGradient(ref FragC dp, ref FragC pr, DropoutMask m, long e, int col, int t, float scale, ArrayView<float> delta,
+        long rowBase)
+    {
+        float e0 = col < t ? delta[rowBase + col] : 0f, e1 = col + 1 < t ? delta[rowBase + col + 1] : 0f;
+        float z0 = m.Keeps(e) ? m.Scale : 0f, z1 = m.Keeps(e + t) ? m.Scale : 0f;
+        float z2 = m.Keeps(e + 8) ? m.Scale : 0f, z3 = m.Keeps(e + t + 8) ? m.Scale : 0f;
+        dp.C0 = pr.C0 * (dp.C0 * z0 - e0) * scale;
+        dp.C1 = pr.C1 * (dp.C1 * z1 - e1) * scale;
+        dp.C2 = pr.C2 * (dp.C2 * z2 - e0) * scale;
+        dp.C3 = pr.C3 * (dp.C3 * z3 - e1) * scale;
+        pr.C0 *= z0;
+        pr.C1 *= z1;
+        pr.C2 *= z2;
+        pr.C3 *= z3;
     }
 
     /// <summary>A fragment (rows g, g + 8; columns 2t, 2t + 1 and 2t + 8, + 9 of a 16-wide chunk at <paramref name="col0"/>) into the dS^T tile.</summary>

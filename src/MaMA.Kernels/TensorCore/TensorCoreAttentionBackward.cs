@@ -8,6 +8,8 @@ using BackwardLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Ke
     ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<ushort>, ILGPU.ArrayView<ushort>, MaMA.Kernels.TensorCore.AttentionBackwardArgs>;
 
+using MaMA.Kernels.Random;
+
 namespace MaMA.Kernels.TensorCore;
 
 public static partial class TensorCoreAttentionBackward
@@ -49,8 +51,9 @@ public static partial class TensorCoreAttentionBackward
     /// </summary>
     public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
-        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false) =>
-        Launch(stream, q, k, v, g, lse, delta, keep, dq, dk, dv, default, default, batch, heads, t, headDim, causal, scale, gJoined, kvBf16: false);
+        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false, DropoutMask dropout = default) =>
+        Launch(stream, q, k, v, g, lse, delta, keep, dq, dk, dv, default, default, batch, heads, t, headDim, causal, scale, gJoined, kvBf16: false,
+            dropout);
 
     /// <summary>
     /// As the fp32 overload with dk and dv in bf16 (rounded to nearest even in the kernel's store):
@@ -58,12 +61,14 @@ public static partial class TensorCoreAttentionBackward
     /// </summary>
     public static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<ushort> dk, ArrayView<ushort> dv,
-        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false) =>
-        Launch(stream, q, k, v, g, lse, delta, keep, dq, default, default, dk, dv, batch, heads, t, headDim, causal, scale, gJoined, kvBf16: true);
+        int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined = false, DropoutMask dropout = default) =>
+        Launch(stream, q, k, v, g, lse, delta, keep, dq, default, default, dk, dv, batch, heads, t, headDim, causal, scale, gJoined, kvBf16: true,
+            dropout);
 
     private static void Launch(AcceleratorStream stream, ArrayView<ushort> q, ArrayView<ushort> k, ArrayView<ushort> v, ArrayView<ushort> g,
         ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> keep, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
-        ArrayView<ushort> dk16, ArrayView<ushort> dv16, int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined, bool kvBf16)
+        ArrayView<ushort> dk16, ArrayView<ushort> dv16, int batch, int heads, int t, int headDim, bool causal, float scale, bool gJoined, bool kvBf16,
+        DropoutMask dropout)
     {
         ArgumentNullException.ThrowIfNull(stream);
         Validate(q.Length, k.Length, v.Length, g.Length, lse.Length, delta.Length, keep.Length, dq.Length,
@@ -73,7 +78,7 @@ public static partial class TensorCoreAttentionBackward
         var p = new AttentionBackwardArgs
         {
             T = t, Heads = heads, HeadDim = headDim, Causal = causal ? 1 : 0, HasMask = keep.Length > 0 ? 1 : 0, Scale = scale,
-            GJoined = gJoined ? 1 : 0, KvBf16 = kvBf16 ? 1 : 0,
+            GJoined = gJoined ? 1 : 0, KvBf16 = kvBf16 ? 1 : 0, Dropout = dropout,
         };
         // Kernels take every view: HasMask = 0 never reads keep, and KvBf16 picks dk, dv or dk16, dv16.
         if (keep.Length == 0) keep = lse;

@@ -14,10 +14,11 @@ namespace MaMA.Model.Text;
 /// <c>c_attn.lora_A.default.weight</c> and <c>c_attn.lora_B.default.weight</c>.
 /// <para>
 /// In training, HF's <c>attn_dropout</c> (attn_pdrop) on the attention probabilities and
-/// <c>resid_dropout</c> (resid_pdrop) on c_proj's output. The fused attention kernels have no
-/// probability dropout, so while it draws masks the heads are computed op by op (scores [B, H, T, T],
-/// softmax, dropout, times v): at GPT-2's T = 144 that matrix is 83 KB per head and sample. In
-/// evaluation, or with attn_pdrop 0, the flash kernel runs.
+/// <c>resid_dropout</c> (resid_pdrop) on c_proj's output. The probability dropout runs inside the
+/// flash kernels (<see cref="AttentionDropout"/>: the mask <c>attn_dropout</c> would draw over
+/// [B, H, T, T], which never exists). <see cref="ForceUnfused"/> computes HF's eager form op by op
+/// instead (scores, additive masks, softmax, dropout, times v): the reference the tests hold the
+/// fused form to.
 /// </para>
 /// </summary>
 public sealed class Gpt2Attention : Module
@@ -44,7 +45,7 @@ public sealed class Gpt2Attention : Module
     /// <summary>HF <c>attn.resid_dropout</c> on c_proj's output (resid_pdrop), training only.</summary>
     public Dropout ResidDropout { get; }
 
-    /// <summary>Tests: compute the heads op by op even without a probability dropout (the path training with attn_pdrop takes).</summary>
+    /// <summary>Tests: compute the heads op by op (HF's eager attention, with its dropout module) instead of the flash kernels.</summary>
     internal bool ForceUnfused { get; set; }
 
     /// <summary>0-based block index.</summary>
@@ -91,8 +92,9 @@ public sealed class Gpt2Attention : Module
         Tensor q = qkv.Narrow(0, 0, 1).Reshape(b, Heads, t, HeadDim);
         Tensor k = qkv.Narrow(0, 1, 1).Reshape(b, Heads, t, HeadDim);
         Tensor v = qkv.Narrow(0, 2, 1).Reshape(b, Heads, t, HeadDim);
-        if (AttnDropout.Active || ForceUnfused) return MixHeadsWithDropout(q, k, v, attentionMask);
-        return Ops.Attention(q, k, v, attentionMask, causal: true, Scale, joinHeads: true); // [B, T, C], heads joined by the kernel
+        if (ForceUnfused) return MixHeadsWithDropout(q, k, v, attentionMask);
+        // [B, T, C], heads joined by the kernel; in training attn_dropout's mask over [B, H, T, T] is applied inside.
+        return Ops.Attention(q, k, v, attentionMask, causal: true, Scale, joinHeads: true, AttnDropout.ForAttention(b, Heads, t));
     }
 
     /// <summary>

@@ -89,7 +89,7 @@ public sealed class AttentionGemmForwardTests
         Dispatch.Run(Simulator, cpu: () => Assert.Fail("the simulator is an ILGPU device"), ilgpu: s =>
         {
             FlashKernels.AttentionForward.Launch(s, rows, q.View<float>(), k.View<float>(), v.View<float>(), keep.View<float>(),
-                oK.View<float>(), lseK.View<float>(), t, d, h * t, causal ? 1 : 0, scale);
+                oK.View<float>(), lseK.View<float>(), new FlashKernels.FlashArgs(t, d, h * t, causal, scale, default));
             EngineOps.AttentionGemmForward(s, Simulator, b, h, t, d, causal, scale, q.View<float>(), k.View<float>(), v.View<float>(),
                 keep.View<float>(), oG.View<float>(), lseG.View<float>());
         });

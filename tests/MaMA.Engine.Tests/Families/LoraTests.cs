@@ -157,7 +157,7 @@ public sealed class LoraTests
     {
         // The CPU path draws eight Philox blocks at a time with AVX-512; it must equal the scalar
         // generator (and so the Dropout kernel) element for element, from any start.
-        var dropout = new MaMA.Kernels.Cpu.LoraDropout(0.3f, 0xDEADBEEF12345UL, 0x1_0000_0007UL);
+        var dropout = new MaMA.Kernels.Cpu.PhiloxDropout(0.3f, 0xDEADBEEF12345UL, 0x1_0000_0007UL);
         const int n = 1001;
         var got = new float[n];
         fixed (float* p = got) dropout.Fill(e0, n, p);

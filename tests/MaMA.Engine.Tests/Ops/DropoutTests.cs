@@ -60,7 +60,7 @@ public sealed class DropoutTests
         float[] keptScale = slice.Grad!.ToFloatArray();
         for (int i = 0; i < count; i++)
             Assert.That(keptScale[i], Is.EqualTo(whole[first + i] == 0f && x[first + i] != 0f ? 0f : 1f / 0.7f).Within(1e-6f), $"gradient of element {i}");
-        var lora = new MaMA.Kernels.Cpu.LoraDropout(0.3f, 99, 4, first);
+        var lora = new MaMA.Kernels.Cpu.PhiloxDropout(0.3f, 99, 4, first);
         float[] factors = new float[count];
         unsafe
         {
