@@ -60,15 +60,18 @@ public static partial class Ops
     {
         int[] full = [.. batch, r, s];
         Tensor e = Expand(x, full);
-        // Merge batch axes: possible without copy when each is contiguous over the next or has stride 0 throughout.
+        // Merge batch axes: possible without copy when, over the axes of size > 1 (a unit axis's stride
+        // says nothing about the layout: a transposed [B, 1, ...] view carries any), each is contiguous
+        // over the next or all have stride 0 (broadcast). The merged stride is the innermost such axis's.
         long[] strides = e.Strides.ToArray();
-        bool allZero = batch.Length > 0 && strides[..batch.Length].All(st => st == 0);
+        int[] axes = Enumerable.Range(0, batch.Length).Where(d => batch[d] != 1).ToArray();
+        bool allZero = axes.All(d => strides[d] == 0);
         bool mergeable = allZero;
         if (!allZero)
         {
             mergeable = true;
-            for (int d = 0; d < batch.Length - 1; d++)
-                if (batch[d + 1] != 1 && strides[d] != strides[d + 1] * batch[d + 1] && batch[d] != 1) mergeable = false;
+            for (int i = 0; i + 1 < axes.Length; i++)
+                if (strides[axes[i]] != strides[axes[i + 1]] * batch[axes[i + 1]]) mergeable = false;
         }
         if (!mergeable)
         {
@@ -76,8 +79,7 @@ public static partial class Ops
             if (!ReferenceEquals(e, x)) e.Dispose();
             e = copy;
         }
-        long batchStride = batch.Length == 0 ? 0 : allZero && mergeable ? 0 : e.Strides[batch.Length - 1];
-        if (batch.Length > 0 && Shape.Numel(batch) == 1) batchStride = 0;
+        long batchStride = axes.Length == 0 || allZero ? 0 : e.Strides[axes[^1]];
         e.Storage.AddReference();
         var batched = new Tensor(e.Storage, e.Offset, [checked((int)Math.Max(1, Shape.Numel(batch))), r, s], [batchStride, e.Strides[^2], e.Strides[^1]], e.DType);
         // The expanded view (or copy) was only a step: the batched view holds its own reference.
