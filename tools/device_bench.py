@@ -35,16 +35,20 @@ PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0}
 
 # ---------------------------------------------------------------- cases (no torch needed)
 
-def attention_case(model, b, h, t, d, causal, kept_keys, layer, bf16, join_heads=False):
+def attention_case(model, b, h, t, d, causal, kept_keys, layer, bf16, join_heads=False, dropout_p=0.0):
     name = f"attention {model} B{b} H{h} T{t} D{d}" + (" causal" if causal else "") \
-        + ("" if kept_keys is None else f"+pad layer{layer}") + (" bf16" if bf16 else "") + (" joined" if join_heads else "")
+        + ("" if kept_keys is None else f"+pad layer{layer}") + (" bf16" if bf16 else "") + (" joined" if join_heads else "") \
+        + (f" dropout {dropout_p}" if dropout_p else "")
     # visible (query, key) pairs: j <= i when causal, j < kept[b] when padded
     pairs = sum(min(i + 1 if causal else t, t if kept_keys is None else kept_keys[bi]) for bi in range(b) for i in range(t))
     shape = [b, h, t, d]
+    params = {"model": model, "batch": b, "heads": h, "tokens": t, "head_dim": d, "causal": causal,
+              "kept_keys": kept_keys, "layer": layer, "join_heads": join_heads}
+    if dropout_p:  # attn_dropout in training, inside the kernels (each side its own masks, the same rate)
+        params["dropout_p"] = dropout_p
     return {
         "name": name, "family": "attention", "dtype": "bf16" if bf16 else "fp32",
-        "params": {"model": model, "batch": b, "heads": h, "tokens": t, "head_dim": d, "causal": causal,
-                   "kept_keys": kept_keys, "layer": layer, "join_heads": join_heads},
+        "params": params,
         "inputs": [inp("q", shape), inp("k", shape), inp("v", shape)],
         # forward q k^T and P v: 4 D per pair and head; backward 10 D (FlashAttention-2's count)
         "forward_flops": 4 * h * d * pairs,
@@ -183,6 +187,7 @@ def cases(quick):
     out.append(attention_case("vit", *vit, False, None, 0, True, join_heads=True))  # as the block calls it
     out += [attention_case("gpt2", *gpt2, True, None, 0, bf16) for bf16 in (False, True)]
     out += [attention_case("gpt2", *gpt2, True, kept, 11, bf16) for bf16 in (False, True)]
+    out.append(attention_case("gpt2", *gpt2, True, kept, 11, True, join_heads=True, dropout_p=0.1))  # BioMedLM's training attention
     out.append(lora_case(*lora))
     out.append(sla_case(*sla, sentence_counts(sla[0])))
     out.append(clip_case(*con))
@@ -214,7 +219,8 @@ def torch_fn(case, torch, device):
             if causal:
                 mask = mask & torch.ones(t, t, dtype=torch.bool, device=device).tril()
             mask = mask.expand(b, 1, t, t)
-        sdpa = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale)
+        drop = p.get("dropout_p", 0.0)
+        sdpa = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop, is_causal=causal and mask is None, scale=scale)
         if p.get("join_heads"):  # the heads joined as DINOv2 / GPT-2 do it: transpose, then reshape (a copy)
             h, d = p["heads"], p["head_dim"]
             return (lambda q, k, v: sdpa(q, k, v).transpose(1, 2).reshape(b, t, h * d)), False

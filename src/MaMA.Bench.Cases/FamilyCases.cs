@@ -68,6 +68,8 @@ public static class FamilyCases
             cases.Add(new AttentionCase("gpt2", gpt2.B, gpt2.H, gpt2.T, gpt2.D, Causal: true, KeptKeys: null, Layer: 0, bf16));
         foreach (bool bf16 in new[] { false, true })
             cases.Add(new AttentionCase("gpt2", gpt2.B, gpt2.H, gpt2.T, gpt2.D, Causal: true, keptKeys, Layer: 11, bf16));
+        // BioMedLM's training attention as its block calls it: bf16, heads joined, attn_dropout 0.1 inside.
+        cases.Add(new AttentionCase("gpt2", gpt2.B, gpt2.H, gpt2.T, gpt2.D, Causal: true, keptKeys, Layer: 11, Bf16: true, JoinHeads: true, DropoutP: 0.1f));
         cases.Add(lora);
         cases.Add(sla);
         cases.Add(new ClipCase(contrastive.N, contrastive.E));

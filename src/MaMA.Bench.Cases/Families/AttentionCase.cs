@@ -13,13 +13,16 @@ namespace MaMA.Bench.Cases;
 /// dK), so forward+backward is 3.5 x forward. <see cref="JoinHeads"/>: the output as the model
 /// takes it, [B, T, H D] (the engine's kernels write it joined, in the inputs' dtype; PyTorch's
 /// twin is SDPA, then transpose(1, 2).reshape, a copy, as DINOv2 and GPT-2 write it).
+/// <see cref="DropoutP"/> &gt; 0: GPT-2's attn_dropout in training, inside the kernels
+/// (<see cref="AttentionDropout"/>; PyTorch's twin is SDPA's dropout_p). The two sides draw different
+/// masks at the same rate; FLOPs are counted as without dropout.
 /// </summary>
 public sealed record AttentionCase(string Model, int Batch, int Heads, int Tokens, int HeadDim, bool Causal, int[]? KeptKeys, int Layer, bool Bf16,
-    bool JoinHeads = false) : BenchCase
+    bool JoinHeads = false, float DropoutP = 0f) : BenchCase
 {
     public override string Name =>
         $"attention {Model} B{Batch} H{Heads} T{Tokens} D{HeadDim}" + (Causal ? " causal" : "") + (KeptKeys is null ? "" : $"+pad layer{Layer}") + (Bf16 ? " bf16" : "")
-        + (JoinHeads ? " joined" : "");
+        + (JoinHeads ? " joined" : "") + (DropoutP > 0f ? $" dropout {DropoutP.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "");
 
     public override string Family => "attention";
 
@@ -68,10 +71,18 @@ public sealed record AttentionCase(string Model, int Batch, int Heads, int Token
     {
         float[]? keep = KeepMask();
         Tensor? mask = keep is null ? null : Tensor.FromArray(keep, [Batch, Tokens], x[0].Device);
-        return Ops.Attention(x[0], x[1], x[2], mask, Causal, Scale, JoinHeads);
+        var dropout = DropoutP > 0f ? new AttentionDropout(DropoutP, Seed: 1234, Offset: 0) : AttentionDropout.None;
+        return Ops.Attention(x[0], x[1], x[2], mask, Causal, Scale, JoinHeads, dropout);
     }
 
-    protected override JsonObject Parameters() => new()
+    protected override JsonObject Parameters()
+    {
+        JsonObject p = BaseParameters();
+        if (DropoutP > 0f) p["dropout_p"] = DropoutP;
+        return p;
+    }
+
+    private JsonObject BaseParameters() => new()
     {
         ["model"] = Model,
         ["batch"] = Batch,

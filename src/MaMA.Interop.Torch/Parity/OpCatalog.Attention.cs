@@ -83,16 +83,16 @@ public static partial class OpCatalog
     /// then divides by sqrt(D)). Padding and causality become one boolean mask [B, 1, T, T]
     /// (true = attend); causal alone uses is_causal.
     /// </summary>
-    public static TorchTensor TorchAttention(TorchTensor q, TorchTensor k, TorchTensor v, int[]? keptKeys, bool causal, float scale)
+    public static TorchTensor TorchAttention(TorchTensor q, TorchTensor k, TorchTensor v, int[]? keptKeys, bool causal, float scale, float dropoutP = 0f)
     {
         long batch = q.shape[0], t = q.shape[2], d = q.shape[3];
         double factor = scale * Math.Sqrt(d);
         TorchTensor qs = Math.Abs(factor - 1.0) < 1e-12 ? q : q * factor;
-        if (keptKeys is null) return nn.functional.scaled_dot_product_attention(qs, k, v, is_casual: causal);
+        if (keptKeys is null) return nn.functional.scaled_dot_product_attention(qs, k, v, is_casual: causal, p: dropoutP);
         bool[] keep = KeepMask((int)batch, (int)t, keptKeys).Select(f => f != 0f).ToArray();
         TorchTensor mask = tensor(keep, [batch, 1, 1, t]);
         if (causal) mask = mask.logical_and(ones([t, t], ScalarType.Bool).tril().reshape(1, 1, t, t));
-        return nn.functional.scaled_dot_product_attention(qs, k, v, attn_mask: mask);
+        return nn.functional.scaled_dot_product_attention(qs, k, v, attn_mask: mask, p: dropoutP);
     }
 
     /// <summary>bf16 storage, fp32 compute: round to bf16 and widen back.</summary>

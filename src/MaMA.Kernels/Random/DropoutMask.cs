@@ -59,21 +59,20 @@ public struct DropoutMask
     }
 
     /// <summary>
-    /// Whether elements <paramref name="e"/> and e + 1 are kept, from one Philox block unless the
-    /// pair straddles two (batch index % 4 = 3): the tensor-core kernels' fragments hold such pairs.
+    /// Whether elements <paramref name="e"/> (bit 0) and e + 1 (bit 1) are kept, from one Philox block
+    /// unless the pair straddles two (batch index % 4 = 3): the tensor-core kernels' fragments hold
+    /// such pairs. A returned value, not out parameters: those would be address-taken locals, which the
+    /// PTX promotion (<c>PtxLocalSlots</c>) cannot keep in registers.
     /// </summary>
-    public readonly void KeepsPair(long e, out bool first, out bool second)
+    public readonly int KeepsPair(long e)
     {
-        if (P <= 0f)
-        {
-            first = second = true;
-            return;
-        }
+        if (P <= 0f) return 3;
         long g = Base + e;
         int word = (int)(g & 3);
         UInt4 block = Block(g >> 2);
-        first = Kept(block.Lane(word));
-        second = Kept(word < 3 ? block.Lane(word + 1) : Block((g >> 2) + 1).X0);
+        bool first = Kept(block.Lane(word));
+        bool second = Kept(word < 3 ? block.Lane(word + 1) : Block((g >> 2) + 1).X0);
+        return (first ? 1 : 0) | (second ? 2 : 0);
     }
 
     private readonly UInt4 Block(long counter) =>

@@ -374,12 +374,11 @@ public static partial class TensorCoreAttention
 
     private static void DropFragment(ref FragC f, DropoutMask m, long eA, long eB)
     {
-        m.KeepsPair(eA, out bool a0, out bool a1);
-        m.KeepsPair(eB, out bool b0, out bool b1);
-        f.C0 = a0 ? f.C0 * m.Scale : 0f;
-        f.C1 = a1 ? f.C1 * m.Scale : 0f;
-        f.C2 = b0 ? f.C2 * m.Scale : 0f;
-        f.C3 = b1 ? f.C3 * m.Scale : 0f;
+        int a = m.KeepsPair(eA), b = m.KeepsPair(eB);
+        f.C0 = (a & 1) != 0 ? f.C0 * m.Scale : 0f;
+        f.C1 = (a & 2) != 0 ? f.C1 * m.Scale : 0f;
+        f.C2 = (b & 1) != 0 ? f.C2 * m.Scale : 0f;
+        f.C3 = (b & 2) != 0 ? f.C3 * m.Scale : 0f;
     }
 
     /// <summary>log2(e): exp(x) = exp2(x log2 e).</summary>
