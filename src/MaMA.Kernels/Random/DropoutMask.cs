@@ -75,6 +75,21 @@ public struct DropoutMask
         return (first ? 1 : 0) | (second ? 2 : 0);
     }
 
+    /// <summary>
+    /// Whether the four elements of the Philox block holding element <paramref name="e"/> are kept:
+    /// bit w for word w, i.e. for batch index 4 ((Base + e) / 4) + w (all kept when the mask is off).
+    /// Kernels whose lanes hold parts of one block draw it once and share the bits by shuffles.
+    /// </summary>
+    public readonly int KeepsBlock(long e)
+    {
+        if (P <= 0f) return 15;
+        UInt4 block = Block((Base + e) >> 2);
+        return (Kept(block.X0) ? 1 : 0) | (Kept(block.X1) ? 2 : 0) | (Kept(block.X2) ? 4 : 0) | (Kept(block.X3) ? 8 : 0);
+    }
+
+    /// <summary>True when every row of length <paramref name="rowLength"/> starts a Philox block (Base and the length multiples of 4).</summary>
+    public readonly bool RowsAligned(int rowLength) => (rowLength & 3) == 0 && (Base & 3) == 0;
+
     private readonly UInt4 Block(long counter) =>
         Philox.Block((uint)counter, 0u, (uint)Offset, (uint)(Offset >> 32), (uint)Seed, (uint)(Seed >> 32));
 

@@ -39,8 +39,10 @@ public struct QFrags
 /// 36 (the Q fragments were re-read every tile): one ldmatrix.x4 moves 512 bytes and an SM's shared
 /// memory about 128 bytes a clock, so one row tile kept the tensor cores waiting on shared memory.
 /// With <see cref="AttentionArgs.Dropout"/> active, P is multiplied by its dropout factors after the
-/// row sums took it and before it is rounded for P V (one Philox block per lane, row and fragment:
-/// a lane's two columns share a block unless they straddle two).
+/// row sums took it and before it is rounded for P V: one Philox block per lane and fragment when
+/// rows start blocks (T and the mask's base multiples of 4: lanes 2u, 2u + 1 hold one block's four
+/// columns of rows A and B, draw one row's block each and swap the keep bits by one shuffle), else
+/// one per lane, row and fragment.
 /// The output is [B, H, T, D], or [B, T, H, D] with <see cref="AttentionArgs.JoinHeads"/> (the heads
 /// joined as the output projection reads them), in fp32 (<c>o</c>) or, with
 /// <see cref="AttentionArgs.OutBf16"/>, bf16 (<c>o16</c>, rounded to nearest even); and the
@@ -94,7 +96,7 @@ public static partial class TensorCoreAttention
         long keepRow = (long)batchIndex * t;
         bool causal = p.Causal != 0;
         // Dropout: probability (row, key) of this head is element (bh T + row) T + key of [B, H, T, T].
-        bool dropping = p.Dropout.P > 0f;
+        bool dropping = p.Dropout.P > 0f, sharedBlocks = p.Dropout.RowsAligned(t);
         long dropRow = (long)bh * t;
 
         int kvEnd = causal ? XMin(t, q0 + blockQ) : t;
@@ -157,13 +159,13 @@ public static partial class TensorCoreAttention
                 Rescale(ref o0, corrA0, corrB0);
                 if (d > 64) Rescale(ref o1, corrA0, corrB0);
                 // Warp-uniform: dropout (training) on P after the row sums took it.
-                if (dropping) DropTile(ref s0, p.Dropout, (dropRow + rowA0) * t + kv0 + colT, (dropRow + rowB0) * t + kv0 + colT);
+                if (dropping) DropTile(ref s0, p.Dropout, (dropRow + rowA0) * t + kv0 + colT, (dropRow + rowB0) * t + kv0 + colT, sharedBlocks, lane);
                 if (two)
                 {
                     MaskTile(ref s1, kv0, colT, first1, rowA1, rowB1, p, keep, keepRow);
                     Softmax(ref s1, ref mA1, ref mB1, ref lA1, ref lB1, c2, out float corrA1, out float corrB1);
                     Rescale(ref u0, corrA1, corrB1);
-                    if (dropping) DropTile(ref s1, p.Dropout, (dropRow + rowA1) * t + kv0 + colT, (dropRow + rowB1) * t + kv0 + colT);
+                    if (dropping) DropTile(ref s1, p.Dropout, (dropRow + rowA1) * t + kv0 + colT, (dropRow + rowB1) * t + kv0 + colT, sharedBlocks, lane);
                 }
 
                 // O += P V, one 16-key chunk at a time; P's C fragments become the bf16 A fragment.
@@ -360,21 +362,40 @@ public static partial class TensorCoreAttention
     /// P of one row tile times its dropout factors: fragment j's elements (row A / B, key c, c + 1)
     /// with c = kv0 + 2t + 8j are elements <paramref name="eA"/> + 8j (+1) and <paramref name="eB"/> + 8j (+1).
     /// </summary>
-    private static void DropTile(ref FragC8 s, DropoutMask m, long eA, long eB)
+    private static void DropTile(ref FragC8 s, DropoutMask m, long eA, long eB, bool shared, int lane)
     {
-        DropFragment(ref s.F0, m, eA + 0, eB + 0);
-        DropFragment(ref s.F1, m, eA + 8, eB + 8);
-        DropFragment(ref s.F2, m, eA + 16, eB + 16);
-        DropFragment(ref s.F3, m, eA + 24, eB + 24);
-        DropFragment(ref s.F4, m, eA + 32, eB + 32);
-        DropFragment(ref s.F5, m, eA + 40, eB + 40);
-        DropFragment(ref s.F6, m, eA + 48, eB + 48);
-        DropFragment(ref s.F7, m, eA + 56, eB + 56);
+        DropFragment(ref s.F0, m, eA + 0, eB + 0, shared, lane);
+        DropFragment(ref s.F1, m, eA + 8, eB + 8, shared, lane);
+        DropFragment(ref s.F2, m, eA + 16, eB + 16, shared, lane);
+        DropFragment(ref s.F3, m, eA + 24, eB + 24, shared, lane);
+        DropFragment(ref s.F4, m, eA + 32, eB + 32, shared, lane);
+        DropFragment(ref s.F5, m, eA + 40, eB + 40, shared, lane);
+        DropFragment(ref s.F6, m, eA + 48, eB + 48, shared, lane);
+        DropFragment(ref s.F7, m, eA + 56, eB + 56, shared, lane);
     }
 
-    private static void DropFragment(ref FragC f, DropoutMask m, long eA, long eB)
+    /// <summary>
+    /// One fragment's factors. <paramref name="shared"/> (warp-uniform; rows start Philox blocks): the
+    /// even lane of a pair holds words 0, 1 and the odd lane words 2, 3 of the same two blocks (rows A
+    /// and B, keys 4u .. 4u + 3); the even lane draws row A's block, the odd lane row B's, and one
+    /// shuffle gives each the other's keep bits. Otherwise each lane draws its own pairs.
+    /// </summary>
+    private static void DropFragment(ref FragC f, DropoutMask m, long eA, long eB, bool shared, int lane)
     {
-        int a = m.KeepsPair(eA), b = m.KeepsPair(eB);
+        int a, b;
+        if (shared)
+        {
+            bool odd = (lane & 1) != 0;
+            int own = m.KeepsBlock(odd ? eB : eA), other = Warp.ShuffleXor(own, 1);
+            int shift = odd ? 2 : 0;
+            a = ((odd ? other : own) >> shift) & 3;
+            b = ((odd ? own : other) >> shift) & 3;
+        }
+        else
+        {
+            a = m.KeepsPair(eA);
+            b = m.KeepsPair(eB);
+        }
         f.C0 = (a & 1) != 0 ? f.C0 * m.Scale : 0f;
         f.C1 = (a & 2) != 0 ? f.C1 * m.Scale : 0f;
         f.C2 = (b & 1) != 0 ? f.C2 * m.Scale : 0f;

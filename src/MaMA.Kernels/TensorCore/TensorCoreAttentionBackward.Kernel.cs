@@ -103,7 +103,7 @@ public static partial class TensorCoreAttentionBackward
         bool causal = p.Causal != 0;
         float scale = p.Scale;
         // Dropout: P^T's (key, query) is element (bh T + query) T + key of [B, H, T, T].
-        bool dropping = p.Dropout.P > 0f;
+        bool dropping = p.Dropout.P > 0f, sharedBlocks = p.Dropout.RowsAligned(t);
         long dropRow = (long)bh * t;
 
         // Causal: queries before k0 see none of these keys.
@@ -123,6 +123,10 @@ public static partial class TensorCoreAttentionBackward
         int keyA = k0 + warp * 16 + g8, keyB = keyA + 8;
         bool visA = keyA < t && (p.HasMask == 0 || keep[keepRow + keyA] != 0f);
         bool visB = keyB < t && (p.HasMask == 0 || keep[keepRow + keyB] != 0f);
+        // Shared blocks: this lane draws block (query c + (r & 1), keys of row A or B by r >> 1) of the
+        // four its quad of groups g8 = 4m .. 4m + 3 needs (r = g8 & 3): dropKeys is that block's first key.
+        int quad = g8 & 3;
+        long dropKeys = (keyA - quad) + ((quad >> 1) << 3);
         int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
         int bRow = (lane & 7) + 8 * (lane >> 4), bCol = 8 * ((lane >> 3) & 1);
         FragC8 dv0 = default, dv1 = default, dk0 = default, dk1 = default;
@@ -167,15 +171,15 @@ public static partial class TensorCoreAttentionBackward
             // Dropout (warp-uniform): dS^T from the undropped P^T and dP^T z, then P^T z for dV.
             if (dropping)
             {
-                long e = (dropRow + c) * t + keyA;
-                DropGradient(ref dp.F0, ref s.F0, p.Dropout, e + 0L * t, c + 0, t, scale, delta, rowBase);
-                DropGradient(ref dp.F1, ref s.F1, p.Dropout, e + 8L * t, c + 8, t, scale, delta, rowBase);
-                DropGradient(ref dp.F2, ref s.F2, p.Dropout, e + 16L * t, c + 16, t, scale, delta, rowBase);
-                DropGradient(ref dp.F3, ref s.F3, p.Dropout, e + 24L * t, c + 24, t, scale, delta, rowBase);
-                DropGradient(ref dp.F4, ref s.F4, p.Dropout, e + 32L * t, c + 32, t, scale, delta, rowBase);
-                DropGradient(ref dp.F5, ref s.F5, p.Dropout, e + 40L * t, c + 40, t, scale, delta, rowBase);
-                DropGradient(ref dp.F6, ref s.F6, p.Dropout, e + 48L * t, c + 48, t, scale, delta, rowBase);
-                DropGradient(ref dp.F7, ref s.F7, p.Dropout, e + 56L * t, c + 56, t, scale, delta, rowBase);
+                long e = (dropRow + c) * t + keyA, own = (dropRow + c + (quad & 1)) * t + dropKeys;
+                DropGradient(ref dp.F0, ref s.F0, p.Dropout, e + 0L * t, own + 0L * t, sharedBlocks, quad, c + 0, t, scale, delta, rowBase);
+                DropGradient(ref dp.F1, ref s.F1, p.Dropout, e + 8L * t, own + 8L * t, sharedBlocks, quad, c + 8, t, scale, delta, rowBase);
+                DropGradient(ref dp.F2, ref s.F2, p.Dropout, e + 16L * t, own + 16L * t, sharedBlocks, quad, c + 16, t, scale, delta, rowBase);
+                DropGradient(ref dp.F3, ref s.F3, p.Dropout, e + 24L * t, own + 24L * t, sharedBlocks, quad, c + 24, t, scale, delta, rowBase);
+                DropGradient(ref dp.F4, ref s.F4, p.Dropout, e + 32L * t, own + 32L * t, sharedBlocks, quad, c + 32, t, scale, delta, rowBase);
+                DropGradient(ref dp.F5, ref s.F5, p.Dropout, e + 40L * t, own + 40L * t, sharedBlocks, quad, c + 40, t, scale, delta, rowBase);
+                DropGradient(ref dp.F6, ref s.F6, p.Dropout, e + 48L * t, own + 48L * t, sharedBlocks, quad, c + 48, t, scale, delta, rowBase);
+                DropGradient(ref dp.F7, ref s.F7, p.Dropout, e + 56L * t, own + 56L * t, sharedBlocks, quad, c + 56, t, scale, delta, rowBase);
             }
 
             // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
@@ -302,15 +306,34 @@ public static partial class TensorCoreAttentionBackward
     /// <summary>
     /// With dropout, one fragment of keys A, B (rows) and queries <paramref name="col"/>, +1 (columns):
     /// dP^T -> dS^T = P^T (dP^T z - delta[query]) scale, then P^T -> P^T z. Element (key, query) is
-    /// <paramref name="e"/> (key A, query col) + (query - col) T + (key - key A); one Philox block each
-    /// (the four are in different blocks).
+    /// <paramref name="e"/> (key A, query col) + (query - col) T + (key - key A); the four lie in four
+    /// Philox blocks. <paramref name="shared"/> (warp-uniform; rows start blocks): the lanes of groups
+    /// g8 = 4m + r (r = <paramref name="quad"/>, same lane &amp; 3) need word r of the same four
+    /// blocks, (query col + (s &amp; 1), keys of row A or B by s &gt;&gt; 1) for s = 0 .. 3; lane r draws
+    /// block s = r (its first element <paramref name="own"/>) and three shuffles (lane xor 4, 8, 12)
+    /// bring the others' keep bits. Otherwise each lane draws its four blocks.
     /// </summary>
-    private static void DropGradient(ref FragC dp, ref FragC pr, DropoutMask m, long e, int col, int t, float scale, ArrayView<float> delta,
-        long rowBase)
+    private static void DropGradient(ref FragC dp, ref FragC pr, DropoutMask m, long e, long own, bool shared, int quad, int col, int t, float scale,
+        ArrayView<float> delta, long rowBase)
     {
         float e0 = col < t ? delta[rowBase + col] : 0f, e1 = col + 1 < t ? delta[rowBase + col + 1] : 0f;
-        float z0 = m.Keeps(e) ? m.Scale : 0f, z1 = m.Keeps(e + t) ? m.Scale : 0f;
-        float z2 = m.Keeps(e + 8) ? m.Scale : 0f, z3 = m.Keeps(e + t + 8) ? m.Scale : 0f;
+        float z0, z1, z2, z3;
+        if (shared)
+        {
+            int mine = m.KeepsBlock(own);
+            int x1 = Warp.ShuffleXor(mine, 4), x2 = Warp.ShuffleXor(mine, 8), x3 = Warp.ShuffleXor(mine, 12);
+            z0 = (BlockBits(0, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
+            z1 = (BlockBits(1, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
+            z2 = (BlockBits(2, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
+            z3 = (BlockBits(3, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
+        }
+        else
+        {
+            z0 = m.Keeps(e) ? m.Scale : 0f;
+            z1 = m.Keeps(e + t) ? m.Scale : 0f;
+            z2 = m.Keeps(e + 8) ? m.Scale : 0f;
+            z3 = m.Keeps(e + t + 8) ? m.Scale : 0f;
+        }
         dp.C0 = pr.C0 * (dp.C0 * z0 - e0) * scale;
         dp.C1 = pr.C1 * (dp.C1 * z1 - e1) * scale;
         dp.C2 = pr.C2 * (dp.C2 * z2 - e0) * scale;
@@ -319,6 +342,13 @@ public static partial class TensorCoreAttentionBackward
         pr.C1 *= z1;
         pr.C2 *= z2;
         pr.C3 *= z3;
+    }
+
+    /// <summary>The keep bits of block <paramref name="s"/> as lane r = <paramref name="quad"/> holds them: its own, or the lane r xor (s xor r)'s.</summary>
+    private static int BlockBits(int s, int quad, int mine, int x1, int x2, int x3)
+    {
+        int x = s ^ quad;
+        return x == 0 ? mine : x == 1 ? x1 : x == 2 ? x2 : x3;
     }
 
     /// <summary>A fragment (rows g, g + 8; columns 2t, 2t + 1 and 2t + 8, + 9 of a 16-wide chunk at <paramref name="col0"/>) into the dS^T tile.</summary>
