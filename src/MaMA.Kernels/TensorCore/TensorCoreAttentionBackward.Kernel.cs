@@ -344,7 +344,7 @@ public static partial class TensorCoreAttentionBackward
         pr.C3 *= z3;
     }
 
-    /// <summary>The keep bits of block <paramref name="s"/> as lane r = <paramref name="quad"/> holds them: its own, or the lane r xor (s xor r)'s.</summary>
+    /// <summary>The keep bits of block <paramref name="s"/> at lane quad r = <paramref name="quad"/>: its own (s = r), else those the lane 4 (s xor r) away drew.</summary>
     private static int BlockBits(int s, int quad, int mine, int x1, int x2, int x3)
     {
         int x = s ^ quad;
