@@ -54,7 +54,7 @@ public readonly struct PhiloxDropout
     /// <summary>Element index of x's first element in the whole batch (0 in one process).</summary>
     public long Base { get; }
 
-    /// <summary>The same mask as the accelerator kernels' parameter (keep probability 1 when off).</summary>
+    /// <summary>The same mask as the accelerator kernels' parameter (<see cref="DropoutMask.Off"/> when off).</summary>
     public DropoutMask ForKernels => Active ? new() { P = Probability, Scale = Scale, Seed = Seed, Offset = Offset, Base = Base } : DropoutMask.Off;
 
     public uint SeedLo { get; }
