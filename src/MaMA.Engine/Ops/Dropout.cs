@@ -40,12 +40,8 @@ public static partial class Ops
         Tensor y = Tensor.Empty(xf.Shape, DType.Float32, xf.Device);
         int n = checked((int)xf.Numel);
         if (n == 0) return y;
-        int lead = (int)(elementBase & 3);
-        uint blockBase = (uint)(elementBase >> 2);
-        int groups = (int)(((long)lead + n + 3) / 4);
         float keep = 1f - p;
         float scale = keep > 0f ? 1f / keep : 0f;
-        uint sLo = (uint)seed, sHi = (uint)(seed >> 32), oLo = (uint)offset, oHi = (uint)(offset >> 32);
         Dispatch.Run(xf.Device,
             cpu: () =>
             {
@@ -60,8 +56,21 @@ public static partial class Ops
                     TensorPrimitives.Multiply(new ReadOnlySpan<float>((float*)px + start, (int)length), factors, factors);
                 });
             },
-            ilgpu: s => DropoutKernels.Apply.Launch(s, groups, xf.View<float>(), y.View<float>(), n, keep, scale, sLo, sHi, oLo, oHi, blockBase, lead));
+            ilgpu: s => LaunchDropout(s, xf.View<float>(), y.View<float>(), keep, scale, seed, offset, elementBase));
         return y;
+    }
+
+    /// <summary>
+    /// y[e] = x[e] * the factor of batch element <paramref name="g0"/> + e, by the Dropout kernel on
+    /// an ILGPU stream (x and y may be one view: in place). One launch index per Philox block.
+    /// </summary>
+    private static void LaunchDropout(ILGPU.Runtime.AcceleratorStream s, ArrayView<float> x, ArrayView<float> y, float keep, float scale,
+        ulong seed, ulong offset, long g0)
+    {
+        int n = checked((int)x.Length), lead = (int)(g0 & 3);
+        int groups = (int)(((long)lead + n + 3) / 4);
+        DropoutKernels.Apply.Launch(s, groups, x, y, n, keep, scale, (uint)seed, (uint)(seed >> 32), (uint)offset, (uint)(offset >> 32),
+            (uint)(g0 >> 2), lead);
     }
 
     /// <summary>
@@ -72,11 +81,7 @@ public static partial class Ops
     internal static void DropInPlace(ILGPU.Runtime.AcceleratorStream s, ArrayView<float> x, DropoutMask mask, long first)
     {
         if (!mask.Active || x.Length == 0) return;
-        long g = mask.Base + first;
-        int n = checked((int)x.Length), lead = (int)(g & 3);
-        int groups = (int)(((long)lead + n + 3) / 4);
-        DropoutKernels.Apply.Launch(s, groups, x, x, n, 1f - mask.P, mask.Scale, (uint)mask.Seed, (uint)(mask.Seed >> 32),
-            (uint)mask.Offset, (uint)(mask.Offset >> 32), (uint)(g >> 2), lead);
+        LaunchDropout(s, x, x, 1f - mask.P, mask.Scale, mask.Seed, mask.Offset, mask.Base + first);
     }
 
     private sealed class DropoutNode(Tensor x, float p, ulong seed, ulong offset, long elementBase) : Node(x)
