@@ -22,7 +22,7 @@ public readonly record struct AttentionDropout(float P, ulong Seed, ulong Offset
     public bool Active => P > 0f;
 
     /// <summary>The kernels' mask (<see cref="DropoutMask.Off"/> when inactive).</summary>
-    internal DropoutMask Mask => Active ? DropoutMask.Create(P, Seed, Offset, ElementBase) : DropoutMask.Off;
+    public DropoutMask Mask => Active ? DropoutMask.Create(P, Seed, Offset, ElementBase) : DropoutMask.Off;
 
     /// <summary>The fast CPU backend's mask (<see cref="PhiloxDropout.Off"/> when inactive).</summary>
     internal PhiloxDropout Cpu => Active ? new PhiloxDropout(P, Seed, Offset, ElementBase) : PhiloxDropout.Off;

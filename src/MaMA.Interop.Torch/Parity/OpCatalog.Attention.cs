@@ -36,16 +36,26 @@ public static partial class OpCatalog
         // Heads joined by the kernel: fp32 (1e-4), and bf16 in, bf16 out (2e-2).
         AddAttention(cases, "attention_joined_causal_padding", [2, 3, 17, 24], causal: true, keptKeys: [17, 10], layer: 1, joinHeads: true);
         AddAttention(cases, "attention_joined_bf16", [2, 2, 33, 16], causal: false, keptKeys: null, bf16: true, joinHeads: true);
+
+        // GPT-2's attn_dropout inside the kernels: libtorch computes softmax, times the engine's mask
+        // factors (a constant from DropoutMask), times v. T 17 and element base 6 (blocks straddle
+        // rows), and bf16 joined at D 64 (the tensor cores on the simulator) with T 20 and base 8
+        // (lanes share blocks).
+        AddAttention(cases, "attention_dropout_causal_padding", [2, 2, 17, 24], causal: true, keptKeys: [17, 11], layer: 2,
+            dropout: new AttentionDropout(0.2f, Seed: 4321, Offset: 3, ElementBase: 6));
+        AddAttention(cases, "attention_dropout_bf16_joined_d64", [2, 2, 20, 64], causal: true, keptKeys: [20, 13], layer: 1, bf16: true, joinHeads: true,
+            dropout: new AttentionDropout(0.1f, Seed: 99, Offset: 0, ElementBase: 8));
     }
 
     /// <summary>
     /// One attention case over q, k, v of <paramref name="shape"/> [B, H, T, D]; <paramref name="keptKeys"/>
     /// gives per batch how many leading keys are kept (the rest padded); the scale is
     /// 1/sqrt(D)/(layer + 1). <paramref name="joinHeads"/>: the output [B, T, H D], libtorch's
-    /// transposed and reshaped.
+    /// transposed and reshaped. <paramref name="dropout"/>: the probabilities dropped inside the kernels;
+    /// libtorch's side is <see cref="TorchAttentionDropped"/>.
     /// </summary>
     private static void AddAttention(List<OpCase> cases, string name, int[] shape, bool causal, int[]? keptKeys, int layer = 0, bool bf16 = false,
-        bool joinHeads = false)
+        bool joinHeads = false, AttentionDropout dropout = default)
     {
         int batch = shape[0], heads = shape[1], t = shape[2], d = shape[3];
         float scale = (float)(1.0 / Math.Sqrt(d) / (layer + 1));
@@ -54,14 +64,15 @@ public static partial class OpCatalog
             {
                 EngineTensor? keep = keptKeys is null ? null : EngineTensor.FromArray(KeepMask(batch, t, keptKeys), [batch, t], x[0].Device);
                 return bf16
-                    ? Ops.Attention(x[0].To(DType.BFloat16), x[1].To(DType.BFloat16), x[2].To(DType.BFloat16), keep, causal, scale, joinHeads)
-                    : Ops.Attention(x[0], x[1], x[2], keep, causal, scale, joinHeads);
+                    ? Ops.Attention(x[0].To(DType.BFloat16), x[1].To(DType.BFloat16), x[2].To(DType.BFloat16), keep, causal, scale, joinHeads, dropout)
+                    : Ops.Attention(x[0], x[1], x[2], keep, causal, scale, joinHeads, dropout);
             },
             x =>
             {
-                TorchTensor o = bf16
-                    ? TorchAttention(Bf16(x[0]), Bf16(x[1]), Bf16(x[2]), keptKeys, causal, scale)
-                    : TorchAttention(x[0], x[1], x[2], keptKeys, causal, scale);
+                (TorchTensor q, TorchTensor k, TorchTensor v) = bf16 ? (Bf16(x[0]), Bf16(x[1]), Bf16(x[2])) : (x[0], x[1], x[2]);
+                TorchTensor o = dropout.Active
+                    ? TorchAttentionDropped(q, k, v, keptKeys, causal, scale, dropout)
+                    : TorchAttention(q, k, v, keptKeys, causal, scale);
                 return joinHeads ? o.transpose(1, 2).reshape(batch, t, heads * d) : o;
             },
             Tolerance: bf16 ? 2e-2 : 1e-4,
@@ -93,6 +104,28 @@ public static partial class OpCatalog
         TorchTensor mask = tensor(keep, [batch, 1, 1, t]);
         if (causal) mask = mask.logical_and(ones([t, t], ScalarType.Bool).tril().reshape(1, 1, t, t));
         return nn.functional.scaled_dot_product_attention(qs, k, v, attn_mask: mask, p: dropoutP);
+    }
+
+    /// <summary>
+    /// Attention with dropout on the probabilities, eager in libtorch: softmax(scale q k^T with -inf
+    /// where a key is not visible), times the factors of <paramref name="dropout"/>'s mask over
+    /// [B, H, T, T] (1 / (1 - p) or 0, from <see cref="AttentionDropout.Mask"/>: a constant here, since
+    /// libtorch's generator draws other masks), times v.
+    /// </summary>
+    public static TorchTensor TorchAttentionDropped(TorchTensor q, TorchTensor k, TorchTensor v, int[]? keptKeys, bool causal, float scale,
+        AttentionDropout dropout)
+    {
+        long batch = q.shape[0], heads = q.shape[1], t = q.shape[2];
+        TorchTensor visible = ones([batch, 1, t, t], ScalarType.Bool);
+        if (keptKeys is not null)
+            visible = visible.logical_and(tensor(KeepMask((int)batch, (int)t, keptKeys).Select(f => f != 0f).ToArray(), [batch, 1, 1, t]));
+        if (causal) visible = visible.logical_and(ones([t, t], ScalarType.Bool).tril().reshape(1, 1, t, t));
+        TorchTensor scores = torch.matmul(q, k.transpose(-1, -2)) * scale;
+        TorchTensor probabilities = nn.functional.softmax(scores.masked_fill(visible.logical_not(), double.NegativeInfinity), -1);
+        var mask = dropout.Mask;
+        var factors = new float[batch * heads * t * t];
+        for (long e = 0; e < factors.Length; e++) factors[e] = mask.Factor(e);
+        return torch.matmul(probabilities * tensor(factors, [batch, heads, t, t]), v);
     }
 
     /// <summary>bf16 storage, fp32 compute: round to bf16 and widen back.</summary>

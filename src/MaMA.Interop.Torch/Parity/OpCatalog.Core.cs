@@ -53,7 +53,7 @@ public static partial class OpCatalog
         cases.Add(new("matmul_batched_shared_weight", [new("a", [2, 3, 7, 16]), new("b", [16, 21])], x => Ops.MatMul(x[0], x[1]), x => torch.matmul(x[0], x[1])));
         cases.Add(new("matmul_batched_transpose_both", [new("a", [3, 8, 5]), new("b", [3, 6, 8])], x => Ops.MatMul(x[0], x[1], true, true),
             x => torch.matmul(x[0].transpose(1, 2), x[1].transpose(1, 2))));
-        // Attention's per-head products (GPT-2 with attn_pdrop): many small products, one per core on the CPU.
+        // Attention's per-head products as HF's eager attention computes them: many small products.
         cases.Add(new("matmul_heads_scores", [new("q", [3, 4, 17, 8]), new("k", [3, 4, 17, 8])], x => Ops.MatMul(x[0], x[1], transposeB: true),
             x => torch.matmul(x[0], x[1].transpose(-1, -2))));
         cases.Add(new("matmul_broadcast_batch", [new("a", [4, 1, 5, 6]), new("b", [3, 6, 2])], x => Ops.MatMul(x[0], x[1]), x => torch.matmul(x[0], x[1])));
