@@ -4,13 +4,14 @@ using MaMA.Training.Probing;
 namespace MaMA.Cli.Commands;
 
 /// <summary>
-/// <c>mama probe --model M [--data DIR] [--task birads|density] [--fraction 0.01|0.1|1] [--out DIR]
+/// <c>mama probe --model M [--data DIR] [--task birads|density|rsna] [--fraction 0.01|0.1|1] [--out DIR]
 /// [--steps 8000] [--warmup 100] [--lr 5e-4] [--min-lr 1e-5] [--weight-decay 1e-3] [--batch 32]
 /// [--crop-scale-min 0.08] [--seed 0] [--workers N] [--log-every 50] [--checkpoint-every 1000] [--keep-last 2] [--resume] [--device D]</c>:
 /// linear probing of a MaMA model's ViT (SPEC section 7); <c>mama finetune</c> takes the same
 /// options and trains the ViT too. Writes the classifier weights, train.jsonl, loss.png,
 /// metrics.json, confusion.png and roc.png into --out, and checkpoints into --out/checkpoints
-/// (docs/training.md). A pre-training run folder as --model also supplies its data unless --data is given.
+/// (docs/training.md). A pre-training run folder as --model also supplies its EMBED data unless --data
+/// is given; the rsna task reads an RSNA-Mammo folder given by --data.
 /// </summary>
 internal static class ProbeCommand
 {
@@ -31,12 +32,7 @@ internal static class ProbeCommand
         {
             Model = model ?? "",
             Data = data is null ? null : Path.GetFullPath(data),
-            Task = task switch
-            {
-                "birads" => ClassifierTask.Birads,
-                "density" => ClassifierTask.Density,
-                _ => throw new UsageException($"--task must be birads or density, got '{task}'."),
-            },
+            Task = ClassifierTasks.Parse(task) ?? throw new UsageException($"--task must be birads, density or rsna, got '{task}'."),
             Fraction = fraction,
             FineTune = fineTune,
             Steps = steps,
@@ -67,7 +63,7 @@ internal static class ProbeCommand
             throw new UsageException(e.Message);
         }
 
-        Console.WriteLine($"mama {name}: {settings.Task} on {model} ({device.Name}) -> {Path.GetFullPath(outDir)}");
+        Console.WriteLine($"mama {name}: {settings.Task.Name()} on {model} ({device.Name}) -> {Path.GetFullPath(outDir)}");
         ClassifierResult result = fineTune ? FineTuner.Run(settings, outDir, device) : LinearProbe.Run(settings, outDir, device);
         Console.WriteLine($"{settings.Steps} steps in {result.Elapsed.TotalMinutes:F1} min, last loss {result.LastLoss:F4}");
         foreach (string line in result.Report?.Lines() ?? []) Console.WriteLine(line);

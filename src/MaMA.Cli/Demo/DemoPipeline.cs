@@ -166,7 +166,7 @@ public sealed class DemoPipeline
 
     private DemoEvaluation Probe(ClassifierTask task, string runDir, string dataDir, string root)
     {
-        string name = task == ClassifierTask.Birads ? "birads" : "density";
+        string name = task.Name();
         var settings = new ClassifierSettings
         {
             Model = runDir,

@@ -168,9 +168,9 @@ internal static class HelpTexts
             "                      (time-limited jobs); the run's schedule is unchanged\n" +
             "Details: docs/training.md, docs/distributed.md.",
 
-        ["probe"] = ClassifierHelp("probe", "Linear probing of a MaMA model's ViT (frozen) on EMBED BI-RADS or density"),
+        ["probe"] = ClassifierHelp("probe", "Linear probing of a MaMA model's ViT (frozen) on EMBED BI-RADS or density, or RSNA-Mammo cancer"),
 
-        ["finetune"] = ClassifierHelp("finetune", "Full fine-tuning of a MaMA model's ViT (trainable) on EMBED BI-RADS or density"),
+        ["finetune"] = ClassifierHelp("finetune", "Full fine-tuning of a MaMA model's ViT (trainable) on EMBED BI-RADS or density, or RSNA-Mammo cancer"),
 
         ["import"] =
             "usage: mama import --from FILE_OR_DIR --arch dinov2|gpt2|mama --out DIR [--adapter PEFT_DIR] [--dtype float32|bfloat16|float16] [--config FILE]\n" +
@@ -287,14 +287,15 @@ internal static class HelpTexts
     };
 
     private static string ClassifierHelp(string name, string what) =>
-        $"usage: mama {name} --model M [--data DIR] [--task birads|density] [--fraction 0.01|0.1|1] [--out DIR] [--steps 8000] [--warmup 100]\n" +
+        $"usage: mama {name} --model M [--data DIR] [--task birads|density|rsna] [--fraction 0.01|0.1|1] [--out DIR] [--steps 8000] [--warmup 100]\n" +
         $"       [--lr 5e-4] [--min-lr 1e-5] [--weight-decay 1e-3] [--batch 32] [--crop-scale-min 0.08] [--seed 0] [--workers N]\n" +
         $"       [--log-every 50] [--checkpoint-every 1000] [--keep-last 2] [--resume] [--device D]\n" +
         $"{what} (SGD, warm-up then cosine; the defaults are the paper's). Writes classifier.safetensors, train.jsonl,\n" +
         $"loss.png, metrics.json, confusion.png and roc.png into --out, checkpoints into --out/checkpoints.\n" +
         $"  --model M           tiny, paper, a MaMA model folder, or a pre-training run folder (its final/ model) (required)\n" +
-        $"  --data DIR          EMBED-shaped folder (default: the run folder's data, else synthetic data in --out)\n" +
-        $"  --task T            birads or density (default density)\n" +
+        $"  --data DIR          EMBED-shaped folder (default: the run folder's data, else synthetic data in --out);\n" +
+        $"                      for rsna an RSNA-Mammo folder (required: train.csv, train_images/PATIENT/IMAGE.png)\n" +
+        $"  --task T            birads, density or rsna (cancer; scored on its whole test split) (default density)\n" +
         $"  --fraction F        share of the training split, in (0, 1] (default 1)\n" +
         $"  --out DIR           output folder (default runs/{name}-TASK-FRACTION)\n" +
         $"  --steps N           training steps, at least 1 (default 8000)\n" +

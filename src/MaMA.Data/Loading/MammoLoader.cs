@@ -1,10 +1,7 @@
-using System.Collections.Concurrent;
-using System.Runtime.ExceptionServices;
 using MaMA.Data.Embed;
 using MaMA.Data.Images;
 using MaMA.Data.Images.Transforms;
 using MaMA.Data.Reports;
-using MaMA.Data.Splits;
 using MaMA.Data.Text;
 
 namespace MaMA.Data.Loading;
@@ -22,7 +19,7 @@ namespace MaMA.Data.Loading;
 /// waits when the consumer falls behind and stops when the consumer stops enumerating.
 /// </para>
 /// </summary>
-public sealed class MammoLoader
+public sealed class MammoLoader : IEpochLoader<MammoBatch>
 {
     private readonly IReadOnlyList<EmbedRecord> _records;
     private readonly IReadOnlyList<IReadOnlyList<int>> _partners;
@@ -55,15 +52,14 @@ public sealed class MammoLoader
 
     private bool DropLast => Options.DropLast ?? Options.Training;
 
-    public int BatchesPerEpoch => DropLast ? _records.Count / Options.BatchSize : (_records.Count + Options.BatchSize - 1) / Options.BatchSize;
+    public int BatchesPerEpoch => EpochBatches.PerEpoch(_records.Count, Options.BatchSize, DropLast);
+
+    int IEpochLoader<MammoBatch>.BatchSize => Options.BatchSize;
+
+    bool IEpochLoader<MammoBatch>.WholeBatches => Options.RowStart == 0 && Options.RowCount is null;
 
     /// <summary>Record order of an epoch: a seeded shuffle when training, dataset order otherwise.</summary>
-    public int[] EpochOrder(int epoch)
-    {
-        int[] order = Enumerable.Range(0, _records.Count).ToArray();
-        if (Options.Training) new SeededRandom(SeededRandom.Mix(Options.Seed ^ SeededRandom.Mix((ulong)epoch + 1))).Shuffle(order);
-        return order;
-    }
+    public int[] EpochOrder(int epoch) => EpochBatches.Order(_records.Count, Options.Seed, epoch, Options.Training);
 
     /// <summary>
     /// The batches of one epoch, from <paramref name="startBatch"/> on (to resume mid-epoch),
@@ -74,52 +70,7 @@ public sealed class MammoLoader
         int[] order = EpochOrder(epoch);
         int batches = BatchesPerEpoch;
         if (startBatch < 0 || startBatch > batches) throw new ArgumentOutOfRangeException(nameof(startBatch), $"Batch {startBatch} is outside the epoch's {batches} batches.");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        using var queue = new BlockingCollection<MammoBatch>(Options.Prefetch);
-        Exception? failure = null;
-        Task producer = Task.Run(() =>
-        {
-            try
-            {
-                for (int b = startBatch; b < batches && !stop.IsCancellationRequested; b++)
-                    queue.Add(BuildBatch(order, epoch, b), stop.Token);
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-            finally
-            {
-                queue.CompleteAdding();
-            }
-        });
-        try
-        {
-            foreach (MammoBatch batch in queue.GetConsumingEnumerable(cancellation))
-                yield return batch;
-            producer.Wait(cancellation);
-            if (failure is not null)
-            {
-                // A sample's error arrives wrapped by Parallel.For: the reader's own exception is the one to rethrow.
-                Exception cause = failure is AggregateException wrapped ? wrapped.Flatten().InnerExceptions[0] : failure;
-                if (cause is ImageReadException or InvalidDataException or IOException) ExceptionDispatchInfo.Throw(cause);
-                throw new InvalidOperationException("Batch preparation failed: " + cause.Message, cause);
-            }
-        }
-        finally
-        {
-            stop.Cancel();
-            try
-            {
-                producer.Wait(TimeSpan.FromSeconds(30));
-            }
-            catch (AggregateException)
-            {
-            }
-        }
+        return EpochBatches.Prefetched(startBatch, batches, Options.Prefetch, b => BuildBatch(order, epoch, b), cancellation);
     }
 
     /// <summary>
@@ -152,7 +103,7 @@ public sealed class MammoLoader
         if (Options.Training)
         {
             // One seeded stream per (seed, epoch, position): independent of threads and workers.
-            var rng = new Random(unchecked((int)SeededRandom.Mix(Options.Seed ^ SeededRandom.Mix(((ulong)epoch << 32) | (uint)position))));
+            Random rng = EpochBatches.SampleRandom(Options.Seed, epoch, position);
             _transform.Train(image, rng, view1);
             IReadOnlyList<int> candidates = _partners[recordIndex];
             if (candidates.Count > 0 && rng.NextDouble() < Options.PairProbability)

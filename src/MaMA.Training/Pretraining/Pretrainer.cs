@@ -203,7 +203,7 @@ public sealed class Pretrainer
         using MetricsLog? metrics = IsRoot ? new MetricsLog(_run.MetricsPath, _resume ? start : null) : null;
         // The lowest validation loss so far and its model (RUN/best); a resume reads the folder's own record.
         BestModel? best = IsRoot && validLoader is not null && _config.EvalEvery > 0 ? BestModel.Read(_run.BestModelDir) : null;
-        using var stream = new BatchStream(loader, position);
+        using var stream = new BatchStream<MammoBatch>(loader, position, "lower batch.micro_batch or use more data");
         long maxSteps = _config.Schedule.MaxSteps;
         long lastSaved = start;
         int pairsPerStep = globalBatch * _config.Batch.Accumulation;

@@ -2,25 +2,54 @@ using System.Globalization;
 
 namespace MaMA.Training.Probing;
 
-/// <summary>The EMBED label a classifier learns (SPEC section 1): BI-RADS, 7 classes (A N B P S M K), or density, 4 classes (1-4).</summary>
+/// <summary>
+/// The label a classifier learns: EMBED's BI-RADS, 7 classes (A N B P S M K), or density, 4 classes
+/// (1-4) (SPEC section 1), or RSNA-Mammo's cancer, 2 classes (negative, cancer).
+/// </summary>
 public enum ClassifierTask
 {
     Birads,
     Density,
+    Rsna,
+}
+
+/// <summary>The tasks' names on the command line and in run records.</summary>
+public static class ClassifierTasks
+{
+    public static string Name(this ClassifierTask task) => task switch
+    {
+        ClassifierTask.Birads => "birads",
+        ClassifierTask.Density => "density",
+        ClassifierTask.Rsna => "rsna",
+        _ => throw new ArgumentOutOfRangeException(nameof(task), task, null),
+    };
+
+    /// <summary>The task named <paramref name="name"/>, or null.</summary>
+    public static ClassifierTask? Parse(string? name) => name switch
+    {
+        "birads" => ClassifierTask.Birads,
+        "density" => ClassifierTask.Density,
+        "rsna" => ClassifierTask.Rsna,
+        _ => null,
+    };
 }
 
 /// <summary>
 /// Linear probing and fine-tuning (SPEC section 7): Linear(C -> classes) on the ViT's pooled
 /// feature (mean of x_prenorm over all tokens), SGD with momentum 0.9, lr 5e-4, weight decay 1e-3,
 /// 100 warm-up steps to 8000 with a cosine down to 1e-5, class-balanced sampling of the training
-/// images, evaluation on a class-balanced subset of the test split. The defaults are the paper's.
+/// images, evaluation on a class-balanced subset of EMBED's test split (RSNA: the whole test split,
+/// <see cref="ClassifierData.FromRsna"/>). The defaults are the paper's.
 /// </summary>
 public sealed record ClassifierSettings
 {
     /// <summary>"tiny", "paper", a MaMA model directory, or a pre-training run folder (its <c>final/</c> model).</summary>
     public string Model { get; init; } = "tiny";
 
-    /// <summary>An EMBED-shaped folder; null uses the synthetic dataset in <c>OUT/synthetic</c>.</summary>
+    /// <summary>
+    /// An EMBED-shaped folder, or for <see cref="ClassifierTask.Rsna"/> an RSNA-Mammo folder (required
+    /// there); null uses the synthetic EMBED dataset in <c>OUT/synthetic</c>.
+    /// </summary>
     public string? Data { get; init; }
 
     public ClassifierTask Task { get; init; } = ClassifierTask.Density;
@@ -86,7 +115,7 @@ public sealed record ClassifierSettings
         return new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             [RecordedPrefix + "data"] = Data ?? "(synthetic, or the pre-training run's)",
-            [RecordedPrefix + "task"] = Task == ClassifierTask.Birads ? "birads" : "density",
+            [RecordedPrefix + "task"] = Task.Name(),
             [RecordedPrefix + "fraction"] = F(Fraction),
             [RecordedPrefix + "finetune"] = FineTune ? "true" : "false",
             [RecordedPrefix + "steps"] = L(Steps),
@@ -123,14 +152,19 @@ public sealed record ClassifierSettings
         return changes;
     }
 
-    public int Classes => Task == ClassifierTask.Birads ? 7 : 4;
+    public int Classes => ClassNames.Count;
 
-    public IReadOnlyList<string> ClassNames => Task == ClassifierTask.Birads
-        ? ["A", "N", "B", "P", "S", "M", "K"]
-        : ["1", "2", "3", "4"];
+    public IReadOnlyList<string> ClassNames => Task switch
+    {
+        ClassifierTask.Birads => ["A", "N", "B", "P", "S", "M", "K"],
+        ClassifierTask.Density => ["1", "2", "3", "4"],
+        _ => ["negative", "cancer"],
+    };
 
     public void Validate()
     {
+        if (Task == ClassifierTask.Rsna && Data is null)
+            throw new ArgumentException("the rsna task needs --data: an RSNA-Mammo folder (train.csv and train_images/{patient_id}/{image_id}.png, docs/data.md).");
         if (!(Fraction > 0.0 && Fraction <= 1.0)) throw new ArgumentException($"fraction must be in (0, 1], not {Fraction}.");
         if (Steps < 1) throw new ArgumentException($"steps must be at least 1, not {Steps}.");
         if (WarmupSteps < 0 || WarmupSteps > Steps) throw new ArgumentException($"warm-up steps must be in [0, {Steps}], not {WarmupSteps}.");

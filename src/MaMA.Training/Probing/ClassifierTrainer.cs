@@ -25,7 +25,7 @@ namespace MaMA.Training.Probing;
 /// <summary>
 /// The loop shared by <see cref="LinearProbe"/> and <see cref="FineTuner"/>: a Linear(C -> classes)
 /// head on the ViT's pooled feature [B, C], trained with cross-entropy on class-balanced batches,
-/// then scored on the class-balanced test subset. Writes into the output folder:
+/// then scored on the task's test images (<see cref="ClassifierData"/>). Writes into the output folder:
 /// <c>classifier.safetensors</c> (the head as <c>head.*</c>; fine-tuning adds the ViT under its MaMA
 /// keys), <c>train.jsonl</c> (loss, lr per log step), <c>loss.png</c>, <c>metrics.json</c>
 /// (MaMA.Evaluation's report), <c>confusion.png</c> and <c>roc.png</c>, and while it trains
@@ -65,29 +65,21 @@ public sealed class ClassifierTrainer
             if (Directory.Exists(store.Root)) Directory.Delete(store.Root, recursive: true); // a finished run's: this run replaces it
             File.Delete(metricsJson);
         }
+        ClassifierData data = OpenData(output); // before the model: a bad folder fails in seconds, not after a 2.7 B build
         string modelSpec = MaMA.Model.Checkpoints.ModelDirectory.Resolve(_settings.Model); // a run folder: its final model
         ModelSource.Resolved source = ModelSource.Resolve(modelSpec, activationCheckpointing: false);
         MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);
-        var tokenizer = ModelSource.Tokenizer(source);
-        string? dataDir = _settings.Data ?? RunData(_settings.Model);
-        if (_settings.Data is null && dataDir is not null) _say($"data: {dataDir} (the pre-training run's; --data overrides)");
-        TrainingData data = TrainingData.Open(dataDir, Path.Combine(output, "synthetic"), _settings.SyntheticStudies, _settings.SyntheticWidth, _settings.Seed, 0, _say);
-        Func<EmbedRecord, int?> label = _settings.Task == ClassifierTask.Birads ? r => r.Birads : r => r.DensityLabel;
-
-        IReadOnlyList<EmbedRecord> train = Fraction(data.Train.Where(r => label(r) is not null).ToList());
-        IReadOnlyList<EmbedRecord> balancedEpoch = BalancedEpoch(train, label);
-        IReadOnlyList<EmbedRecord> test = BalancedSubset.Select(data.Test.Where(r => label(r) is not null).ToList(), label, _settings.Seed);
+        IReadOnlyList<LabelledImage> train = Fraction(data.Train);
+        IReadOnlyList<LabelledImage> balancedEpoch = BalancedEpoch(train);
+        IReadOnlyList<LabelledImage> test = data.Test;
         if (train.Count == 0 || test.Count == 0)
-            throw new InvalidOperationException($"{data.Directory}: {train.Count} training and {test.Count} balanced test images with a {_settings.Task} label; need at least one of each.");
+            throw new InvalidOperationException($"{data.Directory}: {train.Count} training and {test.Count} test images with a {_settings.Task.Name()} label; need at least one of each.");
         int batch = Math.Min(_settings.BatchSize, balancedEpoch.Count);
         int side = source.Config.Vision.ImageSize;
         var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
         MammoTransformOptions trainTransform = TrainTransform(transform, _settings.CropScaleMin);
-        var loaderOptions = new LoaderOptions
-        {
-            BatchSize = batch, Seed = _settings.Seed, PairProbability = 0, Masking = MetaMasking.None, Workers = _settings.Workers, Transform = trainTransform,
-        };
-        var loader = new MammoLoader(balancedEpoch, tokenizer, loaderOptions);
+        var loaderOptions = new LoaderOptions { BatchSize = batch, Seed = _settings.Seed, Workers = _settings.Workers, Transform = trainTransform };
+        var loader = new LabelledImageLoader(balancedEpoch, loaderOptions);
 
         var vit = model.ImageEncoder;
         int channels = source.Config.Vision.EmbedDim;
@@ -122,21 +114,21 @@ public sealed class ClassifierTrainer
                 _say($"no checkpoint in {store.Root}: starting from step 0");
             }
         }
-        _say($"{mode} {_settings.Task} ({_settings.Classes} classes): {train.Count} training images ({_settings.Fraction:P0} of the split, " +
-             $"balanced epoch of {balancedEpoch.Count}), {test.Count} balanced test images; {parameters.Sum(p => p.Numel):N0} trained parameters; device {_device.Name}");
+        _say($"{mode} {_settings.Task.Name()} ({_settings.Classes} classes): {train.Count} training images ({_settings.Fraction:P0} of the split, " +
+             $"balanced epoch of {balancedEpoch.Count}); scored on {data.TestDescription}; {parameters.Sum(p => p.Numel):N0} trained parameters; device {_device.Name}");
 
         var clock = Stopwatch.StartNew();
         // Linear probing of whole images: each image's feature is the same at every step, so it is computed once.
         ProbeFeatureCache? cache = null;
         if (!_settings.FineTune && (UseFeatureCache ?? _settings.CropScaleMin >= 1.0))
         {
-            cache = ProbeFeatureCache.Build(model, balancedEpoch, tokenizer, loaderOptions, _device);
+            cache = ProbeFeatureCache.Build(model, balancedEpoch, loaderOptions, _device);
             _say($"features of the frozen ViT: {cache.Images} distinct training images encoded once ({clock.Elapsed.TotalSeconds:F1} s); the steps train the head on them");
         }
         string metricsPath = Path.Combine(output, "train.jsonl");
         double lastLoss = double.NaN;
         using (var log = new MetricsLog(metricsPath, _settings.Resume ? start : null))
-        using (var stream = cache is null ? new BatchStream(loader, position) : null)
+        using (var stream = cache is null ? new BatchStream<ImageBatch>(loader, position, "lower --batch or use more data") : null)
         {
             BatchIndexStream? indices = cache is null ? null : new BatchIndexStream(loader, position);
             ProgressReporter.Run(mode, _settings.Steps, start, progress =>
@@ -151,16 +143,16 @@ public sealed class ClassifierTrainer
                     long[] labels;
                     if (cache is null)
                     {
-                        MammoBatch b = stream!.Next();
-                        using Tensor pixels = b.View1Tensor(_device);
+                        ImageBatch b = stream!.Next();
+                        using Tensor pixels = b.PixelsTensor(_device);
                         features = Features(model, pixels);
-                        labels = b.Birads.Select((_, i) => (long)Label(b, i)).ToArray();
+                        labels = b.Labels.Select(l => (long)l).ToArray();
                     }
                     else
                     {
                         int[] rows = indices!.Next();
                         features = cache.Gather(rows, _device);
-                        labels = rows.Select(i => (long)label(balancedEpoch[i])!.Value).ToArray();
+                        labels = rows.Select(i => (long)balancedEpoch[i].Label).ToArray();
                     }
                     Tensor loss = Ops.CrossEntropy(head.Forward(features), labels); // host labels: one upload, no read-back
                     loss.Backward();
@@ -184,13 +176,13 @@ public sealed class ClassifierTrainer
 
         Safetensors.Write(Path.Combine(output, "classifier.safetensors"), Weights(head, vit.Model), new Dictionary<string, string>
         {
-            ["task"] = _settings.Task.ToString().ToLowerInvariant(), ["mode"] = _settings.FineTune ? "finetune" : "probe", ["model"] = _settings.Model,
+            ["task"] = _settings.Task.Name(), ["mode"] = _settings.FineTune ? "finetune" : "probe", ["model"] = _settings.Model,
         });
 
-        (MetricsReport report, ScoreTable scores) = Evaluate(model, head, test, tokenizer, transform);
+        (MetricsReport report, ScoreTable scores) = Evaluate(model, head, test, transform);
         report.WriteJson(Path.Combine(output, "metrics.json"));
         ConfusionMatrixPlot.Save(report.ConfusionMatrix, Path.Combine(output, "confusion.png"), _settings.ClassNames);
-        RocPlot.Save(scores, Path.Combine(output, "roc.png"), _settings.ClassNames, $"ROC, {_settings.Task.ToString().ToLowerInvariant()} (one vs rest)");
+        RocPlot.Save(scores, Path.Combine(output, "roc.png"), _settings.ClassNames, $"ROC, {_settings.Task.Name()}{(_settings.Classes > 2 ? " (one vs rest)" : "")}");
         return new ClassifierResult(report, lastLoss, clock.Elapsed, output);
     }
 
@@ -277,6 +269,19 @@ public sealed class ClassifierTrainer
         return FrozenBase.Of(modelSpec, source.WeightsDirectory, frozen);
     }
 
+    /// <summary>
+    /// The task's images: RSNA-Mammo from --data; EMBED from --data, else the pre-training run's
+    /// data, else the synthetic dataset written into <c>OUT/synthetic</c>.
+    /// </summary>
+    private ClassifierData OpenData(string output)
+    {
+        if (_settings.Task == ClassifierTask.Rsna) return ClassifierData.FromRsna(_settings.Data!, _settings.Seed, _say);
+        string? dataDir = _settings.Data ?? RunData(_settings.Model);
+        if (_settings.Data is null && dataDir is not null) _say($"data: {dataDir} (the pre-training run's; --data overrides)");
+        TrainingData data = TrainingData.Open(dataDir, Path.Combine(output, "synthetic"), _settings.SyntheticStudies, _settings.SyntheticWidth, _settings.Seed, 0, _say);
+        return ClassifierData.FromEmbed(data, _settings.Task, _settings.Seed);
+    }
+
     /// <summary>A pre-training run folder's data: its config's data folder, or its synthetic dataset.</summary>
     private static string? RunData(string model)
     {
@@ -302,11 +307,9 @@ public sealed class ClassifierTrainer
         return model.ImageEncoder.Encode(pixels).Pooled.Detach();
     }
 
-    private int Label(MammoBatch b, int i) => _settings.Task == ClassifierTask.Birads ? b.Birads[i] : b.Density[i];
-
-    private (MetricsReport Report, ScoreTable Scores) Evaluate(MaMAModel model, Linear head, IReadOnlyList<EmbedRecord> test, MaMA.Data.Text.MaMATokenizer tokenizer, MammoTransformOptions transform)
+    private (MetricsReport Report, ScoreTable Scores) Evaluate(MaMAModel model, Linear head, IReadOnlyList<LabelledImage> test, MammoTransformOptions transform)
     {
-        var loader = new MammoLoader(test, tokenizer, new LoaderOptions
+        var loader = new LabelledImageLoader(test, new LoaderOptions
         {
             BatchSize = Math.Min(_settings.BatchSize, test.Count), Training = false, Workers = _settings.Workers, Transform = transform,
         });
@@ -314,13 +317,13 @@ public sealed class ClassifierTrainer
         var labels = new int[test.Count];
         int row = 0;
         using IDisposable _ = GradMode.NoGrad();
-        foreach (MammoBatch b in loader.Epoch(0))
+        foreach (ImageBatch b in loader.Epoch(0))
         {
-            using Tensor pixels = b.View1Tensor(_device);
+            using Tensor pixels = b.PixelsTensor(_device);
             float[] p = Ops.Softmax(head.Forward(model.ImageEncoder.Encode(pixels).Pooled)).ToFloatArray();
             for (int i = 0; i < b.Count; i++, row++)
             {
-                labels[row] = Label(b, i);
+                labels[row] = b.Labels[i];
                 for (int c = 0; c < _settings.Classes; c++) probabilities[row, c] = p[i * _settings.Classes + c];
             }
         }
@@ -328,7 +331,7 @@ public sealed class ClassifierTrainer
         return (ClassificationMetrics.Compute(scores), scores);
     }
 
-    private IReadOnlyList<EmbedRecord> Fraction(List<EmbedRecord> records)
+    private IReadOnlyList<LabelledImage> Fraction(IReadOnlyList<LabelledImage> records)
     {
         if (_settings.Fraction >= 1.0) return records;
         var shuffled = records.ToList();
@@ -341,14 +344,14 @@ public sealed class ClassifierTrainer
     /// (its own images first, then seeded draws with replacement), so each epoch of the loader's
     /// shuffle sees the classes equally often.
     /// </summary>
-    private IReadOnlyList<EmbedRecord> BalancedEpoch(IReadOnlyList<EmbedRecord> records, Func<EmbedRecord, int?> label)
+    private IReadOnlyList<LabelledImage> BalancedEpoch(IReadOnlyList<LabelledImage> records)
     {
-        var byClass = records.GroupBy(r => label(r)!.Value).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
+        var byClass = records.GroupBy(r => r.Label).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
         if (byClass.Count == 0) return [];
         int size = byClass.Max(g => g.Count);
         var rng = new SeededRandom(SeededRandom.Mix(_settings.Seed ^ 0xBA1A9CEUL));
-        var result = new List<EmbedRecord>(size * byClass.Count);
-        foreach (List<EmbedRecord> group in byClass)
+        var result = new List<LabelledImage>(size * byClass.Count);
+        foreach (List<LabelledImage> group in byClass)
         {
             result.AddRange(group);
             for (int i = group.Count; i < size; i++) result.Add(group[rng.NextInt(group.Count)]);

@@ -1,6 +1,4 @@
-using MaMA.Data.Embed;
 using MaMA.Data.Loading;
-using MaMA.Data.Text;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 using MaMA.Model.MaMA;
@@ -43,10 +41,11 @@ internal sealed class ProbeFeatureCache
     /// Encodes the distinct images of <paramref name="records"/> (the probe's balanced epoch, which
     /// repeats images) with <paramref name="model"/>'s frozen ViT, in batches of <paramref name="options"/>.BatchSize.
     /// </summary>
-    public static ProbeFeatureCache Build(MaMAModel model, IReadOnlyList<EmbedRecord> records, MaMATokenizer tokenizer, LoaderOptions options, Device device)
+    public static ProbeFeatureCache Build(MaMAModel model, IReadOnlyList<LabelledImage> records, LoaderOptions options, Device device)
     {
-        var rowOfRecord = new Dictionary<EmbedRecord, int>(ReferenceEqualityComparer.Instance);
-        var distinct = new List<EmbedRecord>();
+        // The balanced epoch repeats the same instances: distinct by reference, as two records with one path may still differ.
+        var rowOfRecord = new Dictionary<LabelledImage, int>(ReferenceEqualityComparer.Instance);
+        var distinct = new List<LabelledImage>();
         var rowOf = new int[records.Count];
         for (int i = 0; i < records.Count; i++)
         {
@@ -59,16 +58,16 @@ internal sealed class ProbeFeatureCache
             rowOf[i] = row;
         }
         int batch = options.BatchSize;
-        var padded = new List<EmbedRecord>(distinct);
+        var padded = new List<LabelledImage>(distinct);
         for (int i = 0; padded.Count % batch != 0; i++) padded.Add(distinct[i % distinct.Count]);
-        var loader = new MammoLoader(padded, tokenizer, options with { DropLast = false });
+        var loader = new LabelledImageLoader(padded, options with { DropLast = false });
 
         int channels = model.ImageEncoder.Model.Config.EmbedDim;
         var features = new float[(long)distinct.Count * channels];
         using (GradMode.NoGrad())
-            foreach (MammoBatch b in loader.Epoch(0))
+            foreach (ImageBatch b in loader.Epoch(0))
             {
-                using Tensor pixels = b.View1Tensor(device);
+                using Tensor pixels = b.PixelsTensor(device);
                 float[] pooled = model.ImageEncoder.Encode(pixels).Pooled.ToFloatArray();
                 for (int i = 0; i < b.Count; i++)
                 {

@@ -99,6 +99,7 @@ public class TrainingCommandTests
     [TestCase("pretrain", "--config", "configs/pretrain-tiny.json", "--device", "tpu")]
     [TestCase("probe")]
     [TestCase("probe", "--model", "tiny", "--task", "cancer")]
+    [TestCase("probe", "--model", "tiny", "--task", "rsna")]
     [TestCase("probe", "--model", "tiny", "--fraction", "2")]
     [TestCase("probe", "--model", "tiny", "--crop-scale-min", "0")]
     [TestCase("probe", "--model", "tiny", "--crop-scale-min", "1.01")]

@@ -153,6 +153,90 @@ public class ClassifierTrainerTests
         }
     }
 
+    /// <summary>
+    /// RSNA-Mammo cancer: 2 classes, trained on the training split of the patient-level split with
+    /// the probe's seed and scored on the whole test split: exactly the images and labels
+    /// <c>mama zeroshot --task rsna --split test</c> scores with that seed, unbalanced, with the
+    /// binary metrics. Fine-tuning reads the same folder.
+    /// </summary>
+    [TestCase(false, 0UL)]
+    [TestCase(false, 3UL)]
+    [TestCase(true, 0UL)]
+    public void RsnaCancerTrainsOnTheTrainSplitAndScoresTheWholeTestSplit(bool fineTune, ulong seed)
+    {
+        string rsna = RsnaFolder(), outDir = TestPaths.NewScratch("probe-rsna");
+        try
+        {
+            var settings = new ClassifierSettings
+            {
+                Model = "tiny", Data = rsna, Task = ClassifierTask.Rsna, FineTune = fineTune, Seed = seed, Steps = 3, WarmupSteps = 1, BatchSize = 6, Workers = 2, LogEvery = 1,
+            };
+            var messages = new List<string>();
+            ClassifierResult result = Run(settings, outDir, messages: messages);
+
+            var expected = MaMA.Evaluation.ZeroShot.ZeroShotSelection.FromRsna(rsna, MaMA.Data.Splits.DataSplit.Test, balanced: false, seed).Samples;
+            MaMA.Evaluation.Metrics.MetricsReport report = result.Report!;
+            Assert.That(report.ClassCount, Is.EqualTo(2));
+            Assert.That(report.Count, Is.EqualTo(expected.Count));
+            Assert.That(report.ConfusionMatrix.Support(1), Is.EqualTo(expected.Count(s => s.Label == 1)));
+            Assert.That(report.ConfusionMatrix.Support(0), Is.EqualTo(expected.Count(s => s.Label == 0)));
+            Assert.That(report.ConfusionMatrix.Support(0), Is.Not.EqualTo(report.ConfusionMatrix.Support(1)), "the test split is not balanced");
+            Assert.That(report.Binary, Is.Not.Null);
+            Assert.That(File.ReadAllText(Path.Combine(outDir, "metrics.json")), Does.Contain("\"pf1\""));
+            Assert.That(messages, Has.Some.Contains($"test split of a patient-level 70/10/20 split with seed {seed}"));
+            int train = MaMA.Evaluation.ZeroShot.ZeroShotSelection.FromRsna(rsna, MaMA.Data.Splits.DataSplit.Train, balanced: false, seed).Samples.Count;
+            Assert.That(messages, Has.Some.Contains($"rsna (2 classes): {train} training images"));
+            using var classifier = MaMA.Engine.Serialization.Safetensors.Open(Path.Combine(outDir, "classifier.safetensors"));
+            Assert.That(classifier.Metadata["task"], Is.EqualTo("rsna"));
+        }
+        finally
+        {
+            Directory.Delete(rsna, recursive: true);
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void RsnaNeedsItsFolder()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new ClassifierSettings { Task = ClassifierTask.Rsna }.Validate())!;
+        Assert.That(e.Message, Does.Contain("--data").And.Contain("RSNA-Mammo"));
+        string outDir = TestPaths.NewScratch("probe-rsna-embed");
+        try
+        {
+            // An EMBED folder is not an RSNA one: the error names the missing table.
+            var wrong = new ClassifierSettings { Model = "tiny", Data = TinyRuns.DataDir, Task = ClassifierTask.Rsna, Steps = 1, WarmupSteps = 0, BatchSize = 4, Workers = 1 };
+            Assert.That(() => Run(wrong, outDir), Throws.InstanceOf<IOException>().With.Message.Contains("train.csv"));
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// An RSNA-Mammo folder (train.csv, train_images/{patient}/{image}.png) over the tiny synthetic
+    /// images: one patient per synthetic patient, cancer on every third image, so both classes are in
+    /// every split and the test split is not balanced.
+    /// </summary>
+    private static string RsnaFolder()
+    {
+        string dir = TestPaths.NewScratch("rsna");
+        var records = MaMA.Data.Embed.EmbedDataset.Load(TinyRuns.DataDir).Records;
+        var patients = records.Select(r => r.Patient).Distinct().ToList();
+        var lines = new List<string> { "patient_id,image_id,laterality,view,cancer" };
+        for (int i = 0; i < records.Count; i++)
+        {
+            string patient = (10 + patients.IndexOf(records[i].Patient)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string image = (1000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Directory.CreateDirectory(Path.Combine(dir, "train_images", patient));
+            File.Copy(records[i].Path, Path.Combine(dir, "train_images", patient, image + ".png"));
+            lines.Add($"{patient},{image},{records[i].Laterality},{records[i].View},{(i % 3 == 0 ? 1 : 0)}");
+        }
+        File.WriteAllLines(Path.Combine(dir, "train.csv"), lines);
+        return dir;
+    }
+
     private static ClassifierResult Run(ClassifierSettings settings, string outDir, long? killAfter = null, List<string>? messages = null) =>
         new ClassifierTrainer(settings, Device.Cpu, m => messages?.Add(m)) { ProgressOutput = TextWriter.Null, KillAfterStep = killAfter }.Train(outDir);
 }

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using MaMA.Data.Images;
+using MaMA.Data.Splits;
+
+namespace MaMA.Data.Loading;
+
+/// <summary>
+/// What every loader of this folder shares, so that <see cref="MammoLoader"/> (image-report pairs)
+/// and <see cref="LabelledImageLoader"/> (images and classes) draw the same order, the same crops
+/// and prepare batches the same way:
+/// <list type="bullet">
+/// <item>the epoch order: a shuffle seeded by (seed, epoch) when training, dataset order otherwise;</item>
+/// <item>one random stream per sample, seeded by (seed, epoch, position in the epoch), so a batch
+/// does not depend on the number of workers or the timing of threads;</item>
+/// <item>a background producer that fills batches in order into a bounded queue.</item>
+/// </list>
+/// </summary>
+internal static class EpochBatches
+{
+    /// <summary>Record order of an epoch of <paramref name="count"/> records.</summary>
+    public static int[] Order(int count, ulong seed, int epoch, bool shuffle)
+    {
+        int[] order = Enumerable.Range(0, count).ToArray();
+        if (shuffle) new SeededRandom(SeededRandom.Mix(seed ^ SeededRandom.Mix((ulong)epoch + 1))).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>Batches of an epoch: the last incomplete one is dropped or kept.</summary>
+    public static int PerEpoch(int count, int batchSize, bool dropLast) =>
+        dropLast ? count / batchSize : (count + batchSize - 1) / batchSize;
+
+    /// <summary>The random stream of the sample at <paramref name="position"/> of epoch <paramref name="epoch"/>.</summary>
+    public static Random SampleRandom(ulong seed, int epoch, int position) =>
+        new(unchecked((int)SeededRandom.Mix(seed ^ SeededRandom.Mix(((ulong)epoch << 32) | (uint)position))));
+
+    /// <summary>
+    /// Batches [<paramref name="startBatch"/>, <paramref name="batches"/>) built by
+    /// <paramref name="build"/> on a background thread, at most <paramref name="prefetch"/> ahead of
+    /// the consumer. The producer stops when the consumer stops enumerating. A sample's error
+    /// surfaces here as the reader's own exception (naming the image), not wrapped by Parallel.For.
+    /// </summary>
+    public static IEnumerable<T> Prefetched<T>(int startBatch, int batches, int prefetch, Func<int, T> build, CancellationToken cancellation)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        using var queue = new BlockingCollection<T>(prefetch);
+        Exception? failure = null;
+        Task producer = Task.Run(() =>
+        {
+            try
+            {
+                for (int b = startBatch; b < batches && !stop.IsCancellationRequested; b++)
+                    queue.Add(build(b), stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            finally
+            {
+                queue.CompleteAdding();
+            }
+        });
+        try
+        {
+            foreach (T batch in queue.GetConsumingEnumerable(cancellation))
+                yield return batch;
+            producer.Wait(cancellation);
+            if (failure is not null)
+            {
+                Exception cause = failure is AggregateException wrapped ? wrapped.Flatten().InnerExceptions[0] : failure;
+                if (cause is ImageReadException or InvalidDataException or IOException) ExceptionDispatchInfo.Throw(cause);
+                throw new InvalidOperationException("Batch preparation failed: " + cause.Message, cause);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            try
+            {
+                producer.Wait(TimeSpan.FromSeconds(30));
+            }
+            catch (AggregateException)
+            {
+            }
+        }
+    }
+}
