@@ -172,6 +172,19 @@ internal static class HelpTexts
 
         ["finetune"] = ClassifierHelp("finetune", "Full fine-tuning of a MaMA model's ViT (trainable) on EMBED BI-RADS or density, or RSNA-Mammo cancer"),
 
+        ["assemble"] =
+            "usage: mama assemble --vision DIR --text DIR --out DIR [--seed N] [--dtype float32|bfloat16|float16]\n" +
+            "Builds the MaMA model the published pre-training starts from: the pre-trained DINOv2 ViT and BioMedLM with fresh\n" +
+            "LoRA adapters (r 8, alpha 32, dropout 0.1 on c_attn), heads and scales, and the token embedding resized for MaMA's\n" +
+            "six special tokens (new rows N(0, 0.02), frozen). Writes a MaMA model folder with the text model's tokenizer,\n" +
+            "for \"model\" in a pre-training config. Builds the whole model in memory (about 11 GB at the paper's size).\n" +
+            "  --vision DIR        a dinov2 model folder (mama import --arch dinov2) (required)\n" +
+            "  --text DIR          a plain gpt2 model folder with tokenizer/ (mama import --arch gpt2 of BioMedLM) (required)\n" +
+            "  --out DIR           the MaMA model folder to write (required)\n" +
+            "  --seed N            seed of the new weights (default 0)\n" +
+            "  --dtype T           float32, bfloat16 or float16 for the floating tensors (default float32)\n" +
+            "Details: docs/checkpoints.md.",
+
         ["import"] =
             "usage: mama import --from FILE_OR_DIR --arch dinov2|gpt2|mama --out DIR [--adapter PEFT_DIR] [--dtype float32|bfloat16|float16] [--config FILE]\n" +
             "Converts a PyTorch / Hugging Face / Lightning / TorchSharp checkpoint into a model folder (config.json +\n" +

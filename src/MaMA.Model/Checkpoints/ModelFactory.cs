@@ -54,14 +54,21 @@ public static class ModelFactory
     public static void LoadInto(Module model, ModelCheckpoint checkpoint)
     {
         model.LoadSafetensors(checkpoint.Weights.Path, strict: true);
-        foreach ((string name, Tensor t) in model.StateDict())
+        CheckFinite(model.StateDict(), checkpoint.Weights.Path);
+    }
+
+    /// <summary>Throws, naming the tensor and <paramref name="source"/>, when a floating weight holds NaN or Inf.</summary>
+    public static void CheckFinite(IEnumerable<KeyValuePair<string, Tensor>> weights, string source)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        foreach ((string name, Tensor t) in weights)
         {
             if (!t.DType.IsFloating()) continue;
             int bad = 0;
             foreach (float v in t.ToFloatArray())
                 if (!float.IsFinite(v)) bad++;
             if (bad > 0)
-                throw new InvalidDataException($"{checkpoint.Weights.Path}: tensor '{name}' holds {bad} non-finite values (NaN/Inf); the weights are damaged or come from a diverged run.");
+                throw new InvalidDataException($"{source}: tensor '{name}' holds {bad} non-finite values (NaN/Inf); the weights are damaged or come from a diverged run.");
         }
     }
 }

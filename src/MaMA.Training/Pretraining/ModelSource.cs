@@ -39,7 +39,8 @@ public static class ModelSource
             return new Resolved(MaMAOf(file, model) with { ActivationCheckpointing = activationCheckpointing }, Path.GetFullPath(model),
                 Directory.Exists(tokenizer) ? tokenizer : null);
         }
-        throw new FileNotFoundException($"model '{model}' is neither \"tiny\", \"paper\", a model directory nor a config.json file.", model);
+        throw new FileNotFoundException($"model '{model}' is neither \"tiny\", \"paper\", a model directory nor a config.json file " +
+                                        "(the published start, the pre-trained encoders, is made by `mama assemble`; docs/checkpoints.md).", model);
     }
 
     /// <summary>Builds the model on <paramref name="device"/> (random from <paramref name="seed"/>, then the directory's weights if any).</summary>
@@ -59,15 +60,16 @@ public static class ModelSource
 
     /// <summary>
     /// The tokenizer the config names: "gpt2" (built in) or a folder inside the model directory.
-    /// The paper's BioMedLM tokenizer ships with an imported model directory only.
+    /// The paper's BioMedLM tokenizer ships with a model directory only (<c>mama assemble</c>, <c>mama import</c>).
     /// </summary>
     public static MaMATokenizer Tokenizer(Resolved resolved)
     {
         if (string.Equals(resolved.Config.Tokenizer, "gpt2", StringComparison.OrdinalIgnoreCase)) return MaMATokenizer.Load("gpt2");
         if (resolved.TokenizerDirectory is { } dir) return MaMATokenizer.Load(dir);
         throw new FileNotFoundException(
-            $"The model's tokenizer '{resolved.Config.Tokenizer}' is not built in: set \"model\" to a model directory that holds it " +
-            "(import BioMedLM with `mama import`), or use \"model\": \"tiny\".");
+            $"The model's tokenizer '{resolved.Config.Tokenizer}' is not built in: set \"model\" to a MaMA model folder that holds it, " +
+            "assembled from the pre-trained encoders (`mama import` DINOv2 and BioMedLM, then `mama assemble`; docs/checkpoints.md) " +
+            "or imported from a MaMA checkpoint, or use \"model\": \"tiny\".");
     }
 
     private static MaMAConfig MaMAOf(ModelConfigFile file, string source) =>

@@ -118,10 +118,10 @@ public sealed class Pretrainer
         using RunLock? runLock = IsRoot ? RunLock.Acquire(_run.Root) : null;
         ModelSource.Resolved source = ModelSource.Resolve(_config.Model, _config.ActivationCheckpointing);
         ReportPrecision();
+        var tokenizer = ModelSource.Tokenizer(source); // before the model: a missing tokenizer fails in seconds, not after a 2.7 B build
         MaMAModel model = ModelSource.Build(source, _config.Seed, _device);
         model.Train();
         TrainedPart trained = TrainedPart.Of(model, _config.Model, source.WeightsDirectory);
-        var tokenizer = ModelSource.Tokenizer(source);
         // Rank 0 writes the synthetic dataset and the patient splits; the others read them after it.
         TrainingData data = OnRootFirst(() => TrainingData.Open(_config.Data, _run.SyntheticDataDir, _config.SyntheticStudies, _config.SyntheticWidth, _config.Seed, _config.SplitSeed, _say));
 

@@ -178,7 +178,7 @@ public sealed class CliUsageTests
         string[] with = taken["taken by ".Length..].TrimEnd('.').Split(", ");
         Assert.That(with, Is.EquivalentTo(new[] { "demo", "bench", "op", "forward", "pretrain", "probe", "finetune", "zeroshot", "embed", "explain", "golden" }));
         // The others really reject it.
-        foreach (string command in new[] { "devices", "prepare", "captions", "synth", "import", "metrics" })
+        foreach (string command in new[] { "devices", "prepare", "captions", "synth", "import", "assemble", "metrics" })
         {
             (int code, _, string stderr) = Run(command, "--device", "cpu");
             Assert.That(code, Is.EqualTo(2), command);

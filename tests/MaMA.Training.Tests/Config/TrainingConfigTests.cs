@@ -15,7 +15,7 @@ public class TrainingConfigTests
         TrainingConfig c = TrainingConfigFile.Load(Path.Combine(TestPaths.Configs, "pretrain-paper.json"));
         Assert.Multiple(() =>
         {
-            Assert.That(c.Model, Is.EqualTo("paper"));
+            Assert.That(c.Model, Is.EqualTo("models/mama-init"), "the pre-trained encoders, assembled by `mama assemble`");
             Assert.That(c.Optimizer, Is.EqualTo(new OptimizerSettings { Lr = 4e-5, WeightDecay = 0.1, Beta1 = 0.9, Beta2 = 0.999, Eps = 1e-8 }));
             Assert.That(c.Schedule, Is.EqualTo(new ScheduleSettings { WarmupSteps = 4000, MaxSteps = 40000, MinLr = 1e-8 }));
             Assert.That(c.Batch, Is.EqualTo(new BatchSettings { MicroBatch = 36, Accumulation = 2 }));
