@@ -299,8 +299,13 @@ def main(argv=None):
     p.add_argument("--only", default="", help="keep the cases whose name contains this text")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds per engine run")
     args = p.parse_args(argv)
-    import torch
-    import safetensors.torch as st
+    try:
+        import torch
+        import safetensors.torch as st
+    except ImportError as e:
+        print(f"device_parity.py: needs PyTorch and safetensors ({e}); run it on the GPU machine's Python "
+              "(pip install torch safetensors)", file=sys.stderr)
+        return 2
     os.makedirs(args.work, exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results = []

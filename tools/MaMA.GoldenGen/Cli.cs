@@ -38,45 +38,54 @@ internal static class Cli
         string? outDir = null;
         int seed = 1234;
         List<string>? only = null;
-        for (int i = 1; i < args.Length; i++)
+        try
         {
-            string arg = args[i];
-            string? inline = null;
-            int eq = arg.IndexOf('=');
-            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            for (int i = 1; i < args.Length; i++)
             {
-                inline = arg[(eq + 1)..];
-                arg = arg[..eq];
+                string arg = args[i];
+                string? inline = null;
+                int eq = arg.IndexOf('=');
+                if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+                {
+                    inline = arg[(eq + 1)..];
+                    arg = arg[..eq];
+                }
+                string Value()
+                {
+                    if (inline is not null) return inline;
+                    if (i + 1 >= args.Length) throw new GoldenGenException($"{arg} needs a value");
+                    return args[++i];
+                }
+                switch (arg)
+                {
+                    case "-h" or "--help":
+                        stdout.WriteLine(Usage);
+                        return 0;
+                    case "--out":
+                        outDir = Value();
+                        break;
+                    case "--seed":
+                        string s = Value();
+                        if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out seed) || seed < 0 || seed == int.MaxValue)
+                            throw new GoldenGenException($"--seed needs a non-negative 32-bit integer below {int.MaxValue}, got '{s}'");
+                        break;
+                    case "--only":
+                        only ??= [];
+                        only.AddRange(Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                        break;
+                    default:
+                        stderr.WriteLine($"error: unknown option '{args[i]}'\n\n{Usage}");
+                        return 2;
+                }
             }
-            string Value()
-            {
-                if (inline is not null) return inline;
-                if (i + 1 >= args.Length) throw new GoldenGenException($"{arg} needs a value");
-                return args[++i];
-            }
-            switch (arg)
-            {
-                case "-h" or "--help":
-                    stdout.WriteLine(Usage);
-                    return 0;
-                case "--out":
-                    outDir = Value();
-                    break;
-                case "--seed":
-                    string s = Value();
-                    if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out seed) || seed < 0 || seed == int.MaxValue)
-                        throw new GoldenGenException($"--seed needs a non-negative 32-bit integer below {int.MaxValue}, got '{s}'");
-                    break;
-                case "--only":
-                    only ??= [];
-                    only.AddRange(Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-                    break;
-                default:
-                    stderr.WriteLine($"error: unknown option '{args[i]}'\n\n{Usage}");
-                    return 2;
-            }
+            if (only is { Count: 0 }) throw new GoldenGenException("--only needs at least one case name");
         }
-        if (only is { Count: 0 }) throw new GoldenGenException("--only needs at least one case name");
+        catch (GoldenGenException e)
+        {
+            // A bad option or value is a usage mistake (exit 2), as in `mama`; failures of the generation itself exit 1.
+            stderr.WriteLine($"error: {e.Message}\n\n{Usage}");
+            return 2;
+        }
 
         outDir = outDir is null ? Path.Combine(RepoRoot(), "golden", "ops") : Path.GetFullPath(outDir);
         return OpGoldens.Generate(outDir, seed, only, stdout, stderr);

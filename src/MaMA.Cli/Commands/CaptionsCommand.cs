@@ -32,6 +32,7 @@ internal static class CaptionsCommand
         cl.RejectUnknown();
 
         if (embed is null) throw new UsageException("--embed DIR is required (an EMBED-shaped folder with tables/).");
+        EvalOptions.RequireFolder(embed, "--embed", "an EMBED-shaped folder with tables/");
         if (outPath is null) throw new UsageException("--out FILE.jsonl is required.");
         DataSplit split = DataSplitNames.Parse(splitName)
             ?? throw new UsageException(splitName is null ? "--split train|valid|test is required." : $"--split expects train, valid or test, got '{splitName}'.");

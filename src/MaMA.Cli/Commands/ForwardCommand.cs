@@ -31,7 +31,8 @@ internal static class ForwardCommand
                 ? s : throw new UsageException($"--step must be a non-negative integer, got '{stepText}'.");
         Device device = DeviceOption.Read(cl);
         cl.RejectUnknown();
-        if (!File.Exists(input)) throw new UsageException($"--in {input}: no such file.");
+        EvalOptions.RequireFolder(dir, "--model", "a model folder with config.json and model.safetensors, or a pre-training run folder");
+        EvalOptions.RequireFile(input, "--in", "the input tensors, safetensors");
 
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         using (SafetensorsFile file = Safetensors.Open(input))

@@ -36,6 +36,7 @@ internal static class OpCommand
         bool backward = cl.Flag("backward");
         Device device = DeviceOption.Read(cl);
         cl.RejectUnknown();
+        EvalOptions.RequireFile(input, "--in", "the op's named input tensors, safetensors");
 
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         using (SafetensorsFile file = Safetensors.Open(input))

@@ -53,6 +53,8 @@ internal static class PretrainCommand
             throw new UsageException($"started as one of {size} processes by mpirun but --launcher is none: add --launcher mpi, " +
                                      "otherwise every process trains alone into the same run folder.");
 
+        if (configPath is not null) EvalOptions.RequireFile(configPath, "--config", "a training config, e.g. configs/pretrain-tiny.json");
+        if (data is not null) EvalOptions.RequireFolder(data, "--data", "an EMBED-shaped folder, docs/data.md");
         TrainingConfig? config = configPath is null ? null : TrainingConfigFile.Load(configPath);
         if (resume && config is null && (data is not null || deviceSpec is not null))
         {

@@ -54,6 +54,10 @@ internal static class ProbeCommand
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         if (model is null) throw new UsageException("--model is required: tiny, paper, a MaMA model folder, or a pre-training run folder (its final/ model).");
+        if (model is not ("tiny" or "paper") && !Directory.Exists(model) && !File.Exists(model))
+            throw new UsageException($"--model {model}: no such folder (tiny, paper, a MaMA model folder, or a pre-training run folder).");
+        if (data is not null)
+            EvalOptions.RequireFolder(data, "--data", settings.Task == ClassifierTask.Rsna ? "an RSNA-Mammo folder with train.csv" : "an EMBED-shaped folder, docs/data.md");
         try
         {
             settings.Validate();

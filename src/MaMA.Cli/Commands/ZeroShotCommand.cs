@@ -90,9 +90,16 @@ internal static class EvalOptions
         ? null
         : DataSplitNames.Parse(name) ?? throw new UsageException($"--split takes train, valid, test or all, not '{name}'.");
 
+    /// <summary>A folder an option names must exist: a missing one is a usage mistake (exit 2), as for every command.</summary>
     public static void RequireFolder(string path, string option, string what)
     {
         if (!Directory.Exists(path)) throw new UsageException($"{option} {path}: no such folder ({what}).");
+    }
+
+    /// <summary>A file an option names must exist (exit 2 otherwise).</summary>
+    public static void RequireFile(string path, string option, string what)
+    {
+        if (!File.Exists(path)) throw new UsageException($"{option} {path}: no such file ({what}).");
     }
 
     /// <summary>Prints how many images were skipped and the first few with their reasons (stderr).</summary>

@@ -63,9 +63,37 @@ public static class TrainingConfigFile
         {
             int end = message.IndexOf('\'', at + unmapped.Length);
             string key = end > at ? message[(at + unmapped.Length)..end] : "?";
-            return $"unknown key '{key}' at {path}.";
+            // The path ends with the key itself: name the object that holds it.
+            string holder = path.EndsWith("." + key, StringComparison.Ordinal) ? path[..^(key.Length + 1)] : path;
+            return $"unknown key '{key}' at {holder}.";
+        }
+        const string converted = "could not be converted to ";
+        int type = message.IndexOf(converted, StringComparison.Ordinal);
+        if (type >= 0)
+        {
+            string target = message[(type + converted.Length)..].Split(' ', 2)[0].TrimEnd('.');
+            return $"invalid value at {path}: expected {Expected(target)}.";
         }
         int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         return $"invalid value at {path}: {(cut > 0 ? message[..cut] : message)}";
+    }
+
+    /// <summary>What a JSON value of .NET type <paramref name="type"/> is, in the words of a config file.</summary>
+    private static string Expected(string type) => type switch
+    {
+        "System.UInt64" or "System.UInt32" => "a whole number, 0 or more",
+        "System.Int64" or "System.Int32" => "a whole number",
+        "System.Double" or "System.Single" => "a number",
+        "System.Boolean" => "true or false",
+        "System.String" => "a string",
+        _ => EnumValues(type) ?? "a value of another kind (docs/training.md)",
+    };
+
+    /// <summary>"one of "a", "b"" for an enum type named <paramref name="type"/>, spelled as the config writes them; null for other types.</summary>
+    private static string? EnumValues(string type)
+    {
+        Type? t = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(found => found is not null);
+        if (t is not { IsEnum: true }) return null;
+        return "one of " + string.Join(", ", Enum.GetValues(t).Cast<object>().Select(v => JsonSerializer.Serialize(v, t, JsonOptions)));
     }
 }

@@ -65,9 +65,11 @@ public sealed class ClassifierTrainer
             if (Directory.Exists(store.Root)) Directory.Delete(store.Root, recursive: true); // a finished run's: this run replaces it
             File.Delete(metricsJson);
         }
-        ClassifierData data = OpenData(output); // before the model: a bad folder fails in seconds, not after a 2.7 B build
+        // Cheap checks first: the model's config, then the data (which may write the synthetic set),
+        // and only then the build, which at the paper's size draws 2.7 B weights.
         string modelSpec = MaMA.Model.Checkpoints.ModelDirectory.Resolve(_settings.Model); // a run folder: its final model
         ModelSource.Resolved source = ModelSource.Resolve(modelSpec, activationCheckpointing: false);
+        ClassifierData data = OpenData(output);
         MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);
         IReadOnlyList<LabelledImage> train = Fraction(data.Train);
         IReadOnlyList<LabelledImage> balancedEpoch = BalancedEpoch(train);

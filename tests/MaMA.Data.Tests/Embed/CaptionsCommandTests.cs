@@ -157,8 +157,8 @@ public sealed class CaptionsCommandTests
         Assert.That(File.Exists(outFile), Is.False);
 
         (code, _, err) = Run("captions", "--embed", Path.Combine(f.Dir, "nope"), "--split", "train", "--out", outFile);
-        Assert.That(code, Is.EqualTo(1));
-        Assert.That(err, Does.Contain("not found"));
+        Assert.That(code, Is.EqualTo(2), "a folder an option names that does not exist is a usage mistake");
+        Assert.That(err, Does.Contain("--embed").And.Contain("no such folder"));
         File.WriteAllText(Path.Combine(f.Dir, "tables", "EMBED_OpenData_clinical.csv"), "acc_anon,side\nS1,L\n");
         (code, _, err) = Run("captions", "--embed", f.Dir, "--split", "train", "--out", outFile);
         Assert.That(code, Is.EqualTo(1));

@@ -207,6 +207,21 @@ public sealed class CliUsageTests
         Assert.That(stderr, Is.EqualTo("mama op: bias_gelu: input tensor 'bias' is missing (inputs present: y)." + Environment.NewLine));
     }
 
+    /// <summary>A file or folder an option names that does not exist is a usage mistake (exit 2) for every command, named with its option.</summary>
+    [TestCase("op", "attention", "--in", "/nonexistent/in.safetensors", "--out", "/tmp/o.safetensors", "--in")]
+    [TestCase("captions", "--embed", "/nonexistent/embed", "--split", "train", "--out", "/tmp/c.jsonl", "--embed")]
+    [TestCase("pretrain", "--config", "/nonexistent/x.json", "--out", "/tmp/r", "--config")]
+    [TestCase("probe", "--model", "/nonexistent/model", "--model")]
+    [TestCase("forward", "--model", "/nonexistent/model", "--in", "/nonexistent/in.safetensors", "--out", "/tmp/f.safetensors", "--model")]
+    [TestCase("assemble", "--vision", "/nonexistent/v", "--text", "/nonexistent/t", "--out", "/tmp/a", "--vision")]
+    public void AMissingInputPathIsAUsageMistake(params string[] argsAndOption)
+    {
+        string option = argsAndOption[^1];
+        (int code, _, string stderr) = Run(argsAndOption[..^1]);
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain($"{option} /nonexistent/").And.Contain("no such"));
+    }
+
     [TestCase("probe", "--model", "tiny")]
     [TestCase("finetune", "--model", "tiny")]
     [TestCase("zeroshot")]

@@ -213,7 +213,8 @@ public sealed class ForwardCommandTests
         Assert.That(Run("forward", "--model", folder, "--in", "x", "--out", output, "--step", "-1").Code, Is.EqualTo(2), "bad --step");
         string ok = WriteInputs("ok.safetensors", new() { ["pixel_values"] = batch.PixelValues });
         (int missingModel, string msg) = Run("forward", "--model", Path.Combine(_dir, "nope"), "--in", ok, "--out", output);
-        Assert.That(missingModel, Is.EqualTo(1));
-        Assert.That(msg, Does.Contain("does not exist"));
+        Assert.That(missingModel, Is.EqualTo(2), "a folder an option names that does not exist is a usage mistake");
+        Assert.That(msg, Does.Contain("--model").And.Contain("no such folder"));
+        Assert.That(Run("forward", "--model", folder, "--in", Path.Combine(_dir, "nope.safetensors"), "--out", output).Code, Is.EqualTo(2));
     }
 }
