@@ -27,7 +27,7 @@ internal static class ZeroShotCommand
         string? taskName = cl.Get("task");
         string? output = cl.Get("out");
         string splitName = cl.Get("split", "test");
-        bool balanced = cl.Flag("balanced");
+        bool? balancedGiven = cl.Has("balanced") ? cl.Flag("balanced") : null;
         ulong seed = EvalOptions.Seed(cl);
         int batch = EvalOptions.Batch(cl);
         Device device = DeviceOption.Read(cl);
@@ -36,6 +36,9 @@ internal static class ZeroShotCommand
         if (model is null || data is null || taskName is null || output is null) throw new UsageException($"--model, --data, --task and --out are required. {Usage}");
         ZeroShotTask task = ZeroShotTasks.Parse(taskName) ?? throw new UsageException($"--task takes birads, density or rsna, not '{taskName}'.");
         DataSplit? split = EvalOptions.Split(splitName);
+        // The published evaluation scores EMBED on a class-balanced test subset (--balanced_test) and
+        // RSNA-Mammo on its whole held-out set: those are the defaults.
+        bool balanced = balancedGiven ?? task != ZeroShotTask.Rsna;
         EvalOptions.RequireFolder(model, "--model", "a model folder with config.json and model.safetensors");
         EvalOptions.RequireFolder(data, "--data", task == ZeroShotTask.Rsna ? "an RSNA-Mammo folder with train.csv" : "an EMBED-shaped folder (see `mama synth`)");
 

@@ -230,7 +230,8 @@ internal static class HelpTexts
             "  --data DIR          dataset folder (required)\n" +
             "  --task T            birads, density or rsna (required)\n" +
             "  --split S           test, valid, train or all (default test)\n" +
-            "  --balanced          a class-balanced subset of the split\n" +
+            "  --balanced          a class-balanced subset of the split; --balanced false scores all of it\n" +
+            "                      (default: on for birads and density, off for rsna, as the published evaluation)\n" +
             "  --seed N            seed of the balanced subset and of a new split file, >= 0 (default 0)\n" +
             "  --out DIR           output folder (required)\n" +
             Device + "\n" +

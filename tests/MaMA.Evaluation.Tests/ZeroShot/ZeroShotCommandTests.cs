@@ -31,7 +31,7 @@ public sealed class ZeroShotCommandTests
     {
         string output = EvalTestData.NewDir("zs-density");
         (int code, string stdout, string stderr) = EvalTestData.Run("zeroshot", "--model", EvalTestData.Model, "--data", EvalTestData.Data,
-            "--task", "density", "--split", "all", "--out", output, "--device", "cpu", "--batch", "5");
+            "--task", "density", "--split", "all", "--balanced", "false", "--out", output, "--device", "cpu", "--batch", "5");
         Assert.That(code, Is.EqualTo(0), stderr);
         Assert.That(stdout, Does.Contain("balanced_accuracy"));
 
@@ -89,12 +89,13 @@ public sealed class ZeroShotCommandTests
         Assert.That(scores[1].Split(',').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray(), Is.EqualTo(probabilities).Within(1e-5));
     }
 
+    /// <summary>EMBED is scored on the class-balanced subset by default, as the published evaluation (--balanced_test).</summary>
     [Test]
-    public void BalancedBiradsRunHasEqualClassCounts()
+    public void ABiradsRunIsBalancedByDefault()
     {
         string output = EvalTestData.NewDir("zs-birads");
         (int code, _, string stderr) = EvalTestData.Run("zeroshot", "--model", EvalTestData.Model, "--data", EvalTestData.Data,
-            "--task", "birads", "--split", "all", "--balanced", "--out", output, "--device", "cpu");
+            "--task", "birads", "--split", "all", "--out", output, "--device", "cpu");
         Assert.That(code, Is.EqualTo(0), stderr);
         int[] labels = ReadRows(Path.Combine(output, "labels.csv")).Skip(1).Select(int.Parse).ToArray();
         var counts = labels.GroupBy(l => l).Select(g => g.Count()).Distinct().ToArray();
@@ -114,7 +115,7 @@ public sealed class ZeroShotCommandTests
             string patient = (100 + i / 2).ToString(CultureInfo.InvariantCulture), image = (5000 + i).ToString(CultureInfo.InvariantCulture);
             Directory.CreateDirectory(Path.Combine(rsna, "train_images", patient));
             File.Copy(sources[i], Path.Combine(rsna, "train_images", patient, image + ".png"));
-            lines.Add($"{patient},{image},{(i % 2 == 0 ? "L" : "R")},CC,{i % 2}");
+            lines.Add($"{patient},{image},{(i % 2 == 0 ? "L" : "R")},CC,{(i % 3 == 0 ? 1 : 0)}");
         }
         File.WriteAllLines(Path.Combine(rsna, "train.csv"), lines);
         string output = EvalTestData.NewDir("zs-rsna");
@@ -122,7 +123,8 @@ public sealed class ZeroShotCommandTests
         Assert.That(code, Is.EqualTo(0), stderr);
         Assert.That(stdout, Does.Contain("classified 6 images (2 distinct prompts encoded"));
         Assert.That(ReadRows(Path.Combine(output, "scores.csv"))[0], Is.EqualTo("cancer negative,cancer positive"));
-        Assert.That(ReadRows(Path.Combine(output, "labels.csv")).Skip(1), Is.EqualTo(new[] { "0", "1", "0", "1", "0", "1" }));
+        // Not balanced by default for RSNA: all six images, two with cancer.
+        Assert.That(ReadRows(Path.Combine(output, "labels.csv")).Skip(1), Is.EqualTo(new[] { "1", "0", "0", "1", "0", "0" }));
         Assert.That(File.ReadAllText(Path.Combine(output, "metrics.json")), Does.Contain("\"pf1\""));
     }
 
