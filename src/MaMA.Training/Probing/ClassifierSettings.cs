@@ -39,7 +39,8 @@ public static class ClassifierTasks
 /// feature (mean of x_prenorm over all tokens), SGD with momentum 0.9, lr 5e-4, weight decay 1e-3,
 /// 100 warm-up steps to 8000 with a cosine down to 1e-5, class-balanced sampling of the training
 /// images, evaluation on a class-balanced subset of EMBED's test split (RSNA: the whole test split,
-/// <see cref="ClassifierData.FromRsna"/>). The defaults are the paper's.
+/// <see cref="ClassifierData.FromRsna"/>). The defaults are the paper's, except the batch, which the
+/// paper does not give (the published scripts: 36 per GPU on 2 GPUs).
 /// </summary>
 public sealed record ClassifierSettings
 {

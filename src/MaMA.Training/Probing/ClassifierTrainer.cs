@@ -70,12 +70,12 @@ public sealed class ClassifierTrainer
         string modelSpec = MaMA.Model.Checkpoints.ModelDirectory.Resolve(_settings.Model); // a run folder: its final model
         ModelSource.Resolved source = ModelSource.Resolve(modelSpec, activationCheckpointing: false);
         ClassifierData data = OpenData(output);
-        MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);
         IReadOnlyList<LabelledImage> train = Fraction(data.Train);
         IReadOnlyList<LabelledImage> balancedEpoch = BalancedEpoch(train);
         IReadOnlyList<LabelledImage> test = data.Test;
         if (train.Count == 0 || test.Count == 0)
             throw new InvalidOperationException($"{data.Directory}: {train.Count} training and {test.Count} test images with a {_settings.Task.Name()} label; need at least one of each.");
+        MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);
         int batch = Math.Min(_settings.BatchSize, balancedEpoch.Count);
         int side = source.Config.Vision.ImageSize;
         var transform = new MammoTransformOptions { ImageSize = side, CropSize = side };
