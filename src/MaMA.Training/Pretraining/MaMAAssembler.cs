@@ -10,7 +10,7 @@ namespace MaMA.Training.Pretraining;
 /// <param name="Vision">A dinov2 model folder (<c>mama import --arch dinov2</c> of the DINOv2 ViT-B/14-reg4 checkpoint).</param>
 /// <param name="Text">A plain gpt2 model folder with its <c>tokenizer/</c> (<c>mama import --arch gpt2</c> of BioMedLM).</param>
 /// <param name="Out">The MaMA model folder to write.</param>
-/// <param name="Seed">Seed of everything drawn: the heads, the scales' partners, LoRA's A and the six new token rows.</param>
+/// <param name="Seed">Seed of the new weights: the heads, LoRA's A and the six new token rows (the scales start at ln(1/0.07), LoRA's B at zero).</param>
 /// <param name="FloatDType">Storage dtype of the floating weights; null keeps fp32.</param>
 public sealed record AssembleRequest(string Vision, string Text, string Out, ulong Seed = 0, DType? FloatDType = null);
 
@@ -27,8 +27,9 @@ public sealed record AssembleResult(ModelConfigFile Config, int Tensors, int New
 /// scales. The result is an ordinary MaMA model folder with the text model's tokenizer, for
 /// <c>"model"</c> in a pre-training config.
 /// <para>
-/// Memory: the whole model is built once (about 11 GB in fp32 at the paper's size, as every
-/// pre-training start builds it) and written tensor by tensor. The folder appears only when it is
+/// Memory: the whole model is built once (11.2 GB of fp32 weights at the paper's size, as every
+/// pre-training start builds it; 14.1 GB of process memory at the peak, docs/benchmarks.md) and
+/// written tensor by tensor. The folder appears only when it is
 /// complete and checked (checksum, every name and shape of a MaMA model of its config).
 /// </para>
 /// </summary>
