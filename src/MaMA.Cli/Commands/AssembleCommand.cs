@@ -35,8 +35,20 @@ internal static class AssembleCommand
         if (!Directory.Exists(vision)) throw new UsageException($"--vision {vision}: no such folder (a DINOv2 model folder from `mama import --arch dinov2`).");
         if (!Directory.Exists(text)) throw new UsageException($"--text {text}: no such folder (a BioMedLM model folder from `mama import --arch gpt2`).");
 
+        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any() && !File.Exists(Path.Combine(output, ModelConfigFile.FileName)))
+            throw new UsageException($"--out {output}: exists and is not a model folder; choose another --out or empty it.");
+
         Console.WriteLine($"mama assemble: {Path.GetFullPath(vision)} + {Path.GetFullPath(text)} -> {Path.GetFullPath(output)}");
-        AssembleResult result = MaMAAssembler.Assemble(new AssembleRequest(vision, text, output, seed, floatDType), Console.Out);
+        AssembleResult result;
+        try
+        {
+            result = MaMAAssembler.Assemble(new AssembleRequest(vision, text, output, seed, floatDType), Console.Out);
+        }
+        catch (ArgumentException e)
+        {
+            // The folders given do not fit together (swapped, LoRA already in, no tokenizer, --out an input): a usage mistake.
+            throw new UsageException(e.Message);
+        }
         MaMA.Model.MaMA.MaMAConfig mama = result.Config.Mama!;
         Console.WriteLine($"wrote {Path.GetFullPath(output)}: {result.Tensors} tensors ({result.Config.Dtype}), vocabulary {mama.Text.VocabSize} " +
                           $"({result.NewTokenRows} new token rows), SEP {mama.SepTokenId}, PAD {mama.PadTokenId}, sha256 {result.Config.WeightsSha256![..12]}...");

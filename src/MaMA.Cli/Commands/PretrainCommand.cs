@@ -55,7 +55,7 @@ internal static class PretrainCommand
 
         if (configPath is not null) EvalOptions.RequireFile(configPath, "--config", "a training config, e.g. configs/pretrain-tiny.json");
         if (data is not null) EvalOptions.RequireFolder(data, "--data", "an EMBED-shaped folder, docs/data.md");
-        TrainingConfig? config = configPath is null ? null : TrainingConfigFile.Load(configPath);
+        TrainingConfig? config = configPath is null ? null : Absolute(TrainingConfigFile.Load(configPath));
         if (resume && config is null && (data is not null || deviceSpec is not null))
         {
             config = TrainingConfigFile.Load(Path.Combine(outDir, "config.json"));
@@ -217,5 +217,20 @@ internal static class PretrainCommand
     {
         string path = Path.Combine(runDir, "config.json");
         return File.Exists(path) ? TrainingConfigFile.Load(path).Device : "auto";
+    }
+
+    /// <summary>
+    /// The config's model and data folders as absolute paths (relative ones are read from the current
+    /// folder), so that RUN/config.json and the checkpoints' record of the model name the same folders
+    /// when the run is resumed from elsewhere.
+    /// </summary>
+    private static TrainingConfig Absolute(TrainingConfig config)
+    {
+        bool isPath = config.Model is not ("tiny" or "paper") && (Directory.Exists(config.Model) || File.Exists(config.Model));
+        return config with
+        {
+            Model = isPath ? Path.GetFullPath(config.Model) : config.Model,
+            Data = config.Data is { } data ? Path.GetFullPath(data) : null,
+        };
     }
 }

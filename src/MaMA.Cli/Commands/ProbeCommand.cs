@@ -6,7 +6,7 @@ namespace MaMA.Cli.Commands;
 /// <summary>
 /// <c>mama probe --model M [--data DIR] [--task birads|density|rsna] [--fraction 0.01|0.1|1] [--out DIR]
 /// [--steps 8000] [--warmup 100] [--lr 5e-4] [--min-lr 1e-5] [--weight-decay 1e-3] [--batch 32]
-/// [--crop-scale-min 0.08] [--seed 0] [--workers N] [--log-every 50] [--checkpoint-every 1000] [--keep-last 2] [--resume] [--device D]</c>:
+/// [--crop-scale-min 0.08] [--seed 0] [--split-seed 0] [--workers N] [--log-every 50] [--checkpoint-every 1000] [--keep-last 2] [--resume] [--device D]</c>:
 /// linear probing of a MaMA model's ViT (SPEC section 7); <c>mama finetune</c> takes the same
 /// options and trains the ViT too. Writes the classifier weights, train.jsonl, loss.png,
 /// metrics.json, confusion.png and roc.png into --out, and checkpoints into --out/checkpoints
@@ -44,6 +44,7 @@ internal static class ProbeCommand
             BatchSize = cl.GetInt("batch", defaults.BatchSize),
             CropScaleMin = GetDouble(cl, "crop-scale-min", defaults.CropScaleMin),
             Seed = EvalOptions.Seed(cl),
+            SplitSeed = EvalOptions.SplitSeed(cl),
             Workers = cl.GetInt("workers", Environment.ProcessorCount),
             LogEvery = cl.GetInt("log-every", defaults.LogEvery),
             CheckpointEvery = cl.GetInt("checkpoint-every", defaults.CheckpointEvery),

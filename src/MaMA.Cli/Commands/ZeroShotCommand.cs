@@ -9,7 +9,7 @@ namespace MaMA.Cli.Commands;
 
 /// <summary>
 /// <c>mama zeroshot --model DIR --data DIR --task birads|density|rsna [--split test|valid|train|all]
-/// [--balanced] [--seed N] --out DIR [--device D] [--batch N]</c>: zero-shot classification with
+/// [--balanced] [--seed N] [--split-seed N] --out DIR [--device D] [--batch N]</c>: zero-shot classification with
 /// instance prompts (SPEC section 1; <see cref="ZeroShotClassifier"/>) of an EMBED-shaped folder
 /// (birads, density) or an RSNA-Mammo folder (rsna). Writes scores.csv, labels.csv, logits.csv,
 /// samples.csv, skipped.csv, metrics.json, confusion.png and roc.png into --out
@@ -29,6 +29,7 @@ internal static class ZeroShotCommand
         string splitName = cl.Get("split", "test");
         bool? balancedGiven = cl.Has("balanced") ? cl.Flag("balanced") : null;
         ulong seed = EvalOptions.Seed(cl);
+        ulong splitSeed = EvalOptions.SplitSeed(cl);
         int batch = EvalOptions.Batch(cl);
         Device device = DeviceOption.Read(cl);
         cl.RejectUnknown();
@@ -43,8 +44,8 @@ internal static class ZeroShotCommand
         EvalOptions.RequireFolder(data, "--data", task == ZeroShotTask.Rsna ? "an RSNA-Mammo folder with train.csv" : "an EMBED-shaped folder (see `mama synth`)");
 
         ZeroShotSelection selection = task == ZeroShotTask.Rsna
-            ? ZeroShotSelection.FromRsna(data, split, balanced, seed)
-            : ZeroShotSelection.FromEmbed(data, task, split, balanced, seed);
+            ? ZeroShotSelection.FromRsna(data, split, balanced, seed, splitSeed)
+            : ZeroShotSelection.FromEmbed(data, task, split, balanced, seed, splitSeed: splitSeed);
         Console.WriteLine($"zero-shot {task.Name()}: {selection.Description}");
         if (selection.Samples.Count == 0) throw new InvalidDataException($"{data}: no labelled image to classify ({selection.Description}).");
 
@@ -86,6 +87,13 @@ internal static class EvalOptions
     {
         string text = cl.Get("seed", "0");
         return ulong.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong seed) ? seed : throw new UsageException($"--seed must be a non-negative integer, got '{text}'.");
+    }
+
+    /// <summary>--split-seed: the seed of a patient split made on first use (EMBED's splits.csv) or in memory (RSNA).</summary>
+    public static ulong SplitSeed(CommandLine cl)
+    {
+        string text = cl.Get("split-seed", "0");
+        return ulong.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong seed) ? seed : throw new UsageException($"--split-seed must be a non-negative integer, got '{text}'.");
     }
 
     /// <summary>train, valid, test, or all (null).</summary>

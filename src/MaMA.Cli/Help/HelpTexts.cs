@@ -222,7 +222,7 @@ internal static class HelpTexts
             "Details: docs/evaluation.md.",
 
         ["zeroshot"] =
-            "usage: mama zeroshot --model DIR --data DIR --task birads|density|rsna [--split test|valid|train|all] [--balanced] [--seed N] --out DIR [--device D] [--batch N]\n" +
+            "usage: mama zeroshot --model DIR --data DIR --task birads|density|rsna [--split test|valid|train|all] [--balanced] [--seed N] [--split-seed N] --out DIR [--device D] [--batch N]\n" +
             "Zero-shot classification with instance prompts of an EMBED-shaped folder (birads, density) or an RSNA-Mammo\n" +
             "folder (rsna). Writes scores.csv, labels.csv, logits.csv, samples.csv, skipped.csv, metrics.json,\n" +
             "confusion.png and roc.png into --out; unreadable images are skipped and listed.\n" +
@@ -232,7 +232,9 @@ internal static class HelpTexts
             "  --split S           test, valid, train or all (default test)\n" +
             "  --balanced          a class-balanced subset of the split; --balanced false scores all of it\n" +
             "                      (default: on for birads and density, off for rsna, as the published evaluation)\n" +
-            "  --seed N            seed of the balanced subset and of a new split file, >= 0 (default 0)\n" +
+            "  --seed N            seed of the balanced subset, >= 0 (default 0)\n" +
+            "  --split-seed N      seed of the patient split: EMBED's splits.csv when it is created, RSNA's in-memory\n" +
+            "                      70/10/20 split (the one mama probe --task rsna uses), >= 0 (default 0)\n" +
             "  --out DIR           output folder (required)\n" +
             Device + "\n" +
             "  --batch N           images per batch, at least 1 (default 16)\n" +
@@ -302,7 +304,7 @@ internal static class HelpTexts
 
     private static string ClassifierHelp(string name, string what) =>
         $"usage: mama {name} --model M [--data DIR] [--task birads|density|rsna] [--fraction 0.01|0.1|1] [--out DIR] [--steps 8000] [--warmup 100]\n" +
-        $"       [--lr 5e-4] [--min-lr 1e-5] [--weight-decay 1e-3] [--batch 32] [--crop-scale-min 0.08] [--seed 0] [--workers N]\n" +
+        $"       [--lr 5e-4] [--min-lr 1e-5] [--weight-decay 1e-3] [--batch 32] [--crop-scale-min 0.08] [--seed 0] [--split-seed 0] [--workers N]\n" +
         $"       [--log-every 50] [--checkpoint-every 1000] [--keep-last 2] [--resume] [--device D]\n" +
         $"{what} (SGD, warm-up then cosine; the defaults are the paper's). Writes classifier.safetensors, train.jsonl,\n" +
         $"loss.png, metrics.json, confusion.png and roc.png into --out, checkpoints into --out/checkpoints.\n" +
@@ -319,7 +321,8 @@ internal static class HelpTexts
         $"  --weight-decay X    weight decay, >= 0 (default 1e-3)\n" +
         $"  --batch N           images per step, at least 1 (default 32)\n" +
         $"  --crop-scale-min X  smallest training crop area, in (0, 1]; 1 trains on whole images (default 0.08)\n" +
-        $"  --seed N            random seed (default 0)\n" +
+        $"  --seed N            random seed: the head, the crops, the batch order, --fraction's draw (default 0)\n" +
+        $"  --split-seed N      seed of the patient split: a new EMBED splits.csv, RSNA's 70/10/20 split (default 0)\n" +
         $"  --workers N         data loader workers, at least 1 (default: processor count)\n" +
         $"  --log-every N       a metrics line every N steps (default 50)\n" +
         $"  --checkpoint-every N  a checkpoint every N steps (default 1000)\n" +

@@ -18,6 +18,14 @@ namespace MaMA.Data.Loading;
 /// </summary>
 internal static class EpochBatches
 {
+    /// <summary>The options every loader reads: a batch, the prefetch queue and the workers need at least one each.</summary>
+    public static void Validate(LoaderOptions options)
+    {
+        if (options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1, not {options.BatchSize}.");
+        if (options.Prefetch < 1) throw new ArgumentException($"Prefetch must be at least 1, not {options.Prefetch}.");
+        if (options.Workers < 1) throw new ArgumentException($"Workers must be at least 1, not {options.Workers}.");
+    }
+
     /// <summary>Record order of an epoch of <paramref name="count"/> records.</summary>
     public static int[] Order(int count, ulong seed, int epoch, bool shuffle)
     {

@@ -26,9 +26,7 @@ public sealed class LabelledImageLoader : IEpochLoader<ImageBatch>
     {
         ArgumentNullException.ThrowIfNull(records);
         Options = options ?? new LoaderOptions();
-        if (Options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1, not {Options.BatchSize}.");
-        if (Options.Prefetch < 1) throw new ArgumentException($"Prefetch must be at least 1, not {Options.Prefetch}.");
-        if (Options.Workers < 1) throw new ArgumentException($"Workers must be at least 1, not {Options.Workers}.");
+        EpochBatches.Validate(Options);
         if (Options.RowStart != 0 || Options.RowCount is not null) throw new ArgumentException("LabelledImageLoader decodes whole batches; RowStart and RowCount are for MammoLoader's ranks.");
         _records = records;
         _transform = new MammoTransform(Options.Transform);

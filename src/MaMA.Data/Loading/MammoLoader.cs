@@ -34,9 +34,7 @@ public sealed class MammoLoader : IEpochLoader<MammoBatch>
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(tokenizer);
         Options = options ?? new LoaderOptions();
-        if (Options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1, not {Options.BatchSize}.");
-        if (Options.Prefetch < 1) throw new ArgumentException($"Prefetch must be at least 1, not {Options.Prefetch}.");
-        if (Options.Workers < 1) throw new ArgumentException($"Workers must be at least 1, not {Options.Workers}.");
+        EpochBatches.Validate(Options);
         if (Options.RowStart < 0 || Options.RowCount < 1 || Options.RowStart + (Options.RowCount ?? 1) > Options.BatchSize)
             throw new ArgumentException($"RowStart {Options.RowStart} and RowCount {Options.RowCount} must pick rows inside a batch of {Options.BatchSize}.");
         _records = records;

@@ -1,4 +1,5 @@
 using MaMA.Data.Reports;
+using MaMA.Data.Splits;
 using MaMA.Data.Tables;
 
 namespace MaMA.Data.Rsna;
@@ -90,6 +91,18 @@ public sealed class RsnaDataset
 
     /// <summary>The table as read (its <see cref="CsvTable.Problems"/> lists bad rows).</summary>
     public CsvTable Table { get; }
+
+    /// <summary>
+    /// The records of <paramref name="split"/> in the patient-level 70/10/20 split drawn with
+    /// <paramref name="splitSeed"/> over every labelled patient (<see cref="Patients"/>): RSNA ships no
+    /// split, so every command that splits it (zero-shot, probing, fine-tuning) makes the same one in
+    /// memory, the same whichever images are missing.
+    /// </summary>
+    public IReadOnlyList<RsnaRecord> InSplit(DataSplit split, ulong splitSeed)
+    {
+        PatientSplits splits = PatientSplits.Create(Patients, splitSeed);
+        return Records.Where(r => splits.SplitOf(r.PatientId) == split).ToArray();
+    }
 
     /// <summary>The two zero-shot prompts, class 0 then 1 (empty base).</summary>
     public static IReadOnlyList<string> Prompts => ZeroShotPrompts.Rsna();

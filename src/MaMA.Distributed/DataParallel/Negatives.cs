@@ -6,7 +6,7 @@ namespace MaMA.Distributed.DataParallel;
 /// Which batch the contrastive terms take their negatives from when R ranks train together
 /// (training config key <c>negatives</c>; docs/distributed.md). With one rank both are the same.
 /// </summary>
-[JsonConverter(typeof(JsonStringEnumConverter<Negatives>))]
+[JsonConverter(typeof(MaMA.Engine.Serialization.StringEnumConverter<Negatives>))]
 public enum Negatives
 {
     /// <summary>

@@ -10,16 +10,16 @@ public sealed record ZeroShotSelection(IReadOnlyList<ZeroShotSample> Samples, st
     /// <summary>
     /// EMBED (BI-RADS or density): the kept records of <paramref name="split"/> (all records when
     /// null) under the dataset's patient split file (<c>DIR/splits.csv</c>, created with
-    /// <paramref name="seed"/> on first use, as every command does), those with a label for the
+    /// <paramref name="splitSeed"/> on first use, as every command does), those with a label for the
     /// task (density 5, "normal male dense", is not a class), then with <paramref name="balanced"/>
     /// the class-balanced subset (<see cref="BalancedSubset"/>, seeded by <paramref name="seed"/>;
     /// the paper evaluates on it).
     /// </summary>
-    public static ZeroShotSelection FromEmbed(string directory, ZeroShotTask task, DataSplit? split, bool balanced, ulong seed = 0, string? splitsPath = null)
+    public static ZeroShotSelection FromEmbed(string directory, ZeroShotTask task, DataSplit? split, bool balanced, ulong seed = 0, string? splitsPath = null, ulong splitSeed = 0)
     {
         if (task == ZeroShotTask.Rsna) throw new ArgumentException("the RSNA task reads an RSNA-Mammo folder; use FromRsna.", nameof(task));
         EmbedDataset data = EmbedDataset.Load(directory);
-        IReadOnlyList<EmbedRecord> records = split is { } s ? data.InSplit(data.LoadOrCreateSplits(splitsPath, seed), s) : data.Records;
+        IReadOnlyList<EmbedRecord> records = split is { } s ? data.InSplit(data.LoadOrCreateSplits(splitsPath, splitSeed), s) : data.Records;
         Func<EmbedRecord, int?> label = task == ZeroShotTask.Birads ? r => r.Birads : r => r.DensityLabel;
         List<EmbedRecord> labelled = records.Where(r => label(r) is not null).ToList();
         IReadOnlyList<EmbedRecord> chosen = balanced ? BalancedSubset.Select(labelled, label, seed) : labelled;
@@ -28,21 +28,15 @@ public sealed record ZeroShotSelection(IReadOnlyList<ZeroShotSample> Samples, st
     }
 
     /// <summary>
-    /// RSNA-Mammo (cancer): the readable rows of <c>train.csv</c>; with <paramref name="split"/> a
-    /// patient-level 70/10/20 split drawn from <paramref name="seed"/> over every labelled patient
-    /// (RSNA ships no split; it is made in memory with <see cref="PatientSplits.Create"/>, the same
-    /// every time, also when some images are missing), then optionally the class-balanced subset.
-    /// Rows left out (missing images, bad labels) are counted in the description.
+    /// RSNA-Mammo (cancer): the readable rows of <c>train.csv</c>; with <paramref name="split"/> the
+    /// patient-level 70/10/20 split drawn from <paramref name="splitSeed"/> (<see cref="RsnaDataset.InSplit"/>,
+    /// the split <c>mama probe --task rsna</c> uses), then optionally the class-balanced subset drawn
+    /// from <paramref name="seed"/>. Rows left out (missing images, bad labels) are counted in the description.
     /// </summary>
-    public static ZeroShotSelection FromRsna(string directory, DataSplit? split, bool balanced, ulong seed = 0)
+    public static ZeroShotSelection FromRsna(string directory, DataSplit? split, bool balanced, ulong seed = 0, ulong splitSeed = 0)
     {
         RsnaDataset data = RsnaDataset.Load(directory);
-        IReadOnlyList<RsnaRecord> records = data.Records;
-        if (split is { } s)
-        {
-            PatientSplits splits = PatientSplits.Create(data.Patients, seed);
-            records = records.Where(r => splits.SplitOf(r.PatientId) == s).ToArray();
-        }
+        IReadOnlyList<RsnaRecord> records = split is { } s ? data.InSplit(s, splitSeed) : data.Records;
         int available = records.Count;
         IReadOnlyList<RsnaRecord> chosen = balanced ? BalancedSubset.Select(records, r => r.Cancer, seed) : records;
         var samples = chosen.Select(r => new ZeroShotSample(r.Path, "", r.Cancer)).ToArray();

@@ -6,7 +6,7 @@ using MaMA.Engine.Optim;
 namespace MaMA.Training.Config;
 
 /// <summary>Arithmetic of the training step: fp32 throughout, or bf16 compute with fp32 master weights.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<Precision>))]
+[JsonConverter(typeof(MaMA.Engine.Serialization.StringEnumConverter<Precision>))]
 public enum Precision
 {
     [JsonStringEnumMemberName("fp32")]

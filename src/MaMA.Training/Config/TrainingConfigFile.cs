@@ -86,7 +86,7 @@ public static class TrainingConfigFile
         "System.Double" or "System.Single" => "a number",
         "System.Boolean" => "true or false",
         "System.String" => "a string",
-        _ => EnumValues(type) ?? "a value of another kind (docs/training.md)",
+        _ => EnumValues(type) ?? "an object { ... } (docs/training.md lists its keys)",
     };
 
     /// <summary>"one of "a", "b"" for an enum type named <paramref name="type"/>, spelled as the config writes them; null for other types.</summary>

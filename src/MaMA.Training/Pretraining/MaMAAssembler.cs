@@ -27,7 +27,7 @@ public sealed record AssembleResult(ModelConfigFile Config, int Tensors, int New
 /// scales. The result is an ordinary MaMA model folder with the text model's tokenizer, for
 /// <c>"model"</c> in a pre-training config.
 /// <para>
-/// Memory: the whole model is built once (11.2 GB of fp32 weights at the paper's size, as every
+/// Memory: the whole model is built once (10.8 GB of fp32 weights at the paper's size, as every
 /// pre-training start builds it; 14.1 GB of process memory at the peak, docs/benchmarks.md) and
 /// written tensor by tensor. The folder appears only when it is
 /// complete and checked (checksum, every name and shape of a MaMA model of its config).
@@ -39,6 +39,10 @@ public static class MaMAAssembler
     {
         ArgumentNullException.ThrowIfNull(request);
         log ??= TextWriter.Null;
+        string output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(request.Out));
+        foreach ((string option, string input) in new[] { ("--vision", request.Vision), ("--text", request.Text) })
+            if (string.Equals(output, Path.TrimEndingDirectorySeparator(Path.GetFullPath(input)), StringComparison.Ordinal))
+                throw new ArgumentException($"--out {request.Out} is the {option} folder; the assembled model would replace its input. Choose another --out.");
         using ModelCheckpoint vision = Open(request.Vision, ModelArch.Dinov2, "--vision", "a DINOv2 ViT (mama import --arch dinov2)");
         using ModelCheckpoint text = Open(request.Text, ModelArch.Gpt2, "--text", "BioMedLM or another GPT-2 (mama import --arch gpt2)");
         Gpt2Config baseText = text.Config.Text!;
@@ -48,10 +52,12 @@ public static class MaMAAssembler
             ?? throw new ArgumentException($"--text {request.Text}: has no tokenizer/ folder; import the model from its Hugging Face folder, which carries vocab.json and merges.txt.");
         MaMATokenizer tokenizer = MaMATokenizer.Load(tokenizerDir);
         int rows = tokenizer.VocabularySize;
-        // A base model has its tokenizer's base vocabulary; one already resized for MaMA has every row.
-        if (baseText.VocabSize != tokenizer.BaseVocabularySize && baseText.VocabSize != rows)
-            throw new ArgumentException($"--text {request.Text}: its embedding has {baseText.VocabSize} rows, but its tokenizer has {tokenizer.BaseVocabularySize} tokens " +
-                                        $"({rows} with MaMA's six); the model and tokenizer do not belong together.");
+        // Every BPE token up to <|endoftext|> (the base vocabulary's last id) needs a row of the model;
+        // rows past the model's are MaMA's tokens (a tokenizer may already list them as added tokens,
+        // and a model already resized for MaMA has them all).
+        if (baseText.VocabSize <= tokenizer.EndOfTextId || baseText.VocabSize > rows)
+            throw new ArgumentException($"--text {request.Text}: its embedding has {baseText.VocabSize} rows, but its tokenizer needs {tokenizer.EndOfTextId + 1} for its " +
+                                        $"vocabulary (<|endoftext|> = {tokenizer.EndOfTextId}) and {rows} with MaMA's six tokens; the model and tokenizer do not belong together.");
 
         MaMAConfig final = MaMAConfig.Paper with
         {
@@ -62,6 +68,9 @@ public static class MaMAAssembler
             Tokenizer = ModelDirectory.TokenizerFolder,
         };
         final.Validate();
+        if (final.Vision != MaMAConfig.Paper.Vision)
+            log.WriteLine($"note: the ViT is not the paper's ViT-B/14-reg4 at 518 px (C{final.Vision.EmbedDim} x{final.Vision.Depth}, {final.Vision.NumRegisters} registers, " +
+                          $"{final.Vision.ImageSize} px); MaMA pre-trains at the ViT's own image size");
         log.WriteLine($"building MaMA: ViT C{final.Vision.EmbedDim} x{final.Vision.Depth} at {final.Vision.ImageSize} px, GPT-2 C{baseText.NEmbd} x{baseText.NLayer} " +
                       $"+ LoRA r {final.Text.Lora!.Rank}, vocabulary {rows}, E {final.EmbedDim} (seed {request.Seed})");
         // Every weight is drawn here (the token table's rows N(0, 0.02), as resize_token_embeddings draws

@@ -40,20 +40,19 @@ public sealed record ClassifierData(string Directory, IReadOnlyList<LabelledImag
 
     /// <summary>
     /// RSNA-Mammo cancer: the images of <c>train.csv</c> that were found, split 70/10/20 by patient
-    /// with <see cref="PatientSplits.Create"/> and <paramref name="seed"/> over every labelled patient,
-    /// as <c>mama zeroshot --task rsna --split test --seed S</c> splits them, so both commands score the
-    /// same test images. The test images are the whole test split, as the published RSNA probing
-    /// scores its held-out set (about 2% cancer, so balanced accuracy and AUC are the measures).
+    /// with <paramref name="splitSeed"/> (<see cref="RsnaDataset.InSplit"/>), as
+    /// <c>mama zeroshot --task rsna --split test --split-seed S</c> splits them, so both commands score
+    /// the same test images. The test images are the whole test split, as the published RSNA probing
+    /// scores its held-out set (about 2% cancer, so balanced accuracy and AUC are the measures). The
+    /// split is the engine's: the published code used fixed train and test files that RSNA does not ship.
     /// </summary>
-    public static ClassifierData FromRsna(string directory, ulong seed, Action<string>? say = null)
+    public static ClassifierData FromRsna(string directory, ulong splitSeed, Action<string>? say = null)
     {
         RsnaDataset data = RsnaDataset.Load(directory);
         if (data.SkippedSummary() is { Length: > 0 } skipped) say?.Invoke("warning: " + skipped);
-        PatientSplits splits = PatientSplits.Create(data.Patients, seed);
-        List<LabelledImage> In(DataSplit split) =>
-            data.Records.Where(r => splits.SplitOf(r.PatientId) == split).Select(r => new LabelledImage(r.Path, r.Cancer)).ToList();
+        List<LabelledImage> In(DataSplit split) => data.InSplit(split, splitSeed).Select(r => new LabelledImage(r.Path, r.Cancer)).ToList();
         List<LabelledImage> test = In(DataSplit.Test);
         return new ClassifierData(data.Directory, In(DataSplit.Train), test,
-            $"the test split of a patient-level 70/10/20 split with seed {seed} ({test.Count} images, {test.Count(r => r.Label == 1)} with cancer)");
+            $"the test split of a patient-level 70/10/20 split with split seed {splitSeed} ({test.Count} images, {test.Count(r => r.Label == 1)} with cancer)");
     }
 }

@@ -84,6 +84,13 @@ public sealed record ClassifierSettings
 
     public ulong Seed { get; init; }
 
+    /// <summary>
+    /// Seed of the patient split: of <c>DATA/splits.csv</c> when an EMBED folder has none yet, and of
+    /// RSNA-Mammo's in-memory split (the one <c>mama zeroshot --split-seed</c> draws). Apart from
+    /// <see cref="Seed"/>, so runs with several seeds are scored on the same test images.
+    /// </summary>
+    public ulong SplitSeed { get; init; }
+
     public int Workers { get; init; } = 4;
 
     /// <summary>A metrics line every this many steps.</summary>
@@ -128,6 +135,7 @@ public sealed record ClassifierSettings
             [RecordedPrefix + "batch"] = L(BatchSize),
             [RecordedPrefix + "crop-scale-min"] = F(CropScaleMin),
             [RecordedPrefix + "seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+            [RecordedPrefix + "split-seed"] = SplitSeed.ToString(CultureInfo.InvariantCulture),
             [RecordedPrefix + "synthetic-studies"] = L(SyntheticStudies),
             [RecordedPrefix + "synthetic-width"] = L(SyntheticWidth),
         };

@@ -58,13 +58,8 @@ public sealed class ClassifierTrainer
         var store = new CheckpointStore(Path.Combine(output, "checkpoints"), _settings.KeepLast, m => _say("warning: " + m));
         // metrics.json is written last and removed when a run starts: present, the folder's run finished.
         string metricsJson = Path.Combine(output, "metrics.json");
-        if (!_settings.Resume)
-        {
-            if (store.List().Count > 0 && !File.Exists(metricsJson))
-                throw new InvalidOperationException($"{output} holds checkpoints of an unfinished run: pass --resume to continue it, or choose another --out.");
-            if (Directory.Exists(store.Root)) Directory.Delete(store.Root, recursive: true); // a finished run's: this run replaces it
-            File.Delete(metricsJson);
-        }
+        if (!_settings.Resume && store.List().Count > 0 && !File.Exists(metricsJson))
+            throw new InvalidOperationException($"{output} holds checkpoints of an unfinished run: pass --resume to continue it, or choose another --out.");
         // Cheap checks first: the model's config, then the data (which may write the synthetic set),
         // and only then the build, which at the paper's size draws 2.7 B weights.
         string modelSpec = MaMA.Model.Checkpoints.ModelDirectory.Resolve(_settings.Model); // a run folder: its final model
@@ -73,8 +68,13 @@ public sealed class ClassifierTrainer
         IReadOnlyList<LabelledImage> train = Fraction(data.Train);
         IReadOnlyList<LabelledImage> balancedEpoch = BalancedEpoch(train);
         IReadOnlyList<LabelledImage> test = data.Test;
-        if (train.Count == 0 || test.Count == 0)
-            throw new InvalidOperationException($"{data.Directory}: {train.Count} training and {test.Count} test images with a {_settings.Task.Name()} label; need at least one of each.");
+        CheckClasses(data.Directory, train, test);
+        if (!_settings.Resume)
+        {
+            // Only now that this run can start does it replace a finished run's results in the folder.
+            if (Directory.Exists(store.Root)) Directory.Delete(store.Root, recursive: true);
+            File.Delete(metricsJson);
+        }
         MaMAModel model = ModelSource.Build(source, _settings.Seed, _device);
         int batch = Math.Min(_settings.BatchSize, balancedEpoch.Count);
         int side = source.Config.Vision.ImageSize;
@@ -272,15 +272,39 @@ public sealed class ClassifierTrainer
     }
 
     /// <summary>
+    /// Refuses a run that cannot learn or cannot be scored: no training or test image, or training
+    /// images of one class only (an RSNA split without cancer, a tiny --fraction). Classes missing
+    /// from one side are a warning: small EMBED sets lack the rare BI-RADS classes, and the metrics
+    /// then average the classes present (docs/evaluation.md).
+    /// </summary>
+    private void CheckClasses(string directory, IReadOnlyList<LabelledImage> train, IReadOnlyList<LabelledImage> test)
+    {
+        string Counts(IReadOnlyList<LabelledImage> images) =>
+            string.Join(", ", Enumerable.Range(0, _settings.Classes).Select(c => $"{_settings.ClassNames[c]} {images.Count(i => i.Label == c)}"));
+        string what = $"{_settings.Task.Name()} in {directory}";
+        if (train.Count == 0 || test.Count == 0)
+            throw new InvalidOperationException($"{what}: {train.Count} training and {test.Count} test images with a label; need at least one of each.");
+        if (train.Select(i => i.Label).Distinct().Count() < 2)
+            throw new InvalidOperationException($"{what}: the training images ({Counts(train)}) hold one class only; a classifier needs two. " +
+                                                "Use more data, a larger --fraction or another --split-seed.");
+        foreach ((string side, IReadOnlyList<LabelledImage> images) in new[] { ("training", train), ("test", test) })
+        {
+            int[] absent = Enumerable.Range(0, _settings.Classes).Where(c => images.All(i => i.Label != c)).ToArray();
+            if (absent.Length > 0)
+                _say($"warning: no {side} image of class {string.Join(", ", absent.Select(c => _settings.ClassNames[c]))} ({Counts(images)})");
+        }
+    }
+
+    /// <summary>
     /// The task's images: RSNA-Mammo from --data; EMBED from --data, else the pre-training run's
     /// data, else the synthetic dataset written into <c>OUT/synthetic</c>.
     /// </summary>
     private ClassifierData OpenData(string output)
     {
-        if (_settings.Task == ClassifierTask.Rsna) return ClassifierData.FromRsna(_settings.Data!, _settings.Seed, _say);
+        if (_settings.Task == ClassifierTask.Rsna) return ClassifierData.FromRsna(_settings.Data!, _settings.SplitSeed, _say);
         string? dataDir = _settings.Data ?? RunData(_settings.Model);
         if (_settings.Data is null && dataDir is not null) _say($"data: {dataDir} (the pre-training run's; --data overrides)");
-        TrainingData data = TrainingData.Open(dataDir, Path.Combine(output, "synthetic"), _settings.SyntheticStudies, _settings.SyntheticWidth, _settings.Seed, 0, _say);
+        TrainingData data = TrainingData.Open(dataDir, Path.Combine(output, "synthetic"), _settings.SyntheticStudies, _settings.SyntheticWidth, _settings.Seed, _settings.SplitSeed, _say);
         return ClassifierData.FromEmbed(data, _settings.Task, _settings.Seed);
     }
 

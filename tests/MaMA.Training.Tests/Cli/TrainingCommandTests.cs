@@ -45,6 +45,33 @@ public class TrainingCommandTests
         return path;
     }
 
+    /// <summary>
+    /// Relative model and data folders in a config are read from the current folder and recorded
+    /// absolute in RUN/config.json, so a resume from another folder finds them.
+    /// </summary>
+    [Test]
+    public void RelativeFoldersOfAConfigAreRecordedAbsoluteAndTheRunResumesFromElsewhere()
+    {
+        string run = Path.Combine(Scratch("run-rel"), "tiny");
+        string config = TinyConfig(steps: 2, checkpointEvery: 1);
+        string parent = Path.GetDirectoryName(TinyRuns.DataDir)!, name = Path.GetFileName(TinyRuns.DataDir);
+        File.WriteAllText(config, File.ReadAllText(config).Replace(JsonSerializer.Serialize(TinyRuns.DataDir), JsonSerializer.Serialize(name)));
+        string cwd = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = parent;
+            Assert.That(Mama("pretrain", "--config", config, "--out", run, "--stop-after", "1"), Is.EqualTo(0));
+            Environment.CurrentDirectory = Path.GetTempPath();
+            Assert.That(Mama("pretrain", "--out", run, "--resume"), Is.EqualTo(0));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = cwd;
+        }
+        Assert.That(MaMA.Training.Config.TrainingConfigFile.Load(Path.Combine(run, "config.json")).Data, Is.EqualTo(TinyRuns.DataDir));
+        Assert.That(Directory.Exists(Path.Combine(run, "final")), Is.True);
+    }
+
     [Test]
     public void PretrainResumeThenProbeAndFinetuneTheRun()
     {

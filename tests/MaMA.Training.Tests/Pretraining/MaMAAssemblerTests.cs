@@ -95,8 +95,11 @@ public sealed class MaMAAssemblerTests
             Assert.That(std, Is.InRange(0.014, 0.026), "six new rows of N(0, 0.02)");
         }
         var peft = (PeftGpt2Model)model.TextEncoder.Model;
-        Assert.That(peft.Transformer.Wte.Weight.IsFrozen, Is.True, "the new token rows train with nothing else of the base");
-        Assert.That(peft.LoraLayers().Select(l => l.Layer), Has.All.Matches<MaMA.Engine.Nn.LoraLinear>(l => l.LoraBAdapters.Parameters().All(p => !p.IsFrozen)));
+        // Of the text model only the adapters train: the base and the six new token rows stay frozen.
+        string[] trainable = peft.NamedParameters().Where(np => !np.Parameter.IsFrozen).Select(np => np.Name).ToArray();
+        Assert.That(trainable, Is.Not.Empty);
+        Assert.That(trainable, Has.All.Contains(".lora_A.").Or.Contains(".lora_B."));
+        Assert.That(trainable, Has.Length.EqualTo(2 * PlainText().NLayer), "A and B of every c_attn");
         Assert.That(peft.LoraLayers().SelectMany(l => l.Layer.LoraBAdapters.Parameters()).SelectMany(p => p.ToFloatArray()), Is.All.EqualTo(0f), "B = 0");
         Assert.That(peft.LoraLayers().SelectMany(l => l.Layer.LoraAAdapters.Parameters()).SelectMany(p => p.ToFloatArray()), Has.Some.Not.EqualTo(0f));
     }
@@ -131,12 +134,50 @@ public sealed class MaMAAssemblerTests
         Assert.That(Directory.GetFiles(Path.Combine(a, ModelDirectory.TokenizerFolder)).Select(Path.GetFileName), Is.EquivalentTo(new[] { "vocab.json", "merges.txt" }));
     }
 
+    /// <summary>
+    /// A text model already resized for MaMA (263 rows), or a base model whose tokenizer lists the six
+    /// tokens as added tokens: the rows the model has come from it, only the missing ones are drawn.
+    /// </summary>
+    [Test]
+    public void AModelAlreadyResizedOrATokenizerWithTheSixTokensAdded()
+    {
+        string resized = Path.Combine(_root, "gpt2-resized");
+        Gpt2Config full = PlainText() with { VocabSize = BaseVocabulary + 6 };
+        var fullModel = ModelFactory.Create(ModelConfigFile.ForText(full), seed: 21);
+        ModelDirectory.Save(resized, ModelConfigFile.ForText(full), fullModel.StateDict(), ByteLevelTokenizer(Path.Combine(_root, "tok-resized")));
+        AssembleResult a = MaMAAssembler.Assemble(new AssembleRequest(_vision, resized, Path.Combine(_root, "from-resized")));
+        Assert.That((a.NewTokenRows, a.Config.Mama!.Text.VocabSize), Is.EqualTo((0, BaseVocabulary + 6)));
+        using (ModelCheckpoint ck = ModelDirectory.Load(Path.Combine(_root, "from-resized")))
+            Assert.That(ck.Load("text_encoder_q.model.base_model.model.transformer.wte.weight").ToFloatArray(),
+                Is.EqualTo(fullModel.StateDict()["transformer.wte.weight"].ToFloatArray()), "every row from the file");
+
+        string added = Path.Combine(_root, "gpt2-added");
+        string[] files = ByteLevelTokenizer(Path.Combine(_root, "tok-added"));
+        string addedJson = Path.Combine(_root, "tok-added", "added_tokens.json");
+        string[] six = ["<|startoftext|>", "<|padtext|>", "<|masktext|>", "<|separatetext|>", "<|unknowntext|>", "<|keytext|>"];
+        File.WriteAllText(addedJson, JsonSerializer.Serialize(six.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => BaseVocabulary + p.i)));
+        ModelDirectory.Save(added, ModelConfigFile.ForText(PlainText()), ModelFactory.Create(ModelConfigFile.ForText(PlainText())).StateDict(), [.. files, addedJson]);
+        AssembleResult b = MaMAAssembler.Assemble(new AssembleRequest(_vision, added, Path.Combine(_root, "from-added")));
+        Assert.That((b.NewTokenRows, b.Config.Mama!.Text.VocabSize, b.Config.Mama.SepTokenId), Is.EqualTo((6, BaseVocabulary + 6, BaseVocabulary + 3)));
+    }
+
+    [Test]
+    public void AViTOtherThanThePapersIsNoted()
+    {
+        var log = new StringWriter();
+        MaMAAssembler.Assemble(new AssembleRequest(_vision, _text, Path.Combine(_root, "noted")), log);
+        Assert.That(log.ToString(), Does.Contain("note: the ViT is not the paper's ViT-B/14-reg4 at 518 px").And.Contain("42 px"));
+    }
+
     [Test]
     public void WrongFoldersAreRefusedAndNothingIsWritten()
     {
         string output = Path.Combine(_root, "refused");
         var swapped = Assert.Throws<ArgumentException>(() => MaMAAssembler.Assemble(new AssembleRequest(_text, _vision, output)))!;
         Assert.That(swapped.Message, Does.Contain("--vision").And.Contain("holds a gpt2 model"));
+        byte[] textWeights = File.ReadAllBytes(Path.Combine(_text, ModelDirectory.WeightsFile));
+        Assert.That(() => MaMAAssembler.Assemble(new AssembleRequest(_vision, _text, _text + "/")), Throws.ArgumentException.With.Message.Contains("is the --text folder"));
+        Assert.That(File.ReadAllBytes(Path.Combine(_text, ModelDirectory.WeightsFile)), Is.EqualTo(textWeights), "the input is untouched");
 
         // A GPT-2 that already has adapters.
         string lora = Path.Combine(_root, "gpt2-lora");
@@ -151,7 +192,7 @@ public sealed class MaMAAssemblerTests
         string other = Path.Combine(_root, "gpt2-other");
         Gpt2Config bigger = PlainText() with { VocabSize = 300 };
         ModelDirectory.Save(other, ModelConfigFile.ForText(bigger), ModelFactory.Create(ModelConfigFile.ForText(bigger)).StateDict(), ByteLevelTokenizer(Path.Combine(_root, "tok-other")));
-        Assert.That(() => MaMAAssembler.Assemble(new AssembleRequest(_vision, other, output)), Throws.ArgumentException.With.Message.Contains("300 rows").And.Message.Contains("257 tokens"));
+        Assert.That(() => MaMAAssembler.Assemble(new AssembleRequest(_vision, other, output)), Throws.ArgumentException.With.Message.Contains("300 rows").And.Message.Contains("263 with MaMA's six"));
 
         Assert.That(Directory.Exists(output), Is.False);
         Assert.That(Directory.GetDirectories(_root, ".refused*"), Is.Empty, "no partial folder is left");
@@ -164,6 +205,8 @@ public sealed class MaMAAssemblerTests
         Assert.That(MaMA.Cli.Cli.Run(["assemble", "--vision", _vision, "--text", _text, "--out", output, "--seed", "4"]), Is.EqualTo(0));
         Assert.That(MaMA.Cli.Cli.Run(["assemble", "--vision", _vision, "--out", output]), Is.EqualTo(2), "--text is required");
         Assert.That(MaMA.Cli.Cli.Run(["assemble", "--vision", _vision, "--text", _text, "--out", output, "--dtype", "fp8"]), Is.EqualTo(2));
+        Assert.That(MaMA.Cli.Cli.Run(["assemble", "--vision", _text, "--text", _vision, "--out", Path.Combine(_root, "cli-swapped")]), Is.EqualTo(2), "swapped folders");
+        Assert.That(MaMA.Cli.Cli.Run(["assemble", "--vision", _vision, "--text", _text, "--out", _root]), Is.EqualTo(2), "--out a folder that is not a model");
 
         string run = Path.Combine(_root, "run");
         TrainingConfigFixture.Write(Path.Combine(_root, "pretrain.json"), output);

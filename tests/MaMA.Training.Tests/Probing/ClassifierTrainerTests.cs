@@ -154,27 +154,29 @@ public class ClassifierTrainerTests
     }
 
     /// <summary>
-    /// RSNA-Mammo cancer: 2 classes, trained on the training split of the patient-level split with
-    /// the probe's seed and scored on the whole test split: exactly the images and labels
-    /// <c>mama zeroshot --task rsna --split test</c> scores with that seed, unbalanced, with the
-    /// binary metrics. Fine-tuning reads the same folder.
+    /// RSNA-Mammo cancer: 2 classes, trained on the training split of the patient-level split drawn
+    /// with the split seed (not the training seed) and scored on the whole test split: exactly the
+    /// images and labels <c>mama zeroshot --task rsna --split test --split-seed S</c> scores,
+    /// unbalanced, with the binary metrics. Fine-tuning reads the same folder.
     /// </summary>
-    [TestCase(false, 0UL)]
-    [TestCase(false, 3UL)]
-    [TestCase(true, 0UL)]
-    public void RsnaCancerTrainsOnTheTrainSplitAndScoresTheWholeTestSplit(bool fineTune, ulong seed)
+    [TestCase(false, 0UL, 0UL)]
+    [TestCase(false, 5UL, 0UL)]
+    [TestCase(false, 0UL, 3UL)]
+    [TestCase(true, 0UL, 0UL)]
+    public void RsnaCancerTrainsOnTheTrainSplitAndScoresTheWholeTestSplit(bool fineTune, ulong seed, ulong splitSeed)
     {
         string rsna = RsnaFolder(), outDir = TestPaths.NewScratch("probe-rsna");
         try
         {
             var settings = new ClassifierSettings
             {
-                Model = "tiny", Data = rsna, Task = ClassifierTask.Rsna, FineTune = fineTune, Seed = seed, Steps = 3, WarmupSteps = 1, BatchSize = 6, Workers = 2, LogEvery = 1,
+                Model = "tiny", Data = rsna, Task = ClassifierTask.Rsna, FineTune = fineTune, Seed = seed, SplitSeed = splitSeed, Steps = 3, WarmupSteps = 1, BatchSize = 6,
+                Workers = 2, LogEvery = 1,
             };
             var messages = new List<string>();
             ClassifierResult result = Run(settings, outDir, messages: messages);
 
-            var expected = MaMA.Evaluation.ZeroShot.ZeroShotSelection.FromRsna(rsna, MaMA.Data.Splits.DataSplit.Test, balanced: false, seed).Samples;
+            var expected = MaMA.Evaluation.ZeroShot.ZeroShotSelection.FromRsna(rsna, MaMA.Data.Splits.DataSplit.Test, balanced: false, splitSeed: splitSeed).Samples;
             MaMA.Evaluation.Metrics.MetricsReport report = result.Report!;
             Assert.That(report.ClassCount, Is.EqualTo(2));
             Assert.That(report.Count, Is.EqualTo(expected.Count));
@@ -183,11 +185,32 @@ public class ClassifierTrainerTests
             Assert.That(report.ConfusionMatrix.Support(0), Is.Not.EqualTo(report.ConfusionMatrix.Support(1)), "the test split is not balanced");
             Assert.That(report.Binary, Is.Not.Null);
             Assert.That(File.ReadAllText(Path.Combine(outDir, "metrics.json")), Does.Contain("\"pf1\""));
-            Assert.That(messages, Has.Some.Contains($"test split of a patient-level 70/10/20 split with seed {seed}"));
-            int train = MaMA.Evaluation.ZeroShot.ZeroShotSelection.FromRsna(rsna, MaMA.Data.Splits.DataSplit.Train, balanced: false, seed).Samples.Count;
+            Assert.That(messages, Has.Some.Contains($"test split of a patient-level 70/10/20 split with split seed {splitSeed}"));
+            int train = MaMA.Evaluation.ZeroShot.ZeroShotSelection.FromRsna(rsna, MaMA.Data.Splits.DataSplit.Train, balanced: false, splitSeed: splitSeed).Samples.Count;
             Assert.That(messages, Has.Some.Contains($"rsna (2 classes): {train} training images"));
             using var classifier = MaMA.Engine.Serialization.Safetensors.Open(Path.Combine(outDir, "classifier.safetensors"));
             Assert.That(classifier.Metadata["task"], Is.EqualTo("rsna"));
+        }
+        finally
+        {
+            Directory.Delete(rsna, recursive: true);
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    /// <summary>Training images of one class cannot make a classifier: refused before the model is built, the finished run in the folder kept.</summary>
+    [Test]
+    public void ATrainingSplitOfOneClassIsRefusedAndThePreviousRunKept()
+    {
+        string rsna = RsnaFolder(cancer: _ => false), outDir = TestPaths.NewScratch("probe-rsna-one");
+        try
+        {
+            var settings = new ClassifierSettings { Model = "tiny", Data = TinyRuns.DataDir, Steps = 2, WarmupSteps = 1, BatchSize = 6, Workers = 2, LogEvery = 1 };
+            Run(settings, outDir);
+            byte[] finished = File.ReadAllBytes(Path.Combine(outDir, "metrics.json"));
+            var e = Assert.Throws<InvalidOperationException>(() => Run(settings with { Data = rsna, Task = ClassifierTask.Rsna }, outDir))!;
+            Assert.That(e.Message, Does.Contain("one class only").And.Contain("cancer 0"));
+            Assert.That(File.ReadAllBytes(Path.Combine(outDir, "metrics.json")), Is.EqualTo(finished), "the refused run left the finished one alone");
         }
         finally
         {
@@ -219,8 +242,9 @@ public class ClassifierTrainerTests
     /// images: one patient per synthetic patient, cancer on every third image, so both classes are in
     /// every split and the test split is not balanced.
     /// </summary>
-    private static string RsnaFolder()
+    private static string RsnaFolder(Func<int, bool>? cancer = null)
     {
+        cancer ??= i => i % 3 == 0;
         string dir = TestPaths.NewScratch("rsna");
         var records = MaMA.Data.Embed.EmbedDataset.Load(TinyRuns.DataDir).Records;
         var patients = records.Select(r => r.Patient).Distinct().ToList();
@@ -231,7 +255,7 @@ public class ClassifierTrainerTests
             string image = (1000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture);
             Directory.CreateDirectory(Path.Combine(dir, "train_images", patient));
             File.Copy(records[i].Path, Path.Combine(dir, "train_images", patient, image + ".png"));
-            lines.Add($"{patient},{image},{records[i].Laterality},{records[i].View},{(i % 3 == 0 ? 1 : 0)}");
+            lines.Add($"{patient},{image},{records[i].Laterality},{records[i].View},{(cancer(i) ? 1 : 0)}");
         }
         File.WriteAllLines(Path.Combine(dir, "train.csv"), lines);
         return dir;
