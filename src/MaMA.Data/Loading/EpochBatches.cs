@@ -26,17 +26,30 @@ internal static class EpochBatches
         if (options.Workers < 1) throw new ArgumentException($"Workers must be at least 1, not {options.Workers}.");
     }
 
-    /// <summary>Record order of an epoch of <paramref name="count"/> records.</summary>
-    public static int[] Order(int count, ulong seed, int epoch, bool shuffle)
+    /// <summary>Record order of an epoch of <paramref name="count"/> records: a seeded shuffle when training, dataset order otherwise.</summary>
+    public static int[] Order(int count, LoaderOptions options, int epoch)
     {
         int[] order = Enumerable.Range(0, count).ToArray();
-        if (shuffle) new SeededRandom(SeededRandom.Mix(seed ^ SeededRandom.Mix((ulong)epoch + 1))).Shuffle(order);
+        if (options.Training) new SeededRandom(SeededRandom.Mix(options.Seed ^ SeededRandom.Mix((ulong)epoch + 1))).Shuffle(order);
         return order;
     }
 
-    /// <summary>Batches of an epoch: the last incomplete one is dropped or kept.</summary>
-    public static int PerEpoch(int count, int batchSize, bool dropLast) =>
-        dropLast ? count / batchSize : (count + batchSize - 1) / batchSize;
+    /// <summary>Batches of an epoch: the last incomplete one is dropped (training, unless DropLast says otherwise) or kept.</summary>
+    public static int PerEpoch(int count, LoaderOptions options) =>
+        (options.DropLast ?? options.Training) ? count / options.BatchSize : (count + options.BatchSize - 1) / options.BatchSize;
+
+    /// <summary>
+    /// The batches of epoch <paramref name="epoch"/> of <paramref name="count"/> records from
+    /// <paramref name="startBatch"/> on (to resume mid-epoch): <paramref name="build"/>(order, b)
+    /// makes batch b, in the background (<see cref="Prefetched{T}"/>).
+    /// </summary>
+    public static IEnumerable<T> Epoch<T>(int count, LoaderOptions options, int epoch, int startBatch, Func<int[], int, T> build, CancellationToken cancellation)
+    {
+        int[] order = Order(count, options, epoch);
+        int batches = PerEpoch(count, options);
+        if (startBatch < 0 || startBatch > batches) throw new ArgumentOutOfRangeException(nameof(startBatch), $"Batch {startBatch} is outside the epoch's {batches} batches.");
+        return Prefetched(startBatch, batches, options.Prefetch, b => build(order, b), cancellation);
+    }
 
     /// <summary>The random stream of the sample at <paramref name="position"/> of epoch <paramref name="epoch"/>.</summary>
     public static Random SampleRandom(ulong seed, int epoch, int position) =>

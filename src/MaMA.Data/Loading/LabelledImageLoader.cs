@@ -41,24 +41,17 @@ public sealed class LabelledImageLoader : IEpochLoader<ImageBatch>
 
     public bool WholeBatches => true;
 
-    private bool DropLast => Options.DropLast ?? Options.Training;
-
-    public int BatchesPerEpoch => EpochBatches.PerEpoch(_records.Count, Options.BatchSize, DropLast);
+    public int BatchesPerEpoch => EpochBatches.PerEpoch(_records.Count, Options);
 
     /// <summary>Record order of an epoch: a seeded shuffle when training, dataset order otherwise.</summary>
-    public int[] EpochOrder(int epoch) => EpochBatches.Order(_records.Count, Options.Seed, epoch, Options.Training);
+    public int[] EpochOrder(int epoch) => EpochBatches.Order(_records.Count, Options, epoch);
 
     /// <summary>
     /// The batches of one epoch, from <paramref name="startBatch"/> on, prepared in the background.
     /// An image that cannot be read ends the epoch with the reader's exception, naming the file.
     /// </summary>
-    public IEnumerable<ImageBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default)
-    {
-        int[] order = EpochOrder(epoch);
-        int batches = BatchesPerEpoch;
-        if (startBatch < 0 || startBatch > batches) throw new ArgumentOutOfRangeException(nameof(startBatch), $"Batch {startBatch} is outside the epoch's {batches} batches.");
-        return EpochBatches.Prefetched(startBatch, batches, Options.Prefetch, b => BuildBatch(order, epoch, b), cancellation);
-    }
+    public IEnumerable<ImageBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default) =>
+        EpochBatches.Epoch(_records.Count, Options, epoch, startBatch, (order, b) => BuildBatch(order, epoch, b), cancellation);
 
     private ImageBatch BuildBatch(int[] order, int epoch, int b)
     {

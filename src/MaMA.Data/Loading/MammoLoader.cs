@@ -48,28 +48,21 @@ public sealed class MammoLoader : IEpochLoader<MammoBatch>
 
     public int SampleCount => _records.Count;
 
-    private bool DropLast => Options.DropLast ?? Options.Training;
-
-    public int BatchesPerEpoch => EpochBatches.PerEpoch(_records.Count, Options.BatchSize, DropLast);
+    public int BatchesPerEpoch => EpochBatches.PerEpoch(_records.Count, Options);
 
     int IEpochLoader<MammoBatch>.BatchSize => Options.BatchSize;
 
     bool IEpochLoader<MammoBatch>.WholeBatches => Options.RowStart == 0 && Options.RowCount is null;
 
     /// <summary>Record order of an epoch: a seeded shuffle when training, dataset order otherwise.</summary>
-    public int[] EpochOrder(int epoch) => EpochBatches.Order(_records.Count, Options.Seed, epoch, Options.Training);
+    public int[] EpochOrder(int epoch) => EpochBatches.Order(_records.Count, Options, epoch);
 
     /// <summary>
     /// The batches of one epoch, from <paramref name="startBatch"/> on (to resume mid-epoch),
     /// prepared in the background. Errors of the workers surface here, naming the image.
     /// </summary>
-    public IEnumerable<MammoBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default)
-    {
-        int[] order = EpochOrder(epoch);
-        int batches = BatchesPerEpoch;
-        if (startBatch < 0 || startBatch > batches) throw new ArgumentOutOfRangeException(nameof(startBatch), $"Batch {startBatch} is outside the epoch's {batches} batches.");
-        return EpochBatches.Prefetched(startBatch, batches, Options.Prefetch, b => BuildBatch(order, epoch, b), cancellation);
-    }
+    public IEnumerable<MammoBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default) =>
+        EpochBatches.Epoch(_records.Count, Options, epoch, startBatch, (order, b) => BuildBatch(order, epoch, b), cancellation);
 
     /// <summary>
     /// Batch <paramref name="b"/> of an epoch whose record order is <paramref name="order"/>: its rows
