@@ -4,9 +4,9 @@ using MaMA.Data.Synthetic;
 namespace MaMA.Cli.Commands;
 
 /// <summary>
-/// <c>mama synth --out DIR [--studies N] [--seed S] [--size W|WxH] [--threads N] [--force]</c>: writes
+/// <c>mama synth --out DIR [--studies N] [--seed S] [--size W|WxH] [--threads N] [--force] [--rsna]</c>: writes
 /// the built-in synthetic EMBED-shaped dataset (see <see cref="SyntheticEmbed"/> and docs/data.md,
-/// "Synthetic data").
+/// "Synthetic data"), and with --rsna its RSNA-Mammo-shaped view in DIR/rsna (<see cref="SyntheticRsna"/>).
 /// </summary>
 internal static class SynthCommand
 {
@@ -18,6 +18,7 @@ internal static class SynthCommand
         (int width, int height) = ParseSize(cl.Get("size"));
         int threads = cl.GetInt("threads", 0);
         bool force = cl.Flag("force");
+        bool rsna = cl.Flag("rsna");
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         if (string.IsNullOrWhiteSpace(outDir)) throw new UsageException("--out DIR is required (the folder to write the dataset into).");
@@ -58,6 +59,13 @@ internal static class SynthCommand
                           "; BI-RADS " + string.Join("  ", twoD.Where(i => i.Birads is not null).GroupBy(i => i.Birads!.Value).OrderBy(g => g.Key).Select(g => $"{"ANBPSMK"[g.Key]}:{g.Count()}")) +
                           $"; with mass {twoD.Count(i => i.HasMass)}, calcifications {twoD.Count(i => i.HasCalcification)}, asymmetry {twoD.Count(i => i.HasAsymmetry)}");
         Console.WriteLine($"tables: {Path.Combine(summary.Directory, "tables")}; ground truth: {Path.Combine(summary.Directory, SyntheticEmbed.TruthCsv)}");
+        if (rsna)
+        {
+            string rsnaDir = Path.Combine(summary.Directory, "rsna");
+            if (force && Directory.Exists(rsnaDir)) Directory.Delete(rsnaDir, recursive: true);
+            SyntheticRsnaSummary view = SyntheticRsna.Write(summary, rsnaDir);
+            Console.WriteLine($"RSNA-Mammo view: {view.Images} images of {view.Patients} patients, {view.Cancer} with cancer (BI-RADS M or K) -> {view.Directory}");
+        }
         Console.WriteLine($"image paths: anon_dicom_path {SyntheticEmbed.PathPrefix}... is {Path.Combine(summary.Directory, SyntheticEmbed.ImagesFolder)}/... " +
                           "(the EMBED reader's default prefix rewrite; --path-prefix OLD=NEW to change)");
         return 0;

@@ -140,7 +140,7 @@ internal static class HelpTexts
             "Details: docs/ops.md.",
 
         ["synth"] =
-            "usage: mama synth --out DIR [--studies N] [--seed S] [--size W|WxH] [--threads N] [--force]\n" +
+            "usage: mama synth --out DIR [--studies N] [--seed S] [--size W|WxH] [--threads N] [--force] [--rsna]\n" +
             "Writes the built-in synthetic EMBED-shaped dataset (tables, PNG mammograms, ground truth) into DIR.\n" +
             "  --out DIR           output folder (required; must be empty unless --force)\n" +
             "  --studies N         studies, at least 1 (default 100)\n" +
@@ -148,6 +148,7 @@ internal static class HelpTexts
             "  --size W|WxH        image size, 64..4096 per side; W alone gives height 1.25 x W (default 256x320)\n" +
             "  --threads N         worker threads, 0 = all processors (default 0)\n" +
             "  --force             write into a non-empty folder\n" +
+            "  --rsna              also write an RSNA-Mammo-shaped view in DIR/rsna (train.csv, train_images/; cancer = BI-RADS M or K)\n" +
             "Details: docs/data.md, \"Synthetic data\".",
 
         ["pretrain"] =
