@@ -72,6 +72,21 @@ public class TrainingCommandTests
         Assert.That(Directory.Exists(Path.Combine(run, "final")), Is.True);
     }
 
+    /// <summary>The cancer task end to end on the CLI without restricted data: mama synth --rsna, then probe --task rsna on its view.</summary>
+    [Test]
+    public void ProbeRsnaOnTheSyntheticView()
+    {
+        string data = Scratch("synth-rsna");
+        Assert.That(Mama("synth", "--out", data, "--studies", "24", "--size", "64", "--rsna"), Is.EqualTo(0));
+        string probe = Path.Combine(Scratch("probe-rsna-cli"), "out");
+        Assert.That(Mama("probe", "--model", "tiny", "--task", "rsna", "--data", Path.Combine(data, "rsna"), "--steps", "2", "--batch", "6", "--workers", "2",
+            "--device", "cpu", "--out", probe), Is.EqualTo(0));
+        string metrics = File.ReadAllText(Path.Combine(probe, "metrics.json"));
+        Assert.That(metrics, Does.Contain("\"pf1\""));
+        using JsonDocument doc = JsonDocument.Parse(metrics);
+        Assert.That(doc.RootElement.GetProperty("confusion_matrix").GetArrayLength(), Is.EqualTo(2));
+    }
+
     [Test]
     public void PretrainResumeThenProbeAndFinetuneTheRun()
     {
