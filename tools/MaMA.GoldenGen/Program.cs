@@ -6,6 +6,7 @@ using MaMA.GoldenGen;
 //   dotnet run --project tools/MaMA.GoldenGen -- ops [--out golden/ops] [--seed 1234] [--only NAME,...]
 try
 {
+    NumericalReproducibility.Pin(); // before libtorch loads: reruns give byte-identical files
     return Cli.Run(args, Console.Out, Console.Error);
 }
 catch (GoldenGenException e)
