@@ -156,10 +156,12 @@ public static unsafe partial class ActivationsSimd
         {
             V e = SimdMath.Exp(MinusTwoU(x));
             V s = V.Splat(1f) / (V.Splat(1f) + e);
+            // 1 - s = e s, which is inf * 0 once e overflows (x below about -9): there 1 - s is 1.
+            V oneMinusS = V.Select(V.GreaterThan(e, V.Splat(float.MaxValue)), V.Splat(1f), e * s);
             V x2 = x * x;
             V du = V.Fma(V.Splat(3f * GeluTanhCoeff * Sqrt2OverPi), x2, V.Splat(Sqrt2OverPi));
             V twoX = x + x;
-            return g * V.Fma(twoX * s, e * s * du, s);
+            return g * V.Fma(twoX * s, oneMinusS * du, s);
         }
     }
 

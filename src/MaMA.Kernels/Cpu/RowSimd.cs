@@ -13,9 +13,6 @@ namespace MaMA.Kernels.Cpu;
 /// </summary>
 internal static unsafe class RowSimd
 {
-    /// <summary>Below this the exponential is flushed to zero (e^-87.5 is subnormal), so -inf logits give exactly 0.</summary>
-    private const float ExpFloor = -87.5f;
-
     /// <summary>max_j p[j] (n &gt;= 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(float* p, int n)
@@ -80,10 +77,9 @@ internal static unsafe class RowSimd
         Scale<V1>(x + i, n - i, a, y + i);
     }
 
-    /// <summary>e^x with e^x = 0 below -87.5 (so -inf gives 0) and NaN kept.</summary>
+    /// <summary>e^x: <see cref="SimdMath.Exp{V}"/>, which gives e^-inf = 0 (subnormal results flushed) and keeps NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V Exp<V>(V x) where V : unmanaged, ISimd<V> =>
-        V.Select(V.GreaterThan(V.Splat(ExpFloor), x), V.Splat(0f), SimdMath.Exp(x));
+    public static V Exp<V>(V x) where V : unmanaged, ISimd<V> => SimdMath.Exp(x);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Max<V>(float* p, int n) where V : unmanaged, ISimd<V>

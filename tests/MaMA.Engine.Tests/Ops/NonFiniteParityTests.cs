@@ -50,4 +50,42 @@ public sealed class NonFiniteParityTests
         Assert.That(y[..4], Is.All.EqualTo(0f));
         Assert.That(y[5], Is.NaN);
     }
+
+    private static readonly float[] GeluEdges = [float.PositiveInfinity, float.NegativeInfinity, 1e20f, -1e20f, 100f, -100f, 20f, -20f, float.NaN];
+
+    /// <summary>
+    /// GELU beyond the exponential's range: the CPU backend gives what the kernels give, element for
+    /// element, forward and backward (its vector exp used to stand in e^-87 for smaller values and
+    /// e^88 for larger ones, so -100 gave -4.5e-38 and tanh GELU at -inf gave -inf). PyTorch agrees but
+    /// for the exact form at +inf, where it gives NaN and the engine the limit, +inf.
+    /// </summary>
+    [TestCase(GeluForm.Erf)]
+    [TestCase(GeluForm.Tanh)]
+    public void GeluAtTheEdgesIsTheSameOnBothDevices(GeluForm form)
+    {
+        (float[] Y, float[] Dx) Run(string device)
+        {
+            var x = new MaMA.Engine.Nn.Parameter(On(device, GeluEdges, GeluEdges.Length));
+            Tensor y = EngineOps.Gelu(x, form);
+            EngineOps.Sum(y).Backward();
+            return (y.ToArray<float>(), x.Grad!.ToArray<float>());
+        }
+        (float[] cpuY, float[] cpuDx) = Run("cpu");
+        (float[] simY, float[] simDx) = Run("ilgpu-cpu");
+        Assert.That(cpuY, Is.EqualTo(simY));
+        Assert.That(cpuDx, Is.EqualTo(simDx));
+        // The limits: x for large x, 0 for very negative x, slope 1 and 0; NaN where inf times 0 arises.
+        Assert.That(cpuY[..8], Is.EqualTo(new[] { float.PositiveInfinity, float.NaN, 1e20f, 0f, 100f, 0f, 20f, 0f }));
+        Assert.That(cpuDx[4..8], Is.EqualTo(new[] { 1f, 0f, 1f, 0f }));
+    }
+
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void SoftmaxOfFarApartLogitsHasExactZeros(string device)
+    {
+        float[] p = EngineOps.Softmax(On(device, [0f, -200f, -87.4f, -86f], 1, 4)).ToArray<float>();
+        Assert.That(p[1], Is.EqualTo(0f));
+        Assert.That(p[2], Is.LessThan(1.1754944e-38f), "e^-87.4 is below the smallest normal float: 0 on the CPU backend (flushed), subnormal in the kernels");
+        Assert.That(p[3], Is.GreaterThan(0f));
+    }
 }
