@@ -127,7 +127,10 @@ public static unsafe partial class ActivationsSimd
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static V Apply<V>(V x, V g) where V : unmanaged, ISimd<V>
         {
-            V pdf = V.Splat(InvSqrt2Pi) * SimdMath.ExpNonPositive(V.Splat(-0.5f) * x * x);
+            V halfSquare = V.Splat(-0.5f) * x * x;
+            // phi(x) = 0 once e^(-x^2/2) is below the normal floats (|x| > 13.2): the exp's e^-87 stand-in
+            // times a huge x would give slopes such as -6.6e-19 at x = -1e20 instead of 0.
+            V pdf = V.Select(V.GreaterThan(V.Splat(-87.33655f), halfSquare), V.Splat(0f), V.Splat(InvSqrt2Pi) * SimdMath.ExpNonPositive(halfSquare));
             return g * V.Fma(x, pdf, Cdf(x));
         }
     }

@@ -466,10 +466,14 @@ public static unsafe class AttentionCpu
         }
     }
 
-    /// <summary>e^x for x &gt;= -87, exactly 0 below (so -inf and NaN from fully masked entries give 0).</summary>
+    /// <summary>
+    /// e^x for x &gt;= -87, exactly 0 below (so -inf and NaN from fully masked entries give 0). The
+    /// arguments are scores minus a running maximum or the log-sum-exp, never above 0, so the
+    /// exponential needs no overflow test.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV ExpFlush<TV>(TV x) where TV : unmanaged, ISimd<TV> =>
-        TV.And(SimdMath.Exp(x), TV.GreaterThanOrEqual(x, TV.Splat(-87f)));
+        TV.And(SimdMath.ExpNonPositive(x), TV.GreaterThanOrEqual(x, TV.Splat(-87f)));
 
     private static bool AllMasked(float* keep, int n)
     {

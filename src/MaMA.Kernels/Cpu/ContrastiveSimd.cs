@@ -247,7 +247,7 @@ public static unsafe class ContrastiveSimd
         for (int j = 0; j < rows; j++)
         {
             V v = V.Load(x + j * ld);
-            V e = SimdMath.Exp(V.Fma(v, vs, V.Splat(0f) - m));
+            V e = SimdMath.ExpNonPositive(V.Fma(v, vs, V.Splat(0f) - m));
             acc += e;
             wacc = V.Fma(e, v, wacc);
         }
@@ -301,7 +301,7 @@ public static unsafe class ContrastiveSimd
         for (; j <= n - w; j += w)
         {
             V logit = V.Load(x + j) * vs;
-            V e = SimdMath.Exp(logit - vRow) + SimdMath.Exp(logit - V.Load(colLse + j));
+            V e = SimdMath.ExpNonPositive(logit - vRow) + SimdMath.ExpNonPositive(logit - V.Load(colLse + j));
             V.Store(e * vc, g + j);
         }
         return j;
@@ -406,7 +406,7 @@ public static unsafe class ContrastiveSimd
         for (; i <= len - w; i += w)
         {
             V v = V.Load(p + i);
-            V e = SimdMath.Exp(V.Fma(v, vs, negMax));
+            V e = SimdMath.ExpNonPositive(V.Fma(v, vs, negMax));
             acc += e;
             wacc = V.Fma(e, v, wacc);
         }

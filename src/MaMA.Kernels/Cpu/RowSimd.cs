@@ -13,6 +13,9 @@ namespace MaMA.Kernels.Cpu;
 /// </summary>
 internal static unsafe class RowSimd
 {
+    /// <summary>Below this, ln of the smallest normal float, the exponential is flushed to zero, so -inf logits give exactly 0.</summary>
+    private const float ExpFloor = -87.33655f;
+
     /// <summary>max_j p[j] (n &gt;= 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(float* p, int n)
@@ -77,9 +80,13 @@ internal static unsafe class RowSimd
         Scale<V1>(x + i, n - i, a, y + i);
     }
 
-    /// <summary>e^x: <see cref="SimdMath.Exp{V}"/>, which gives e^-inf = 0 (subnormal results flushed) and keeps NaN.</summary>
+    /// <summary>
+    /// e^x of a shifted logit (x &lt;= 0: minus the row maximum or the log-sum-exp), with e^x = 0 below
+    /// -87.34, where it would be subnormal (so -inf logits give exactly 0), and NaN kept.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V Exp<V>(V x) where V : unmanaged, ISimd<V> => SimdMath.Exp(x);
+    public static V Exp<V>(V x) where V : unmanaged, ISimd<V> =>
+        V.Select(V.GreaterThan(V.Splat(ExpFloor), x), V.Splat(0f), SimdMath.ExpNonPositive(x));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Max<V>(float* p, int n) where V : unmanaged, ISimd<V>

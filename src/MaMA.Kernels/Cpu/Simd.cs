@@ -280,16 +280,16 @@ internal static class SimdMath
     // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits.
     private const float RoundMagic = 12582912f;
 
-    // ln of the largest finite float, and of the smallest normal one: e^x overflows above the first
-    // and is subnormal below the second.
+    // ln of the largest finite float: e^x overflows above it.
     private const float LnMaxFloat = 88.72284f;
-    private const float LnMinNormal = -87.33655f;
 
     /// <summary>
-    /// e^x, relative error ~2 ulp; +inf above ln(float.MaxValue), 0 below ln of the smallest normal
-    /// float (subnormal results are flushed), NaN kept: so e^-inf = 0 and e^+inf = +inf, as MathF.Exp
-    /// and the generated kernels give. Between those bounds the polynomial runs on x clamped to
-    /// [-87, 88] (e^88 ~ 1.7e38 stands in for e^x up to 88.72, e^-87 for e^x down to -87.34).
+    /// e^x for any x, relative error ~2 ulp: +inf above ln(float.MaxValue) (so e^+inf = +inf, as
+    /// MathF.Exp and the generated kernels give; tanh GELU's x / (1 + e) then reaches its limit), NaN
+    /// kept, e^88 ~ 1.7e38 standing in between 88 and 88.72. Below -87 it gives e^-87 ~ 1.6e-38, not 0.
+    /// Shifted logits (never above 0) take <see cref="ExpNonPositive{V}"/>, without the overflow test;
+    /// where sums must see exact zeros the callers flush (<c>RowSimd.Exp</c>, <c>AttentionCpu.ExpFlush</c>,
+    /// GELU's density). A flush in here, for every caller, cost the exact GELU 8% (docs/benchmarks.md).
     /// Range reduction x = n ln2 + r, |r| &lt;= ln2 / 2, then the degree-7 Taylor polynomial of e^r.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -300,11 +300,10 @@ internal static class SimdMath
         return V.Select(V.GreaterThan(x, V.Splat(LnMaxFloat)), V.Splat(float.PositiveInfinity), e);
     }
 
-    /// <summary><see cref="Exp{V}"/> for arguments known to be at most 88 (no overflow test), e.g. -z^2 + small terms.</summary>
+    /// <summary><see cref="Exp{V}"/> for arguments known to be at most 88 (no overflow test), e.g. -z^2 + small terms; e^-87 below -87.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V ExpNonPositive<V>(V x) where V : unmanaged, ISimd<V>
     {
-        V under = V.GreaterThan(V.Splat(LnMinNormal), x); // false for NaN
         x = V.Max(V.Splat(-87f), x);
         V shifted = V.Fma(x, V.Splat(Log2E), V.Splat(RoundMagic));
         V n = shifted - V.Splat(RoundMagic);
@@ -317,6 +316,6 @@ internal static class SimdMath
         p = V.Fma(p, r, V.Splat(0.5f));
         p = V.Fma(p, r, V.Splat(1f));
         p = V.Fma(p, r, V.Splat(1f));
-        return V.Select(under, V.Splat(0f), V.ScaleByPow2(p, shifted));
+        return V.ScaleByPow2(p, shifted);
     }
 }
