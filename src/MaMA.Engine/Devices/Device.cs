@@ -41,7 +41,7 @@ public abstract class Device
     public override string ToString() => Name;
 
     /// <summary>
-    /// Resolves a device spelling. <c>auto</c> picks CUDA, then OpenCL, then the fast CPU backend;
+    /// Resolves a device spelling. <c>auto</c> picks CUDA, then an OpenCL GPU, then the fast CPU backend;
     /// <c>cuda</c> is the first CUDA card and <c>cuda:k</c> the k-th (<c>cuda:0</c> = <c>cuda</c>).
     /// Unknown or unavailable devices throw with the list of what this machine has.
     /// </summary>
@@ -83,11 +83,20 @@ public abstract class Device
         for (int k = 1; k < IlgpuRuntime.CudaCount(); k++)
             if (IlgpuRuntime.GetCuda(k) is { } card) list.Add($"cuda:{k}: " + card.Name);
         if (IlgpuRuntime.Get(DeviceKind.OpenCL) is { } cl) list.Add("opencl: " + cl.Name);
+        foreach (string unusable in IlgpuRuntime.UnusableOpenCl()) list.Add("opencl, not usable: " + unusable);
         list.Add("cpu: " + Cpu.Name);
         list.Add("ilgpu-cpu: ILGPU CPU simulator (kernel verification)");
         return list;
     }
 
-    private static Exception Unavailable(string kind) =>
-        new InvalidOperationException($"No {kind} device on this machine. Available: {string.Join("; ", Available())}. Use --device auto to pick the best one.");
+    private static Exception Unavailable(string kind)
+    {
+        IReadOnlyList<string> all = Available();
+        const string unusable = "opencl, not usable: ";
+        string why = kind == "opencl" && all.Where(d => d.StartsWith(unusable, StringComparison.Ordinal)).ToArray() is { Length: > 0 } refused
+            ? " (" + string.Join("; ", refused.Select(d => d[unusable.Length..])) + ")"
+            : "";
+        return new InvalidOperationException(
+            $"No {kind} device on this machine{why}. Available: {string.Join("; ", all.Where(d => !d.StartsWith(unusable, StringComparison.Ordinal)))}. Use --device auto to pick the best one.");
+    }
 }

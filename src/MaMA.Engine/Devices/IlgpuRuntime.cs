@@ -72,8 +72,29 @@ internal static class IlgpuRuntime
         }
     }
 
-    /// <summary>CUDA if present, else OpenCL GPU, else null.</summary>
-    public static IlgpuDevice? BestGpu() => Get(DeviceKind.Cuda) ?? Get(DeviceKind.OpenCL);
+    /// <summary>CUDA if present, else an OpenCL GPU (not a CPU OpenCL runtime: <see cref="OpenClChoice"/>), else null.</summary>
+    public static IlgpuDevice? BestGpu() =>
+        Get(DeviceKind.Cuda) ?? (Get(DeviceKind.OpenCL) is { } cl && s_openClIsGpu ? cl : null);
+
+    /// <summary>Whether the OpenCL device <see cref="Get"/> made is a GPU (set with it, under the gate).</summary>
+    private static bool s_openClIsGpu;
+
+    /// <summary>
+    /// The OpenCL devices ILGPU cannot drive, each "name: reason", for <c>mama devices</c> and the
+    /// error of <c>--device opencl</c> (the context only registers the usable ones).
+    /// </summary>
+    public static IReadOnlyList<string> UnusableOpenCl()
+    {
+        try
+        {
+            return OpenClChoice.Enumerate().Where(d => d.Candidate.Refusal is not null)
+                .Select(d => $"{d.Candidate.Name}: {d.Candidate.Refusal}").ToArray();
+        }
+        catch (Exception)
+        {
+            return []; // a broken runtime says nothing more than "no device"
+        }
+    }
 
     private static IlgpuDevice? Create(DeviceKind kind)
     {
@@ -82,10 +103,15 @@ internal static class IlgpuRuntime
             switch (kind)
             {
                 case DeviceKind.OpenCL:
-                    foreach (CLDevice d in Context.GetCLDevices())
-                        if (d.AcceleratorType == AcceleratorType.OpenCL)
-                            return new IlgpuDevice(kind, d.CreateAccelerator(Context), "opencl");
-                    return null;
+                {
+                    var devices = new List<CLDevice>();
+                    foreach (CLDevice d in Context.GetCLDevices()) devices.Add(d);
+                    OpenClChoice.Candidate[] candidates = devices.Select(OpenClChoice.Of).ToArray();
+                    int pick = OpenClChoice.Pick(candidates);
+                    if (pick < 0) return null;
+                    s_openClIsGpu = OpenClChoice.AutoTakes(candidates[pick]);
+                    return new IlgpuDevice(kind, devices[pick].CreateAccelerator(Context), "opencl");
+                }
                 case DeviceKind.IlgpuCpu:
                     return new IlgpuDevice(kind, Context.CreateCPUAccelerator(0), "ilgpu-cpu");
                 default:

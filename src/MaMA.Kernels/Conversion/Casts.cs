@@ -42,7 +42,7 @@ public static partial class Casts
         uint mantissa = h & 0x3FFu;
         float magnitude;
         if (exponent == 0u)
-            magnitude = mantissa * 5.9604644775390625e-8f; // subnormal: m * 2^-24
+            magnitude = (int)mantissa * 5.9604644775390625e-8f; // subnormal: m * 2^-24 (through int: no float64 on the device)
         else if (exponent == 31u)
             magnitude = mantissa == 0u ? float.PositiveInfinity : float.NaN;
         else
@@ -70,7 +70,7 @@ public static partial class Casts
             // Subnormal or zero: scale by 2^24 and round to nearest even in integer arithmetic.
             float scaled = Interop.IntAsFloat(abs) * 16777216f;
             uint q = (uint)scaled;
-            float frac = scaled - q;
+            float frac = scaled - (int)q; // q < 2^24: through int, no float64 on the device
             if (frac > 0.5f || (frac == 0.5f && (q & 1u) == 1u)) q++;
             result = q;
         }

@@ -60,6 +60,11 @@ public static class Philox
         return new UInt4(c0, c1, c2, c3);
     }
 
-    /// <summary>Uniform float in [0, 1) from the top 24 bits of a random word (exactly representable).</summary>
-    public static float ToUniform(uint bits) => (bits >> 8) * (1f / 16777216f);
+    /// <summary>
+    /// Uniform float in [0, 1) from the top 24 bits of a random word (exactly representable). The
+    /// 24 bits go through int: C#'s uint-to-float conversion compiles to a float64 round trip on
+    /// ILGPU (<c>cvt.rn.f64.u32</c> in PTX, <c>double</c> in OpenCL C), slow on consumer cards and
+    /// refused by OpenCL devices without fp64; int to float is one exact conversion.
+    /// </summary>
+    public static float ToUniform(uint bits) => (int)(bits >> 8) * (1f / 16777216f);
 }

@@ -88,7 +88,23 @@ public sealed class PtxCompilationTests
         Assert.That(ptx, Does.Contain(".target sm_80"), Head(ptx));
         Assert.That(ptx, Does.Contain(".entry "), Head(ptx));
         Assert.That(ptx, Does.Contain(".version 7.1"), Head(ptx));
+        PtxFloat64.AssertNone(ptx, KernelName(entry));
     }
+
+    [Test]
+    public void Float64Check_SeesAUintToFloatConversion()
+    {
+        // Guards the float64 check: C#'s uint-to-float conversion is the float64 round trip it looks for.
+        MethodInfo widening = typeof(PtxCompilationTests).GetMethod(nameof(UintToFloatKernel), BindingFlags.NonPublic | BindingFlags.Static)!;
+        string ptx = ((PTXCompiledKernel)_backend!.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(widening), new KernelSpecialization())).PTXAssembly;
+        Assert.That(PtxFloat64.Instructions(ptx), Has.Some.Contains("cvt.rn.f64.u32").And.Some.Contains("cvt.rn.f32.f64"));
+        MethodInfo throughInt = typeof(PtxCompilationTests).GetMethod(nameof(UintThroughIntToFloatKernel), BindingFlags.NonPublic | BindingFlags.Static)!;
+        PtxFloat64.AssertNone(((PTXCompiledKernel)_backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(throughInt), new KernelSpecialization())).PTXAssembly, "through int");
+    }
+
+    internal static void UintToFloatKernel(Index1D i, ArrayView<uint> x, ArrayView<float> y) => y[i] = (x[i] >> 8) * (1f / 16777216f);
+
+    internal static void UintThroughIntToFloatKernel(Index1D i, ArrayView<uint> x, ArrayView<float> y) => y[i] = (int)(x[i] >> 8) * (1f / 16777216f);
 
     [Test]
     public void InvalidDeviceCode_IsRejected()

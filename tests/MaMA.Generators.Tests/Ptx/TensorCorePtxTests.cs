@@ -85,6 +85,7 @@ public sealed class TensorCorePtxTests
         Assert.That(ptx, Does.Contain(".target sm_80"));
         Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no tensor-core instruction in the PTX");
         Assert.That(ptx, Does.Not.Contain("bar.warp.sync"), "the CPU emulation leaked into the CUDA code");
+        PtxFloat64.AssertNone(ptx, FileName(kernel));
     }
 
     /// <summary>

@@ -35,5 +35,6 @@ public sealed class WarpKernelPtxTests
         int shuffles = System.Text.RegularExpressions.Regex.Matches(ptx, @"shfl\.sync\.bfly").Count;
         Assert.That(shuffles, Is.EqualTo(5 * reductions), "butterfly shuffles");
         Assert.That(ptx, Does.Not.Contain("bar.sync"), "warp-level only: no group barrier");
+        PtxFloat64.AssertNone(ptx, host.Name + "." + name);
     }
 }
