@@ -54,8 +54,8 @@ def layer_norm(name, rows, c):
     return {"name": name, "op": "layer_norm", "bf16": False, "shape": dict(rows=rows, c=c, eps=1e-6)}
 
 
-def bias_gelu(name, rows, c):
-    return {"name": name, "op": "bias_gelu", "bf16": False, "shape": dict(rows=rows, c=c)}
+def bias_gelu(name, rows, c, tanh=False):
+    return {"name": name, "op": "bias_gelu", "bf16": False, "shape": dict(rows=rows, c=c, tanh=tanh)}
 
 
 def scaled_residual(name, rows, c, gamma=True):
@@ -93,6 +93,9 @@ CASES = [
     layer_norm("layer_norm_odd", 37, 100),
     bias_gelu("bias_gelu_vit_fc1_b36", 36 * 1374, 3072),
     bias_gelu("bias_gelu_odd", 37, 100),
+    # GPT-2's MLP (BioMedLM: 4 x 144 tokens, inner 4 x 2560), the tanh form
+    bias_gelu("bias_gelu_gpt2_fc_tanh", 4 * 144, 10240, tanh=True),
+    bias_gelu("bias_gelu_tanh_odd", 37, 100, tanh=True),
     scaled_residual("scaled_residual_vit_b36", 36 * 1374, 768),
     scaled_residual("scaled_residual_odd", 37, 100),
     scaled_residual("scaled_residual_no_gamma_odd", 37, 100, gamma=False),
@@ -147,7 +150,10 @@ def make_inputs(torch, case, gen):
         return x, ["x", "weight", "bias"], {"out": (rows, c)}
     if op == "bias_gelu":
         rows, c = s["rows"], s["c"]
-        return {"y": 2.0 * rnd(rows, c), "bias": rnd(c)}, ["y", "bias"], {"out": (rows, c)}
+        x = {"y": 2.0 * rnd(rows, c), "bias": rnd(c)}
+        if s["tanh"]:
+            x["tanh"] = torch.tensor(1.0)
+        return x, ["y", "bias"], {"out": (rows, c)}
     if op == "scaled_residual":
         rows, c = s["rows"], s["c"]
         x = {"residual": rnd(rows, c), "branch": rnd(rows, c), "bias": rnd(c)}
@@ -211,7 +217,7 @@ def reference(torch, case, x):
     if op == "layer_norm":
         return {"out": F.layer_norm(x["x"], [x["x"].shape[-1]], x["weight"], x["bias"], float(x["eps"]))}
     if op == "bias_gelu":
-        return {"out": F.gelu(x["y"] + x["bias"])}
+        return {"out": F.gelu(x["y"] + x["bias"], approximate="tanh" if "tanh" in x else "none")}
     if op == "scaled_residual":
         pre = x["branch"] + x["bias"]
         return {"out": x["residual"] + (pre * x["gamma"] if "gamma" in x else pre)}

@@ -9,7 +9,7 @@ namespace MaMA.Cli.Help;
 internal static class HelpTexts
 {
     private const string Device =
-        "  --device D          auto|cuda|cuda:K|opencl|cpu|ilgpu-cpu (default auto: CUDA, then OpenCL, then the fast CPU backend;\n" +
+        "  --device D          auto|cuda|cuda:K|opencl|cpu|ilgpu-cpu (default auto: CUDA, then an OpenCL GPU, then the fast CPU backend;\n" +
         "                      cuda:K is the K-th CUDA card; `mama devices` lists what this machine offers)";
 
     /// <summary>
@@ -40,9 +40,10 @@ internal static class HelpTexts
 
         ["devices"] =
             "usage: mama devices\n" +
-            "Lists the devices --device can name on this machine and what `auto` picks, and on a CUDA machine\n" +
-            "the cuBLAS library plain GEMMs use (MAMA_CUBLAS=PATH picks one, MAMA_CUBLAS=off the generated kernels). No options.\n" +
-            "Details: README.md (--device); docs/architecture.md.",
+            "Lists the devices --device can name on this machine and what `auto` picks, the OpenCL devices ILGPU cannot drive\n" +
+            "(\"opencl, not usable\", with the reason), and on a CUDA machine the cuBLAS library plain GEMMs use\n" +
+            "(MAMA_CUBLAS=PATH picks one, MAMA_CUBLAS=off the generated kernels). No options.\n" +
+            "Details: README.md (--device); docs/architecture.md; docs/gpu-kernels.md (OpenCL).",
 
         ["prepare"] =
             "usage: mama prepare --in DIR --out DIR [--size 1024] [--workers N] [--no-pad] [--max-megapixels 100]\n" +

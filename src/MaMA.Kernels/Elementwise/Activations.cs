@@ -49,7 +49,7 @@ public static partial class Activations
         y[i] = GeluTanh(x[i]);
     }
 
-    /// <summary>Derivative of the tanh form: 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2).</summary>
+    /// <summary>Derivative of the tanh form (<see cref="GeluTanhSlope"/>).</summary>
     [Kernel]
     private static void GeluTanhBackwardKernel(int i, [Extent("count")] ArrayView<float> x, [Extent("count")] ArrayView<float> dy, [Extent("count")] ArrayView<float> dx)
     {
@@ -69,20 +69,35 @@ public static partial class Activations
         return cdf + v * pdf;
     }
 
-    /// <summary>0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    /// <summary>
+    /// 0.5 x (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3), formed as x / (1 + e^-2u) (0.5 (1 + tanh u)
+    /// is the logistic of 2u), as the fast CPU backend forms it. Not through <c>MathF.Tanh</c>: ILGPU
+    /// compiles that to PTX's <c>tanh.approx.f32</c> on sm_75 and newer (relative error about 2^-11,
+    /// far outside the fp32 budget), and 1 + tanh u cancels for very negative x, where an OpenCL tanh
+    /// one ulp above -1 (PoCL's) gave 0.5 x 2^-24 = -3e12 at x = -1e20 instead of -0.
+    /// </summary>
     private static float GeluTanh(float v)
     {
-        float t = MathF.Tanh(Sqrt2OverPi * (v + GeluTanhCoeff * v * v * v));
-        return 0.5f * v * (1f + t);
+        float e = MathF.Exp(MinusTwoU(v));
+        return v / (1f + e);
     }
 
-    /// <summary>0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2).</summary>
+    /// <summary>
+    /// d/dx: with s = 1 / (1 + e), e = e^-2u, 1 - s = e s and 1 - tanh^2 u = 4 s (1 - s), so the slope
+    /// is s + 2 x s (1 - s) u', u' = sqrt(2/pi) (1 + 3 c x^2). Once e overflows (x below about -9)
+    /// e s is inf times 0, and 1 - s is 1.
+    /// </summary>
     private static float GeluTanhSlope(float v)
     {
-        float t = MathF.Tanh(Sqrt2OverPi * (v + GeluTanhCoeff * v * v * v));
-        float dInner = Sqrt2OverPi * (1f + 3f * GeluTanhCoeff * v * v);
-        return 0.5f * (1f + t) + 0.5f * v * (1f - t * t) * dInner;
+        float e = MathF.Exp(MinusTwoU(v));
+        float s = 1f / (1f + e);
+        float oneMinusS = e > float.MaxValue ? 1f : e * s;
+        float du = 3f * GeluTanhCoeff * Sqrt2OverPi * (v * v) + Sqrt2OverPi;
+        return (v + v) * s * (oneMinusS * du) + s;
     }
+
+    /// <summary>-2u = -2 sqrt(2/pi) x (1 + 0.044715 x^2).</summary>
+    private static float MinusTwoU(float v) => v * (-2f * Sqrt2OverPi * GeluTanhCoeff * (v * v) - 2f * Sqrt2OverPi);
 
     /// <summary>
     /// erf with max abs error ~1.2e-7 (Numerical Recipes erfc Chebyshev fit), identical on every
