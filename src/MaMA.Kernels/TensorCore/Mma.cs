@@ -154,6 +154,9 @@ public interface IMma
 
     /// <summary>Two fp32 rounded to bf16 and packed into one fragment register (<paramref name="lo"/> the lower-numbered element).</summary>
     uint PackBf16(float lo, float hi);
+
+    /// <summary>2^x, results below the normal floats flushed to zero (<see cref="TensorCore.Exp2Ftz"/>).</summary>
+    float Exp2(float x);
 }
 
 /// <summary>mma.sync through inline PTX: the CUDA instantiation (no scratch: no shared memory spent on the emulation).</summary>
@@ -176,6 +179,8 @@ public struct PtxMma : IMma
     public readonly void WaitAsync(int pending) => SharedTile.WaitPtx(pending);
 
     public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRoundedPtx(lo, hi);
+
+    public readonly float Exp2(float x) => Exp2Ftz.Ptx(x);
 }
 
 /// <summary>The shared-memory emulation: the instantiation for the ILGPU CPU simulator.</summary>
@@ -204,6 +209,8 @@ public struct EmulatedMma : IMma
     }
 
     public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRounded(lo, hi);
+
+    public readonly float Exp2(float x) => Exp2Ftz.Portable(x);
 
     /// <summary>Warps per group the scratch covers.</summary>
     public const int MaxWarps = 8;

@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using MaMA.Kernels.Layout;
 using MaMA.Kernels.Random;
 using static MaMA.Kernels.TensorCore.AttentionTiles;
@@ -155,7 +154,7 @@ public static partial class TensorCoreAttention
 
                 // Mask, online softmax and rescale of O, one row tile at a time.
                 MaskTile(ref s0, kv0, colT, first0, rowA0, rowB0, p, keep, keepRow);
-                Softmax(ref s0, ref mA0, ref mB0, ref lA0, ref lB0, c2, out float corrA0, out float corrB0);
+                Softmax(mma, ref s0, ref mA0, ref mB0, ref lA0, ref lB0, c2, out float corrA0, out float corrB0);
                 Rescale(ref o0, corrA0, corrB0);
                 if (d > 64) Rescale(ref o1, corrA0, corrB0);
                 // Warp-uniform: dropout (training) on P after the row sums took it.
@@ -163,7 +162,7 @@ public static partial class TensorCoreAttention
                 if (two)
                 {
                     MaskTile(ref s1, kv0, colT, first1, rowA1, rowB1, p, keep, keepRow);
-                    Softmax(ref s1, ref mA1, ref mB1, ref lA1, ref lB1, c2, out float corrA1, out float corrB1);
+                    Softmax(mma, ref s1, ref mA1, ref mB1, ref lA1, ref lB1, c2, out float corrA1, out float corrB1);
                     Rescale(ref u0, corrA1, corrB1);
                     if (dropping) DropTile(ref s1, p.Dropout, (dropRow + rowA1) * t + kv0 + colT, (dropRow + rowB1) * t + kv0 + colT, sharedBlocks, lane);
                 }
@@ -337,23 +336,24 @@ public static partial class TensorCoreAttention
     /// what was accumulated, P = exp2(S c - m c) in place, and the lane-partial row sums (summed over
     /// the quad once at the end). A row with no visible key so far keeps base 0 (its terms are exp2(-inf) = 0).
     /// </summary>
-    private static void Softmax(ref FragC8 s, ref float mA, ref float mB, ref float lA, ref float lB, float c2, out float corrA, out float corrB)
+    private static void Softmax<TMma>(TMma mma, ref FragC8 s, ref float mA, ref float mB, ref float lA, ref float lB, float c2, out float corrA, out float corrB)
+        where TMma : struct, IMma
     {
         float newA = XMax(mA, QuadMax(RowMaxA(s))), newB = XMax(mB, QuadMax(RowMaxB(s)));
         float baseA = newA == float.NegativeInfinity ? 0f : newA * c2, baseB = newB == float.NegativeInfinity ? 0f : newB * c2;
-        corrA = XMath.Exp2(mA * c2 - baseA);
-        corrB = XMath.Exp2(mB * c2 - baseB);
+        corrA = mma.Exp2(mA * c2 - baseA);
+        corrB = mma.Exp2(mB * c2 - baseB);
         mA = newA;
         mB = newB;
         float sumA = 0f, sumB = 0f;
-        Exp2(ref s.F0, c2, baseA, baseB, ref sumA, ref sumB);
-        Exp2(ref s.F1, c2, baseA, baseB, ref sumA, ref sumB);
-        Exp2(ref s.F2, c2, baseA, baseB, ref sumA, ref sumB);
-        Exp2(ref s.F3, c2, baseA, baseB, ref sumA, ref sumB);
-        Exp2(ref s.F4, c2, baseA, baseB, ref sumA, ref sumB);
-        Exp2(ref s.F5, c2, baseA, baseB, ref sumA, ref sumB);
-        Exp2(ref s.F6, c2, baseA, baseB, ref sumA, ref sumB);
-        Exp2(ref s.F7, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F0, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F1, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F2, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F3, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F4, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F5, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F6, c2, baseA, baseB, ref sumA, ref sumB);
+        Exp2(mma, ref s.F7, c2, baseA, baseB, ref sumA, ref sumB);
         lA = lA * corrA + sumA;
         lB = lB * corrB + sumB;
     }
@@ -420,12 +420,12 @@ public static partial class TensorCoreAttention
         col < p.T && (p.HasMask == 0 || keep[keepRow + col] != 0f);
 
     /// <summary>exp2(S c - base) per row (0 for -inf): one FMA and one ex2 per score, adding the lane's share of each row sum.</summary>
-    private static void Exp2(ref FragC f, float c, float baseA, float baseB, ref float sumA, ref float sumB)
+    private static void Exp2<TMma>(TMma mma, ref FragC f, float c, float baseA, float baseB, ref float sumA, ref float sumB) where TMma : struct, IMma
     {
-        f.C0 = XMath.Exp2(f.C0 * c - baseA);
-        f.C1 = XMath.Exp2(f.C1 * c - baseA);
-        f.C2 = XMath.Exp2(f.C2 * c - baseB);
-        f.C3 = XMath.Exp2(f.C3 * c - baseB);
+        f.C0 = mma.Exp2(f.C0 * c - baseA);
+        f.C1 = mma.Exp2(f.C1 * c - baseA);
+        f.C2 = mma.Exp2(f.C2 * c - baseB);
+        f.C3 = mma.Exp2(f.C3 * c - baseB);
         sumA += f.C0 + f.C1;
         sumB += f.C2 + f.C3;
     }
@@ -491,7 +491,12 @@ public static partial class TensorCoreAttention
         if (rowB < t) dst.StorePair(rowB, col, f.C2 * invB, f.C3 * invB);
     }
 
-    private static float XMax(float a, float b) => a > b ? a : b;
+    /// <summary>
+    /// The larger of two scores: one <c>max.f32</c> (<c>FMNMX</c>) on CUDA, where a compare and a
+    /// select were two instructions, 72 in each key step at D = 64. Rows are masked with -inf, never
+    /// NaN; a NaN score (NaN inputs) makes its row NaN either way through the exponentials.
+    /// </summary>
+    private static float XMax(float a, float b) => MathF.Max(a, b);
 
     private static int XMin(int a, int b) => a < b ? a : b;
 }

@@ -84,6 +84,7 @@ public sealed class PtxCompilationTests
             return;
         }
         string ptx = compiled.PTXAssembly;
+        PtxDump.Keep(KernelName(entry), ptx);
 
         Assert.That(ptx, Does.Contain(".target sm_80"), Head(ptx));
         Assert.That(ptx, Does.Contain(".entry "), Head(ptx));

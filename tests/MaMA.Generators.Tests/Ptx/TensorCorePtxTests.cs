@@ -75,13 +75,7 @@ public sealed class TensorCorePtxTests
     public void Kernel_CompilesToPtx_WithTensorCoreMma(MethodInfo kernel)
     {
         string ptx = Compile(kernel);
-        // MAMA_PTX_DUMP=DIR keeps each kernel's PTX, for `ptxas -v` (registers, spills) on a GPU machine.
-        if (Environment.GetEnvironmentVariable("MAMA_PTX_DUMP") is { Length: > 0 } dump)
-        {
-            Directory.CreateDirectory(dump);
-            File.WriteAllText(Path.Combine(dump, FileName(kernel) + ".ptx"), ptx);
-            File.WriteAllText(Path.Combine(dump, FileName(kernel) + ".promoted.ptx"), PtxLocalSlots.Promote(ptx).Ptx);
-        }
+        PtxDump.Keep(FileName(kernel), ptx, promoted: true);
         Assert.That(ptx, Does.Contain(".target sm_80"));
         Assert.That(ptx, Does.Contain("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no tensor-core instruction in the PTX");
         Assert.That(ptx, Does.Not.Contain("bar.warp.sync"), "the CPU emulation leaked into the CUDA code");

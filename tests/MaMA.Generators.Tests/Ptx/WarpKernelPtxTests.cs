@@ -31,6 +31,7 @@ public sealed class WarpKernelPtxTests
         using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_71, null);
         MethodInfo kernel = host.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
         string ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+        PtxDump.Keep(host.Name + "." + name, ptx);
         Assert.That(ptx, Does.Contain(".target sm_80"));
         int shuffles = System.Text.RegularExpressions.Regex.Matches(ptx, @"shfl\.sync\.bfly").Count;
         Assert.That(shuffles, Is.EqualTo(5 * reductions), "butterfly shuffles");
