@@ -112,82 +112,148 @@ public static partial class TensorCoreAttention
         // Row tile 0: rows first0 .. + 15 (this lane: A = first0 + g, B = A + 8); tile 1, 64 rows below.
         int first0 = q0 + warp * 16, first1 = first0 + 64;
         int g8 = lane >> 2, colT = 2 * (lane & 3);
-        int rowA0 = first0 + g8, rowB0 = rowA0 + 8, rowA1 = first1 + g8, rowB1 = rowA1 + 8;
-        int lastRow = two ? first1 + 15 : first0 + 15;
-        // Q in registers for the whole key loop, read while the first K/V tile streams in.
-        QFrags qa0 = LoadQ(q, head, rowA0, rowB0, t, d, colT), qa1 = two ? LoadQ(q, head, rowA1, rowB1, t, d, colT) : default;
-        // Row maxima m of the unscaled scores: scale > 0 (the launcher checks), so max(scale S) = scale max(S).
-        float mA0 = float.NegativeInfinity, mB0 = float.NegativeInfinity, lA0 = 0f, lB0 = 0f;
-        float mA1 = float.NegativeInfinity, mB1 = float.NegativeInfinity, lA1 = 0f, lB1 = 0f;
-        float c2 = p.Scale * Log2E;
-        // O of tile 0 (columns 0 .. 63, and 64 .. 127 at D = 128) and of tile 1 (D = 64 only).
-        FragC8 o0 = default, o1 = default, u0 = default;
-        // ldmatrix row addresses of this lane: V (trans, A-operand pattern) and K (B operand) patterns.
-        int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
-        int bRow = (lane & 7) + 8 * (lane >> 4), bCol = 8 * ((lane >> 3) & 1);
-
-        for (int kt = 0; kt < nTiles; kt++)
+        var c = new KeyLoop
         {
-            int next = (kt + 1) & 1;
-            NextPairOrWait(mma, kt + 1 < nTiles, smem, sbase, kTiles + next * tile, k, p.KAddress, vTiles + next * tile, v, p.VAddress,
-                head, head, d, (kt + 1) * BlockKV, t, d, pitch, tid);
+            Smem = smem, K = k, V = v, Keep = keep, Scratch = scratch, P = p, SBase = sbase,
+            KTiles = kTiles, VTiles = vTiles, Tile = tile, Pitch = pitch, Tid = tid, D = d, T = t, Tiles = nTiles,
+            Lane = lane, ColT = colT, Two = two, Causal = causal, SharedBlocks = sharedBlocks,
+            First0 = first0, First1 = first1, RowA0 = first0 + g8, RowB0 = first0 + g8 + 8, RowA1 = first1 + g8, RowB1 = first1 + g8 + 8,
+            LastRow = two ? first1 + 15 : first0 + 15,
+            Head = head, KeepRow = keepRow, DropRow = dropRow,
+            // ldmatrix row addresses of this lane: V (trans, A-operand pattern) and K (B operand) patterns.
+            ARow = (lane & 7) + 8 * ((lane >> 3) & 1), ACol = 8 * (lane >> 4),
+            BRow = (lane & 7) + 8 * (lane >> 4), BCol = 8 * ((lane >> 3) & 1),
+            C2 = p.Scale * Log2E,
+        };
+        // Q in registers for the whole key loop, read while the first K/V tile streams in.
+        QFrags qa0 = LoadQ(q, head, c.RowA0, c.RowB0, t, d, colT), qa1 = two ? LoadQ(q, head, c.RowA1, c.RowB1, t, d, colT) : default;
+        // Row maxima m of the unscaled scores: scale > 0 (the launcher checks), so max(scale S) = scale max(S).
+        var w = new RowState
+        {
+            MA0 = float.NegativeInfinity, MB0 = float.NegativeInfinity,
+            MA1 = float.NegativeInfinity, MB1 = float.NegativeInfinity,
+        };
 
-            int kv0 = kt * BlockKV;
-            // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing.
-            if (!causal || kv0 <= lastRow)
-            {
-                int kBuf = kTiles + (kt & 1) * tile, vBuf = vTiles + (kt & 1) * tile;
-                // S = Q K^T over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
-                FragC8 s0 = default, s1 = default;
-                int kFrag = kBuf + bRow * pitch + bCol;
-                QkStep(mma, ref s0, ref s1, qa0.K0, qa1.K0, two, smem, sbase, kFrag + 0, pitch, scratch);
-                QkStep(mma, ref s0, ref s1, qa0.K1, qa1.K1, two, smem, sbase, kFrag + 16, pitch, scratch);
-                QkStep(mma, ref s0, ref s1, qa0.K2, qa1.K2, two, smem, sbase, kFrag + 32, pitch, scratch);
-                QkStep(mma, ref s0, ref s1, qa0.K3, qa1.K3, two, smem, sbase, kFrag + 48, pitch, scratch);
-                if (d > 64)
-                {
-                    QkStep(mma, ref s0, ref s1, qa0.K4, qa1.K4, two, smem, sbase, kFrag + 64, pitch, scratch);
-                    QkStep(mma, ref s0, ref s1, qa0.K5, qa1.K5, two, smem, sbase, kFrag + 80, pitch, scratch);
-                    QkStep(mma, ref s0, ref s1, qa0.K6, qa1.K6, two, smem, sbase, kFrag + 96, pitch, scratch);
-                    QkStep(mma, ref s0, ref s1, qa0.K7, qa1.K7, two, smem, sbase, kFrag + 112, pitch, scratch);
-                }
-
-                // Mask, online softmax and rescale of O, one row tile at a time.
-                MaskTile(ref s0, kv0, colT, first0, rowA0, rowB0, p, keep, keepRow);
-                Softmax(mma, ref s0, ref mA0, ref mB0, ref lA0, ref lB0, c2, out float corrA0, out float corrB0);
-                Rescale(ref o0, corrA0, corrB0);
-                if (d > 64) Rescale(ref o1, corrA0, corrB0);
-                // Warp-uniform: dropout (training) on P after the row sums took it.
-                if (dropping) DropTile(ref s0, p.Dropout, (dropRow + rowA0) * t + kv0 + colT, (dropRow + rowB0) * t + kv0 + colT, sharedBlocks, lane);
-                if (two)
-                {
-                    MaskTile(ref s1, kv0, colT, first1, rowA1, rowB1, p, keep, keepRow);
-                    Softmax(mma, ref s1, ref mA1, ref mB1, ref lA1, ref lB1, c2, out float corrA1, out float corrB1);
-                    Rescale(ref u0, corrA1, corrB1);
-                    if (dropping) DropTile(ref s1, p.Dropout, (dropRow + rowA1) * t + kv0 + colT, (dropRow + rowB1) * t + kv0 + colT, sharedBlocks, lane);
-                }
-
-                // O += P V, one 16-key chunk at a time; P's C fragments become the bf16 A fragment.
-                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F0, s0.F1), two ? ToA(mma, s1.F0, s1.F1) : default, two, smem, sbase,
-                    vBuf + (0 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F2, s0.F3), two ? ToA(mma, s1.F2, s1.F3) : default, two, smem, sbase,
-                    vBuf + (16 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F4, s0.F5), two ? ToA(mma, s1.F4, s1.F5) : default, two, smem, sbase,
-                    vBuf + (32 + aRow) * pitch + aCol, d, scratch);
-                PvChunk(mma, ref o0, ref o1, ref u0, ToA(mma, s0.F6, s0.F7), two ? ToA(mma, s1.F6, s1.F7) : default, two, smem, sbase,
-                    vBuf + (48 + aRow) * pitch + aCol, d, scratch);
-            }
-            // Every warp is done with buffer kt & 1 before iteration kt + 1 refills it.
-            Group.Barrier();
+        // The key tiles that no row of this group masks (no padding mask, inside T, and when causal
+        // wholly at or before the group's first row) run in a loop without the masking code, the
+        // rest (the last partial tile, the causal diagonal, every tile under a padding mask) in one
+        // with it; training's dropout is a second pair of loops. KeyStep's flags are constants at
+        // each call, so each loop holds only its own code: in one loop the masking and dropout
+        // branches' joins cost about 200 register moves per key tile and the dropout code sat
+        // between the hot instructions (docs/gpu-kernels.md, "ptxas without a card").
+        int fullTiles = p.HasMask != 0 ? 0 : t / BlockKV;
+        if (causal) fullTiles = XMin(fullTiles, (q0 + 1) / BlockKV);
+        fullTiles = XMin(fullTiles, nTiles);
+        int kt = 0;
+        if (!dropping)
+        {
+            for (; kt < fullTiles; kt++) KeyStep(mma, c, qa0, qa1, ref w, kt, masked: false, dropping: false);
+            for (; kt < nTiles; kt++) KeyStep(mma, c, qa0, qa1, ref w, kt, masked: true, dropping: false);
+        }
+        else
+        {
+            for (; kt < fullTiles; kt++) KeyStep(mma, c, qa0, qa1, ref w, kt, masked: false, dropping: true);
+            for (; kt < nTiles; kt++) KeyStep(mma, c, qa0, qa1, ref w, kt, masked: true, dropping: true);
         }
 
         // The output's rows: the head's own [T, D], or its D columns of the joined [B, T, H D].
         bool joined = p.JoinHeads != 0;
         var dst = new OutRows(o, o16, p.OutBf16 != 0, JoinedHeads.Head(joined, bh, batchIndex, p.Heads, t, d), JoinedHeads.RowStride(joined, p.Heads, d));
         long lseRow = (long)bh * t;
-        Finish(dst, o0, o1, lse, lseRow, lA0, lB0, mA0, mB0, rowA0, rowB0, t, d, colT, lane, p.Scale);
-        // Tile 1 exists only at D = 64: its O is u0 alone (d = 64 skips the columns 64 .. 127 half).
-        if (two) Finish(dst, u0, u0, lse, lseRow, lA1, lB1, mA1, mB1, rowA1, rowB1, t, 64, colT, lane, p.Scale);
+        Finish(dst, w.O0, w.O1, lse, lseRow, w.LA0, w.LB0, w.MA0, w.MB0, c.RowA0, c.RowB0, t, d, colT, lane, p.Scale);
+        // Tile 1 exists only at D = 64: its O is U0 alone (d = 64 skips the columns 64 .. 127 half).
+        if (two) Finish(dst, w.U0, w.U0, lse, lseRow, w.LA1, w.LB1, w.MA1, w.MB1, c.RowA1, c.RowB1, t, 64, colT, lane, p.Scale);
+    }
+
+    /// <summary>What a warp's key loop reads and never changes (built once per thread).</summary>
+    private struct KeyLoop
+    {
+        public ArrayView<ushort> Smem, K, V;
+        public ArrayView<float> Keep;
+        public ArrayView<uint> Scratch;
+        public AttentionArgs P;
+        public uint SBase;
+        public int KTiles, VTiles, Tile, Pitch, Tid, D, T, Tiles, Lane, ColT;
+        public int First0, First1, RowA0, RowB0, RowA1, RowB1, LastRow, ARow, ACol, BRow, BCol;
+        public bool Two, Causal, SharedBlocks;
+        public long Head, KeepRow, DropRow;
+        public float C2;
+    }
+
+    /// <summary>
+    /// What the key loop carries per row tile: O (tile 0: columns 0 .. 63 in O0, 64 .. 127 in O1 at
+    /// D = 128; tile 1, D = 64 only: U0) and the running row maxima m and sums l of rows A and B.
+    /// </summary>
+    private struct RowState
+    {
+        public FragC8 O0, O1, U0;
+        public float MA0, MB0, LA0, LB0, MA1, MB1, LA1, LB1;
+    }
+
+    /// <summary>
+    /// One 64-key tile kt of the warp: start streaming tile kt + 1, S = Q K^T, (masked: the padding
+    /// and causal mask) the online softmax and O's rescale, (dropping: dropout on P), O += P V, and
+    /// the group barrier that frees tile kt's buffer. <paramref name="masked"/> and
+    /// <paramref name="dropping"/> are constants at every call.
+    /// </summary>
+    private static void KeyStep<TMma>(TMma mma, KeyLoop c, QFrags qa0, QFrags qa1, ref RowState w, int kt, bool masked, bool dropping)
+        where TMma : struct, IMma
+    {
+        AttentionArgs p = c.P;
+        int next = (kt + 1) & 1;
+        NextPairOrWait(mma, kt + 1 < c.Tiles, c.Smem, c.SBase, c.KTiles + next * c.Tile, c.K, p.KAddress, c.VTiles + next * c.Tile, c.V, p.VAddress,
+            c.Head, c.Head, c.D, (kt + 1) * BlockKV, c.T, c.D, c.Pitch, c.Tid);
+
+        int kv0 = kt * BlockKV;
+        // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing.
+        if (!c.Causal || kv0 <= c.LastRow)
+        {
+            int kBuf = c.KTiles + (kt & 1) * c.Tile, vBuf = c.VTiles + (kt & 1) * c.Tile;
+            int d = c.D, pitch = c.Pitch;
+            bool two = c.Two;
+            // S = Q K^T over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
+            FragC8 s0 = default, s1 = default;
+            int kFrag = kBuf + c.BRow * pitch + c.BCol;
+            QkStep(mma, ref s0, ref s1, qa0.K0, qa1.K0, two, c.Smem, c.SBase, kFrag + 0, pitch, c.Scratch);
+            QkStep(mma, ref s0, ref s1, qa0.K1, qa1.K1, two, c.Smem, c.SBase, kFrag + 16, pitch, c.Scratch);
+            QkStep(mma, ref s0, ref s1, qa0.K2, qa1.K2, two, c.Smem, c.SBase, kFrag + 32, pitch, c.Scratch);
+            QkStep(mma, ref s0, ref s1, qa0.K3, qa1.K3, two, c.Smem, c.SBase, kFrag + 48, pitch, c.Scratch);
+            if (d > 64)
+            {
+                QkStep(mma, ref s0, ref s1, qa0.K4, qa1.K4, two, c.Smem, c.SBase, kFrag + 64, pitch, c.Scratch);
+                QkStep(mma, ref s0, ref s1, qa0.K5, qa1.K5, two, c.Smem, c.SBase, kFrag + 80, pitch, c.Scratch);
+                QkStep(mma, ref s0, ref s1, qa0.K6, qa1.K6, two, c.Smem, c.SBase, kFrag + 96, pitch, c.Scratch);
+                QkStep(mma, ref s0, ref s1, qa0.K7, qa1.K7, two, c.Smem, c.SBase, kFrag + 112, pitch, c.Scratch);
+            }
+
+            // Mask, online softmax and rescale of O, one row tile at a time.
+            if (masked) MaskTile(ref s0, kv0, c.ColT, c.First0, c.RowA0, c.RowB0, p, c.Keep, c.KeepRow);
+            Softmax(mma, ref s0, ref w.MA0, ref w.MB0, ref w.LA0, ref w.LB0, c.C2, out float corrA0, out float corrB0);
+            Rescale(ref w.O0, corrA0, corrB0);
+            if (d > 64) Rescale(ref w.O1, corrA0, corrB0);
+            // Dropout (training) on P after the row sums took it.
+            if (dropping) DropTile(ref s0, p.Dropout, (c.DropRow + c.RowA0) * c.T + kv0 + c.ColT, (c.DropRow + c.RowB0) * c.T + kv0 + c.ColT, c.SharedBlocks, c.Lane);
+            if (two)
+            {
+                if (masked) MaskTile(ref s1, kv0, c.ColT, c.First1, c.RowA1, c.RowB1, p, c.Keep, c.KeepRow);
+                Softmax(mma, ref s1, ref w.MA1, ref w.MB1, ref w.LA1, ref w.LB1, c.C2, out float corrA1, out float corrB1);
+                Rescale(ref w.U0, corrA1, corrB1);
+                if (dropping) DropTile(ref s1, p.Dropout, (c.DropRow + c.RowA1) * c.T + kv0 + c.ColT, (c.DropRow + c.RowB1) * c.T + kv0 + c.ColT, c.SharedBlocks, c.Lane);
+            }
+
+            // O += P V, one 16-key chunk at a time; P's C fragments become the bf16 A fragment.
+            int vFrag = vBuf + c.ARow * pitch + c.ACol;
+            PvChunk(mma, ref w.O0, ref w.O1, ref w.U0, ToA(mma, s0.F0, s0.F1), two ? ToA(mma, s1.F0, s1.F1) : default, two, c.Smem, c.SBase,
+                vFrag + 0 * pitch, d, c.Scratch);
+            PvChunk(mma, ref w.O0, ref w.O1, ref w.U0, ToA(mma, s0.F2, s0.F3), two ? ToA(mma, s1.F2, s1.F3) : default, two, c.Smem, c.SBase,
+                vFrag + 16 * pitch, d, c.Scratch);
+            PvChunk(mma, ref w.O0, ref w.O1, ref w.U0, ToA(mma, s0.F4, s0.F5), two ? ToA(mma, s1.F4, s1.F5) : default, two, c.Smem, c.SBase,
+                vFrag + 32 * pitch, d, c.Scratch);
+            PvChunk(mma, ref w.O0, ref w.O1, ref w.U0, ToA(mma, s0.F6, s0.F7), two ? ToA(mma, s1.F6, s1.F7) : default, two, c.Smem, c.SBase,
+                vFrag + 48 * pitch, d, c.Scratch);
+        }
+        // Every warp is done with buffer kt & 1 before iteration kt + 1 refills it.
+        Group.Barrier();
     }
 
     /// <summary>

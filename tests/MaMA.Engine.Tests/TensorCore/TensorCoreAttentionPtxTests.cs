@@ -47,15 +47,22 @@ public sealed class TensorCoreAttentionPtxTests
         // Unrolled over the constant D and row tiles R (2 at D = 64, 1 at D = 128): Q K^T is D/16 k16 steps
         // x 8 R mma (four ldmatrix.x4 of K each; Q's fragments come from global memory once, no ldmatrix);
         // P V is 4 key chunks x D/8 R mma (D/16 ldmatrix.x4.trans of V each). No D = 128 half at D = 64.
+        // The key step is compiled into four loops (tiles without and with masking, each without and
+        // with dropout), so every count is four key steps'.
+        const int loops = 4;
         int r = TensorCoreAttention.RowTiles(d);
         Assert.That(r, Is.EqualTo(d == 64 ? 2 : 1));
         int mma = Count(ptx, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
-        Assert.That(mma, Is.EqualTo(r * (d / 16 * 8 + 4 * d / 8)), $"{mma} mma.sync");
-        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 4));
-        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(4 * d / 16));
+        Assert.That(mma, Is.EqualTo(loops * r * (d / 16 * 8 + 4 * d / 8)), $"{mma} mma.sync");
+        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(loops * d / 16 * 4));
+        Assert.That(Count(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(loops * 4 * d / 16));
         // P becomes the bf16 A operand of P V by packed roundings, one instruction per register pair:
         // 4 key chunks x 4 registers per row tile (the portable rounding is a NaN test, an add and a shift per element).
-        Assert.That(Count(ptx, "cvt.rn.bf16x2.f32"), Is.EqualTo(16 * r), "packed bf16 roundings of P");
+        Assert.That(Count(ptx, "cvt.rn.bf16x2.f32"), Is.EqualTo(loops * 16 * r), "packed bf16 roundings of P");
+        // The softmax's exponentials: one ex2.approx.ftz per score and two per row for the rescale factors
+        // (the final lse's exponentials are outside the loops).
+        Assert.That(Count(ptx, "ex2.approx.ftz.f32"), Is.EqualTo(loops * r * (32 + 2)), "ex2.approx.ftz per key step");
+        Assert.That(Count(ptx, "max.f32"), Is.GreaterThanOrEqualTo(loops * r * 18), "row maxima as max.f32");
         // Tile addressing divides by constants only: the grid's tile count and the head's batch index remain.
         Assert.That(Regex.Matches(ptx, @"\tdiv\.").Count, Is.LessThanOrEqualTo(2), "runtime divisions in the kernel");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
