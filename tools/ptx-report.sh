@@ -134,7 +134,8 @@ if [ "$loops" = 1 ]; then
   python3 - "$out" <<'PY'
 import collections, glob, os, re, sys
 out = sys.argv[1]
-lines_out = ["", "Loops holding mma (SASS from nvdisasm; a loop's instructions are its static count, branches included):", "",
+lines_out = ["", "Loops holding mma (SASS from nvdisasm): the range of each backward branch, so a range can enclose another",
+             "loop's code; its instructions are the static count, every branch's code included.", "",
              "| kernel | arch | loop | instructions | HMMA | MUFU | IMAD.MOV | FSETP | BRA | instructions per HMMA |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 for sass in sorted(glob.glob(os.path.join(out, "log", "*.sass"))):

@@ -127,173 +127,124 @@ public static partial class TensorCoreAttentionBackward
         // four its quad of groups g8 = 4m .. 4m + 3 needs (r = g8 & 3): dropKeys is that block's first key.
         int quad = g8 & 3;
         long dropKeys = (keyA - quad) + ((quad >> 1) << 3);
-        var c = new QueryLoop
-        {
-            Smem = smem, Q = q, G = g, Lse = lse, Delta = delta, Dq = dq, Scratch = scratch, P = p, SBase = sbase,
-            QTiles = qTiles, GTiles = gTiles, KTile = kTile, VTile = vTile, DsTile = dsTile, Tile = tile, Pitch = pitch, Tid = tid,
-            D = d, T = t, Warp = warp, G8 = g8, ColT = colT, Quad = quad, QCount = qCount, QFirst = qFirst, KeyA = keyA, KeyB = keyB,
-            ARow = (lane & 7) + 8 * ((lane >> 3) & 1), ACol = 8 * (lane >> 4),
-            BRow = (lane & 7) + 8 * (lane >> 4), BCol = 8 * ((lane >> 3) & 1),
-            VisA = visA, VisB = visB, Causal = causal, SharedBlocks = sharedBlocks,
-            Head = head, GHead = gHead, GStride = gStride, RowBase = rowBase, DropRow = dropRow, DropKeys = dropKeys,
-            Scale = scale, C2 = scale * Log2E,
-        };
-        var w = new KeyGradients();
+        int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
+        int bRow = (lane & 7) + 8 * (lane >> 4), bCol = 8 * ((lane >> 3) & 1);
+        FragC8 dv0 = default, dv1 = default, dk0 = default, dk1 = default;
 
-        // Training's dropout is a second loop: QueryStep's flag is a constant at each call, so the
-        // loop without dropout holds none of its code (with it, its branch and joins made ptxas
-        // 11.8's sm_90 loop 7674 instructions at D = 64; docs/gpu-kernels.md, "ptxas without a card").
-        if (!dropping)
-            for (int qt = qFirst; qt < qCount; qt++) QueryStep(mma, c, ref w, qt, dropping: false);
-        else
-            for (int qt = qFirst; qt < qCount; qt++) QueryStep(mma, c, ref w, qt, dropping: true);
+        for (int qt = qFirst; qt < qCount; qt++)
+        {
+            int i = qt - qFirst, next = (i + 1) & 1;
+            NextPairOrWait(mma, qt + 1 < qCount, smem, sbase, qTiles + next * tile, q, p.QAddress, gTiles + next * tile, g, p.GAddress,
+                head, gHead, gStride, (qt + 1) * BlockQ, t, d, pitch, tid);
+
+            int q0 = qt * BlockQ;
+            int qBuf = qTiles + (i & 1) * tile, gBuf = gTiles + (i & 1) * tile;
+
+            // S^T = K_w Q^T and dP^T = V_w dO^T: 16 keys x 64 queries each.
+            // Over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
+            FragC8 s = default, dp = default;
+            int kFrag = kTile + (warp * 16 + aRow) * pitch + aCol, vFrag = vTile + (warp * 16 + aRow) * pitch + aCol;
+            int qFrag = qBuf + bRow * pitch + bCol, gFrag = gBuf + bRow * pitch + bCol;
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 0, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 16, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 32, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 48, pitch, scratch);
+            if (d > 64)
+            {
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 64, pitch, scratch);
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 80, pitch, scratch);
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 96, pitch, scratch);
+                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 112, pitch, scratch);
+            }
+
+            // P^T (fp32) from lse, then dS^T = P^T (dP^T - delta) scale, fragment by fragment.
+            int c = q0 + colT;
+            Probabilities(ref s.F0, c + 0, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F1, c + 8, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F2, c + 16, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F3, c + 24, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F4, c + 32, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F5, c + 40, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F6, c + 48, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+            Probabilities(ref s.F7, c + 56, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
+
+            // Dropout (warp-uniform): dS^T from the undropped P^T and dP^T z, then P^T z for dV.
+            if (dropping)
+            {
+                long e = (dropRow + c) * t + keyA, own = (dropRow + c + (quad & 1)) * t + dropKeys;
+                DropGradient(ref dp.F0, ref s.F0, p.Dropout, e + 0L * t, own + 0L * t, sharedBlocks, quad, c + 0, t, scale, delta, rowBase);
+                DropGradient(ref dp.F1, ref s.F1, p.Dropout, e + 8L * t, own + 8L * t, sharedBlocks, quad, c + 8, t, scale, delta, rowBase);
+                DropGradient(ref dp.F2, ref s.F2, p.Dropout, e + 16L * t, own + 16L * t, sharedBlocks, quad, c + 16, t, scale, delta, rowBase);
+                DropGradient(ref dp.F3, ref s.F3, p.Dropout, e + 24L * t, own + 24L * t, sharedBlocks, quad, c + 24, t, scale, delta, rowBase);
+                DropGradient(ref dp.F4, ref s.F4, p.Dropout, e + 32L * t, own + 32L * t, sharedBlocks, quad, c + 32, t, scale, delta, rowBase);
+                DropGradient(ref dp.F5, ref s.F5, p.Dropout, e + 40L * t, own + 40L * t, sharedBlocks, quad, c + 40, t, scale, delta, rowBase);
+                DropGradient(ref dp.F6, ref s.F6, p.Dropout, e + 48L * t, own + 48L * t, sharedBlocks, quad, c + 48, t, scale, delta, rowBase);
+                DropGradient(ref dp.F7, ref s.F7, p.Dropout, e + 56L * t, own + 56L * t, sharedBlocks, quad, c + 56, t, scale, delta, rowBase);
+            }
+
+            // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F0, s.F1), smem, sbase, gBuf + (0 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F2, s.F3), smem, sbase, gBuf + (16 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F4, s.F5), smem, sbase, gBuf + (32 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F6, s.F7), smem, sbase, gBuf + (48 + aRow) * pitch + aCol, d, scratch);
+
+            if (!dropping)
+            {
+                ScoreGradient(ref dp.F0, s.F0, c + 0, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F1, s.F1, c + 8, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F2, s.F2, c + 16, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F3, s.F3, c + 24, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F4, s.F4, c + 32, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F5, s.F5, c + 40, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F6, s.F6, c + 48, scale, t, delta, rowBase);
+                ScoreGradient(ref dp.F7, s.F7, c + 56, scale, t, delta, rowBase);
+            }
+
+            // dK_w += dS^T Q.
+            FragA d0 = ToA(mma, dp.F0, dp.F1), d1 = ToA(mma, dp.F2, dp.F3), d2 = ToA(mma, dp.F4, dp.F5), d3 = ToA(mma, dp.F6, dp.F7);
+            Chunk(mma, ref dk0, ref dk1, d0, smem, sbase, qBuf + (0 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dk0, ref dk1, d1, smem, sbase, qBuf + (16 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dk0, ref dk1, d2, smem, sbase, qBuf + (32 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dk0, ref dk1, d3, smem, sbase, qBuf + (48 + aRow) * pitch + aCol, d, scratch);
+
+            // bf16 dS^T to shared: the A fragments hold rows (keys) g, g + 8 and columns (queries) 2t, 2t + 1, + 8.
+            int dsRowA = dsTile + (warp * 16 + g8) * DsPitch + colT, dsRowB = dsRowA + 8 * DsPitch;
+            StoreA(smem, d0, dsRowA, dsRowB, 0);
+            StoreA(smem, d1, dsRowA, dsRowB, 16);
+            StoreA(smem, d2, dsRowA, dsRowB, 32);
+            StoreA(smem, d3, dsRowA, dsRowB, 48);
+            Group.Barrier();
+
+            // dQ for queries q0 + 16w .. + 15 over the group's 64 keys: A = dS (transposed read of dS^T), B = K.
+            FragC8 dq0 = default, dq1 = default;
+            int dsCol = dsTile + warp * 16 + bCol;
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (0 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (0 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (16 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (16 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (32 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (32 + aRow) * pitch + aCol, d, scratch);
+            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (48 + bRow) * DsPitch, scratch, true), smem, sbase,
+                kTile + (48 + aRow) * pitch + aCol, d, scratch);
+            int qA = q0 + warp * 16 + g8, qB = qA + 8;
+            AddRows(dq, dq0, head, qA, qB, t, d, colT);
+            if (d > 64) AddRows(dq, dq1, head, qA, qB, t, d, 64 + colT);
+
+            // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
+            Group.Barrier();
+        }
 
         // dk, dv of the group's keys: plain stores (each key row has one owner), fp32 or rounded to bf16.
         bool kvBf16 = p.KvBf16 != 0;
         var dvRows = new OutRows(dv, dv16, kvBf16, head, d);
         var dkRows = new OutRows(dk, dk16, kvBf16, head, d);
-        StoreRows(dvRows, w.Dv0, keyA, keyB, t, colT);
-        StoreRows(dkRows, w.Dk0, keyA, keyB, t, colT);
+        StoreRows(dvRows, dv0, keyA, keyB, t, colT);
+        StoreRows(dkRows, dk0, keyA, keyB, t, colT);
         if (d > 64)
         {
-            StoreRows(dvRows, w.Dv1, keyA, keyB, t, 64 + colT);
-            StoreRows(dkRows, w.Dk1, keyA, keyB, t, 64 + colT);
+            StoreRows(dvRows, dv1, keyA, keyB, t, 64 + colT);
+            StoreRows(dkRows, dk1, keyA, keyB, t, 64 + colT);
         }
-    }
-
-    private const float Log2E = 1.44269504088896341f;
-
-    /// <summary>What a warp's query loop reads and never changes (built once per thread).</summary>
-    private struct QueryLoop
-    {
-        public ArrayView<ushort> Smem, Q, G;
-        public ArrayView<float> Lse, Delta, Dq;
-        public ArrayView<uint> Scratch;
-        public AttentionBackwardArgs P;
-        public uint SBase;
-        public int QTiles, GTiles, KTile, VTile, DsTile, Tile, Pitch, Tid, D, T, Warp, G8, ColT, Quad, QCount, QFirst, KeyA, KeyB;
-        public int ARow, ACol, BRow, BCol, GStride;
-        public bool VisA, VisB, Causal, SharedBlocks;
-        public long Head, GHead, RowBase, DropRow, DropKeys;
-        public float Scale, C2;
-    }
-
-    /// <summary>What the query loop carries: dV and dK of the warp's 16 keys (columns 0 .. 63, and 64 .. 127 at D = 128).</summary>
-    private struct KeyGradients
-    {
-        public FragC8 Dv0, Dv1, Dk0, Dk1;
-    }
-
-    /// <summary>
-    /// One 64-query tile qt for the warp's 16 keys: start streaming tile qt + 1, S^T and dP^T, P^T
-    /// from the saved lse, (dropping: the dropout mask on dP^T and P^T) dV += P^T dO, dS^T and
-    /// dK += dS^T Q, dS^T through shared memory for dQ += dS K, then the barrier that frees the
-    /// tile's buffers. <paramref name="dropping"/> is a constant at every call.
-    /// </summary>
-    private static void QueryStep<TMma>(TMma mma, QueryLoop c, ref KeyGradients w, int qt, bool dropping)
-        where TMma : struct, IMma
-    {
-        AttentionBackwardArgs p = c.P;
-        int d = c.D, pitch = c.Pitch;
-        int i = qt - c.QFirst, next = (i + 1) & 1;
-        NextPairOrWait(mma, qt + 1 < c.QCount, c.Smem, c.SBase, c.QTiles + next * c.Tile, c.Q, p.QAddress, c.GTiles + next * c.Tile, c.G, p.GAddress,
-            c.Head, c.GHead, c.GStride, (qt + 1) * BlockQ, c.T, c.D, c.Pitch, c.Tid);
-
-        int q0 = qt * BlockQ;
-        int qBuf = c.QTiles + (i & 1) * c.Tile, gBuf = c.GTiles + (i & 1) * c.Tile;
-
-        // S^T = K_w Q^T and dP^T = V_w dO^T: 16 keys x 64 queries each.
-        // Over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
-        FragC8 s = default, dp = default;
-        int kFrag = c.KTile + (c.Warp * 16 + c.ARow) * pitch + c.ACol, vFrag = c.VTile + (c.Warp * 16 + c.ARow) * pitch + c.ACol;
-        int qFrag = qBuf + c.BRow * pitch + c.BCol, gFrag = gBuf + c.BRow * pitch + c.BCol;
-        ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 0, pitch, c.Scratch);
-        ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 16, pitch, c.Scratch);
-        ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 32, pitch, c.Scratch);
-        ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 48, pitch, c.Scratch);
-        if (d > 64)
-        {
-            ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 64, pitch, c.Scratch);
-            ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 80, pitch, c.Scratch);
-            ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 96, pitch, c.Scratch);
-            ScoreStep(mma, ref s, ref dp, c.Smem, c.SBase, kFrag, qFrag, vFrag, gFrag, 112, pitch, c.Scratch);
-        }
-
-        // P^T (fp32) from lse, then dS^T = P^T (dP^T - delta) scale, fragment by fragment.
-        int col = q0 + c.ColT;
-        Probabilities(mma, ref s.F0, col + 0, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-        Probabilities(mma, ref s.F1, col + 8, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-        Probabilities(mma, ref s.F2, col + 16, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-        Probabilities(mma, ref s.F3, col + 24, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-        Probabilities(mma, ref s.F4, col + 32, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-        Probabilities(mma, ref s.F5, col + 40, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-        Probabilities(mma, ref s.F6, col + 48, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-        Probabilities(mma, ref s.F7, col + 56, c.KeyA, c.KeyB, c.VisA, c.VisB, c.Causal, c.C2, c.T, c.Lse, c.RowBase);
-
-        // Dropout (warp-uniform): dS^T from the undropped P^T and dP^T z, then P^T z for dV.
-        if (dropping)
-        {
-            long e = (c.DropRow + col) * c.T + c.KeyA, own = (c.DropRow + col + (c.Quad & 1)) * c.T + c.DropKeys;
-            DropGradient(ref dp.F0, ref s.F0, p.Dropout, e + 0L * c.T, own + 0L * c.T, c.SharedBlocks, c.Quad, col + 0, c.T, c.Scale, c.Delta, c.RowBase);
-            DropGradient(ref dp.F1, ref s.F1, p.Dropout, e + 8L * c.T, own + 8L * c.T, c.SharedBlocks, c.Quad, col + 8, c.T, c.Scale, c.Delta, c.RowBase);
-            DropGradient(ref dp.F2, ref s.F2, p.Dropout, e + 16L * c.T, own + 16L * c.T, c.SharedBlocks, c.Quad, col + 16, c.T, c.Scale, c.Delta, c.RowBase);
-            DropGradient(ref dp.F3, ref s.F3, p.Dropout, e + 24L * c.T, own + 24L * c.T, c.SharedBlocks, c.Quad, col + 24, c.T, c.Scale, c.Delta, c.RowBase);
-            DropGradient(ref dp.F4, ref s.F4, p.Dropout, e + 32L * c.T, own + 32L * c.T, c.SharedBlocks, c.Quad, col + 32, c.T, c.Scale, c.Delta, c.RowBase);
-            DropGradient(ref dp.F5, ref s.F5, p.Dropout, e + 40L * c.T, own + 40L * c.T, c.SharedBlocks, c.Quad, col + 40, c.T, c.Scale, c.Delta, c.RowBase);
-            DropGradient(ref dp.F6, ref s.F6, p.Dropout, e + 48L * c.T, own + 48L * c.T, c.SharedBlocks, c.Quad, col + 48, c.T, c.Scale, c.Delta, c.RowBase);
-            DropGradient(ref dp.F7, ref s.F7, p.Dropout, e + 56L * c.T, own + 56L * c.T, c.SharedBlocks, c.Quad, col + 56, c.T, c.Scale, c.Delta, c.RowBase);
-        }
-
-        // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
-        Chunk(mma, ref w.Dv0, ref w.Dv1, ToA(mma, s.F0, s.F1), c.Smem, c.SBase, gBuf + (0 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref w.Dv0, ref w.Dv1, ToA(mma, s.F2, s.F3), c.Smem, c.SBase, gBuf + (16 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref w.Dv0, ref w.Dv1, ToA(mma, s.F4, s.F5), c.Smem, c.SBase, gBuf + (32 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref w.Dv0, ref w.Dv1, ToA(mma, s.F6, s.F7), c.Smem, c.SBase, gBuf + (48 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-
-        if (!dropping)
-        {
-            ScoreGradient(ref dp.F0, s.F0, col + 0, c.Scale, c.T, c.Delta, c.RowBase);
-            ScoreGradient(ref dp.F1, s.F1, col + 8, c.Scale, c.T, c.Delta, c.RowBase);
-            ScoreGradient(ref dp.F2, s.F2, col + 16, c.Scale, c.T, c.Delta, c.RowBase);
-            ScoreGradient(ref dp.F3, s.F3, col + 24, c.Scale, c.T, c.Delta, c.RowBase);
-            ScoreGradient(ref dp.F4, s.F4, col + 32, c.Scale, c.T, c.Delta, c.RowBase);
-            ScoreGradient(ref dp.F5, s.F5, col + 40, c.Scale, c.T, c.Delta, c.RowBase);
-            ScoreGradient(ref dp.F6, s.F6, col + 48, c.Scale, c.T, c.Delta, c.RowBase);
-            ScoreGradient(ref dp.F7, s.F7, col + 56, c.Scale, c.T, c.Delta, c.RowBase);
-        }
-
-        // dK_w += dS^T Q.
-        FragA d0 = ToA(mma, dp.F0, dp.F1), d1 = ToA(mma, dp.F2, dp.F3), d2 = ToA(mma, dp.F4, dp.F5), d3 = ToA(mma, dp.F6, dp.F7);
-        Chunk(mma, ref w.Dk0, ref w.Dk1, d0, c.Smem, c.SBase, qBuf + (0 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref w.Dk0, ref w.Dk1, d1, c.Smem, c.SBase, qBuf + (16 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref w.Dk0, ref w.Dk1, d2, c.Smem, c.SBase, qBuf + (32 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref w.Dk0, ref w.Dk1, d3, c.Smem, c.SBase, qBuf + (48 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-
-        // bf16 dS^T to shared: the A fragments hold rows (keys) g, g + 8 and columns (queries) 2t, 2t + 1, + 8.
-        int dsRowA = c.DsTile + (c.Warp * 16 + c.G8) * DsPitch + c.ColT, dsRowB = dsRowA + 8 * DsPitch;
-        StoreA(c.Smem, d0, dsRowA, dsRowB, 0);
-        StoreA(c.Smem, d1, dsRowA, dsRowB, 16);
-        StoreA(c.Smem, d2, dsRowA, dsRowB, 32);
-        StoreA(c.Smem, d3, dsRowA, dsRowB, 48);
-        Group.Barrier();
-
-        // dQ for queries q0 + 16w .. + 15 over the group's 64 keys: A = dS (transposed read of dS^T), B = K.
-        FragC8 dq0 = default, dq1 = default;
-        int dsCol = c.DsTile + c.Warp * 16 + c.BCol;
-        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(c.Smem, c.SBase, dsCol + (0 + c.BRow) * DsPitch, c.Scratch, true), c.Smem, c.SBase,
-            c.KTile + (0 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(c.Smem, c.SBase, dsCol + (16 + c.BRow) * DsPitch, c.Scratch, true), c.Smem, c.SBase,
-            c.KTile + (16 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(c.Smem, c.SBase, dsCol + (32 + c.BRow) * DsPitch, c.Scratch, true), c.Smem, c.SBase,
-            c.KTile + (32 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(c.Smem, c.SBase, dsCol + (48 + c.BRow) * DsPitch, c.Scratch, true), c.Smem, c.SBase,
-            c.KTile + (48 + c.ARow) * pitch + c.ACol, d, c.Scratch);
-        int qA = q0 + c.Warp * 16 + c.G8, qB = qA + 8;
-        AddRows(c.Dq, dq0, c.Head, qA, qB, c.T, d, c.ColT);
-        if (d > 64) AddRows(c.Dq, dq1, c.Head, qA, qB, c.T, d, 64 + c.ColT);
-
-        // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
-        Group.Barrier();
     }
 
     /// <summary>
@@ -331,17 +282,15 @@ public static partial class TensorCoreAttentionBackward
     /// S^T -> P^T in place for queries <paramref name="col"/>, +1 (columns) and keys A, B (rows):
     /// exp(scale s - lse[query]) where the key is visible to the query, else 0 (also for queries past T).
     /// </summary>
-    private static void Probabilities<TMma>(TMma mma, ref FragC f, int col, int keyA, int keyB, bool visA, bool visB, bool causal, float c2, int t,
+    private static void Probabilities(ref FragC f, int col, int keyA, int keyB, bool visA, bool visB, bool causal, float scale, int t,
         ArrayView<float> lse, long rowBase)
-        where TMma : struct, IMma
     {
-        // exp(S scale - lse) = exp2(S scale log2 e - lse log2 e): one FMA and one ex2.approx.ftz per score.
         bool in0 = col < t, in1 = col + 1 < t;
-        float l0 = in0 ? lse[rowBase + col] * Log2E : 0f, l1 = in1 ? lse[rowBase + col + 1] * Log2E : 0f;
-        f.C0 = in0 && visA && (!causal || keyA <= col) ? mma.Exp2(f.C0 * c2 - l0) : 0f;
-        f.C1 = in1 && visA && (!causal || keyA <= col + 1) ? mma.Exp2(f.C1 * c2 - l1) : 0f;
-        f.C2 = in0 && visB && (!causal || keyB <= col) ? mma.Exp2(f.C2 * c2 - l0) : 0f;
-        f.C3 = in1 && visB && (!causal || keyB <= col + 1) ? mma.Exp2(f.C3 * c2 - l1) : 0f;
+        float l0 = in0 ? lse[rowBase + col] : 0f, l1 = in1 ? lse[rowBase + col + 1] : 0f;
+        f.C0 = in0 && visA && (!causal || keyA <= col) ? MathF.Exp(f.C0 * scale - l0) : 0f;
+        f.C1 = in1 && visA && (!causal || keyA <= col + 1) ? MathF.Exp(f.C1 * scale - l1) : 0f;
+        f.C2 = in0 && visB && (!causal || keyB <= col) ? MathF.Exp(f.C2 * scale - l0) : 0f;
+        f.C3 = in1 && visB && (!causal || keyB <= col + 1) ? MathF.Exp(f.C3 * scale - l1) : 0f;
     }
 
     /// <summary>dP^T -> dS^T in place: P (dP - delta[query]) scale (0 wherever P is 0).</summary>
