@@ -75,15 +75,25 @@ public abstract class Device
     /// </summary>
     public virtual void BindToCurrentThread() { }
 
-    /// <summary>Every device this machine offers, best first.</summary>
+    /// <summary>
+    /// Every device this machine offers, best first, and the OpenCL devices ILGPU cannot drive
+    /// ("opencl, not usable: NAME: reason", before the CPU devices).
+    /// </summary>
     public static IReadOnlyList<string> Available()
+    {
+        List<string> list = Usable();
+        list.InsertRange(list.Count - 2, IlgpuRuntime.UnusableOpenCl().Select(u => "opencl, not usable: " + u));
+        return list;
+    }
+
+    /// <summary>The devices <c>--device</c> can name here, best first; the last two are the CPU devices.</summary>
+    private static List<string> Usable()
     {
         var list = new List<string>();
         if (IlgpuRuntime.Get(DeviceKind.Cuda) is { } cuda) list.Add("cuda: " + cuda.Name);
         for (int k = 1; k < IlgpuRuntime.CudaCount(); k++)
             if (IlgpuRuntime.GetCuda(k) is { } card) list.Add($"cuda:{k}: " + card.Name);
         if (IlgpuRuntime.Get(DeviceKind.OpenCL) is { } cl) list.Add("opencl: " + cl.Name);
-        foreach (string unusable in IlgpuRuntime.UnusableOpenCl()) list.Add("opencl, not usable: " + unusable);
         list.Add("cpu: " + Cpu.Name);
         list.Add("ilgpu-cpu: ILGPU CPU simulator (kernel verification)");
         return list;
@@ -91,12 +101,10 @@ public abstract class Device
 
     private static Exception Unavailable(string kind)
     {
-        IReadOnlyList<string> all = Available();
-        const string unusable = "opencl, not usable: ";
-        string why = kind == "opencl" && all.Where(d => d.StartsWith(unusable, StringComparison.Ordinal)).ToArray() is { Length: > 0 } refused
-            ? " (" + string.Join("; ", refused.Select(d => d[unusable.Length..])) + ")"
-            : "";
+        // For opencl, say why a runtime that is there does not count (too old for ILGPU, say).
+        IReadOnlyList<string> refused = kind == "opencl" ? IlgpuRuntime.UnusableOpenCl() : [];
+        string why = refused.Count > 0 ? " (" + string.Join("; ", refused) + ")" : "";
         return new InvalidOperationException(
-            $"No {kind} device on this machine{why}. Available: {string.Join("; ", all.Where(d => !d.StartsWith(unusable, StringComparison.Ordinal)))}. Use --device auto to pick the best one.");
+            $"No {kind} device on this machine{why}. Available: {string.Join("; ", Usable())}. Use --device auto to pick the best one.");
     }
 }
