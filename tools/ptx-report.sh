@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 
 ptxas="${MAMA_PTXAS:-}" fetch=0 archs="sm_80,sm_90" only="" out="" loops=0
 cache="${HOME:-/tmp}/.cache/mama/cuda-11.8"
-usage() { sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --ptxas) [ $# -ge 2 ] || usage; ptxas="$2"; shift 2 ;;
@@ -72,7 +72,7 @@ fi
 
 out="${out:-$(mktemp -d /tmp/ptx-report.XXXXXX)}"
 mkdir -p "$out/ptx" "$out/log"
-rm -f "$out"/ptx/*.ptx "$out"/log/*.txt
+rm -f "$out"/ptx/*.ptx "$out"/log/*.txt "$out"/log/*.cubin "$out"/log/*.sass "$out"/report.md
 echo "ptx-report: compiling the kernels' PTX (MaMA.Generators.Tests, about a minute)" >&2
 if ! MAMA_PTX_DUMP="$out/ptx" dotnet test tests/MaMA.Generators.Tests -c Release \
        --filter "FullyQualifiedName~Ptx_|FullyQualifiedName~TensorCorePtx_|FullyQualifiedName~WarpKernelPtxTests" \
