@@ -87,8 +87,8 @@ internal static class IlgpuRuntime
     {
         try
         {
-            return OpenClChoice.Enumerate().Where(d => d.Candidate.Refusal is not null)
-                .Select(d => $"{d.Candidate.Name}: {d.Candidate.Refusal}").ToArray();
+            return OpenClChoice.Enumerate().Where(d => d.Refusal is not null)
+                .Select(d => $"{d.Name}: {d.Refusal}").ToArray();
         }
         catch (Exception)
         {

@@ -52,6 +52,6 @@ internal static class OpenClChoice
     /// Every OpenCL device of every platform, usable or not (an empty list without an OpenCL
     /// runtime: ILGPU hides the loader's absence).
     /// </summary>
-    public static IReadOnlyList<(CLDevice Device, Candidate Candidate)> Enumerate() =>
-        CLDevice.GetDevices(_ => true).OfType<CLDevice>().Select(d => (d, Of(d))).ToArray();
+    public static IReadOnlyList<Candidate> Enumerate() =>
+        CLDevice.GetDevices(_ => true).OfType<CLDevice>().Select(Of).ToArray();
 }

@@ -33,6 +33,8 @@ public struct QFrags
 ///   in place as the A operand (C layout of two n8 tiles = A layout of one k16 step),
 ///   O += P V (4 key chunks; each V fragment pair by ldmatrix.x4.trans feeds 2 R mma)
 /// K/V tile kt + 1 streams in by cp.async while tile kt is multiplied (two buffers, one group each)
+/// the key tiles run in four loops of KeyStep: tiles no row of the group masks, then the masked
+///   rest, each without or with dropout, so the hot loop carries neither's code
 /// </code>
 /// With R = 2 a warp does 128 mma per 32 ldmatrix.x4 per key tile, where R = 1 at D = 64 did 64 per
 /// 36 (the Q fragments were re-read every tile): one ldmatrix.x4 moves 512 bytes and an SM's shared
