@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime.Cuda;
 
@@ -80,6 +81,7 @@ public static class Mma
     /// this lane's outputs C(row, col) = sum_k A(row, k) B(k, col) with A(row, k) read from lane
     /// ALane(row, k), element AElement(row, k), and B likewise; barrier so the scratch can be reused.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Emulate(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch)
     {
         int lane = Warp.LaneIdx;

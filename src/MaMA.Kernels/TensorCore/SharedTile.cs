@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime.Cuda;
 
@@ -60,6 +61,7 @@ public static class SharedTile
     /// matrix m, the pair (row L / 4, columns 2 (L % 4), +1) (or transposed: rows 2 (L % 4), +1 of
     /// column L / 4) from the row addresses lanes 8m .. 8m + 7 gave: the PTX ISA's fragment rule.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static FragA LdMatrixX4Emulated(ArrayView<ushort> smem, int element, ArrayView<uint> warpScratch, bool transpose)
     {
         int lane = Warp.LaneIdx;

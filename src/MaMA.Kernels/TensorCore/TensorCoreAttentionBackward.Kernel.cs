@@ -106,145 +106,206 @@ public static partial class TensorCoreAttentionBackward
         bool dropping = p.Dropout.P > 0f, sharedBlocks = p.Dropout.RowsAligned(t);
         long dropRow = (long)bh * t;
 
-        // Causal: queries before k0 see none of these keys.
-        int qFirst = causal ? Grid.IdxX : 0;
-        int qCount = (t + BlockQ - 1) / BlockQ;
+        // Causal: queries before k0 see none of these keys. The order the query tiles run in: QueryTiles.
+        var order = QueryTiles.For(Grid.IdxX, t, causal, p.HasMask == 0 && k0 + BlockKV <= t);
 
         LoadTile(mma, smem, sbase, kTile, k, p.KAddress, head, d, k0, t, d, pitch, tid);
         LoadTile(mma, smem, sbase, vTile, v, p.VAddress, head, d, k0, t, d, pitch, tid);
-        if (qFirst < qCount)
+        if (order.Count > 0)
         {
-            LoadTile(mma, smem, sbase, qTiles, q, p.QAddress, head, d, qFirst * BlockQ, t, d, pitch, tid);
-            LoadTile(mma, smem, sbase, gTiles, g, p.GAddress, gHead, gStride, qFirst * BlockQ, t, d, pitch, tid);
+            int first = order.At(0) * BlockQ;
+            LoadTile(mma, smem, sbase, qTiles, q, p.QAddress, head, d, first, t, d, pitch, tid);
+            LoadTile(mma, smem, sbase, gTiles, g, p.GAddress, gHead, gStride, first, t, d, pitch, tid);
         }
         mma.CommitAsync();
 
         int g8 = lane >> 2, colT = 2 * (lane & 3);
         int keyA = k0 + warp * 16 + g8, keyB = keyA + 8;
-        bool visA = keyA < t && (p.HasMask == 0 || keep[keepRow + keyA] != 0f);
-        bool visB = keyB < t && (p.HasMask == 0 || keep[keepRow + keyB] != 0f);
         // Shared blocks: this lane draws block (query c + (r & 1), keys of row A or B by r >> 1) of the
         // four its quad of groups g8 = 4m .. 4m + 3 needs (r = g8 & 3): dropKeys is that block's first key.
         int quad = g8 & 3;
-        long dropKeys = (keyA - quad) + ((quad >> 1) << 3);
-        int aRow = (lane & 7) + 8 * ((lane >> 3) & 1), aCol = 8 * (lane >> 4);
-        int bRow = (lane & 7) + 8 * (lane >> 4), bCol = 8 * ((lane >> 3) & 1);
-        FragC8 dv0 = default, dv1 = default, dk0 = default, dk1 = default;
-
-        for (int qt = qFirst; qt < qCount; qt++)
+        var c = new QueryLoop
         {
-            int i = qt - qFirst, next = (i + 1) & 1;
-            NextPairOrWait(mma, qt + 1 < qCount, smem, sbase, qTiles + next * tile, q, p.QAddress, gTiles + next * tile, g, p.GAddress,
-                head, gHead, gStride, (qt + 1) * BlockQ, t, d, pitch, tid);
+            Smem = smem, Q = q, G = g, Lse = lse, Delta = delta, Dq = dq, Scratch = scratch, P = p, SBase = sbase,
+            KTile = kTile, VTile = vTile, QTiles = qTiles, GTiles = gTiles, DsTile = dsTile, Tile = tile, Pitch = pitch, Tid = tid,
+            D = d, T = t, Warp = warp, G8 = g8, ColT = colT, Quad = quad,
+            KeyA = keyA, KeyB = keyB,
+            VisA = keyA < t && (p.HasMask == 0 || keep[keepRow + keyA] != 0f),
+            VisB = keyB < t && (p.HasMask == 0 || keep[keepRow + keyB] != 0f),
+            Causal = causal, SharedBlocks = sharedBlocks,
+            Head = head, GHead = gHead, GStride = gStride, RowBase = rowBase, DropRow = dropRow,
+            DropKeys = (keyA - quad) + ((quad >> 1) << 3),
+            ARow = (lane & 7) + 8 * ((lane >> 3) & 1), ACol = 8 * (lane >> 4),
+            BRow = (lane & 7) + 8 * (lane >> 4), BCol = 8 * ((lane >> 3) & 1),
+            Scale = scale,
+        };
+        var a = new KeyGrads();
 
-            int q0 = qt * BlockQ;
-            int qBuf = qTiles + (i & 1) * tile, gBuf = gTiles + (i & 1) * tile;
-
-            // S^T = K_w Q^T and dP^T = V_w dO^T: 16 keys x 64 queries each.
-            // Over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
-            FragC8 s = default, dp = default;
-            int kFrag = kTile + (warp * 16 + aRow) * pitch + aCol, vFrag = vTile + (warp * 16 + aRow) * pitch + aCol;
-            int qFrag = qBuf + bRow * pitch + bCol, gFrag = gBuf + bRow * pitch + bCol;
-            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 0, pitch, scratch);
-            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 16, pitch, scratch);
-            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 32, pitch, scratch);
-            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 48, pitch, scratch);
-            if (d > 64)
-            {
-                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 64, pitch, scratch);
-                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 80, pitch, scratch);
-                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 96, pitch, scratch);
-                ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 112, pitch, scratch);
-            }
-
-            // P^T (fp32) from lse, then dS^T = P^T (dP^T - delta) scale, fragment by fragment.
-            int c = q0 + colT;
-            Probabilities(ref s.F0, c + 0, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-            Probabilities(ref s.F1, c + 8, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-            Probabilities(ref s.F2, c + 16, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-            Probabilities(ref s.F3, c + 24, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-            Probabilities(ref s.F4, c + 32, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-            Probabilities(ref s.F5, c + 40, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-            Probabilities(ref s.F6, c + 48, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-            Probabilities(ref s.F7, c + 56, keyA, keyB, visA, visB, causal, scale, t, lse, rowBase);
-
-            // Dropout (warp-uniform): dS^T from the undropped P^T and dP^T z, then P^T z for dV.
-            if (dropping)
-            {
-                long e = (dropRow + c) * t + keyA, own = (dropRow + c + (quad & 1)) * t + dropKeys;
-                DropGradient(ref dp.F0, ref s.F0, p.Dropout, e + 0L * t, own + 0L * t, sharedBlocks, quad, c + 0, t, scale, delta, rowBase);
-                DropGradient(ref dp.F1, ref s.F1, p.Dropout, e + 8L * t, own + 8L * t, sharedBlocks, quad, c + 8, t, scale, delta, rowBase);
-                DropGradient(ref dp.F2, ref s.F2, p.Dropout, e + 16L * t, own + 16L * t, sharedBlocks, quad, c + 16, t, scale, delta, rowBase);
-                DropGradient(ref dp.F3, ref s.F3, p.Dropout, e + 24L * t, own + 24L * t, sharedBlocks, quad, c + 24, t, scale, delta, rowBase);
-                DropGradient(ref dp.F4, ref s.F4, p.Dropout, e + 32L * t, own + 32L * t, sharedBlocks, quad, c + 32, t, scale, delta, rowBase);
-                DropGradient(ref dp.F5, ref s.F5, p.Dropout, e + 40L * t, own + 40L * t, sharedBlocks, quad, c + 40, t, scale, delta, rowBase);
-                DropGradient(ref dp.F6, ref s.F6, p.Dropout, e + 48L * t, own + 48L * t, sharedBlocks, quad, c + 48, t, scale, delta, rowBase);
-                DropGradient(ref dp.F7, ref s.F7, p.Dropout, e + 56L * t, own + 56L * t, sharedBlocks, quad, c + 56, t, scale, delta, rowBase);
-            }
-
-            // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
-            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F0, s.F1), smem, sbase, gBuf + (0 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F2, s.F3), smem, sbase, gBuf + (16 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F4, s.F5), smem, sbase, gBuf + (32 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dv0, ref dv1, ToA(mma, s.F6, s.F7), smem, sbase, gBuf + (48 + aRow) * pitch + aCol, d, scratch);
-
-            if (!dropping)
-            {
-                ScoreGradient(ref dp.F0, s.F0, c + 0, scale, t, delta, rowBase);
-                ScoreGradient(ref dp.F1, s.F1, c + 8, scale, t, delta, rowBase);
-                ScoreGradient(ref dp.F2, s.F2, c + 16, scale, t, delta, rowBase);
-                ScoreGradient(ref dp.F3, s.F3, c + 24, scale, t, delta, rowBase);
-                ScoreGradient(ref dp.F4, s.F4, c + 32, scale, t, delta, rowBase);
-                ScoreGradient(ref dp.F5, s.F5, c + 40, scale, t, delta, rowBase);
-                ScoreGradient(ref dp.F6, s.F6, c + 48, scale, t, delta, rowBase);
-                ScoreGradient(ref dp.F7, s.F7, c + 56, scale, t, delta, rowBase);
-            }
-
-            // dK_w += dS^T Q.
-            FragA d0 = ToA(mma, dp.F0, dp.F1), d1 = ToA(mma, dp.F2, dp.F3), d2 = ToA(mma, dp.F4, dp.F5), d3 = ToA(mma, dp.F6, dp.F7);
-            Chunk(mma, ref dk0, ref dk1, d0, smem, sbase, qBuf + (0 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dk0, ref dk1, d1, smem, sbase, qBuf + (16 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dk0, ref dk1, d2, smem, sbase, qBuf + (32 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dk0, ref dk1, d3, smem, sbase, qBuf + (48 + aRow) * pitch + aCol, d, scratch);
-
-            // bf16 dS^T to shared: the A fragments hold rows (keys) g, g + 8 and columns (queries) 2t, 2t + 1, + 8.
-            int dsRowA = dsTile + (warp * 16 + g8) * DsPitch + colT, dsRowB = dsRowA + 8 * DsPitch;
-            StoreA(smem, d0, dsRowA, dsRowB, 0);
-            StoreA(smem, d1, dsRowA, dsRowB, 16);
-            StoreA(smem, d2, dsRowA, dsRowB, 32);
-            StoreA(smem, d3, dsRowA, dsRowB, 48);
-            Group.Barrier();
-
-            // dQ for queries q0 + 16w .. + 15 over the group's 64 keys: A = dS (transposed read of dS^T), B = K.
-            FragC8 dq0 = default, dq1 = default;
-            int dsCol = dsTile + warp * 16 + bCol;
-            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (0 + bRow) * DsPitch, scratch, true), smem, sbase,
-                kTile + (0 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (16 + bRow) * DsPitch, scratch, true), smem, sbase,
-                kTile + (16 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (32 + bRow) * DsPitch, scratch, true), smem, sbase,
-                kTile + (32 + aRow) * pitch + aCol, d, scratch);
-            Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (48 + bRow) * DsPitch, scratch, true), smem, sbase,
-                kTile + (48 + aRow) * pitch + aCol, d, scratch);
-            int qA = q0 + warp * 16 + g8, qB = qA + 8;
-            AddRows(dq, dq0, head, qA, qB, t, d, colT);
-            if (d > 64) AddRows(dq, dq1, head, qA, qB, t, d, 64 + colT);
-
-            // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
-            Group.Barrier();
+        // The full query tiles (QueryTiles) run in a loop without the masking code, the rest (the
+        // causal diagonal, the last partial tile, every tile under a padding mask) in one with it;
+        // training's dropout is a second pair of loops. QueryStep's flags are constants at each call,
+        // so the hot loop carries neither the masking nor the dropout code (as the forward's key loops).
+        int j = 0;
+        if (!dropping)
+        {
+            for (; j < order.Full; j++) QueryStep(mma, c, ref a, order, j, masked: false, dropping: false);
+            for (; j < order.Count; j++) QueryStep(mma, c, ref a, order, j, masked: true, dropping: false);
+        }
+        else
+        {
+            for (; j < order.Full; j++) QueryStep(mma, c, ref a, order, j, masked: false, dropping: true);
+            for (; j < order.Count; j++) QueryStep(mma, c, ref a, order, j, masked: true, dropping: true);
         }
 
         // dk, dv of the group's keys: plain stores (each key row has one owner), fp32 or rounded to bf16.
         bool kvBf16 = p.KvBf16 != 0;
         var dvRows = new OutRows(dv, dv16, kvBf16, head, d);
         var dkRows = new OutRows(dk, dk16, kvBf16, head, d);
-        StoreRows(dvRows, dv0, keyA, keyB, t, colT);
-        StoreRows(dkRows, dk0, keyA, keyB, t, colT);
+        StoreRows(dvRows, a.Dv0, keyA, keyB, t, colT);
+        StoreRows(dkRows, a.Dk0, keyA, keyB, t, colT);
         if (d > 64)
         {
-            StoreRows(dvRows, dv1, keyA, keyB, t, 64 + colT);
-            StoreRows(dkRows, dk1, keyA, keyB, t, 64 + colT);
+            StoreRows(dvRows, a.Dv1, keyA, keyB, t, 64 + colT);
+            StoreRows(dkRows, a.Dk1, keyA, keyB, t, 64 + colT);
         }
+    }
+
+    /// <summary>What a warp's query loop reads and never changes (built once per thread).</summary>
+    private struct QueryLoop
+    {
+        public ArrayView<ushort> Smem, Q, G;
+        public ArrayView<float> Lse, Delta, Dq;
+        public ArrayView<uint> Scratch;
+        public AttentionBackwardArgs P;
+        public uint SBase;
+        public int KTile, VTile, QTiles, GTiles, DsTile, Tile, Pitch, Tid, D, T, Warp, G8, ColT, Quad;
+        public int KeyA, KeyB, ARow, ACol, BRow, BCol, GStride;
+        public bool VisA, VisB, Causal, SharedBlocks;
+        public long Head, GHead, RowBase, DropRow, DropKeys;
+        public float Scale;
+    }
+
+    /// <summary>What the query loop accumulates: dV and dK of the warp's 16 keys (columns 64 .. 127 in *1 at D = 128).</summary>
+    private struct KeyGrads
+    {
+        public FragC8 Dv0, Dv1, Dk0, Dk1;
+    }
+
+    /// <summary>
+    /// The <paramref name="j"/>-th query tile of the warp (<see cref="QueryTiles.At"/>): start streaming
+    /// the next one, S^T and dP^T, P^T ((masked) with the padding, causal and T bounds), (dropping: the
+    /// forward's dropout factors) dV, dS^T and dK, dS^T through shared memory into dQ's atomics, and
+    /// the group barrier that frees the tile's buffers. <paramref name="masked"/> and
+    /// <paramref name="dropping"/> are constants at every call.
+    /// </summary>
+    private static void QueryStep<TMma>(TMma mma, QueryLoop c, ref KeyGrads a, QueryTiles order, int j, bool masked, bool dropping)
+        where TMma : struct, IMma
+    {
+        AttentionBackwardArgs p = c.P;
+        int qt = order.At(j), next = (j + 1) & 1, tile = c.Tile, pitch = c.Pitch, d = c.D, t = c.T;
+        bool more = j + 1 < order.Count;
+        NextPairOrWait(mma, more, c.Smem, c.SBase, c.QTiles + next * tile, c.Q, p.QAddress, c.GTiles + next * tile, c.G, p.GAddress,
+            c.Head, c.GHead, c.GStride, (more ? order.At(j + 1) : 0) * BlockQ, t, d, pitch, c.Tid);
+
+        int q0 = qt * BlockQ;
+        int qBuf = c.QTiles + (j & 1) * tile, gBuf = c.GTiles + (j & 1) * tile;
+        ArrayView<ushort> smem = c.Smem;
+        ArrayView<uint> scratch = c.Scratch;
+        uint sbase = c.SBase;
+
+        // S^T = K_w Q^T and dP^T = V_w dO^T: 16 keys x 64 queries each.
+        // Over D in k16 steps, unrolled (D is a constant: the second half exists only at D = 128).
+        FragC8 s = default, dp = default;
+        int kFrag = c.KTile + (c.Warp * 16 + c.ARow) * pitch + c.ACol, vFrag = c.VTile + (c.Warp * 16 + c.ARow) * pitch + c.ACol;
+        int qFrag = qBuf + c.BRow * pitch + c.BCol, gFrag = gBuf + c.BRow * pitch + c.BCol;
+        ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 0, pitch, scratch);
+        ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 16, pitch, scratch);
+        ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 32, pitch, scratch);
+        ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 48, pitch, scratch);
+        if (d > 64)
+        {
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 64, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 80, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 96, pitch, scratch);
+            ScoreStep(mma, ref s, ref dp, smem, sbase, kFrag, qFrag, vFrag, gFrag, 112, pitch, scratch);
+        }
+
+        // P^T (fp32) from lse, fragment by fragment.
+        int col = q0 + c.ColT;
+        Probabilities(ref s.F0, c, col + 0, masked);
+        Probabilities(ref s.F1, c, col + 8, masked);
+        Probabilities(ref s.F2, c, col + 16, masked);
+        Probabilities(ref s.F3, c, col + 24, masked);
+        Probabilities(ref s.F4, c, col + 32, masked);
+        Probabilities(ref s.F5, c, col + 40, masked);
+        Probabilities(ref s.F6, c, col + 48, masked);
+        Probabilities(ref s.F7, c, col + 56, masked);
+
+        // Dropout: dS^T from the undropped P^T and dP^T z, then P^T z for dV.
+        if (dropping)
+        {
+            long e = (c.DropRow + col) * t + c.KeyA, own = (c.DropRow + col + (c.Quad & 1)) * t + c.DropKeys;
+            DropGradient(ref dp.F0, ref s.F0, c, e + 0L * t, own + 0L * t, col + 0, masked);
+            DropGradient(ref dp.F1, ref s.F1, c, e + 8L * t, own + 8L * t, col + 8, masked);
+            DropGradient(ref dp.F2, ref s.F2, c, e + 16L * t, own + 16L * t, col + 16, masked);
+            DropGradient(ref dp.F3, ref s.F3, c, e + 24L * t, own + 24L * t, col + 24, masked);
+            DropGradient(ref dp.F4, ref s.F4, c, e + 32L * t, own + 32L * t, col + 32, masked);
+            DropGradient(ref dp.F5, ref s.F5, c, e + 40L * t, own + 40L * t, col + 40, masked);
+            DropGradient(ref dp.F6, ref s.F6, c, e + 48L * t, own + 48L * t, col + 48, masked);
+            DropGradient(ref dp.F7, ref s.F7, c, e + 56L * t, own + 56L * t, col + 56, masked);
+        }
+
+        // dV_w += P^T dO, one 16-query chunk at a time (P^T's C fragments become the bf16 A fragment).
+        Chunk(mma, ref a.Dv0, ref a.Dv1, ToA(mma, s.F0, s.F1), smem, sbase, gBuf + (0 + c.ARow) * pitch + c.ACol, d, scratch);
+        Chunk(mma, ref a.Dv0, ref a.Dv1, ToA(mma, s.F2, s.F3), smem, sbase, gBuf + (16 + c.ARow) * pitch + c.ACol, d, scratch);
+        Chunk(mma, ref a.Dv0, ref a.Dv1, ToA(mma, s.F4, s.F5), smem, sbase, gBuf + (32 + c.ARow) * pitch + c.ACol, d, scratch);
+        Chunk(mma, ref a.Dv0, ref a.Dv1, ToA(mma, s.F6, s.F7), smem, sbase, gBuf + (48 + c.ARow) * pitch + c.ACol, d, scratch);
+
+        // Without dropout, dS^T = P^T (dP^T - delta) scale.
+        if (!dropping)
+        {
+            ScoreGradient(ref dp.F0, s.F0, c, col + 0, masked);
+            ScoreGradient(ref dp.F1, s.F1, c, col + 8, masked);
+            ScoreGradient(ref dp.F2, s.F2, c, col + 16, masked);
+            ScoreGradient(ref dp.F3, s.F3, c, col + 24, masked);
+            ScoreGradient(ref dp.F4, s.F4, c, col + 32, masked);
+            ScoreGradient(ref dp.F5, s.F5, c, col + 40, masked);
+            ScoreGradient(ref dp.F6, s.F6, c, col + 48, masked);
+            ScoreGradient(ref dp.F7, s.F7, c, col + 56, masked);
+        }
+
+        // dK_w += dS^T Q.
+        FragA d0 = ToA(mma, dp.F0, dp.F1), d1 = ToA(mma, dp.F2, dp.F3), d2 = ToA(mma, dp.F4, dp.F5), d3 = ToA(mma, dp.F6, dp.F7);
+        Chunk(mma, ref a.Dk0, ref a.Dk1, d0, smem, sbase, qBuf + (0 + c.ARow) * pitch + c.ACol, d, scratch);
+        Chunk(mma, ref a.Dk0, ref a.Dk1, d1, smem, sbase, qBuf + (16 + c.ARow) * pitch + c.ACol, d, scratch);
+        Chunk(mma, ref a.Dk0, ref a.Dk1, d2, smem, sbase, qBuf + (32 + c.ARow) * pitch + c.ACol, d, scratch);
+        Chunk(mma, ref a.Dk0, ref a.Dk1, d3, smem, sbase, qBuf + (48 + c.ARow) * pitch + c.ACol, d, scratch);
+
+        // bf16 dS^T to shared: the A fragments hold rows (keys) g, g + 8 and columns (queries) 2t, 2t + 1, + 8.
+        int dsRowA = c.DsTile + (c.Warp * 16 + c.G8) * DsPitch + c.ColT, dsRowB = dsRowA + 8 * DsPitch;
+        StoreA(smem, d0, dsRowA, dsRowB, 0);
+        StoreA(smem, d1, dsRowA, dsRowB, 16);
+        StoreA(smem, d2, dsRowA, dsRowB, 32);
+        StoreA(smem, d3, dsRowA, dsRowB, 48);
+        Group.Barrier();
+
+        // dQ for queries q0 + 16w .. + 15 over the group's 64 keys: A = dS (transposed read of dS^T), B = K.
+        FragC8 dq0 = default, dq1 = default;
+        int dsCol = c.DsTile + c.Warp * 16 + c.BCol, kRows = c.KTile + c.ARow * pitch + c.ACol;
+        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (0 + c.BRow) * DsPitch, scratch, true), smem, sbase,
+            kRows + 0 * pitch, d, scratch);
+        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (16 + c.BRow) * DsPitch, scratch, true), smem, sbase,
+            kRows + 16 * pitch, d, scratch);
+        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (32 + c.BRow) * DsPitch, scratch, true), smem, sbase,
+            kRows + 32 * pitch, d, scratch);
+        Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (48 + c.BRow) * DsPitch, scratch, true), smem, sbase,
+            kRows + 48 * pitch, d, scratch);
+        int qA = q0 + c.Warp * 16 + c.G8, qB = qA + 8;
+        AddRows(c.Dq, dq0, c.Head, qA, qB, t, d, c.ColT);
+        if (d > 64) AddRows(c.Dq, dq1, c.Head, qA, qB, t, d, 64 + c.ColT);
+
+        // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
+        Group.Barrier();
     }
 
     /// <summary>
@@ -280,23 +341,49 @@ public static partial class TensorCoreAttentionBackward
 
     /// <summary>
     /// S^T -> P^T in place for queries <paramref name="col"/>, +1 (columns) and keys A, B (rows):
-    /// exp(scale s - lse[query]) where the key is visible to the query, else 0 (also for queries past T).
+    /// exp(scale s - lse[query]) where the key is visible to the query, else 0 (also for queries past
+    /// T). Unless <paramref name="masked"/>, every pair is visible (a full tile: QueryStep).
     /// </summary>
-    private static void Probabilities(ref FragC f, int col, int keyA, int keyB, bool visA, bool visB, bool causal, float scale, int t,
-        ArrayView<float> lse, long rowBase)
+    private static void Probabilities(ref FragC f, QueryLoop c, int col, bool masked)
     {
+        float scale = c.Scale;
+        if (!masked)
+        {
+            float m0 = c.Lse[c.RowBase + col], m1 = c.Lse[c.RowBase + col + 1];
+            f.C0 = MathF.Exp(f.C0 * scale - m0);
+            f.C1 = MathF.Exp(f.C1 * scale - m1);
+            f.C2 = MathF.Exp(f.C2 * scale - m0);
+            f.C3 = MathF.Exp(f.C3 * scale - m1);
+            return;
+        }
+        int t = c.T, keyA = c.KeyA, keyB = c.KeyB;
+        bool causal = c.Causal, visA = c.VisA, visB = c.VisB;
         bool in0 = col < t, in1 = col + 1 < t;
-        float l0 = in0 ? lse[rowBase + col] : 0f, l1 = in1 ? lse[rowBase + col + 1] : 0f;
+        float l0 = in0 ? c.Lse[c.RowBase + col] : 0f, l1 = in1 ? c.Lse[c.RowBase + col + 1] : 0f;
         f.C0 = in0 && visA && (!causal || keyA <= col) ? MathF.Exp(f.C0 * scale - l0) : 0f;
         f.C1 = in1 && visA && (!causal || keyA <= col + 1) ? MathF.Exp(f.C1 * scale - l1) : 0f;
         f.C2 = in0 && visB && (!causal || keyB <= col) ? MathF.Exp(f.C2 * scale - l0) : 0f;
         f.C3 = in1 && visB && (!causal || keyB <= col + 1) ? MathF.Exp(f.C3 * scale - l1) : 0f;
     }
 
-    /// <summary>dP^T -> dS^T in place: P (dP - delta[query]) scale (0 wherever P is 0).</summary>
-    private static void ScoreGradient(ref FragC dp, FragC pr, int col, float scale, int t, ArrayView<float> delta, long rowBase)
+    /// <summary>delta of queries <paramref name="col"/> and +1; 0 past T (only a masked tile reaches past T).</summary>
+    private static void Deltas(QueryLoop c, int col, bool masked, out float e0, out float e1)
     {
-        float e0 = col < t ? delta[rowBase + col] : 0f, e1 = col + 1 < t ? delta[rowBase + col + 1] : 0f;
+        if (!masked)
+        {
+            e0 = c.Delta[c.RowBase + col];
+            e1 = c.Delta[c.RowBase + col + 1];
+            return;
+        }
+        e0 = col < c.T ? c.Delta[c.RowBase + col] : 0f;
+        e1 = col + 1 < c.T ? c.Delta[c.RowBase + col + 1] : 0f;
+    }
+
+    /// <summary>dP^T -> dS^T in place: P (dP - delta[query]) scale (0 wherever P is 0).</summary>
+    private static void ScoreGradient(ref FragC dp, FragC pr, QueryLoop c, int col, bool masked)
+    {
+        Deltas(c, col, masked, out float e0, out float e1);
+        float scale = c.Scale;
         dp.C0 = pr.C0 * (dp.C0 - e0) * scale;
         dp.C1 = pr.C1 * (dp.C1 - e1) * scale;
         dp.C2 = pr.C2 * (dp.C2 - e0) * scale;
@@ -307,18 +394,20 @@ public static partial class TensorCoreAttentionBackward
     /// With dropout, one fragment of keys A, B (rows) and queries <paramref name="col"/>, +1 (columns):
     /// dP^T -> dS^T = P^T (dP^T z - delta[query]) scale, then P^T -> P^T z. Element (key, query) is
     /// <paramref name="e"/> (key A, query col) + (query - col) T + (key - key A); the four lie in four
-    /// Philox blocks. <paramref name="shared"/> (warp-uniform; rows start blocks): the lanes of groups
-    /// g8 = 4m + r (r = <paramref name="quad"/>, same lane &amp; 3) need word r of the same four
-    /// blocks, (query col + (s &amp; 1), keys of row A or B by s &gt;&gt; 1) for s = 0 .. 3; lane r draws
+    /// Philox blocks. With shared blocks (warp-uniform; rows start blocks): the lanes of groups
+    /// g8 = 4m + r (r = the lane's quad, same lane &amp; 3) need word r of the same four blocks,
+    /// (query col + (s &amp; 1), keys of row A or B by s &gt;&gt; 1) for s = 0 .. 3; lane r draws
     /// block s = r (its first element <paramref name="own"/>) and three shuffles (lane xor 4, 8, 12)
     /// bring the others' keep bits. Otherwise each lane draws its four blocks.
     /// </summary>
-    private static void DropGradient(ref FragC dp, ref FragC pr, DropoutMask m, long e, long own, bool shared, int quad, int col, int t, float scale,
-        ArrayView<float> delta, long rowBase)
+    private static void DropGradient(ref FragC dp, ref FragC pr, QueryLoop c, long e, long own, int col, bool masked)
     {
-        float e0 = col < t ? delta[rowBase + col] : 0f, e1 = col + 1 < t ? delta[rowBase + col + 1] : 0f;
+        Deltas(c, col, masked, out float e0, out float e1);
+        DropoutMask m = c.P.Dropout;
+        float scale = c.Scale;
+        int t = c.T, quad = c.Quad;
         float z0, z1, z2, z3;
-        if (shared)
+        if (c.SharedBlocks)
         {
             int mine = m.KeepsBlock(own);
             int x1 = Warp.ShuffleXor(mine, 4), x2 = Warp.ShuffleXor(mine, 8), x3 = Warp.ShuffleXor(mine, 12);

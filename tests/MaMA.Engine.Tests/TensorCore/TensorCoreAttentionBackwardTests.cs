@@ -304,14 +304,16 @@ public sealed class TensorCoreAttentionBackwardTests
         int Count(string what) => Regex.Matches(ptx, Regex.Escape(what)).Count;
 
         Assert.That(ptx, Does.Contain(".target sm_80"));
-        // Unrolled over the constant D: S^T and dP^T are D/16 k16 steps x 2 x 8 mma (2 + 8 ldmatrix.x4 each);
-        // dV, dK, dQ are 3 x 4 chunks x D/8 mma (D/16 ldmatrix.x4.trans each, plus 4 for the dS reads of dQ).
+        // Four query loops (full and masked tiles, each without and with dropout: QueryStep), each
+        // unrolled over the constant D: S^T and dP^T are D/16 k16 steps x 2 x 8 mma (2 + 8 ldmatrix.x4
+        // each); dV, dK, dQ are 3 x 4 chunks x D/8 mma (D/16 ldmatrix.x4.trans each, plus 4 for the dS reads of dQ).
+        const int loops = 4;
         int mma = Count("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
-        Assert.That(mma, Is.EqualTo(d / 16 * 16 + 3 * 4 * d / 8), $"{mma} mma.sync");
-        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(d / 16 * 10));
-        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(3 * 4 * d / 16 + 4));
+        Assert.That(mma, Is.EqualTo(loops * (d / 16 * 16 + 3 * 4 * d / 8)), $"{mma} mma.sync");
+        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(loops * d / 16 * 10));
+        Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(loops * (3 * 4 * d / 16 + 4)));
         // P and dS become bf16 A fragments by packed roundings: 2 x 4 chunks x 4 registers.
-        Assert.That(Count("cvt.rn.bf16x2.f32"), Is.EqualTo(32), "packed bf16 roundings");
+        Assert.That(Count("cvt.rn.bf16x2.f32"), Is.EqualTo(loops * 32), "packed bf16 roundings");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
         Assert.That(ptx, Does.Match(@"(atom|red)(\.global)?\.add\.f32"), "dq accumulates by fp32 atomics");
