@@ -159,6 +159,12 @@ public interface IMma
 
     /// <summary>2^x, results below the normal floats flushed to zero (<see cref="TensorCore.Exp2Ftz"/>).</summary>
     float Exp2(float x);
+
+    /// <summary>
+    /// fp32 atomic adds without a result (<see cref="GlobalRed"/>): <paramref name="dst"/>[<paramref name="index"/>] += x0
+    /// and [index + 1] += x1; <paramref name="address"/> is the device byte address of dst[0] (CUDA; unused on the simulator).
+    /// </summary>
+    void AddPair(ArrayView<float> dst, long index, long address, float x0, float x1);
 }
 
 /// <summary>mma.sync through inline PTX: the CUDA instantiation (no scratch: no shared memory spent on the emulation).</summary>
@@ -183,6 +189,9 @@ public struct PtxMma : IMma
     public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRoundedPtx(lo, hi);
 
     public readonly float Exp2(float x) => Exp2Ftz.Ptx(x);
+
+    public readonly void AddPair(ArrayView<float> dst, long index, long address, float x0, float x1) =>
+        GlobalRed.AddPairPtx(address + index * sizeof(float), x0, x1);
 }
 
 /// <summary>The shared-memory emulation: the instantiation for the ILGPU CPU simulator.</summary>
@@ -213,6 +222,9 @@ public struct EmulatedMma : IMma
     public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRounded(lo, hi);
 
     public readonly float Exp2(float x) => Exp2Ftz.Portable(x);
+
+    public readonly void AddPair(ArrayView<float> dst, long index, long address, float x0, float x1) =>
+        GlobalRed.AddPairPortable(dst, index, x0, x1);
 
     /// <summary>Warps per group the scratch covers.</summary>
     public const int MaxWarps = 8;

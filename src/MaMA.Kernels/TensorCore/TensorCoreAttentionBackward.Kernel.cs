@@ -9,7 +9,8 @@ namespace MaMA.Kernels.TensorCore;
 /// <summary>
 /// Shape and options of one <see cref="TensorCoreAttentionBackward"/> launch (a kernel parameter:
 /// flat and unmanaged); the same visibility rule as <see cref="AttentionArgs"/>. The addresses are
-/// the device byte addresses of q[0], k[0], v[0] and dO[0] for cp.async (CUDA; 0 on the simulator).
+/// the device byte addresses of q[0], k[0], v[0] and dO[0] for cp.async, and of dq[0] for its
+/// atomics (<see cref="GlobalRed"/>) (CUDA; 0 on the simulator).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct AttentionBackwardArgs
@@ -23,7 +24,7 @@ public struct AttentionBackwardArgs
     public int GJoined;
     /// <summary>1: dk and dv are written in bf16 (the kernel's dk16, dv16 views), 0: fp32 (dk, dv). dq is fp32 either way (atomics).</summary>
     public int KvBf16;
-    public long QAddress, KAddress, VAddress, GAddress;
+    public long QAddress, KAddress, VAddress, GAddress, DqAddress;
     /// <summary>The forward's dropout on the probabilities (<see cref="AttentionArgs.Dropout"/>); <see cref="DropoutMask.Off"/>: none.</summary>
     public DropoutMask Dropout;
 }
@@ -45,10 +46,12 @@ public struct AttentionBackwardArgs
 ///   dK_w += bf16(dS^T) Q        (4 x D/8 mma, Q by ldmatrix.x4.trans)
 ///   bf16(dS^T) -> shared, barrier; warp w then owns queries q0 + 16w .. + 15:
 ///   dQ_w = dS K               (4 x D/8 mma; dS as A by ldmatrix.x4.trans of dS^T, K by ldmatrix.x4.trans)
-///   dq[query] += dQ_w           fp32 atomics into global dq (zeroed by the launcher; one add per key tile)
+///   dq[query] += dQ_w           fp32 red.global into dq (zeroed by the launcher; one add per key tile)
 /// with dropout (<see cref="AttentionBackwardArgs.Dropout"/>, z the forward's factors of P^T's elements):
 ///   dS^T = P^T (dP^T z - delta[query]) scale and P^T z, before dV_w += bf16(P^T z) dO
 /// Q/dO tile i + 1 streams in by cp.async while tile i is multiplied (two buffers, one group each)
+/// the query tiles run in four loops of QueryStep: the full tiles, then the masked rest (the order
+///   of <see cref="QueryTiles"/>), each without or with dropout, so the hot loop carries neither's code
 /// after the end: dK, dV of the group's 64 keys to global (fp32, plain stores: each key has one owner)
 /// </code>
 /// Inputs: q, k, v bf16 [B, H, T, D], dO bf16 [B, H, T, D] or [B, T, H, D] (<see cref="AttentionBackwardArgs.GJoined"/>); lse [B, H, T] (the forward's natural-log log-sum-exp of
@@ -133,7 +136,7 @@ public static partial class TensorCoreAttentionBackward
             VisA = keyA < t && (p.HasMask == 0 || keep[keepRow + keyA] != 0f),
             VisB = keyB < t && (p.HasMask == 0 || keep[keepRow + keyB] != 0f),
             Causal = causal, SharedBlocks = sharedBlocks,
-            Head = head, GHead = gHead, GStride = gStride, RowBase = rowBase, DropRow = dropRow,
+            Head = head, GHead = gHead, GStride = gStride, RowBase = rowBase, DropRow = dropRow, DqAddress = p.DqAddress,
             DropKeys = (keyA - quad) + ((quad >> 1) << 3),
             ARow = (lane & 7) + 8 * ((lane >> 3) & 1), ACol = 8 * (lane >> 4),
             BRow = (lane & 7) + 8 * (lane >> 4), BCol = 8 * ((lane >> 3) & 1),
@@ -181,7 +184,7 @@ public static partial class TensorCoreAttentionBackward
         public int KTile, VTile, QTiles, GTiles, DsTile, Tile, Pitch, Tid, D, T, Warp, G8, ColT, Quad;
         public int KeyA, KeyB, ARow, ACol, BRow, BCol, GStride;
         public bool VisA, VisB, Causal, SharedBlocks;
-        public long Head, GHead, RowBase, DropRow, DropKeys;
+        public long Head, GHead, RowBase, DropRow, DropKeys, DqAddress;
         public float Scale;
     }
 
@@ -301,8 +304,8 @@ public static partial class TensorCoreAttentionBackward
         Chunk(mma, ref dq0, ref dq1, mma.LdMatrixX4(smem, sbase, dsCol + (48 + c.BRow) * DsPitch, scratch, true), smem, sbase,
             kRows + 48 * pitch, d, scratch);
         int qA = q0 + c.Warp * 16 + c.G8, qB = qA + 8;
-        AddRows(c.Dq, dq0, c.Head, qA, qB, t, d, c.ColT);
-        if (d > 64) AddRows(c.Dq, dq1, c.Head, qA, qB, t, d, 64 + c.ColT);
+        AddRows(mma, c, dq0, qA, qB, c.ColT, masked);
+        if (d > 64) AddRows(mma, c, dq1, qA, qB, 64 + c.ColT, masked);
 
         // Every warp is done with the Q/dO buffer and dS^T before the next iteration refills them.
         Group.Barrier();
@@ -474,29 +477,28 @@ public static partial class TensorCoreAttentionBackward
 
     /// <summary>
     /// dq's rows A and B, columns col0 + 8j (+1), of one head's [T, D] += the tile, by fp32 atomics
-    /// (every key tile adds to the same rows); rows past T dropped.
+    /// (every key tile adds to the same rows; <see cref="IMma.AddPair"/>). Rows past T are dropped,
+    /// which only a <paramref name="masked"/> tile has.
     /// </summary>
-    private static void AddRows(ArrayView<float> dst, FragC8 f, long head, int rowA, int rowB, int t, int d, int col0)
+    private static void AddRows<TMma>(TMma mma, QueryLoop c, FragC8 f, int rowA, int rowB, int col0, bool masked)
+        where TMma : struct, IMma
     {
-        AddFragment(dst, f.F0, head, rowA, rowB, t, d, col0 + 0);
-        AddFragment(dst, f.F1, head, rowA, rowB, t, d, col0 + 8);
-        AddFragment(dst, f.F2, head, rowA, rowB, t, d, col0 + 16);
-        AddFragment(dst, f.F3, head, rowA, rowB, t, d, col0 + 24);
-        AddFragment(dst, f.F4, head, rowA, rowB, t, d, col0 + 32);
-        AddFragment(dst, f.F5, head, rowA, rowB, t, d, col0 + 40);
-        AddFragment(dst, f.F6, head, rowA, rowB, t, d, col0 + 48);
-        AddFragment(dst, f.F7, head, rowA, rowB, t, d, col0 + 56);
+        long a = c.Head + (long)rowA * c.D + col0, b = a + 8L * c.D;
+        bool inA = !masked || rowA < c.T, inB = !masked || rowB < c.T;
+        AddFragment(mma, c, f.F0, a + 0, b + 0, inA, inB);
+        AddFragment(mma, c, f.F1, a + 8, b + 8, inA, inB);
+        AddFragment(mma, c, f.F2, a + 16, b + 16, inA, inB);
+        AddFragment(mma, c, f.F3, a + 24, b + 24, inA, inB);
+        AddFragment(mma, c, f.F4, a + 32, b + 32, inA, inB);
+        AddFragment(mma, c, f.F5, a + 40, b + 40, inA, inB);
+        AddFragment(mma, c, f.F6, a + 48, b + 48, inA, inB);
+        AddFragment(mma, c, f.F7, a + 56, b + 56, inA, inB);
     }
 
-    private static void AddFragment(ArrayView<float> dst, FragC f, long head, int rowA, int rowB, int t, int d, int col)
+    private static void AddFragment<TMma>(TMma mma, QueryLoop c, FragC f, long a, long b, bool inA, bool inB)
+        where TMma : struct, IMma
     {
-        if (rowA < t) AddPair(dst, head + (long)rowA * d + col, f.C0, f.C1);
-        if (rowB < t) AddPair(dst, head + (long)rowB * d + col, f.C2, f.C3);
-    }
-
-    private static void AddPair(ArrayView<float> dst, long i, float x0, float x1)
-    {
-        Atomic.Add(ref dst[i], x0);
-        Atomic.Add(ref dst[i + 1], x1);
+        if (inA) mma.AddPair(c.Dq, a, c.DqAddress, f.C0, f.C1);
+        if (inB) mma.AddPair(c.Dq, b, c.DqAddress, f.C2, f.C3);
     }
 }

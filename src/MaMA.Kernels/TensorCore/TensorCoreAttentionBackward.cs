@@ -99,6 +99,7 @@ public static partial class TensorCoreAttentionBackward
                 p.KAddress = AttentionTiles.Address(Op, k, "k");
                 p.VAddress = AttentionTiles.Address(Op, v, "v");
                 p.GAddress = AttentionTiles.Address(Op, g, "dO");
+                p.DqAddress = dq.LoadEffectiveAddressAsPtr().ToInt64();
             }
             dqAll.MemSetToZero(stream);
             s_kernels.For(target, headDim)(stream, config, q, k, v, g, lse, delta, keep, dq, dk, dv, dk16, dv16, p);

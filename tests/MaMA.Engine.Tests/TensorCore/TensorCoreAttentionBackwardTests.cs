@@ -316,7 +316,10 @@ public sealed class TensorCoreAttentionBackwardTests
         Assert.That(Count("cvt.rn.bf16x2.f32"), Is.EqualTo(loops * 32), "packed bf16 roundings");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
-        Assert.That(ptx, Does.Match(@"(atom|red)(\.global)?\.add\.f32"), "dq accumulates by fp32 atomics");
+        // dq accumulates by fp32 adds into global memory: 2 per lane, fragment and row (8 x 2) per 64
+        // columns, and none in the generic space, which ptxas wraps in a shared-memory fallback (GlobalRed).
+        Assert.That(Count("red.global.add.f32"), Is.EqualTo(loops * 32 * d / 64), "dq's red.global");
+        Assert.That(Regex.IsMatch(ptx, @"(atom|red)\.add\.f32"), Is.False, "a generic-space fp32 atomic");
         Assert.That(ptx, Does.Not.Contain("bar.warp.sync"), "the CPU emulation leaked into the CUDA code");
         Assert.That(Regex.IsMatch(ptx, @"\.shared \.align \d+ \.b8 __shared_alloca"), Is.False, "no static shared memory on CUDA");
         Assert.That(DynamicSharedMemory.NeedsOptIn(TensorCoreAttentionBackward.SharedElements(64) * sizeof(ushort), 0), Is.True);
