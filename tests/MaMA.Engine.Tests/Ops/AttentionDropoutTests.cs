@@ -67,6 +67,8 @@ public sealed class AttentionDropoutTests
     [TestCase(64, 72, false, false, true, 8L)]
     [TestCase(128, 22, true, false, true, 3L)]
     [TestCase(128, 40, true, true, false, 0L)]
+    // Full tiles (no mask, a whole 64-key and 64-query tile below T): the kernels' unmasked loops, at D = 128 with per-lane draws.
+    [TestCase(128, 68, false, false, false, 2L)]
     public void TensorCoreFusedDropoutEqualsSoftmaxDropoutTimesV(int d, int t, bool causal, bool padded, bool join, long elementBase)
     {
         var c = new Case(2, 1, t, d, causal, padded, join, P: 0.25f, Base: elementBase);

@@ -187,6 +187,10 @@ public sealed class TensorCoreAttentionBackwardTests
     [Test]
     public void Causal_D64_ThreeTiles() => Check(b: 1, h: 1, t: 130, d: 64, causal: true, keep: null, scale: 0.125f);
 
+    /// <summary>Key tile 0 visits query tiles 1 and 2 in the full-tile loop, then 0 (the diagonal) and 3 (partial) in the masked one.</summary>
+    [Test]
+    public void Causal_D128_FullAndMaskedTiles() => Check(b: 1, h: 1, t: 200, d: 128, causal: true, keep: null, scale: 1f / MathF.Sqrt(128));
+
     [Test]
     public void Padded_D128_FullyPaddedBatchRow()
     {
