@@ -26,6 +26,13 @@ public struct GemmArgs
     public int AKFast;
     /// <summary>1 when k is B's fastest axis (B = W^T of an [out, in] weight); chosen by the launcher.</summary>
     public int BKFast;
+    /// <summary>
+    /// Set by <see cref="TensorCoreGemm.Launch"/>, not by callers: 1 when A's (B's) tiles stream in
+    /// by cp.async (<see cref="TensorCoreGemm.AsyncCopies"/>), and the device byte address of a[0]
+    /// (b[0]) that cp.async reads from.
+    /// </summary>
+    public int AAsync, BAsync;
+    public long AAddress, BAddress;
 
     /// <summary>Plain C = A B for contiguous batches of row-major A [M, K] and B [K, N].</summary>
     public static GemmArgs RowMajor(int batch, int m, int n, int k) => new()

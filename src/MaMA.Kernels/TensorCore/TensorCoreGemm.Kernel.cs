@@ -8,24 +8,36 @@ namespace MaMA.Kernels.TensorCore;
 /// grid  (ceil(N / 128), ceil(M / 128), Batch), group 256 threads = 8 warps
 /// block tile 128 (M) x 128 (N) x 32 (K); warps 2 (M) x 4 (N), warp tile 64 x 32
 ///   = 4 x 4 fragments of m16n8, i.e. 16 mma.m16n8k16 per 16-wide k step, 64 fp32 accumulators per lane
-/// shared: As[2][128][40], Bs[2][128][40] bf16 (k contiguous, both operands; 40 = 32 + 8 padding
-///   so the 8 row groups of a fragment load hit 8 different 4-bank groups), 40 KB, double-buffered
+/// dynamic shared, bf16, two buffers of an A and a B tile (40 KB, under the 48 KB that needs no opt-in),
+///   each operand in the layout of its fastest axis:
+///   k contiguous (A [M, K] row-major, B = W^T of an [N, K] weight):  [128][32 + 8]
+///   m or n contiguous (A = X^T, B [K, N] row-major):                  [32][128 + 8]
+/// per 16-wide k step and warp: 4 ldmatrix.x4 for the A fragments and 2 for the B fragment pairs
+///   (.trans for an m- or n-contiguous tile), then 16 mma
 /// </code>
-/// Tile kt + 1 is loaded global -> shared into the other buffer before tile kt is multiplied, so
-/// one barrier per k tile suffices (the buffer written at kt was last read at kt - 1, which ended
-/// with the barrier). Loads are bounds-checked and zero-filled, so M, N, K need not be multiples of
-/// the tile; any strides work (threads walk the operand's fastest axis: AKFast / BKFast).
-/// Fragments are read from shared memory as packed .b32 pairs exactly per <see cref="MmaLayout"/>.
-/// The epilogue adds beta * C, bias and the LoRA low-rank term (see <see cref="GemmArgs"/>).
+/// The pitches put the 8 rows of each ldmatrix in 8 different 4-bank groups. Tile kt + 1 streams in
+/// while tile kt is multiplied: by cp.async (16-byte chunks, <see cref="GemmArgs.AAsync"/>) where the
+/// operand's fast axis is unit-stride, 16-byte aligned and a multiple of 8 long, else element by
+/// element through registers (any strides and sizes, zero-filled past M, N, K). The k loop is
+/// compiled once per pair of layouts (<see cref="KTile"/>'s flags are constants at each call), so
+/// the hot loop has no layout branches. The epilogue adds beta * C, bias and the LoRA low-rank term
+/// (see <see cref="GemmArgs"/>).
 /// </summary>
 public static partial class TensorCoreGemm
 {
     public const int BlockM = 128, BlockN = 128, BlockK = 32, Threads = 256;
 
-    /// <summary>Row pitch of a shared tile in bf16 elements (BlockK + 8 padding).</summary>
-    public const int Pitch = BlockK + 8;
+    /// <summary>Row pitch of a k-contiguous tile [128][KPitch] in bf16 elements (BlockK + 8).</summary>
+    public const int KPitch = BlockK + 8;
 
-    private const int TileElements = BlockM * Pitch; // one operand, one buffer (BlockM == BlockN)
+    /// <summary>Row pitch of an m- or n-contiguous tile [BlockK][MnPitch] in bf16 elements (128 + 8).</summary>
+    public const int MnPitch = BlockM + 8;
+
+    /// <summary>One operand tile of one buffer, either layout (BlockM == BlockN; 128 x 40 >= 32 x 136).</summary>
+    public const int SlotElements = BlockM * KPitch;
+
+    /// <summary>Dynamic shared memory per group in bf16 elements: 2 buffers x (A, B), plus 8 for aligning the base to 16 bytes.</summary>
+    public const int SharedElements = 4 * SlotElements + 8;
 
     private const int WarpTileM = 64, WarpTileN = 32;
 
@@ -35,99 +47,115 @@ public static partial class TensorCoreGemm
         where TMma : struct, IMma
     {
         TMma mma = default;
-        // [buffer][operand][128][Pitch]: buffer 0 A, buffer 0 B, buffer 1 A, buffer 1 B.
-        ArrayView<ushort> tiles = SharedMemory.Allocate<ushort>(4 * TileElements);
-        ArrayView<uint> pairs = tiles.Cast<uint>();
-
+        ArrayView<ushort> smem = SharedMemory.GetDynamic<ushort>();
         int tid = Group.IdxX;
         int lane = tid & 31, warp = tid >> 5;
-        int warpRow = (warp >> 2) * WarpTileM, warpCol = (warp & 3) * WarpTileN;
-        int blockRow = Grid.IdxY * BlockM, blockCol = Grid.IdxX * BlockN;
-        int z = Grid.IdxZ;
         // Shared scratch for the emulated mma on the CPU simulator; empty (no allocation) on CUDA.
-        ArrayView<uint> warpScratch = mma.WarpScratch(warp, Threads / MmaLayout.WarpSize);
-        long aBase = z * p.ABatch, bBase = z * p.BBatch;
+        ArrayView<uint> scratch = mma.WarpScratch(warp, Threads / MmaLayout.WarpSize);
+        uint sbase = mma.SharedBase();
 
-        FragC c00 = default, c01 = default, c02 = default, c03 = default;
-        FragC c10 = default, c11 = default, c12 = default, c13 = default;
-        FragC c20 = default, c21 = default, c22 = default, c23 = default;
-        FragC c30 = default, c31 = default, c32 = default, c33 = default;
-
-        int kTiles = (p.K + BlockK - 1) / BlockK;
-        LoadTile(a, b, tiles, p, aBase, bBase, blockRow, blockCol, 0, 0, tid);
-        Group.Barrier();
-        for (int kt = 0; kt < kTiles; kt++)
+        var g = new GemmTile
         {
-            if (kt + 1 < kTiles)
-                LoadTile(a, b, tiles, p, aBase, bBase, blockRow, blockCol, (kt + 1) * BlockK, (kt + 1) & 1, tid);
-            int aTile = (kt & 1) * 2 * TileElements, bTile = aTile + TileElements;
-            for (int ks = 0; ks < BlockK; ks += MmaLayout.K)
-            {
-                FragA a0 = LoadA(pairs, aTile, warpRow + 0, ks, lane);
-                FragA a1 = LoadA(pairs, aTile, warpRow + 16, ks, lane);
-                FragA a2 = LoadA(pairs, aTile, warpRow + 32, ks, lane);
-                FragA a3 = LoadA(pairs, aTile, warpRow + 48, ks, lane);
-                FragB b0 = LoadB(pairs, bTile, warpCol + 0, ks, lane);
-                FragB b1 = LoadB(pairs, bTile, warpCol + 8, ks, lane);
-                FragB b2 = LoadB(pairs, bTile, warpCol + 16, ks, lane);
-                FragB b3 = LoadB(pairs, bTile, warpCol + 24, ks, lane);
-                mma.Bf16(ref c00, a0, b0, warpScratch); mma.Bf16(ref c01, a0, b1, warpScratch); mma.Bf16(ref c02, a0, b2, warpScratch); mma.Bf16(ref c03, a0, b3, warpScratch);
-                mma.Bf16(ref c10, a1, b0, warpScratch); mma.Bf16(ref c11, a1, b1, warpScratch); mma.Bf16(ref c12, a1, b2, warpScratch); mma.Bf16(ref c13, a1, b3, warpScratch);
-                mma.Bf16(ref c20, a2, b0, warpScratch); mma.Bf16(ref c21, a2, b1, warpScratch); mma.Bf16(ref c22, a2, b2, warpScratch); mma.Bf16(ref c23, a2, b3, warpScratch);
-                mma.Bf16(ref c30, a3, b0, warpScratch); mma.Bf16(ref c31, a3, b1, warpScratch); mma.Bf16(ref c32, a3, b2, warpScratch); mma.Bf16(ref c33, a3, b3, warpScratch);
-            }
-            Group.Barrier();
-        }
+            A = a, B = b, Smem = smem, Scratch = scratch, P = p, SBase = sbase,
+            // Slots: buffer 0 A, buffer 0 B, buffer 1 A, buffer 1 B.
+            Slots = AttentionTiles.AlignmentPad(sbase), Tid = tid,
+            WarpRow = (warp >> 2) * WarpTileM, WarpCol = (warp & 3) * WarpTileN,
+            BlockRow = Grid.IdxY * BlockM, BlockCol = Grid.IdxX * BlockN,
+            ABase = Grid.IdxZ * p.ABatch, BBase = Grid.IdxZ * p.BBatch,
+            // This lane's row of an ldmatrix.x4 in the two address patterns: "A" (matrices 0-3 =
+            // rows 0-7, 8-15 at column 0, then both at column 8) and "B" (rows 0-7 at columns 0, 8,
+            // then rows 8-15 at columns 0, 8), as the attention kernels use them.
+            ARow = (lane & 7) + 8 * ((lane >> 3) & 1), ACol = 8 * (lane >> 4),
+            BRow = (lane & 7) + 8 * (lane >> 4), BCol = 8 * ((lane >> 3) & 1),
+        };
+        var acc = new WarpAcc();
 
-        int row0 = blockRow + warpRow, col0 = blockCol + warpCol;
-        Store(c, p, bias, loraU, loraB, z, row0 + 0, col0, lane, c00, c01, c02, c03);
-        Store(c, p, bias, loraU, loraB, z, row0 + 16, col0, lane, c10, c11, c12, c13);
-        Store(c, p, bias, loraU, loraB, z, row0 + 32, col0, lane, c20, c21, c22, c23);
-        Store(c, p, bias, loraU, loraB, z, row0 + 48, col0, lane, c30, c31, c32, c33);
+        bool aK = p.AKFast != 0, bK = p.BKFast != 0;
+        int kTiles = (p.K + BlockK - 1) / BlockK;
+        if (kTiles > 0)
+        {
+            LoadTiles(mma, g, 0, 0, aK, bK);
+            mma.CommitAsync();
+        }
+        if (aK && bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: true);
+        else if (aK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: false);
+        else if (bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: true);
+        else for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: false);
+
+        int row0 = g.BlockRow + g.WarpRow, col0 = g.BlockCol + g.WarpCol, z = Grid.IdxZ;
+        Store(c, p, bias, loraU, loraB, z, row0 + 0, col0, lane, acc.C00, acc.C01, acc.C02, acc.C03);
+        Store(c, p, bias, loraU, loraB, z, row0 + 16, col0, lane, acc.C10, acc.C11, acc.C12, acc.C13);
+        Store(c, p, bias, loraU, loraB, z, row0 + 32, col0, lane, acc.C20, acc.C21, acc.C22, acc.C23);
+        Store(c, p, bias, loraU, loraB, z, row0 + 48, col0, lane, acc.C30, acc.C31, acc.C32, acc.C33);
+    }
+
+    /// <summary>What a thread's k loop reads and never changes (built once per thread).</summary>
+    private struct GemmTile
+    {
+        public ArrayView<ushort> A, B, Smem;
+        public ArrayView<uint> Scratch;
+        public GemmArgs P;
+        public uint SBase;
+        public int Slots, Tid, WarpRow, WarpCol, BlockRow, BlockCol, ARow, ACol, BRow, BCol;
+        public long ABase, BBase;
+    }
+
+    /// <summary>The warp's 64 x 32 tile: 4 x 4 m16n8 fragments, C{i}{j} rows 16i, columns 8j.</summary>
+    private struct WarpAcc
+    {
+        public FragC C00, C01, C02, C03, C10, C11, C12, C13, C20, C21, C22, C23, C30, C31, C32, C33;
     }
 
     /// <summary>
-    /// Global -> shared for the 128 x 32 slices of A and B starting at k0, into buffer <paramref name="buffer"/>,
-    /// zero beyond M, N, K. 4096 elements per operand over 256 threads: 16 each, walking the
-    /// operand's contiguous axis so a warp's loads coalesce.
+    /// One k tile: start loading tile kt + 1 into the other buffer and wait for tile kt (cp.async
+    /// groups complete in order; element-wise loads are complete when issued), a barrier, two k16
+    /// steps, and the barrier that frees tile kt's buffer for iteration kt + 1's loads.
+    /// <paramref name="aK"/> and <paramref name="bK"/> (the operands' layouts) are constants at every call.
     /// </summary>
-    private static void LoadTile(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<ushort> tiles, GemmArgs p,
-        long aBase, long bBase, int blockRow, int blockCol, int k0, int buffer, int tid)
+    private static void KTile<TMma>(TMma mma, GemmTile g, ref WarpAcc acc, int kt, int kTiles, bool aK, bool bK)
+        where TMma : struct, IMma
     {
-        int aTile = buffer * 2 * TileElements, bTile = aTile + TileElements;
-        for (int i = 0; i < BlockM * BlockK / Threads; i++)
+        if (kt + 1 < kTiles)
         {
-            // k fastest: 8 rows x 32 k per pass; else rows fastest: 128 rows x 2 k per pass.
-            int r = p.AKFast != 0 ? (tid >> 5) + 8 * i : tid & (BlockM - 1);
-            int k = p.AKFast != 0 ? tid & (BlockK - 1) : (tid >> 7) + 2 * i;
-            int gr = blockRow + r, gk = k0 + k;
-            tiles[aTile + r * Pitch + k] = gr < p.M && gk < p.K ? a[aBase + gr * p.ARow + gk * p.ACol] : (ushort)0;
-
-            int n = p.BKFast != 0 ? (tid >> 5) + 8 * i : tid & (BlockN - 1);
-            int kb = p.BKFast != 0 ? tid & (BlockK - 1) : (tid >> 7) + 2 * i;
-            int gn = blockCol + n, gkb = k0 + kb;
-            tiles[bTile + n * Pitch + kb] = gn < p.N && gkb < p.K ? b[bBase + gkb * p.BRow + gn * p.BCol] : (ushort)0;
+            LoadTiles(mma, g, (kt + 1) * BlockK, (kt + 1) & 1, aK, bK);
+            mma.CommitAsync();
+            mma.WaitAsync(1);
         }
+        else
+        {
+            mma.WaitAsync(0);
+        }
+        Group.Barrier();
+        int aSlot = g.Slots + (kt & 1) * 2 * SlotElements, bSlot = aSlot + SlotElements;
+        KStep(mma, g, ref acc, aSlot, bSlot, 0, aK, bK);
+        KStep(mma, g, ref acc, aSlot, bSlot, 16, aK, bK);
+        Group.Barrier();
     }
 
-    /// <summary>A fragment of rows [row, row + 16) and k [ks, ks + 16) of the A tile; each register is one .b32 pair.</summary>
-    private static FragA LoadA(ArrayView<uint> pairs, int tile, int row, int ks, int lane)
+    /// <summary>
+    /// The warp's 16 mma for k16 step <paramref name="ks"/> of the tile: A fragments of rows
+    /// WarpRow + 0, 16, 32, 48 and B fragment pairs of columns WarpCol + 0 .. 15 and 16 .. 31.
+    /// In a k-contiguous tile an A fragment is read as the attention kernels read K as A, and a B
+    /// pair as they read K as B; in an m- or n-contiguous tile they are read transposed, as dS and V.
+    /// </summary>
+    private static void KStep<TMma>(TMma mma, GemmTile g, ref WarpAcc acc, int aSlot, int bSlot, int ks, bool aK, bool bK)
+        where TMma : struct, IMma
     {
-        FragA f;
-        f.R0 = pairs[(tile + (row + MmaLayout.ARow(lane, 0)) * Pitch + ks + MmaLayout.ACol(lane, 0)) >> 1];
-        f.R1 = pairs[(tile + (row + MmaLayout.ARow(lane, 2)) * Pitch + ks + MmaLayout.ACol(lane, 2)) >> 1];
-        f.R2 = pairs[(tile + (row + MmaLayout.ARow(lane, 4)) * Pitch + ks + MmaLayout.ACol(lane, 4)) >> 1];
-        f.R3 = pairs[(tile + (row + MmaLayout.ARow(lane, 6)) * Pitch + ks + MmaLayout.ACol(lane, 6)) >> 1];
-        return f;
-    }
-
-    /// <summary>B fragment of columns [col, col + 8) and k [ks, ks + 16) of the (n-major, k contiguous) B tile.</summary>
-    private static FragB LoadB(ArrayView<uint> pairs, int tile, int col, int ks, int lane)
-    {
-        FragB f;
-        f.R0 = pairs[(tile + (col + MmaLayout.BCol(lane, 0)) * Pitch + ks + MmaLayout.BRow(lane, 0)) >> 1];
-        f.R1 = pairs[(tile + (col + MmaLayout.BCol(lane, 2)) * Pitch + ks + MmaLayout.BRow(lane, 2)) >> 1];
-        return f;
+        int aAt = aK ? aSlot + (g.WarpRow + g.ARow) * KPitch + ks + g.ACol : aSlot + (ks + g.BRow) * MnPitch + g.WarpRow + g.BCol;
+        int aNext = aK ? 16 * KPitch : 16;
+        FragA a0 = mma.LdMatrixX4(g.Smem, g.SBase, aAt, g.Scratch, !aK);
+        FragA a1 = mma.LdMatrixX4(g.Smem, g.SBase, aAt + aNext, g.Scratch, !aK);
+        FragA a2 = mma.LdMatrixX4(g.Smem, g.SBase, aAt + 2 * aNext, g.Scratch, !aK);
+        FragA a3 = mma.LdMatrixX4(g.Smem, g.SBase, aAt + 3 * aNext, g.Scratch, !aK);
+        int bAt = bK ? bSlot + (g.WarpCol + g.BRow) * KPitch + ks + g.BCol : bSlot + (ks + g.ARow) * MnPitch + g.WarpCol + g.ACol;
+        int bNext = bK ? 16 * KPitch : 16;
+        AttentionTiles.LoadBPair(mma, g.Smem, g.SBase, bAt, g.Scratch, !bK, out FragB b0, out FragB b1);
+        AttentionTiles.LoadBPair(mma, g.Smem, g.SBase, bAt + bNext, g.Scratch, !bK, out FragB b2, out FragB b3);
+        ArrayView<uint> s = g.Scratch;
+        mma.Bf16(ref acc.C00, a0, b0, s); mma.Bf16(ref acc.C01, a0, b1, s); mma.Bf16(ref acc.C02, a0, b2, s); mma.Bf16(ref acc.C03, a0, b3, s);
+        mma.Bf16(ref acc.C10, a1, b0, s); mma.Bf16(ref acc.C11, a1, b1, s); mma.Bf16(ref acc.C12, a1, b2, s); mma.Bf16(ref acc.C13, a1, b3, s);
+        mma.Bf16(ref acc.C20, a2, b0, s); mma.Bf16(ref acc.C21, a2, b1, s); mma.Bf16(ref acc.C22, a2, b2, s); mma.Bf16(ref acc.C23, a2, b3, s);
+        mma.Bf16(ref acc.C30, a3, b0, s); mma.Bf16(ref acc.C31, a3, b1, s); mma.Bf16(ref acc.C32, a3, b2, s); mma.Bf16(ref acc.C33, a3, b3, s);
     }
 
     /// <summary>The four m16n8 fragments of one 16-row strip of the warp tile (columns col0 + 0, 8, 16, 24).</summary>

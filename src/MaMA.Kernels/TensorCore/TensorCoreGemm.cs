@@ -25,7 +25,13 @@ public static partial class TensorCoreGemm
         if (bias.Length == 0) bias = c;
         if (loraU.Length == 0) loraU = c;
         if (loraB.Length == 0) loraB = c;
-        var config = new KernelConfig(new Index3D((p.N + BlockN - 1) / BlockN, (p.M + BlockM - 1) / BlockM, p.Batch), new Index3D(Threads, 1, 1));
+        var config = new KernelConfig(new Index3D((p.N + BlockN - 1) / BlockN, (p.M + BlockM - 1) / BlockM, p.Batch), new Index3D(Threads, 1, 1),
+            SharedMemoryConfig.RequestDynamic<ushort>(SharedElements));
+        // cp.async reads device addresses: the simulator's views are host memory, whose addresses decide the same way.
+        p.AAddress = p.K > 0 ? a.LoadEffectiveAddressAsPtr().ToInt64() : 0;
+        p.BAddress = p.K > 0 ? b.LoadEffectiveAddressAsPtr().ToInt64() : 0;
+        p.AAsync = p.K > 0 && AsyncCopies(p.AKFast != 0, p.ACol, p.ARow, p.ABatch, p.K, p.M, p.AAddress) ? 1 : 0;
+        p.BAsync = p.K > 0 && AsyncCopies(p.BKFast != 0, p.BRow, p.BCol, p.BBatch, p.K, p.N, p.BAddress) ? 1 : 0;
 
         Accelerator target = WarpSimulator.For(stream.Accelerator);
         if (ReferenceEquals(target, stream.Accelerator))
@@ -37,6 +43,16 @@ public static partial class TensorCoreGemm
         Kernel(target)(target.DefaultStream, config, a, b, c, p, bias, loraU, loraB);
         target.DefaultStream.Synchronize();
     }
+
+    /// <summary>
+    /// Whether an operand's tiles can stream in by 16-byte cp.async: its fast axis (k when
+    /// <paramref name="kFast"/>, else m or n) is unit-stride and a multiple of 8 elements long, so a
+    /// chunk of 8 is wholly inside or wholly past the end; the other and the batch strides are
+    /// multiples of 8 and element 0 is 16-byte aligned, so every chunk is aligned.
+    /// </summary>
+    public static bool AsyncCopies(bool kFast, long kStride, long rowStride, long batchStride, int k, int rows, long address) =>
+        (kFast ? kStride == 1 && rowStride % 8 == 0 && k % 8 == 0 : rowStride == 1 && kStride % 8 == 0 && rows % 8 == 0)
+        && batchStride % 8 == 0 && (address & 15) == 0;
 
     /// <summary>Checks shapes, strides and that every addressed element lies inside its view.</summary>
     public static void Validate(long aLength, long bLength, long cLength, GemmArgs p, long biasLength, long loraULength, long loraBLength)

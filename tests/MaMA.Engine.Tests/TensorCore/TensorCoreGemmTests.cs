@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 using MaMA.Engine.Devices;
 using MaMA.Kernels.TensorCore;
@@ -66,6 +67,58 @@ public sealed class TensorCoreGemmTests
         };
         float[] c0 = new float[m * n];
         Assert.That(RelativeError(Run(a, b, c0, p), Reference(a, b, c0, p)), Is.LessThan(Tolerance));
+    }
+
+    /// <summary>
+    /// The cp.async tile loads against the element-wise ones, in each pair of operand layouts: the
+    /// same operands once at 16-byte aligned addresses (cp.async) and once one element later (not
+    /// aligned: element-wise) give bit-identical products (same fragments, same summation order),
+    /// and both match the reference. M = 136 and K = 40 leave a partial row tile and a partial k
+    /// tile, whose chunks cp.async zero-fills.
+    /// </summary>
+    [TestCase(true, true)]
+    [TestCase(true, false)]
+    [TestCase(false, true)]
+    [TestCase(false, false)]
+    public void AsyncCopies_MatchTheElementwiseLoads_InEveryLayout(bool aKFast, bool bKFast)
+    {
+        const int batch = 2, m = 136, n = 72, k = 40;
+        var p = new GemmArgs
+        {
+            M = m, N = n, K = k, Batch = batch, Alpha = 1f, CBatch = m * n, Ldc = n,
+            ABatch = m * k, ARow = aKFast ? k : 1, ACol = aKFast ? 1 : m,
+            BBatch = k * n, BRow = bKFast ? 1 : n, BCol = bKFast ? k : 1,
+            AKFast = aKFast ? 1 : 0, BKFast = bKFast ? 1 : 0,
+        };
+        ushort[] a = Bf16Values(batch * m * k, seed: 21), b = Bf16Values(batch * k * n, seed: 22);
+        Accelerator acc = Engine();
+        using var da = acc.Allocate1D<ushort>(a.Length + 16);
+        using var db = acc.Allocate1D<ushort>(b.Length + 16);
+        using var dc = acc.Allocate1D<float>(batch * m * n);
+        float[] Product(bool aligned)
+        {
+            ArrayView<ushort> va = Placed(da.View, a, aligned), vb = Placed(db.View, b, aligned);
+            Assert.That(TensorCoreGemm.AsyncCopies(aKFast, p.ACol, p.ARow, p.ABatch, k, m, Address(va)), Is.EqualTo(aligned), "A's load path");
+            Assert.That(TensorCoreGemm.AsyncCopies(bKFast, p.BRow, p.BCol, p.BBatch, k, n, Address(vb)), Is.EqualTo(aligned), "B's load path");
+            dc.MemSetToZero();
+            TensorCoreGemm.Launch(acc.DefaultStream, va, vb, dc.View, p);
+            acc.Synchronize();
+            return dc.GetAsArray1D();
+        }
+        float[] async = Product(aligned: true), elementwise = Product(aligned: false);
+        Assert.That(async, Is.EqualTo(elementwise), "cp.async and element-wise tiles");
+        Assert.That(RelativeError(async, Reference(a, b, new float[batch * m * n], p)), Is.LessThan(Tolerance));
+    }
+
+    private static long Address(ArrayView<ushort> view) => view.LoadEffectiveAddressAsPtr().ToInt64();
+
+    /// <summary><paramref name="values"/> copied into <paramref name="buffer"/> at a 16-byte aligned element, or one element past it.</summary>
+    private static ArrayView<ushort> Placed(ArrayView<ushort> buffer, ushort[] values, bool aligned)
+    {
+        int offset = (int)((16 - (Address(buffer) & 15)) & 15) / sizeof(ushort) + (aligned ? 0 : 1);
+        ArrayView<ushort> view = buffer.SubView(offset, values.Length);
+        view.CopyFromCPU(values);
+        return view;
     }
 
     [Test]
