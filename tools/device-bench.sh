@@ -19,7 +19,7 @@
 #
 # Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/,
 # engine.json + engine.log, torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json
-# (+ logs), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), ncu.txt (--ncu), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
+# (+ logs), generated-gemm.log (cuda: the matmul and LoRA rows with MAMA_CUBLAS=off), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), ncu.txt (--ncu), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
@@ -118,6 +118,19 @@ fi
 echo "== engine: $mama bench ops --device $device" >&2
 limit "$mama" bench ops --device "$device" --repeat "$repeat" --json "$out/engine.json" "${quick[@]}" "${only[@]}" 2>&1 | tee "$out/engine.log"
 engine_rc=${PIPESTATUS[0]}
+
+# The generated tensor-core GEMM on its own: with cuBLAS loaded, plain products go to cuBLAS, so the
+# matmul and LoRA rows above never time it. MAMA_CUBLAS=off routes them to TensorCoreGemm (cp.async
+# tiles and ldmatrix fragments since 43c140c; docs/gpu-kernels.md, "The GEMM"): generated-gemm.log.
+if [ "$device" = cuda ]; then
+  : > "$out/generated-gemm.log"
+  for family in matmul lora_linear; do
+    echo "== engine, generated GEMM: MAMA_CUBLAS=off $mama bench ops --device $device --only $family" >&2
+    MAMA_CUBLAS=off limit "$mama" bench ops --device "$device" --repeat "$repeat" --only "$family" "${quick[@]}" >> "$out/generated-gemm.log" 2>&1 \
+      || echo "device-bench.sh: the generated GEMM's $family rows failed; see $out/generated-gemm.log" >&2
+  done
+  cat "$out/generated-gemm.log" >&2
+fi
 
 # Why the tensor-core attention kernels run at the speed they do: one launch of each (the ViT shape, bf16)
 # under Nsight Compute, with throughput, occupancy, launch, warp-state and source-level sections.
