@@ -44,10 +44,50 @@ public static partial class PtxLocalSlots
     [GeneratedRegex(@"^[ \t]*\.reg[ \t]", RegexOptions.Multiline)]
     private static partial Regex FirstRegisterDeclaration();
 
-    /// <summary>Rewrites <paramref name="ptx"/> (one module as ILGPU writes it, one entry function).</summary>
+    /// <summary>
+    /// Rewrites <paramref name="ptx"/> (one module as ILGPU writes it). Registers, depots and their
+    /// declarations are scoped by function, so each function body (a brace block at the top level:
+    /// the entry, and any <c>.func</c> ILGPU did not inline) is rewritten on its own and gets its
+    /// own declarations; register names repeat across functions.
+    /// </summary>
     public static Result Promote(string ptx)
     {
         ArgumentNullException.ThrowIfNull(ptx);
+        var output = new StringBuilder(ptx.Length);
+        int promoted = 0, kept = 0, done = 0;
+        foreach ((int start, int end) in TopLevelBlocks(ptx))
+        {
+            Result body = PromoteFunction(ptx[start..end]);
+            output.Append(ptx, done, start - done).Append(body.Ptx);
+            promoted += body.Promoted;
+            kept += body.Kept;
+            done = end;
+        }
+        output.Append(ptx, done, ptx.Length - done);
+        return new Result(output.ToString(), promoted, kept);
+    }
+
+    /// <summary>The [start, end) spans of the brace blocks at depth 0 (function bodies, and any initialiser list).</summary>
+    private static IEnumerable<(int Start, int End)> TopLevelBlocks(string ptx)
+    {
+        int depth = 0, start = 0;
+        for (int i = 0; i < ptx.Length; i++)
+        {
+            if (ptx[i] == '{')
+            {
+                if (depth++ == 0) start = i;
+            }
+            else if (ptx[i] == '}' && depth > 0 && --depth == 0)
+            {
+                yield return (start, i + 1);
+            }
+        }
+        if (depth != 0) throw new InvalidOperationException("PTX with unbalanced braces: not a module ILGPU wrote.");
+    }
+
+    /// <summary>The rewrite of one function body: its depots, its registers, its declarations.</summary>
+    private static Result PromoteFunction(string ptx)
+    {
         var depotSizes = DepotDeclaration().Matches(ptx).ToDictionary(m => m.Groups[1].Value, m => int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
         if (depotSizes.Count == 0) return new Result(ptx, 0, 0);
 
@@ -118,7 +158,7 @@ public static partial class PtxLocalSlots
         output.Length--;  // the split added no trailing line; undo the last '\n'
         string rewritten = DepotDeclaration().Replace(output.ToString(), m => promotedDepots.Contains(m.Groups[1].Value) ? "" : m.Value);
         Match firstReg = FirstRegisterDeclaration().Match(rewritten);
-        if (!firstReg.Success) throw new InvalidOperationException("PTX without register declarations: not a module ILGPU wrote.");
+        if (!firstReg.Success) throw new InvalidOperationException("a PTX function without register declarations: not a module ILGPU wrote.");
         rewritten = rewritten.Insert(firstReg.Index, declarations.ToString());
         return new Result(rewritten, slot.Count, depotSizes.Count - slot.Count);
     }

@@ -63,6 +63,33 @@ public sealed class PtxLocalSlotsTests
         Assert.That(result.Ptx, Does.Contain("\tadd.s64\t%rd15, %rd10, 4;\n\tst.local.f32\t[%rd15], %f1;"));
     }
 
+    /// <summary>
+    /// A function ILGPU did not inline sits before the entry, with its own registers: each body gets
+    /// its own declarations (once they all went to the module's first <c>.reg</c>, inside the
+    /// <c>.func</c>, which ptxas refused), and the same register name in two functions is two slots.
+    /// </summary>
+    [Test]
+    public void EveryFunction_GetsItsOwnDeclarations()
+    {
+        const string func = ".visible .func Helper(\n\t.param .b32 _x\n)\n{\n" +
+            "\t.local .align 4 .b8 __local_depot0[4];\n\t.reg .b32\t%r<4>;\n\t.reg .b64\t%rd<30>;\n" +
+            "\tmov.b64\t%rd21, __local_depot0;\n\tst.local.b32\t[%rd21], %r1;\n\tld.local.b32\t%r2, [%rd21];\n\tret;\n}\n";
+        string entry = Module("\t.local .align 4 .b8 __local_depot1[4];\n",
+            "\tmov.b64\t%rd21, __local_depot1;\n\tst.local.f32\t[%rd21], %f1;\n\tld.local.f32\t%f2, [%rd21];\n");
+        string ptx = entry.Insert(Header.IndexOf(".visible .entry", StringComparison.Ordinal), func);
+
+        PtxLocalSlots.Result result = PtxLocalSlots.Promote(ptx);
+
+        Assert.That((result.Promoted, result.Kept), Is.EqualTo((2, 0)));
+        string helper = result.Ptx[..result.Ptx.IndexOf(".visible .entry", StringComparison.Ordinal)];
+        string kernel = result.Ptx[helper.Length..];
+        Assert.That(helper, Does.Contain("{\n\t.reg .b32\t%lps0;\n\t.reg .b32\t%r<4>;"));
+        Assert.That(helper, Does.Contain("\tmov.b32\t%lps0, %r1;\n\tmov.b32\t%r2, %lps0;\n"));
+        Assert.That(kernel, Does.Contain("\t.reg .f32\t%lps0;\n\t.reg .pred"));
+        Assert.That(kernel, Does.Contain("\tmov.f32\t%lps0, %f1;\n\tmov.f32\t%f2, %lps0;\n"));
+        Assert.That(result.Ptx, Does.Not.Contain("local"));
+    }
+
     [Test]
     public void ModuleWithoutSlots_IsUnchanged()
     {
