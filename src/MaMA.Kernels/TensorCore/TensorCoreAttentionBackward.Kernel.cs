@@ -286,10 +286,12 @@ public static partial class TensorCoreAttentionBackward
 
         // bf16 dS^T to shared: the A fragments hold rows (keys) g, g + 8 and columns (queries) 2t, 2t + 1, + 8.
         int dsRowA = c.DsTile + (c.Warp * 16 + c.G8) * DsPitch + c.ColT, dsRowB = dsRowA + 8 * DsPitch;
-        StoreA(smem, d0, dsRowA, dsRowB, 0);
-        StoreA(smem, d1, dsRowA, dsRowB, 16);
-        StoreA(smem, d2, dsRowA, dsRowB, 32);
-        StoreA(smem, d3, dsRowA, dsRowB, 48);
+        // Each register is two adjacent bf16 of one row: one 32-bit store (every index here is even).
+        ArrayView<uint> words = smem.Cast<uint>();
+        StoreA(words, d0, dsRowA, dsRowB, 0);
+        StoreA(words, d1, dsRowA, dsRowB, 16);
+        StoreA(words, d2, dsRowA, dsRowB, 32);
+        StoreA(words, d3, dsRowA, dsRowB, 48);
         Group.Barrier();
 
         // dQ for queries q0 + 16w .. + 15 over the group's 64 keys: A = dS (transposed read of dS^T), B = K.
@@ -443,17 +445,16 @@ public static partial class TensorCoreAttentionBackward
         return x == 0 ? mine : x == 1 ? x1 : x == 2 ? x2 : x3;
     }
 
-    /// <summary>A fragment (rows g, g + 8; columns 2t, 2t + 1 and 2t + 8, + 9 of a 16-wide chunk at <paramref name="col0"/>) into the dS^T tile.</summary>
-    private static void StoreA(ArrayView<ushort> smem, FragA a, int rowA, int rowB, int col0)
+    /// <summary>
+    /// A fragment (rows g, g + 8; columns 2t, 2t + 1 and 2t + 8, + 9 of a 16-wide chunk at <paramref name="col0"/>) into the dS^T
+    /// tile, a 32-bit word per register: <paramref name="rowA"/> and <paramref name="rowB"/> are even bf16 indices.
+    /// </summary>
+    private static void StoreA(ArrayView<uint> words, FragA a, int rowA, int rowB, int col0)
     {
-        smem[rowA + col0] = (ushort)(a.R0 & 0xFFFFu);
-        smem[rowA + col0 + 1] = (ushort)(a.R0 >> 16);
-        smem[rowB + col0] = (ushort)(a.R1 & 0xFFFFu);
-        smem[rowB + col0 + 1] = (ushort)(a.R1 >> 16);
-        smem[rowA + col0 + 8] = (ushort)(a.R2 & 0xFFFFu);
-        smem[rowA + col0 + 9] = (ushort)(a.R2 >> 16);
-        smem[rowB + col0 + 8] = (ushort)(a.R3 & 0xFFFFu);
-        smem[rowB + col0 + 9] = (ushort)(a.R3 >> 16);
+        words[(rowA + col0) >> 1] = a.R0;
+        words[(rowB + col0) >> 1] = a.R1;
+        words[(rowA + col0 + 8) >> 1] = a.R2;
+        words[(rowB + col0 + 8) >> 1] = a.R3;
     }
 
     /// <summary>Rows A and B, columns col0 + 8j (+1), of the tile into <paramref name="dst"/>; rows past T dropped (dk, dv).</summary>
