@@ -1,5 +1,6 @@
 using System.Globalization;
 using MaMA.Cli.Help;
+using MaMA.Data.Labels;
 using MaMA.Evaluation.Explain;
 using MaMA.Evaluation.ZeroShot;
 using Device = MaMA.Engine.Devices.Device;
@@ -31,7 +32,7 @@ internal static class ExplainCommand
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'. {Usage}");
         if (model is null || image is null || output is null) throw new UsageException($"--model, --image and --out are required. {Usage}");
         if (report is not null && reportFile is not null) throw new UsageException("give --report or --report-file, not both.");
-        ZeroShotTask task = ZeroShotTasks.Parse(taskName) ?? throw new UsageException($"--task takes density, birads or rsna, not '{taskName}'.");
+        DownstreamTask task = DownstreamTasks.Parse(taskName) ?? throw new UsageException($"--task takes density, birads or rsna, not '{taskName}'.");
         if (size is < 100 or > 4000) throw new UsageException($"--size is the PNG side in pixels, 100-4000; got {size}.");
         EvalOptions.RequireFolder(model, "--model", "a model folder with config.json and model.safetensors");
         if (!File.Exists(image)) throw new UsageException($"--image {image}: no such file.");

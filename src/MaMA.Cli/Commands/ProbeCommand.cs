@@ -1,4 +1,5 @@
 using System.Globalization;
+using MaMA.Data.Labels;
 using MaMA.Training.Probing;
 
 namespace MaMA.Cli.Commands;
@@ -32,7 +33,7 @@ internal static class ProbeCommand
         {
             Model = model ?? "",
             Data = data is null ? null : Path.GetFullPath(data),
-            Task = ClassifierTasks.Parse(task) ?? throw new UsageException($"--task must be birads, density or rsna, got '{task}'."),
+            Task = DownstreamTasks.Parse(task) ?? throw new UsageException($"--task must be birads, density or rsna, got '{task}'."),
             Fraction = fraction,
             FineTune = fineTune,
             Steps = steps,
@@ -58,7 +59,7 @@ internal static class ProbeCommand
         if (model is not ("tiny" or "paper") && !Directory.Exists(model) && !File.Exists(model))
             throw new UsageException($"--model {model}: no such folder (tiny, paper, a MaMA model folder, or a pre-training run folder).");
         if (data is not null)
-            EvalOptions.RequireFolder(data, "--data", settings.Task == ClassifierTask.Rsna ? "an RSNA-Mammo folder with train.csv" : "an EMBED-shaped folder, docs/data.md");
+            EvalOptions.RequireFolder(data, "--data", settings.Task == DownstreamTask.Rsna ? "an RSNA-Mammo folder with train.csv" : "an EMBED-shaped folder, docs/data.md");
         try
         {
             settings.Validate();

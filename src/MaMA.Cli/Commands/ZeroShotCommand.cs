@@ -1,5 +1,6 @@
 using System.Globalization;
 using MaMA.Cli.Help;
+using MaMA.Data.Labels;
 using MaMA.Data.Splits;
 using MaMA.Evaluation.ZeroShot;
 using MaMA.Training.Runs;
@@ -35,15 +36,15 @@ internal static class ZeroShotCommand
         cl.RejectUnknown();
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'. {Usage}");
         if (model is null || data is null || taskName is null || output is null) throw new UsageException($"--model, --data, --task and --out are required. {Usage}");
-        ZeroShotTask task = ZeroShotTasks.Parse(taskName) ?? throw new UsageException($"--task takes birads, density or rsna, not '{taskName}'.");
+        DownstreamTask task = DownstreamTasks.Parse(taskName) ?? throw new UsageException($"--task takes birads, density or rsna, not '{taskName}'.");
         DataSplit? split = EvalOptions.Split(splitName);
         // The published evaluation scores EMBED on a class-balanced test subset (--balanced_test) and
         // RSNA-Mammo on its whole held-out set: those are the defaults.
-        bool balanced = balancedGiven ?? task != ZeroShotTask.Rsna;
+        bool balanced = balancedGiven ?? task != DownstreamTask.Rsna;
         EvalOptions.RequireFolder(model, "--model", "a model folder with config.json and model.safetensors");
-        EvalOptions.RequireFolder(data, "--data", task == ZeroShotTask.Rsna ? "an RSNA-Mammo folder with train.csv" : "an EMBED-shaped folder (see `mama synth`)");
+        EvalOptions.RequireFolder(data, "--data", task == DownstreamTask.Rsna ? "an RSNA-Mammo folder with train.csv" : "an EMBED-shaped folder (see `mama synth`)");
 
-        ZeroShotSelection selection = task == ZeroShotTask.Rsna
+        ZeroShotSelection selection = task == DownstreamTask.Rsna
             ? ZeroShotSelection.FromRsna(data, split, balanced, seed, splitSeed)
             : ZeroShotSelection.FromEmbed(data, task, split, balanced, seed, splitSeed: splitSeed);
         Console.WriteLine($"zero-shot {task.Name()}: {selection.Description}");

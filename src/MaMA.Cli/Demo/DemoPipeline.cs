@@ -1,3 +1,4 @@
+using MaMA.Data.Labels;
 using MaMA.Data.Splits;
 using MaMA.Data.Synthetic;
 using MaMA.Evaluation.ZeroShot;
@@ -65,12 +66,12 @@ public sealed class DemoPipeline
 
         Say("[3/5] zero-shot classification (instance prompts) on the class-balanced test split");
         EvaluationModel evaluation = EvaluationModel.Load(modelDir, _device);
-        DemoEvaluation zsDensity = times.Measure("zero-shot density", () => ZeroShot(evaluation, ZeroShotTask.Density, dataDir, root));
-        DemoEvaluation zsBirads = times.Measure("zero-shot BI-RADS", () => ZeroShot(evaluation, ZeroShotTask.Birads, dataDir, root));
+        DemoEvaluation zsDensity = times.Measure("zero-shot density", () => ZeroShot(evaluation, DownstreamTask.Density, dataDir, root));
+        DemoEvaluation zsBirads = times.Measure("zero-shot BI-RADS", () => ZeroShot(evaluation, DownstreamTask.Birads, dataDir, root));
 
         Say("[4/5] linear probes of the frozen ViT (class-balanced training batches, class-balanced test split)");
-        DemoEvaluation probeBirads = times.Measure("linear probe BI-RADS", () => Probe(ClassifierTask.Birads, runDir, dataDir, root));
-        DemoEvaluation probeDensity = times.Measure("linear probe density", () => Probe(ClassifierTask.Density, runDir, dataDir, root));
+        DemoEvaluation probeBirads = times.Measure("linear probe BI-RADS", () => Probe(DownstreamTask.Birads, runDir, dataDir, root));
+        DemoEvaluation probeDensity = times.Measure("linear probe density", () => Probe(DownstreamTask.Density, runDir, dataDir, root));
 
         Say("[5/5] report");
         var result = new DemoResult(root, _settings, _device, synth, config, pretrain, evaluation.Model.ParameterCount,
@@ -146,7 +147,7 @@ public sealed class DemoPipeline
         return (trainer.Train(), config);
     }
 
-    private DemoEvaluation ZeroShot(EvaluationModel model, ZeroShotTask task, string dataDir, string root)
+    private DemoEvaluation ZeroShot(EvaluationModel model, DownstreamTask task, string dataDir, string root)
     {
         ZeroShotSelection selection = ZeroShotSelection.FromEmbed(dataDir, task, DataSplit.Test, balanced: true, _settings.Seed);
         Say($"zero-shot {task.Name()}: {selection.Description}");
@@ -160,11 +161,11 @@ public sealed class DemoPipeline
         }, plainEvery: _settings.EvalBatch);
         if (result.Failed.Count > 0) throw new InvalidDataException($"{result.Failed.Count} synthetic test images could not be read, e.g. {result.Failed[0].Path}: {result.Failed[0].Reason}");
         ZeroShotOutputs written = ZeroShotOutputs.Write(result, Path.Combine(root, $"zeroshot-{task.Name()}"));
-        string title = task == ZeroShotTask.Density ? "zero-shot density" : "zero-shot BI-RADS";
+        string title = task == DownstreamTask.Density ? "zero-shot density" : "zero-shot BI-RADS";
         return new DemoEvaluation($"zero_shot_{task.Name()}", title, task.Name(), task.ClassNames(), written.Report, written.Directory);
     }
 
-    private DemoEvaluation Probe(ClassifierTask task, string runDir, string dataDir, string root)
+    private DemoEvaluation Probe(DownstreamTask task, string runDir, string dataDir, string root)
     {
         string name = task.Name();
         var settings = new ClassifierSettings
@@ -183,7 +184,7 @@ public sealed class DemoPipeline
             LogEvery = _settings.LogEvery,
         };
         ClassifierResult result = LinearProbe.Run(settings, Path.Combine(root, $"probe-{name}"), _device, Say);
-        string title = task == ClassifierTask.Birads ? "linear probe BI-RADS" : "linear probe density";
+        string title = task == DownstreamTask.Birads ? "linear probe BI-RADS" : "linear probe density";
         var report = result.Report ?? throw new InvalidOperationException($"the {title} ended without a test score ({result.OutputDir}).");
         return new DemoEvaluation($"linear_probe_{name}", title, name, settings.ClassNames, report, result.OutputDir);
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MaMA.Data.Images;
+using MaMA.Data.Labels;
 using MaMA.Data.Tables;
 using MaMA.Engine;
 using MaMA.Engine.Autograd;
@@ -18,7 +19,7 @@ public sealed record ExplainedSentence(int Index, string Text, string File, floa
 /// <summary>What <see cref="Explainer.Run"/> wrote and computed.</summary>
 /// <param name="Logits">Zero-shot class scores of the image, s * cos [K].</param>
 /// <param name="Probabilities">Their softmax [K].</param>
-public sealed record ExplainResult(string Directory, IReadOnlyList<ExplainedSentence> Sentences, ZeroShotTask Task, IReadOnlyList<string> ClassNames,
+public sealed record ExplainResult(string Directory, IReadOnlyList<ExplainedSentence> Sentences, DownstreamTask Task, IReadOnlyList<string> ClassNames,
                                    double[] Logits, double[] Probabilities, int Prediction, string IndexJson, string IndexCsv);
 
 /// <summary>
@@ -37,7 +38,7 @@ public static class Explainer
     public const string IndexJsonFile = "index.json";
     public const string IndexCsvFile = "index.csv";
 
-    public static ExplainResult Run(EvaluationModel model, string imagePath, string? report, ZeroShotTask task, string outDir, int width = 800, int height = 800)
+    public static ExplainResult Run(EvaluationModel model, string imagePath, string? report, DownstreamTask task, string outDir, int width = 800, int height = 800)
     {
         ArgumentNullException.ThrowIfNull(model);
         int e = model.Config.EmbedDim, grid = model.Grid, side = model.ImageSize;

@@ -1,3 +1,4 @@
+using MaMA.Data.Labels;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
 using MaMA.Evaluation.Embedding;
@@ -20,7 +21,7 @@ public sealed class ZeroShotClassifier
 {
     private readonly Dictionary<string, float[]> _prompts = new(StringComparer.Ordinal);
 
-    public ZeroShotClassifier(EvaluationModel model, ZeroShotTask task)
+    public ZeroShotClassifier(EvaluationModel model, DownstreamTask task)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Task = task;
@@ -29,7 +30,7 @@ public sealed class ZeroShotClassifier
 
     public EvaluationModel Model { get; }
 
-    public ZeroShotTask Task { get; }
+    public DownstreamTask Task { get; }
 
     public IReadOnlyList<string> ClassNames { get; }
 

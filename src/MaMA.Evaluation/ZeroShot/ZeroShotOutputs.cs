@@ -1,4 +1,5 @@
 using System.Globalization;
+using MaMA.Data.Labels;
 using MaMA.Data.Tables;
 using MaMA.Evaluation.Metrics;
 using MaMA.Evaluation.Plots;

@@ -1,3 +1,4 @@
+using MaMA.Data.Labels;
 using MaMA.Evaluation.Embedding;
 using MaMA.Evaluation.Metrics;
 
@@ -11,7 +12,7 @@ namespace MaMA.Evaluation.ZeroShot;
 /// <param name="Logits">[N, K]: s * (image embedding . prompt embedding), s = exp(logit_scale).</param>
 /// <param name="LogitScale">s.</param>
 /// <param name="Failed">Images that could not be read, with the reason; not in <paramref name="Samples"/>.</param>
-public sealed record ZeroShotResult(ZeroShotTask Task, IReadOnlyList<ZeroShotSample> Samples, double[,] Logits, float LogitScale, IReadOnlyList<ImageFailure> Failed)
+public sealed record ZeroShotResult(DownstreamTask Task, IReadOnlyList<ZeroShotSample> Samples, double[,] Logits, float LogitScale, IReadOnlyList<ImageFailure> Failed)
 {
     public int[] Labels => Samples.Select(s => s.Label).ToArray();
 

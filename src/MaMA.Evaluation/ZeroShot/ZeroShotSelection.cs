@@ -1,4 +1,5 @@
 using MaMA.Data.Embed;
+using MaMA.Data.Labels;
 using MaMA.Data.Rsna;
 using MaMA.Data.Splits;
 
@@ -15,12 +16,12 @@ public sealed record ZeroShotSelection(IReadOnlyList<ZeroShotSample> Samples, st
     /// the class-balanced subset (<see cref="BalancedSubset"/>, seeded by <paramref name="seed"/>;
     /// the paper evaluates on it).
     /// </summary>
-    public static ZeroShotSelection FromEmbed(string directory, ZeroShotTask task, DataSplit? split, bool balanced, ulong seed = 0, string? splitsPath = null, ulong splitSeed = 0)
+    public static ZeroShotSelection FromEmbed(string directory, DownstreamTask task, DataSplit? split, bool balanced, ulong seed = 0, string? splitsPath = null, ulong splitSeed = 0)
     {
-        if (task == ZeroShotTask.Rsna) throw new ArgumentException("the RSNA task reads an RSNA-Mammo folder; use FromRsna.", nameof(task));
+        if (!task.IsEmbed()) throw new ArgumentException("the RSNA task reads an RSNA-Mammo folder; use FromRsna.", nameof(task));
         EmbedDataset data = EmbedDataset.Load(directory);
         IReadOnlyList<EmbedRecord> records = split is { } s ? data.InSplit(data.LoadOrCreateSplits(splitsPath, splitSeed), s) : data.Records;
-        Func<EmbedRecord, int?> label = task == ZeroShotTask.Birads ? r => r.Birads : r => r.DensityLabel;
+        Func<EmbedRecord, int?> label = r => task.EmbedLabel(r);
         List<EmbedRecord> labelled = records.Where(r => label(r) is not null).ToList();
         IReadOnlyList<EmbedRecord> chosen = balanced ? BalancedSubset.Select(labelled, label, seed) : labelled;
         var samples = chosen.Select(r => new ZeroShotSample(r.Path, r.Report.Base, label(r)!.Value)).ToArray();

@@ -1,4 +1,5 @@
 using MaMA.Data.Embed;
+using MaMA.Data.Labels;
 using MaMA.Data.Loading;
 using MaMA.Data.Rsna;
 using MaMA.Data.Splits;
@@ -21,15 +22,11 @@ public sealed record ClassifierData(string Directory, IReadOnlyList<LabelledImag
     /// class-balanced subset of the test split drawn by <paramref name="seed"/> (the published
     /// evaluation's <c>--balanced_test</c>).
     /// </summary>
-    public static ClassifierData FromEmbed(TrainingData data, ClassifierTask task, ulong seed)
+    public static ClassifierData FromEmbed(TrainingData data, DownstreamTask task, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(data);
-        Func<EmbedRecord, int?> label = task switch
-        {
-            ClassifierTask.Birads => r => r.Birads,
-            ClassifierTask.Density => r => r.DensityLabel,
-            _ => throw new ArgumentException($"{task} is not an EMBED task.", nameof(task)),
-        };
+        if (!task.IsEmbed()) throw new ArgumentException($"{task.Name()} is not an EMBED task: use FromRsna.", nameof(task));
+        Func<EmbedRecord, int?> label = r => task.EmbedLabel(r);
         static List<LabelledImage> Labelled(IEnumerable<EmbedRecord> records, Func<EmbedRecord, int?> label) =>
             records.Where(r => label(r) is not null).Select(r => new LabelledImage(r.Path, label(r)!.Value)).ToList();
         List<LabelledImage> test = Labelled(data.Test, label);

@@ -1,38 +1,7 @@
 using System.Globalization;
+using MaMA.Data.Labels;
 
 namespace MaMA.Training.Probing;
-
-/// <summary>
-/// The label a classifier learns: EMBED's BI-RADS, 7 classes (A N B P S M K), or density, 4 classes
-/// (1-4) (SPEC section 1), or RSNA-Mammo's cancer, 2 classes (negative, cancer).
-/// </summary>
-public enum ClassifierTask
-{
-    Birads,
-    Density,
-    Rsna,
-}
-
-/// <summary>The tasks' names on the command line and in run records.</summary>
-public static class ClassifierTasks
-{
-    public static string Name(this ClassifierTask task) => task switch
-    {
-        ClassifierTask.Birads => "birads",
-        ClassifierTask.Density => "density",
-        ClassifierTask.Rsna => "rsna",
-        _ => throw new ArgumentOutOfRangeException(nameof(task), task, null),
-    };
-
-    /// <summary>The task named <paramref name="name"/>, or null.</summary>
-    public static ClassifierTask? Parse(string? name) => name switch
-    {
-        "birads" => ClassifierTask.Birads,
-        "density" => ClassifierTask.Density,
-        "rsna" => ClassifierTask.Rsna,
-        _ => null,
-    };
-}
 
 /// <summary>
 /// Linear probing and fine-tuning (SPEC section 7): Linear(C -> classes) on the ViT's pooled
@@ -48,12 +17,12 @@ public sealed record ClassifierSettings
     public string Model { get; init; } = "tiny";
 
     /// <summary>
-    /// An EMBED-shaped folder, or for <see cref="ClassifierTask.Rsna"/> an RSNA-Mammo folder (required
+    /// An EMBED-shaped folder, or for <see cref="DownstreamTask.Rsna"/> an RSNA-Mammo folder (required
     /// there); null uses the synthetic EMBED dataset in <c>OUT/synthetic</c>.
     /// </summary>
     public string? Data { get; init; }
 
-    public ClassifierTask Task { get; init; } = ClassifierTask.Density;
+    public DownstreamTask Task { get; init; } = DownstreamTask.Density;
 
     /// <summary>Share of the training split used (1%, 10%, 100% in the paper), drawn by seed.</summary>
     public double Fraction { get; init; } = 1.0;
@@ -165,14 +134,14 @@ public sealed record ClassifierSettings
 
     public IReadOnlyList<string> ClassNames => Task switch
     {
-        ClassifierTask.Birads => ["A", "N", "B", "P", "S", "M", "K"],
-        ClassifierTask.Density => ["1", "2", "3", "4"],
+        DownstreamTask.Birads => ["A", "N", "B", "P", "S", "M", "K"],
+        DownstreamTask.Density => ["1", "2", "3", "4"],
         _ => ["negative", "cancer"],
     };
 
     public void Validate()
     {
-        if (Task == ClassifierTask.Rsna && Data is null)
+        if (Task == DownstreamTask.Rsna && Data is null)
             throw new ArgumentException("the rsna task needs --data: an RSNA-Mammo folder (train.csv and train_images/{patient_id}/{image_id}.png, docs/data.md).");
         if (!(Fraction > 0.0 && Fraction <= 1.0)) throw new ArgumentException($"fraction must be in (0, 1], not {Fraction}.");
         if (Steps < 1) throw new ArgumentException($"steps must be at least 1, not {Steps}.");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MaMA.Data.Embed;
 using MaMA.Data.Images.Transforms;
+using MaMA.Data.Labels;
 using MaMA.Data.Loading;
 using MaMA.Data.Reports;
 using MaMA.Data.Splits;
@@ -301,7 +302,7 @@ public sealed class ClassifierTrainer
     /// </summary>
     private ClassifierData OpenData(string output)
     {
-        if (_settings.Task == ClassifierTask.Rsna) return ClassifierData.FromRsna(_settings.Data!, _settings.SplitSeed, _say);
+        if (_settings.Task == DownstreamTask.Rsna) return ClassifierData.FromRsna(_settings.Data!, _settings.SplitSeed, _say);
         string? dataDir = _settings.Data ?? RunData(_settings.Model);
         if (_settings.Data is null && dataDir is not null) _say($"data: {dataDir} (the pre-training run's; --data overrides)");
         TrainingData data = TrainingData.Open(dataDir, Path.Combine(output, "synthetic"), _settings.SyntheticStudies, _settings.SyntheticWidth, _settings.Seed, _settings.SplitSeed, _say);

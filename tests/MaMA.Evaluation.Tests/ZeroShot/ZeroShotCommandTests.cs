@@ -1,8 +1,9 @@
-using MaMA.Data.Synthetic;
 using System.Globalization;
 using MaMA.Data.Embed;
 using MaMA.Data.Images;
+using MaMA.Data.Labels;
 using MaMA.Data.Reports;
+using MaMA.Data.Synthetic;
 using MaMA.Data.Text;
 using MaMA.Engine.Autograd;
 using MaMA.Engine.Tensors;
@@ -161,7 +162,7 @@ public sealed class ZeroShotCommandTests
         File.WriteAllBytes(bad, [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
         var samples = data.Records.Take(3).Select(r => new ZeroShotSample(r.Path, r.Report.Base, r.DensityLabel ?? 0)).ToList();
         samples.Insert(1, new ZeroShotSample(bad, "", 0));
-        ZeroShotResult result = new ZeroShotClassifier(evaluation, ZeroShotTask.Density).Classify(samples, batchSize: 2);
+        ZeroShotResult result = new ZeroShotClassifier(evaluation, DownstreamTask.Density).Classify(samples, batchSize: 2);
         Assert.That(result.Samples.Select(s => s.ImagePath), Is.EqualTo(samples.Where(s => s.ImagePath != bad).Select(s => s.ImagePath)));
         Assert.That(result.Failed.Select(f => f.Path), Is.EqualTo(new[] { bad }));
         string output = EvalTestData.NewDir("zs-bad-out");
@@ -169,7 +170,7 @@ public sealed class ZeroShotCommandTests
         Assert.That(File.ReadAllText(Path.Combine(output, "skipped.csv")), Does.Contain(bad));
 
         // Every image unreadable: nothing to score, but skipped.csv, which the command names, is written.
-        ZeroShotResult none = new ZeroShotClassifier(evaluation, ZeroShotTask.Density).Classify([new ZeroShotSample(bad, "", 0)], batchSize: 2);
+        ZeroShotResult none = new ZeroShotClassifier(evaluation, DownstreamTask.Density).Classify([new ZeroShotSample(bad, "", 0)], batchSize: 2);
         string empty = Path.Combine(EvalTestData.NewDir("zs-none"), "out");
         Assert.That(() => ZeroShotOutputs.Write(none, empty), Throws.InvalidOperationException.With.Message.Contains("skipped.csv"));
         Assert.That(File.ReadAllText(Path.Combine(empty, "skipped.csv")), Does.Contain(bad));
@@ -196,23 +197,23 @@ public sealed class ZeroShotCommandTests
             var t = new float[texts.Count * e];
             for (int r = 0; r < texts.Count; r++)
             {
-                int c = bases.Select(b => ZeroShotTask.Birads.Prompts(b).ToList().IndexOf(texts[r])).First(x => x >= 0);
+                int c = bases.Select(b => DownstreamTask.Birads.Prompts(b).ToList().IndexOf(texts[r])).First(x => x >= 0);
                 t[r * e + (c + shift) % k] = 1f;
             }
             return t;
         }
 
-        var matched = new ZeroShotClassifier(evaluation, ZeroShotTask.Birads) { TextEmbedder = texts => Embed(texts, 0) };
+        var matched = new ZeroShotClassifier(evaluation, DownstreamTask.Birads) { TextEmbedder = texts => Embed(texts, 0) };
         double[,] logits = matched.Logits(images, bases, scale: 10f);
         var samples = bases.Select((b, i) => new ZeroShotSample($"image{i}.png", b, labels[i])).ToArray();
-        var result = new ZeroShotResult(ZeroShotTask.Birads, samples, logits, 10f, []);
+        var result = new ZeroShotResult(DownstreamTask.Birads, samples, logits, 10f, []);
         MetricsReport report = ClassificationMetrics.Compute(result.Table());
         Assert.That(report.Accuracy, Is.EqualTo(1.0));
         for (int i = 0; i < bases.Length; i++)
             for (int c = 0; c < k; c++) Assert.That(logits[i, c], Is.EqualTo(c == labels[i] ? 10.0 : 0.0));
         Assert.That(matched.CachedPrompts, Is.EqualTo(3 * k), "each distinct base's prompts encoded once");
 
-        var shifted = new ZeroShotClassifier(evaluation, ZeroShotTask.Birads) { TextEmbedder = texts => Embed(texts, 1) };
+        var shifted = new ZeroShotClassifier(evaluation, DownstreamTask.Birads) { TextEmbedder = texts => Embed(texts, 1) };
         double[,] moved = shifted.Logits(images, bases, scale: 10f);
         for (int i = 0; i < bases.Length; i++)
             for (int c = 0; c < k; c++) Assert.That(moved[i, c], Is.EqualTo(logits[i, (c + 1) % k]));

@@ -1,3 +1,4 @@
+using MaMA.Data.Labels;
 using MaMA.Training.Probing;
 using MaMA.Training.Tests.Pretraining;
 using Device = MaMA.Engine.Devices.Device;
@@ -14,7 +15,7 @@ public class ClassifierTrainerTests
         {
             var settings = new ClassifierSettings
             {
-                Model = "tiny", Data = TinyRuns.DataDir, Task = ClassifierTask.Density, Steps = 4, WarmupSteps = 1, BatchSize = 8, Workers = 2, LogEvery = 2,
+                Model = "tiny", Data = TinyRuns.DataDir, Task = DownstreamTask.Density, Steps = 4, WarmupSteps = 1, BatchSize = 8, Workers = 2, LogEvery = 2,
             };
             var trainer = new ClassifierTrainer(settings, Device.Cpu, _ => { }) { ProgressOutput = TextWriter.Null };
             ClassifierResult result = trainer.Train(outDir);
@@ -38,7 +39,7 @@ public class ClassifierTrainerTests
         {
             var settings = new ClassifierSettings
             {
-                Model = "tiny", Data = TinyRuns.DataDir, Task = ClassifierTask.Density, FineTune = fineTune, Steps = 6, WarmupSteps = 1, BatchSize = 6,
+                Model = "tiny", Data = TinyRuns.DataDir, Task = DownstreamTask.Density, FineTune = fineTune, Steps = 6, WarmupSteps = 1, BatchSize = 6,
                 Workers = 2, LogEvery = 1, CheckpointEvery = 2, KeepLast = 2, Lr = 5e-2,
             };
             Run(settings, whole);
@@ -76,7 +77,7 @@ public class ClassifierTrainerTests
         {
             var settings = new ClassifierSettings
             {
-                Model = "tiny", Data = TinyRuns.DataDir, Task = ClassifierTask.Density, CropScaleMin = 1.0, Steps = 9, WarmupSteps = 1, BatchSize = 7,
+                Model = "tiny", Data = TinyRuns.DataDir, Task = DownstreamTask.Density, CropScaleMin = 1.0, Steps = 9, WarmupSteps = 1, BatchSize = 7,
                 Workers = 2, LogEvery = 1, CheckpointEvery = 3, KeepLast = 2, Lr = 5e-2,
             };
             var messages = new List<string>();
@@ -170,7 +171,7 @@ public class ClassifierTrainerTests
         {
             var settings = new ClassifierSettings
             {
-                Model = "tiny", Data = rsna, Task = ClassifierTask.Rsna, FineTune = fineTune, Seed = seed, SplitSeed = splitSeed, Steps = 3, WarmupSteps = 1, BatchSize = 6,
+                Model = "tiny", Data = rsna, Task = DownstreamTask.Rsna, FineTune = fineTune, Seed = seed, SplitSeed = splitSeed, Steps = 3, WarmupSteps = 1, BatchSize = 6,
                 Workers = 2, LogEvery = 1,
             };
             var messages = new List<string>();
@@ -208,7 +209,7 @@ public class ClassifierTrainerTests
             var settings = new ClassifierSettings { Model = "tiny", Data = TinyRuns.DataDir, Steps = 2, WarmupSteps = 1, BatchSize = 6, Workers = 2, LogEvery = 1 };
             Run(settings, outDir);
             byte[] finished = File.ReadAllBytes(Path.Combine(outDir, "metrics.json"));
-            var e = Assert.Throws<InvalidOperationException>(() => Run(settings with { Data = rsna, Task = ClassifierTask.Rsna }, outDir))!;
+            var e = Assert.Throws<InvalidOperationException>(() => Run(settings with { Data = rsna, Task = DownstreamTask.Rsna }, outDir))!;
             Assert.That(e.Message, Does.Contain("one class only").And.Contain("cancer 0"));
             Assert.That(File.ReadAllBytes(Path.Combine(outDir, "metrics.json")), Is.EqualTo(finished), "the refused run left the finished one alone");
         }
@@ -222,13 +223,13 @@ public class ClassifierTrainerTests
     [Test]
     public void RsnaNeedsItsFolder()
     {
-        var e = Assert.Throws<ArgumentException>(() => new ClassifierSettings { Task = ClassifierTask.Rsna }.Validate())!;
+        var e = Assert.Throws<ArgumentException>(() => new ClassifierSettings { Task = DownstreamTask.Rsna }.Validate())!;
         Assert.That(e.Message, Does.Contain("--data").And.Contain("RSNA-Mammo"));
         string outDir = TestPaths.NewScratch("probe-rsna-embed");
         try
         {
             // An EMBED folder is not an RSNA one: the error names the missing table.
-            var wrong = new ClassifierSettings { Model = "tiny", Data = TinyRuns.DataDir, Task = ClassifierTask.Rsna, Steps = 1, WarmupSteps = 0, BatchSize = 4, Workers = 1 };
+            var wrong = new ClassifierSettings { Model = "tiny", Data = TinyRuns.DataDir, Task = DownstreamTask.Rsna, Steps = 1, WarmupSteps = 0, BatchSize = 4, Workers = 1 };
             Assert.That(() => Run(wrong, outDir), Throws.InstanceOf<IOException>().With.Message.Contains("train.csv"));
         }
         finally
