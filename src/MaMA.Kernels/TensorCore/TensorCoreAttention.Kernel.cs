@@ -207,8 +207,10 @@ public static partial class TensorCoreAttention
             c.Head, c.Head, c.D, (kt + 1) * BlockKV, c.T, c.D, c.Pitch, c.Tid);
 
         int kv0 = kt * BlockKV;
-        // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing.
-        if (!c.Causal || kv0 <= c.LastRow)
+        // Warp-uniform: a causal tile wholly after this warp's last row contributes nothing. Only a
+        // masked tile can be one (a full tile ends at or before the group's first row), so the
+        // full-tile loop has no such branch, nor the ~56 register copies at its join.
+        if (!masked || !c.Causal || kv0 <= c.LastRow)
         {
             int kBuf = c.KTiles + (kt & 1) * c.Tile, vBuf = c.VTiles + (kt & 1) * c.Tile;
             int d = c.D, pitch = c.Pitch;
