@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using MaMA.Kernels.LocalAlignment;
 
 namespace MaMA.Kernels.Cpu;
 
@@ -117,7 +118,7 @@ public static unsafe class LocalAlignmentCpu
                 }
             }
 
-            // Merge the items of each image in patch order (strict > keeps the first maximum).
+            // Merge the items of each image in patch order (SlaMax.Beats keeps the first maximum, and the first NaN).
             float* colMax = (float*)ScratchMemory.Alloc(r, sizeof(float), "LocalAlignmentCpu merged column max");
             try
             {
@@ -131,7 +132,7 @@ public static unsafe class LocalAlignmentCpu
                         for (int g = 1; g < itemsPerImage; g++)
                         {
                             float v = colMaxPart[(first + g) * r + row];
-                            if (v > best)
+                            if (SlaMax.Beats(v, best))
                             {
                                 best = v;
                                 arg = colArgPart[(first + g) * r + row];
@@ -192,7 +193,7 @@ public static unsafe class LocalAlignmentCpu
             for (int j = 0; j < Lanes; j++) laneIndex[j] = j;
 
             float* imagePatches = Patches + (long)img * P * E;
-            V negInf = V.Splat(float.NegativeInfinity), zero = V.Splat(0f);
+            V negInf = V.Splat(float.NegativeInfinity), zero = V.Splat(0f), yes = V.GreaterThanOrEqual(zero, zero);
             V lane0 = V.Load(laneIndex), lane1 = V.Load(laneIndex + vc);
             for (int b = b0; b < b1; b++)
             {
@@ -221,7 +222,7 @@ public static unsafe class LocalAlignmentCpu
                         float* run = colRun + (long)row * Lanes;
                         float* runArg = colArg + (long)row * Lanes;
                         V r0 = V.Load(run), r1 = V.Load(run + vc);
-                        V up0 = V.GreaterThan(v0, r0), up1 = V.GreaterThan(v1, r1);
+                        V up0 = Beats(v0, r0, yes), up1 = Beats(v1, r1, yes);
                         V.Store(V.Select(up0, v0, r0), run);
                         V.Store(V.Select(up1, v1, r1), run + vc);
                         V.Store(V.Select(up0, patch0, V.Load(runArg)), runArg);
@@ -229,7 +230,7 @@ public static unsafe class LocalAlignmentCpu
 
                         // i2t: max over this report's sentences, per patch lane.
                         V s = V.Splat(row - start);
-                        V h0 = V.GreaterThan(v0, best0), h1 = V.GreaterThan(v1, best1);
+                        V h0 = Beats(v0, best0, yes), h1 = Beats(v1, best1, yes);
                         best0 = V.Select(h0, v0, best0);
                         best1 = V.Select(h1, v1, best1);
                         arg0 = V.Select(h0, s, arg0);
@@ -245,7 +246,7 @@ public static unsafe class LocalAlignmentCpu
                 }
             }
 
-            // Horizontal reductions: best lane per sentence row (ties: smallest patch index).
+            // Horizontal reductions: best lane per sentence row (ties, of values or of NaN: smallest patch index).
             long partBase = (long)item * R;
             for (int row = 0; row < R; row++)
             {
@@ -255,7 +256,7 @@ public static unsafe class LocalAlignmentCpu
                 for (int j = 1; j < Lanes; j++)
                 {
                     float v = run[j];
-                    if (v > best || (v == best && runArg[j] < arg))
+                    if (SlaMax.Beats(v, (int)runArg[j], best, (int)arg))
                     {
                         best = v;
                         arg = runArg[j];
@@ -273,6 +274,14 @@ public static unsafe class LocalAlignmentCpu
             }
         }
     }
+
+    /// <summary>
+    /// <see cref="SlaMax.Beats(float, float)"/> per lane: v &gt; best, or v NaN where best is not.
+    /// <paramref name="yes"/> is the all-true mask; x &gt;= x is false only for NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V Beats<V>(V v, V best, V yes) where V : unmanaged, ISimd<V> =>
+        V.Select(V.GreaterThanOrEqual(best, best), V.Select(V.GreaterThanOrEqual(v, v), V.GreaterThan(v, best), yes), V.Splat(0f));
 
     /// <summary>
     /// panel[k, j] = rows[j, k] for the valid rows, zero for the padding lanes. With AVX, 8 x 8

@@ -28,7 +28,7 @@ public static partial class SlaFromSimilarity
         for (int pp = 1; pp < p; pp++)
         {
             float d = sim[at + (long)pp * r];
-            if (d > best)
+            if (SlaMax.Beats(d, best))
             {
                 best = d;
                 arg = pp;
@@ -54,7 +54,7 @@ public static partial class SlaFromSimilarity
         for (int row = start + 1; row < end; row++)
         {
             float d = sim[at + row];
-            if (d > best)
+            if (SlaMax.Beats(d, best))
             {
                 best = d;
                 arg = row - start;

@@ -15,7 +15,7 @@ namespace MaMA.Kernels.LocalAlignment;
 /// </list>
 /// Scores are written stacked as [2, N, N]: scores[0] = t2i, scores[1] = i2t (rows reports,
 /// columns images). The backward spreads dt2i[m, n] / S_m to each selected (p*, s) pair and
-/// di2t[m, n] / P to each (p, s*) pair. Ties in a max keep the first index.
+/// di2t[m, n] / P to each (p, s*) pair. Ties in a max keep the first index; NaN wins (<see cref="SlaMax"/>).
 /// </summary>
 public static partial class SlaScores
 {
@@ -36,7 +36,7 @@ public static partial class SlaScores
         for (int pp = 1; pp < p; pp++)
         {
             float d = Dot(patches, patchBase + (long)pp * e, sentences, sentenceBase, e);
-            if (d > best)
+            if (SlaMax.Beats(d, best))
             {
                 best = d;
                 arg = pp;
@@ -63,7 +63,7 @@ public static partial class SlaScores
         for (int row = start + 1; row < end; row++)
         {
             float d = Dot(patches, patchBase, sentences, (long)row * e, e);
-            if (d > best)
+            if (SlaMax.Beats(d, best))
             {
                 best = d;
                 arg = row - start;

@@ -157,6 +157,77 @@ public sealed class SymmetricLocalAlignmentTests
             Assert.That(OpResult.RelativeError(sim[name], expected), Is.LessThan(1e-5), name);
     }
 
+    /// <summary>
+    /// A NaN patch embedding makes its similarities NaN. Every path then gives NaN maxima, whether
+    /// the NaN patch comes first (image 0) or later (image 1, patch 29, in the CPU path's second
+    /// block), so image 0's and 1's scores are NaN against every report and image 2's stay finite
+    /// and equal across paths; the argmax is the NaN patch (SlaMax). Before, the CPU path skipped
+    /// NaN and the kernels took it only in first position.
+    /// </summary>
+    [Test]
+    public unsafe void NaNSimilarity_MakesItsMaximaNaN_OnEveryPath()
+    {
+        const int n = 3, p = 40, e = 17;
+        long[] offsetValues = OpCatalog.SlaOffsets([2, 1, 3]);
+        int rows = (int)offsetValues[^1];
+        var rng = new Random(11);
+        float[] patchValues = Normal(n * p * e, rng), sentenceValues = Normal(rows * e, rng);
+        patchValues[(0 * p + 0) * e + 3] = float.NaN;
+        patchValues[(1 * p + 29) * e + 5] = float.NaN;
+
+        (float[] T2I, float[] I2T) Run(Device device, GemmForm form)
+        {
+            SlaLosses.LocalAlignment = form;
+            try
+            {
+                SymmetricLocalAlignmentResult r = SlaLosses.SymmetricLocalAlignment(Tensor.FromArray(patchValues, [n, p, e], device),
+                    Tensor.FromArray(sentenceValues, [rows, e], device), Tensor.FromArray(offsetValues, [n + 1], device), Tensor.Scalar(0.7f, device));
+                return (r.T2I.ToFloatArray(), r.I2T.ToFloatArray());
+            }
+            finally
+            {
+                SlaLosses.LocalAlignment = GemmForm.Auto;
+            }
+        }
+
+        var paths = new Dictionary<string, (float[] T2I, float[] I2T)>
+        {
+            ["cpu"] = Run(Device.Cpu, GemmForm.Auto),
+            ["ilgpu-cpu kernels"] = Run(Device.Parse("ilgpu-cpu"), GemmForm.Kernels),
+            ["ilgpu-cpu gemm"] = Run(Device.Parse("ilgpu-cpu"), GemmForm.Gemm),
+        };
+        foreach ((string path, (float[] t2i, float[] i2t)) in paths)
+            for (int m = 0; m < n; m++)
+                for (int img = 0; img < n; img++)
+                {
+                    bool nan = img < 2;
+                    Assert.That(float.IsNaN(t2i[m * n + img]), Is.EqualTo(nan), $"{path}: t2i report {m} image {img}");
+                    Assert.That(float.IsNaN(i2t[m * n + img]), Is.EqualTo(nan), $"{path}: i2t report {m} image {img}");
+                    if (!nan)
+                    {
+                        Assert.That(t2i[m * n + img], Is.EqualTo(paths["cpu"].T2I[m * n + img]).Within(1e-5), $"{path}: t2i report {m} image {img}");
+                        Assert.That(i2t[m * n + img], Is.EqualTo(paths["cpu"].I2T[m * n + img]).Within(1e-5), $"{path}: i2t report {m} image {img}");
+                    }
+                }
+
+        // The selections on both CPU widths: the NaN patch for every sentence row of images 0 and 1,
+        // and for those patches the report's first sentence.
+        int[] offsets = Array.ConvertAll(offsetValues, v => (int)v);
+        foreach (bool wide in new[] { true, false })
+        {
+            var scores = new float[2 * n * n];
+            var argP = new int[n * rows];
+            var argS = new int[n * p * n];
+            fixed (float* pp = patchValues, ps = sentenceValues, psc = scores)
+            fixed (int* po = offsets, pap = argP, pas = argS)
+                LocalAlignmentCpu.Forward(n, p, rows, e, pp, ps, po, psc, pap, pas, wide);
+            for (int row = 0; row < rows; row++)
+                Assert.That((argP[0 * rows + row], argP[1 * rows + row]), Is.EqualTo((0, 29)), $"wide {wide}: argP of row {row}");
+            for (int m = 0; m < n; m++)
+                Assert.That((argS[(0 * p + 0) * n + m], argS[(1 * p + 29) * n + m]), Is.EqualTo((0, 0)), $"wide {wide}: argS of report {m}");
+        }
+    }
+
     [Test]
     public unsafe void NarrowVectorPathMatchesTheWideOne()
     {
