@@ -136,7 +136,7 @@ public static partial class TensorCoreAttentionBackward
             VisA = keyA < t && (p.HasMask == 0 || keep[keepRow + keyA] != 0f),
             VisB = keyB < t && (p.HasMask == 0 || keep[keepRow + keyB] != 0f),
             Causal = causal, SharedBlocks = sharedBlocks,
-            Head = head, GHead = gHead, GStride = gStride, RowBase = rowBase, DropRow = dropRow, DqAddress = p.DqAddress,
+            Head = head, GHead = gHead, GStride = gStride, RowBase = rowBase, DropRow = dropRow,
             DropKeys = (keyA - quad) + ((quad >> 1) << 3),
             ARow = (lane & 7) + 8 * ((lane >> 3) & 1), ACol = 8 * (lane >> 4),
             BRow = (lane & 7) + 8 * (lane >> 4), BCol = 8 * ((lane >> 3) & 1),
@@ -184,7 +184,7 @@ public static partial class TensorCoreAttentionBackward
         public int KTile, VTile, QTiles, GTiles, DsTile, Tile, Pitch, Tid, D, T, Warp, G8, ColT, Quad;
         public int KeyA, KeyB, ARow, ACol, BRow, BCol, GStride;
         public bool VisA, VisB, Causal, SharedBlocks;
-        public long Head, GHead, RowBase, DropRow, DropKeys, DqAddress;
+        public long Head, GHead, RowBase, DropRow, DropKeys;
         public float Scale;
     }
 
@@ -343,163 +343,4 @@ public static partial class TensorCoreAttentionBackward
         ArrayView<uint> scratch)
         where TMma : struct, IMma =>
         PvChunk(mma, ref acc0, ref acc1, a, smem, sbase, element, d, scratch);
-
-    /// <summary>
-    /// S^T -> P^T in place for queries <paramref name="col"/>, +1 (columns) and keys A, B (rows):
-    /// exp(scale s - lse[query]) where the key is visible to the query, else 0 (also for queries past
-    /// T). Unless <paramref name="masked"/>, every pair is visible (a full tile: QueryStep).
-    /// </summary>
-    private static void Probabilities(ref FragC f, QueryLoop c, int col, bool masked)
-    {
-        float scale = c.Scale;
-        if (!masked)
-        {
-            float m0 = c.Lse[c.RowBase + col], m1 = c.Lse[c.RowBase + col + 1];
-            f.C0 = MathF.Exp(f.C0 * scale - m0);
-            f.C1 = MathF.Exp(f.C1 * scale - m1);
-            f.C2 = MathF.Exp(f.C2 * scale - m0);
-            f.C3 = MathF.Exp(f.C3 * scale - m1);
-            return;
-        }
-        int t = c.T, keyA = c.KeyA, keyB = c.KeyB;
-        bool causal = c.Causal, visA = c.VisA, visB = c.VisB;
-        bool in0 = col < t, in1 = col + 1 < t;
-        float l0 = in0 ? c.Lse[c.RowBase + col] : 0f, l1 = in1 ? c.Lse[c.RowBase + col + 1] : 0f;
-        f.C0 = in0 && visA && (!causal || keyA <= col) ? MathF.Exp(f.C0 * scale - l0) : 0f;
-        f.C1 = in1 && visA && (!causal || keyA <= col + 1) ? MathF.Exp(f.C1 * scale - l1) : 0f;
-        f.C2 = in0 && visB && (!causal || keyB <= col) ? MathF.Exp(f.C2 * scale - l0) : 0f;
-        f.C3 = in1 && visB && (!causal || keyB <= col + 1) ? MathF.Exp(f.C3 * scale - l1) : 0f;
-    }
-
-    /// <summary>delta of queries <paramref name="col"/> and +1; 0 past T (only a masked tile reaches past T).</summary>
-    private static void Deltas(QueryLoop c, int col, bool masked, out float e0, out float e1)
-    {
-        if (!masked)
-        {
-            e0 = c.Delta[c.RowBase + col];
-            e1 = c.Delta[c.RowBase + col + 1];
-            return;
-        }
-        e0 = col < c.T ? c.Delta[c.RowBase + col] : 0f;
-        e1 = col + 1 < c.T ? c.Delta[c.RowBase + col + 1] : 0f;
-    }
-
-    /// <summary>dP^T -> dS^T in place: P (dP - delta[query]) scale (0 wherever P is 0).</summary>
-    private static void ScoreGradient(ref FragC dp, FragC pr, QueryLoop c, int col, bool masked)
-    {
-        Deltas(c, col, masked, out float e0, out float e1);
-        float scale = c.Scale;
-        dp.C0 = pr.C0 * (dp.C0 - e0) * scale;
-        dp.C1 = pr.C1 * (dp.C1 - e1) * scale;
-        dp.C2 = pr.C2 * (dp.C2 - e0) * scale;
-        dp.C3 = pr.C3 * (dp.C3 - e1) * scale;
-    }
-
-    /// <summary>
-    /// With dropout, one fragment of keys A, B (rows) and queries <paramref name="col"/>, +1 (columns):
-    /// dP^T -> dS^T = P^T (dP^T z - delta[query]) scale, then P^T -> P^T z. Element (key, query) is
-    /// <paramref name="e"/> (key A, query col) + (query - col) T + (key - key A); the four lie in four
-    /// Philox blocks. With shared blocks (warp-uniform; rows start blocks): the lanes of groups
-    /// g8 = 4m + r (r = the lane's quad, same lane &amp; 3) need word r of the same four blocks,
-    /// (query col + (s &amp; 1), keys of row A or B by s &gt;&gt; 1) for s = 0 .. 3; lane r draws
-    /// block s = r (its first element <paramref name="own"/>) and three shuffles (lane xor 4, 8, 12)
-    /// bring the others' keep bits. Otherwise each lane draws its four blocks.
-    /// </summary>
-    private static void DropGradient(ref FragC dp, ref FragC pr, QueryLoop c, long e, long own, int col, bool masked)
-    {
-        Deltas(c, col, masked, out float e0, out float e1);
-        DropoutMask m = c.P.Dropout;
-        float scale = c.Scale;
-        int t = c.T, quad = c.Quad;
-        float z0, z1, z2, z3;
-        if (c.SharedBlocks)
-        {
-            int mine = m.KeepsBlock(own);
-            int x1 = Warp.ShuffleXor(mine, 4), x2 = Warp.ShuffleXor(mine, 8), x3 = Warp.ShuffleXor(mine, 12);
-            z0 = (BlockBits(0, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
-            z1 = (BlockBits(1, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
-            z2 = (BlockBits(2, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
-            z3 = (BlockBits(3, quad, mine, x1, x2, x3) >> quad & 1) != 0 ? m.Scale : 0f;
-        }
-        else
-        {
-            z0 = m.Keeps(e) ? m.Scale : 0f;
-            z1 = m.Keeps(e + t) ? m.Scale : 0f;
-            z2 = m.Keeps(e + 8) ? m.Scale : 0f;
-            z3 = m.Keeps(e + t + 8) ? m.Scale : 0f;
-        }
-        dp.C0 = pr.C0 * (dp.C0 * z0 - e0) * scale;
-        dp.C1 = pr.C1 * (dp.C1 * z1 - e1) * scale;
-        dp.C2 = pr.C2 * (dp.C2 * z2 - e0) * scale;
-        dp.C3 = pr.C3 * (dp.C3 * z3 - e1) * scale;
-        pr.C0 *= z0;
-        pr.C1 *= z1;
-        pr.C2 *= z2;
-        pr.C3 *= z3;
-    }
-
-    /// <summary>The keep bits of block <paramref name="s"/> at lane quad r = <paramref name="quad"/>: its own (s = r), else those the lane 4 (s xor r) away drew.</summary>
-    private static int BlockBits(int s, int quad, int mine, int x1, int x2, int x3)
-    {
-        int x = s ^ quad;
-        return x == 0 ? mine : x == 1 ? x1 : x == 2 ? x2 : x3;
-    }
-
-    /// <summary>
-    /// A fragment (rows g, g + 8; columns 2t, 2t + 1 and 2t + 8, + 9 of a 16-wide chunk at <paramref name="col0"/>) into the dS^T
-    /// tile, a 32-bit word per register: <paramref name="rowA"/> and <paramref name="rowB"/> are even bf16 indices.
-    /// </summary>
-    private static void StoreA(ArrayView<uint> words, FragA a, int rowA, int rowB, int col0)
-    {
-        words[(rowA + col0) >> 1] = a.R0;
-        words[(rowB + col0) >> 1] = a.R1;
-        words[(rowA + col0 + 8) >> 1] = a.R2;
-        words[(rowB + col0 + 8) >> 1] = a.R3;
-    }
-
-    /// <summary>Rows A and B, columns col0 + 8j (+1), of the tile into <paramref name="dst"/>; rows past T dropped (dk, dv).</summary>
-    private static void StoreRows(OutRows dst, FragC8 f, int rowA, int rowB, int t, int col0)
-    {
-        StorePairs(dst, f.F0, rowA, rowB, t, col0 + 0);
-        StorePairs(dst, f.F1, rowA, rowB, t, col0 + 8);
-        StorePairs(dst, f.F2, rowA, rowB, t, col0 + 16);
-        StorePairs(dst, f.F3, rowA, rowB, t, col0 + 24);
-        StorePairs(dst, f.F4, rowA, rowB, t, col0 + 32);
-        StorePairs(dst, f.F5, rowA, rowB, t, col0 + 40);
-        StorePairs(dst, f.F6, rowA, rowB, t, col0 + 48);
-        StorePairs(dst, f.F7, rowA, rowB, t, col0 + 56);
-    }
-
-    private static void StorePairs(OutRows dst, FragC f, int rowA, int rowB, int t, int col)
-    {
-        if (rowA < t) dst.StorePair(rowA, col, f.C0, f.C1);
-        if (rowB < t) dst.StorePair(rowB, col, f.C2, f.C3);
-    }
-
-    /// <summary>
-    /// dq's rows A and B, columns col0 + 8j (+1), of one head's [T, D] += the tile, by fp32 atomics
-    /// (every key tile adds to the same rows; <see cref="IMma.AddPair"/>). Rows past T are dropped,
-    /// which only a <paramref name="masked"/> tile has.
-    /// </summary>
-    private static void AddRows<TMma>(TMma mma, QueryLoop c, FragC8 f, int rowA, int rowB, int col0, bool masked)
-        where TMma : struct, IMma
-    {
-        long a = c.Head + (long)rowA * c.D + col0, b = a + 8L * c.D;
-        bool inA = !masked || rowA < c.T, inB = !masked || rowB < c.T;
-        AddFragment(mma, c, f.F0, a + 0, b + 0, inA, inB);
-        AddFragment(mma, c, f.F1, a + 8, b + 8, inA, inB);
-        AddFragment(mma, c, f.F2, a + 16, b + 16, inA, inB);
-        AddFragment(mma, c, f.F3, a + 24, b + 24, inA, inB);
-        AddFragment(mma, c, f.F4, a + 32, b + 32, inA, inB);
-        AddFragment(mma, c, f.F5, a + 40, b + 40, inA, inB);
-        AddFragment(mma, c, f.F6, a + 48, b + 48, inA, inB);
-        AddFragment(mma, c, f.F7, a + 56, b + 56, inA, inB);
-    }
-
-    private static void AddFragment<TMma>(TMma mma, QueryLoop c, FragC f, long a, long b, bool inA, bool inB)
-        where TMma : struct, IMma
-    {
-        if (inA) mma.AddPair(c.Dq, a, c.DqAddress, f.C0, f.C1);
-        if (inB) mma.AddPair(c.Dq, b, c.DqAddress, f.C2, f.C3);
-    }
 }
