@@ -19,7 +19,7 @@
 #
 # Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/,
 # engine.json + engine.log, torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json
-# (+ logs), generated-gemm.log (cuda: the matmul and LoRA rows with MAMA_CUBLAS=off), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), ncu.txt (--ncu), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
+# (+ logs), parity-generated-gemm.md + .json and generated-gemm.log (cuda: the LoRA parity cases and the matmul and LoRA rows with MAMA_CUBLAS=off), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), ncu.txt (--ncu), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
@@ -113,6 +113,19 @@ if [ "$parity" -eq 1 ]; then
   cat "$out/parity.md"
   mkdir -p "$out/parity-logs" && cp "$work"/*.log "$out/parity-logs/" 2>/dev/null
   rm -rf "$work"
+  # With cuBLAS loaded the bf16 products above ran in cuBLAS: the LoRA cases again on the generated
+  # tensor-core GEMM (MAMA_CUBLAS=off), whose forward and backward products cover its four operand
+  # layouts, by cp.async (c_attn) and element by element (the odd shape): parity-generated-gemm.md.
+  if [ "$device" = cuda ] && { [ ${#only[@]} -eq 0 ] || [[ "lora" == *"${only[1]}"* || "${only[1]}" == *lora* ]]; }; then
+    echo "== parity, generated GEMM: MAMA_CUBLAS=off tools/device_parity.py --only lora" >&2
+    work=$(mktemp -d)
+    MAMA_CUBLAS=off limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --only lora \
+      --json "$out/parity-generated-gemm.json" > "$out/parity-generated-gemm.md"
+    rc=$?
+    [ "$rc" -eq 0 ] || parity_rc=$rc
+    cat "$out/parity-generated-gemm.md"
+    rm -rf "$work"
+  fi
 fi
 
 echo "== engine: $mama bench ops --device $device" >&2
