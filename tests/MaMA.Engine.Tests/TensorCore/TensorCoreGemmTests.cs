@@ -76,21 +76,22 @@ public sealed class TensorCoreGemmTests
     /// and both match the reference. M = 136 and K = 40 leave a partial row tile and a partial k
     /// tile, whose chunks cp.async zero-fills.
     /// </summary>
-    [TestCase(true, true)]
-    [TestCase(true, false)]
-    [TestCase(false, true)]
-    [TestCase(false, false)]
-    public void AsyncCopies_MatchTheElementwiseLoads_InEveryLayout(bool aKFast, bool bKFast)
+    [TestCase(true, true, false)]
+    [TestCase(true, false, false)]
+    [TestCase(false, true, false)]
+    [TestCase(false, false, false)]
+    [TestCase(true, false, true)]   // one B for both batches (batch stride 0)
+    public void AsyncCopies_MatchTheElementwiseLoads_InEveryLayout(bool aKFast, bool bKFast, bool broadcastB)
     {
         const int batch = 2, m = 136, n = 72, k = 40;
         var p = new GemmArgs
         {
             M = m, N = n, K = k, Batch = batch, Alpha = 1f, CBatch = m * n, Ldc = n,
             ABatch = m * k, ARow = aKFast ? k : 1, ACol = aKFast ? 1 : m,
-            BBatch = k * n, BRow = bKFast ? 1 : n, BCol = bKFast ? k : 1,
+            BBatch = broadcastB ? 0 : k * n, BRow = bKFast ? 1 : n, BCol = bKFast ? k : 1,
             AKFast = aKFast ? 1 : 0, BKFast = bKFast ? 1 : 0,
         };
-        ushort[] a = Bf16Values(batch * m * k, seed: 21), b = Bf16Values(batch * k * n, seed: 22);
+        ushort[] a = Bf16Values(batch * m * k, seed: 21), b = Bf16Values((broadcastB ? 1 : batch) * k * n, seed: 22);
         Accelerator acc = Engine();
         using var da = acc.Allocate1D<ushort>(a.Length + 16);
         using var db = acc.Allocate1D<ushort>(b.Length + 16);
