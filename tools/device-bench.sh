@@ -134,12 +134,13 @@ engine_rc=${PIPESTATUS[0]}
 
 # The generated tensor-core GEMM on its own: with cuBLAS loaded, plain products go to cuBLAS, so the
 # matmul and LoRA rows above never time it. MAMA_CUBLAS=off routes them to TensorCoreGemm (cp.async
-# tiles and ldmatrix fragments since 43c140c; docs/gpu-kernels.md, "The GEMM"): generated-gemm.log.
+# tiles and ldmatrix fragments since 43c140c; docs/gpu-kernels.md, "The GEMM"): generated-gemm.log,
+# medians of at most 3 runs (a side measurement; the stages after it keep their time).
 if [ "$device" = cuda ]; then
   : > "$out/generated-gemm.log"
   for family in matmul lora_linear; do
     echo "== engine, generated GEMM: MAMA_CUBLAS=off $mama bench ops --device $device --only $family" >&2
-    MAMA_CUBLAS=off limit "$mama" bench ops --device "$device" --repeat "$repeat" --only "$family" "${quick[@]}" >> "$out/generated-gemm.log" 2>&1 \
+    MAMA_CUBLAS=off limit "$mama" bench ops --device "$device" --repeat "$(( repeat < 3 ? repeat : 3 ))" --only "$family" "${quick[@]}" >> "$out/generated-gemm.log" 2>&1 \
       || echo "device-bench.sh: the generated GEMM's $family rows failed; see $out/generated-gemm.log" >&2
   done
   cat "$out/generated-gemm.log" >&2
