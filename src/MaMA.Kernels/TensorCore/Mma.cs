@@ -81,6 +81,9 @@ public static class Mma
     /// this lane's outputs C(row, col) = sum_k A(row, k) B(k, col) with A(row, k) read from lane
     /// ALane(row, k), element AElement(row, k), and B likewise; barrier so the scratch can be reused.
     /// </summary>
+    // A call, not inlined: inlined into every mma of the attention backward's four query loops,
+    // the emulation grew ILGPU's LowerStructures pass past 13 GB while compiling for the simulator
+    // (docs/gpu-kernels.md, "ptxas without a card"). CUDA never calls it (PtxMma).
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Emulate(ref FragC acc, FragA a, FragB b, ArrayView<uint> warpScratch)
     {

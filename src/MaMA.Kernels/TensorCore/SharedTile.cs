@@ -61,6 +61,9 @@ public static class SharedTile
     /// matrix m, the pair (row L / 4, columns 2 (L % 4), +1) (or transposed: rows 2 (L % 4), +1 of
     /// column L / 4) from the row addresses lanes 8m .. 8m + 7 gave: the PTX ISA's fragment rule.
     /// </summary>
+    // A call, not inlined: inlined into every ldmatrix of the attention backward's four query loops,
+    // the emulation grew ILGPU's LowerStructures pass past 13 GB while compiling for the simulator
+    // (docs/gpu-kernels.md, "ptxas without a card"). CUDA never calls it (PtxMma).
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static FragA LdMatrixX4Emulated(ArrayView<ushort> smem, int element, ArrayView<uint> warpScratch, bool transpose)
     {
