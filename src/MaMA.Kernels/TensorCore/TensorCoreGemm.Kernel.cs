@@ -19,8 +19,9 @@ namespace MaMA.Kernels.TensorCore;
 /// while tile kt is multiplied: by cp.async (16-byte chunks, <see cref="GemmArgs.AAsync"/>) where the
 /// operand's fast axis is unit-stride, 16-byte aligned and a multiple of 8 long, else element by
 /// element through registers (any strides and sizes, zero-filled past M, N, K). The k loop is
-/// compiled once per pair of layouts (<see cref="KTile"/>'s flags are constants at each call), so
-/// the hot loop has no layout branches. The epilogue adds beta * C, bias and the LoRA low-rank term
+/// compiled once per pair of layouts, and again for when both operands load by cp.async
+/// (<see cref="KTile"/>'s flags are constants at each call), so the usual loop has no layout
+/// branches and no element-wise load code. The epilogue adds beta * C, bias and the LoRA low-rank term
 /// (see <see cref="GemmArgs"/>).
 /// </summary>
 public static partial class TensorCoreGemm
@@ -74,13 +75,24 @@ public static partial class TensorCoreGemm
         int kTiles = (p.K + BlockK - 1) / BlockK;
         if (kTiles > 0)
         {
-            LoadTiles(mma, g, 0, 0, aK, bK);
+            LoadTiles(mma, g, 0, 0, aK, bK, bothAsync: false);
             mma.CommitAsync();
         }
-        if (aK && bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: true);
-        else if (aK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: false);
-        else if (bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: true);
-        else for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: false);
+        // Both operands by cp.async (the usual case) in loops without the element-wise load code.
+        if (p.AAsync != 0 && p.BAsync != 0)
+        {
+            if (aK && bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: true, bothAsync: true);
+            else if (aK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: false, bothAsync: true);
+            else if (bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: true, bothAsync: true);
+            else for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: false, bothAsync: true);
+        }
+        else
+        {
+            if (aK && bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: true, bothAsync: false);
+            else if (aK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: false, bothAsync: false);
+            else if (bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: true, bothAsync: false);
+            else for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: false, bothAsync: false);
+        }
 
         int row0 = g.BlockRow + g.WarpRow, col0 = g.BlockCol + g.WarpCol, z = Grid.IdxZ;
         Store(c, p, bias, loraU, loraB, z, row0 + 0, col0, lane, acc.C00, acc.C01, acc.C02, acc.C03);
@@ -110,14 +122,15 @@ public static partial class TensorCoreGemm
     /// One k tile: start loading tile kt + 1 into the other buffer and wait for tile kt (cp.async
     /// groups complete in order; element-wise loads are complete when issued), a barrier, two k16
     /// steps, and the barrier that frees tile kt's buffer for iteration kt + 1's loads.
-    /// <paramref name="aK"/> and <paramref name="bK"/> (the operands' layouts) are constants at every call.
+    /// <paramref name="aK"/> and <paramref name="bK"/> (the operands' layouts) and <paramref name="bothAsync"/>
+    /// (both load by cp.async) are constants at every call.
     /// </summary>
-    private static void KTile<TMma>(TMma mma, GemmTile g, ref WarpAcc acc, int kt, int kTiles, bool aK, bool bK)
+    private static void KTile<TMma>(TMma mma, GemmTile g, ref WarpAcc acc, int kt, int kTiles, bool aK, bool bK, bool bothAsync)
         where TMma : struct, IMma
     {
         if (kt + 1 < kTiles)
         {
-            LoadTiles(mma, g, (kt + 1) * BlockK, (kt + 1) & 1, aK, bK);
+            LoadTiles(mma, g, (kt + 1) * BlockK, (kt + 1) & 1, aK, bK, bothAsync);
             mma.CommitAsync();
             mma.WaitAsync(1);
         }

@@ -105,7 +105,8 @@ public sealed class TensorCorePtxTests
     }
 
     /// <summary>
-    /// The GEMM's k loop, once per pair of operand layouts (k-contiguous or not for A and for B):
+    /// The GEMM's k loop, once per pair of operand layouts (k-contiguous or not for A and for B) and
+    /// again for both operands by cp.async:
     /// 2 k16 steps x 16 mma, each step's fragments by 4 ldmatrix.x4 (A) and 2 (B pairs), .trans for
     /// an m- or n-contiguous tile; tiles by cp.async where the launcher allows it; and its 40 KB in
     /// the dynamic allocation, under the 48 KB that needs no opt-in.
@@ -114,11 +115,12 @@ public sealed class TensorCorePtxTests
     public void GemmKernel_FourLayoutLoops_OfLdmatrixAndMma_WithCpAsync()
     {
         string ptx = Compile(typeof(TensorCoreGemm).GetMethod(nameof(TensorCoreGemm.GemmKernel))!.MakeGenericMethod(typeof(PtxMma)));
-        const int loops = 4, steps = 2;
+        // Four layout pairs, each compiled for both operands by cp.async and for any other mix.
+        const int loops = 8, steps = 2;
         Assert.That(CountOf(ptx, "mma.sync.aligned.m16n8k16"), Is.EqualTo(loops * steps * 16));
-        // Non-transposed: A in the two loops with k-contiguous A (4 per step), B in the two with k-contiguous B (2 per step).
-        Assert.That(CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(steps * (2 * 4 + 2 * 2)));
-        Assert.That(CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(steps * (2 * 4 + 2 * 2)));
+        // Non-transposed: A in the loops with k-contiguous A (4 per step), B in those with k-contiguous B (2 per step).
+        Assert.That(CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(2 * steps * (2 * 4 + 2 * 2)));
+        Assert.That(CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(2 * steps * (2 * 4 + 2 * 2)));
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
         Assert.That(ptx, Does.Contain(SharedTile.DynamicSharedSymbol));
