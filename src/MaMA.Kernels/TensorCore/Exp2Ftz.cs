@@ -36,4 +36,24 @@ public static class Exp2Ftz
         float r = XMath.Exp2(x);
         return r < MinNormal ? 0f : r;
     }
+
+    /// <summary>log2(e) as ILGPU writes it when it lowers <c>MathF.Exp</c> (0f3FB8AA3B).</summary>
+    public const float Log2E = 1.44269504f;
+
+    /// <summary>
+    /// e^x on CUDA: <c>ex2.approx.ftz.f32(x log2 e)</c>. ILGPU lowers <c>MathF.Exp(x)</c> to the same
+    /// product and <c>ex2.approx.f32</c>, which ptxas wraps in a range test and two multiplies for
+    /// subnormal results; this is one <c>MUFU.EX2</c>, with the same values above 2^-126.
+    /// </summary>
+    public static float ExpPtx(float x) => Ptx(x * Log2E);
+
+    /// <summary>
+    /// The simulator's e^x: .NET's <c>MathF.Exp</c>, as the kernels used before (what the fp64
+    /// references' budgets were set with), with results below the normal floats flushed as on CUDA.
+    /// </summary>
+    public static float ExpPortable(float x)
+    {
+        float r = MathF.Exp(x);
+        return r < MinNormal ? 0f : r;
+    }
 }

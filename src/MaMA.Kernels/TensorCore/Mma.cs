@@ -163,6 +163,9 @@ public interface IMma
     /// <summary>2^x, results below the normal floats flushed to zero (<see cref="TensorCore.Exp2Ftz"/>).</summary>
     float Exp2(float x);
 
+    /// <summary>e^x, results below the normal floats flushed to zero (<see cref="Exp2Ftz.ExpPtx"/>, <see cref="Exp2Ftz.ExpPortable"/>).</summary>
+    float Exp(float x);
+
     /// <summary>
     /// fp32 atomic adds without a result (<see cref="GlobalRed"/>): <paramref name="dst"/>[<paramref name="index"/>] += x0
     /// and [index + 1] += x1; <paramref name="address"/> is the device byte address of dst[0] (CUDA; unused on the simulator).
@@ -192,6 +195,8 @@ public struct PtxMma : IMma
     public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRoundedPtx(lo, hi);
 
     public readonly float Exp2(float x) => Exp2Ftz.Ptx(x);
+
+    public readonly float Exp(float x) => Exp2Ftz.ExpPtx(x);
 
     public readonly void AddPair(ArrayView<float> dst, long index, long address, float x0, float x1) =>
         GlobalRed.AddPairPtx(address + index * sizeof(float), x0, x1);
@@ -225,6 +230,8 @@ public struct EmulatedMma : IMma
     public readonly uint PackBf16(float lo, float hi) => TensorCore.Bf16.PackRounded(lo, hi);
 
     public readonly float Exp2(float x) => Exp2Ftz.Portable(x);
+
+    public readonly float Exp(float x) => Exp2Ftz.ExpPortable(x);
 
     public readonly void AddPair(ArrayView<float> dst, long index, long address, float x0, float x1) =>
         GlobalRed.AddPairPortable(dst, index, x0, x1);

@@ -235,14 +235,14 @@ public static partial class TensorCoreAttentionBackward
 
         // P^T (fp32) from lse, fragment by fragment.
         int col = q0 + c.ColT;
-        Probabilities(ref s.F0, c, col + 0, masked);
-        Probabilities(ref s.F1, c, col + 8, masked);
-        Probabilities(ref s.F2, c, col + 16, masked);
-        Probabilities(ref s.F3, c, col + 24, masked);
-        Probabilities(ref s.F4, c, col + 32, masked);
-        Probabilities(ref s.F5, c, col + 40, masked);
-        Probabilities(ref s.F6, c, col + 48, masked);
-        Probabilities(ref s.F7, c, col + 56, masked);
+        Probabilities(mma, ref s.F0, c, col + 0, masked);
+        Probabilities(mma, ref s.F1, c, col + 8, masked);
+        Probabilities(mma, ref s.F2, c, col + 16, masked);
+        Probabilities(mma, ref s.F3, c, col + 24, masked);
+        Probabilities(mma, ref s.F4, c, col + 32, masked);
+        Probabilities(mma, ref s.F5, c, col + 40, masked);
+        Probabilities(mma, ref s.F6, c, col + 48, masked);
+        Probabilities(mma, ref s.F7, c, col + 56, masked);
 
         // Dropout: dS^T from the undropped P^T and dP^T z, then P^T z for dV.
         if (dropping)

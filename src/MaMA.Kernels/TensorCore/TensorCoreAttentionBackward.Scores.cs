@@ -11,29 +11,30 @@ public static partial class TensorCoreAttentionBackward
 {
     /// <summary>
     /// S^T -> P^T in place for queries <paramref name="col"/>, +1 (columns) and keys A, B (rows):
-    /// exp(scale s - lse[query]) where the key is visible to the query, else 0 (also for queries past
-    /// T). Unless <paramref name="masked"/>, every pair is visible (a full tile: QueryStep).
+    /// exp(scale s - lse[query]) (<see cref="IMma.Exp"/>) where the key is visible to the query, else 0
+    /// (also for queries past T). Unless <paramref name="masked"/>, every pair is visible (a full tile: QueryStep).
     /// </summary>
-    private static void Probabilities(ref FragC f, QueryLoop c, int col, bool masked)
+    private static void Probabilities<TMma>(TMma mma, ref FragC f, QueryLoop c, int col, bool masked)
+        where TMma : struct, IMma
     {
         float scale = c.Scale;
         if (!masked)
         {
             float m0 = c.Lse[c.RowBase + col], m1 = c.Lse[c.RowBase + col + 1];
-            f.C0 = MathF.Exp(f.C0 * scale - m0);
-            f.C1 = MathF.Exp(f.C1 * scale - m1);
-            f.C2 = MathF.Exp(f.C2 * scale - m0);
-            f.C3 = MathF.Exp(f.C3 * scale - m1);
+            f.C0 = mma.Exp(f.C0 * scale - m0);
+            f.C1 = mma.Exp(f.C1 * scale - m1);
+            f.C2 = mma.Exp(f.C2 * scale - m0);
+            f.C3 = mma.Exp(f.C3 * scale - m1);
             return;
         }
         int t = c.T, keyA = c.KeyA, keyB = c.KeyB;
         bool causal = c.Causal, visA = c.VisA, visB = c.VisB;
         bool in0 = col < t, in1 = col + 1 < t;
         float l0 = in0 ? c.Lse[c.RowBase + col] : 0f, l1 = in1 ? c.Lse[c.RowBase + col + 1] : 0f;
-        f.C0 = in0 && visA && (!causal || keyA <= col) ? MathF.Exp(f.C0 * scale - l0) : 0f;
-        f.C1 = in1 && visA && (!causal || keyA <= col + 1) ? MathF.Exp(f.C1 * scale - l1) : 0f;
-        f.C2 = in0 && visB && (!causal || keyB <= col) ? MathF.Exp(f.C2 * scale - l0) : 0f;
-        f.C3 = in1 && visB && (!causal || keyB <= col + 1) ? MathF.Exp(f.C3 * scale - l1) : 0f;
+        f.C0 = in0 && visA && (!causal || keyA <= col) ? mma.Exp(f.C0 * scale - l0) : 0f;
+        f.C1 = in1 && visA && (!causal || keyA <= col + 1) ? mma.Exp(f.C1 * scale - l1) : 0f;
+        f.C2 = in0 && visB && (!causal || keyB <= col) ? mma.Exp(f.C2 * scale - l0) : 0f;
+        f.C3 = in1 && visB && (!causal || keyB <= col + 1) ? mma.Exp(f.C3 * scale - l1) : 0f;
     }
 
     /// <summary>delta of queries <paramref name="col"/> and +1; 0 past T (only a masked tile reaches past T).</summary>

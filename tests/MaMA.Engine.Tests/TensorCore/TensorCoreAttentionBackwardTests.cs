@@ -318,6 +318,10 @@ public sealed class TensorCoreAttentionBackwardTests
         Assert.That(Count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(loops * (3 * 4 * d / 16 + 4)));
         // P and dS become bf16 A fragments by packed roundings: 2 x 4 chunks x 4 registers.
         Assert.That(Count("cvt.rn.bf16x2.f32"), Is.EqualTo(loops * 32), "packed bf16 roundings");
+        // P^T by IMma.Exp: one flushing ex2 per score (64 queries x 16 keys / 32 lanes), none of the
+        // subnormal-handling ex2.approx.f32 that MathF.Exp compiles to.
+        Assert.That(Count("ex2.approx.ftz.f32"), Is.EqualTo(loops * 32), "P's exponentials");
+        Assert.That(Count("ex2.approx.f32"), Is.Zero, "an exponential with subnormal results");
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
         Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
         // dq accumulates by fp32 adds into global memory: 2 per lane, fragment and row (8 x 2) per 64
