@@ -37,7 +37,7 @@ public static class Exp2Ftz
         return r < MinNormal ? 0f : r;
     }
 
-    /// <summary>log2(e) as ILGPU writes it when it lowers <c>MathF.Exp</c> (0f3FB8AA3B).</summary>
+    /// <summary>log2(e) in fp32 (0f3FB8AA3B, as ILGPU writes it when it lowers <c>MathF.Exp</c>): exp(x) = exp2(x log2 e).</summary>
     public const float Log2E = 1.44269504f;
 
     /// <summary>

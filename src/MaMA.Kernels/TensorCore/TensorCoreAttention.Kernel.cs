@@ -125,7 +125,7 @@ public static partial class TensorCoreAttention
             // ldmatrix row addresses of this lane: V (trans, A-operand pattern) and K (B operand) patterns.
             ARow = (lane & 7) + 8 * ((lane >> 3) & 1), ACol = 8 * (lane >> 4),
             BRow = (lane & 7) + 8 * (lane >> 4), BCol = 8 * ((lane >> 3) & 1),
-            C2 = p.Scale * Log2E,
+            C2 = p.Scale * Exp2Ftz.Log2E,
         };
         // Q in registers for the whole key loop, read while the first K/V tile streams in.
         QFrags qa0 = LoadQ(q, head, c.RowA0, c.RowB0, t, d, colT), qa1 = two ? LoadQ(q, head, c.RowA1, c.RowB1, t, d, colT) : default;
@@ -471,9 +471,6 @@ public static partial class TensorCoreAttention
         f.C2 = (b & 1) != 0 ? f.C2 * m.Scale : 0f;
         f.C3 = (b & 2) != 0 ? f.C3 * m.Scale : 0f;
     }
-
-    /// <summary>log2(e): exp(x) = exp2(x log2 e).</summary>
-    private const float Log2E = 1.44269504088896341f;
 
     /// <summary>S, or -inf where key <paramref name="col"/> (+1) is not visible to row A / B.</summary>
     private static void Mask(ref FragC f, int col, int rowA, int rowB, AttentionArgs p, ArrayView<float> keep, long keepRow)
