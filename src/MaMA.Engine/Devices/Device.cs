@@ -90,9 +90,9 @@ public abstract class Device
     private static List<string> Usable()
     {
         var list = new List<string>();
-        if (IlgpuRuntime.Get(DeviceKind.Cuda) is { } cuda) list.Add("cuda: " + cuda.Name);
+        if (IlgpuRuntime.Get(DeviceKind.Cuda) is { } cuda) list.Add($"cuda: {cuda.Name}, {cuda.TensorCores}");
         for (int k = 1; k < IlgpuRuntime.CudaCount(); k++)
-            if (IlgpuRuntime.GetCuda(k) is { } card) list.Add($"cuda:{k}: " + card.Name);
+            if (IlgpuRuntime.GetCuda(k) is { } card) list.Add($"cuda:{k}: {card.Name}, {card.TensorCores}");
         if (IlgpuRuntime.Get(DeviceKind.OpenCL) is { } cl) list.Add("opencl: " + cl.Name);
         list.Add("cpu: " + Cpu.Name);
         list.Add("ilgpu-cpu: ILGPU CPU simulator (kernel verification)");

@@ -30,6 +30,14 @@ public sealed class IlgpuDevice : Device
 
     public override string Name => $"{Spec} {Accelerator.Name}";
 
+    /// <summary>
+    /// For a CUDA card, whether the bf16 tensor-core kernels run on it (sm_80 or newer,
+    /// <see cref="MaMA.Kernels.TensorCore.TensorCoreSupport"/>) or its bf16 work takes the fp32 kernels; null off CUDA.
+    /// </summary>
+    public string? TensorCores => Accelerator is ILGPU.Runtime.Cuda.CudaAccelerator cuda
+        ? MaMA.Kernels.TensorCore.TensorCoreSupport.Describe(cuda.Architecture)
+        : null;
+
     public override string Spec { get; }
 
     public override long AllocatedBytes => _allocator.AllocatedBytes;

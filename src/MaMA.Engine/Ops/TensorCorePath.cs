@@ -13,11 +13,12 @@ public static partial class Ops
     /// <summary>
     /// Whether a matrix product over operands of these dtypes runs on the bf16 tensor-core kernels:
     /// only on CUDA and the ILGPU CPU simulator (which emulates the mma), when both operands are
-    /// bf16, or both floating inside <see cref="TensorCoreMath.AllowBf16"/>.
+    /// bf16, or both floating inside <see cref="TensorCoreMath.AllowBf16"/>. A CUDA card older than
+    /// sm_80 (<see cref="TensorCoreSupport"/>) keeps the fp32 kernels, its bf16 operands widened.
     /// </summary>
     internal static bool UsesTensorCores(Device device, DType a, DType b)
     {
-        if (device is not IlgpuDevice { Kind: DeviceKind.Cuda or DeviceKind.IlgpuCpu }) return false;
+        if (device is not IlgpuDevice { Kind: DeviceKind.Cuda or DeviceKind.IlgpuCpu } ilgpu || !TensorCoreSupport.Available(ilgpu.Accelerator)) return false;
         if (a == DType.BFloat16 && b == DType.BFloat16) return true;
         return TensorCoreMath.Bf16ForFp32 && a.IsFloating() && b.IsFloating();
     }

@@ -27,6 +27,7 @@ public static class CudaKernelLoader
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(kernel);
+        TensorCoreSupport.Require(accelerator, kernel.DeclaringType?.Name + "." + kernel.Name);
         PTXCompiledKernel compiled;
         using (var backend = new PTXBackend(accelerator.Context, accelerator.Capabilities, accelerator.Architecture, accelerator.InstructionSet, null))
             compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), KernelSpecialization.Empty);
