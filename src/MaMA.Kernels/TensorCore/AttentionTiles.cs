@@ -142,14 +142,6 @@ internal static class AttentionTiles
     public static bool FitsWithin(int optInLimitBytes, int sharedElements) => (long)sharedElements * sizeof(ushort) <= optInLimitBytes;
 
     /// <summary>
-    /// Opts a freshly loaded kernel (one head size) into the shared memory of its launch,
-    /// <paramref name="sharedElements"/> bf16 elements, capped at the card's limit: a launch over the
-    /// limit never reaches the kernel, as the launcher's Fits keeps that head size on the fp32 kernels.
-    /// </summary>
-    public static void OptIn<TDelegate>(TDelegate kernel, Accelerator accelerator, int sharedElements) where TDelegate : Delegate =>
-        DynamicSharedMemory.Allow(kernel, Math.Min(sharedElements * sizeof(ushort), DynamicSharedMemory.OptInLimitBytes(accelerator)));
-
-    /// <summary>
     /// ILGPU declares the dynamic allocation with 4-byte alignment; cp.async and ldmatrix want 16:
     /// the number of bf16 elements from <paramref name="sharedBase"/> to the next 16-byte boundary.
     /// </summary>

@@ -82,6 +82,15 @@ public static class DynamicSharedMemory
         Check(Driver.FuncSetAttribute(cuda.FunctionPtr, attribute, value), "cuFuncSetAttribute");
     }
 
+    /// <summary>
+    /// Opts a freshly loaded kernel into <paramref name="sharedElements"/> bf16 elements of dynamic
+    /// shared memory, capped at <paramref name="accelerator"/>'s limit: the launchers check their
+    /// own sizes against that limit (attention's Fits, the GEMM's stage count), so no launch over
+    /// it reaches the kernel.
+    /// </summary>
+    public static void AllowUpToLimit<TDelegate>(TDelegate kernel, Accelerator accelerator, int sharedElements) where TDelegate : Delegate =>
+        Allow(kernel, (int)Math.Min((long)sharedElements * sizeof(ushort), OptInLimitBytes(accelerator)));
+
     private static void Check(int result, string call)
     {
         if (result != 0) throw new InvalidOperationException($"{call} failed with CUresult {result}.");

@@ -33,6 +33,11 @@ public struct GemmArgs
     /// </summary>
     public int AAsync, BAsync;
     public long AAddress, BAddress;
+    /// <summary>
+    /// Set by <see cref="TensorCoreGemm.Launch"/>: the pipeline's stages, 2 to 4
+    /// (<see cref="TensorCoreGemm.StagesFor(int, int)"/>), tiles in flight plus the one multiplied.
+    /// </summary>
+    public int Stages;
 
     /// <summary>Plain C = A B for contiguous batches of row-major A [M, K] and B [K, N].</summary>
     public static GemmArgs RowMajor(int batch, int m, int n, int k) => new()

@@ -154,7 +154,7 @@ public interface IMma
     /// <summary>Commits this thread's outstanding <see cref="CopyAsync16"/> as one group.</summary>
     void CommitAsync();
 
-    /// <summary>Waits until at most <paramref name="pending"/> (0 or 1) committed groups are still in flight.</summary>
+    /// <summary>Waits until at most <paramref name="pending"/> (0 to 2) committed groups are still in flight.</summary>
     void WaitAsync(int pending);
 
     /// <summary>Two fp32 rounded to bf16 and packed into one fragment register (<paramref name="lo"/> the lower-numbered element).</summary>

@@ -107,10 +107,16 @@ public static class SharedTile
     /// <summary>Closes the group of cp.async issued by this thread since the last commit.</summary>
     public static void CommitPtx() => CudaAsm.Emit("cp.async.commit_group;");
 
-    /// <summary>Waits until at most <paramref name="pending"/> (0 or 1) of this thread's committed groups are in flight.</summary>
+    /// <summary>
+    /// Waits until at most <paramref name="pending"/> (0 to 2) of this thread's committed groups are
+    /// in flight; a larger count waits as for 2, which is safe (it only waits for more). The count is
+    /// an immediate in PTX: a constant argument leaves one instruction, a run-time one (the GEMM's
+    /// stage count) a branch per value.
+    /// </summary>
     public static void WaitPtx(int pending)
     {
-        if (pending == 0) CudaAsm.Emit("cp.async.wait_group 0;");
-        else CudaAsm.Emit("cp.async.wait_group 1;");
+        if (pending <= 0) CudaAsm.Emit("cp.async.wait_group 0;");
+        else if (pending == 1) CudaAsm.Emit("cp.async.wait_group 1;");
+        else CudaAsm.Emit("cp.async.wait_group 2;");
     }
 }

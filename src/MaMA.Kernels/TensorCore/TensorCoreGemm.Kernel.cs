@@ -8,21 +8,23 @@ namespace MaMA.Kernels.TensorCore;
 /// grid  (ceil(N / 128), ceil(M / 128), Batch), group 256 threads = 8 warps
 /// block tile 128 (M) x 128 (N) x 32 (K); warps 2 (M) x 4 (N), warp tile 64 x 32
 ///   = 4 x 4 fragments of m16n8, i.e. 16 mma.m16n8k16 per 16-wide k step, 64 fp32 accumulators per lane
-/// dynamic shared, bf16, two buffers of an A and a B tile (40 KB, under the 48 KB that needs no opt-in),
+/// dynamic shared, bf16: a ring of S stages (S = 2 .. 4, GemmArgs.Stages), each an A and a B tile
+///   of 20 KB: 40 KB (S = 2, under the 48 KB that needs no opt-in), 60 KB or 80 KB (opted in);
 ///   each operand in the layout of its fastest axis:
 ///   k contiguous (A [M, K] row-major, B = W^T of an [N, K] weight):  [128][32 + 8]
 ///   m or n contiguous (A = X^T, B [K, N] row-major):                  [32][128 + 8]
 /// per 16-wide k step and warp: 4 ldmatrix.x4 for the A fragments and 2 for the B fragment pairs
 ///   (.trans for an m- or n-contiguous tile), then 16 mma
 /// </code>
-/// The pitches put the 8 rows of each ldmatrix in 8 different 4-bank groups. Tile kt + 1 streams in
-/// while tile kt is multiplied: by cp.async (16-byte chunks, <see cref="GemmArgs.AAsync"/>) where the
-/// operand's fast axis is unit-stride, 16-byte aligned and a multiple of 8 long, else element by
-/// element through registers (any strides and sizes, zero-filled past M, N, K). The k loop is
-/// compiled once per pair of layouts, and again for when both operands load by cp.async
-/// (<see cref="KTile"/>'s flags are constants at each call), so the usual loop has no layout
-/// branches and no element-wise load code. The epilogue adds beta * C, bias and the LoRA low-rank term
-/// (see <see cref="GemmArgs"/>).
+/// The pitches put the 8 rows of each ldmatrix in 8 different 4-bank groups. The pipeline keeps
+/// S - 1 tiles in flight: while tile kt is multiplied, tiles kt + 1 .. kt + S - 1 stream in, by
+/// cp.async (16-byte chunks, <see cref="GemmArgs.AAsync"/>) where the operand's fast axis is
+/// unit-stride, 16-byte aligned and a multiple of 8 long, else element by element through registers
+/// (any strides and sizes, zero-filled past M, N, K). One barrier per k tile: after it every warp is
+/// done with tile kt - 1, whose stage the next load takes. The k loop is compiled once per pair of
+/// layouts, and again for when both operands load by cp.async (<see cref="KLoop"/>'s flags are
+/// constants at each call), so the usual loop has no layout branches and no element-wise load code.
+/// The epilogue adds beta * C, bias and the LoRA low-rank term (see <see cref="GemmArgs"/>).
 /// </summary>
 public static partial class TensorCoreGemm
 {
@@ -34,11 +36,17 @@ public static partial class TensorCoreGemm
     /// <summary>Row pitch of an m- or n-contiguous tile [BlockK][MnPitch] in bf16 elements (128 + 8).</summary>
     public const int MnPitch = BlockM + 8;
 
-    /// <summary>One operand tile of one buffer, either layout (BlockM == BlockN; 128 x 40 >= 32 x 136).</summary>
+    /// <summary>One operand tile of one stage, either layout (BlockM == BlockN; 128 x 40 >= 32 x 136).</summary>
     public const int SlotElements = BlockM * KPitch;
 
-    /// <summary>Dynamic shared memory per group in bf16 elements: 2 buffers x (A, B), plus 8 for aligning the base to 16 bytes.</summary>
-    public const int SharedElements = 4 * SlotElements + 8;
+    /// <summary>One pipeline stage: an A and a B tile (20 KB).</summary>
+    public const int StageElements = 2 * SlotElements;
+
+    /// <summary>The pipeline depths the kernel takes (<see cref="GemmArgs.Stages"/>): two stages is double buffering.</summary>
+    public const int MinStages = 2, MaxStages = 4;
+
+    /// <summary>Dynamic shared memory per group in bf16 elements for <paramref name="stages"/> stages, plus 8 for aligning the base to 16 bytes.</summary>
+    public static int SharedElements(int stages) => stages * StageElements + 8;
 
     private const int WarpTileM = 64, WarpTileN = 32;
 
@@ -58,7 +66,7 @@ public static partial class TensorCoreGemm
         var g = new GemmTile
         {
             A = a, B = b, Smem = smem, Scratch = scratch, P = p, SBase = sbase,
-            // Slots: buffer 0 A, buffer 0 B, buffer 1 A, buffer 1 B.
+            // Stage s: A tile at Slots + s StageElements, B tile right after it.
             Slots = AttentionTiles.AlignmentPad(sbase), Tid = tid,
             WarpRow = (warp >> 2) * WarpTileM, WarpCol = (warp & 3) * WarpTileN,
             BlockRow = Grid.IdxY * BlockM, BlockCol = Grid.IdxX * BlockN,
@@ -72,26 +80,28 @@ public static partial class TensorCoreGemm
         var acc = new WarpAcc();
 
         bool aK = p.AKFast != 0, bK = p.BKFast != 0;
-        int kTiles = (p.K + BlockK - 1) / BlockK;
-        if (kTiles > 0)
+        int kTiles = (p.K + BlockK - 1) / BlockK, stages = p.Stages;
+        // Prologue: tiles 0 .. S - 2 into stages 0 .. S - 2, one commit group each (empty past the
+        // last tile), so that the loop's wait for tile kt always leaves S - 2 younger groups in flight.
+        for (int s = 0; s < stages - 1; s++)
         {
-            LoadTiles(mma, g, 0, 0, aK, bK, bothAsync: false);
+            if (s < kTiles) LoadTiles(mma, g, s * BlockK, s, aK, bK, bothAsync: false);
             mma.CommitAsync();
         }
         // Both operands by cp.async (the usual case) in loops without the element-wise load code.
         if (p.AAsync != 0 && p.BAsync != 0)
         {
-            if (aK && bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: true, bothAsync: true);
-            else if (aK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: false, bothAsync: true);
-            else if (bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: true, bothAsync: true);
-            else for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: false, bothAsync: true);
+            if (aK && bK) KLoop(mma, g, ref acc, kTiles, stages, aK: true, bK: true, bothAsync: true);
+            else if (aK) KLoop(mma, g, ref acc, kTiles, stages, aK: true, bK: false, bothAsync: true);
+            else if (bK) KLoop(mma, g, ref acc, kTiles, stages, aK: false, bK: true, bothAsync: true);
+            else KLoop(mma, g, ref acc, kTiles, stages, aK: false, bK: false, bothAsync: true);
         }
         else
         {
-            if (aK && bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: true, bothAsync: false);
-            else if (aK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: true, bK: false, bothAsync: false);
-            else if (bK) for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: true, bothAsync: false);
-            else for (int kt = 0; kt < kTiles; kt++) KTile(mma, g, ref acc, kt, kTiles, aK: false, bK: false, bothAsync: false);
+            if (aK && bK) KLoop(mma, g, ref acc, kTiles, stages, aK: true, bK: true, bothAsync: false);
+            else if (aK) KLoop(mma, g, ref acc, kTiles, stages, aK: true, bK: false, bothAsync: false);
+            else if (bK) KLoop(mma, g, ref acc, kTiles, stages, aK: false, bK: true, bothAsync: false);
+            else KLoop(mma, g, ref acc, kTiles, stages, aK: false, bK: false, bothAsync: false);
         }
 
         int row0 = g.BlockRow + g.WarpRow, col0 = g.BlockCol + g.WarpCol, z = Grid.IdxZ;
@@ -119,30 +129,31 @@ public static partial class TensorCoreGemm
     }
 
     /// <summary>
-    /// One k tile: start loading tile kt + 1 into the other buffer and wait for tile kt (cp.async
-    /// groups complete in order; element-wise loads are complete when issued), a barrier, two k16
-    /// steps, and the barrier that frees tile kt's buffer for iteration kt + 1's loads.
+    /// The k loop over a ring of <paramref name="stages"/> stages. Iteration kt waits for tile kt
+    /// (cp.async groups complete in order, and S - 2 younger ones may stay in flight; element-wise
+    /// loads are complete when issued), passes the one barrier, starts tile kt + S - 1 into the stage
+    /// that tile kt - 1 used (every warp is past it now), commits that as a group (empty near the
+    /// end, to keep the count), and multiplies tile kt in two k16 steps.
     /// <paramref name="aK"/> and <paramref name="bK"/> (the operands' layouts) and <paramref name="bothAsync"/>
     /// (both load by cp.async) are constants at every call.
     /// </summary>
-    private static void KTile<TMma>(TMma mma, GemmTile g, ref WarpAcc acc, int kt, int kTiles, bool aK, bool bK, bool bothAsync)
+    private static void KLoop<TMma>(TMma mma, GemmTile g, ref WarpAcc acc, int kTiles, int stages, bool aK, bool bK, bool bothAsync)
         where TMma : struct, IMma
     {
-        if (kt + 1 < kTiles)
+        int read = 0, write = stages - 1;
+        for (int kt = 0; kt < kTiles; kt++)
         {
-            LoadTiles(mma, g, (kt + 1) * BlockK, (kt + 1) & 1, aK, bK, bothAsync);
+            mma.WaitAsync(stages - 2);
+            Group.Barrier();
+            int next = kt + stages - 1;
+            if (next < kTiles) LoadTiles(mma, g, next * BlockK, write, aK, bK, bothAsync);
             mma.CommitAsync();
-            mma.WaitAsync(1);
+            int aSlot = g.Slots + read * StageElements, bSlot = aSlot + SlotElements;
+            KStep(mma, g, ref acc, aSlot, bSlot, 0, aK, bK);
+            KStep(mma, g, ref acc, aSlot, bSlot, 16, aK, bK);
+            read = read + 1 == stages ? 0 : read + 1;
+            write = write + 1 == stages ? 0 : write + 1;
         }
-        else
-        {
-            mma.WaitAsync(0);
-        }
-        Group.Barrier();
-        int aSlot = g.Slots + (kt & 1) * 2 * SlotElements, bSlot = aSlot + SlotElements;
-        KStep(mma, g, ref acc, aSlot, bSlot, 0, aK, bK);
-        KStep(mma, g, ref acc, aSlot, bSlot, 16, aK, bK);
-        Group.Barrier();
     }
 
     /// <summary>

@@ -5,15 +5,15 @@ namespace MaMA.Kernels.TensorCore;
 public static partial class TensorCoreGemm
 {
     /// <summary>
-    /// Tile k0 .. k0 + 31 of A (rows BlockRow ..) and B (columns BlockCol ..) into buffer
-    /// <paramref name="buffer"/>; with <paramref name="bothAsync"/> (a constant) both by cp.async,
+    /// Tile k0 .. k0 + 31 of A (rows BlockRow ..) and B (columns BlockCol ..) into pipeline stage
+    /// <paramref name="stage"/>; with <paramref name="bothAsync"/> (a constant) both by cp.async,
     /// so the element-wise code is not compiled in, else each operand as its flag says.
     /// </summary>
-    private static void LoadTiles<TMma>(TMma mma, GemmTile g, int k0, int buffer, bool aK, bool bK, bool bothAsync)
+    private static void LoadTiles<TMma>(TMma mma, GemmTile g, int k0, int stage, bool aK, bool bK, bool bothAsync)
         where TMma : struct, IMma
     {
         GemmArgs p = g.P;
-        int aSlot = g.Slots + buffer * 2 * SlotElements, bSlot = aSlot + SlotElements;
+        int aSlot = g.Slots + stage * StageElements, bSlot = aSlot + SlotElements;
         // A(m, k) = a[base + m ARow + k ACol]; B(k, n) = b[base + k BRow + n BCol], so B's rows here are n.
         LoadOperand(mma, g, g.A, p.AAddress, bothAsync || p.AAsync != 0, aK, g.ABase, p.ARow, p.ACol, p.M, g.BlockRow, k0, aSlot);
         LoadOperand(mma, g, g.B, p.BAddress, bothAsync || p.BAsync != 0, bK, g.BBase, p.BCol, p.BRow, p.N, g.BlockCol, k0, bSlot);

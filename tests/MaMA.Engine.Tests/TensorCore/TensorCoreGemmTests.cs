@@ -111,6 +111,72 @@ public sealed class TensorCoreGemmTests
         Assert.That(RelativeError(async, Reference(a, b, new float[batch * m * n], p)), Is.LessThan(Tolerance));
     }
 
+    /// <summary>
+    /// The pipeline at every depth (2, 3, 4 stages), by cp.async and element-wise: one k tile (the
+    /// prologue's empty groups), three with a partial last one, and eight, which go round the ring
+    /// of 4 stages twice. The k sums run in the same order at every depth, so the products are
+    /// bitwise equal; a tile read from the wrong stage, or a stage overwritten before every warp
+    /// has read it, would change them.
+    /// </summary>
+    [TestCase(32)]
+    [TestCase(70)]
+    [TestCase(250)]
+    public void Pipeline_EveryDepth_GivesTheSameProduct(int k)
+    {
+        const int m = 40, n = 72;
+        var p = new GemmArgs
+        {
+            M = m, N = n, K = k, Batch = 1, Alpha = 1f, CBatch = m * n, Ldc = n,
+            ABatch = m * k, ARow = k, ACol = 1, AKFast = 1,
+            BBatch = k * n, BRow = n, BCol = 1, BKFast = 0,
+        };
+        ushort[] a = Bf16Values(m * k, seed: 31), b = Bf16Values(k * n, seed: 32);
+        double[] reference = Reference(a, b, new float[m * n], p);
+        Accelerator acc = Engine();
+        using var da = acc.Allocate1D<ushort>(a.Length + 16);
+        using var db = acc.Allocate1D<ushort>(b.Length + 16);
+        using var dc = acc.Allocate1D<float>(m * n);
+        float[]? first = null;
+        foreach (bool aligned in new[] { true, false })
+        for (int stages = TensorCoreGemm.MinStages; stages <= TensorCoreGemm.MaxStages; stages++)
+        {
+            ArrayView<ushort> va = Placed(da.View, a, aligned), vb = Placed(db.View, b, aligned);
+            dc.MemSetToZero();
+            TensorCoreGemm.Launch(acc.DefaultStream, va, vb, dc.View, p, stages: stages);
+            acc.Synchronize();
+            float[] c = dc.GetAsArray1D();
+            string where = $"{stages} stages, {(aligned ? "cp.async" : "element-wise")}";
+            Assert.That(RelativeError(c, reference), Is.LessThan(Tolerance), where);
+            first ??= c;
+            Assert.That(c, Is.EqualTo(first), where + " against 2 stages by cp.async");
+        }
+    }
+
+    [Test]
+    public void Stages_AreTheDeepestThatKeepTwoGroupsPerSm()
+    {
+        // (opt-in limit, shared memory per SM) of the H100 / H200, the A100, and the 100 KB SMs of
+        // sm_86 / sm_89 / sm_120 cards.
+        Assert.That(TensorCoreGemm.StagesFor(232_448, 233_472), Is.EqualTo(4));
+        Assert.That(TensorCoreGemm.StagesFor(166_912, 167_936), Is.EqualTo(4));
+        Assert.That(TensorCoreGemm.StagesFor(101_376, 102_400), Is.EqualTo(2));
+        // Three stages (61,456 B) fit two groups in 126 KB, four (81,936 B) do not.
+        Assert.That(TensorCoreGemm.StagesFor(101_376, 126 * 1024), Is.EqualTo(3));
+        Assert.That(TensorCoreGemm.StagesFor(48 * 1024, 233_472), Is.EqualTo(2), "no opt-in: 40 KB");
+        Assert.That(TensorCoreGemm.StagesFor(Engine()), Is.EqualTo(TensorCoreGemm.MaxStages), "the simulator takes the deepest");
+    }
+
+    [TestCase(1)]
+    [TestCase(5)]
+    public void Launch_RejectsAStageCountOutsideTwoToFour(int stages)
+    {
+        Accelerator acc = Engine();
+        using var d = acc.Allocate1D<ushort>(64);
+        using var c = acc.Allocate1D<float>(64);
+        Assert.That(() => TensorCoreGemm.Launch(acc.DefaultStream, d.View, d.View, c.View, GemmArgs.RowMajor(1, 4, 4, 4), stages: stages),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("2 to 4 stages"));
+    }
+
     private static long Address(ArrayView<ushort> view) => view.LoadEffectiveAddressAsPtr().ToInt64();
 
     /// <summary><paramref name="values"/> copied into <paramref name="buffer"/> at a 16-byte aligned element, or one element past it.</summary>

@@ -108,8 +108,9 @@ public sealed class TensorCorePtxTests
     /// The GEMM's k loop, once per pair of operand layouts (k-contiguous or not for A and for B) and
     /// again for both operands by cp.async:
     /// 2 k16 steps x 16 mma, each step's fragments by 4 ldmatrix.x4 (A) and 2 (B pairs), .trans for
-    /// an m- or n-contiguous tile; tiles by cp.async where the launcher allows it; and its 40 KB in
-    /// the dynamic allocation, under the 48 KB that needs no opt-in.
+    /// an m- or n-contiguous tile; tiles by cp.async where the launcher allows it; a ring of 2 to 4
+    /// stages in the dynamic allocation (the wait for a tile leaves stages - 2 groups in flight, one
+    /// barrier per k tile), 40 KB at 2 stages, under the 48 KB that needs no opt-in.
     /// </summary>
     [Test]
     public void GemmKernel_FourLayoutLoops_OfLdmatrixAndMma_WithCpAsync()
@@ -122,10 +123,15 @@ public sealed class TensorCorePtxTests
         Assert.That(CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), Is.EqualTo(2 * steps * (2 * 4 + 2 * 2)));
         Assert.That(CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), Is.EqualTo(2 * steps * (2 * 4 + 2 * 2)));
         Assert.That(ptx, Does.Contain("cp.async.cg.shared.global"));
-        Assert.That(ptx, Does.Contain("cp.async.wait_group 1;"));
+        // Each loop waits with the stage count's immediate: 0, 1 or 2 groups left in flight.
+        for (int pending = 0; pending <= 2; pending++)
+            Assert.That(CountOf(ptx, $"cp.async.wait_group {pending};"), Is.EqualTo(loops), $"wait_group {pending}");
+        Assert.That(CountOf(ptx, "cp.async.commit_group;"), Is.EqualTo(loops + 1), "one commit per k tile, and the prologue's");
+        Assert.That(CountOf(ptx, "bar.sync"), Is.EqualTo(loops), "one barrier per k tile");
         Assert.That(ptx, Does.Contain(SharedTile.DynamicSharedSymbol));
         Assert.That(System.Text.RegularExpressions.Regex.IsMatch(ptx, @"\.shared \.align \d+ \.b8 __shared_alloca"), Is.False, "no static shared memory on CUDA");
-        Assert.That(TensorCoreGemm.SharedElements * sizeof(ushort), Is.LessThanOrEqualTo(48 * 1024));
+        Assert.That(TensorCoreGemm.SharedElements(TensorCoreGemm.MinStages) * sizeof(ushort), Is.LessThanOrEqualTo(48 * 1024));
+        Assert.That(TensorCoreGemm.SharedElements(TensorCoreGemm.MaxStages) * sizeof(ushort), Is.EqualTo(4 * 20_480 + 16));
         Assert.That(TensorCoreGemm.SlotElements, Is.GreaterThanOrEqualTo(TensorCoreGemm.BlockK * TensorCoreGemm.MnPitch), "a slot holds either layout");
     }
 
