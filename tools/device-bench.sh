@@ -19,7 +19,7 @@
 #
 # Writes under $OUT (default publish/bench-out): machine.txt, parity.md + parity.json + parity-logs/,
 # engine.json + engine.log, torch.json + torch.log, model-fp32.json + model-bf16.json + torch-step.json
-# (+ logs), parity-generated-gemm.md + .json and generated-gemm.log (cuda: the LoRA parity cases and the matmul and LoRA rows with MAMA_CUBLAS=off), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), ncu.txt (--ncu), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
+# (+ logs), parity-generated-gemm.md + .json and generated-gemm.log (cuda: the LoRA parity cases and the matmul and LoRA rows with MAMA_CUBLAS=off), parity-fp32-route.md + .json (cuda: the bf16 cases with MAMA_TENSOR_CORES=off, the route of pre-Ampere cards), profile-bf16.csv (per-op times of one profiled bf16 step, MAMA_PROFILE), ncu.txt (--ncu), table.md. Exit status: 0 when every stage ran (and parity held), 1 when one failed (the
 # table is still written with that side's columns as n/a), 2 for bad arguments.
 set -uo pipefail
 here=$(pwd)
@@ -124,6 +124,18 @@ if [ "$parity" -eq 1 ]; then
     rc=$?
     [ "$rc" -eq 0 ] || parity_rc=$rc
     cat "$out/parity-generated-gemm.md"
+    rm -rf "$work"
+  fi
+  # The route of cards older than sm_80 (T4, V100): bf16 inputs on the fp32 kernels, widened
+  # (TensorCoreSupport; MAMA_TENSOR_CORES=off takes it on any card): parity-fp32-route.md.
+  if [ "$device" = cuda ] && { [ ${#only[@]} -eq 0 ] || [[ "${only[1]}" == *bf16* ]]; }; then
+    echo "== parity, fp32 route for bf16: MAMA_TENSOR_CORES=off tools/device_parity.py --only bf16" >&2
+    work=$(mktemp -d)
+    MAMA_TENSOR_CORES=off limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --only bf16 \
+      --json "$out/parity-fp32-route.json" > "$out/parity-fp32-route.md"
+    rc=$?
+    [ "$rc" -eq 0 ] || parity_rc=$rc
+    cat "$out/parity-fp32-route.md"
     rm -rf "$work"
   fi
 fi
