@@ -31,8 +31,12 @@ public static partial class Losses
     /// </summary>
     public static GemmForm LocalAlignment { get; set; } = GemmForm.Auto;
 
-    /// <summary>Similarities one chunk of the GEMM form may hold (2 Mi, 8 MB: 5 images at MaMA's shape; tests make it small).</summary>
-    internal static long SlaChunkElements { get; set; } = 2L << 20;
+    /// <summary>
+    /// Similarities one chunk of the GEMM form may hold: 16 Mi (64 MB), so MaMA's micro-batch (36
+    /// images, about 290 sentence rows: 57 MB) is one GEMM and one pass of each reduction. It was
+    /// 2 Mi (5 images a chunk): 8 small GEMMs and 24 launches of latency-bound maxima. Tests make it small.
+    /// </summary>
+    internal static long SlaChunkElements { get; set; } = 16L << 20;
 
     private static int SlaChunkImages(int n, int p, int r) => (int)Math.Clamp(SlaChunkElements / Math.Max(1L, (long)p * r), 1, n);
 
@@ -133,11 +137,15 @@ public static partial class Losses
             {
                 using Tensor colMax = Tensor.Empty([n, r], DType.Float32, device);
                 using Tensor rowMax = Tensor.Empty([n, p, n], DType.Float32, device);
+                // Reductions over the P patches run in parts, one thread per part, then in order (SlaScores.PatchParts).
+                int parts = SlaKernels.PatchParts(p);
                 if (LocalAlignment.UsesGemm(s))
                 {
                     // Per chunk of images: sim [c P, R] = their patches sentences^T by one GEMM (cuBLAS on CUDA), then the maxima from it.
                     int chunk = SlaChunkImages(n, p, r);
                     using Tensor sim = Tensor.Empty([chunk * p, r], DType.Float32, device);
+                    using Tensor partMax = Tensor.Empty([chunk, parts, r], DType.Float32, device);
+                    using Tensor partArg = Tensor.Empty([chunk, parts, r], DType.Int32, device);
                     for (int img0 = 0; img0 < n; img0 += chunk)
                     {
                         int c = Math.Min(chunk, n - img0);
@@ -147,8 +155,9 @@ public static partial class Losses
                         else
                             DeviceGemm.Run(s, 1, c * p, r, e, pf!.View<float>().SubView((long)img0 * p * e, (long)c * p * e), 0, e, 1,
                                 sf!.View<float>(), 0, 1, e, sim.View<float>());
-                        SimKernels.ColumnMax.Launch(s, checked(c * r), sim.View<float>(), colMax.View<float>().SubView((long)img0 * r, (long)c * r),
-                            argP.View<int>().SubView((long)img0 * r, (long)c * r), p, r);
+                        SimKernels.ColumnMaxPart.Launch(s, checked(c * parts * r), sim.View<float>(), partMax.View<float>(), partArg.View<int>(), p, r, parts);
+                        SimKernels.ColumnMax.Launch(s, checked(c * r), partMax.View<float>(), partArg.View<int>(),
+                            colMax.View<float>().SubView((long)img0 * r, (long)c * r), argP.View<int>().SubView((long)img0 * r, (long)c * r), r, parts);
                         SimKernels.RowMax.Launch(s, checked(c * p * n), sim.View<float>(), offsetsOnDevice.View<int>(),
                             rowMax.View<float>().SubView((long)img0 * p * n, (long)c * p * n), argS.View<int>().SubView((long)img0 * p * n, (long)c * p * n), n, r);
                     }
@@ -158,7 +167,9 @@ public static partial class Losses
                     SlaKernels.ColumnMax.Launch(s, checked(n * r), pf!.View<float>(), sf!.View<float>(), colMax.View<float>(), argP.View<int>(), n, p, r, e);
                     SlaKernels.RowMax.Launch(s, checked(n * p * n), pf!.View<float>(), sf!.View<float>(), offsetsOnDevice.View<int>(), rowMax.View<float>(), argS.View<int>(), n, p, r, e);
                 }
-                SlaKernels.Reduce.Launch(s, n * n, colMax.View<float>(), rowMax.View<float>(), offsetsOnDevice.View<int>(), scores.View<float>(), n, p, r);
+                using Tensor partSum = Tensor.Empty([n, parts, n], DType.Float32, device);
+                SlaKernels.ImageToTextPart.Launch(s, checked(n * parts * n), rowMax.View<float>(), partSum.View<float>(), n, p, parts);
+                SlaKernels.Reduce.Launch(s, n * n, colMax.View<float>(), partSum.View<float>(), offsetsOnDevice.View<int>(), scores.View<float>(), n, p, r, parts);
             });
         // fp32 widenings of 16-bit inputs were for this forward only.
         if (sixteen)

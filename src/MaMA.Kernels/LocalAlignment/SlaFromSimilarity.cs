@@ -15,23 +15,67 @@ namespace MaMA.Kernels.LocalAlignment;
 /// </summary>
 public static partial class SlaFromSimilarity
 {
-    /// <summary>colMax[c, row] = max over p of sim[c P + p, row], argP its patch (first on ties). count = (images in the chunk) R.</summary>
+    /// <summary>
+    /// The t2i maxima in parts (<see cref="SlaScores.PatchParts"/>): for (chunk image c, part q,
+    /// sentence row), i = (c parts + q) R + row, partMax / partArg = the maximum of sim[c P + p, row]
+    /// over part q's run of patches and its patch (first on ties). One thread per column scanned all
+    /// P = 1369 patches before: a chunk of 3 images at MaMA's shape gave about 1,300 threads for a
+    /// whole card, each through 1,369 dependent L2 loads. count = (images in the chunk) parts R.
+    /// </summary>
     [Kernel(CpuGrain = 16)]
-    private static void ColumnMaxKernel(int i, [Extent("(long)count * p")] ArrayView<float> sim,
-        [Extent("count")] ArrayView<float> colMax, [Extent("count")] ArrayView<int> argP, int p, int r)
+    private static void ColumnMaxPartKernel(int i, [Extent("(long)count / parts * p")] ArrayView<float> sim,
+        [Extent("count")] ArrayView<float> partMax, [Extent("count")] ArrayView<int> partArg, int p, int r, int parts)
     {
-        int img = i / r;
-        int row = i - img * r;
+        int row = i % r;
+        int imgPart = i / r;
+        int img = imgPart / parts;
+        int q = imgPart - img * parts;
+        int len = (p + parts - 1) / parts;
+        int p0 = q * len, p1 = p0 + len < p ? p0 + len : p;
+        if (p0 >= p)
+        {
+            // An empty last part: -inf never beats an earlier part (the combine keeps the first on ties).
+            partMax[i] = float.NegativeInfinity;
+            partArg[i] = p0;
+            return;
+        }
         long at = (long)img * p * r + row;
-        float best = sim[at];
-        int arg = 0;
-        for (int pp = 1; pp < p; pp++)
+        float best = sim[at + (long)p0 * r];
+        int arg = p0;
+        for (int pp = p0 + 1; pp < p1; pp++)
         {
             float d = sim[at + (long)pp * r];
             if (SlaMax.Beats(d, best))
             {
                 best = d;
                 arg = pp;
+            }
+        }
+        partMax[i] = best;
+        partArg[i] = arg;
+    }
+
+    /// <summary>
+    /// colMax[c, row] = max over p of sim[c P + p, row] and argP its patch, from the parts in
+    /// patch order: a later part replaces the best only when it beats it (<see cref="SlaMax.Beats(float, float)"/>),
+    /// so ties keep the first patch and NaN the first NaN, as one scan would. count = (images in the chunk) R.
+    /// </summary>
+    [Kernel(CpuGrain = 16)]
+    private static void ColumnMaxKernel(int i, [Extent("(long)count * parts")] ArrayView<float> partMax, [Extent("(long)count * parts")] ArrayView<int> partArg,
+        [Extent("count")] ArrayView<float> colMax, [Extent("count")] ArrayView<int> argP, int r, int parts)
+    {
+        int img = i / r;
+        int row = i - img * r;
+        long at = (long)img * parts * r + row;
+        float best = partMax[at];
+        int arg = partArg[at];
+        for (int q = 1; q < parts; q++)
+        {
+            float d = partMax[at + (long)q * r];
+            if (SlaMax.Beats(d, best))
+            {
+                best = d;
+                arg = partArg[at + (long)q * r];
             }
         }
         colMax[i] = best;

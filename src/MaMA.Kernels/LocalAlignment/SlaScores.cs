@@ -74,12 +74,41 @@ public static partial class SlaScores
     }
 
     /// <summary>
-    /// One index per (report m, image n): scores[0, m, n] = mean over the report's rows of
-    /// colMax[n, row], scores[1, m, n] = mean over p of rowMax[n, p, m]. count = N * N.
+    /// How many runs of patches a reduction over P is split into, each summed or maximised by its
+    /// own thread before one thread per output combines them in order: about 32 patches a run, at
+    /// most 32 runs (43 patches each at P = 1369). A thread per output alone would leave N x N =
+    /// 1,296 threads at MaMA's shape, each 1,369 loads deep.
+    /// </summary>
+    public static int PatchParts(int p) => Math.Clamp((p + 31) / 32, 1, 32);
+
+    /// <summary>
+    /// i2t's sums in parts (<see cref="PatchParts"/>): for (image n, part q, report m),
+    /// i = (n parts + q) N + m, partSum = the sum of rowMax[n, p, m] over part q's run of patches
+    /// (0 for an empty last part). count = N * parts * N.
     /// </summary>
     [Kernel(CpuGrain = 8)]
-    private static void ReduceKernel(int i, [Extent("(long)n * r")] ArrayView<float> colMax, [Extent("(long)n * p * n")] ArrayView<float> rowMax,
-        [Extent("n + 1")] ArrayView<int> offsets, [Extent("2 * count")] ArrayView<float> scores, int n, int p, int r)
+    private static void ImageToTextPartKernel(int i, [Extent("(long)count / parts * p")] ArrayView<float> rowMax, [Extent("count")] ArrayView<float> partSum,
+        int n, int p, int parts)
+    {
+        int m = i % n;
+        int imgPart = i / n;
+        int img = imgPart / parts;
+        int q = imgPart - img * parts;
+        int len = (p + parts - 1) / parts;
+        int p0 = q * len, p1 = p0 + len < p ? p0 + len : p;
+        float sum = 0f;
+        for (int pp = p0; pp < p1; pp++) sum += rowMax[((long)img * p + pp) * n + m];
+        partSum[i] = sum;
+    }
+
+    /// <summary>
+    /// One index per (report m, image n): scores[0, m, n] = mean over the report's rows of
+    /// colMax[n, row], scores[1, m, n] = mean over p of rowMax[n, p, m] from its part sums
+    /// (<see cref="ImageToTextPartKernel"/>), added in part order. count = N * N.
+    /// </summary>
+    [Kernel(CpuGrain = 8)]
+    private static void ReduceKernel(int i, [Extent("(long)n * r")] ArrayView<float> colMax, [Extent("(long)n * parts * n")] ArrayView<float> partSum,
+        [Extent("n + 1")] ArrayView<int> offsets, [Extent("2 * count")] ArrayView<float> scores, int n, int p, int r, int parts)
     {
         int m = i / n;
         int img = i - m * n;
@@ -87,7 +116,7 @@ public static partial class SlaScores
         float t2i = 0f;
         for (int row = start; row < end; row++) t2i += colMax[(long)img * r + row];
         float i2t = 0f;
-        for (int pp = 0; pp < p; pp++) i2t += rowMax[((long)img * p + pp) * n + m];
+        for (int q = 0; q < parts; q++) i2t += partSum[((long)img * parts + q) * n + m];
         scores[i] = t2i / (end - start);
         scores[n * n + i] = i2t / p;
     }

@@ -25,7 +25,7 @@ public sealed class SymmetricLocalAlignmentGemmTests
     public void Restore()
     {
         SlaLosses.LocalAlignment = GemmForm.Auto;
-        SlaLosses.SlaChunkElements = 2L << 20;
+        SlaLosses.SlaChunkElements = 16L << 20;
     }
 
     // (N, P, E, images per chunk)
@@ -65,6 +65,45 @@ public sealed class SymmetricLocalAlignmentGemmTests
         string[] names = ["loss_t2i", "loss_i2t", "t2i", "i2t", "grad_patches", "grad_sentences", "grad_local_scale"];
         for (int i = 0; i < names.Length; i++)
             Assert.That(OpResult.RelativeError(sim[i], cpu[i]), Is.LessThan(1e-5), names[i]);
+    }
+
+    /// <summary>
+    /// The reductions over patches run in parts (<see cref="MaMA.Kernels.LocalAlignment.SlaScores.PatchParts"/>:
+    /// 5 runs of 26 at P = 130). Every patch here is one of three vectors, so each maximum over
+    /// patches is tied across all parts: the selected patch, which the patch gradient shows, must
+    /// be the first one in every form, as the CPU's single scan keeps it.
+    /// </summary>
+    [TestCase(GemmForm.Gemm)]
+    [TestCase(GemmForm.Kernels)]
+    public void PartedReductions_KeepTheFirstPatchOnTies(GemmForm form)
+    {
+        const int n = 3, p = 130, e = 12;
+        Assert.That(MaMA.Kernels.LocalAlignment.SlaScores.PatchParts(p), Is.EqualTo(5));
+        long[] offsets = [0, 2, 3, 6];
+        int r = (int)offsets[n];
+        var rng = new Random(5);
+        float[][] pool = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, e).Select(_ => OpData.Normal(rng)).ToArray()).ToArray();
+        // Image i's patch pp is pool vector (pp + i) % 3, so each vector first appears in the first part.
+        float[] patchValues = Enumerable.Range(0, n * p).SelectMany(k => pool[(k % p + k / p) % 3]).ToArray();
+        float[] sentenceValues = Enumerable.Range(0, r * e).Select(_ => OpData.Normal(rng)).ToArray();
+        float[][] Scores(Device device)
+        {
+            Tensor patches = Tensor.FromArray(patchValues, [n, p, e], device), sentences = Tensor.FromArray(sentenceValues, [r, e], device);
+            patches.RequiresGrad = sentences.RequiresGrad = true;
+            SymmetricLocalAlignmentResult result = SlaLosses.SymmetricLocalAlignment(patches, sentences, Tensor.FromArray(offsets, [n + 1], device),
+                Tensor.Scalar(0.5f, device));
+            Engine.Ops.Add(Engine.Ops.Sum(result.T2I), Engine.Ops.Sum(result.I2T)).Backward();
+            return [result.T2I.ToFloatArray(), result.I2T.ToFloatArray(), patches.Grad!.ToFloatArray(), sentences.Grad!.ToFloatArray()];
+        }
+        float[][] cpu = Scores(Device.Cpu);
+        SlaLosses.LocalAlignment = form;
+        float[][] sim = Scores(Simulator);
+        string[] names = ["t2i", "i2t", "grad_patches", "grad_sentences"];
+        for (int i = 0; i < names.Length; i++)
+            Assert.That(OpResult.RelativeError(sim[i], cpu[i]), Is.LessThan(1e-5), names[i]);
+        // Element by element: t2i's gradient must land on the same (first) patches as the CPU's.
+        for (int k = 0; k < cpu[2].Length; k++)
+            Assert.That(sim[2][k], Is.EqualTo(cpu[2][k]).Within(1e-5f), $"grad_patches image {k / e / p} patch {k / e % p}");
     }
 
     private static float[][] Run(int n, int p, int e) => Run(n, p, e, Simulator, bf16: false);
