@@ -104,7 +104,12 @@ internal static class ContrastiveFusion
                     }
                 }
                 using Tensor partial = Tensor.Empty([2 * n], DType.Float32, device);
-                ContrastiveKernels.Stats.Launch(st, n, s, ls.View<float>(), lse.View<float>(), partial.View<float>(), n, blocks, fixedScale, useLog);
+                // Each logit row's statistics in runs (a thread each), then merged per row.
+                int parts = ContrastiveKernels.RowParts(selfBlocks ? 2 * n : n);
+                using Tensor runs = Tensor.Empty([3, parts, 2 * n], DType.Float32, device);
+                ContrastiveKernels.StatsPart.Launch(st, checked(parts * 2 * n), s, ls.View<float>(), runs.View<float>(), n, blocks, parts, fixedScale, useLog);
+                ContrastiveKernels.Stats.Launch(st, n, s, ls.View<float>(), runs.View<float>(), lse.View<float>(), partial.View<float>(), n, blocks, parts,
+                    fixedScale, useLog);
                 ContrastiveKernels.Reduce.Launch(st, 1, partial.View<float>(), ls.View<float>(), loss.View<float>(), scaleGrad.View<float>(), n, inv, fixedScale, useLog);
             });
 

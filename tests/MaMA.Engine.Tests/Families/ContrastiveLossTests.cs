@@ -210,11 +210,14 @@ public sealed class ContrastiveLossTests
         }
     }
 
-    [TestCase(false)]
-    [TestCase(true)]
-    public void IlgpuSimulatorMatchesTheCpuBackend(bool interView)
+    // n = 37: rows of 2 runs (CLIP) and 3 (NT-Xent, 74 logits); n = 150: 5 and 10, the last ones short.
+    [TestCase(false, 37)]
+    [TestCase(true, 37)]
+    [TestCase(false, 150)]
+    [TestCase(true, 150)]
+    public void IlgpuSimulatorMatchesTheCpuBackend(bool interView, int n)
     {
-        const int n = 37, e = 45;
+        const int e = 45;
         float[] a = Normal(n * e, 8), b = Normal(n * e, 9);
         float[] aUnit = UnitRows(a, e), bUnit = UnitRows(b, e);
         (float Loss, float[][] Grads) Run(Device device)
@@ -232,6 +235,26 @@ public sealed class ContrastiveLossTests
         Assert.That(simLoss, Is.EqualTo(cpuLoss).Within(1e-5).Percent);
         for (int i = 0; i < cpuGrads.Length; i++)
             Assert.That(OpResult.RelativeError(simGrads[i], cpuGrads[i]), Is.LessThan(1e-5), $"gradient {i}");
+    }
+
+    /// <summary>
+    /// A NaN embedding makes the loss NaN on the simulator as on the CPU, where the row statistics
+    /// run in parts (ContrastiveLoss.RowParts) that are merged per row.
+    /// </summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    public void NaNEmbedding_MakesTheLossNaN_OnTheSimulator(bool interView)
+    {
+        const int n = 70, e = 16;
+        float[] a = Normal(n * e, 10), b = Normal(n * e, 11);
+        a[50 * e + 3] = float.NaN;
+        float Loss(Device device)
+        {
+            Tensor x = Tensor.FromArray(a, [n, e], device), y = Tensor.FromArray(b, [n, e], device);
+            return (interView ? ContrastiveLosses.InterViewContrast(x, y, 0.5f) : ContrastiveLosses.ClipLoss(x, y, Tensor.Scalar(1.7f, device))).Item();
+        }
+        Assert.That(float.IsNaN(Loss(Device.Cpu)), Is.True, "cpu");
+        Assert.That(float.IsNaN(Loss(Device.Parse("ilgpu-cpu"))), Is.True, "ilgpu-cpu");
     }
 
     [Test]
