@@ -105,7 +105,7 @@ internal static class ContrastiveFusion
                 }
                 using Tensor partial = Tensor.Empty([2 * n], DType.Float32, device);
                 // Each logit row's statistics in runs (a thread each), then merged per row.
-                int parts = ContrastiveKernels.RowParts(selfBlocks ? 2 * n : n);
+                int parts = MaMA.Kernels.Reduction.Runs.For(selfBlocks ? 2 * n : n);
                 using Tensor runs = Tensor.Empty([3, parts, 2 * n], DType.Float32, device);
                 ContrastiveKernels.StatsPart.Launch(st, checked(parts * 2 * n), s, ls.View<float>(), runs.View<float>(), n, blocks, parts, fixedScale, useLog);
                 ContrastiveKernels.Stats.Launch(st, n, s, ls.View<float>(), runs.View<float>(), lse.View<float>(), partial.View<float>(), n, blocks, parts,

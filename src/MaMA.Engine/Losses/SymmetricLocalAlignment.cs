@@ -137,8 +137,8 @@ public static partial class Losses
             {
                 using Tensor colMax = Tensor.Empty([n, r], DType.Float32, device);
                 using Tensor rowMax = Tensor.Empty([n, p, n], DType.Float32, device);
-                // Reductions over the P patches run in parts, one thread per part, then in order (SlaScores.PatchParts).
-                int parts = SlaKernels.PatchParts(p);
+                // Reductions over the P patches run in parts, one thread per part, then in order (Runs).
+                int parts = MaMA.Kernels.Reduction.Runs.For(p);
                 if (LocalAlignment.UsesGemm(s))
                 {
                     // Per chunk of images: sim [c P, R] = their patches sentences^T by one GEMM (cuBLAS on CUDA), then the maxima from it.

@@ -1,4 +1,5 @@
 using ILGPU;
+using MaMA.Kernels.Reduction;
 
 namespace MaMA.Kernels.Contrastive;
 
@@ -25,13 +26,6 @@ namespace MaMA.Kernels.Contrastive;
 public static partial class ContrastiveLoss
 {
     /// <summary>
-    /// How many runs a logit row of <paramref name="length"/> elements (n, or 2n with the self part)
-    /// is split into for its statistics: about 32 elements a run, at most 32 runs (9 at CLIP's
-    /// n = 288, 18 for NT-Xent's 576).
-    /// </summary>
-    public static int RowParts(int length) => Math.Clamp((length + 31) / 32, 1, 32);
-
-    /// <summary>
     /// The statistics of one run of one logit row, i = q * 2n + slot (slot fastest, so the column
     /// reads of the right rows are coalesced): slot r &lt; n is left row r, slot n + r right row r;
     /// a row is its n cross values, then with the self blocks its n self values (the own one
@@ -53,8 +47,7 @@ public static partial class ContrastiveLoss
         long crossStart = left ? (long)r * n : r, crossStride = left ? 1 : n;
         long selfStart = blocks == 3 ? (left ? nn : 2 * nn) + (long)r * n : -1;
         int length = blocks == 3 ? 2 * n : n;
-        int len = (length + parts - 1) / parts;
-        int j0 = q * len, j1 = j0 + len < length ? j0 + len : length;
+        int j0 = Runs.Start(length, parts, q), j1 = Runs.End(length, parts, q);
         float max = float.NegativeInfinity;
         for (int j = j0; j < j1; j++)
         {

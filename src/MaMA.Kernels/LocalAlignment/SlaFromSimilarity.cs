@@ -1,4 +1,5 @@
 using ILGPU;
+using MaMA.Kernels.Reduction;
 
 namespace MaMA.Kernels.LocalAlignment;
 
@@ -16,7 +17,7 @@ namespace MaMA.Kernels.LocalAlignment;
 public static partial class SlaFromSimilarity
 {
     /// <summary>
-    /// The t2i maxima in parts (<see cref="SlaScores.PatchParts"/>): for (chunk image c, part q,
+    /// The t2i maxima in parts (<see cref="Runs"/>): for (chunk image c, part q,
     /// sentence row), i = (c parts + q) R + row, partMax / partArg = the maximum of sim[c P + p, row]
     /// over part q's run of patches and its patch (first on ties). One thread per column scanned all
     /// P = 1369 patches before: a chunk of 3 images at MaMA's shape gave about 1,300 threads for a
@@ -30,8 +31,7 @@ public static partial class SlaFromSimilarity
         int imgPart = i / r;
         int img = imgPart / parts;
         int q = imgPart - img * parts;
-        int len = (p + parts - 1) / parts;
-        int p0 = q * len, p1 = p0 + len < p ? p0 + len : p;
+        int p0 = Runs.Start(p, parts, q), p1 = Runs.End(p, parts, q);
         if (p0 >= p)
         {
             // An empty last part: -inf never beats an earlier part (the combine keeps the first on ties).

@@ -1,4 +1,5 @@
 using ILGPU;
+using MaMA.Kernels.Reduction;
 
 namespace MaMA.Kernels.LocalAlignment;
 
@@ -74,15 +75,7 @@ public static partial class SlaScores
     }
 
     /// <summary>
-    /// How many runs of patches a reduction over P is split into, each summed or maximised by its
-    /// own thread before one thread per output combines them in order: about 32 patches a run, at
-    /// most 32 runs (43 patches each at P = 1369). A thread per output alone would leave N x N =
-    /// 1,296 threads at MaMA's shape, each 1,369 loads deep.
-    /// </summary>
-    public static int PatchParts(int p) => Math.Clamp((p + 31) / 32, 1, 32);
-
-    /// <summary>
-    /// i2t's sums in parts (<see cref="PatchParts"/>): for (image n, part q, report m),
+    /// i2t's sums in parts (<see cref="Runs"/>): for (image n, part q, report m),
     /// i = (n parts + q) N + m, partSum = the sum of rowMax[n, p, m] over part q's run of patches
     /// (0 for an empty last part). count = N * parts * N.
     /// </summary>
@@ -94,8 +87,7 @@ public static partial class SlaScores
         int imgPart = i / n;
         int img = imgPart / parts;
         int q = imgPart - img * parts;
-        int len = (p + parts - 1) / parts;
-        int p0 = q * len, p1 = p0 + len < p ? p0 + len : p;
+        int p0 = Runs.Start(p, parts, q), p1 = Runs.End(p, parts, q);
         float sum = 0f;
         for (int pp = p0; pp < p1; pp++) sum += rowMax[((long)img * p + pp) * n + m];
         partSum[i] = sum;

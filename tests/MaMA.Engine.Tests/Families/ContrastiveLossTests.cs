@@ -239,7 +239,7 @@ public sealed class ContrastiveLossTests
 
     /// <summary>
     /// A NaN embedding makes the loss NaN on the simulator as on the CPU, where the row statistics
-    /// run in parts (ContrastiveLoss.RowParts) that are merged per row.
+    /// run in parts (Runs) that are merged per row.
     /// </summary>
     [TestCase(false)]
     [TestCase(true)]

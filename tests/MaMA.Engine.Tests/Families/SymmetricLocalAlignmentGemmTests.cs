@@ -68,7 +68,7 @@ public sealed class SymmetricLocalAlignmentGemmTests
     }
 
     /// <summary>
-    /// The reductions over patches run in parts (<see cref="MaMA.Kernels.LocalAlignment.SlaScores.PatchParts"/>:
+    /// The reductions over patches run in parts (<see cref="MaMA.Kernels.Reduction.Runs"/>:
     /// 5 runs of 26 at P = 130). Every patch here is one of three vectors, so each maximum over
     /// patches is tied across all parts: the selected patch, which the patch gradient shows, must
     /// be the first one in every form, as the CPU's single scan keeps it.
@@ -78,7 +78,7 @@ public sealed class SymmetricLocalAlignmentGemmTests
     public void PartedReductions_KeepTheFirstPatchOnTies(GemmForm form)
     {
         const int n = 3, p = 130, e = 12;
-        Assert.That(MaMA.Kernels.LocalAlignment.SlaScores.PatchParts(p), Is.EqualTo(5));
+        Assert.That(MaMA.Kernels.Reduction.Runs.For(p), Is.EqualTo(5));
         long[] offsets = [0, 2, 3, 6];
         int r = (int)offsets[n];
         var rng = new Random(5);
