@@ -34,7 +34,7 @@ public static partial class Losses
     /// <summary>
     /// Similarities one chunk of the GEMM form may hold: 16 Mi (64 MB), so MaMA's micro-batch (36
     /// images, about 290 sentence rows: 57 MB) is one GEMM and one pass of each reduction. It was
-    /// 2 Mi (5 images a chunk): 8 small GEMMs and 24 launches of latency-bound maxima. Tests make it small.
+    /// 2 Mi (5 images a chunk): 8 small GEMMs, each followed by a latency-bound pass of the maxima. Tests make it small.
     /// </summary>
     internal static long SlaChunkElements { get; set; } = 16L << 20;
 
