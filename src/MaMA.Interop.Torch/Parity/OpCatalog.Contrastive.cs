@@ -43,7 +43,7 @@ public static partial class OpCatalog
     /// </summary>
     private static void AddClip(List<OpCase> cases, string name, int n, int e, float logScaleShift, bool bf16 = false, bool differentiable = true)
     {
-        cases.Add(new(name, [new("image", [n, e], Differentiable: differentiable), new("text", [n, e], Differentiable: differentiable), new("logit_scale", [], Differentiable: differentiable)],
+        cases.Add(new(name, [new("image", [n, e], Differentiable: differentiable), new("text", [n, e], Differentiable: differentiable), new("logit_scale", [], Differentiable: differentiable, GradFloor: 1e-2)],
             x =>
             {
                 EngineTensor v = Ops.L2Normalize(x[0]), t = Ops.L2Normalize(x[1]), ls = Ops.Affine(x[2], 1f, logScaleShift);

@@ -10,8 +10,11 @@ public sealed class OpResult
     /// <summary>Input name -> gradient.</summary>
     public required IReadOnlyDictionary<string, float[]> Grads { get; init; }
 
-    /// <summary>Relative L2 error ||actual - expected|| / ||expected|| (absolute when expected is ~0).</summary>
-    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    /// <summary>
+    /// Relative L2 error ||actual - expected|| / max(||expected||, <paramref name="floor"/>)
+    /// (absolute when expected is ~0 and there is no floor).
+    /// </summary>
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, double floor = 0)
     {
         if (actual.Length != expected.Length) return double.PositiveInfinity;
         double diff = 0, norm = 0;
@@ -22,6 +25,6 @@ public sealed class OpResult
             if (!double.IsNaN(d)) diff += d * d;
             norm += (double)expected[i] * expected[i];
         }
-        return Math.Sqrt(diff) / Math.Max(Math.Sqrt(norm), 1e-12 + (norm == 0 ? 1 : 0));
+        return Math.Sqrt(diff) / Math.Max(Math.Max(Math.Sqrt(norm), floor), 1e-12 + (norm == 0 ? 1 : 0));
     }
 }
