@@ -30,6 +30,9 @@ public sealed class IlgpuDevice : Device
 
     public override string Name => $"{Spec} {Accelerator.Name}";
 
+    /// <summary>Whether bf16 products, attention and the loss similarities take the tensor-core kernels here (CUDA at sm_80+, the simulator).</summary>
+    public bool RunsTensorCores => MaMA.Kernels.TensorCore.TensorCoreSupport.Available(Accelerator);
+
     /// <summary>
     /// For a CUDA card, whether the bf16 tensor-core kernels run on it (sm_80 or newer,
     /// <see cref="MaMA.Kernels.TensorCore.TensorCoreSupport"/>) or its bf16 work takes the fp32 kernels; null off CUDA.
