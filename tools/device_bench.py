@@ -103,9 +103,9 @@ def ntxent_case(n, e, tau):
     }
 
 
-def matmul_case(layer, m, k, n):
+def matmul_case(layer, m, k, n, dtype="bf16"):
     return {
-        "name": f"matmul {layer} M={m} K={k} N={n} bf16", "family": "matmul", "dtype": "bf16",
+        "name": f"matmul {layer} M={m} K={k} N={n} {dtype}", "family": "matmul", "dtype": dtype,
         "params": {"layer": layer, "m": m, "k": k, "n": n},
         "inputs": [inp("a", [m, k]), inp("b", [k, n])],
         # a @ b forward; dA and dB backward
@@ -193,6 +193,7 @@ def cases(quick):
     out.append(clip_case(*con))
     out.append(ntxent_case(*con, 0.5))
     out += [matmul_case(*mm) for mm in matmuls]
+    out += [matmul_case(*mm, dtype="fp32") for mm in matmuls]  # cuBLAS fp32 (no TF32) on both sides
     out.append(layer_norm_case(*layer_norm))
     out.append(layer_scale_case(*layer_scale))
     out.append(qkv_split_case(*qkv_split))
@@ -225,7 +226,7 @@ def torch_fn(case, torch, device):
             h, d = p["heads"], p["head_dim"]
             return (lambda q, k, v: sdpa(q, k, v).transpose(1, 2).reshape(b, t, h * d)), False
         return sdpa, False
-    if fam == "matmul":  # cuBLAS bf16 GEMM (fp32 accumulate) through torch.matmul
+    if fam == "matmul":  # cuBLAS through torch.matmul: bf16 with fp32 accumulation, or fp32 without TF32
         return (lambda a, b: torch.matmul(a, b)), False
     if fam == "layer_norm":
         return (lambda x, w, b: F.layer_norm(x, [p["c"]], w, b, p["eps"])), False

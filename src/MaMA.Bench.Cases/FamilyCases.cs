@@ -8,7 +8,7 @@ namespace MaMA.Bench.Cases;
 /// D=128, causal; once with the caption padding and layer 11's 1/(layer + 1) score scale), fp32
 /// and bf16 storage; LoRA at BioMedLM's c_attn (M=576 tokens, in 2560, out 7680, r 8, scaling 4);
 /// SLA at N=36 pairs, P=1369 patches (37 x 37), E=512, S_m from 4 to 12 sentences (288 rows);
-/// CLIP and NT-Xent at N=288, E=512; then plain bf16 GEMMs at two projection shapes, and three
+/// CLIP and NT-Xent at N=288, E=512; then plain GEMMs at two projection shapes (bf16, then fp32), and three
 /// memory-bound ops of the ViT over a training batch (36 x 1374 tokens of 768): layer norm,
 /// LayerScale's broadcast multiply and the attention's head split (a permuted copy), the three fused
 /// epilogues: qkv's bias + head split, the MLP's fc1 bias + GELU (3072 wide) and a branch's bias +
@@ -75,6 +75,8 @@ public static class FamilyCases
         cases.Add(new ClipCase(contrastive.N, contrastive.E));
         cases.Add(new NtXentCase(contrastive.N, contrastive.E, 0.5f));
         cases.AddRange(matmuls);
+        // The same products in fp32: cuBLAS on CUDA, and the tiled fp32 GEMM with MAMA_CUBLAS=off (what OpenCL GPUs run).
+        cases.AddRange(matmuls.Select(m => m with { Bf16 = false }));
         cases.Add(layerNorm);
         cases.Add(layerScale);
         cases.Add(qkvSplit);

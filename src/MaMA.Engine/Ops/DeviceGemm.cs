@@ -1,5 +1,5 @@
 using ILGPU;
-using AcceleratorStream = ILGPU.Runtime.AcceleratorStream;
+using ILGPU.Runtime;
 using MaMA.Engine.Devices;
 using MaMA.Engine.Tensors;
 using MaMA.Kernels.Linear;
@@ -14,8 +14,8 @@ namespace MaMA.Engine;
 /// stream; the caller synchronises.
 /// <list type="bullet">
 /// <item><see cref="Run"/>: fp32 operands. cuBLAS on CUDA when it is loaded (<see cref="CuBlas"/>),
-/// else the generated strided kernel (<see cref="MatMulKernels"/>), which is also what the ILGPU CPU
-/// simulator and OpenCL run.</item>
+/// else on a GPU (OpenCL, CUDA without cuBLAS) the tiled kernel (<see cref="TiledMatMul"/>), and on
+/// the ILGPU CPU simulator the per-output strided kernel (<see cref="MatMulKernels"/>; <see cref="TiledFp32"/>).</item>
 /// <item><see cref="RunBf16"/>: bf16 operands, fp32 accumulation. cuBLAS's bf16 GEMM when it is
 /// loaded, else the tensor-core kernel (<see cref="TensorCoreGemm"/>; CUDA, or its mma emulation on
 /// the simulator). Only where <see cref="Ops.UsesTensorCores"/> holds.</item>
@@ -44,8 +44,30 @@ internal static class DeviceGemm
             ABatch = aBatch, ARow = aRow, ACol = aCol, BBatch = bBatch, BRow = bRow, BCol = bCol,
             Alpha = alpha, Beta = beta,
         };
+        if (UsesTiled(stream.Accelerator) && TiledMatMul.Fits(args))
+        {
+            Interlocked.Increment(ref s_tiledCalls);
+            TiledMatMul.Launch(stream, a, b, c, args);
+            return;
+        }
         MatMulKernels.Strided.Launch(stream, checked(batch * m * n), a, b, c, args);
     }
+
+    /// <summary>
+    /// Which generated kernel takes the fp32 products cuBLAS does not: null (the default) picks the
+    /// tiled one (<see cref="TiledMatMul"/>) on GPUs, OpenCL and CUDA without cuBLAS, and the
+    /// per-output one on the CPU simulator, where many tests' products run and the tiled kernel's
+    /// own tests check it; true or false forces one (process-wide; tests).
+    /// </summary>
+    public static bool? TiledFp32 { get; set; }
+
+    /// <summary>fp32 products the tiled kernel ran since start.</summary>
+    public static long TiledCalls => Interlocked.Read(ref s_tiledCalls);
+
+    private static long s_tiledCalls;
+
+    private static bool UsesTiled(Accelerator accelerator) =>
+        (TiledFp32 ?? accelerator is not ILGPU.Runtime.CPU.CPUAccelerator) && TiledMatMul.Target(accelerator) is not null;
 
     /// <summary>As <see cref="Run"/> for bf16 operands (ushort bits): cuBLAS's bf16 GEMM, else the tensor-core kernel.</summary>
     public static void RunBf16(AcceleratorStream stream, int batch, int m, int n, int k,

@@ -89,6 +89,34 @@ public sealed class OpenClCompilationTests
         Assert.That(refused, Is.Empty, $"{clang} refused {refused.Count} compilations; the sources are in {dir}:\n" + string.Join("\n", refused.Take(5)));
     }
 
+    /// <summary>
+    /// The tiled fp32 GEMM (MaMA.Kernels.Linear.TiledMatMul) is what OpenCL GPUs run for every fp32
+    /// product, and it is explicitly grouped rather than generated: it compiles for the least device
+    /// with its tiles in local memory and its barriers, and clang accepts the source in both standards.
+    /// </summary>
+    [Test]
+    public void TiledMatMul_CompilesForTheLeastDevice_AndClangAcceptsIt()
+    {
+        MethodInfo kernel = typeof(MaMA.Kernels.Linear.TiledMatMul).GetMethod(nameof(MaMA.Kernels.Linear.TiledMatMul.TiledKernel))!;
+        string source = ((CLCompiledKernel)_backend!.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).Source;
+        Assert.That(source, Does.Contain("barrier"), "the tile barriers");
+        Assert.That(source, Does.Contain("local "), "the tiles in local (shared) memory");
+        Assert.That(source, Does.Not.Contain("#pragma OPENCL EXTENSION"));
+        string clang = Clang();
+        string dir = Directory.CreateTempSubdirectory("mama-opencl-").FullName;
+        try
+        {
+            string file = Path.Combine(dir, "tiled-matmul.cl");
+            File.WriteAllText(file, source);
+            foreach (string[] standard in new[] { OpenCL30, OpenCL20 })
+                Assert.That(RunClang(clang, standard, file), Is.Null, standard[0]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     public void LeastDevice_RefusesFloat64()
     {

@@ -95,6 +95,27 @@ public sealed class PtxCompilationTests
         Assert.That(ptx, Does.Not.Contain("tanh.approx"), KernelName(entry));
     }
 
+    /// <summary>
+    /// The tiled fp32 GEMM (CUDA without cuBLAS runs it; OpenCL its OpenCL C form): its tiles in
+    /// shared memory behind barriers, 16 multiply-adds per k step from registers, nothing in local memory
+    /// and no float64.
+    /// </summary>
+    [Test]
+    public void TiledMatMul_KeepsItsTilesShared_AndItsAccumulatorsInRegisters()
+    {
+        MethodInfo kernel = typeof(MaMA.Kernels.Linear.TiledMatMul).GetMethod(nameof(MaMA.Kernels.Linear.TiledMatMul.TiledKernel))!;
+        string ptx = ((PTXCompiledKernel)_backend!.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+        PtxDump.Keep("TiledMatMul.TiledKernel", ptx);
+        Assert.That(ptx, Does.Contain("bar.sync"));
+        Assert.That(ptx, Does.Contain("ld.shared.f32"));
+        Assert.That(ptx, Does.Contain("st.shared.f32"));
+        Assert.That(ptx, Does.Not.Contain(".local"), "accumulators spilled to local memory");
+        // ILGPU writes each multiply-add as plain mul.f32 and add.f32 (no .rn), which ptxas contracts into one FFMA.
+        Assert.That(System.Text.RegularExpressions.Regex.Matches(ptx, @"\tmul\.f32\t").Count, Is.GreaterThanOrEqualTo(16), "the 4 x 4 micro-tile's products");
+        Assert.That(ptx, Does.Not.Contain("mul.rn.f32"), "a rounding mode would keep ptxas from contracting");
+        PtxFloat64.AssertNone(ptx, "tiled matmul");
+    }
+
     [Test]
     public void Float64Check_SeesAUintToFloatConversion()
     {
