@@ -23,7 +23,7 @@ public static partial class Losses
 
     /// <summary>
     /// How SLA runs on ILGPU devices. <see cref="GemmForm.Auto"/> (the default) takes the GEMM form on
-    /// CUDA with cuBLAS: for a chunk of images at a time (<see cref="SlaChunkElements"/>), the
+    /// GPUs (<see cref="GemmForm"/>): for a chunk of images at a time (<see cref="SlaChunkElements"/>), the
     /// similarities of their patches with every sentence row as one GEMM, the maxima from it, and
     /// backward two GEMMs from a sparse dsim; the whole N x N x P x S tensor never exists. On an H200
     /// the per-row kernels took 419 ms forward where PyTorch eager takes 0.9 ms.

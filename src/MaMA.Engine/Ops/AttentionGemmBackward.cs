@@ -10,7 +10,7 @@ public static partial class Ops
 {
     /// <summary>
     /// The attention backward on ILGPU devices. <see cref="GemmForm.Auto"/> (the default)
-    /// picks the GEMM form on CUDA with cuBLAS: on an H200 the per-row kernels took 582 ms for the
+    /// picks the GEMM form on GPUs (<see cref="GemmForm"/>): on an H200 the per-row kernels took 582 ms for the
     /// ViT shape where PyTorch takes 0.4 ms (docs/benchmarks.md). Tests set the GEMM form to check
     /// it on the CPU simulator.
     /// </summary>

@@ -11,7 +11,7 @@ public static partial class Ops
 {
     /// <summary>
     /// The fp32 attention forward on ILGPU devices (when the tensor-core path does not take it).
-    /// <see cref="GemmForm.Auto"/> (the default) picks the GEMM form on CUDA with cuBLAS: on an H200
+    /// <see cref="GemmForm.Auto"/> (the default) picks the GEMM form on GPUs (<see cref="GemmForm"/>): on an H200
     /// the per-row kernel took 174 ms for the ViT shape (B2 H12 T1374 D64) where PyTorch takes 0.46 ms
     /// (issue #8). Tests set the GEMM form to check it on the CPU simulator.
     /// </summary>

@@ -93,7 +93,7 @@ public static partial class Ops
 
     /// <summary>
     /// How lora_linear runs on ILGPU devices. <see cref="GemmForm.Auto"/> (the default) takes the GEMM
-    /// form on CUDA with cuBLAS: the frozen base product and the rank-r products are GEMMs, and the
+    /// form on GPUs: the frozen base product and the rank-r products are GEMMs, and the
     /// kernels keep only the bias, the B epilogue, the dropout mask and the column sums. On an H200
     /// the per-output kernels took 12.5 ms forward where PyTorch's addmm took 0.66 ms. Tests set
     /// <see cref="GemmForm.Gemm"/> to check it on the CPU simulator.

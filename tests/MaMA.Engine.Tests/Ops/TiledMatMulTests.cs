@@ -77,6 +77,15 @@ public sealed class TiledMatMulTests
     }
 
     [Test]
+    public void GemmForms_AreForGpus_TheSimulatorKeepsThePerRowKernels_UnlessForced()
+    {
+        var stream = ((IlgpuDevice)Device.Parse("ilgpu-cpu")).Stream;
+        Assert.That(GemmForm.Auto.UsesGemm(stream), Is.False, "the simulator's default: its tests force each form");
+        Assert.That(GemmForm.Gemm.UsesGemm(stream), Is.True);
+        Assert.That(GemmForm.Kernels.UsesGemm(stream), Is.False);
+    }
+
+    [Test]
     public void Fp32MatMul_TakesTheTiledKernel_WhereAGpuWould()
     {
         Assert.That(TiledMatMul.Target(Simulator), Is.Not.Null, "the simulator's 256-thread companion");
