@@ -113,30 +113,27 @@ if [ "$parity" -eq 1 ]; then
   cat "$out/parity.md"
   mkdir -p "$out/parity-logs" && cp "$work"/*.log "$out/parity-logs/" 2>/dev/null
   rm -rf "$work"
+  # A second parity pass over some cases with one setting changed: NAME.md + NAME.json.
+  #   parity_again NAME SETTING CASES
+  parity_again() {
+    echo "== parity, $2: tools/device_parity.py --only $3" >&2
+    work=$(mktemp -d)
+    (export "$2"; limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --only "$3" --json "$out/$1.json") > "$out/$1.md"
+    rc=$?
+    [ "$rc" -eq 0 ] || parity_rc=$rc
+    cat "$out/$1.md"
+    rm -rf "$work"
+  }
   # With cuBLAS loaded the bf16 products above ran in cuBLAS: the LoRA cases again on the generated
   # tensor-core GEMM (MAMA_CUBLAS=off), whose forward and backward products cover its four operand
   # layouts, by cp.async (c_attn) and element by element (the odd shape): parity-generated-gemm.md.
   if [ "$device" = cuda ] && { [ ${#only[@]} -eq 0 ] || [[ "lora" == *"${only[1]}"* || "${only[1]}" == *lora* ]]; }; then
-    echo "== parity, generated GEMM: MAMA_CUBLAS=off tools/device_parity.py --only lora" >&2
-    work=$(mktemp -d)
-    MAMA_CUBLAS=off limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --only lora \
-      --json "$out/parity-generated-gemm.json" > "$out/parity-generated-gemm.md"
-    rc=$?
-    [ "$rc" -eq 0 ] || parity_rc=$rc
-    cat "$out/parity-generated-gemm.md"
-    rm -rf "$work"
+    parity_again parity-generated-gemm MAMA_CUBLAS=off lora
   fi
   # The route of cards older than sm_80 (T4, V100): bf16 inputs on the fp32 kernels, widened
   # (TensorCoreSupport; MAMA_TENSOR_CORES=off takes it on any card): parity-fp32-route.md.
   if [ "$device" = cuda ] && { [ ${#only[@]} -eq 0 ] || [[ "${only[1]}" == *bf16* ]]; }; then
-    echo "== parity, fp32 route for bf16: MAMA_TENSOR_CORES=off tools/device_parity.py --only bf16" >&2
-    work=$(mktemp -d)
-    MAMA_TENSOR_CORES=off limit python3 tools/device_parity.py --mama "$mama" --work "$work" --device "$device" --only bf16 \
-      --json "$out/parity-fp32-route.json" > "$out/parity-fp32-route.md"
-    rc=$?
-    [ "$rc" -eq 0 ] || parity_rc=$rc
-    cat "$out/parity-fp32-route.md"
-    rm -rf "$work"
+    parity_again parity-fp32-route MAMA_TENSOR_CORES=off bf16
   fi
 fi
 
