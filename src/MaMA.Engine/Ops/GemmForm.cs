@@ -5,11 +5,11 @@ namespace MaMA.Engine;
 
 /// <summary>
 /// How an op that also has a GEMM form runs on ILGPU devices (the attention forward and backward,
-/// SLA, LoRA): its per-row kernels, or batched GEMMs plus element-wise kernels. The GEMM form pays
-/// off wherever the GEMMs are tiled: cuBLAS's, the tensor-core GEMM, or on GPUs without cuBLAS the
-/// tiled fp32 GEMM (<see cref="TiledMatMul"/>). Until that kernel existed, OpenCL and CUDA without
-/// cuBLAS kept the per-row kernels, whose H200 times were 174 ms (attention forward), 582 ms
-/// (its backward) and 419 ms (SLA forward) at MaMA's shapes. The CPU backend has its own code.
+/// SLA, LoRA): its per-row kernels, or batched GEMMs plus element-wise kernels. GPUs take the GEMM
+/// form, whose GEMMs are cuBLAS's, the tensor-core GEMM, or without cuBLAS the tiled fp32 GEMM
+/// (<see cref="TiledMatMul"/>, not yet timed on a card). Until that kernel existed, OpenCL and CUDA
+/// without cuBLAS kept the per-row kernels, whose H200 times were 174 ms (attention forward),
+/// 582 ms (its backward) and 419 ms (SLA forward) at MaMA's shapes. The CPU backend has its own code.
 /// </summary>
 public enum GemmForm
 {
