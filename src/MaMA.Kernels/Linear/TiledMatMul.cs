@@ -17,8 +17,8 @@ namespace MaMA.Kernels.Linear;
 /// tile loads: consecutive threads along the operand's unit-stride axis (coalesced), zero past M, N, K
 /// </code>
 /// <see cref="MatMul"/>'s one thread per output reads K values of A and K of B for one FMA each;
-/// here a group shares each loaded value among 64 outputs. Results equal the per-output kernel's
-/// up to summation order (both sum k in order within a tile; the per-output kernel in one chain).
+/// here a group shares each loaded value among 64 outputs. Each output still sums its K products in
+/// k order in one chain, as the per-output kernel does.
 /// </summary>
 public static class TiledMatMul
 {
