@@ -43,8 +43,7 @@ internal static class ForwardCommand
         using (ModelCheckpoint checkpoint = ModelDirectory.Load(dir))
         {
             config = checkpoint.Config;
-            model = ModelFactory.Create(config, device: device);
-            ModelFactory.LoadInto(model, checkpoint);
+            model = ModelFactory.Load(checkpoint, device);
         }
         model.Eval();
 

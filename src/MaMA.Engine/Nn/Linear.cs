@@ -18,9 +18,9 @@ public sealed class Linear : Module
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         double bound = inFeatures > 0 ? 1.0 / Math.Sqrt(inFeatures) : 0.0;
-        Weight = RegisterParameter("weight", Tensor.FromArray(Uniform(rng, outFeatures * inFeatures, bound), [outFeatures, inFeatures], device));
+        Weight = RegisterParameter("weight", WeightInit.Uniform(rng, [outFeatures, inFeatures], bound, device));
         if (bias)
-            Bias = RegisterParameter("bias", Tensor.FromArray(Uniform(rng, outFeatures, bound), [outFeatures], device), noWeightDecay: true);
+            Bias = RegisterParameter("bias", WeightInit.Uniform(rng, [outFeatures], bound, device), noWeightDecay: true);
     }
 
     public int InFeatures { get; }
@@ -88,12 +88,5 @@ public sealed class Linear : Module
             return Forward(x).Reshape(x.Shape[0], x.Shape[1], parts, heads, d).Permute(2, 0, 3, 1, 4).Contiguous();
         }
         return Ops.BiasSplitHeads(Ops.MatMul(x, Weight, transposeB: true), Bias, parts, heads);
-    }
-
-    private static float[] Uniform(Random rng, int count, double bound)
-    {
-        var data = new float[count];
-        for (int i = 0; i < count; i++) data[i] = (float)((rng.NextDouble() * 2.0 - 1.0) * bound);
-        return data;
     }
 }

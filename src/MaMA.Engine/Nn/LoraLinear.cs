@@ -39,19 +39,20 @@ public sealed class LoraLinear : Module, IStochasticModule
 
         int[] weightShape = layout == WeightLayout.Conv1D ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
         double bound = inFeatures > 0 ? 1.0 / Math.Sqrt(inFeatures) : 0.0;
-        float[] w = layout == WeightLayout.Conv1D ? Normal(rng, inFeatures * outFeatures, 0.02) : Uniform(rng, inFeatures * outFeatures, bound);
-        Weight = RegisterParameter("weight", Tensor.FromArray(w, weightShape, device));
+        // Conv1D (GPT-2): N(0, 0.02) and a zero bias, as HF; Linear: torch.nn.Linear's kaiming-uniform for both.
+        Tensor w = layout == WeightLayout.Conv1D ? WeightInit.Normal(rng, weightShape, 0.02, device) : WeightInit.Uniform(rng, weightShape, bound, device);
+        Weight = RegisterParameter("weight", w);
         Weight.Freeze();
         if (bias)
         {
-            float[] b = layout == WeightLayout.Conv1D ? new float[outFeatures] : Uniform(rng, outFeatures, bound);
-            Bias = RegisterParameter("bias", Tensor.FromArray(b, [outFeatures], device), noWeightDecay: true);
+            Tensor b = layout == WeightLayout.Conv1D ? Tensor.Zeros([outFeatures], DType.Float32, device) : WeightInit.Uniform(rng, [outFeatures], bound, device);
+            Bias = RegisterParameter("bias", b, noWeightDecay: true);
             Bias.Freeze();
         }
 
         LoraAAdapters = RegisterModule("lora_A", new LoraAdapterDict());
         LoraBAdapters = RegisterModule("lora_B", new LoraAdapterDict());
-        LoraAAdapters.Add(DefaultAdapter, new LoraFactor(Tensor.FromArray(Uniform(rng, rank * inFeatures, bound), [rank, inFeatures], device)));
+        LoraAAdapters.Add(DefaultAdapter, new LoraFactor(WeightInit.Uniform(rng, [rank, inFeatures], bound, device)));
         LoraBAdapters.Add(DefaultAdapter, new LoraFactor(Tensor.Zeros([outFeatures, rank], DType.Float32, device)));
     }
 
@@ -156,24 +157,6 @@ public sealed class LoraLinear : Module, IStochasticModule
         if (!_merged) return;
         LoraAdapter.Unmerge(Weight, LoraA, LoraB, Scaling, Layout);
         _merged = false;
-    }
-
-    private static float[] Uniform(Random rng, int count, double bound)
-    {
-        var data = new float[count];
-        for (int i = 0; i < count; i++) data[i] = (float)((rng.NextDouble() * 2.0 - 1.0) * bound);
-        return data;
-    }
-
-    private static float[] Normal(Random rng, int count, double std)
-    {
-        var data = new float[count];
-        for (int i = 0; i < count; i++)
-        {
-            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-            data[i] = (float)(std * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2));
-        }
-        return data;
     }
 }
 

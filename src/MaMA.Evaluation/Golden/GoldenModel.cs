@@ -22,8 +22,7 @@ internal static class GoldenModel
         {
             config = checkpoint.Config;
             sha = config.WeightsSha256 ?? WeightsChecksum.OfFile(checkpoint.Weights.Path);
-            model = ModelFactory.Create(config, device: device);
-            ModelFactory.LoadInto(model, checkpoint);
+            model = ModelFactory.Load(checkpoint, device);
         }
         return (NamedForward.Run(model, config, inputs, step), config, sha);
     }

@@ -68,8 +68,7 @@ public sealed class EvaluationModel
             throw new InvalidDataException($"{checkpoint.Directory}: holds a {checkpoint.Config.Arch.ToString().ToLowerInvariant()} model; this needs a MaMA model (arch \"mama\").");
         MaMAConfig config = checkpoint.Config.Mama;
         MaMATokenizer tokenizer = LoadTokenizer(checkpoint, config);
-        var model = (MaMAModel)ModelFactory.Create(checkpoint.Config, device: device);
-        ModelFactory.LoadInto(model, checkpoint);
+        var model = (MaMAModel)ModelFactory.Load(checkpoint, device);
         model.Eval();
         return new EvaluationModel(checkpoint.Directory, checkpoint.Config, model, tokenizer, device);
     }

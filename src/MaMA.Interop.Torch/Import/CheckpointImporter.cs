@@ -37,7 +37,7 @@ public static class CheckpointImporter
 
             ModelConfigFile config = ResolveConfig(request, source.HfConfig, tensors, adapterLora, notes);
             log.WriteLine($"building the {request.Arch.ToString().ToLowerInvariant()} model to check names and shapes");
-            Module model = ModelFactory.Create(config);
+            Module model = ModelFactory.CreateToLoad(config); // names and shapes only, then the verifying load: nothing to draw
             Dictionary<string, int[]> shapes = model.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ShapeArray, StringComparer.Ordinal);
             KeyMapper.Mapping mapping = KeyMapper.Map(request.Arch, tensors, shapes, request.From);
             notes.AddRange(mapping.Notes);

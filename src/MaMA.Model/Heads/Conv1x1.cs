@@ -20,9 +20,9 @@ public sealed class Conv1x1 : Module
         InChannels = inChannels;
         OutChannels = outChannels;
         double bound = 1.0 / Math.Sqrt(inChannels);
-        Weight = RegisterParameter("weight", Tensor.FromArray(Uniform(rng, outChannels * inChannels, bound), [outChannels, inChannels, 1], device));
+        Weight = RegisterParameter("weight", WeightInit.Uniform(rng, [outChannels, inChannels, 1], bound, device));
         if (bias)
-            Bias = RegisterParameter("bias", Tensor.FromArray(Uniform(rng, outChannels, bound), [outChannels], device), noWeightDecay: true);
+            Bias = RegisterParameter("bias", WeightInit.Uniform(rng, [outChannels], bound, device), noWeightDecay: true);
     }
 
     public int InChannels { get; }
@@ -51,12 +51,5 @@ public sealed class Conv1x1 : Module
         int n = x.Shape[0], l = x.Shape[2];
         Tensor rows = x.Permute(0, 2, 1).Contiguous().Reshape(n * l, InChannels);
         return ForwardRows(rows).Reshape(n, l, OutChannels).Permute(0, 2, 1).Contiguous();
-    }
-
-    private static float[] Uniform(Random rng, int count, double bound)
-    {
-        var data = new float[count];
-        for (int i = 0; i < count; i++) data[i] = (float)((rng.NextDouble() * 2.0 - 1.0) * bound);
-        return data;
     }
 }

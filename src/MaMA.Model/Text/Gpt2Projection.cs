@@ -23,8 +23,10 @@ internal static class Gpt2Projection
         if (!IsTargeted(lora, name)) return new Conv1D(inFeatures, outFeatures, rng, std, device);
         var layer = new LoraLinear(inFeatures, outFeatures, WeightLayout.Conv1D, rng, lora!.Rank, lora.Alpha, lora.Dropout, bias: true, device);
         // LoraLinear draws its base weight N(0, 0.02); the residual projections use HF's smaller std.
-        if (std != Gpt2Init.Std) layer.Weight.CopyFrom(Gpt2Init.NormalTensor(rng, [inFeatures, outFeatures], std, device));
-        // Distinct Philox keys per layer, so layers do not share dropout masks.
+        if (std != Gpt2Init.Std && !WeightInit.Skipping) layer.Weight.CopyFrom(Gpt2Init.NormalTensor(rng, [inFeatures, outFeatures], std, device));
+        // Distinct Philox keys per layer, so layers do not share dropout masks. Drawn here (between
+        // the weights) so that a seed's weights stay what they were; a trainer rekeys every site from
+        // its run seed (Gpt2Transformer.SeedDropout), which a model built to be loaded relies on.
         layer.DropoutSeed = (ulong)rng.NextInt64();
         return layer;
     }

@@ -35,16 +35,19 @@ public sealed class Gpt2Transformer : Module
     public Dropout Drop { get; }
 
     /// <summary>
-    /// Keys every dropout stream of the trunk from <paramref name="seed"/> (site k of the trunk in
-    /// module order gets <see cref="Dropout.StreamKey"/>(seed, k)); offsets are left as they are.
-    /// The constructor uses seed 0; a trainer passes its run seed, so runs with other seeds draw
-    /// other masks, without consuming the initialisation's random numbers.
+    /// Keys every dropout stream of the trunk from <paramref name="seed"/>: site k in module order
+    /// gets <see cref="Dropout.StreamKey"/>(seed, k), the trunk's dropouts first (0 .. n - 1), then
+    /// the LoRA adapters' input dropouts (n ..); offsets are left as they are. The constructor keys
+    /// the trunk with seed 0 and each adapter from the initialisation's <see cref="Random"/>; a
+    /// trainer passes its run seed, so runs with other seeds draw other masks, and a model built to
+    /// be loaded (<see cref="WeightInit.Skip"/>, which draws nothing) gets the keys a drawn one would.
     /// </summary>
     public void SeedDropout(ulong seed)
     {
         ulong site = 0;
-        foreach ((string _, Module m) in NamedModules())
-            if (m is Dropout d) d.Seed = Dropout.StreamKey(seed, site++);
+        Module[] modules = NamedModules().Select(m => m.Module).ToArray();
+        foreach (Dropout d in modules.OfType<Dropout>()) d.Seed = Dropout.StreamKey(seed, site++);
+        foreach (LoraLinear lora in modules.OfType<LoraLinear>()) lora.DropoutSeed = Dropout.StreamKey(seed, site++);
     }
 
     public Gpt2Config Config { get; }

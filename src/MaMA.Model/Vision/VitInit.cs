@@ -9,7 +9,7 @@ namespace MaMA.Model.Vision;
 /// DINOv2's initialisation (init_weights / init_weights_vit_timm): truncated normal std 0.02 for
 /// linear weights and the position table, normal std 1e-6 for the cls and register tokens, zero
 /// biases. Values are drawn on the host from the model's <see cref="Random"/> so a seed gives the
-/// same model on every device.
+/// same model on every device; inside <see cref="WeightInit.Skip"/> nothing is drawn (zeros).
 /// </summary>
 internal static class VitInit
 {
@@ -25,6 +25,7 @@ internal static class VitInit
     /// </summary>
     public static Tensor TruncNormal(Random rng, int[] shape, double std, Device? device)
     {
+        if (WeightInit.Skipping) return Tensor.Zeros(shape, DType.Float32, device);
         var data = new float[checked((int)Shape.Numel(shape))];
         FillNormal(rng, data, std, truncate: true);
         return Tensor.FromArray(data, shape, device);
@@ -38,6 +39,7 @@ internal static class VitInit
     {
         // Linear's own Kaiming-uniform draw is replaced at once; a constant source makes it free.
         var linear = new Linear(inFeatures, outFeatures, ConstantSource.Instance, bias: true, device: device);
+        if (WeightInit.Skipping) return linear;
         using (GradMode.NoGrad())
         {
             linear.Weight.CopyFrom(TruncNormal(rng, [outFeatures, inFeatures], WeightStd, null));
@@ -49,18 +51,14 @@ internal static class VitInit
     /// <summary>torch.nn.init.normal_(std): normal(0, std).</summary>
     public static Tensor Normal(Random rng, int[] shape, double std, Device? device)
     {
+        if (WeightInit.Skipping) return Tensor.Zeros(shape, DType.Float32, device);
         var data = new float[checked((int)Shape.Numel(shape))];
         FillNormal(rng, data, std, truncate: false);
         return Tensor.FromArray(data, shape, device);
     }
 
     /// <summary>U(-bound, bound), PyTorch's default for conv weights and biases (bound 1/sqrt(fan_in)).</summary>
-    public static Tensor Uniform(Random rng, int[] shape, double bound, Device? device)
-    {
-        var data = new float[checked((int)Shape.Numel(shape))];
-        for (int i = 0; i < data.Length; i++) data[i] = (float)((rng.NextDouble() * 2.0 - 1.0) * bound);
-        return Tensor.FromArray(data, shape, device);
-    }
+    public static Tensor Uniform(Random rng, int[] shape, double bound, Device? device) => WeightInit.Uniform(rng, shape, bound, device);
 
     /// <summary>
     /// Normal(0, std) values by Box-Muller (both values of each pair used; 1 - u keeps the

@@ -1,4 +1,5 @@
 using MaMA.Data.Text;
+using MaMA.Engine.Nn;
 using MaMA.Model.Checkpoints;
 using MaMA.Model.MaMA;
 using Device = MaMA.Engine.Devices.Device;
@@ -43,16 +44,25 @@ public static class ModelSource
                                         "(the published start, the pre-trained encoders, is made by `mama assemble`; docs/checkpoints.md).", model);
     }
 
-    /// <summary>Builds the model on <paramref name="device"/> (random from <paramref name="seed"/>, then the directory's weights if any).</summary>
+    /// <summary>
+    /// Builds the model on <paramref name="device"/>: weights drawn from <paramref name="seed"/>, or,
+    /// from a model directory, loaded strictly without drawing first (<see cref="WeightInit.Skip"/>).
+    /// Either way every dropout site, LoRA's included, is keyed by <paramref name="seed"/>.
+    /// </summary>
     public static MaMAModel Build(Resolved resolved, ulong seed, Device device)
     {
-        var model = new MaMAModel(resolved.Config, new Random(unchecked((int)seed)), device);
-        model.SeedDropout(seed);
+        MaMAModel model;
         if (resolved.WeightsDirectory is { } dir)
         {
             using ModelCheckpoint checkpoint = ModelDirectory.Load(dir);
+            using (WeightInit.Skip()) model = new MaMAModel(resolved.Config, new Random(unchecked((int)seed)), device);
             ModelFactory.LoadInto(model, checkpoint);
         }
+        else
+        {
+            model = new MaMAModel(resolved.Config, new Random(unchecked((int)seed)), device);
+        }
+        model.SeedDropout(seed);
         // Names every parameter with its state-dict key (optimizer state and checkpoints use them).
         _ = model.NamedParameters().Count();
         return model;
