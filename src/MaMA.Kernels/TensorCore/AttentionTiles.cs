@@ -16,6 +16,34 @@ internal static class AttentionTiles
     public const int Rows = 64, Threads = 4 * MmaLayout.WarpSize;
 
     /// <summary>
+    /// The first of the keys <paramref name="start"/> .. + <paramref name="count"/> - 1 of one batch
+    /// row of the padding mask (<paramref name="keep"/>[<paramref name="start"/> + j], 0 = hidden) that
+    /// the mask hides, as an offset from <paramref name="start"/>; <paramref name="count"/> when it
+    /// hides none. Each lane reads every 32nd key from its own on and stops at its first hidden one,
+    /// then five shuffles take the warp's minimum, so every lane returns the same value. A key tile
+    /// before that offset is one the padding mask leaves whole: the kernels run it in their loop
+    /// without the masking code (GPT-2's reports are padded at the end, so most of their tiles are).
+    /// </summary>
+    public static int FirstHidden(ArrayView<float> keep, long start, int count, int lane)
+    {
+        int first = count;
+        for (int j = lane; j < count; j += MmaLayout.WarpSize)
+        {
+            if (keep[start + j] == 0f)
+            {
+                first = j;
+                break;
+            }
+        }
+        for (int offset = MmaLayout.WarpSize / 2; offset > 0; offset >>= 1)
+        {
+            int other = Warp.ShuffleXor(first, offset);
+            first = other < first ? other : first;
+        }
+        return first;
+    }
+
+    /// <summary>
     /// cp.async of rows [row0, row0 + 64) of one head's [T, D] into a [64][pitch] tile: 16-byte
     /// chunks (8 bf16), 64 D / 8 of them over 128 threads, consecutive threads on consecutive chunks
     /// of a row (coalesced); rows at or past T are zero-filled. The head's row 0 is at element

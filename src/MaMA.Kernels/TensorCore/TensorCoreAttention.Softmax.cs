@@ -9,8 +9,9 @@ public static partial class TensorCoreAttention
 {
     /// <summary>
     /// -inf on the scores of one row tile (rows <paramref name="first"/> .. + 15) that some key of the
-    /// tile at <paramref name="kv0"/> may not be visible to; a full tile (no mask, all keys below T,
-    /// and when causal all at or before the tile's first row) is left as it is.
+    /// tile at <paramref name="kv0"/> may not be visible to; a tile without a padding mask, all keys
+    /// below T, and when causal all at or before the tile's first row, is left as it is. (A tile the
+    /// padding mask leaves whole runs in the full loop and never gets here.)
     /// </summary>
     private static void MaskTile(ref FragC8 s, int kv0, int colT, int first, int rowA, int rowB, AttentionArgs p, ArrayView<float> keep, long keepRow)
     {

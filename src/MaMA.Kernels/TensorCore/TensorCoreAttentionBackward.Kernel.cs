@@ -110,7 +110,10 @@ public static partial class TensorCoreAttentionBackward
         long dropRow = (long)bh * t;
 
         // Causal: queries before k0 see none of these keys. The order the query tiles run in: QueryTiles.
-        var order = QueryTiles.For(Grid.IdxX, t, causal, p.HasMask == 0 && k0 + BlockKV <= t);
+        // The group's 64 keys are whole when all are below T and no padding mask hides one (every
+        // warp reads the same keys, so all agree, and so does the order every warp follows).
+        bool keysFull = k0 + BlockKV <= t && (p.HasMask == 0 || FirstHidden(keep, keepRow + k0, BlockKV, lane) == BlockKV);
+        var order = QueryTiles.For(Grid.IdxX, t, causal, keysFull);
 
         LoadTile(mma, smem, sbase, kTile, k, p.KAddress, head, d, k0, t, d, pitch, tid);
         LoadTile(mma, smem, sbase, vTile, v, p.VAddress, head, d, k0, t, d, pitch, tid);

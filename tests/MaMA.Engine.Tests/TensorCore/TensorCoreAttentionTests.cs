@@ -115,6 +115,30 @@ public sealed class TensorCoreAttentionTests
     [Test]
     public void Gpt2_Causal_D128_SeveralTiles() => Check(b: 1, h: 1, t: 145, d: 128, causal: true, keep: null, scale: 1f / MathF.Sqrt(128));
 
+    /// <summary>
+    /// Padding that leaves whole key tiles, which run in the loop without the masking code
+    /// (<see cref="AttentionTiles.FirstHidden"/>), and a hole that must keep its tile and every later
+    /// one in the masked loop. T 200 (four key tiles): batch 0 keeps every key, batch 1 the first
+    /// 150 (tiles 0 and 1 whole), batch 2 all but key 70 (tile 0 whole), batch 3 all but key 40 (none).
+    /// </summary>
+    [TestCase(64, false)]
+    [TestCase(128, true)]
+    public void Padded_WholeTilesAndHoles(int d, bool causal)
+    {
+        const int t = 200;
+        float[] keep = PaddedWithHoles(t);
+        Check(b: 4, h: 1, t: t, d: d, causal: causal, keep: keep, scale: 1f / MathF.Sqrt(d));
+    }
+
+    /// <summary>The four batch rows of <see cref="Padded_WholeTilesAndHoles"/>: all kept; the first 150; all but key 70; all but key 40.</summary>
+    internal static float[] PaddedWithHoles(int t)
+    {
+        var keep = Keep(4, t, t, 150, t, t);
+        keep[2 * t + 70] = 0f;
+        keep[3 * t + 40] = 0f;
+        return keep;
+    }
+
     [Test]
     public void FullyPaddedRows_GiveZeroAndInfiniteLse()
     {
