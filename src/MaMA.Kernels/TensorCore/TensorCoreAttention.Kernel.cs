@@ -111,6 +111,19 @@ public static partial class TensorCoreAttention
         }
         mma.CommitAsync();
 
+        // The key tiles that no row of this group masks (inside T, when causal wholly at or before
+        // the group's first row, and before the first key a padding mask hides) run in a loop
+        // without the masking code, the rest (the last partial tile, the causal diagonal, tiles from
+        // the first hidden key on) in one with it; training's dropout is a second pair of loops.
+        // KeyStep's flags are constants at each call, so each loop holds only its own code: in one
+        // loop the masking and dropout branches' joins cost about 200 register moves per key tile
+        // and the dropout code sat between the hot instructions (docs/gpu-kernels.md, "ptxas
+        // without a card"). Every warp reads the same keys, so all agree on the count.
+        int fullTiles = t / BlockKV;
+        if (causal) fullTiles = XMin(fullTiles, (q0 + 1) / BlockKV);
+        fullTiles = XMin(fullTiles, nTiles);
+        if (p.HasMask != 0 && fullTiles > 0) fullTiles = FirstHidden(keep, keepRow, fullTiles * BlockKV, lane) / BlockKV;
+
         // Row tile 0: rows first0 .. + 15 (this lane: A = first0 + g, B = A + 8); tile 1, 64 rows below.
         int first0 = q0 + warp * 16, first1 = first0 + 64;
         int g8 = lane >> 2, colT = 2 * (lane & 3);
@@ -136,18 +149,6 @@ public static partial class TensorCoreAttention
             MA1 = float.NegativeInfinity, MB1 = float.NegativeInfinity,
         };
 
-        // The key tiles that no row of this group masks (inside T, when causal wholly at or before
-        // the group's first row, and before the first key a padding mask hides) run in a loop
-        // without the masking code, the rest (the last partial tile, the causal diagonal, tiles from
-        // the first hidden key on) in one with it; training's dropout is a second pair of loops.
-        // KeyStep's flags are constants at each call, so each loop holds only its own code: in one
-        // loop the masking and dropout branches' joins cost about 200 register moves per key tile
-        // and the dropout code sat between the hot instructions (docs/gpu-kernels.md, "ptxas
-        // without a card"). Every warp reads the same keys, so all agree on the count.
-        int fullTiles = t / BlockKV;
-        if (causal) fullTiles = XMin(fullTiles, (q0 + 1) / BlockKV);
-        fullTiles = XMin(fullTiles, nTiles);
-        if (p.HasMask != 0 && fullTiles > 0) fullTiles = FirstHidden(keep, keepRow, fullTiles * BlockKV, lane) / BlockKV;
         int kt = 0;
         if (!dropping)
         {
