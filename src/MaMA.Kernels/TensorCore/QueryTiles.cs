@@ -4,15 +4,16 @@ namespace MaMA.Kernels.TensorCore;
 /// The order in which one group of <see cref="TensorCoreAttentionBackward"/> visits its 64-query
 /// tiles: the full ones first, then the masked ones. A tile is full when no pair of it is hidden:
 /// every query below T, when causal every query after all the group's 64 keys, and every key below T
-/// and not hidden by the padding mask (<see cref="AttentionTiles.FirstHidden"/>). The backward compiles one query loop for each kind (the masking code only
-/// in the second), and the two loops must run one after the other for the Q/dO prefetch to follow
-/// them, so the order is full tiles [Lo, Hi) then the rest of [First, End): [First, Lo) (the causal
-/// diagonal) and [Hi, End) (the partial last tile). Every tile is still visited once; only the order
-/// of dK's and dV's fp32 sums over query tiles changes.
+/// and not hidden by the padding mask (<see cref="AttentionTiles.FirstHidden"/>). The backward
+/// compiles one query loop for each kind (the masking code only in the second), and the two loops
+/// must run one after the other for the Q/dO prefetch to follow them, so the order is full tiles
+/// [Lo, Hi) then the rest of [First, End): [First, Lo) (the causal diagonal) and [Hi, End) (the
+/// partial last tile). Every tile is still visited once; only the order of dK's and dV's fp32 sums
+/// over query tiles changes.
 /// <code>
-/// causal, T = 200, key tile 1:  tiles 1 .. 3, full 2, masked 1 and 3  -> order 2, 1, 3
-/// plain,  T = 256:              tiles 0 .. 3, all full                 -> order 0, 1, 2, 3
-/// a key the padding mask hides:  all masked                            -> order First .. End - 1
+/// causal, T = 200, key tile 1:   tiles 1 .. 3, full 2, masked 1 and 3  -> order 2, 1, 3
+/// plain,  T = 256:               tiles 0 .. 3, all full                 -> order 0, 1, 2, 3
+/// a key the padding mask hides:  all masked                             -> order First .. End - 1
 /// </code>
 /// </summary>
 public readonly struct QueryTiles
