@@ -110,7 +110,11 @@ internal static class ContrastiveFusion
                 ContrastiveKernels.StatsPart.Launch(st, checked(parts * 2 * n), s, ls.View<float>(), runs.View<float>(), n, blocks, parts, fixedScale, useLog);
                 ContrastiveKernels.Stats.Launch(st, n, s, ls.View<float>(), runs.View<float>(), lse.View<float>(), partial.View<float>(), n, blocks, parts,
                     fixedScale, useLog);
-                ContrastiveKernels.Reduce.Launch(st, 1, partial.View<float>(), ls.View<float>(), loss.View<float>(), scaleGrad.View<float>(), n, inv, fixedScale, useLog);
+                // The loss and scale-gradient sums over r, in runs too, then the runs in order.
+                int sumParts = MaMA.Kernels.Reduction.Runs.For(n);
+                using Tensor runSums = Tensor.Empty([2, sumParts], DType.Float32, device);
+                ContrastiveKernels.ReducePart.Launch(st, 2 * sumParts, partial.View<float>(), runSums.View<float>(), n, sumParts);
+                ContrastiveKernels.Reduce.Launch(st, 1, runSums.View<float>(), ls.View<float>(), loss.View<float>(), scaleGrad.View<float>(), sumParts, inv, fixedScale, useLog);
             });
 
         // fp32 widenings of 16-bit embeddings were for this forward only.

@@ -94,23 +94,47 @@ public static partial class ContrastiveLoss
     }
 
     /// <summary>
-    /// loss[0] = inv * sum_r partial[r]; scaleGrad[0] = s * inv * sum_r partial[n + r], the
-    /// derivative of the loss with respect to the log-scale (d/d log s = s d/ds, and
-    /// d lse / ds = softmax-weighted mean of the unscaled row). One index.
+    /// One run of one of the two sums over r (<see cref="Runs"/>), i = which * parts + q:
+    /// runSum[i] = the compensated sum of partial[which * n + r] over run q's r (which 0: the loss
+    /// terms, 1: the scale-gradient terms). One thread summed all 2n before: n = 288 dependent loads
+    /// on one thread of a whole card, after the statistics had spread over thousands. count = 2 * parts.
     /// </summary>
     [Kernel(CpuGrain = 1)]
-    private static void ReduceKernel(int i, [Extent("2 * n")] ArrayView<float> partial, [Extent("1")] ArrayView<float> logScale, [Extent("1")] ArrayView<float> loss,
-        [Extent("1")] ArrayView<float> scaleGrad, int n, float inv, float fixedScale, int useLogScale)
+    private static void ReducePartKernel(int i, [Extent("2 * n")] ArrayView<float> partial, [Extent("2 * parts")] ArrayView<float> runSum, int n, int parts)
+    {
+        int which = i / parts, q = i - which * parts;
+        int end = Runs.End(n, parts, q);
+        long row = (long)which * n;
+        float sum = 0f, carry = 0f;
+        for (int r = Runs.Start(n, parts, q); r < end; r++)
+        {
+            float a = partial[row + r] - carry;
+            float t = sum + a;
+            carry = CompensatedSum.Carry(t, sum, a);
+            sum = t;
+        }
+        runSum[i] = sum - carry;
+    }
+
+    /// <summary>
+    /// loss[0] = inv * sum_r partial[r]; scaleGrad[0] = s * inv * sum_r partial[n + r], the
+    /// derivative of the loss with respect to the log-scale (d/d log s = s d/ds, and
+    /// d lse / ds = softmax-weighted mean of the unscaled row), from the runs'
+    /// sums (<see cref="ReducePartKernel"/>) added in run order with compensation. One index.
+    /// </summary>
+    [Kernel(CpuGrain = 1)]
+    private static void ReduceKernel(int i, [Extent("2 * parts")] ArrayView<float> runSum, [Extent("1")] ArrayView<float> logScale, [Extent("1")] ArrayView<float> loss,
+        [Extent("1")] ArrayView<float> scaleGrad, int parts, float inv, float fixedScale, int useLogScale)
     {
         float s = useLogScale != 0 ? MathF.Exp(logScale[0]) : fixedScale;
         float sumLoss = 0f, carryLoss = 0f, sumScale = 0f, carryScale = 0f;
-        for (int r = 0; r < n; r++)
+        for (int q = 0; q < parts; q++)
         {
-            float a = partial[r] - carryLoss;
+            float a = runSum[q] - carryLoss;
             float t = sumLoss + a;
             carryLoss = CompensatedSum.Carry(t, sumLoss, a);
             sumLoss = t;
-            float b = partial[n + r] - carryScale;
+            float b = runSum[parts + q] - carryScale;
             float u = sumScale + b;
             carryScale = CompensatedSum.Carry(u, sumScale, b);
             sumScale = u;
