@@ -100,6 +100,35 @@ public partial class Tensor
     /// <summary>Values as fp32 (bf16/fp16 widened), row-major.</summary>
     public float[] ToFloatArray() => DType == DType.Float32 ? ToArray<float>() : To(DType.Float32).ToArray<float>();
 
+    /// <summary>
+    /// How many elements are NaN or infinite (0 for integer tensors). A contiguous fp32 tensor on the
+    /// CPU is checked in place, vectorised, and only counted when some value is not finite: loading a
+    /// model checks every weight (2.7 B for MaMA), and a float[] copy of each took 4.6 s of a 36 s load.
+    /// Elsewhere the values are copied to the host as fp32 first.
+    /// </summary>
+    public unsafe long CountNonFinite()
+    {
+        if (!DType.IsFloating() || Numel == 0) return 0;
+        if (Storage is CpuStorage && DType == DType.Float32 && IsContiguous)
+        {
+            float* p = Ptr<float>();
+            long bad = 0;
+            // Spans hold at most int.MaxValue elements: a tensor of more is checked in slices.
+            for (long start = 0; start < Numel; start += int.MaxValue)
+            {
+                var span = new ReadOnlySpan<float>(p + start, (int)Math.Min(int.MaxValue, Numel - start));
+                if (System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(span)) continue;
+                foreach (float v in span)
+                    if (!float.IsFinite(v)) bad++;
+            }
+            return bad;
+        }
+        long count = 0;
+        foreach (float v in ToFloatArray())
+            if (!float.IsFinite(v)) count++;
+        return count;
+    }
+
     /// <summary>Raw bytes of the elements in row-major order.</summary>
     public byte[] ToBytes()
     {

@@ -80,10 +80,7 @@ public static class ModelFactory
         ArgumentNullException.ThrowIfNull(weights);
         foreach ((string name, Tensor t) in weights)
         {
-            if (!t.DType.IsFloating()) continue;
-            int bad = 0;
-            foreach (float v in t.ToFloatArray())
-                if (!float.IsFinite(v)) bad++;
+            long bad = t.CountNonFinite();
             if (bad > 0)
                 throw new InvalidDataException($"{source}: tensor '{name}' holds {bad} non-finite values (NaN/Inf); the weights are damaged or come from a diverged run.");
         }
