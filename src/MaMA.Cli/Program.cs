@@ -14,7 +14,7 @@ namespace MaMA.Cli
             ("demo", "the main job on built-in synthetic phantoms: MaMA pre-training with every loss, zero-shot density and BI-RADS, linear probes, report.json and plots", DemoCommand.Run),
             ("devices", "list the compute devices this machine offers", DevicesCommand.Run),
             ("prepare", "convert a folder of DICOM/PNG/JPEG mammograms to preprocessed 8-bit PNGs (long side 1024, padded)", PrepareCommand.Run),
-            ("bench", "time the kernel families (bench ops), the paper's encoders (bench model) and one pre-training step (bench train); --vs torch: against libtorch on this CPU", BenchCommand.Run),
+            ("bench", "time the kernel families (bench ops), the paper's encoders (bench model) and one pre-training step (bench train), loading a model folder (bench load); --vs torch: against libtorch on this CPU", BenchCommand.Run),
             ("captions", "write the structured reports of an EMBED-shaped folder's split as JSON Lines", CaptionsCommand.Run),
             ("op", $"run one kernel-family op ({OpCommand.Names}) on named tensors from a safetensors file", OpCommand.Run),
             ("forward", "run a model folder (dinov2, gpt2, mama) in evaluation mode on named tensors: features, embeddings and, with a second view, every MaMA loss term", ForwardCommand.Run),

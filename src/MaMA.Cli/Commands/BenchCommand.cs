@@ -19,13 +19,14 @@ namespace MaMA.Cli.Commands;
 internal static class BenchCommand
 {
     /// <summary>The three actions' usage lines, from their help texts so the two cannot disagree.</summary>
-    private static readonly string Usage = "usage: mama bench ops|model|train [options]\n"
-                                           + string.Join("\n", new[] { "bench ops", "bench model", "bench train" }.Select(a => "  " + HelpTexts.Usage(a)["usage: ".Length..]));
+    private static readonly string Usage = "usage: mama bench ops|model|train|load [options]\n"
+                                           + string.Join("\n", new[] { "bench ops", "bench model", "bench train", "bench load" }.Select(a => "  " + HelpTexts.Usage(a)["usage: ".Length..]));
 
     public static int Run(CommandLine cl)
     {
         if (cl.Positionals is ["model"]) return BenchModelCommand.Run(cl);
         if (cl.Positionals is ["train"]) return BenchTrainCommand.Run(cl);
+        if (cl.Positionals is ["load"]) return BenchLoadCommand.Run(cl);
         if (cl.Positionals.Count != 1 || cl.Positionals[0] != "ops")
             throw new UsageException(Usage);
         Device device = DeviceOption.Read(cl);

@@ -59,10 +59,11 @@ internal static class HelpTexts
             "Details: docs/images.md.",
 
         ["bench"] =
-            "usage: mama bench ops|model|train [options]\n" +
+            "usage: mama bench ops|model|train|load [options]\n" +
             "  mama bench ops      time the four MaMA kernel families at the paper's shapes\n" +
             "  mama bench model    time the paper's encoders (DINOv2 ViT-B/14, a BioMedLM block with LoRA)\n" +
             "  mama bench train    time one MaMA pre-training step (tiny and paper configs)\n" +
+            "  mama bench load     time loading a model folder, in parts\n" +
             "`mama bench ACTION --help` lists the options of each. Details: docs/benchmarks.md.",
 
         ["bench ops"] =
@@ -92,6 +93,17 @@ internal static class HelpTexts
             "  --vs torch          also time the TorchSharp reference modules on this CPU (builds with TorchSharp)\n" +
             "  --threads N         libtorch CPU threads, needs --vs torch (default: processor count)\n" +
             "Details: docs/benchmarks.md.",
+
+        ["bench load"] =
+            "usage: mama bench load --model DIR [--make tiny|paper] [--drawn] [--device D] [--json FILE]\n" +
+            "Times loading a model folder in the parts every command that loads one runs: open it and verify its\n" +
+            "SHA-256, build the model without drawing random weights, the strict load, the finite check. Prints a table.\n" +
+            "  --model DIR         the model folder (with --make, the new folder to write first)\n" +
+            "  --make tiny|paper   first write a MaMA model drawn from seed 0 into DIR (paper: 2.7 B parameters, 10.8 GB)\n" +
+            "  --drawn             also time the old way: build with the weights drawn, then the strict load over them\n" +
+            Device + "\n" +
+            "  --json FILE         also write the parts as JSON (its folder must exist)\n" +
+            "Details: docs/benchmarks.md (\"Loading a model folder\").",
 
         ["bench train"] =
             "usage: mama bench train [--config tiny|paper|FILE[,...]] [--device D] [--micro-batch N] [--steps N] [--warmup N]\n" +

@@ -145,7 +145,7 @@ public sealed class CliUsageTests
     {
         (int code, _, string stderr) = Run("bench", "kernels");
         Assert.That(code, Is.EqualTo(2));
-        foreach (string action in new[] { "bench ops", "bench model", "bench train" })
+        foreach (string action in new[] { "bench ops", "bench model", "bench train", "bench load" })
             Assert.That(stderr, Does.Contain("  " + HelpTexts.Usage(action)["usage: ".Length..]), action);
         foreach (string option in new[] { "--image-batch N", "--bf16", "--model vit|text", "--activation-checkpointing true|false", "--precision fp32|bf16" })
             Assert.That(stderr, Does.Contain(option));
@@ -160,7 +160,7 @@ public sealed class CliUsageTests
         Assert.That(code, Is.EqualTo(0));
         string[] lines = stdout.Split('\n');
         string bench = lines.Single(l => l.StartsWith("  bench ", StringComparison.Ordinal));
-        foreach (string action in new[] { "bench ops", "bench model", "bench train" }) Assert.That(bench, Does.Contain(action));
+        foreach (string action in new[] { "bench ops", "bench model", "bench train", "bench load" }) Assert.That(bench, Does.Contain(action));
         string op = lines.Single(l => l.StartsWith("  op ", StringComparison.Ordinal));
         Assert.That(OpCommand.Ops.Keys, Has.Count.GreaterThanOrEqualTo(9));
         foreach (string name in OpCommand.Ops.Keys) Assert.That(op, Does.Contain(name));

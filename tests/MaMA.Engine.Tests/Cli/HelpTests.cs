@@ -13,7 +13,7 @@ namespace MaMA.Engine.Tests.Cli;
 [TestFixture]
 public sealed class HelpTests
 {
-    private static readonly string[] SubActions = ["bench ops", "bench model", "bench train", "golden record", "golden verify"];
+    private static readonly string[] SubActions = ["bench ops", "bench model", "bench train", "bench load", "golden record", "golden verify"];
 
     /// <summary>Arguments that take each command path to its RejectUnknown (the ones required before it).</summary>
     private static readonly Dictionary<string, string[]> ToRejectUnknown = new()
