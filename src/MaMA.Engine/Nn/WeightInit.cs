@@ -14,8 +14,8 @@ namespace MaMA.Engine.Nn;
 /// <see cref="Skip"/>: a module built only to be filled from a checkpoint (a strict load writes
 /// every parameter and persistent buffer) need not draw at all. Inside the scope the draws return
 /// zeros and consume nothing from the <see cref="Random"/>, as Hugging Face's <c>no_init_weights</c>
-/// and PyTorch's <c>skip_init</c> do. BioMedLM's 2.6 B weights were about 80 s of single-core
-/// Box-Muller on every load (docs/checkpoints.md, "Loading without drawing").
+/// and PyTorch's <c>skip_init</c> do. At the paper's size the draws were 112.5 s of a 137.7 s load on
+/// a 2-core machine (<c>mama bench load --drawn</c>; docs/checkpoints.md, "Loading without drawing").
 /// </para>
 /// </summary>
 public static class WeightInit
